@@ -1,0 +1,62 @@
+#pragma once
+/// The scoped start-up of a Partita process: MPI, node map, launch environment, signals, logging.
+
+#include <mpi.h>
+
+#include <memory>
+#include <partita/runtime/ids.hpp>
+#include <partita/runtime/launch_env.hpp>
+#include <partita/runtime/node_map.hpp>
+
+namespace partita {
+
+/// MPI thread support a job needs.
+enum class thread_level { single = MPI_THREAD_SINGLE, funneled = MPI_THREAD_FUNNELED,
+                          serialized = MPI_THREAD_SERIALIZED, multiple = MPI_THREAD_MULTIPLE };
+
+struct session_options {
+  thread_level threads = thread_level::funneled;  ///< the least MPI thread support acceptable
+  bool catch_signals = true;                      ///< SIGTERM/SIGUSR1/SIGUSR2 into pollable flags
+};
+
+/// One per process, for the life of the program (RAII, non-copyable, non-movable).
+/// Initialises MPI at the requested thread level, or adopts MPI if the caller already did (and
+/// then leaves finalising to the caller). Sets MPI_ERRORS_RETURN, builds the node map, reads the
+/// launch environment, installs signal flags and the rank/host log prefix.
+///
+///     partita::session s(argc, argv);
+///     if (s.rank() == partita::rank_t{0}) std::puts("hello from the first rank");
+///
+/// Collective over MPI_COMM_WORLD. Throws mpi_error, or error if MPI gives less thread support.
+class session {
+ public:
+  session(int& argc, char**& argv, session_options options = {});
+  explicit session(session_options options = {});
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  /// The job's communicator (a duplicate of MPI_COMM_WORLD with MPI_ERRORS_RETURN). Owned by the session.
+  MPI_Comm comm() const noexcept { return comm_; }
+  rank_t rank() const noexcept { return rank_; }
+  int size() const noexcept { return size_; }
+  const node_map& nodes() const noexcept { return nodes_; }
+  const launch_env& env() const noexcept { return env_; }
+  thread_level provided() const noexcept { return provided_; }
+  /// True if this session called MPI_Init and will call MPI_Finalize.
+  bool owns_mpi() const noexcept { return owns_mpi_; }
+
+ private:
+  void start(int* argc, char*** argv, const session_options& options);
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  rank_t rank_{0};
+  int size_ = 1;
+  node_map nodes_;
+  launch_env env_;
+  thread_level provided_ = thread_level::single;
+  bool owns_mpi_ = false;
+  bool signals_ = false;
+};
+
+}  // namespace partita

@@ -1,0 +1,73 @@
+#include <partita/runtime/session.hpp>
+
+#include <partita/runtime/error.hpp>
+#include <partita/runtime/log.hpp>
+#include <partita/runtime/signals.hpp>
+
+namespace partita {
+
+namespace {
+const char* level_name(int level) {
+  switch (level) {
+    case MPI_THREAD_SINGLE: return "MPI_THREAD_SINGLE";
+    case MPI_THREAD_FUNNELED: return "MPI_THREAD_FUNNELED";
+    case MPI_THREAD_SERIALIZED: return "MPI_THREAD_SERIALIZED";
+    case MPI_THREAD_MULTIPLE: return "MPI_THREAD_MULTIPLE";
+    default: return "an unknown MPI thread level";
+  }
+}
+}  // namespace
+
+session::session(int& argc, char**& argv, session_options options) { start(&argc, &argv, options); }
+
+session::session(session_options options) { start(nullptr, nullptr, options); }
+
+void session::start(int* argc, char*** argv, const session_options& options) {
+  env_ = read_launch_env();
+  int initialised = 0;
+  PARTITA_MPI(MPI_Initialized(&initialised));
+  int provided = MPI_THREAD_SINGLE;
+  const int wanted = static_cast<int>(options.threads);
+  if (initialised) {
+    PARTITA_MPI(MPI_Query_thread(&provided));
+  } else {
+    if (MPI_Init_thread(argc, argv, wanted, &provided) != MPI_SUCCESS)
+      throw error("MPI_Init_thread failed: is this program started by mpirun/srun with a working MPI?");
+    owns_mpi_ = true;
+  }
+  provided_ = static_cast<thread_level>(provided);
+  if (provided < wanted) {
+    std::string msg = std::string("MPI provides ") + level_name(provided) + " but the job needs " +
+                      level_name(wanted) + "; use an MPI library built with thread support";
+    if (owns_mpi_) MPI_Finalize();
+    owns_mpi_ = false;
+    throw error(msg);
+  }
+  PARTITA_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+  PARTITA_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
+  PARTITA_MPI(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
+  int r = 0;
+  PARTITA_MPI(MPI_Comm_rank(comm_, &r));
+  PARTITA_MPI(MPI_Comm_size(comm_, &size_));
+  rank_ = rank_t{r};
+  nodes_ = node_map::build(comm_);
+  detail::set_log_identity(r, size_, nodes_.hosts[static_cast<std::size_t>(nodes_.node_of(r))]);
+  if (options.catch_signals) {
+    install_signal_flags();
+    signals_ = true;
+  }
+  log().debug("session up: {} ranks on {} nodes, {} CPUs per rank, {}", size_, nodes_.node_count(),
+              env_.cpus_per_rank, level_name(provided));
+}
+
+session::~session() {
+  if (signals_) restore_signal_handlers();
+  if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+  if (owns_mpi_) {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized && MPI_Finalize() != MPI_SUCCESS) log().error("MPI_Finalize failed");
+  }
+}
+
+}  // namespace partita
