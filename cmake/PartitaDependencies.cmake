@@ -1,6 +1,9 @@
 # Every third-party dependency is found here, once, so that the layers and the installed
 # partitaConfig.cmake agree on what they need. All come from Debian packages (tools/bootstrap.sh).
 find_package(MPI REQUIRED COMPONENTS C)
+# Partita uses MPI's C API from C++. Without these, Open MPI's mpi.h pulls in the removed MPI-2 C++
+# bindings, which then need libmpi_cxx at link time (unoptimised builds fail to link).
+set_property(TARGET MPI::MPI_C APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS OMPI_SKIP_MPICXX=1 MPICH_SKIP_MPICXX=1)
 
 # Debian ships the parallel HDF5 build under its own prefix; point CMake's FindHDF5 at it.
 set(HDF5_PREFER_PARALLEL TRUE)

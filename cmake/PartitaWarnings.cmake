@@ -22,6 +22,8 @@ function(partita_layer name)
   target_compile_features(partita_${name} PUBLIC cxx_std_20)
   target_link_libraries(partita_${name} PUBLIC ${L_PUBLIC_DEPS} PRIVATE ${L_PRIVATE_DEPS}
                         $<BUILD_INTERFACE:partita_warnings>)
-  install(DIRECTORY include/ DESTINATION include)
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/include)  # a layer may not have public headers yet
+    install(DIRECTORY include/ DESTINATION include)
+  endif()
   set_property(GLOBAL APPEND PROPERTY PARTITA_LAYERS partita_${name})
 endfunction()
