@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Partita set-up in one command: install the Debian packages that are missing, configure and build,
+# then either run the demo job under mpirun or run the whole test suite (plus an ASan+UBSan build of
+# the unit tests). Idempotent: when everything is installed and built, it goes straight to the run.
+#
+#   tools/bootstrap.sh demo    packages, build in build/, then: mpirun -n 4 build/bin/partita run pi
+#   tools/bootstrap.sh test    packages, build in build/, ctest; sanitizer build in build-asan/, ctest -L unit
+#
+# Environment (all optional): PARTITA_BUILD_DIR (default build), PARTITA_ASAN_DIR (default build-asan),
+# PARTITA_JOBS (parallel build jobs, default 2). Exits non-zero on the first thing that goes wrong.
+set -euo pipefail
+
+usage() {
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  echo "usage: tools/bootstrap.sh demo|test"
+}
+
+mode=${1:-}
+case "$mode" in
+  demo|test) ;;
+  -h|--help|help) usage; exit 0 ;;
+  *) usage >&2; exit 2 ;;
+esac
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+build=${PARTITA_BUILD_DIR:-build}
+asan=${PARTITA_ASAN_DIR:-build-asan}
+jobs=${PARTITA_JOBS:-2}
+t0=$SECONDS
+
+step() { printf '\n== [%s +%ss] %s\n' "$mode" "$((SECONDS - t0))" "$*"; }
+die() { printf '\nbootstrap %s FAILED: %s\n' "$mode" "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------------
+# 1. Debian packages. dpkg-query first, so a machine that has everything never touches apt.
+packages=(
+  g++ make cmake git                                   # toolchain
+  libopenmpi-dev openmpi-bin                           # MPI
+  libhdf5-openmpi-dev hdf5-tools                       # parallel HDF5, h5dump
+  libtbb-dev libboost-serialization-dev                # workers, message payloads
+  libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
+  googletest libgtest-dev                              # tests
+)
+if [ "$mode" = test ] && [ -f tests/slurm/CMakeLists.txt ]; then
+  packages+=(slurm-wlm munge)                          # the one-node Slurm test (label "slurm")
+fi
+
+step "checking ${#packages[@]} Debian packages"
+command -v dpkg-query >/dev/null || die "this script needs Debian or Ubuntu (dpkg/apt); install these by hand: ${packages[*]}"
+missing=()
+for p in "${packages[@]}"; do
+  [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" = "ii " ] || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "all installed"
+else
+  echo "missing: ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+  elif command -v sudo >/dev/null; then
+    sudo=(sudo)
+  else
+    die "not root and no sudo; as root run: apt-get install --no-install-recommends ${missing[*]}"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q || die "apt-get update"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+    || die "apt-get install ${missing[*]}"
+fi
+
+# Open MPI refuses to start as root unless told that is intended (containers, CI runners, chroots).
+if [ "$(id -u)" -eq 0 ]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+# Small machines: allow more ranks than cores, and let idle ranks yield the CPU instead of spinning.
+mpirun_flags=(--oversubscribe --mca mpi_yield_when_idle 1)
+
+# ---------------------------------------------------------------------------------------------------
+# 2. Configure and build (re-running is cheap: cmake and make only redo what changed).
+step "configure $build/"
+cmake -S . -B "$build" || die "cmake configure of $build/"
+step "build $build/ with -j$jobs"
+cmake --build "$build" -j"$jobs" || die "build of $build/"
+
+# ---------------------------------------------------------------------------------------------------
+# 3a. Demo: one real job under mpirun.
+if [ "$mode" = demo ]; then
+  cli=$build/bin/partita
+  if [ ! -x "$cli" ]; then
+    die "$cli does not exist: the build has no partita CLI yet (CMake target partita_cli, jobs/cli/).
+The set-up itself worked; the demo job cannot run until the CLI is part of the build."
+  fi
+  step "demo: mpirun -n 4 $cli run pi"
+  mpirun "${mpirun_flags[@]}" -n 4 "$cli" run pi || die "the demo job exited with status $?"
+  step "demo done in $((SECONDS - t0))s. Next: tools/bootstrap.sh test, or mpirun -n 4 $cli jobs / --help"
+  exit 0
+fi
+
+# ---------------------------------------------------------------------------------------------------
+# 3b. Tests: the whole suite, then the unit tests again under ASan+UBSan.
+passed=0 failed=0
+# ctest's summary line: "93% tests passed, 2 tests failed out of 30". Adds its counts to the totals.
+count() {
+  local line total fail
+  line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$1" | tail -1 || true)
+  if [ -z "$line" ]; then
+    return 1
+  fi
+  fail=$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$line")
+  total=$(sed -E 's/.*failed out of ([0-9]+).*/\1/' <<<"$line")
+  passed=$((passed + total - fail)); failed=$((failed + fail))
+}
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+
+step "ctest: the whole suite ($build/)"
+set +e
+ctest --test-dir "$build" --output-on-failure -j"$jobs" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+count "$log" || die "ctest in $build/ printed no summary (exit $rc); no tests registered?"
+suite_rc=$rc
+
+step "configure $asan/ (ASan+UBSan, tests only)"
+cmake -S . -B "$asan" -DPARTITA_SANITIZE=ON -DPARTITA_BUILD_EXAMPLES=OFF -DPARTITA_BUILD_BENCH=OFF \
+  || die "cmake configure of $asan/"
+step "build $asan/ with -j$jobs"
+cmake --build "$asan" -j"$jobs" || die "build of $asan/"
+step "ctest -L unit under ASan+UBSan ($asan/)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+set +e
+ctest --test-dir "$asan" -L unit --output-on-failure -j"$jobs" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+count "$log" || die "ctest -L unit in $asan/ printed no summary (exit $rc); no unit tests registered?"
+asan_rc=$rc
+
+step "done in $((SECONDS - t0))s"
+echo "$passed passed, $failed failed"
+if [ "$suite_rc" -ne 0 ] || [ "$asan_rc" -ne 0 ] || [ "$failed" -ne 0 ]; then
+  exit 1
+fi
