@@ -84,7 +84,11 @@ std::set<std::string> read_failure_history(const std::filesystem::path& file) {
 void append_failure_history(const std::filesystem::path& file, const std::string& host, const std::string& why) {
   std::ofstream out(file, std::ios::app);
   if (!out) throw error("cannot append to the failure history " + file.string());
-  out << host << "  # " << why << '\n';
+  // One line per failure: a line break in the reason would start a line whose first word reads as a host.
+  std::string reason = why;
+  for (char& c : reason)
+    if (c == '\n' || c == '\r') c = ' ';
+  out << host << "  # " << reason << '\n';
 }
 
 }  // namespace partita

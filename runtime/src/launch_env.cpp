@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 #include <cstdlib>
 
 #include <partita/runtime/error.hpp>
@@ -13,10 +14,11 @@ namespace partita {
 
 namespace {
 
-std::optional<int> to_int(const env_lookup& lookup, std::string_view name) {
+template <class Int = int>
+std::optional<Int> to_int(const env_lookup& lookup, std::string_view name) {
   auto text = lookup(name);
   if (!text || text->empty()) return std::nullopt;
-  int value = 0;
+  Int value = 0;
   const char* first = text->data();
   const char* last = first + text->size();
   auto [ptr, ec] = std::from_chars(first, last, value);
@@ -46,12 +48,20 @@ void expand_group(std::string_view input, const std::string& prefix, std::string
       return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
     };
     if (!all_digits(lo) || !all_digits(hi)) throw bad("'" + std::string(item) + "' is not a number or a range");
-    unsigned long a = std::stoul(std::string(lo));
-    unsigned long b = std::stoul(std::string(hi));
+    // from_chars, not stoul: a number too big is the user's typo (usage_error), not std::out_of_range.
+    auto number = [&](std::string_view digits) {
+      std::uint64_t v = 0;
+      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+      if (ec != std::errc{} || p != digits.data() + digits.size() || v > (std::uint64_t{1} << 32))
+        throw bad("'" + std::string(digits) + "' is too large for a node number");
+      return v;
+    };
+    const std::uint64_t a = number(lo);
+    const std::uint64_t b = number(hi);
     if (b < a) throw bad("range '" + std::string(item) + "' runs backwards");
     if (b - a > 1'000'000) throw bad("range '" + std::string(item) + "' is implausibly large");
     const std::size_t width = lo.size();  // zero padding follows the lower bound: n[01-10]
-    for (unsigned long v = a; v <= b; ++v) {
+    for (std::uint64_t v = a; v <= b; ++v) {  // b <= 2^32, so v cannot wrap around
       std::string num = std::to_string(v);
       if (num.size() < width) num.insert(0, width - num.size(), '0');
       out.push_back(prefix + num + suffix);
@@ -129,7 +139,8 @@ launch_env read_launch_env(const env_lookup& lookup) {
   if (!nodelist) nodelist = lookup("SLURM_NODELIST");
   if (nodelist && !nodelist->empty()) env.nodes = expand_nodelist(*nodelist);
   env.cpus_per_task = to_int(lookup, "SLURM_CPUS_PER_TASK");
-  if (auto end = to_int(lookup, "SLURM_JOB_END_TIME"); end && *end > 0)
+  // Seconds since the epoch: 64-bit, or every job would fail to start from 2038 on.
+  if (auto end = to_int<long long>(lookup, "SLURM_JOB_END_TIME"); end && *end > 0)
     env.job_end_time = std::chrono::system_clock::time_point(std::chrono::seconds(*end));
   env.restart_count = to_int(lookup, "SLURM_RESTART_COUNT");
 
