@@ -1,0 +1,47 @@
+#pragma once
+/// Writing and committing one checkpoint epoch with parallel HDF5 (the commit protocol of DESIGN §5).
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <filesystem>
+
+#include <partita/checkpoint/image.hpp>
+#include <partita/runtime/ids.hpp>
+
+namespace partita {
+
+/// Where checkpoints go and how many stay. Value type.
+struct store_options {
+  std::filesystem::path dir;  ///< created if missing
+  int keep = 3;               ///< committed epochs of the job to keep (values below 1 count as 1)
+};
+
+/// What a committed checkpoint cost. Value type.
+struct commit_result {
+  std::filesystem::path file;  ///< the committed file, <dir>/<job>.<epoch>.h5
+  epoch_t epoch;
+  std::uint64_t bytes = 0;     ///< size of the file
+  double seconds = 0;          ///< wall time of the whole commit (write, fsync, rename, LATEST, prune)
+};
+
+/// Writes `local` as checkpoint epoch `local.meta.epoch` of job `local.meta.job` and commits it.
+///
+///     auto r = partita::write_checkpoint(comm, {.dir = "ckpt", .keep = 3}, image);
+///     partita::log().info("checkpoint {} took {:.2f} s", r.file.string(), r.seconds);
+///
+/// Collective over `comm` (pass MPI_COMM_SELF when one process writes alone). meta, blobs, u64 and f64
+/// are taken from rank 0 of `comm`; every rank contributes its own `partitions`. Protocol: write
+/// <dir>/<job>.<epoch>.h5.tmp with the MPI-IO driver (datasets created collectively, each rank writing
+/// its own partitions independently), close, fsync on every rank, agree on success (allreduce), rename
+/// without replacing, fsync the directory, point <dir>/LATEST at the new file (temp + rename), then delete
+/// all but the newest `keep` epochs of the job. Crash points: ckpt.before_write, ckpt.after_tmp_close,
+/// ckpt.after_fsync, ckpt.after_rename, ckpt.after_dir_fsync, ckpt.after_latest, ckpt.after_prune.
+/// Every rank returns the same result or throws checkpoint_error (naming the file and the problem, the
+/// same on every rank); on failure the .tmp is removed and nothing is published, so the previous
+/// checkpoint stays the valid one. Refuses to replace a committed file of the same epoch.
+/// Not thread-safe with respect to other MPI calls on `comm`. Cost: one pass over the bytes for the
+/// CRC-32s, the file write, an fsync, and O(partitions) metadata on every rank.
+commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const checkpoint_image& local);
+
+}  // namespace partita

@@ -1,0 +1,55 @@
+#include <partita/checkpoint/reader.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include <partita/checkpoint/detail/checkpoint_file.hpp>
+
+namespace partita {
+
+checkpoint_image read_checkpoint(const std::filesystem::path& file, const checkpoint_expectation& expect) {
+  try {
+    detail::checkpoint_file f(file);
+    checkpoint_image img;
+    img.meta = f.read_meta();
+    const auto rows = f.read_manifest(img.meta);
+    if (auto why = detail::expectation_mismatch(img.meta, expect)) throw checkpoint_error(file.string(), *why);
+    for (const auto& row : rows) {
+      detail::dataset_kind kind{};
+      bytes data = f.read_dataset(row, kind);
+      if (auto part = detail::parse_partition_path(row.path)) {
+        img.partitions.push_back({partition_id{part->first}, step_t{row.step}, std::move(part->second), std::move(data)});
+        continue;
+      }
+      const std::string key = row.path.substr(1);
+      switch (kind) {
+        case detail::dataset_kind::blob: img.blobs[key] = std::move(data); break;
+        case detail::dataset_kind::u64: {
+          auto& v = img.u64[key];
+          v.resize(data.size() / 8);
+          if (!v.empty()) std::memcpy(v.data(), data.data(), data.size());
+          break;
+        }
+        case detail::dataset_kind::f64: {
+          auto& v = img.f64[key];
+          v.resize(data.size() / 8);
+          if (!v.empty()) std::memcpy(v.data(), data.data(), data.size());
+          break;
+        }
+      }
+    }
+    std::sort(img.partitions.begin(), img.partitions.end(), [](const partition_blob& a, const partition_blob& b) {
+      return a.id != b.id ? a.id < b.id : a.name < b.name;
+    });
+    return img;
+  } catch (const checkpoint_error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw checkpoint_error(file.string(), "out of memory while reading it");
+  } catch (const error& e) {  // hdf5_error from a call outside the checked paths
+    throw checkpoint_error(file.string(), e.what());
+  }
+}
+
+}  // namespace partita
