@@ -1,0 +1,54 @@
+#include <partita/jobs/registry.hpp>
+
+#include <partita/runtime/error.hpp>
+
+namespace partita {
+
+void job_registry::add(registered_job job) {
+  if (find(job.name)) throw error("a job named '" + job.name + "' is already registered");
+  jobs_.push_back(std::move(job));
+}
+
+const registered_job* job_registry::find(const std::string& name) const {
+  for (const auto& j : jobs_)
+    if (j.name == name) return &j;
+  return nullptr;
+}
+
+std::unique_ptr<map_job_model> job_registry::make(const std::string& name, const parameters& given) const {
+  return find(name)->make(effective_parameters(name, given));
+}
+
+parameters job_registry::effective_parameters(const std::string& name, const parameters& given) const {
+  const auto* job = find(name);
+  if (!job) {
+    std::string names;
+    for (const auto& j : jobs_) names += (names.empty() ? "" : ", ") + j.name;
+    throw usage_error("unknown job '" + name + "'; the jobs are: " + names + " (see `partita jobs`)");
+  }
+  parameters effective;
+  for (const auto& p : job->params) effective.set(p.name, p.default_value);
+  for (const auto& [k, v] : given.items()) {
+    bool known = false;
+    for (const auto& p : job->params) known |= p.name == k;
+    if (!known) {
+      std::string names;
+      for (const auto& p : job->params) names += (names.empty() ? "" : ", ") + p.name;
+      throw usage_error("job '" + name + "' has no parameter '" + k + "'; its parameters are: " +
+                        (names.empty() ? std::string("(none)") : names));
+    }
+    effective.set(k, v);
+  }
+  return effective;
+}
+
+const job_registry& builtin_jobs() {
+  static const job_registry registry = [] {
+    job_registry r;
+    register_builtin_jobs(r);
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace partita

@@ -1,0 +1,109 @@
+// The `partita` command: list, run, inspect and verify jobs.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <partita/jobs/options.hpp>
+#include <partita/jobs/registry.hpp>
+#include <partita/runtime/error.hpp>
+#include <partita/runtime/launch_env.hpp>
+#include <partita/runtime/log.hpp>
+#include <partita/runtime/session.hpp>
+#include <partita/scheduler/map_reduce_driver.hpp>
+
+namespace {
+
+using namespace partita;
+
+void list_jobs(const job_registry& reg) {
+  for (const auto& j : reg.all()) {
+    std::printf("%-12s %s\n", j.name.c_str(), j.description.c_str());
+    for (const auto& p : j.params)
+      std::printf("    --param %s=%s%*s %s\n", p.name.c_str(), p.default_value.c_str(),
+                  static_cast<int>(std::max<std::size_t>(0, 24 - p.name.size() - p.default_value.size())), "",
+                  p.help.c_str());
+  }
+}
+
+int run_job(int argc, char** argv, const std::string& name, const std::vector<std::string>& items,
+            const run_config& config) {
+  const auto& reg = builtin_jobs();
+  const bool first = launcher_rank_hint() == 0;
+  parameters params;
+  std::unique_ptr<map_job_model> model;
+  try {
+    // Bad parameters are found before MPI starts: one message, exit code 2, no MPI start-up cost.
+    params = reg.effective_parameters(name, parameters::parse(items));
+    model = reg.make(name, params);
+  } catch (const usage_error& e) {
+    if (first) std::fprintf(stderr, "partita: error: %s\n", e.what());
+    return exit_usage;
+  }
+
+  session s(argc, argv);
+  const bool rank0 = s.rank().value == 0;
+  try {
+    const auto report = run_map_reduce(s, *model, config);
+    if (report.is_scheduler) {
+      if (!config.quiet) std::fputs(report.to_text().c_str(), stdout);
+      std::fflush(stdout);
+      if (config.summary_json) {
+        std::ofstream out(*config.summary_json);
+        out << report.to_json().dump(2) << '\n';
+        if (!out) throw error("cannot write the summary to " + config.summary_json->string());
+      }
+      if (const auto* job = reg.find(name); job && job->write_output && report.status == run_status::completed)
+        job->write_output(report.result, params);
+    }
+    return report.status == run_status::checkpointed ? exit_checkpointed : 0;
+  } catch (const usage_error& e) {
+    if (rank0) std::fprintf(stderr, "partita: error: %s\n", e.what());
+    return exit_usage;
+  } catch (const kernel_error&) {
+    return 1;  // the scheduler rank has logged it, once
+  } catch (const remote_failure&) {
+    return 1;  // reported by the scheduler rank
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "partita: error on rank %d: %s\n", s.rank().value, e.what());
+    return 1;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("partita: distributed compute jobs on MPI ranks and TBB threads, balanced and checkpointed.\n"
+               "Run under mpirun or srun, e.g.  mpirun -n 4 partita run pi");
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "help for every subcommand");
+
+  auto* jobs_cmd = app.add_subcommand("jobs", "list the registered jobs and their parameters");
+
+  auto* run_cmd = app.add_subcommand("run", "run a registered job (collective: start it on every rank)");
+  std::string job_name;
+  std::vector<std::string> items;
+  run_config config;
+  run_cmd->add_option("job", job_name, "the job's name (see `partita jobs`)")->required();
+  add_run_options(*run_cmd, config);
+  add_param_option(*run_cmd, items);
+
+  const bool first = partita::launcher_rank_hint() == 0;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+      if (first) app.exit(e);
+      return 0;
+    }
+    if (first) std::fprintf(stderr, "partita: error: %s (see partita --help)\n", e.what());
+    return partita::exit_usage;
+  }
+
+  if (*jobs_cmd) {
+    if (first) list_jobs(partita::builtin_jobs());
+    return 0;
+  }
+  return run_job(argc, argv, job_name, items, config);
+}

@@ -1,0 +1,194 @@
+#pragma once
+/// The kernel API of a map/reduce job: partitions, `run(partition, ctx) -> Result`, an associative
+/// `combine(Result&, Result&&)`.
+
+#include <fmt/format.h>
+
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <partita/jobs/partition.hpp>
+#include <partita/runtime/error.hpp>
+#include <partita/runtime/serialize.hpp>
+#include <partita/scheduler/context.hpp>
+#include <partita/scheduler/job_model.hpp>
+#include <partita/scheduler/parameters.hpp>
+
+namespace partita {
+
+namespace detail {
+template <class T>
+concept streamable = requires(std::ostream& os, const T& v) { os << v; };
+
+template <class Result>
+std::string default_describe(const Result& r) {
+  if constexpr (std::is_floating_point_v<Result>) {
+    return fmt::format("{}", r);  // shortest text that reads back to the same bits
+  } else if constexpr (std::is_arithmetic_v<Result>) {
+    return std::to_string(r);
+  } else if constexpr (streamable<Result>) {
+    std::ostringstream os;
+    os << r;
+    return os.str();
+  } else {
+    return "<" + std::to_string(serialize(r).size()) + " bytes>";
+  }
+}
+}  // namespace detail
+
+/// A map/reduce job under construction: every rank builds the same one (SPMD), then calls partita::run.
+/// Value type (copies share nothing but the callables' captured state).
+///
+///     auto job = partita::map_reduce_job<double>("sum")
+///                    .partitions(100)
+///                    .kernel([](const partita::partition& p, partita::context&) { return double(p.id.value); })
+///                    .combine([](double& a, double&& b) { a += b; });
+///
+/// Result must be default-constructible and serializable (trivially copyable, or Boost.Serialization).
+/// Results are combined in partition-id order, left to right, so a non-commutative or floating-point combine
+/// gives the same bits whatever the rank count, policy or placement.
+template <class Result>
+class map_reduce_job {
+ public:
+  using result_type = Result;
+  using kernel_fn = std::function<Result(const partition&, context&)>;
+  using combine_fn = std::function<void(Result&, Result&&)>;
+  using describe_fn = std::function<std::string(const Result&)>;
+  using partition_fn = std::function<partition(partition_id)>;
+
+  explicit map_reduce_job(std::string name) : name_(std::move(name)) {}
+
+  /// `count` partitions with ids 0..count-1 and no payload.
+  map_reduce_job& partitions(std::uint64_t count) {
+    count_ = count;
+    make_ = nullptr;
+    return *this;
+  }
+  /// `count` partitions described on demand by `describe(id)` (every rank calls it for the ids it runs;
+  /// it must be deterministic). Scales to millions of partitions without a list in memory.
+  map_reduce_job& partitions(std::uint64_t count, partition_fn describe) {
+    count_ = count;
+    make_ = std::move(describe);
+    return *this;
+  }
+  /// An explicit list; partition i gets id i.
+  map_reduce_job& partitions(std::vector<partition> list) {
+    auto shared = std::make_shared<std::vector<partition>>(std::move(list));
+    for (std::size_t i = 0; i < shared->size(); ++i) (*shared)[i].id = partition_id{i};
+    count_ = shared->size();
+    make_ = [shared](partition_id id) { return (*shared)[id.value]; };
+    return *this;
+  }
+  /// The kernel: Result(const partition&, context&). Called concurrently on many threads.
+  template <class F>
+    requires std::is_invocable_r_v<Result, F&, const partition&, context&>
+  map_reduce_job& kernel(F f) {
+    kernel_ = std::move(f);
+    return *this;
+  }
+  /// The associative combine: void(Result& into, Result&& next). Called on the scheduler rank in id order.
+  template <class F>
+    requires std::is_invocable_v<F&, Result&, Result&&>
+  map_reduce_job& combine(F f) {
+    combine_ = std::move(f);
+    return *this;
+  }
+  /// How the result is printed (summary, JSON `result`); by default fmt/operator<< where available.
+  map_reduce_job& describe(describe_fn f) {
+    describe_ = std::move(f);
+    return *this;
+  }
+  /// Parameters the kernel reads through ctx.params(); they also identify the job's checkpoints.
+  map_reduce_job& params(parameters p) {
+    params_ = std::move(p);
+    return *this;
+  }
+
+  const std::string& name() const noexcept { return name_; }
+  std::uint64_t partition_count() const noexcept { return count_; }
+
+  /// The type-erased model the scheduler runs. Throws usage_error if the kernel or combine is missing.
+  std::unique_ptr<map_job_model> model() const;
+
+ private:
+  std::string name_;
+  std::uint64_t count_ = 0;
+  partition_fn make_;
+  kernel_fn kernel_;
+  combine_fn combine_;
+  describe_fn describe_;
+  parameters params_;
+};
+
+namespace detail {
+
+/// Adapts a typed job to the scheduler's map_job_model.
+template <class Result>
+class map_job_adapter final : public map_job_model {
+ public:
+  map_job_adapter(std::string name, std::uint64_t count, typename map_reduce_job<Result>::partition_fn make,
+                  typename map_reduce_job<Result>::kernel_fn kernel, typename map_reduce_job<Result>::combine_fn combine,
+                  typename map_reduce_job<Result>::describe_fn describe, parameters params)
+      : name_(std::move(name)), count_(count), make_(std::move(make)), kernel_(std::move(kernel)),
+        combine_(std::move(combine)), describe_(std::move(describe)), params_(std::move(params)) {}
+
+  const std::string& name() const override { return name_; }
+  std::uint64_t partition_count() const override { return count_; }
+  double cost_hint(partition_id id) const override { return make_ ? make_(id).cost_hint : 0.0; }
+  const parameters& params() const override { return params_; }
+
+  void run(partition_id id, context& ctx, bytes& out) override {
+    if (make_) {
+      const partition p = make_(id);
+      serialize_into(out, kernel_(p, ctx));
+    } else {
+      const partition p{id, 0, {}};
+      serialize_into(out, kernel_(p, ctx));
+    }
+  }
+
+  void fold(std::span<const std::byte> result) override {
+    Result r = deserialize<Result>(result);
+    if (!acc_) acc_ = std::move(r);
+    else combine_(*acc_, std::move(r));
+  }
+  void reset() override { acc_.reset(); }
+  bytes accumulator() const override { return acc_ ? serialize(*acc_) : bytes{}; }
+  void restore(std::span<const std::byte> acc) override {
+    if (acc.empty()) acc_.reset();
+    else acc_ = deserialize<Result>(acc);
+  }
+  std::string describe(std::span<const std::byte> acc) const override {
+    const Result r = acc.empty() ? Result{} : deserialize<Result>(acc);
+    return describe_ ? describe_(r) : default_describe(r);
+  }
+
+ private:
+  std::string name_;
+  std::uint64_t count_;
+  typename map_reduce_job<Result>::partition_fn make_;
+  typename map_reduce_job<Result>::kernel_fn kernel_;
+  typename map_reduce_job<Result>::combine_fn combine_;
+  typename map_reduce_job<Result>::describe_fn describe_;
+  parameters params_;
+  std::optional<Result> acc_;
+};
+
+}  // namespace detail
+
+template <class Result>
+std::unique_ptr<map_job_model> map_reduce_job<Result>::model() const {
+  if (!kernel_) throw usage_error("job '" + name_ + "' has no kernel; call .kernel(...) before running it");
+  if (!combine_) throw usage_error("job '" + name_ + "' has no combine; call .combine(...) before running it");
+  return std::make_unique<detail::map_job_adapter<Result>>(name_, count_, make_, kernel_, combine_, describe_, params_);
+}
+
+}  // namespace partita

@@ -1,0 +1,63 @@
+#pragma once
+/// Jobs registered under stable names: what `partita jobs` lists and `partita run <job>` runs.
+
+#include <cstddef>
+#include <functional>
+#include <span>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <partita/scheduler/job_model.hpp>
+#include <partita/scheduler/parameters.hpp>
+
+namespace partita {
+
+/// One parameter a registered job accepts.
+struct job_parameter {
+  std::string name;
+  std::string default_value;
+  std::string help;
+};
+
+/// A job the CLI can run by name.
+struct registered_job {
+  std::string name;          ///< stable: logs, traces and checkpoints find the job by it
+  std::string description;   ///< one line for `partita jobs`
+  std::vector<job_parameter> params;
+  /// Builds the job from its parameters (defaults filled in). Throws usage_error on a bad value.
+  std::function<std::unique_ptr<map_job_model>(const parameters&)> make;
+  /// Optional: writes files from the final result (e.g. mandelbrot's image). Called on the scheduler rank only.
+  std::function<void(std::span<const std::byte> result, const parameters&)> write_output;
+};
+
+/// Name -> job. Not thread-safe for registration; lookups are const.
+class job_registry {
+ public:
+  /// Adds a job; throws error if the name is taken.
+  void add(registered_job job);
+  const registered_job* find(const std::string& name) const;
+  const std::vector<registered_job>& all() const noexcept { return jobs_; }
+
+  /// Builds job `name` with `given` parameters: unknown names and parameters are usage errors naming
+  /// the valid ones; missing parameters take their defaults.
+  std::unique_ptr<map_job_model> make(const std::string& name, const parameters& given) const;
+
+  /// `given` with the job's defaults filled in (what make() passes to the job). Throws like make().
+  parameters effective_parameters(const std::string& name, const parameters& given) const;
+
+ private:
+  std::vector<registered_job> jobs_;
+};
+
+/// The registry with the built-in jobs: pi, mandelbrot, wordcount, synthetic.
+const job_registry& builtin_jobs();
+
+/// Adds the built-in jobs to `registry` (for programs that keep their own registry).
+void register_builtin_jobs(job_registry& registry);
+
+/// The cost in seconds the `synthetic` job gives partition `id`, drawn from its parameters (dist, median_us,
+/// sigma, cost_seed) — the same figure on every rank; benchmarks use it for lower bounds.
+double synthetic_cost_seconds(const parameters& p, std::uint64_t id);
+
+}  // namespace partita

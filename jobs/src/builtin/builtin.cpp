@@ -1,0 +1,20 @@
+// The built-in jobs, registered in one place (explicitly: static registrars in a static library get dropped).
+#include <partita/jobs/registry.hpp>
+
+namespace partita {
+
+namespace detail {
+void register_pi(job_registry& r);
+void register_mandelbrot(job_registry& r);
+void register_wordcount(job_registry& r);
+void register_synthetic(job_registry& r);
+}  // namespace detail
+
+void register_builtin_jobs(job_registry& r) {
+  detail::register_pi(r);
+  detail::register_mandelbrot(r);
+  detail::register_wordcount(r);
+  detail::register_synthetic(r);
+}
+
+}  // namespace partita

@@ -1,0 +1,118 @@
+#pragma once
+/// The scheduler–worker protocol of a map/reduce job: message tags and their payloads.
+///
+/// Point-to-point only, every wait bounded (DESIGN.md §3, §6):
+///   worker -> scheduler  request   {want chunks, results since the last report}   (want 0: results only)
+///   scheduler -> worker  assign    {answers want, chunks of id ranges}            (one reply per request with want > 0;
+///                                                                                  parked while nothing is left to hand out)
+///   both ways            heartbeat {}                                              (when nothing else was sent for a while)
+///   worker -> scheduler  failure   {partition, message}                            (a kernel threw)
+///   scheduler -> worker  finish    {status, accumulator}                           (job done or checkpointed)
+///   scheduler -> worker  abort     {message}                                       (job failed; exit non-zero)
+///   worker -> scheduler  stats     {busy, partitions, trace}                       (answer to finish)
+/// A per-node sub-scheduler (DESIGN.md §3) speaks the same messages in both directions, so it can be put
+/// between the scheduler and a node's workers without changing workers or kernels.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <partita/scheduler/detail/wire.hpp>
+#include <partita/scheduler/dispatcher.hpp>
+#include <partita/scheduler/executor.hpp>
+
+namespace partita::detail {
+
+enum class msg : int { request = 11, assign = 12, heartbeat = 13, failure = 14, finish = 15, abort = 16, stats = 17 };
+
+enum class finish_status : std::uint8_t { completed = 0, checkpointed = 1 };
+
+struct request_msg {
+  std::uint32_t want = 0;
+  result_batch results;
+};
+
+inline bytes encode_request(std::uint32_t want, const result_batch& r) {
+  bytes out;
+  out.reserve(32 + r.size() * 20 + r.data.size());
+  wire_writer w(out);
+  w.put(want);
+  w.put_array(std::span<const std::uint64_t>(r.ids));
+  w.put_array(std::span<const std::uint64_t>(r.nanos));
+  w.put_array(std::span<const std::uint32_t>(r.ends));
+  w.put_array(std::span<const std::byte>(r.data));
+  return out;
+}
+
+inline request_msg decode_request(std::span<const std::byte> in) {
+  request_msg m;
+  wire_reader r(in);
+  m.want = r.get<std::uint32_t>();
+  r.get_array(m.results.ids);
+  r.get_array(m.results.nanos);
+  r.get_array(m.results.ends);
+  r.get_array(m.results.data);
+  const auto n = m.results.ids.size();
+  if (m.results.nanos.size() != n || m.results.ends.size() != n)
+    throw error("malformed scheduler message: result arrays disagree");
+  std::uint32_t prev = 0;
+  for (auto e : m.results.ends) {
+    if (e < prev || e > m.results.data.size()) throw error("malformed scheduler message: result offsets");
+    prev = e;
+  }
+  return m;
+}
+
+struct assign_msg {
+  std::uint32_t answers = 0;  // the want this reply answers
+  std::vector<std::vector<id_range>> chunks;
+};
+
+inline bytes encode_assign(std::uint32_t answers, const std::vector<std::vector<id_range>>& chunks) {
+  bytes out;
+  wire_writer w(out);
+  w.put(answers);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(chunks.size()));
+  for (const auto& c : chunks) w.put_array(std::span<const id_range>(c));
+  return out;
+}
+
+inline assign_msg decode_assign(std::span<const std::byte> in) {
+  assign_msg m;
+  wire_reader r(in);
+  m.answers = r.get<std::uint32_t>();
+  const auto n = r.get<std::uint32_t>();
+  if (n > in.size()) throw error("malformed scheduler message: chunk count");
+  m.chunks.resize(n);
+  for (auto& c : m.chunks) r.get_array(c);
+  return m;
+}
+
+struct worker_stats {
+  double busy_seconds = 0;
+  std::uint64_t partitions = 0;
+  int threads = 0;
+  std::vector<trace_slice> trace;
+};
+
+inline bytes encode_stats(const worker_stats& s) {
+  bytes out;
+  wire_writer w(out);
+  w.put(s.busy_seconds);
+  w.put(s.partitions);
+  w.put(s.threads);
+  w.put_array(std::span<const trace_slice>(s.trace));
+  return out;
+}
+
+inline worker_stats decode_stats(std::span<const std::byte> in) {
+  worker_stats s;
+  wire_reader r(in);
+  s.busy_seconds = r.get<double>();
+  s.partitions = r.get<std::uint64_t>();
+  s.threads = r.get<int>();
+  r.get_array(s.trace);
+  return s;
+}
+
+}  // namespace partita::detail

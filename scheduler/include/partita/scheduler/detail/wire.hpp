@@ -1,0 +1,76 @@
+#pragma once
+/// Little binary writer/reader for the scheduler's hot-path messages (requests, assignments): plain
+/// values copied as they are, every read bounds-checked.
+
+#include <cstddef>
+#include <cstring>
+#include <span>
+#include <string>
+#include <type_traits>
+
+#include <partita/runtime/error.hpp>
+#include <partita/runtime/serialize.hpp>
+
+namespace partita::detail {
+
+class wire_writer {
+ public:
+  explicit wire_writer(bytes& out) : out_(out) {}
+  template <class T>
+    requires std::is_trivially_copyable_v<T>
+  void put(const T& v) {
+    const auto* b = reinterpret_cast<const std::byte*>(&v);
+    out_.insert(out_.end(), b, b + sizeof(T));
+  }
+  template <class T>
+    requires std::is_trivially_copyable_v<T>
+  void put_array(std::span<const T> v) {
+    put<std::uint64_t>(v.size());
+    const auto* b = reinterpret_cast<const std::byte*>(v.data());
+    out_.insert(out_.end(), b, b + v.size_bytes());
+  }
+  void put_string(const std::string& s) {
+    put_array(std::span<const char>(s.data(), s.size()));
+  }
+
+ private:
+  bytes& out_;
+};
+
+class wire_reader {
+ public:
+  explicit wire_reader(std::span<const std::byte> in) : in_(in) {}
+  template <class T>
+    requires std::is_trivially_copyable_v<T>
+  T get() {
+    need(sizeof(T));
+    T v;
+    std::memcpy(&v, in_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return v;
+  }
+  template <class T>
+    requires std::is_trivially_copyable_v<T>
+  void get_array(std::vector<T>& out) {
+    const auto n = get<std::uint64_t>();
+    if (n > (in_.size() - pos_) / sizeof(T)) throw error("malformed scheduler message: array longer than the message");
+    out.resize(n);
+    std::memcpy(out.data(), in_.data() + pos_, n * sizeof(T));
+    pos_ += n * sizeof(T);
+  }
+  std::string get_string() {
+    std::vector<char> v;
+    get_array(v);
+    return std::string(v.begin(), v.end());
+  }
+  bool at_end() const noexcept { return pos_ == in_.size(); }
+
+ private:
+  void need(std::size_t n) const {
+    if (in_.size() - pos_ < n) throw error("malformed scheduler message: truncated");
+  }
+  std::span<const std::byte> in_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace partita::detail

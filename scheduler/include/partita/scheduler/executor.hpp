@@ -1,0 +1,102 @@
+#pragma once
+/// Runs chunks of partitions on a TBB arena and collects their results for the communication thread.
+
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <partita/scheduler/dispatcher.hpp>
+#include <partita/scheduler/job_model.hpp>
+
+namespace partita {
+
+/// Results of finished partitions, packed: ids[i]'s result is data[ends[i-1], ends[i]). Value type.
+struct result_batch {
+  std::vector<std::uint64_t> ids;
+  std::vector<std::uint64_t> nanos;   ///< measured kernel time of each partition
+  std::vector<std::uint32_t> ends;
+  bytes data;
+
+  std::size_t size() const noexcept { return ids.size(); }
+  bool empty() const noexcept { return ids.empty(); }
+  void clear() noexcept { ids.clear(); nanos.clear(); ends.clear(); data.clear(); }
+  std::span<const std::byte> result(std::size_t i) const {
+    const std::uint32_t begin = i == 0 ? 0 : ends[i - 1];
+    return {data.data() + begin, ends[i] - begin};
+  }
+  /// Moves all of `other`'s results to the end of this batch.
+  void append(result_batch&& other);
+};
+
+/// One partition's slice on the timeline (for --trace).
+struct trace_slice {
+  std::uint64_t id;
+  int thread;
+  std::int64_t start_ns;  ///< since the job's start
+  std::int64_t end_ns;
+};
+
+/// The first kernel failure: which partition, what it said.
+struct kernel_failure {
+  std::uint64_t id;
+  std::string message;
+};
+
+/// Owns a tbb::task_arena of `threads` threads (none reserved for the caller, so the communication thread
+/// never runs partitions) and runs submitted chunks on it, each chunk's partitions in order on one thread.
+/// submit/drain/in_flight are called from one thread (the comm thread); kernels run concurrently.
+/// Non-copyable, non-movable; the destructor cancels and waits for running kernels.
+class executor {
+ public:
+  executor(map_job_model& job, int threads, std::uint64_t seed, bool trace,
+           std::chrono::steady_clock::time_point t0);
+  ~executor();
+  executor(const executor&) = delete;
+  executor& operator=(const executor&) = delete;
+
+  void submit(std::vector<id_range> chunk);
+  /// Chunks submitted and not finished yet.
+  int in_flight() const noexcept { return submitted_ - finished_.load(std::memory_order_acquire); }
+  int threads() const noexcept { return threads_; }
+  /// Moves the results finished so far into `into`; true if there were any.
+  bool drain(result_batch& into);
+  /// The first kernel failure, if any kernel threw.
+  std::optional<kernel_failure> failure() const;
+  /// Asks running kernels to stop (ctx.cancelled()) and skips partitions not started.
+  void cancel() noexcept { cancel_.store(true); }
+  /// Waits until nothing is in flight.
+  void wait_idle();
+  /// Seconds spent inside kernels, summed over threads.
+  double busy_seconds() const noexcept { return static_cast<double>(busy_ns_.load()) * 1e-9; }
+  std::uint64_t partitions_run() const noexcept { return ran_.load(); }
+  std::vector<trace_slice> take_trace();
+
+ private:
+  void run_chunk(const std::vector<id_range>& chunk);
+
+  map_job_model& job_;
+  int threads_;
+  std::uint64_t seed_;
+  bool trace_;
+  std::chrono::steady_clock::time_point t0_;
+  tbb::global_control parallelism_;
+  tbb::task_arena arena_;
+  std::atomic<bool> cancel_{false};
+  int submitted_ = 0;
+  std::atomic<int> finished_{0};
+  std::atomic<std::uint64_t> busy_ns_{0};
+  std::atomic<std::uint64_t> ran_{0};
+  mutable std::mutex mutex_;
+  result_batch done_;
+  std::vector<trace_slice> slices_;
+  std::optional<kernel_failure> failure_;
+};
+
+}  // namespace partita

@@ -1,0 +1,30 @@
+#pragma once
+/// How a job runs: policy, threads, seed, chunking, timeouts, outputs. Filled from the command line
+/// (partita::add_run_options) or by a program's own main().
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace partita {
+
+struct run_config {
+  std::string policy = "adaptive";       ///< --policy: static, dynamic, guided, factoring, adaptive, cost
+  int threads = 0;                       ///< --threads per rank; 0: SLURM_CPUS_PER_TASK or the affinity mask
+  std::uint64_t seed = 1;                ///< --seed for the per-partition random streams
+  std::uint64_t chunk = 0;               ///< --chunk: partitions per chunk for dynamic, a floor for the others; 0: measured
+  int prefetch = 2;                      ///< --prefetch: chunks a worker rank keeps queued beyond one per thread
+  int max_chunks_per_message = 0;        ///< chunks one request may ask for; 0: as many as the worker lacks
+  bool scheduler_runs_partitions = true; ///< --dedicated-scheduler turns it off
+  std::optional<int> scheduler_rank;     ///< --scheduler-rank N overrides the election
+  std::filesystem::path failure_history; ///< nodes listed there are never elected
+  double heartbeat_seconds = 1.0;        ///< a silent peer sends a heartbeat this often
+  double timeout_seconds = 60.0;         ///< a peer silent this long is lost
+  std::optional<std::filesystem::path> summary_json;  ///< --summary-json F
+  std::optional<std::filesystem::path> trace;         ///< --trace F (Chrome trace-event JSON)
+  bool quiet = false;                    ///< no progress line or summary text
+  double progress_interval_seconds = 5;  ///< log-line progress period when stderr is not a terminal
+};
+
+}  // namespace partita

@@ -1,0 +1,62 @@
+#pragma once
+/// What a finished job reports: result, wall time, per-worker busy/idle, imbalance, dispatches.
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <partita/runtime/ids.hpp>
+#include <partita/runtime/serialize.hpp>
+
+namespace partita {
+
+/// How the job ended on this rank.
+enum class run_status {
+  completed,     ///< every partition committed; `result` is final
+  checkpointed,  ///< stopped on a signal after a checkpoint; relaunch with --restart auto (exit code 75)
+};
+
+struct worker_summary {
+  int rank = 0;
+  std::string host;
+  int threads = 0;
+  double busy_seconds = 0;   ///< time inside kernels, summed over its threads
+  double idle_seconds = 0;   ///< threads × wall − busy
+  std::uint64_t partitions = 0;
+  std::uint64_t chunks = 0;
+  std::uint64_t messages = 0;
+  bool lost = false;
+};
+
+/// The outcome of run(). On every rank: status, result bytes and text. Timings and per-worker figures
+/// are complete on the scheduler rank (is_scheduler).
+struct run_report {
+  std::string job;
+  std::string policy;
+  run_status status = run_status::completed;
+  bool is_scheduler = false;
+  rank_t scheduler{0};
+  int ranks = 1;
+  std::uint64_t partitions = 0;
+  std::uint64_t partitions_run = 0;     ///< in this run (less than partitions after a restart)
+  double wall_seconds = 0;
+  double imbalance = 1;                 ///< max worker busy / mean worker busy, per thread
+  std::uint64_t dispatches = 0;         ///< assignment messages (including the scheduler's own executor)
+  std::uint64_t chunks = 0;
+  std::vector<worker_summary> workers;
+  bytes result;                         ///< the accumulator's bytes
+  std::string result_text;              ///< the result as printed
+  // Checkpoints (filled when checkpointing is on).
+  std::uint64_t checkpoints = 0;
+  double checkpoint_seconds = 0;
+  std::uint64_t checkpoint_bytes = 0;
+  std::string restored_from;
+  std::uint64_t restarts = 0;
+
+  nlohmann::json to_json() const;
+  std::string to_text() const;
+};
+
+}  // namespace partita

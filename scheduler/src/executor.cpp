@@ -1,0 +1,113 @@
+#include <partita/scheduler/executor.hpp>
+
+#include <oneapi/tbb/task_arena.h>
+
+#include <exception>
+#include <thread>
+
+#include <partita/runtime/log.hpp>
+
+namespace partita {
+
+void result_batch::append(result_batch&& other) {
+  if (ids.empty()) {
+    *this = std::move(other);
+    other.clear();
+    return;
+  }
+  const auto base = static_cast<std::uint32_t>(data.size());
+  ids.insert(ids.end(), other.ids.begin(), other.ids.end());
+  nanos.insert(nanos.end(), other.nanos.begin(), other.nanos.end());
+  for (auto e : other.ends) ends.push_back(base + e);
+  data.insert(data.end(), other.data.begin(), other.data.end());
+  other.clear();
+}
+
+executor::executor(map_job_model& job, int threads, std::uint64_t seed, bool trace,
+                   std::chrono::steady_clock::time_point t0)
+    : job_(job), threads_(std::max(1, threads)), seed_(seed), trace_(trace), t0_(t0),
+      // TBB's default pool is one thread per core for the whole process; a rank that asks for more
+      // (oversubscribed sleeping kernels, or a rank sharing its node) must raise the limit.
+      parallelism_(tbb::global_control::max_allowed_parallelism,
+                   std::max<std::size_t>(static_cast<std::size_t>(threads_) + 1,
+                                         tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism))),
+      arena_(threads_, 0) {}
+
+executor::~executor() {
+  cancel();
+  wait_idle();
+}
+
+void executor::wait_idle() {
+  while (in_flight() > 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+}
+
+void executor::submit(std::vector<id_range> chunk) {
+  ++submitted_;
+  arena_.enqueue([this, chunk = std::move(chunk)] { run_chunk(chunk); });
+}
+
+void executor::run_chunk(const std::vector<id_range>& chunk) {
+  using clock = std::chrono::steady_clock;
+  result_batch local;
+  std::vector<trace_slice> slices;
+  const int thread = tbb::this_task_arena::current_thread_index();
+  std::uint64_t busy = 0;
+  for (const auto& range : chunk) {
+    for (auto id = range.begin; id < range.end; ++id) {
+      if (cancel_.load(std::memory_order_relaxed)) break;
+      const auto start = clock::now();
+      try {
+        context ctx(partition_id{id}, step_t{0}, seed_, job_.params(), arena_, cancel_);
+        job_.run(partition_id{id}, ctx, local.data);
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mutex_);
+        if (!failure_) failure_ = kernel_failure{id, e.what()};
+        cancel_.store(true);
+        break;
+      } catch (...) {
+        std::lock_guard lock(mutex_);
+        if (!failure_) failure_ = kernel_failure{id, "an exception not derived from std::exception"};
+        cancel_.store(true);
+        break;
+      }
+      const auto end = clock::now();
+      const auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+      busy += ns;
+      local.ids.push_back(id);
+      local.nanos.push_back(ns);
+      local.ends.push_back(static_cast<std::uint32_t>(local.data.size()));
+      if (trace_)
+        slices.push_back(trace_slice{id, thread,
+                                     std::chrono::duration_cast<std::chrono::nanoseconds>(start - t0_).count(),
+                                     std::chrono::duration_cast<std::chrono::nanoseconds>(end - t0_).count()});
+    }
+  }
+  busy_ns_ += busy;
+  ran_ += local.size();
+  {
+    std::lock_guard lock(mutex_);
+    if (!cancel_.load()) done_.append(std::move(local));
+    if (trace_) slices_.insert(slices_.end(), slices.begin(), slices.end());
+  }
+  finished_.fetch_add(1, std::memory_order_release);
+}
+
+bool executor::drain(result_batch& into) {
+  std::lock_guard lock(mutex_);
+  if (done_.empty()) return false;
+  into.append(std::move(done_));
+  return true;
+}
+
+std::optional<kernel_failure> executor::failure() const {
+  std::lock_guard lock(mutex_);
+  return failure_;
+}
+
+std::vector<trace_slice> executor::take_trace() {
+  std::lock_guard lock(mutex_);
+  return std::move(slices_);
+}
+
+}  // namespace partita

@@ -1,0 +1,573 @@
+#include <partita/scheduler/map_reduce_driver.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include <partita/runtime/election.hpp>
+#include <partita/runtime/error.hpp>
+#include <partita/runtime/log.hpp>
+#include <partita/runtime/transport.hpp>
+#include <partita/scheduler/detail/protocol.hpp>
+#include <partita/scheduler/detail/trace_writer.hpp>
+#include <partita/scheduler/dispatcher.hpp>
+#include <partita/scheduler/executor.hpp>
+
+namespace partita {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using detail::msg;
+using seconds_d = std::chrono::duration<double>;
+
+std::chrono::nanoseconds to_ns(double s) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(seconds_d(s));
+}
+
+double since(clock::time_point t) { return seconds_d(clock::now() - t).count(); }
+
+std::string eta_text(double s) {
+  if (!(s >= 0) || s > 1e7) return "--:--:--";
+  const auto t = static_cast<long>(s);
+  return fmt::format("{:02}:{:02}:{:02}", t / 3600, (t / 60) % 60, t % 60);
+}
+
+/// Progress on the scheduler rank: a live line on a terminal, a log line every few seconds otherwise.
+class progress_meter {
+ public:
+  progress_meter(std::uint64_t total, std::uint64_t already, double interval, bool quiet)
+      : total_(total), start_done_(already), interval_(interval), quiet_(quiet), tty_(isatty(STDERR_FILENO) == 1),
+        start_(clock::now()), last_(start_) {}
+
+  void update(std::uint64_t done, bool force = false) {
+    if (quiet_) return;
+    const auto now = clock::now();
+    const double step = tty_ ? 0.2 : interval_;
+    if (!force && seconds_d(now - last_).count() < step) return;
+    last_ = now;
+    const double elapsed = std::max(1e-9, seconds_d(now - start_).count());
+    const double rate = static_cast<double>(done - start_done_) / elapsed;
+    const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : -1;
+    const double pct = total_ ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0;
+    const auto line = fmt::format("{}/{} partitions ({:.1f}%), {:.0f}/s, ETA {}", done, total_, pct, rate, eta_text(eta));
+    if (tty_) {
+      std::fprintf(stderr, "\r[partita] %s\033[K", line.c_str());
+      std::fflush(stderr);
+      shown_ = true;
+    } else {
+      log().info("progress: {}", line);
+    }
+  }
+
+  void finish() {
+    if (tty_ && shown_) std::fputc('\n', stderr);
+  }
+
+ private:
+  std::uint64_t total_, start_done_;
+  double interval_;
+  bool quiet_, tty_, shown_ = false;
+  clock::time_point start_, last_;
+};
+
+struct job_setup {
+  rank_t scheduler;
+  std::vector<int> threads;  // per rank; 0 for a dedicated scheduler
+  clock::time_point t0;
+};
+
+/// The collective part: election and thread counts (the last collectives before the job runs).
+job_setup set_up(session& s, const run_config& config) {
+  job_setup setup;
+  const auto suspects = config.failure_history.empty() ? std::set<std::string>{}
+                                                       : read_failure_history(config.failure_history);
+  const auto me = make_candidate(s.nodes(), s.rank().value, suspects);
+  const auto elected = elect_scheduler(s.comm(), me, config.scheduler_rank);
+  setup.scheduler = elected.scheduler;
+  int mine = config.threads > 0 ? config.threads : s.env().cpus_per_rank;
+  if (s.rank() == setup.scheduler && !config.scheduler_runs_partitions) mine = 0;
+  setup.threads.assign(static_cast<std::size_t>(s.size()), 0);
+  PARTITA_MPI(MPI_Allgather(&mine, 1, MPI_INT, setup.threads.data(), 1, MPI_INT, s.comm()));
+  if (s.size() == 1 && mine == 0)
+    throw usage_error("--dedicated-scheduler needs at least two ranks: with one rank nobody would run partitions");
+  setup.t0 = clock::now();
+  return setup;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Scheduler rank
+// ---------------------------------------------------------------------------------------------------------
+class scheduler_loop {
+ public:
+  scheduler_loop(session& s, map_job_model& job, const run_config& config, const job_setup& setup)
+      : s_(s), job_(job), config_(config), setup_(setup), tp_(s.comm()),
+        dispatch_(job.partition_count(), setup.threads, make_policy(config.policy, config.chunk), make_options()),
+        peers_(static_cast<std::size_t>(s.size())),
+        progress_(job.partition_count(), dispatch_.done_count(), config.progress_interval_seconds, config.quiet) {
+    const int me = s.rank().value;
+    if (setup.threads[static_cast<std::size_t>(me)] > 0)
+      local_ = std::make_unique<executor>(job, setup.threads[static_cast<std::size_t>(me)], config.seed,
+                                          config.trace.has_value(), setup.t0);
+    const auto now = clock::now();
+    for (auto& p : peers_) p.last_heard = p.last_sent = now;
+    peers_[static_cast<std::size_t>(me)].alive = false;  // not a remote peer
+    job_.reset();
+  }
+
+  run_report run() {
+    event("job start");
+    while (!(dispatch_.finished() && next_fold_ == job_.partition_count())) {
+      bool busy = serve_local();
+      busy |= serve_messages();
+      serve_parked();
+      keep_alive();
+      progress_.update(dispatch_.done_count());
+      if (!busy) idle_wait();
+    }
+    progress_.update(dispatch_.done_count(), true);
+    progress_.finish();
+    event("job end");
+    return finish();
+  }
+
+  /// Fails the job: tells every worker, then throws on this rank. Only the scheduler reports the error.
+  [[noreturn]] void fail(const kernel_failure& f) {
+    const auto err = kernel_error(job_.name(), f.id, f.message);
+    log().error("{}", err.what());
+    broadcast_abort(err.what());
+    throw err;
+  }
+
+  void broadcast_abort(const std::string& what) noexcept {
+    try {
+      for (int r = 0; r < s_.size(); ++r)
+        if (peers_[static_cast<std::size_t>(r)].alive) {
+          bytes payload;
+          detail::wire_writer(payload).put_string(what);
+          tp_.send_bytes(rank_t{r}, msg::abort, std::move(payload));
+        }
+      if (!tp_.flush(std::chrono::seconds(5))) tp_.abandon_pending();
+    } catch (const std::exception& e) {
+      log().error("could not tell every worker that the job failed: {}", e.what());
+    }
+    if (local_) local_->cancel();
+  }
+
+ private:
+  struct peer {
+    bool alive = true;
+    clock::time_point last_heard, last_sent;
+    std::uint32_t parked = 0;  // chunks asked for that the scheduler could not hand out yet
+    std::uint64_t messages = 0;
+  };
+
+  dispatcher_options make_options() const {
+    dispatcher_options o;
+    o.fixed_chunk = config_.chunk;
+    if (config_.policy == "cost") {
+      // Cost hints until measured costs exist (a restart brings the previous run's measurements).
+      o.costs.resize(job_.partition_count());
+      for (std::uint64_t i = 0; i < job_.partition_count(); ++i)
+        o.costs[i] = static_cast<float>(job_.cost_hint(partition_id{i}));
+    }
+    return o;
+  }
+
+  void event(std::string name, std::int64_t dur_ns = -1, clock::time_point at = clock::now()) {
+    if (!config_.trace) return;
+    events_.push_back({std::move(name), s_.rank().value,
+                       std::chrono::duration_cast<std::chrono::nanoseconds>(at - setup_.t0).count(), dur_ns});
+  }
+
+  void commit(int worker, const result_batch& results) {
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const auto id = results.ids[i];
+      if (!dispatch_.complete(worker, id, static_cast<double>(results.nanos[i]) * 1e-9)) continue;
+      if (id == next_fold_) {
+        job_.fold(results.result(i));
+        ++next_fold_;
+        for (auto it = held_.begin(); it != held_.end() && it->first == next_fold_; it = held_.erase(it)) {
+          job_.fold(it->second);
+          ++next_fold_;
+        }
+      } else {
+        auto r = results.result(i);
+        held_.emplace(id, bytes(r.begin(), r.end()));
+      }
+    }
+  }
+
+  bool serve_local() {
+    if (!local_) return false;
+    bool busy = false;
+    if (local_->drain(local_results_)) {
+      commit(s_.rank().value, local_results_);
+      local_results_.clear();
+      busy = true;
+    }
+    if (auto f = local_->failure()) fail(*f);
+    const int target = local_->threads() + config_.prefetch;
+    const int lacking = target - local_->in_flight();
+    if (lacking > 0 && dispatch_.unassigned() > 0) {
+      for (auto& chunk : dispatch_.assign(s_.rank().value, lacking)) local_->submit(std::move(chunk));
+      busy = true;
+    }
+    return busy;
+  }
+
+  bool serve_messages() {
+    bool any = false;
+    for (int i = 0; i < 256; ++i) {
+      auto m = tp_.poll();
+      if (!m) break;
+      handle(*m);
+      any = true;
+    }
+    return any;
+  }
+
+  void idle_wait() {
+    // Nothing to do this round: wait briefly for a message so an idle scheduler does not burn a core.
+    const auto wait = local_ && local_->in_flight() > 0 ? std::chrono::microseconds(200) : std::chrono::microseconds(2000);
+    if (auto m = tp_.wait(wait)) handle(*m);
+  }
+
+  void handle(const message<msg>& m) {
+    const auto w = static_cast<std::size_t>(m.source.value);
+    auto& p = peers_.at(w);
+    p.last_heard = clock::now();
+    if (!p.alive) return;  // a peer declared lost stays lost; its late results were re-run elsewhere
+    switch (m.tag) {
+      case msg::request: {
+        const auto start = clock::now();
+        auto req = detail::decode_request(m.payload);
+        commit(m.source.value, req.results);
+        if (req.want > 0) answer(m.source, req.want);
+        dispatch_.note_message_cost(since(start));
+        break;
+      }
+      case msg::failure: {
+        detail::wire_reader r(m.payload);
+        kernel_failure f;
+        f.id = r.get<std::uint64_t>();
+        f.message = r.get_string();
+        fail(f);
+      }
+      case msg::heartbeat:
+        break;
+      default:
+        log().warn("scheduler: unexpected message {} from rank {}", static_cast<int>(m.tag), m.source.value);
+    }
+  }
+
+  void answer(rank_t to, std::uint32_t want) {
+    auto& p = peers_[static_cast<std::size_t>(to.value)];
+    auto chunks = dispatch_.assign(to.value, static_cast<int>(want));
+    if (chunks.empty()) {
+      p.parked += want;  // answered later, when work comes back to the queue, or by finish
+      return;
+    }
+    tp_.send_bytes(to, msg::assign, detail::encode_assign(want, chunks));
+    p.last_sent = clock::now();
+    ++p.messages;
+  }
+
+  void serve_parked() {
+    if (dispatch_.unassigned() == 0) return;
+    for (int r = 0; r < s_.size(); ++r) {
+      auto& p = peers_[static_cast<std::size_t>(r)];
+      if (p.alive && p.parked > 0) {
+        const auto want = p.parked;
+        p.parked = 0;
+        answer(rank_t{r}, want);
+      }
+    }
+  }
+
+  void keep_alive() {
+    const auto now = clock::now();
+    if (seconds_d(now - last_sweep_).count() < 0.1) return;
+    last_sweep_ = now;
+    for (int r = 0; r < s_.size(); ++r) {
+      auto& p = peers_[static_cast<std::size_t>(r)];
+      if (!p.alive) continue;
+      if (seconds_d(now - p.last_heard).count() > config_.timeout_seconds) {
+        lose(r);
+        continue;
+      }
+      if (seconds_d(now - p.last_sent).count() > config_.heartbeat_seconds) {
+        tp_.send_bytes(rank_t{r}, msg::heartbeat, {});
+        p.last_sent = now;
+      }
+    }
+  }
+
+  void lose(int r) {
+    auto& p = peers_[static_cast<std::size_t>(r)];
+    p.alive = false;
+    const auto requeued = dispatch_.lose(r);
+    log().warn("worker rank {} silent for {:.0f} s: declared lost; {} of its partitions go back to the queue", r,
+               config_.timeout_seconds, requeued);
+    event(fmt::format("rank {} lost", r));
+    bool anyone = local_ != nullptr;
+    for (const auto& q : peers_) anyone |= q.alive;
+    if (!anyone) throw error("every worker rank is lost and the scheduler runs no partitions itself; job '" +
+                             job_.name() + "' cannot finish");
+  }
+
+  run_report finish() {
+    run_report rep;
+    rep.job = job_.name();
+    rep.policy = std::string(dispatch_.policy_name());
+    rep.is_scheduler = true;
+    rep.scheduler = s_.rank();
+    rep.ranks = s_.size();
+    rep.partitions = job_.partition_count();
+    rep.result = job_.accumulator();
+    rep.result_text = job_.describe(rep.result);
+
+    // Tell every worker the result, then collect their figures (bounded wait: a lost rank sends none).
+    bytes fin;
+    detail::wire_writer w(fin);
+    w.put(detail::finish_status::completed);
+    w.put_array(std::span<const std::byte>(rep.result));
+    std::vector<std::optional<detail::worker_stats>> stats(static_cast<std::size_t>(s_.size()));
+    int waiting = 0;
+    for (int r = 0; r < s_.size(); ++r)
+      if (peers_[static_cast<std::size_t>(r)].alive) {
+        tp_.send_bytes(rank_t{r}, msg::finish, fin);
+        ++waiting;
+      }
+    const auto deadline = clock::now() + to_ns(std::max(5.0, config_.timeout_seconds));
+    while (waiting > 0 && clock::now() < deadline) {
+      auto m = tp_.wait(std::chrono::milliseconds(50));
+      if (!m) continue;
+      auto& p = peers_.at(static_cast<std::size_t>(m->source.value));
+      if (m->tag == msg::stats && p.alive && !stats[static_cast<std::size_t>(m->source.value)]) {
+        stats[static_cast<std::size_t>(m->source.value)] = detail::decode_stats(m->payload);
+        --waiting;
+      }
+    }
+    if (waiting > 0) log().warn("{} worker(s) did not report their figures at the end", waiting);
+    rep.wall_seconds = since(setup_.t0);
+
+    std::vector<detail::rank_trace> traces;
+    double busy_sum = 0, busy_max = 0;
+    int threads_sum = 0;
+    for (int r = 0; r < s_.size(); ++r) {
+      const auto& tally = dispatch_.tally(r);
+      worker_summary ws;
+      ws.rank = r;
+      ws.host = s_.nodes().hosts[static_cast<std::size_t>(s_.nodes().node_of(r))];
+      ws.threads = setup_.threads[static_cast<std::size_t>(r)];
+      ws.partitions = tally.partitions;
+      ws.chunks = tally.chunks;
+      ws.messages = tally.messages;
+      ws.lost = tally.lost;
+      ws.busy_seconds = tally.busy_seconds;
+      detail::rank_trace tr{r, ws.host, {}};
+      if (r == s_.rank().value && local_) {
+        ws.busy_seconds = local_->busy_seconds();
+        tr.slices = local_->take_trace();
+      } else if (auto& st = stats[static_cast<std::size_t>(r)]) {
+        ws.busy_seconds = st->busy_seconds;
+        tr.slices = std::move(st->trace);
+      }
+      ws.idle_seconds = std::max(0.0, ws.threads * rep.wall_seconds - ws.busy_seconds);
+      if (ws.threads > 0) {
+        busy_sum += ws.busy_seconds;
+        threads_sum += ws.threads;
+        busy_max = std::max(busy_max, ws.busy_seconds / ws.threads);
+      }
+      rep.dispatches += tally.messages;
+      rep.chunks += tally.chunks;
+      rep.partitions_run += tally.partitions;
+      rep.workers.push_back(ws);
+      traces.push_back(std::move(tr));
+    }
+    const double mean = threads_sum ? busy_sum / threads_sum : 0;
+    rep.imbalance = mean > 0 ? busy_max / mean : 1.0;
+    if (config_.trace) detail::write_trace(*config_.trace, job_.name(), traces, events_, s_.rank().value);
+    if (!tp_.flush(std::chrono::seconds(5))) tp_.abandon_pending();
+    return rep;
+  }
+
+  session& s_;
+  map_job_model& job_;
+  const run_config& config_;
+  const job_setup& setup_;
+  transport<msg> tp_;
+  dispatcher dispatch_;
+  std::vector<peer> peers_;
+  progress_meter progress_;
+  std::unique_ptr<executor> local_;
+  result_batch local_results_;
+  std::map<std::uint64_t, bytes> held_;  // results that arrived before their predecessors
+  std::uint64_t next_fold_ = 0;
+  clock::time_point last_sweep_ = clock::now();
+  std::vector<detail::trace_event> events_;
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Worker ranks
+// ---------------------------------------------------------------------------------------------------------
+class worker_loop {
+ public:
+  worker_loop(session& s, map_job_model& job, const run_config& config, const job_setup& setup)
+      : s_(s), job_(job), config_(config), setup_(setup), tp_(s.comm()),
+        exec_(job, setup.threads[static_cast<std::size_t>(s.rank().value)], config.seed, config.trace.has_value(),
+              setup.t0) {}
+
+  run_report run() {
+    const rank_t boss = setup_.scheduler;
+    const int target = exec_.threads() + config_.prefetch;
+    const int per_message = config_.max_chunks_per_message > 0 ? config_.max_chunks_per_message : target;
+    auto last_sent = clock::now();
+    auto last_heard = clock::now();
+    auto oldest_result = clock::time_point::max();
+    for (;;) {
+      if (exec_.drain(results_) && oldest_result == clock::time_point::max()) oldest_result = clock::now();
+      if (auto f = exec_.failure()) report_failure(boss, *f);
+
+      // Ask for work while the local queue is short; results ride along.
+      int lacking = target - exec_.in_flight() - static_cast<int>(requested_);
+      bool sent = false;
+      while (lacking > 0) {
+        const auto want = static_cast<std::uint32_t>(std::min(lacking, per_message));
+        tp_.send_bytes(boss, msg::request, detail::encode_request(want, results_));
+        results_.clear();
+        requested_ += want;
+        lacking -= static_cast<int>(want);
+        sent = true;
+      }
+      // Otherwise send results in batches: many, or old enough for the scheduler's progress and checkpoints.
+      if (!sent && !results_.empty() &&
+          (results_.size() >= 4096 || seconds_d(clock::now() - oldest_result).count() > 0.02)) {
+        tp_.send_bytes(boss, msg::request, detail::encode_request(0, results_));
+        results_.clear();
+        sent = true;
+      }
+      if (!sent && seconds_d(clock::now() - last_sent).count() > config_.heartbeat_seconds) {
+        tp_.send_bytes(boss, msg::heartbeat, {});
+        sent = true;
+      }
+      if (sent) {
+        last_sent = clock::now();
+        oldest_result = clock::time_point::max();
+      }
+
+      // Wait for the scheduler: briefly while kernels run (their results need forwarding), longer when idle.
+      const auto wait = exec_.in_flight() > 0 ? std::chrono::microseconds(500) : std::chrono::microseconds(5000);
+      auto m = tp_.wait(wait);
+      if (!m) {
+        if (seconds_d(clock::now() - last_heard).count() > config_.timeout_seconds)
+          throw error(fmt::format("lost contact with the scheduler (rank {}) for {:.0f} s; giving up", boss.value,
+                                  config_.timeout_seconds));
+        continue;
+      }
+      last_heard = clock::now();
+      switch (m->tag) {
+        case msg::assign: {
+          auto a = detail::decode_assign(m->payload);
+          requested_ -= std::min(requested_, a.answers);
+          for (auto& c : a.chunks) exec_.submit(std::move(c));
+          break;
+        }
+        case msg::heartbeat:
+          break;
+        case msg::finish:
+          return finish(*m);
+        case msg::abort: {
+          detail::wire_reader r(m->payload);
+          exec_.cancel();
+          throw remote_failure(r.get_string());
+        }
+        default:
+          log().warn("worker: unexpected message {} from rank {}", static_cast<int>(m->tag), m->source.value);
+      }
+    }
+  }
+
+ private:
+  [[noreturn]] void report_failure(rank_t boss, const kernel_failure& f) {
+    bytes payload;
+    detail::wire_writer w(payload);
+    w.put(f.id);
+    w.put_string(f.message);
+    tp_.send_bytes(boss, msg::failure, std::move(payload));
+    // The scheduler answers with abort; wait for it (bounded) so that it, not we, reports the error.
+    const auto deadline = clock::now() + to_ns(config_.timeout_seconds);
+    while (clock::now() < deadline) {
+      auto m = tp_.wait(std::chrono::milliseconds(50));
+      if (m && m->tag == msg::abort) throw remote_failure(detail::wire_reader(m->payload).get_string());
+    }
+    throw kernel_error(job_.name(), f.id, f.message + " (the scheduler did not answer)");
+  }
+
+  run_report finish(const message<msg>& m) {
+    detail::wire_reader r(m.payload);
+    const auto status = r.get<detail::finish_status>();
+    run_report rep;
+    r.get_array(rep.result);
+    rep.status = status == detail::finish_status::completed ? run_status::completed : run_status::checkpointed;
+    rep.job = job_.name();
+    rep.policy = config_.policy;
+    rep.scheduler = setup_.scheduler;
+    rep.ranks = s_.size();
+    rep.partitions = job_.partition_count();
+    rep.result_text = job_.describe(rep.result);
+    exec_.cancel();
+    exec_.wait_idle();
+    detail::worker_stats st;
+    st.busy_seconds = exec_.busy_seconds();
+    st.partitions = exec_.partitions_run();
+    st.threads = exec_.threads();
+    if (config_.trace) st.trace = exec_.take_trace();
+    tp_.send_bytes(setup_.scheduler, msg::stats, detail::encode_stats(st));
+    if (!tp_.flush(std::chrono::seconds(10))) tp_.abandon_pending();
+    rep.wall_seconds = since(setup_.t0);
+    return rep;
+  }
+
+  session& s_;
+  map_job_model& job_;
+  const run_config& config_;
+  const job_setup& setup_;
+  transport<msg> tp_;
+  executor exec_;
+  result_batch results_;
+  std::uint32_t requested_ = 0;
+};
+
+}  // namespace
+
+run_report run_map_reduce(session& s, map_job_model& job, const run_config& config) {
+  make_policy(config.policy);  // a bad policy is a usage error on every rank, before anyone waits on anyone
+  if (config.prefetch < 0) throw usage_error("--prefetch must be 0 or more");
+  const auto setup = set_up(s, config);
+  if (s.rank() == setup.scheduler) {
+    scheduler_loop loop(s, job, config, setup);
+    try {
+      return loop.run();
+    } catch (const kernel_error&) {
+      throw;
+    } catch (const std::exception& e) {
+      // Anything else that stops the scheduler must still stop the workers, or they wait for their timeout.
+      log().error("job '{}' failed on the scheduler: {}", job.name(), e.what());
+      loop.broadcast_abort(e.what());
+      throw;
+    }
+  }
+  worker_loop loop(s, job, config, setup);
+  return loop.run();
+}
+
+}  // namespace partita

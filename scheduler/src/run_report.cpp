@@ -1,0 +1,50 @@
+#include <partita/scheduler/run_report.hpp>
+
+#include <fmt/format.h>
+
+namespace partita {
+
+nlohmann::json run_report::to_json() const {
+  nlohmann::json workers_json = nlohmann::json::array();
+  for (const auto& w : workers)
+    workers_json.push_back({{"rank", w.rank}, {"host", w.host}, {"threads", w.threads},
+                            {"busy_seconds", w.busy_seconds}, {"idle_seconds", w.idle_seconds},
+                            {"partitions", w.partitions}, {"chunks", w.chunks}, {"messages", w.messages},
+                            {"lost", w.lost}});
+  return {{"job", job},
+          {"policy", policy},
+          {"status", status == run_status::completed ? "completed" : "checkpointed"},
+          {"result", result_text},
+          {"ranks", ranks},
+          {"scheduler_rank", scheduler.value},
+          {"partitions", partitions},
+          {"partitions_run", partitions_run},
+          {"wall_seconds", wall_seconds},
+          {"imbalance", imbalance},
+          {"dispatches", dispatches},
+          {"chunks", chunks},
+          {"workers", workers_json},
+          {"checkpoints", {{"count", checkpoints}, {"seconds", checkpoint_seconds}, {"bytes", checkpoint_bytes},
+                           {"restored_from", restored_from}, {"restarts", restarts}}}};
+}
+
+std::string run_report::to_text() const {
+  std::string out;
+  out += fmt::format("job {} {} in {:.3f} s: {} partitions ({} run now) on {} ranks, policy {}, scheduler rank {}\n",
+                     job, status == run_status::completed ? "completed" : "checkpointed and stopped", wall_seconds,
+                     partitions, partitions_run, ranks, policy, scheduler.value);
+  out += fmt::format("result: {}\n", result_text);
+  out += fmt::format("dispatches: {} messages, {} chunks; imbalance (max/mean busy per thread): {:.3f}\n", dispatches,
+                     chunks, imbalance);
+  out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11} {:>11} {:>8}\n", "rank", "host", "threads", "partitions",
+                     "busy s", "idle s", "chunks");
+  for (const auto& w : workers)
+    out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11.3f} {:>11.3f} {:>8}{}\n", w.rank, w.host, w.threads,
+                       w.partitions, w.busy_seconds, w.idle_seconds, w.chunks, w.lost ? "  LOST" : "");
+  if (checkpoints > 0 || !restored_from.empty())
+    out += fmt::format("checkpoints: {} written, {:.3f} s, {} bytes; restored from: {}\n", checkpoints,
+                       checkpoint_seconds, checkpoint_bytes, restored_from.empty() ? "-" : restored_from);
+  return out;
+}
+
+}  // namespace partita
