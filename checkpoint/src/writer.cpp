@@ -1,7 +1,9 @@
 #include <partita/checkpoint/writer.hpp>
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -356,7 +358,7 @@ std::string explain_write_failure(const std::string& problem, const fs::path& di
   struct rlimit fsize{};
   const bool limited = ::getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY &&
                        static_cast<std::uint64_t>(fsize.rlim_cur) < needed;
-  const std::string keep_note = "The unfinished file was removed; " +
+  const std::string keep_note = "Nothing was published (no .tmp is left behind); " +
                                 (previous.empty() ? std::string("there is no earlier checkpoint of this job.")
                                                   : "the previous checkpoint " + previous + " is still valid.");
   if (limited || says_size) {
@@ -426,11 +428,20 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
   std::uint64_t data_bytes = 0;
   for (const auto& e : plan.scheduler) data_bytes += e.bytes;
   for (const auto& e : parts) data_bytes += e.bytes;
-  const std::uint64_t needed = data_bytes + 4096 + 1024 * (plan.scheduler.size() + parts.size());
+  // An upper bound of the file size (metadata is well under 2 KiB per dataset and group), for the size-limit
+  // check and for messages.
+  const std::uint64_t needed = data_bytes + 16384 + 2048 * (plan.scheduler.size() + 2 * parts.size());
 
   // 2. Rank 0 prepares the directory; a committed file of this epoch is never replaced.
   std::string previous;  // for error messages: the checkpoint that stays valid
   if (auto p = phase(g, [&] {
+        // A file-size limit (ulimit -f) is checked before HDF5 sees the file: HDF5 1.10 cannot recover from a
+        // failed H5Fclose, and a close that writes past the limit would fail.
+        struct rlimit fsize{};
+        if (::getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY &&
+            static_cast<std::uint64_t>(fsize.rlim_cur) < needed) {
+          throw error("write would exceed the file-size limit (EFBIG)");
+        }
         if (g.rank != 0) return;
         fs::create_directories(dir);
         if (fs::exists(final_path))
@@ -439,7 +450,12 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
         if (auto older = detail::list_epochs(dir, plan.job, detail::committed_suffix); !older.empty())
           previous = older.front().path.string();
       })) {
-    throw checkpoint_error(tmp_name, *p);
+    std::string text = *p;
+    if (text.find("EFBIG") != std::string::npos) {
+      const auto older = detail::list_epochs(dir, plan.job, detail::committed_suffix);
+      text = explain_write_failure(text, dir, needed, older.empty() ? std::string() : older.front().path.string());
+    }
+    throw checkpoint_error(tmp_name, text);
   }
   {
     bytes text(reinterpret_cast<const std::byte*>(previous.data()),
@@ -453,16 +469,23 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
   //    (independent I/O: one rank's failure cannot block the others inside a collective write).
   h5_handle file;  // declared first: closed last, after every object in it
   auto fail = [&](const std::string& problem) -> checkpoint_error {
-    file.reset();  // collective: every rank gets here together
-    if (g.rank == 0) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-    }
-    // Rank 0 explains (free space, size limit) so that every rank throws the same text.
+    // Every rank gets here together and nobody writes data any more. Rank 0 explains (free space, size
+    // limit: before the file gives its space back) so that every rank throws the same text. Then the file is
+    // emptied before the collective close: the close rewrites the metadata, which must not fail for lack of
+    // space (HDF5 1.10 leaves a file whose H5Fclose failed in a state that crashes at exit).
     std::string text;
     if (g.rank == 0) {
       log().error("checkpoint epoch {} of job '{}' failed: {}", plan.epoch, plan.job, problem);
       text = explain_write_failure(problem, dir, needed, previous);
+    }
+    if (file) {
+      if (g.rank == 0) (void)::truncate(tmp.c_str(), 0);
+      MPI_Barrier(comm);
+      file.reset();
+    }
+    if (g.rank == 0) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
     }
     bytes wire(reinterpret_cast<const std::byte*>(text.data()),
                reinterpret_cast<const std::byte*>(text.data()) + text.size());
@@ -543,6 +566,35 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
           if (e.owner == g.rank) to_write.push_back({std::move(ds), &e});
         }
         manifest = create_manifest(f, rows, manifest_path_len, manifest_type);
+      })) {
+    to_write.clear();
+    manifest.reset();
+    throw fail(*p);
+  }
+
+  // Reserve the blocks of its datasets on every rank before any data is written, so that a full file system
+  // shows here, as one clear failure, and not halfway through the data. File systems without fallocate skip it.
+  if (auto p = phase(g, [&] {
+        std::vector<std::pair<haddr_t, std::uint64_t>> ranges;
+        for (const auto& w : to_write) ranges.emplace_back(H5Dget_offset(w.ds.get()), w.entry->bytes);
+        if (manifest) ranges.emplace_back(H5Dget_offset(manifest.get()), rows.size() * (manifest_path_len + 20));
+        std::uint64_t reserved = 0;
+        int fd = -1;
+        for (const auto& [offset, length] : ranges) {
+          if (length == 0 || offset == HADDR_UNDEF) continue;  // empty, or not contiguous (compact)
+          if (fd < 0) fd = ::open(tmp.c_str(), O_WRONLY | O_CLOEXEC);
+          if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + tmp_name);
+          if (::fallocate(fd, 0, static_cast<off_t>(offset), static_cast<off_t>(length)) != 0) {
+            const int err = errno;
+            if (err == EOPNOTSUPP || err == ENOSYS) break;
+            ::close(fd);
+            throw std::system_error(err, std::generic_category(),
+                                    fmt::format("reserving {} in {} after {}", human_bytes(static_cast<double>(length)),
+                                                tmp_name, human_bytes(static_cast<double>(reserved))));
+          }
+          reserved += length;
+        }
+        if (fd >= 0) ::close(fd);
       })) {
     to_write.clear();
     manifest.reset();
