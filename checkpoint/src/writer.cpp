@@ -209,8 +209,7 @@ std::vector<dataset_entry> local_partitions(const checkpoint_image& img, int ran
     dataset_entry e;
     e.path = detail::partition_path(b.id.value, b.name);
     e.kind = static_cast<std::uint8_t>(detail::dataset_kind::blob);
-    e.bytes = b.data.size();
-    e.crc = detail::crc32(b.data);
+    e.bytes = b.data.size();  // the CRC-32 comes later, while the written data goes to disk
     e.step = b.step.value;
     e.id = b.id.value;
     e.owner = rank;
@@ -290,7 +289,8 @@ void write_whole(hid_t ds, hid_t mem_type, const void* data, std::uint64_t count
   }
 }
 
-/// The manifest dataset {path, bytes, crc32, step}, created collectively; returns it for rank 0 to write.
+/// The manifest dataset {path, bytes, crc32, step}, created collectively (its crc32 attribute comes once the
+/// checksums are known); returns it for rank 0 to write.
 h5_handle create_manifest(hid_t file, const std::vector<detail::manifest_row>& rows, std::size_t& path_len,
                           h5_handle& mem_type) {
   path_len = 1;
@@ -313,7 +313,6 @@ h5_handle create_manifest(hid_t file, const std::vector<detail::manifest_row>& r
   h5_handle ds(PARTITA_H5(H5Dcreate2(file, detail::manifest_dataset, ftype.get(), space.get(), H5P_DEFAULT,
                                      H5P_DEFAULT, H5P_DEFAULT)),
                h5_kind::dataset);
-  write_attr(ds.get(), "crc32", detail::manifest_crc(rows), H5T_STD_U32LE, H5T_NATIVE_UINT32);
   write_attr(ds.get(), "checksum", std::string(detail::checksum_name));
   return ds;
 }
@@ -382,6 +381,14 @@ std::string explain_write_failure(const std::string& problem, const fs::path& di
 commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const checkpoint_image& local) {
   detail::prepare_hdf5();
   const auto started = std::chrono::steady_clock::now();
+  // Where the time goes, for the debug log: (phase, seconds since the previous mark).
+  std::vector<std::pair<const char*, double>> marks;
+  auto last_mark = started;
+  auto mark = [&](const char* name) {
+    const auto now = std::chrono::steady_clock::now();
+    marks.emplace_back(name, std::chrono::duration<double>(now - last_mark).count());
+    last_mark = now;
+  };
   group_info g{comm, 0, 1};
   PARTITA_MPI(MPI_Comm_rank(comm, &g.rank));
   PARTITA_MPI(MPI_Comm_size(comm, &g.size));
@@ -463,6 +470,7 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
     bcast_bytes(g, text, 0);
     previous.assign(reinterpret_cast<const char*>(text.data()), text.size());
   }
+  mark("prepare");
   crash_point("ckpt.before_write");
 
   // 3. Create the file and every object in it (collective), then each rank writes its own datasets
@@ -511,7 +519,8 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
     rows.push_back({std::string(detail::meta_row_path), enc.size(), detail::crc32(enc), 0});
   }
   for (const auto& e : plan.scheduler) rows.push_back({e.path, e.bytes, e.crc, 0});
-  for (const auto& e : parts) rows.push_back({e.path, e.bytes, e.crc, e.step});
+  const std::size_t first_part_row = rows.size();
+  for (const auto& e : parts) rows.push_back({e.path, e.bytes, 0, e.step});  // CRC-32s after the write
 
   struct owned {
     h5_handle ds;
@@ -572,6 +581,7 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
     throw fail(*p);
   }
 
+  mark("create");
   // Reserve the blocks of its datasets on every rank before any data is written, so that a full file system
   // shows here, as one clear failure, and not halfway through the data. File systems without fallocate skip it.
   if (auto p = phase(g, [&] {
@@ -601,6 +611,7 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
     throw fail(*p);
   }
 
+  mark("reserve");
   if (auto p = phase(g, [&] {
         if (auto bad = detail::injected_checkpoint_write_failure(); bad && *bad == g.rank)
           throw error("injected write failure (test hook)");
@@ -619,23 +630,52 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
           write_whole(w.ds.get(), mem_type_of(kind), data, w.entry->bytes / esize, esize);
           w.ds.close();
         }
-        if (g.rank == 0) {
-          const auto packed = pack_manifest(rows, manifest_path_len);
-          PARTITA_H5(H5Dwrite(manifest.get(), manifest_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, packed.data()));
+        // Start the writeback now and checksum while the disk works (the fsync below then waits less).
+        if (const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+          (void)::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+          ::close(fd);
         }
-        manifest.close();
+        for (auto& e : mine) e.crc = detail::crc32(local.partitions[e.index].data);
       })) {
     to_write.clear();
     manifest.reset();
     throw fail(*p);
   }
   to_write.clear();
+  mark("write");
+
+  // Every rank learns every CRC-32 (4 bytes per dataset) for the manifest's crc32 attribute, which all ranks
+  // must write with the same value; rank 0 writes the rows.
+  if (auto p = phase(g, [&] {
+        std::vector<std::uint32_t> crcs(mine.size());
+        for (std::size_t i = 0; i < mine.size(); ++i) crcs[i] = mine[i].crc;
+        const auto* b = reinterpret_cast<const std::byte*>(crcs.data());
+        const auto all = allgather_bytes(g, bytes(b, b + crcs.size() * sizeof(std::uint32_t)));
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+          const auto& from = all.at(static_cast<std::size_t>(parts[i].owner));
+          const std::size_t at = static_cast<std::size_t>(parts[i].index) * sizeof(std::uint32_t);
+          if (at + sizeof(std::uint32_t) > from.size()) throw error("internal: a rank sent too few checksums");
+          std::memcpy(&rows[first_part_row + i].crc, from.data() + at, sizeof(std::uint32_t));
+        }
+        write_attr(manifest.get(), "crc32", detail::manifest_crc(rows), H5T_STD_U32LE, H5T_NATIVE_UINT32);
+        if (g.rank == 0) {
+          const auto packed = pack_manifest(rows, manifest_path_len);
+          PARTITA_H5(H5Dwrite(manifest.get(), manifest_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, packed.data()));
+        }
+        manifest.close();
+      })) {
+    manifest.reset();
+    throw fail(*p);
+  }
   manifest_type.reset();
 
+  mark("manifest");
   // 4. Close (collective: flushes the metadata), fsync on every rank, agree.
   if (auto p = phase(g, [&] { file.close(); })) throw fail(*p);
+  mark("close");
   crash_point("ckpt.after_tmp_close");
   if (auto p = phase(g, [&] { detail::fsync_path(tmp, false); })) throw fail(*p);
+  mark("fsync");
   crash_point("ckpt.after_fsync");
 
   // 5. Publish on rank 0: rename without replacing, fsync the directory, LATEST, prune. The others wait for
@@ -660,12 +700,14 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
       }
     }
     if (!problem) {
+      mark("rename");
       crash_point("ckpt.after_dir_fsync");
       try {
         detail::write_file_atomically(dir / detail::latest_name, final_path.filename().string() + "\n");
       } catch (const std::exception& e) {  // LATEST is a hint; restart does not need it
         log().warn("checkpoint {} is committed but LATEST could not be updated: {}", final_path.string(), e.what());
       }
+      mark("latest");
       crash_point("ckpt.after_latest");
       // Keep the newest `keep` committed epochs; stale .tmp files of older epochs go too.
       const auto committed = detail::list_epochs(dir, plan.job, detail::committed_suffix);
@@ -681,6 +723,7 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
         std::error_code ec;
         fs::remove(stale.path, ec);
       }
+      mark("prune");
       crash_point("ckpt.after_prune");
       std::error_code ec;
       result.bytes = fs::file_size(final_path, ec);
@@ -695,6 +738,9 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
   if (g.rank == 0) {
     log().info("checkpoint epoch {} of job '{}' committed: {} ({}, {:.3f} s)", plan.epoch, plan.job,
                final_path.string(), human_bytes(stats[0]), stats[1]);
+    std::string phases;
+    for (const auto& [name, secs] : marks) phases += fmt::format(" {} {:.4f}", name, secs);
+    log().debug("checkpoint epoch {} phases (s):{}", plan.epoch, phases);
   }
   return result;
 }
