@@ -78,24 +78,45 @@ class progress_meter {
   clock::time_point start_, last_;
 };
 
+/// The job's own communicator (a duplicate), so that messages of a job that failed can never reach the next
+/// job run by the same ranks. Non-copyable.
+class job_comm {
+ public:
+  explicit job_comm(MPI_Comm parent) {
+    PARTITA_MPI(MPI_Comm_dup(parent, &comm_));
+    PARTITA_MPI(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
+  }
+  ~job_comm() {
+    if (MPI_Comm_free(&comm_) != MPI_SUCCESS) log().warn("could not free the job's communicator");
+  }
+  job_comm(const job_comm&) = delete;
+  job_comm& operator=(const job_comm&) = delete;
+  MPI_Comm get() const noexcept { return comm_; }
+
+ private:
+  MPI_Comm comm_ = MPI_COMM_NULL;
+};
+
 struct job_setup {
+  MPI_Comm comm = MPI_COMM_NULL;
   rank_t scheduler;
   std::vector<int> threads;  // per rank; 0 for a dedicated scheduler
   clock::time_point t0;
 };
 
 /// The collective part: election and thread counts (the last collectives before the job runs).
-job_setup set_up(session& s, const run_config& config) {
+job_setup set_up(session& s, const run_config& config, MPI_Comm comm) {
   job_setup setup;
+  setup.comm = comm;
   const auto suspects = config.failure_history.empty() ? std::set<std::string>{}
                                                        : read_failure_history(config.failure_history);
   const auto me = make_candidate(s.nodes(), s.rank().value, suspects);
-  const auto elected = elect_scheduler(s.comm(), me, config.scheduler_rank);
+  const auto elected = elect_scheduler(comm, me, config.scheduler_rank);
   setup.scheduler = elected.scheduler;
   int mine = config.threads > 0 ? config.threads : s.env().cpus_per_rank;
   if (s.rank() == setup.scheduler && !config.scheduler_runs_partitions) mine = 0;
   setup.threads.assign(static_cast<std::size_t>(s.size()), 0);
-  PARTITA_MPI(MPI_Allgather(&mine, 1, MPI_INT, setup.threads.data(), 1, MPI_INT, s.comm()));
+  PARTITA_MPI(MPI_Allgather(&mine, 1, MPI_INT, setup.threads.data(), 1, MPI_INT, comm));
   if (s.size() == 1 && mine == 0)
     throw usage_error("--dedicated-scheduler needs at least two ranks: with one rank nobody would run partitions");
   setup.t0 = clock::now();
@@ -108,7 +129,7 @@ job_setup set_up(session& s, const run_config& config) {
 class scheduler_loop {
  public:
   scheduler_loop(session& s, map_job_model& job, const run_config& config, const job_setup& setup)
-      : s_(s), job_(job), config_(config), setup_(setup), tp_(s.comm()),
+      : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm),
         dispatch_(job.partition_count(), setup.threads, make_policy(config.policy, config.chunk), make_options()),
         peers_(static_cast<std::size_t>(s.size())),
         progress_(job.partition_count(), dispatch_.done_count(), config.progress_interval_seconds, config.quiet) {
@@ -148,12 +169,26 @@ class scheduler_loop {
 
   void broadcast_abort(const std::string& what) noexcept {
     try {
+      std::vector<bool> waiting(static_cast<std::size_t>(s_.size()), false);
+      int left = 0;
       for (int r = 0; r < s_.size(); ++r)
         if (peers_[static_cast<std::size_t>(r)].alive) {
           bytes payload;
           detail::wire_writer(payload).put_string(what);
           tp_.send_bytes(rank_t{r}, msg::abort, std::move(payload));
+          waiting[static_cast<std::size_t>(r)] = true;
+          ++left;
         }
+      // Drain until every live worker acknowledged: whatever it sent before is then consumed here.
+      const auto deadline = clock::now() + to_ns(std::min(10.0, config_.timeout_seconds));
+      while (left > 0 && clock::now() < deadline) {
+        auto m = tp_.wait(std::chrono::milliseconds(20));
+        if (m && m->tag == msg::aborted && waiting[static_cast<std::size_t>(m->source.value)]) {
+          waiting[static_cast<std::size_t>(m->source.value)] = false;
+          --left;
+        }
+      }
+      if (left > 0) log().warn("{} worker(s) did not acknowledge the abort", left);
       if (!tp_.flush(std::chrono::seconds(5))) tp_.abandon_pending();
     } catch (const std::exception& e) {
       log().error("could not tell every worker that the job failed: {}", e.what());
@@ -422,7 +457,7 @@ class scheduler_loop {
 class worker_loop {
  public:
   worker_loop(session& s, map_job_model& job, const run_config& config, const job_setup& setup)
-      : s_(s), job_(job), config_(config), setup_(setup), tp_(s.comm()),
+      : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm),
         exec_(job, setup.threads[static_cast<std::size_t>(s.rank().value)], config.seed, config.trace.has_value(),
               setup.t0) {}
 
@@ -485,11 +520,8 @@ class worker_loop {
           break;
         case msg::finish:
           return finish(*m);
-        case msg::abort: {
-          detail::wire_reader r(m->payload);
-          exec_.cancel();
-          throw remote_failure(r.get_string());
-        }
+        case msg::abort:
+          aborted(*m);
         default:
           log().warn("worker: unexpected message {} from rank {}", static_cast<int>(m->tag), m->source.value);
       }
@@ -507,9 +539,17 @@ class worker_loop {
     const auto deadline = clock::now() + to_ns(config_.timeout_seconds);
     while (clock::now() < deadline) {
       auto m = tp_.wait(std::chrono::milliseconds(50));
-      if (m && m->tag == msg::abort) throw remote_failure(detail::wire_reader(m->payload).get_string());
+      if (m && m->tag == msg::abort) aborted(*m);
     }
     throw kernel_error(job_.name(), f.id, f.message + " (the scheduler did not answer)");
+  }
+
+  /// The scheduler stopped the job: acknowledge (our last message of this job) and fail on this rank.
+  [[noreturn]] void aborted(const message<msg>& m) {
+    exec_.cancel();
+    tp_.send_bytes(setup_.scheduler, msg::aborted, {});
+    if (!tp_.flush(std::chrono::seconds(10))) tp_.abandon_pending();
+    throw remote_failure(detail::wire_reader(m.payload).get_string());
   }
 
   run_report finish(const message<msg>& m) {
@@ -552,7 +592,8 @@ class worker_loop {
 run_report run_map_reduce(session& s, map_job_model& job, const run_config& config) {
   make_policy(config.policy);  // a bad policy is a usage error on every rank, before anyone waits on anyone
   if (config.prefetch < 0) throw usage_error("--prefetch must be 0 or more");
-  const auto setup = set_up(s, config);
+  job_comm comm(s.comm());
+  const auto setup = set_up(s, config, comm.get());
   if (s.rank() == setup.scheduler) {
     scheduler_loop loop(s, job, config, setup);
     try {

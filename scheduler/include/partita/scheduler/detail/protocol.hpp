@@ -10,6 +10,9 @@
 ///   scheduler -> worker  finish    {status, accumulator}                           (job done or checkpointed)
 ///   scheduler -> worker  abort     {message}                                       (job failed; exit non-zero)
 ///   worker -> scheduler  stats     {busy, partitions, trace}                       (answer to finish)
+///   worker -> scheduler  aborted   {}                                              (answer to abort)
+/// stats and aborted are the last message a worker sends; MPI keeps each sender's messages in order, so once
+/// the scheduler has them from every live worker, nothing of this job is left in flight to leak into the next.
 /// A per-node sub-scheduler (DESIGN.md §3) speaks the same messages in both directions, so it can be put
 /// between the scheduler and a node's workers without changing workers or kernels.
 
@@ -23,7 +26,8 @@
 
 namespace partita::detail {
 
-enum class msg : int { request = 11, assign = 12, heartbeat = 13, failure = 14, finish = 15, abort = 16, stats = 17 };
+enum class msg : int { request = 11, assign = 12, heartbeat = 13, failure = 14, finish = 15, abort = 16, stats = 17,
+                       aborted = 18 };
 
 enum class finish_status : std::uint8_t { completed = 0, checkpointed = 1 };
 

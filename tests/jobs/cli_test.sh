@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# End-to-end tests of the partita CLI under real mpirun. Usage: cli_test.sh CASE PATH/TO/partita
+# PARTITA_MPIRUN holds the mpirun command with its flags (set by CMake).
+set -u
+case_name=$1
+partita=$2
+mpirun=${PARTITA_MPIRUN:-mpirun --oversubscribe}
+work=$(mktemp -d /tmp/partita-cli.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL [$case_name]: $*"; exit 1; }
+count() { grep -c -- "$1" "$2" || true; }
+run_np() { local np=$1; shift; $mpirun -n "$np" "$partita" "$@"; }
+
+case $case_name in
+list_jobs)
+  "$partita" jobs > "$work/out" || fail "partita jobs exited $?"
+  for j in pi mandelbrot wordcount synthetic; do grep -q "^$j " "$work/out" || fail "job $j not listed"; done
+  grep -q -- "--param partitions=" "$work/out" || fail "parameters not listed" ;;
+help_exits_zero)
+  "$partita" --help > "$work/out" 2>&1 || fail "--help exited non-zero"
+  "$partita" run --help > "$work/out" 2>&1 || fail "run --help exited non-zero"
+  grep -q -- "--policy" "$work/out" || fail "run --help does not show --policy" ;;
+bad_flag_once)
+  run_np 4 run pi --polcy static > "$work/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] || fail "exit code $rc, expected 2"
+  n=$(count "partita: error" "$work/out"); [ "$n" -eq 1 ] || fail "error printed $n times: $(cat "$work/out")" ;;
+unknown_job_once)
+  run_np 3 run pie > "$work/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] || fail "exit code $rc, expected 2"
+  n=$(count "unknown job 'pie'" "$work/out"); [ "$n" -eq 1 ] || fail "error printed $n times"
+  grep -q "pi, mandelbrot, wordcount, synthetic" "$work/out" || fail "does not list the jobs" ;;
+bad_param_once)
+  run_np 4 run synthetic --param partitions=many > "$work/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] || fail "exit code $rc, expected 2"
+  n=$(count "partitions=many" "$work/out"); [ "$n" -eq 1 ] || fail "error printed $n times: $(cat "$work/out")"
+  run_np 2 run synthetic --param partition=5 > "$work/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] || fail "unknown parameter: exit code $rc"
+  grep -q "its parameters are: partitions" "$work/out" || fail "unknown parameter: no list of valid ones" ;;
+scheduler_rank_out_of_range)
+  timeout 60 $mpirun -n 3 "$partita" run pi --scheduler-rank 7 > "$work/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] || fail "exit code $rc, expected 2 (124 means it hung)"
+  n=$(count "out of range" "$work/out"); [ "$n" -eq 1 ] || fail "error printed $n times" ;;
+kernel_failure_once)
+  timeout 120 $mpirun -n 3 "$partita" run synthetic --param partitions=300 --param median_us=100 \
+    --param fail_at=77 --quiet > "$work/out" 2>&1; rc=$?
+  [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "exit code $rc (0: not failed, 124: hung)"
+  n=$(count "failed: the kernel threw on partition 77: synthetic failure injected at partition 77" "$work/out")
+  [ "$n" -eq 1 ] || fail "error printed $n times: $(cat "$work/out")" ;;
+same_result_any_rank_count)
+  # The promise: the printed result is the same for 1..4 ranks and every policy.
+  ref=""
+  for np in 1 2 3 4; do
+    for policy in static adaptive cost; do
+      run_np $np run synthetic --policy $policy --param partitions=500 --param median_us=50 --param dist=bimodal \
+        --quiet --summary-json "$work/s.json" || fail "np=$np policy=$policy exited $?"
+      res=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['result'])" "$work/s.json")
+      [ -n "$ref" ] || ref=$res
+      [ "$res" = "$ref" ] || fail "np=$np policy=$policy gave '$res', expected '$ref'"
+    done
+    run_np $np run pi --param samples=200000 --param partitions=37 --quiet --summary-json "$work/p.json" || fail "pi np=$np"
+    r=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['result'])" "$work/p.json")
+    [ -n "${pref:-}" ] || pref=$r
+    [ "$r" = "$pref" ] || fail "pi np=$np gave '$r', expected '$pref'"
+  done ;;
+summary_and_trace)
+  run_np 2 run synthetic --param partitions=200 --param median_us=100 --summary-json "$work/s.json" \
+    --trace "$work/t.json" > "$work/out" 2>&1 || fail "exited $?"
+  grep -q "imbalance" "$work/out" || fail "no summary text"
+  python3 - "$work/s.json" "$work/t.json" <<'PY' || fail "JSON structure"
+import json, sys
+s = json.load(open(sys.argv[1])); t = json.load(open(sys.argv[2]))
+assert s["status"] == "completed" and s["partitions"] == 200, s
+assert len(s["workers"]) == 2 and all("busy_seconds" in w and "idle_seconds" in w for w in s["workers"])
+assert s["result"].startswith("checksum"), s["result"]
+slices = [e for e in t["traceEvents"] if e.get("cat") == "partition"]
+assert len({e["args"]["id"] for e in slices}) == 200, len(slices)
+assert any(e.get("cat") == "scheduler" for e in t["traceEvents"])
+PY
+  ;;
+mandelbrot_image)
+  run_np 3 run mandelbrot --param width=120 --param height=90 --param max_iter=200 --param output="$work/m.pgm" \
+    --quiet --summary-json "$work/s.json" || fail "exited $?"
+  head -c 2 "$work/m.pgm" | grep -q P5 || fail "not a PGM"
+  size=$(stat -c %s "$work/m.pgm"); [ "$size" -ge $((120*90)) ] || fail "image too small: $size bytes"
+  run_np 1 run mandelbrot --param width=120 --param height=90 --param max_iter=200 --param output="$work/m1.pgm" --quiet \
+    || fail "1 rank exited $?"
+  cmp -s "$work/m.pgm" "$work/m1.pgm" || fail "image differs between 3 ranks and 1 rank" ;;
+wordcount_folder)
+  mkdir -p "$work/docs/sub"
+  printf 'the cat and the hat\n' > "$work/docs/a.txt"
+  printf 'The end. THE END\n' > "$work/docs/sub/b.txt"
+  printf 'cat\n' > "$work/docs/c.txt"
+  run_np 2 run wordcount --param dir="$work/docs" --param top=2 --summary-json "$work/s.json" --quiet || fail "exited $?"
+  res=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['result'])" "$work/s.json")
+  case "$res" in "10 words (5 distinct) in 3 files"*"top: the=4, cat=2"*) ;; *) fail "result '$res'" ;; esac ;;
+*) fail "unknown case" ;;
+esac
+echo "PASS [$case_name]"

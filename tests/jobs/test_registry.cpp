@@ -1,0 +1,72 @@
+// Jobs_Registry: the built-in jobs, their parameters, and the typed job builder without MPI.
+#include <gtest/gtest.h>
+
+#include <oneapi/tbb/task_arena.h>
+
+#include <partita/partita.hpp>
+
+namespace {
+
+TEST(Jobs_Registry, ListsTheFourBuiltInJobsWithDescriptions) {
+  const auto& reg = partita::builtin_jobs();
+  for (const char* name : {"pi", "mandelbrot", "wordcount", "synthetic"}) {
+    const auto* j = reg.find(name);
+    ASSERT_NE(j, nullptr) << name;
+    EXPECT_FALSE(j->description.empty());
+  }
+}
+
+TEST(Jobs_Registry, UnknownJobOrParameterNamesTheValidOnes) {
+  const auto& reg = partita::builtin_jobs();
+  try {
+    reg.make("py", {});
+    FAIL();
+  } catch (const partita::usage_error& e) {
+    EXPECT_NE(std::string(e.what()).find("pi, mandelbrot"), std::string::npos) << e.what();
+  }
+  try {
+    reg.make("pi", partita::parameters::parse({"sample=10"}));
+    FAIL();
+  } catch (const partita::usage_error& e) {
+    EXPECT_NE(std::string(e.what()).find("samples"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(reg.make("pi", partita::parameters::parse({"samples=-4"})), partita::usage_error);
+  EXPECT_THROW(reg.make("synthetic", partita::parameters::parse({"dist=weird"})), partita::usage_error);
+  EXPECT_THROW(reg.make("wordcount", {}), partita::usage_error);
+  EXPECT_THROW(reg.make("wordcount", partita::parameters::parse({"dir=/no/such/folder"})), partita::usage_error);
+}
+
+TEST(Jobs_Registry, SyntheticCostsFollowTheirDistribution) {
+  auto p = partita::parameters::parse({"dist=lognormal", "median_us=1000", "sigma=1.5"});
+  std::vector<double> v;
+  for (std::uint64_t i = 0; i < 20001; ++i) v.push_back(partita::synthetic_cost_seconds(p, i));
+  std::nth_element(v.begin(), v.begin() + 10000, v.end());
+  EXPECT_NEAR(v[10000], 1e-3, 1e-4) << "median";
+  EXPECT_EQ(partita::synthetic_cost_seconds(p, 5), partita::synthetic_cost_seconds(p, 5));
+  auto u = partita::parameters::parse({"dist=uniform", "median_us=100"});
+  for (std::uint64_t i = 0; i < 1000; ++i) {
+    EXPECT_GE(partita::synthetic_cost_seconds(u, i), 0.0);
+    EXPECT_LE(partita::synthetic_cost_seconds(u, i), 200e-6);
+  }
+}
+
+TEST(Jobs_MapReduceJob, ModelRunsFoldsAndDescribesInIdOrder) {
+  auto job = partita::map_reduce_job<std::string>("concat")
+                 .partitions({{partita::partition_id{0}, 0, "a"}, {partita::partition_id{0}, 0, "b"},
+                              {partita::partition_id{0}, 0, "c"}})
+                 .kernel([](const partita::partition& p, partita::context&) { return p.payload + std::to_string(p.id.value); })
+                 .combine([](std::string& a, std::string&& b) { a += b; });
+  auto m = job.model();
+  tbb::task_arena arena(1);
+  std::atomic<bool> cancel{false};
+  std::vector<partita::bytes> out(3);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    partita::context ctx(partita::partition_id{i}, partita::step_t{0}, 1, m->params(), arena, cancel);
+    m->run(partita::partition_id{i}, ctx, out[i]);
+  }
+  for (auto& b : out) m->fold(b);
+  EXPECT_EQ(m->describe(m->accumulator()), "a0b1c2");
+  EXPECT_THROW(partita::map_reduce_job<int>("no-kernel").partitions(1).model(), partita::usage_error);
+}
+
+}  // namespace

@@ -1,0 +1,151 @@
+// Scheduler_Dispatcher: the queue, exactly-once commits, requeue on loss, measured chunk floor.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include <partita/runtime/error.hpp>
+#include <partita/scheduler/dispatcher.hpp>
+
+namespace {
+
+using partita::dispatcher;
+using partita::id_range;
+using partita::make_policy;
+
+std::vector<std::uint64_t> ids_of(const std::vector<std::vector<id_range>>& chunks) {
+  std::vector<std::uint64_t> out;
+  for (const auto& c : chunks)
+    for (const auto& r : c)
+      for (auto i = r.begin; i < r.end; ++i) out.push_back(i);
+  return out;
+}
+
+// Drives a dispatcher like a set of workers would: random worker asks, completes everything it got.
+std::vector<std::uint64_t> drain(dispatcher& d, int workers, std::mt19937& rng) {
+  std::vector<std::uint64_t> handed;
+  std::uniform_int_distribution<int> pick(0, workers - 1);
+  int idle_rounds = 0;
+  while (!d.finished() && idle_rounds < 1000) {
+    const int w = pick(rng);
+    auto got = ids_of(d.assign(w, 3));
+    idle_rounds = got.empty() ? idle_rounds + 1 : 0;
+    for (auto id : got) {
+      handed.push_back(id);
+      EXPECT_TRUE(d.complete(w, id, 1e-3));
+    }
+  }
+  return handed;
+}
+
+class Scheduler_DispatcherPolicy : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Scheduler_DispatcherPolicy, HandsOutEveryPartitionExactlyOnce) {
+  for (std::uint64_t n : {0ull, 1ull, 7ull, 1000ull}) {
+    dispatcher d(n, {1, 2, 3}, make_policy(GetParam()));
+    std::mt19937 rng(42);
+    auto handed = drain(d, 3, rng);
+    std::sort(handed.begin(), handed.end());
+    std::vector<std::uint64_t> expect(n);
+    std::iota(expect.begin(), expect.end(), 0);
+    EXPECT_EQ(handed, expect) << GetParam() << " with " << n << " partitions";
+    EXPECT_TRUE(d.finished());
+    EXPECT_EQ(d.done_count(), n);
+  }
+}
+
+TEST_P(Scheduler_DispatcherPolicy, RequeuesALostWorkersPartitions) {
+  dispatcher d(200, {2, 2, 2}, make_policy(GetParam()));
+  auto lost = ids_of(d.assign(1, 4));
+  ASSERT_FALSE(lost.empty());
+  // Worker 1 finishes one partition, then dies.
+  EXPECT_TRUE(d.complete(1, lost.front(), 1e-3));
+  const auto requeued = d.lose(1);
+  EXPECT_EQ(requeued, lost.size() - 1);
+  EXPECT_TRUE(d.assign(1, 4).empty()) << "a lost worker gets nothing";
+  std::mt19937 rng(7);
+  std::vector<std::uint64_t> handed;
+  int idle = 0;
+  while (!d.finished() && idle < 1000) {
+    const int w = (rng() % 2) ? 2 : 0;
+    auto got = ids_of(d.assign(w, 2));
+    idle = got.empty() ? idle + 1 : 0;
+    for (auto id : got) {
+      handed.push_back(id);
+      d.complete(w, id, 1e-3);
+    }
+  }
+  EXPECT_TRUE(d.finished()) << GetParam();
+  for (std::size_t i = 1; i < lost.size(); ++i)
+    EXPECT_NE(std::find(handed.begin(), handed.end(), lost[i]), handed.end()) << "partition " << lost[i] << " re-run";
+}
+
+INSTANTIATE_TEST_SUITE_P(All, Scheduler_DispatcherPolicy,
+                         ::testing::Values("static", "dynamic", "guided", "factoring", "adaptive", "cost"));
+
+TEST(Scheduler_Dispatcher, CommitsEachResultExactlyOnce) {
+  dispatcher d(10, {1, 1}, make_policy("dynamic"));
+  auto got = ids_of(d.assign(0, 1));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(d.complete(0, got[0], 0.1));
+  EXPECT_FALSE(d.complete(1, got[0], 0.1)) << "a duplicate (e.g. speculative copy) must be dropped";
+  EXPECT_EQ(d.done_count(), 1u);
+  EXPECT_THROW(d.complete(0, 10, 0.1), partita::error);
+}
+
+TEST(Scheduler_Dispatcher, StaticGivesContiguousBlocksByThreadsAndNeverSteals) {
+  dispatcher d(100, {1, 3}, make_policy("static"));
+  auto a = ids_of(d.assign(0, 10));
+  auto b = ids_of(d.assign(1, 10));
+  EXPECT_EQ(a.size(), 25u);
+  EXPECT_EQ(b.size(), 75u);
+  EXPECT_EQ(a.front(), 0u);
+  EXPECT_EQ(b.front(), 25u);
+  EXPECT_TRUE(d.assign(0, 1).empty()) << "static does not steal";
+}
+
+TEST(Scheduler_Dispatcher, CostPolicyRunsLongestFirst) {
+  partita::dispatcher_options o;
+  o.costs = {1, 5, 3, 9, 2};
+  dispatcher d(5, {1}, make_policy("cost"), o);
+  EXPECT_EQ(ids_of(d.assign(0, 5)), (std::vector<std::uint64_t>{3, 1, 2, 4, 0}));
+}
+
+TEST(Scheduler_Dispatcher, RestartSkipsCommittedPartitions) {
+  partita::dispatcher_options o;
+  o.done = std::vector<bool>(10, false);
+  for (int i : {0, 1, 2, 5}) o.done[static_cast<std::size_t>(i)] = true;
+  dispatcher d(10, {1}, make_policy("dynamic", 100), o);
+  EXPECT_EQ(d.done_count(), 4u);
+  EXPECT_EQ(ids_of(d.assign(0, 1)), (std::vector<std::uint64_t>{3, 4, 6, 7, 8, 9}));
+}
+
+TEST(Scheduler_Dispatcher, ChunksGrowWhenPartitionsAreTinyNextToDispatchCost) {
+  dispatcher d(1'000'000, {2, 2}, make_policy("dynamic"));
+  EXPECT_EQ(d.min_chunk(), 1u) << "nothing measured yet";
+  auto first = ids_of(d.assign(0, 1));
+  for (auto id : first) d.complete(0, id, 1e-7);    // 0.1 us partitions
+  for (int i = 0; i < 50; ++i) d.note_message_cost(5e-6);  // 5 us per message
+  // 2 * P * m / t = 2 * 4 * 5e-6 / 1e-7 = 400
+  EXPECT_GE(d.min_chunk(), 300u);
+  EXPECT_LE(d.min_chunk(), 500u);
+  EXPECT_GE(ids_of(d.assign(1, 1)).size(), 300u);
+}
+
+TEST(Scheduler_Dispatcher, FixedChunkWins) {
+  partita::dispatcher_options o;
+  o.fixed_chunk = 7;
+  dispatcher d(100, {1, 1}, make_policy("dynamic", 7), o);
+  EXPECT_EQ(ids_of(d.assign(0, 1)).size(), 7u);
+}
+
+TEST(Scheduler_Dispatcher, DedicatedSchedulerGetsNoWork) {
+  dispatcher d(10, {0, 1}, make_policy("adaptive"));
+  EXPECT_TRUE(d.assign(0, 4).empty());
+  EXPECT_FALSE(d.assign(1, 1).empty());
+  EXPECT_THROW(dispatcher(10, {0, 0}, make_policy("adaptive")), partita::error);
+}
+
+}  // namespace
