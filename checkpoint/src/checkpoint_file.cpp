@@ -60,7 +60,7 @@ h5_handle type_of(hid_t obj, bool attribute) {
 
 // Number of elements of a dataspace that must be scalar or one-dimensional; nullopt otherwise.
 std::optional<std::uint64_t> count_1d(hid_t space) {
-  const H5S_class_t cls = H5Sget_simple_extent_type(space);
+  const H5S_class_t cls = PARTITA_H5(H5Sget_simple_extent_type(space));
   if (cls == H5S_SCALAR) return 1;
   if (cls == H5S_NULL) return 0;
   if (cls != H5S_SIMPLE) return std::nullopt;
@@ -68,6 +68,13 @@ std::optional<std::uint64_t> count_1d(hid_t space) {
   hsize_t dims[1] = {0};
   PARTITA_H5(H5Sget_simple_extent_dims(space, dims, nullptr));
   return static_cast<std::uint64_t>(dims[0]);
+}
+
+// The size of a datatype; HDF5 signals failure with 0, which becomes an hdf5_error like PARTITA_H5's.
+std::size_t type_size(hid_t type) {
+  const std::size_t n = H5Tget_size(type);
+  if (n == 0) throw_hdf5_error("H5Tget_size(type)");
+  return n;
 }
 
 bool checked_add(std::uint64_t& sum, std::uint64_t add) {
@@ -121,9 +128,9 @@ class attr_reader {
   std::string text(const char* name) const {
     h5_handle attr = open(name);
     h5_handle type = type_of(attr.get(), true);
-    if (H5Tget_class(type.get()) != H5T_STRING || PARTITA_H5(H5Tis_variable_str(type.get())) > 0)
+    if (PARTITA_H5(H5Tget_class(type.get())) != H5T_STRING || PARTITA_H5(H5Tis_variable_str(type.get())) > 0)
       throw checkpoint_error(file_, std::string("/meta attribute '") + name + "' is not a fixed-length string");
-    const std::size_t size = H5Tget_size(type.get());
+    const std::size_t size = type_size(type.get());
     if (size == 0 || size > max_string_bytes)
       throw checkpoint_error(file_, fmt::format("/meta attribute '{}' claims {} bytes (bound {})", name, size,
                                                 max_string_bytes));
@@ -139,9 +146,9 @@ class attr_reader {
   std::uint64_t unsigned_value(const char* name) const {
     h5_handle attr = open(name);
     h5_handle type = type_of(attr.get(), true);
-    if (H5Tget_class(type.get()) != H5T_INTEGER || H5Tget_size(type.get()) > 8)
+    if (PARTITA_H5(H5Tget_class(type.get())) != H5T_INTEGER || type_size(type.get()) > 8)
       throw checkpoint_error(file_, std::string("/meta attribute '") + name + "' is not an integer");
-    if (H5Tget_sign(type.get()) == H5T_SGN_2) {
+    if (PARTITA_H5(H5Tget_sign(type.get())) == H5T_SGN_2) {
       std::int64_t v = 0;
       PARTITA_H5(H5Aread(attr.get(), H5T_NATIVE_INT64, &v));
       if (v < 0) throw checkpoint_error(file_, fmt::format("/meta attribute '{}' is negative ({})", name, v));
@@ -206,7 +213,7 @@ std::vector<manifest_row> checkpoint_file::read_manifest(const checkpoint_meta& 
       throw bad_dataset(name_, where, "missing: the file has no checksum manifest");
     h5_handle ds(PARTITA_H5(H5Dopen2(file_.get(), manifest_dataset, lapl_.get())), h5_kind::dataset);
     h5_handle ftype = type_of(ds.get(), false);
-    if (H5Tget_class(ftype.get()) != H5T_COMPOUND) throw bad_dataset(name_, where, "not a compound dataset");
+    if (PARTITA_H5(H5Tget_class(ftype.get())) != H5T_COMPOUND) throw bad_dataset(name_, where, "not a compound dataset");
 
     // Every member must be there with the expected class and size; the path's string size is the file's.
     auto member = [&](const char* name, H5T_class_t cls) {
@@ -216,24 +223,24 @@ std::vector<manifest_row> checkpoint_file::read_manifest(const checkpoint_meta& 
         throw bad_dataset(name_, where, std::string("has no member '") + name + "'");
       }
       h5_handle t(PARTITA_H5(H5Tget_member_type(ftype.get(), static_cast<unsigned>(idx))), h5_kind::datatype);
-      if (H5Tget_class(t.get()) != cls) throw bad_dataset(name_, where, std::string("member '") + name + "' has the wrong type");
+      if (PARTITA_H5(H5Tget_class(t.get())) != cls) throw bad_dataset(name_, where, std::string("member '") + name + "' has the wrong type");
       return t;
     };
     h5_handle path_type = member("path", H5T_STRING);
     if (PARTITA_H5(H5Tis_variable_str(path_type.get())) > 0)
       throw bad_dataset(name_, where, "member 'path' is not a fixed-length string");
-    const std::size_t path_len = H5Tget_size(path_type.get());
+    const std::size_t path_len = type_size(path_type.get());
     if (path_len == 0 || path_len > max_string_bytes)
       throw bad_dataset(name_, where, fmt::format("paths claim {} bytes each (bound {})", path_len, max_string_bytes));
     for (const char* n : {"bytes", "crc32", "step"}) {
       h5_handle t = member(n, H5T_INTEGER);
-      if (H5Tget_size(t.get()) > 8) throw bad_dataset(name_, where, std::string("member '") + n + "' is wider than 64 bits");
+      if (type_size(t.get()) > 8) throw bad_dataset(name_, where, std::string("member '") + n + "' is wider than 64 bits");
     }
 
     h5_handle space(PARTITA_H5(H5Dget_space(ds.get())), h5_kind::dataspace);
     const auto n = count_1d(space.get());
     if (!n) throw bad_dataset(name_, where, "is not one-dimensional");
-    const std::size_t disk_row = H5Tget_size(ftype.get());
+    const std::size_t disk_row = type_size(ftype.get());
     if (*n > max_manifest_rows || *n > size_ / std::max<std::size_t>(disk_row, 1))
       throw bad_dataset(name_, where, fmt::format("claims {} rows of {} bytes, more than the file's {} bytes hold",
                                                   *n, disk_row, size_));
@@ -318,11 +325,11 @@ bytes checkpoint_file::read_dataset(const manifest_row& row, dataset_kind& kind)
       throw bad_dataset(name_, row.path, std::string("listed in the manifest but cannot be opened: ") + e.what());
     }
     h5_handle type = type_of(ds.get(), false);
-    const H5T_class_t cls = H5Tget_class(type.get());
-    const std::size_t size = H5Tget_size(type.get());
+    const H5T_class_t cls = PARTITA_H5(H5Tget_class(type.get()));
+    const std::size_t size = type_size(type.get());
     if (cls == H5T_INTEGER && size == 1) {
       kind = dataset_kind::blob;
-    } else if (cls == H5T_INTEGER && size == 8 && H5Tget_sign(type.get()) == H5T_SGN_NONE) {
+    } else if (cls == H5T_INTEGER && size == 8 && PARTITA_H5(H5Tget_sign(type.get())) == H5T_SGN_NONE) {
       kind = dataset_kind::u64;
     } else if (cls == H5T_FLOAT && size == 8) {
       kind = dataset_kind::f64;
@@ -344,7 +351,7 @@ bytes checkpoint_file::read_dataset(const manifest_row& row, dataset_kind& kind)
 
     // Only plain storage inside this file: no filters, no external files, no virtual datasets.
     h5_handle dcpl(PARTITA_H5(H5Dget_create_plist(ds.get())), h5_kind::plist);
-    const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+    const H5D_layout_t layout = PARTITA_H5(H5Pget_layout(dcpl.get()));
     if (layout != H5D_CONTIGUOUS && layout != H5D_COMPACT)
       throw bad_dataset(name_, row.path, "uses a storage layout a checkpoint never writes (chunked or virtual)");
     if (PARTITA_H5(H5Pget_external_count(dcpl.get())) != 0 || PARTITA_H5(H5Pget_nfilters(dcpl.get())) != 0)

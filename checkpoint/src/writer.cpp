@@ -488,7 +488,7 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
     }
     if (file) {
       if (g.rank == 0) (void)::truncate(tmp.c_str(), 0);
-      MPI_Barrier(comm);
+      (void)MPI_Barrier(comm);  // failing here changes nothing: we are reporting a failure already
       file.reset();
     }
     if (g.rank == 0) {
@@ -585,6 +585,7 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
   // Reserve the blocks of its datasets on every rank before any data is written, so that a full file system
   // shows here, as one clear failure, and not halfway through the data. File systems without fallocate skip it.
   if (auto p = phase(g, [&] {
+        // H5Dget_offset gives HADDR_UNDEF (not an error) for datasets without contiguous storage yet.
         std::vector<std::pair<haddr_t, std::uint64_t>> ranges;
         for (const auto& w : to_write) ranges.emplace_back(H5Dget_offset(w.ds.get()), w.entry->bytes);
         if (manifest) ranges.emplace_back(H5Dget_offset(manifest.get()), rows.size() * (manifest_path_len + 20));

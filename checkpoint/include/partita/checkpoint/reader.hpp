@@ -23,8 +23,10 @@ struct checkpoint_expectation {
 /// The file is untrusted: the format version is checked first (a newer one is refused, naming both
 /// versions), then job, parameters hash and model, then every size against the file and a sane bound
 /// before anything is allocated, then every CRC-32 of the manifest. Throws checkpoint_error naming the
-/// file and the problem; never crashes on a truncated, corrupt or crafted file. Local, not collective
-/// (needs no MPI); thread-safe for different files. Cost: reads the file once; memory = its datasets.
+/// file and the problem; never crashes on a truncated, corrupt or crafted file (external links, filters,
+/// external storage and unwritten datasets are refused). Local, not collective (needs no MPI). Not
+/// thread-safe: the parallel HDF5 build is not, so call the checkpoint layer from one thread at a time.
+/// Cost: reads the file once; memory = its datasets.
 checkpoint_image read_checkpoint(const std::filesystem::path& file, const checkpoint_expectation& expect);
 
 }  // namespace partita

@@ -32,16 +32,24 @@ struct commit_result {
 ///
 /// Collective over `comm` (pass MPI_COMM_SELF when one process writes alone). meta, blobs, u64 and f64
 /// are taken from rank 0 of `comm`; every rank contributes its own `partitions`. Protocol: write
-/// <dir>/<job>.<epoch>.h5.tmp with the MPI-IO driver (datasets created collectively, each rank writing
-/// its own partitions independently), close, fsync on every rank, agree on success (allreduce), rename
-/// without replacing, fsync the directory, point <dir>/LATEST at the new file (temp + rename), then delete
-/// all but the newest `keep` epochs of the job. Crash points: ckpt.before_write, ckpt.after_tmp_close,
-/// ckpt.after_fsync, ckpt.after_rename, ckpt.after_dir_fsync, ckpt.after_latest, ckpt.after_prune.
+/// <dir>/<job>.<epoch>.h5.tmp with the MPI-IO driver (every object created collectively with sizes agreed
+/// by an allgather; each rank reserves its datasets' blocks with fallocate, so that a full file system
+/// fails early, then writes them independently and checksums them while they go to disk), close, fsync on
+/// every rank, agree on success (allreduce), rename without replacing, fsync the directory, point
+/// <dir>/LATEST at the new file (temp + rename), then delete all but the newest `keep` epochs of the job
+/// and older stale .tmp files. HDF5 file locking is off (HDF5_USE_FILE_LOCKING=FALSE unless set, and
+/// the file-access property).
+/// Crash points: ckpt.before_write, ckpt.after_tmp_close and ckpt.after_fsync on every rank;
+/// ckpt.after_rename, ckpt.after_dir_fsync, ckpt.after_latest and ckpt.after_prune on rank 0 of `comm`,
+/// the only rank that publishes.
 /// Every rank returns the same result or throws checkpoint_error (naming the file and the problem, the
-/// same on every rank); on failure the .tmp is removed and nothing is published, so the previous
-/// checkpoint stays the valid one. Refuses to replace a committed file of the same epoch.
-/// Not thread-safe with respect to other MPI calls on `comm`. Cost: one pass over the bytes for the
-/// CRC-32s, the file write, an fsync, and O(partitions) metadata on every rank.
+/// same text on every rank; a full file system or a file-size limit says so and what to do). On failure
+/// the .tmp is removed and nothing is published, so the previous checkpoint stays the valid one. Refuses
+/// to replace a committed file of the same epoch. Limitation: HDF5 offers no way out of its collective
+/// object-creation calls, so a failure inside HDF5 on one rank only, in that phase, can still hang.
+/// Not thread-safe (HDF5 is not; MPI calls on `comm`). Cost: one pass over the bytes for the CRC-32s,
+/// the file write, an fsync, and O(total partitions) metadata on every rank. Progress and the time of
+/// each phase go to the log (info and debug).
 commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const checkpoint_image& local);
 
 }  // namespace partita
