@@ -15,6 +15,14 @@ set(PARTITA_MPIEXEC ${MPIEXEC_EXECUTABLE})
 if(NOT PARTITA_MPIEXEC)
   set(PARTITA_MPIEXEC mpirun)
 endif()
+# The same as one string, for shell-script tests (passed through the environment as PARTITA_MPIRUN).
+string(JOIN " " PARTITA_MPIRUN_COMMAND ${PARTITA_MPIEXEC} ${PARTITA_MPIRUN_FLAGS})
+
+# `cmake --build <dir> --target partita_unit_tests` builds just the unit tests (the sanitizer build in
+# tools/bootstrap.sh uses it, so it does not compile the MPI tests it will not run).
+if(NOT TARGET partita_unit_tests)
+  add_custom_target(partita_unit_tests)
+endif()
 
 function(partita_add_unit_test)
   cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS" ${ARGN})
@@ -23,6 +31,7 @@ function(partita_add_unit_test)
   endif()
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest_main partita_warnings)
+  add_dependencies(partita_unit_tests ${T_NAME})
   add_test(NAME ${T_NAME} COMMAND ${T_NAME})
   set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS unit)
 endfunction()
