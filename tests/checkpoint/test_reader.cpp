@@ -175,9 +175,25 @@ TEST(Checkpoint_Reader, CraftedHugeDatasetIsRefusedBeforeAllocating) {
   }
   const auto rss = partita::testing::peak_rss_bytes();
   const auto msg = error_of(f, expectation_for("alpha"));
-  EXPECT_NE(msg.find("bytes"), std::string::npos) << msg;
+  // Caught by the manifest's total against the file size, before the dataset is even opened.
+  EXPECT_NE(msg.find("but the file has only"), std::string::npos) << msg;
   const auto r = verify_checkpoint(f);
   EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad, "/manifest");
+
+  // The same dataset behind a manifest row that claims a plausible size: the dataset's own shape is checked
+  // against the row before anything is allocated.
+  const auto g = write_epoch(dir.path(), "gamma", 1).file;
+  auto rows2 = rows_of(g);
+  {
+    h5_edit e(g);
+    e.add_unwritten_dataset("/scheduler/huge", huge);
+    rows2.push_back({"/scheduler/huge", 100, 0, 0});
+    e.rewrite_manifest(rows2);
+  }
+  const auto r2 = verify_checkpoint(g);
+  EXPECT_EQ(r2.first_bad, "/scheduler/huge");
+  EXPECT_NE(r2.problem.find("holds 1099511627776 elements"), std::string::npos) << r2.problem;
   EXPECT_LT(partita::testing::peak_rss_bytes() - rss, std::uint64_t{64} << 20);
 }
 
@@ -201,16 +217,16 @@ TEST(Checkpoint_Reader, ManifestClaimingHugeSizesIsRefused) {
   temp_dir dir;
   const auto f = write_epoch(dir.path(), "alpha", 1).file;
   auto rows = rows_of(f);
-  rows.back().bytes = std::uint64_t{1} << 50;  // a lie about a real dataset
+  rows.back().bytes = 2 * rows.back().bytes + 8;  // a lie about a real dataset, small enough to fit the file
   h5_edit(f).rewrite_manifest(rows);
   const auto msg = error_of(f, expectation_for("alpha"));
-  EXPECT_NE(msg.find("bytes"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("the manifest says"), std::string::npos) << msg;
 
   const auto g = write_epoch(dir.path(), "beta", 1).file;
   h5_edit(g).rewrite_manifest(rows_of(g), hsize_t{1} << 36);  // 2^36 rows, none stored
   const auto rss = partita::testing::peak_rss_bytes();
   const auto msg2 = error_of(g, expectation_for("beta"));
-  EXPECT_NE(msg2.find("rows"), std::string::npos) << msg2;
+  EXPECT_NE(msg2.find("claims 68719476736 rows"), std::string::npos) << msg2;
   EXPECT_LT(partita::testing::peak_rss_bytes() - rss, std::uint64_t{64} << 20);
 }
 
