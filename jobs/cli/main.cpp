@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include <partita/checkpoint/verify.hpp>
 #include <partita/jobs/options.hpp>
 #include <partita/jobs/registry.hpp>
 #include <partita/runtime/error.hpp>
@@ -89,6 +90,12 @@ int main(int argc, char** argv) {
   add_run_options(*run_cmd, config);
   add_param_option(*run_cmd, items);
 
+  std::string file;
+  auto* inspect_cmd = app.add_subcommand("inspect", "summarise a checkpoint file (job, epoch, progress, sizes, cost model)");
+  inspect_cmd->add_option("file", file, "a checkpoint <job>.<epoch>.h5")->required();
+  auto* verify_cmd = app.add_subcommand("verify", "recompute a checkpoint's checksums; exit 0 if good, 1 if not");
+  verify_cmd->add_option("file", file, "a checkpoint <job>.<epoch>.h5")->required();
+
   const bool first = partita::launcher_rank_hint() == 0;
   try {
     app.parse(argc, argv);
@@ -104,6 +111,19 @@ int main(int argc, char** argv) {
   if (*jobs_cmd) {
     if (first) list_jobs(partita::builtin_jobs());
     return 0;
+  }
+  if (*inspect_cmd) {
+    std::fputs(partita::inspect_checkpoint(file).c_str(), stdout);
+    return 0;
+  }
+  if (*verify_cmd) {
+    const auto r = partita::verify_checkpoint(file);
+    if (r.ok) {
+      std::printf("%s: OK (%zu datasets verified)\n", file.c_str(), r.datasets_checked);
+      return 0;
+    }
+    std::printf("%s: BAD: %s: %s\n", file.c_str(), r.first_bad.c_str(), r.problem.c_str());
+    return 1;
   }
   return run_job(argc, argv, job_name, items, config);
 }

@@ -1,5 +1,6 @@
 #include <partita/jobs/options.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -41,6 +42,55 @@ void add_run_options(CLI::App& app, run_config& c) {
   app.add_option("--summary-json", c.summary_json, "write the end-of-job summary as JSON to this file");
   app.add_option("--trace", c.trace, "write a Chrome trace-event timeline (open in Perfetto) to this file");
   app.add_flag("--quiet", c.quiet, "no progress line and no summary text");
+  auto* ckpt = app.add_option("--checkpoint-dir", c.checkpoint_dir,
+                              "write checkpoints to this folder (and restart from it with --restart auto)");
+  ckpt->group("Checkpoints");
+  app.add_option("--keep", c.keep, "committed checkpoints to keep per job")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group("Checkpoints");
+  app.add_option_function<std::string>(
+         "--checkpoint-every",
+         [&c](const std::string& v) {
+           // "N" partitions or "Ts" seconds (also "Tm", "Th").
+           const char unit = v.empty() ? '\0' : v.back();
+           double scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 0;
+           const std::string num = scale > 0 ? v.substr(0, v.size() - 1) : v;
+           std::size_t used = 0;
+           double x = 0;
+           try {
+             x = std::stod(num, &used);
+           } catch (const std::exception&) {
+             used = 0;
+           }
+           if (used != num.size() || num.empty() || !(x > 0) || (scale == 0 && x != std::floor(x)))
+             throw CLI::ValidationError("--checkpoint-every", "'" + v + "' is neither a number of partitions (1000) nor a time (30s, 5m, 1h)");
+           if (scale > 0) c.checkpoint_every_seconds = x * scale;
+           else c.checkpoint_every_partitions = static_cast<std::uint64_t>(x);
+         },
+         "checkpoint after N more results (e.g. 1000) or every T (e.g. 30s, 5m, 1h)")
+      ->type_name("N|T")
+      ->group("Checkpoints");
+  app.add_option_function<std::string>(
+         "--checkpoint-interval",
+         [&c](const std::string& v) {
+           if (v != "auto") throw CLI::ValidationError("--checkpoint-interval", "only 'auto' (Young/Daly) is supported; for a fixed interval use --checkpoint-every 30s");
+           c.checkpoint_interval_auto = true;
+         },
+         "auto: Young/Daly interval from the measured checkpoint cost and --mtti, clamped to the wall time")
+      ->type_name("auto")
+      ->group("Checkpoints");
+  app.add_option("--mtti", c.mtti_seconds, "mean time to interrupt in seconds, for --checkpoint-interval auto")
+      ->check(CLI::PositiveNumber)
+      ->group("Checkpoints");
+  app.add_option("--walltime", c.walltime_seconds,
+                 "seconds this run may take (overrides SLURM_JOB_END_TIME); the last checkpoint lands before it")
+      ->check(CLI::PositiveNumber)
+      ->group("Checkpoints");
+  app.add_option("--restart", c.restart,
+                 "auto: continue from the newest good checkpoint in --checkpoint-dir (fresh if none); or a checkpoint file")
+      ->type_name("auto|FILE")
+      ->group("Checkpoints");
   app.add_option("--progress-interval", c.progress_interval_seconds,
                  "seconds between progress log lines when stderr is not a terminal")
       ->check(CLI::PositiveNumber)

@@ -23,6 +23,11 @@ session::session(int& argc, char**& argv, session_options options) { start(&argc
 session::session(session_options options) { start(nullptr, nullptr, options); }
 
 void session::start(int* argc, char*** argv, const session_options& options) {
+  // Catch SIGUSR1/SIGTERM before MPI start-up: a warning signal that arrives early must not kill the rank.
+  if (options.catch_signals) {
+    install_signal_flags();
+    signals_ = true;
+  }
   env_ = read_launch_env();
   int initialised = 0;
   PARTITA_MPI(MPI_Initialized(&initialised));
@@ -52,10 +57,6 @@ void session::start(int* argc, char*** argv, const session_options& options) {
   rank_ = rank_t{r};
   nodes_ = node_map::build(comm_);
   detail::set_log_identity(r, size_, nodes_.hosts[static_cast<std::size_t>(nodes_.node_of(r))]);
-  if (options.catch_signals) {
-    install_signal_flags();
-    signals_ = true;
-  }
   log().debug("session up: {} ranks on {} nodes, {} CPUs per rank, {}", size_, nodes_.node_count(),
               env_.cpus_per_rank, level_name(provided));
 }

@@ -103,12 +103,21 @@ std::uint64_t dispatcher::take(int w, std::uint64_t count, std::vector<id_range>
   return got;
 }
 
+namespace {
+// Partitions per second of kernel time over everything the worker finished. A cumulative mean, not a moving
+// average: with widely spread partition costs (lognormal, sigma 1.5) a short window measures which partitions
+// a worker happened to get, not how fast it is, and adaptive's chunk sizes would follow that noise.
+double speed_of(const worker_tally& t) {
+  return t.partitions > 0 && t.busy_seconds > 0 ? static_cast<double>(t.partitions) / t.busy_seconds : 0;
+}
+}  // namespace
+
 double dispatcher::mean_speed() const {
   double sum = 0;
   int n = 0;
   for (const auto& wk : workers_)
-    if (!wk.tally.lost && wk.ema_seconds > 0) {
-      sum += 1.0 / wk.ema_seconds;
+    if (const double v = speed_of(wk.tally); !wk.tally.lost && v > 0) {
+      sum += v;
       ++n;
     }
   return n ? sum / n : 0;
@@ -129,20 +138,23 @@ std::vector<std::vector<id_range>> dispatcher::assign(int w, int chunks) {
   std::vector<std::vector<id_range>> out;
   if (wk.tally.lost || wk.threads == 0) return out;
   const std::uint64_t floor = min_chunk();
+  const double speed = speed_of(wk.tally), mean = mean_speed();
   for (int c = 0; c < chunks && unassigned_ > 0; ++c) {
     chunk_request r;
     r.remaining = unassigned_;
     r.total = total_;
     r.total_threads = total_threads_;
     r.worker_threads = wk.threads;
-    r.worker_speed = wk.ema_seconds > 0 ? 1.0 / wk.ema_seconds : 0;
-    r.mean_speed = mean_speed();
+    r.worker_speed = speed;
+    r.mean_speed = mean;
     r.min_chunk = floor;
+    r.worker_unfinished = wk.unfinished;
     const std::uint64_t size = std::clamp<std::uint64_t>(policy_->chunk_size(r), 1, unassigned_);
     std::vector<id_range> chunk;
     const std::uint64_t got = take(w, size, chunk);
     if (got == 0) break;  // static: this worker's block is empty
     unassigned_ -= got;
+    wk.unfinished += got;
     for (const auto& range : chunk) wk.held.push_back(range);
     ++wk.tally.chunks;
     out.push_back(std::move(chunk));
@@ -168,7 +180,7 @@ bool dispatcher::complete(int w, std::uint64_t id, double seconds) {
   ++done_count_;
   costs_[id] = static_cast<float>(seconds);
   auto& wk = workers_.at(static_cast<std::size_t>(w));
-  wk.ema_seconds = ema(wk.ema_seconds, std::max(seconds, 1e-9));
+  if (wk.unfinished > 0) --wk.unfinished;
   ema_partition_ = ema(ema_partition_, std::max(seconds, 1e-9));
   ++wk.tally.partitions;
   wk.tally.busy_seconds += seconds;
@@ -188,6 +200,7 @@ std::uint64_t dispatcher::lose(int w) {
         ++n;
       }
   wk.held.clear();
+  wk.unfinished = 0;
   // Its static block, if any, goes to whoever asks next.
   for (auto id = wk.block.begin; id < wk.block.end; ++id)
     if (!done_[id] && !queued_[id]) {

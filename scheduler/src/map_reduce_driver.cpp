@@ -11,7 +11,12 @@
 
 #include <fmt/format.h>
 
+#include <partita/checkpoint/reader.hpp>
+#include <partita/checkpoint/restart.hpp>
+#include <partita/checkpoint/writer.hpp>
 #include <partita/runtime/election.hpp>
+#include <partita/runtime/signals.hpp>
+#include <partita/scheduler/checkpoint_schedule.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/runtime/transport.hpp>
@@ -123,16 +128,129 @@ job_setup set_up(session& s, const run_config& config, MPI_Comm comm) {
   return setup;
 }
 
+/// What decides a map/reduce job's result: its parameters, seed and partition count (not the policy, threads
+/// or rank count). A checkpoint of other parameters must never be mixed into this run.
+std::uint64_t job_params_hash(const map_job_model& job, const run_config& c) {
+  std::uint64_t h = job.params().hash();
+  for (std::uint64_t v : {c.seed, job.partition_count()}) h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+  return h;
+}
+
+/// The scheduler's state as a checkpoint restored it.
+struct restored_state {
+  std::string file;
+  epoch_t epoch{0};
+  bytes accumulator;
+  std::uint64_t folded = 0;               // results of ids below this are folded into the accumulator
+  std::vector<bool> done;                 // committed ids (folded or held)
+  std::map<std::uint64_t, bytes> held;    // committed, not yet folded
+  std::vector<float> measured;            // seconds per partition, NaN where not measured
+  std::uint64_t measured_count = 0;
+  std::uint64_t done_count = 0;
+};
+
+checkpoint_expectation expectation(const map_job_model& job, std::uint64_t hash) {
+  return checkpoint_expectation{job.name(), hash, "map_reduce"};
+}
+
+/// Reads the checkpoint to restart from (--restart auto | FILE) on the scheduler rank. Throws
+/// checkpoint_error naming the file and the problem when an explicitly named file cannot be used.
+std::optional<restored_state> load_restart(const map_job_model& job, const run_config& c, std::uint64_t hash) {
+  if (!c.restart) return std::nullopt;
+  std::filesystem::path file;
+  if (*c.restart == "auto") {
+    auto choice = select_restart(*c.checkpoint_dir, expectation(job, hash));
+    for (const auto& why : choice.skipped) log().warn("restart: passed over {}", why);
+    if (!choice.file) {
+      log().info("restart: no usable checkpoint of job '{}' in {}: starting fresh", job.name(),
+                 c.checkpoint_dir->string());
+      return std::nullopt;
+    }
+    file = *choice.file;
+  } else {
+    file = *c.restart;
+  }
+  const auto image = read_checkpoint(file, expectation(job, hash));
+  const auto n = job.partition_count();
+  auto bad = [&](const std::string& what) { return checkpoint_error(file.string(), what); };
+  if (image.meta.partition_count != n)
+    throw bad(fmt::format("it has {} partitions, this job {}", image.meta.partition_count, n));
+  restored_state r;
+  r.file = file.string();
+  r.epoch = image.meta.epoch;
+  const auto acc = image.blobs.find("scheduler/accumulator");
+  const auto folded = image.u64.find("scheduler/folded_prefix");
+  const auto ranges = image.u64.find("scheduler/done_ranges");
+  if (acc == image.blobs.end() || folded == image.u64.end() || ranges == image.u64.end() || folded->second.size() != 1 ||
+      ranges->second.size() % 2 != 0)
+    throw bad("the scheduler state (accumulator, folded prefix, done ranges) is missing or malformed");
+  r.accumulator = acc->second;
+  r.folded = folded->second[0];
+  if (r.folded > n) throw bad("its folded prefix is past the last partition");
+  r.done.assign(n, false);
+  for (std::size_t i = 0; i < ranges->second.size(); i += 2) {
+    const auto b = ranges->second[i], e = ranges->second[i + 1];
+    if (b >= e || e > n) throw bad(fmt::format("done range [{}, {}) is outside 0..{}", b, e, n));
+    for (auto id = b; id < e; ++id) r.done[id] = true;
+  }
+  for (std::uint64_t id = 0; id < r.folded; ++id)
+    if (!r.done[id]) throw bad(fmt::format("partition {} is folded but not marked done", id));
+  const auto ids = image.u64.find("scheduler/held_ids");
+  const auto ends = image.u64.find("scheduler/held_ends");
+  const auto data = image.blobs.find("scheduler/held_results");
+  if (ids == image.u64.end() || ends == image.u64.end() || data == image.blobs.end() ||
+      ids->second.size() != ends->second.size())
+    throw bad("the held results (held_ids, held_ends, held_results) are missing or disagree");
+  std::uint64_t begin = 0;
+  for (std::size_t i = 0; i < ids->second.size(); ++i) {
+    const auto id = ids->second[i], end = ends->second[i];
+    if (id >= n || id < r.folded || !r.done[id]) throw bad(fmt::format("stray result for partition {}", id));
+    if (end < begin || end > data->second.size()) throw bad(fmt::format("result of partition {} is out of bounds", id));
+    r.held.emplace(id, bytes(data->second.begin() + static_cast<long>(begin), data->second.begin() + static_cast<long>(end)));
+    begin = end;
+  }
+  for (std::uint64_t id = r.folded; id < n; ++id)
+    if (r.done[id] && !r.held.count(id)) throw bad(fmt::format("partition {} is done but its result is missing", id));
+  r.measured.assign(n, std::nanf(""));
+  if (auto cost = image.f64.find("scheduler/cost"); cost != image.f64.end() && cost->second.size() == n)
+    for (std::uint64_t id = 0; id < n; ++id)
+      if (std::isfinite(cost->second[id])) {
+        r.measured[id] = static_cast<float>(cost->second[id]);
+        ++r.measured_count;
+      }
+  r.done_count = static_cast<std::uint64_t>(std::count(r.done.begin(), r.done.end(), true));
+  log().info("restart: from {} (epoch {}): {} of {} partitions already done, {} measured costs", r.file,
+             r.epoch.value, r.done_count, n, r.measured_count);
+  return r;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Scheduler rank
 // ---------------------------------------------------------------------------------------------------------
 class scheduler_loop {
  public:
-  scheduler_loop(session& s, map_job_model& job, const run_config& config, const job_setup& setup)
-      : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm),
+  scheduler_loop(session& s, map_job_model& job, const run_config& config, const job_setup& setup,
+                 std::uint64_t params_hash, std::optional<restored_state> restored)
+      : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm), hash_(params_hash),
+        restored_(std::move(restored)),
         dispatch_(job.partition_count(), setup.threads, make_policy(config.policy, config.chunk), make_options()),
         peers_(static_cast<std::size_t>(s.size())),
-        progress_(job.partition_count(), dispatch_.done_count(), config.progress_interval_seconds, config.quiet) {
+        progress_(job.partition_count(), dispatch_.done_count(), config.progress_interval_seconds, config.quiet),
+        schedule_(make_triggers(), setup.t0) {
+    job_.reset();
+    measured_.assign(job.partition_count(), std::nanf(""));
+    if (restored_) {
+      job_.restore(restored_->accumulator);
+      next_fold_ = restored_->folded;
+      held_ = std::move(restored_->held);
+      measured_ = std::move(restored_->measured);
+      committed_at_checkpoint_ = restored_->done_count;
+      schedule_.resume_from(restored_->done_count);
+    }
+    if (config_.checkpoint_dir) {
+      const auto newest = newest_epoch(*config_.checkpoint_dir, job_.name());
+      next_epoch_ = newest ? newest->value + 1 : 1;
+    }
     const int me = s.rank().value;
     if (setup.threads[static_cast<std::size_t>(me)] > 0)
       local_ = std::make_unique<executor>(job, setup.threads[static_cast<std::size_t>(me)], config.seed,
@@ -140,23 +258,49 @@ class scheduler_loop {
     const auto now = clock::now();
     for (auto& p : peers_) p.last_heard = p.last_sent = now;
     peers_[static_cast<std::size_t>(me)].alive = false;  // not a remote peer
-    job_.reset();
   }
 
   run_report run() {
     event("job start");
+    std::string stop;
     while (!(dispatch_.finished() && next_fold_ == job_.partition_count())) {
       bool busy = serve_local();
       busy |= serve_messages();
       serve_parked();
       keep_alive();
       progress_.update(dispatch_.done_count());
+      stop = checkpoint_if_due();
+      if (!stop.empty()) break;
       if (!busy) idle_wait();
     }
     progress_.update(dispatch_.done_count(), true);
     progress_.finish();
+    if (stop.empty() && config_.checkpoint_dir && dispatch_.done_count() > committed_at_checkpoint_)
+      checkpoint("end of job", false);
     event("job end");
-    return finish();
+    return finish(stop);
+  }
+
+  /// Stops workers when the scheduler fails before its loop exists (e.g. an unusable checkpoint).
+  static void abort_before_start(session& s, const run_config& config, const job_setup& setup,
+                                 const std::string& what) noexcept {
+    try {
+      transport<msg> tp(setup.comm);
+      int left = 0;
+      for (int r = 0; r < s.size(); ++r)
+        if (r != setup.scheduler.value) {
+          bytes payload;
+          detail::wire_writer(payload).put_string(what);
+          tp.send_bytes(rank_t{r}, msg::abort, std::move(payload));
+          ++left;
+        }
+      const auto deadline = clock::now() + to_ns(std::min(10.0, config.timeout_seconds));
+      while (left > 0 && clock::now() < deadline)
+        if (auto m = tp.wait(std::chrono::milliseconds(20)); m && m->tag == msg::aborted) --left;
+      if (!tp.flush(std::chrono::seconds(5))) tp.abandon_pending();
+    } catch (const std::exception& e) {
+      log().error("could not tell the workers that the job failed: {}", e.what());
+    }
   }
 
   /// Fails the job: tells every worker, then throws on this rank. Only the scheduler reports the error.
@@ -207,13 +351,129 @@ class scheduler_loop {
   dispatcher_options make_options() const {
     dispatcher_options o;
     o.fixed_chunk = config_.chunk;
+    if (restored_) o.done = restored_->done;
     if (config_.policy == "cost") {
-      // Cost hints until measured costs exist (a restart brings the previous run's measurements).
-      o.costs.resize(job_.partition_count());
-      for (std::uint64_t i = 0; i < job_.partition_count(); ++i)
+      // Measured costs from the previous run where there are any; the job's hints elsewhere, scaled to
+      // seconds by the partitions that have both.
+      const auto n = job_.partition_count();
+      o.costs.resize(n);
+      double hinted = 0, measured = 0;
+      for (std::uint64_t i = 0; i < n; ++i) {
         o.costs[i] = static_cast<float>(job_.cost_hint(partition_id{i}));
+        if (restored_ && !std::isnan(restored_->measured[i]) && o.costs[i] > 0) {
+          hinted += o.costs[i];
+          measured += restored_->measured[i];
+        }
+      }
+      const double scale = hinted > 0 ? measured / hinted : 1.0;
+      for (std::uint64_t i = 0; i < n; ++i) {
+        const bool have = restored_ && !std::isnan(restored_->measured[i]);
+        o.costs[i] = have ? restored_->measured[i] : static_cast<float>(o.costs[i] * scale);
+      }
+      if (restored_ && restored_->measured_count > 0)
+        log().info("cost policy: ordering by {} measured costs from the checkpoint, hints for the rest",
+                   restored_->measured_count);
     }
     return o;
+  }
+
+  checkpoint_triggers make_triggers() const {
+    checkpoint_triggers t;
+    t.every_partitions = config_.checkpoint_every_partitions;
+    t.every_seconds = config_.checkpoint_every_seconds;
+    t.young_daly = config_.checkpoint_interval_auto;
+    t.mtti_seconds = config_.mtti_seconds > 0 ? config_.mtti_seconds : 24 * 3600.0;
+    if (config_.walltime_seconds) t.seconds_left = *config_.walltime_seconds;
+    else if (auto left = s_.env().seconds_left()) t.seconds_left = *left;
+    if (!config_.checkpoint_dir) return checkpoint_triggers{};
+    if (t.young_daly)
+      log().info("checkpoints at the Young/Daly interval: mean time to interrupt {:.0f} s{}, wall time {}",
+                 t.mtti_seconds, config_.mtti_seconds > 0 ? "" : " (assumed: no --mtti given)",
+                 t.seconds_left ? fmt::format("{:.0f} s left", *t.seconds_left) : std::string("unlimited"));
+    return t;
+  }
+
+  /// Writes a checkpoint of the scheduler's state (the scheduler holds every committed result, so it writes
+  /// alone and never waits on a worker). `must` makes a failure fatal; otherwise it is logged and the job
+  /// goes on (the previous checkpoint stays valid) and the next trigger tries again.
+  void checkpoint(const std::string& why, bool must) {
+    const auto n = job_.partition_count();
+    checkpoint_image img;
+    img.meta.job = job_.name();
+    img.meta.params_hash = hash_;
+    img.meta.epoch = epoch_t{next_epoch_};
+    img.meta.rank_count = s_.size();
+    img.meta.model = "map_reduce";
+    img.meta.partition_count = n;
+    img.blobs["scheduler/accumulator"] = job_.accumulator();
+    img.u64["scheduler/folded_prefix"] = {next_fold_};
+    auto& ranges = img.u64["scheduler/done_ranges"];
+    const auto& done = dispatch_.done_set();
+    for (std::uint64_t i = 0; i < n;) {
+      if (!done[i]) { ++i; continue; }
+      std::uint64_t e = i;
+      while (e < n && done[e]) ++e;
+      ranges.push_back(i);
+      ranges.push_back(e);
+      i = e;
+    }
+    img.f64["scheduler/cost"].assign(measured_.begin(), measured_.end());
+    // Results that arrived before their predecessors, packed into three datasets (one HDF5 group per
+    // result costs ~375 bytes of metadata each; early factoring chunks can hold thousands of them).
+    auto& held_ids = img.u64["scheduler/held_ids"];
+    auto& held_ends = img.u64["scheduler/held_ends"];
+    auto& held_data = img.blobs["scheduler/held_results"];
+    for (const auto& [id, b] : held_) {
+      held_ids.push_back(id);
+      held_data.insert(held_data.end(), b.begin(), b.end());
+      held_ends.push_back(held_data.size());
+    }
+    const auto start = clock::now();
+    try {
+      const auto r = write_checkpoint(MPI_COMM_SELF, store_options{*config_.checkpoint_dir, config_.keep}, img);
+      ++next_epoch_;
+      ++checkpoints_;
+      checkpoint_seconds_ += r.seconds;
+      checkpoint_bytes_ += r.bytes;
+      committed_at_checkpoint_ = dispatch_.done_count();
+      log().info("checkpoint {} ({}): {} of {} partitions done, {} bytes in {:.3f} s", r.file.string(), why,
+                 dispatch_.done_count(), n, r.bytes, r.seconds);
+      if (auto line = schedule_.taken(r.seconds, dispatch_.done_count(), clock::now()); !line.empty())
+        log().info("{}", line);
+      event("checkpoint " + std::to_string(r.epoch.value), static_cast<std::int64_t>(r.seconds * 1e9), start);
+    } catch (const checkpoint_error& e) {
+      if (must) throw;
+      log().error("{}; the job goes on and tries again at the next checkpoint", e.what());
+      schedule_.taken(since(start), dispatch_.done_count(), clock::now());
+    }
+  }
+
+  /// Checkpoints when a trigger fires. Returns why the job must stop now ("" to go on).
+  std::string checkpoint_if_due() {
+    if (const auto sig = pending_signal(); sig != stop_signal::none) {
+      const std::string name = sig == stop_signal::usr1 ? "SIGUSR1" : sig == stop_signal::usr2 ? "SIGUSR2" : "SIGTERM";
+      if (!config_.checkpoint_dir) {
+        if (sig != stop_signal::term) {
+          log().warn("{} received but there is no --checkpoint-dir: nothing to save, going on", name);
+          clear_pending_signal();
+          return "";
+        }
+        throw error("terminated by SIGTERM; nothing was saved (run with --checkpoint-dir to checkpoint on signals)");
+      }
+      clear_pending_signal();
+      checkpoint(name + " received", true);
+      return name + " received";
+    }
+    if (!config_.checkpoint_dir) return "";
+    const auto now = clock::now();
+    if (now - last_check_ < std::chrono::milliseconds(20)) return "";
+    last_check_ = now;
+    const auto why = schedule_.due(dispatch_.done_count(), now);
+    if (why.empty()) return "";
+    checkpoint(why, false);
+    if (schedule_.out_of_time(clock::now()) && !dispatch_.finished())
+      return "the wall time runs out before another checkpoint would fit";
+    return "";
   }
 
   void event(std::string name, std::int64_t dur_ns = -1, clock::time_point at = clock::now()) {
@@ -225,7 +485,9 @@ class scheduler_loop {
   void commit(int worker, const result_batch& results) {
     for (std::size_t i = 0; i < results.size(); ++i) {
       const auto id = results.ids[i];
-      if (!dispatch_.complete(worker, id, static_cast<double>(results.nanos[i]) * 1e-9)) continue;
+      const double secs = static_cast<double>(results.nanos[i]) * 1e-9;
+      if (!dispatch_.complete(worker, id, secs)) continue;
+      measured_[id] = static_cast<float>(secs);
       if (id == next_fold_) {
         job_.fold(results.result(i));
         ++next_fold_;
@@ -358,8 +620,19 @@ class scheduler_loop {
                              job_.name() + "' cannot finish");
   }
 
-  run_report finish() {
+  run_report finish(const std::string& stop) {
     run_report rep;
+    const bool stopped = !stop.empty();
+    rep.status = stopped ? run_status::checkpointed : run_status::completed;
+    rep.stop_reason = stop;
+    rep.checkpoints = checkpoints_;
+    rep.checkpoint_seconds = checkpoint_seconds_;
+    rep.checkpoint_bytes = checkpoint_bytes_;
+    if (restored_) {
+      rep.restored_from = restored_->file;
+      rep.restored_done = restored_->done_count;
+      rep.restored_costs = restored_->measured_count;
+    }
     rep.job = job_.name();
     rep.policy = std::string(dispatch_.policy_name());
     rep.is_scheduler = true;
@@ -367,12 +640,14 @@ class scheduler_loop {
     rep.ranks = s_.size();
     rep.partitions = job_.partition_count();
     rep.result = job_.accumulator();
-    rep.result_text = job_.describe(rep.result);
+    rep.result_text = stopped ? fmt::format("(incomplete: {} of {} partitions done; restart to finish)",
+                                            dispatch_.done_count(), job_.partition_count())
+                              : job_.describe(rep.result);
 
     // Tell every worker the result, then collect their figures (bounded wait: a lost rank sends none).
     bytes fin;
     detail::wire_writer w(fin);
-    w.put(detail::finish_status::completed);
+    w.put(stopped ? detail::finish_status::checkpointed : detail::finish_status::completed);
     w.put_array(std::span<const std::byte>(rep.result));
     std::vector<std::optional<detail::worker_stats>> stats(static_cast<std::size_t>(s_.size()));
     int waiting = 0;
@@ -440,9 +715,19 @@ class scheduler_loop {
   const run_config& config_;
   const job_setup& setup_;
   transport<msg> tp_;
+  std::uint64_t hash_;
+  std::optional<restored_state> restored_;
   dispatcher dispatch_;
   std::vector<peer> peers_;
   progress_meter progress_;
+  checkpoint_schedule schedule_;
+  std::vector<float> measured_;           // seconds per partition measured (this run or restored)
+  std::uint64_t next_epoch_ = 1;
+  std::uint64_t checkpoints_ = 0;
+  double checkpoint_seconds_ = 0;
+  std::uint64_t checkpoint_bytes_ = 0;
+  std::uint64_t committed_at_checkpoint_ = 0;
+  clock::time_point last_check_ = clock::now();
   std::unique_ptr<executor> local_;
   result_batch local_results_;
   std::map<std::uint64_t, bytes> held_;  // results that arrived before their predecessors
@@ -563,7 +848,7 @@ class worker_loop {
     rep.scheduler = setup_.scheduler;
     rep.ranks = s_.size();
     rep.partitions = job_.partition_count();
-    rep.result_text = job_.describe(rep.result);
+    rep.result_text = rep.status == run_status::completed ? job_.describe(rep.result) : "(incomplete)";
     exec_.cancel();
     exec_.wait_idle();
     detail::worker_stats st;
@@ -592,10 +877,25 @@ class worker_loop {
 run_report run_map_reduce(session& s, map_job_model& job, const run_config& config) {
   make_policy(config.policy);  // a bad policy is a usage error on every rank, before anyone waits on anyone
   if (config.prefetch < 0) throw usage_error("--prefetch must be 0 or more");
+  if (config.restart && *config.restart == "auto" && !config.checkpoint_dir)
+    throw usage_error("--restart auto needs --checkpoint-dir (where to look for checkpoints)");
+  const bool timed = config.checkpoint_every_partitions > 0 || config.checkpoint_every_seconds > 0 ||
+                     config.checkpoint_interval_auto;
+  if (timed && !config.checkpoint_dir)
+    throw usage_error("--checkpoint-every/--checkpoint-interval need --checkpoint-dir (where to write checkpoints)");
   job_comm comm(s.comm());
   const auto setup = set_up(s, config, comm.get());
   if (s.rank() == setup.scheduler) {
-    scheduler_loop loop(s, job, config, setup);
+    const auto hash = job_params_hash(job, config);
+    std::optional<restored_state> restored;
+    try {
+      restored = load_restart(job, config, hash);
+    } catch (const std::exception& e) {
+      // The workers are already waiting for work: tell them, then fail here with the checkpoint's error.
+      scheduler_loop::abort_before_start(s, config, setup, e.what());
+      throw;
+    }
+    scheduler_loop loop(s, job, config, setup, hash, std::move(restored));
     try {
       return loop.run();
     } catch (const kernel_error&) {

@@ -11,6 +11,17 @@ namespace {
 
 std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) { return b == 0 ? a : (a + b - 1) / b; }
 
+// A worker may hold (queued or running) one chunk of `per_thread` partitions per thread. Workers keep extra
+// chunks queued (prefetch); the classic formulas (R/P, R/2P) assume one chunk per thread, so without this
+// limit each worker's first request takes several of the largest chunks and the job ends on whoever got
+// them. Beyond its share a worker gets the floor: enough to cover the dispatch latency, nothing more.
+std::uint64_t within_share(std::uint64_t per_thread, const chunk_request& r) {
+  const std::uint64_t floor = std::max<std::uint64_t>(r.min_chunk, 1);
+  const std::uint64_t share = per_thread * static_cast<std::uint64_t>(std::max(r.worker_threads, 1));
+  if (r.worker_unfinished >= share) return floor;
+  return std::max(std::min(per_thread, share - r.worker_unfinished), floor);
+}
+
 // Static: the dispatcher hands each worker its own block; a chunk is one thread's share of it.
 class static_policy final : public policy {
  public:
@@ -37,7 +48,7 @@ class guided_policy final : public policy {
  public:
   std::string_view name() const override { return "guided"; }
   std::uint64_t chunk_size(const chunk_request& r) override {
-    return std::max(ceil_div(r.remaining, static_cast<std::uint64_t>(r.total_threads)), r.min_chunk);
+    return within_share(ceil_div(r.remaining, static_cast<std::uint64_t>(r.total_threads)), r);
   }
 };
 
@@ -50,8 +61,9 @@ class factoring_policy final : public policy {
       chunk_ = ceil_div(r.remaining, 2ull * static_cast<std::uint64_t>(r.total_threads));
       left_in_batch_ = r.total_threads;
     }
-    --left_in_batch_;
-    return std::max(chunk_, r.min_chunk);
+    const auto c = within_share(chunk_, r);
+    if (c >= chunk_) --left_in_batch_;  // a prefetch chunk at the floor is not one of the batch's P chunks
+    return c;
   }
 
  private:
@@ -69,7 +81,7 @@ class adaptive_policy final : public policy {
     double weight = 1.0;
     if (r.worker_speed > 0 && r.mean_speed > 0) weight = std::clamp(r.worker_speed / r.mean_speed, 0.25, 4.0);
     const auto c = static_cast<std::uint64_t>(std::ceil(base * weight));
-    return std::max<std::uint64_t>({c, r.min_chunk, 1});
+    return within_share(std::max<std::uint64_t>(c, 1), r);
   }
 };
 

@@ -25,7 +25,8 @@ nlohmann::json run_report::to_json() const {
           {"chunks", chunks},
           {"workers", workers_json},
           {"checkpoints", {{"count", checkpoints}, {"seconds", checkpoint_seconds}, {"bytes", checkpoint_bytes},
-                           {"restored_from", restored_from}, {"restarts", restarts}}}};
+                           {"restored_from", restored_from}, {"restored_done", restored_done},
+                           {"restored_costs", restored_costs}, {"stop_reason", stop_reason}}}};
 }
 
 std::string run_report::to_text() const {
@@ -42,8 +43,11 @@ std::string run_report::to_text() const {
     out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11.3f} {:>11.3f} {:>8}{}\n", w.rank, w.host, w.threads,
                        w.partitions, w.busy_seconds, w.idle_seconds, w.chunks, w.lost ? "  LOST" : "");
   if (checkpoints > 0 || !restored_from.empty())
-    out += fmt::format("checkpoints: {} written, {:.3f} s, {} bytes; restored from: {}\n", checkpoints,
-                       checkpoint_seconds, checkpoint_bytes, restored_from.empty() ? "-" : restored_from);
+    out += fmt::format("checkpoints: {} written, {:.3f} s ({:.2f}% of wall time), {} bytes; restored from: {}\n",
+                       checkpoints, checkpoint_seconds, wall_seconds > 0 ? 100.0 * checkpoint_seconds / wall_seconds : 0.0,
+                       checkpoint_bytes, restored_from.empty() ? "-" : restored_from);
+  if (status == run_status::checkpointed)
+    out += fmt::format("stopped: {}; relaunch with --restart auto to continue\n", stop_reason);
   return out;
 }
 

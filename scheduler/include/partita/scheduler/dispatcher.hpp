@@ -73,7 +73,7 @@ class dispatcher {
   struct worker {
     int threads = 1;
     std::deque<id_range> held;    // chunks handed out, pruned from the front once done
-    double ema_seconds = 0;       // mean seconds per partition (exponential moving average)
+    std::uint64_t unfinished = 0; // partitions handed to it and not reported done
     worker_tally tally;
     id_range block;               // static policy: this worker's block cursor
   };

@@ -26,6 +26,7 @@ struct chunk_request {
   double worker_speed = 0;         ///< its measured partitions/s per thread (0: not measured yet)
   double mean_speed = 0;           ///< mean measured speed over workers (0: none yet)
   std::uint64_t min_chunk = 1;     ///< floor from measurement (dispatch cost vs partition cost) or --chunk
+  std::uint64_t worker_unfinished = 0;  ///< partitions handed to this worker and not reported done yet
 };
 
 /// A scheduling policy. Called by the dispatcher on the scheduler's communication thread only.
@@ -35,6 +36,9 @@ class policy {
   virtual std::string_view name() const = 0;
   virtual queue_order order() const { return queue_order::by_id; }
   /// Partitions in the next chunk (at least 1 while anything remains; the dispatcher clamps to `remaining`).
+  /// Policies that size chunks from the remaining work (guided, factoring, adaptive) give a worker that
+  /// still holds its threads' share (`worker_unfinished`) only a `min_chunk` chunk: a prefetched chunk is
+  /// there to hide the dispatch latency, and a large one would lock up work an idle worker could take.
   virtual std::uint64_t chunk_size(const chunk_request& r) = 0;
 };
 

@@ -25,6 +25,16 @@ struct run_config {
   std::optional<std::filesystem::path> trace;         ///< --trace F (Chrome trace-event JSON)
   bool quiet = false;                    ///< no progress line or summary text
   double progress_interval_seconds = 5;  ///< log-line progress period when stderr is not a terminal
+
+  // Checkpoints (DESIGN.md §5). Nothing is written without a checkpoint directory.
+  std::optional<std::filesystem::path> checkpoint_dir;  ///< --checkpoint-dir D
+  int keep = 3;                                 ///< --keep N: committed checkpoints kept per job
+  std::uint64_t checkpoint_every_partitions = 0;  ///< --checkpoint-every N: after N more results (0: off)
+  double checkpoint_every_seconds = 0;          ///< --checkpoint-every Ts: after T seconds (0: off)
+  bool checkpoint_interval_auto = false;        ///< --checkpoint-interval auto: Young/Daly
+  double mtti_seconds = 0;                      ///< --mtti S: mean time to interrupt (0: from the failure history)
+  std::optional<double> walltime_seconds;       ///< --walltime: overrides SLURM_JOB_END_TIME (seconds from start)
+  std::optional<std::string> restart;           ///< --restart auto | FILE
 };
 
 }  // namespace partita

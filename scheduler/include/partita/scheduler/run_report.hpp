@@ -52,8 +52,10 @@ struct run_report {
   std::uint64_t checkpoints = 0;
   double checkpoint_seconds = 0;
   std::uint64_t checkpoint_bytes = 0;
-  std::string restored_from;
-  std::uint64_t restarts = 0;
+  std::string restored_from;             ///< the checkpoint this run started from ("" if fresh)
+  std::uint64_t restored_done = 0;       ///< partitions already committed in it
+  std::uint64_t restored_costs = 0;      ///< measured partition costs it brought (the cost policy uses them)
+  std::string stop_reason;               ///< why a checkpointed run stopped (signal, wall time)
 
   nlohmann::json to_json() const;
   std::string to_text() const;
