@@ -2,9 +2,11 @@
 
 #include <oneapi/tbb/task_arena.h>
 
+#include <algorithm>
 #include <exception>
 #include <thread>
 
+#include <partita/runtime/crash_point.hpp>
 #include <partita/runtime/log.hpp>
 
 namespace partita {
@@ -52,6 +54,7 @@ void executor::run_chunk(const std::vector<id_range>& chunk) {
   result_batch local;
   std::vector<trace_slice> slices;
   const int thread = tbb::this_task_arena::current_thread_index();
+  const auto chunk_start = clock::now();
   std::uint64_t busy = 0;
   for (const auto& range : chunk) {
     for (auto id = range.begin; id < range.end; ++id) {
@@ -71,6 +74,7 @@ void executor::run_chunk(const std::vector<id_range>& chunk) {
         cancel_.store(true);
         break;
       }
+      crash_point("partition.done");  // fault tests: PARTITA_CRASH_AT=partition.done@RANK:N kills a rank mid-job
       const auto end = clock::now();
       const auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
       busy += ns;
@@ -86,6 +90,12 @@ void executor::run_chunk(const std::vector<id_range>& chunk) {
   busy_ns_ += busy;
   ran_ += local.size();
   {
+    // A racy moving average is fine: a lost update only delays how fast it follows a change.
+    const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - chunk_start).count();
+    const auto old = chunk_ns_.load(std::memory_order_relaxed);
+    chunk_ns_.store(old == 0 ? took : old + (took - old) / 8, std::memory_order_relaxed);
+  }
+  {
     std::lock_guard lock(mutex_);
     if (!cancel_.load()) done_.append(std::move(local));
     if (trace_) slices_.insert(slices_.end(), slices.begin(), slices.end());
@@ -98,6 +108,13 @@ bool executor::drain(result_batch& into) {
   if (done_.empty()) return false;
   into.append(std::move(done_));
   return true;
+}
+
+std::chrono::nanoseconds executor::poll_interval() const noexcept {
+  const auto mean = chunk_ns_.load(std::memory_order_relaxed);
+  if (mean == 0) return std::chrono::microseconds(500);
+  return std::clamp(std::chrono::nanoseconds(mean / 4), std::chrono::nanoseconds(std::chrono::microseconds(2)),
+                    std::chrono::nanoseconds(std::chrono::microseconds(500)));
 }
 
 std::optional<kernel_failure> executor::failure() const {

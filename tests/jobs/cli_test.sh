@@ -93,6 +93,24 @@ wordcount_folder)
   run_np 2 run wordcount --param dir="$work/docs" --param top=2 --summary-json "$work/s.json" --quiet || fail "exited $?"
   res=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['result'])" "$work/s.json")
   case "$res" in "10 words (5 distinct) in 3 files"*"top: the=4, cat=2"*) ;; *) fail "result '$res'" ;; esac ;;
+worker_killed_in_job)
+  # A worker rank is SIGKILLed after 100 partitions. Under mpirun --enable-recovery the survivors keep
+  # running; the scheduler declares the silent rank lost, re-runs its partitions, and the job ends in the
+  # same mpirun with exactly the uninterrupted result.
+  args=(run synthetic --param partitions=1500 --param median_us=400 --quiet)
+  run_np 3 "${args[@]}" --summary-json "$work/ref.json" || fail "reference exited $?"
+  PARTITA_CRASH_AT=partition.done@2:100 timeout 150 $mpirun --enable-recovery -n 3 "$partita" "${args[@]}" \
+    --timeout 3 --heartbeat 0.5 --summary-json "$work/s.json" > "$work/out" 2>&1; rc=$?
+  [ $rc -eq 0 ] || fail "exit code $rc (124: hung): $(tail -5 "$work/out")"
+  grep -q "worker rank 2 silent for 3 s: declared lost" "$work/out" || fail "the loss was not detected"
+  python3 - "$work/ref.json" "$work/s.json" <<'PY' || fail "results differ or the loss is not in the summary"
+import json, sys
+ref, got = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert got["result"] == ref["result"], (got["result"], ref["result"])
+assert [w["lost"] for w in got["workers"]] == [False, False, True], got["workers"]
+assert sum(w["partitions"] for w in got["workers"]) == 1500
+PY
+  ;;
 *) fail "unknown case" ;;
 esac
 echo "PASS [$case_name]"
