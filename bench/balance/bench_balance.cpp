@@ -1,0 +1,239 @@
+// Load balance on the `synthetic` job (lognormal sleep costs): makespan / lower bound for every policy, and for a
+// hand-written dynamic MPI loop over the same costs, measured in the same run. The last line is the ratio.
+//
+//   mpirun -n 9 bench_balance [--partitions N] [--median-us U] [--sigma S] [--policies a,b,…] [--smoke]
+//
+// Layout: rank 0 of the hand loop is a master that only dispatches, the other ranks are workers with one
+// thread each; Partita runs on the same ranks with a dedicated scheduler and one thread per worker rank, so
+// both have P = ranks − 1 workers in the same processes, and the difference is the scheduling alone.
+// Sleeping costs no CPU, so the ranks may outnumber the cores.
+//
+// Lower bound = max(Σcost / P, max cost) from the job's own cost draws (partita::synthetic_cost_seconds).
+// Makespan = wall time between barriers, max over ranks (Partita's includes its set-up and final messages).
+#include <mpi.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <partita/jobs/registry.hpp>
+#include <partita/runtime/error.hpp>
+#include <partita/runtime/log.hpp>
+#include <partita/runtime/session.hpp>
+#include <partita/scheduler/map_reduce_driver.hpp>
+#include <partita/scheduler/policy.hpp>
+
+namespace {
+
+struct options {
+  std::uint64_t partitions = 10'000;
+  double median_us = 2500;
+  double sigma = 1.5;
+  std::vector<std::string> policies = partita::policy_names();
+};
+
+options parse(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> double {
+      if (i + 1 >= argc) throw partita::usage_error(a + " needs a value");
+      const double v = std::atof(argv[++i]);
+      if (!(v > 0)) throw partita::usage_error(a + ": expected a positive number, got '" + argv[i] + "'");
+      return v;
+    };
+    if (a == "--partitions") o.partitions = static_cast<std::uint64_t>(value());
+    else if (a == "--median-us") o.median_us = value();
+    else if (a == "--sigma") o.sigma = value();
+    else if (a == "--policies") {
+      if (i + 1 >= argc) throw partita::usage_error(a + " needs a value");
+      o.policies.clear();
+      std::string list = argv[++i];
+      for (std::size_t at = 0; at <= list.size();) {
+        const auto comma = std::min(list.find(',', at), list.size());
+        o.policies.push_back(list.substr(at, comma - at));
+        partita::make_policy(o.policies.back());  // a bad name is a usage error listing the policies
+        at = comma + 1;
+      }
+    } else if (a == "--smoke") {
+      o.partitions = 300;
+      o.median_us = 1000;
+    } else {
+      throw partita::usage_error("unknown option " + a + " (--partitions N --median-us U --sigma S --policies a,b --smoke)");
+    }
+  }
+  return o;
+}
+
+/// Sleeps `seconds` exactly as the synthetic job's kernel does: to an absolute deadline, 1 us timer slack.
+void sleep_like_synthetic(double seconds) {
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + std::chrono::nanoseconds(static_cast<std::int64_t>(seconds * 1e9));
+  thread_local bool slack_set = (prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0), true);
+  (void)slack_set;
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+  timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  }
+}
+
+enum tag : int { work = 1, stop = 2, result = 3 };
+
+/// The baseline: a dynamic self-scheduling loop, one partition per message, no prefetch. Returns the
+/// seconds the workers spent sleeping (summed, on every rank).
+double hand_loop(MPI_Comm comm, const std::vector<double>& cost) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  const std::uint64_t n = cost.size();
+  double busy = 0;
+  if (rank == 0) {
+    std::uint64_t next = 0;
+    int active = 0;
+    for (int w = 1; w < size; ++w) {
+      const int t = next < n ? work : stop;
+      PARTITA_MPI(MPI_Send(&next, 1, MPI_UINT64_T, w, t, comm));
+      if (t == work) {
+        ++next;
+        ++active;
+      }
+    }
+    while (active > 0) {
+      std::uint64_t msg[2];
+      MPI_Status st;
+      PARTITA_MPI(MPI_Recv(msg, 2, MPI_UINT64_T, MPI_ANY_SOURCE, result, comm, &st));
+      const int t = next < n ? work : stop;
+      PARTITA_MPI(MPI_Send(&next, 1, MPI_UINT64_T, st.MPI_SOURCE, t, comm));
+      if (t == work) ++next;
+      else --active;
+    }
+  } else {
+    for (;;) {
+      std::uint64_t id = 0;
+      MPI_Status st;
+      PARTITA_MPI(MPI_Recv(&id, 1, MPI_UINT64_T, 0, MPI_ANY_TAG, comm, &st));
+      if (st.MPI_TAG == stop) break;
+      const auto t0 = std::chrono::steady_clock::now();
+      sleep_like_synthetic(cost[id]);
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
+      busy += static_cast<double>(ns.count()) * 1e-9;
+      const std::uint64_t msg[2] = {id, static_cast<std::uint64_t>(ns.count())};
+      PARTITA_MPI(MPI_Send(msg, 2, MPI_UINT64_T, 0, result, comm));
+    }
+  }
+  PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &busy, 1, MPI_DOUBLE, MPI_SUM, comm));
+  return busy;
+}
+
+struct row {
+  std::string name;
+  double makespan = 0;
+  double busy = 0;  // seconds inside kernels, summed over workers
+  std::uint64_t dispatches = 0;
+  double imbalance = 0;
+};
+
+template <class F>
+double timed(MPI_Comm comm, F&& body) {
+  PARTITA_MPI(MPI_Barrier(comm));
+  const auto t0 = std::chrono::steady_clock::now();
+  body();
+  double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
+  return t;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  partita::session s(argc, argv);
+  const MPI_Comm comm = s.comm();
+  const bool root = s.rank().value == 0;
+  // Every job logs its election at info level; a benchmark runs many jobs, so keep stderr for warnings.
+  if (!std::getenv("PARTITA_LOG_LEVEL")) partita::log().set_level(spdlog::level::warn);
+  options o;
+  try {
+    o = parse(argc, argv);
+  } catch (const partita::usage_error& e) {
+    if (root) std::fprintf(stderr, "bench_balance: %s\n", e.what());
+    return 2;
+  }
+  if (s.size() < 2) {
+    if (root) std::fprintf(stderr, "bench_balance: needs at least 2 ranks (a master and a worker)\n");
+    return 2;
+  }
+  const int workers = s.size() - 1;
+
+  partita::parameters params;
+  params.set("partitions", std::to_string(o.partitions));
+  params.set("dist", "lognormal");
+  params.set("sigma", fmt::format("{}", o.sigma));
+  params.set("median_us", fmt::format("{}", o.median_us));
+  params.set("mode", "sleep");
+  std::vector<double> cost(o.partitions);
+  double sum = 0, max_cost = 0;
+  for (std::uint64_t i = 0; i < o.partitions; ++i) {
+    cost[i] = partita::synthetic_cost_seconds(params, i);
+    sum += cost[i];
+    max_cost = std::max(max_cost, cost[i]);
+  }
+  const double bound = std::max(sum / workers, max_cost);
+  if (root)
+    std::printf("bench_balance: synthetic lognormal sigma=%g median=%g us, %llu partitions, %d workers x 1 thread "
+                "+ 1 scheduler/master rank; sum %.3f s, max %.3f s, lower bound %.3f s\n",
+                o.sigma, o.median_us, static_cast<unsigned long long>(o.partitions), workers, sum, max_cost, bound);
+  std::fflush(stdout);
+
+  std::vector<row> rows;
+  {
+    row r{"hand loop (dynamic, 1/msg)"};
+    r.makespan = timed(comm, [&] { r.busy = hand_loop(comm, cost); });
+    r.dispatches = o.partitions;
+    rows.push_back(r);
+  }
+  for (const auto& policy : o.policies) {
+    const auto job = partita::builtin_jobs().make("synthetic", params);
+    partita::run_config c;
+    c.policy = policy;
+    c.threads = 1;
+    c.scheduler_runs_partitions = false;
+    c.quiet = true;
+    row r{"partita " + policy};
+    partita::run_report rep;
+    r.makespan = timed(comm, [&] { rep = partita::run_map_reduce(s, *job, c); });
+    if (rep.is_scheduler) {
+      for (const auto& w : rep.workers) r.busy += w.busy_seconds;
+      r.dispatches = rep.dispatches;
+      r.imbalance = rep.imbalance;
+    }
+    rows.push_back(r);
+  }
+
+  if (root) {
+    std::printf("%-28s %10s %10s %10s %10s %10s\n", "run", "makespan", "/bound", "busy/sum", "messages", "imbalance");
+    for (const auto& r : rows)
+      std::printf("%-28s %9.3fs %10.3f %10.4f %10llu %10.3f\n", r.name.c_str(), r.makespan, r.makespan / bound,
+                  r.busy / sum, static_cast<unsigned long long>(r.dispatches), r.imbalance);
+    auto ratio = [&](const std::string& name) {
+      for (const auto& r : rows)
+        if (r.name == name) return r.makespan / bound;
+      return std::nan("");
+    };
+    const double hand = ratio("hand loop (dynamic, 1/msg)"), adaptive = ratio("partita adaptive"),
+                 cost_r = ratio("partita cost");
+    const bool met = adaptive <= 1.05 && cost_r <= 1.05 && adaptive < hand && cost_r < hand;
+    std::printf("target: adaptive and cost <= 1.05 and below the hand loop: %s\n", met ? "met" : "MISSED");
+    std::printf("ratio makespan/bound: adaptive %.3f, cost %.3f, hand loop %.3f\n", adaptive, cost_r, hand);
+  }
+  return 0;
+}

@@ -1,0 +1,220 @@
+// Dispatch rate of empty partitions: Partita's scheduler against a hand-written MPI self-scheduling loop
+// (plain MPI_Send/MPI_Recv, rank 0 hands out one partition per message), measured at the same rank count in
+// the same run. The last line is the ratio.
+//
+//   mpirun -n 4 bench_dispatch [--one N] [--auto N] [--reps R] [--smoke]
+//
+// Rows (each the best of R repetitions, wall time between barriers, max over ranks):
+//   hand loop            rank 0 only dispatches; the other ranks run one partition per message
+//   one/msg, shared      Partita, chunk=1, max_chunks_per_message=1 (prefetch on, as designed); the scheduler
+//                        rank also runs partitions
+//   one/msg, dedicated   the same with a dedicated scheduler (like the hand loop's master)
+//   auto, …              chunk=0: the dispatcher sizes chunks from the measured message and partition costs
+// Partitions are empty: the kernel returns a small integer, summed in partition-id order.
+#include <mpi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <partita/jobs/map_reduce_job.hpp>
+#include <partita/jobs/run.hpp>
+#include <partita/runtime/error.hpp>
+#include <partita/runtime/log.hpp>
+#include <partita/runtime/session.hpp>
+
+namespace {
+
+struct options {
+  std::uint64_t one = 200'000;       // partitions for the one-per-message runs (hand loop included)
+  std::uint64_t automatic = 20'000'000;  // partitions for the automatic-chunking runs
+  int reps = 3;
+};
+
+options parse(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::uint64_t {
+      if (i + 1 >= argc) throw partita::usage_error(a + " needs a value");
+      const long long v = std::atoll(argv[++i]);
+      if (v <= 0) throw partita::usage_error(a + ": expected a positive number, got '" + argv[i] + "'");
+      return static_cast<std::uint64_t>(v);
+    };
+    if (a == "--one") o.one = value();
+    else if (a == "--auto") o.automatic = value();
+    else if (a == "--reps") o.reps = static_cast<int>(value());
+    else if (a == "--smoke") {
+      o.one = 5'000;
+      o.automatic = 200'000;
+      o.reps = 1;
+    } else {
+      throw partita::usage_error("unknown option " + a + " (--one N --auto N --reps R --smoke)");
+    }
+  }
+  return o;
+}
+
+std::int64_t kernel_value(std::uint64_t id) { return static_cast<std::int64_t>(id % 7); }
+
+std::int64_t expected_sum(std::uint64_t n) {
+  std::int64_t s = 0;
+  for (std::uint64_t r = 0; r < 7; ++r) s += static_cast<std::int64_t>(r * ((n + 6 - r) / 7));
+  return s;
+}
+
+enum tag : int { work = 1, stop = 2, result = 3 };
+
+/// The baseline: rank 0 is a master that does nothing but hand out one partition per message; every other
+/// rank receives an id, runs the kernel, sends {id, value} back and waits for the next id.
+std::int64_t hand_loop(MPI_Comm comm, std::uint64_t n) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  std::int64_t sum = 0;
+  if (rank == 0) {
+    std::uint64_t next = 0;
+    int active = 0;
+    for (int w = 1; w < size; ++w) {
+      if (next < n) {
+        PARTITA_MPI(MPI_Send(&next, 1, MPI_UINT64_T, w, work, comm));
+        ++next;
+        ++active;
+      } else {
+        PARTITA_MPI(MPI_Send(&next, 1, MPI_UINT64_T, w, stop, comm));
+      }
+    }
+    while (active > 0) {
+      std::int64_t msg[2];
+      MPI_Status st;
+      PARTITA_MPI(MPI_Recv(msg, 2, MPI_INT64_T, MPI_ANY_SOURCE, result, comm, &st));
+      sum += msg[1];
+      if (next < n) {
+        PARTITA_MPI(MPI_Send(&next, 1, MPI_UINT64_T, st.MPI_SOURCE, work, comm));
+        ++next;
+      } else {
+        PARTITA_MPI(MPI_Send(&next, 1, MPI_UINT64_T, st.MPI_SOURCE, stop, comm));
+        --active;
+      }
+    }
+  } else {
+    for (;;) {
+      std::uint64_t id = 0;
+      MPI_Status st;
+      PARTITA_MPI(MPI_Recv(&id, 1, MPI_UINT64_T, 0, MPI_ANY_TAG, comm, &st));
+      if (st.MPI_TAG == stop) break;
+      const std::int64_t msg[2] = {static_cast<std::int64_t>(id), kernel_value(id)};
+      PARTITA_MPI(MPI_Send(msg, 2, MPI_INT64_T, 0, result, comm));
+    }
+  }
+  PARTITA_MPI(MPI_Bcast(&sum, 1, MPI_INT64_T, 0, comm));
+  return sum;
+}
+
+struct row {
+  std::string name;
+  std::uint64_t partitions = 0;
+  double seconds = 0;         // best wall time
+  std::uint64_t dispatches = 0;
+  double rate() const { return static_cast<double>(partitions) / seconds; }
+};
+
+/// Runs `body` `reps` times between barriers; the best wall time (max over ranks). `body` returns the sum.
+template <class F>
+double best_of(MPI_Comm comm, int reps, std::int64_t expect, const std::string& what, F&& body) {
+  double best = 1e300;
+  for (int r = 0; r < reps; ++r) {
+    PARTITA_MPI(MPI_Barrier(comm));
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::int64_t got = body();
+    double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
+    if (got != expect) throw partita::error(fmt::format("{}: sum {} instead of {}", what, got, expect));
+    best = std::min(best, t);
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  partita::session s(argc, argv);
+  const MPI_Comm comm = s.comm();
+  const bool root = s.rank().value == 0;
+  // Every job logs its election at info level; a benchmark runs many jobs, so keep stderr for warnings.
+  if (!std::getenv("PARTITA_LOG_LEVEL")) partita::log().set_level(spdlog::level::warn);
+  options o;
+  try {
+    o = parse(argc, argv);
+  } catch (const partita::usage_error& e) {
+    if (root) std::fprintf(stderr, "bench_dispatch: %s\n", e.what());
+    return 2;
+  }
+  if (s.size() < 2) {
+    if (root) std::fprintf(stderr, "bench_dispatch: needs at least 2 ranks (a master and a worker)\n");
+    return 2;
+  }
+
+  auto make_job = [](std::uint64_t n) {
+    return partita::map_reduce_job<std::int64_t>("empty")
+        .partitions(n)
+        .kernel([](const partita::partition& p, partita::context&) { return kernel_value(p.id.value); })
+        .combine([](std::int64_t& a, std::int64_t&& b) { a += b; });
+  };
+
+  std::vector<row> rows;
+  {
+    row r{"hand loop (MPI_Send/Recv, 1/msg)", o.one};
+    r.seconds = best_of(comm, o.reps, expected_sum(o.one), r.name, [&] { return hand_loop(comm, o.one); });
+    r.dispatches = o.one;
+    rows.push_back(r);
+  }
+  auto partita_row = [&](std::string name, std::uint64_t n, const std::string& policy, std::uint64_t chunk,
+                         int per_message, bool dedicated) {
+    const auto job = make_job(n);
+    partita::run_config c;
+    c.policy = policy;
+    c.threads = 1;
+    c.chunk = chunk;
+    c.max_chunks_per_message = per_message;
+    c.scheduler_runs_partitions = !dedicated;
+    c.quiet = true;
+    row r{std::move(name), n};
+    r.seconds = best_of(comm, o.reps, expected_sum(n), r.name, [&] {
+      auto res = partita::run(s, job, c);
+      if (res.report.is_scheduler) r.dispatches = res.report.dispatches;
+      return res.value;
+    });
+    PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &r.dispatches, 1, MPI_UINT64_T, MPI_MAX, comm));
+    rows.push_back(r);
+    return rows.size() - 1;
+  };
+  const auto one_shared = partita_row("partita 1/msg, scheduler runs partitions", o.one, "dynamic", 1, 1, false);
+  const auto one_dedicated = partita_row("partita 1/msg, dedicated scheduler", o.one, "dynamic", 1, 1, true);
+  const auto auto_shared = partita_row("partita auto chunk (dynamic), shared", o.automatic, "dynamic", 0, 0, false);
+  const auto auto_dedicated = partita_row("partita auto chunk (dynamic), dedicated", o.automatic, "dynamic", 0, 0, true);
+  const auto adaptive = partita_row("partita auto chunk (adaptive), shared", o.automatic, "adaptive", 0, 0, false);
+
+  if (root) {
+    const double hand = rows[0].rate();
+    std::printf("bench_dispatch: %d ranks, empty partitions, best of %d\n", s.size(), o.reps);
+    std::printf("%-44s %12s %10s %12s %14s %8s\n", "run", "partitions", "seconds", "messages", "partitions/s",
+                "vs hand");
+    for (const auto& r : rows)
+      std::printf("%-44s %12llu %10.3f %12llu %14.0f %7.2fx\n", r.name.c_str(),
+                  static_cast<unsigned long long>(r.partitions), r.seconds,
+                  static_cast<unsigned long long>(r.dispatches), r.rate(), r.rate() / hand);
+    const double best_auto = std::max({rows[auto_shared].rate(), rows[auto_dedicated].rate(), rows[adaptive].rate()});
+    std::printf("target: 1/msg >= 0.50x hand loop; auto chunking >= 1e6 partitions/s at 4 ranks\n");
+    std::printf("auto chunking best: %.3g partitions/s (%s)\n", best_auto, best_auto >= 1e6 ? "met" : "MISSED");
+    std::printf("ratio 1/msg dedicated / hand loop: %.2f\n", rows[one_dedicated].rate() / hand);
+    std::printf("ratio 1/msg shared / hand loop: %.2f\n", rows[one_shared].rate() / hand);
+  }
+  return 0;
+}
