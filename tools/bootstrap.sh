@@ -136,7 +136,9 @@ cmake -S . -B "$asan" -DPARTITA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
 step "build the unit tests in $asan/ with -j$jobs"
 cmake --build "$asan" -j"$jobs" --target partita_unit_tests || die "build of $asan/"
 step "ctest -L unit under ASan+UBSan ($asan/)"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+# Full stacks for leaks, so the suppressions of Open MPI's start-up allocations match and nothing else.
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tools/lsan-suppressions.txt:fast_unwind_on_malloc=0:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 set +e
 ctest --test-dir "$asan" -L unit --output-on-failure -j"$jobs" 2>&1 | tee "$log"
