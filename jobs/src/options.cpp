@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <stdlib.h>
 
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/launch_env.hpp>
@@ -91,6 +92,22 @@ void add_run_options(CLI::App& app, run_config& c) {
                  "auto: continue from the newest good checkpoint in --checkpoint-dir (fresh if none); or a checkpoint file")
       ->type_name("auto|FILE")
       ->group("Checkpoints");
+  app.add_option_function<std::string>(
+         "--inject",
+         [](const std::string& v) {
+           // kill:rank=R:after=K -> SIGKILL world rank R once it has run K partitions (a crash point).
+           int rank = -1;
+           long after = -1;
+           char tail = 0;
+           if (std::sscanf(v.c_str(), "kill:rank=%d:after=%ld%c", &rank, &after, &tail) != 2 || rank < 0 || after < 1)
+             throw CLI::ValidationError("--inject", "'" + v + "' is not kill:rank=R:after=K (R a rank, K >= 1 partitions)");
+           const auto spec = "partition.done@" + std::to_string(rank) + ":" + std::to_string(after);
+           ::setenv("PARTITA_CRASH_AT", spec.c_str(), 1);
+         },
+         "rehearse a failure: kill:rank=R:after=K SIGKILLs rank R after it ran K partitions "
+         "(with mpirun --enable-recovery the job survives a lost worker)")
+      ->type_name("SPEC")
+      ->group("Fault injection");
   app.add_option("--progress-interval", c.progress_interval_seconds,
                  "seconds between progress log lines when stderr is not a terminal")
       ->check(CLI::PositiveNumber)

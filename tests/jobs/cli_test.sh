@@ -33,6 +33,9 @@ bad_param_once)
   run_np 4 run synthetic --param partitions=many > "$work/out" 2>&1; rc=$?
   [ $rc -eq 2 ] || fail "exit code $rc, expected 2"
   n=$(count "partitions=many" "$work/out"); [ "$n" -eq 1 ] || fail "error printed $n times: $(cat "$work/out")"
+  run_np 2 run pi --inject kill:rank=x > "$work/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] || fail "bad --inject: exit code $rc"
+  grep -q "kill:rank=R:after=K" "$work/out" || fail "bad --inject: no hint of the right form"
   run_np 2 run synthetic --param partition=5 > "$work/out" 2>&1; rc=$?
   [ $rc -eq 2 ] || fail "unknown parameter: exit code $rc"
   grep -q "its parameters are: partitions" "$work/out" || fail "unknown parameter: no list of valid ones" ;;
@@ -99,7 +102,7 @@ worker_killed_in_job)
   # same mpirun with exactly the uninterrupted result.
   args=(run synthetic --param partitions=1500 --param median_us=400 --quiet)
   run_np 3 "${args[@]}" --summary-json "$work/ref.json" || fail "reference exited $?"
-  PARTITA_CRASH_AT=partition.done@2:100 timeout 150 $mpirun --enable-recovery -n 3 "$partita" "${args[@]}" \
+  timeout 150 $mpirun --enable-recovery -n 3 "$partita" "${args[@]}" --inject kill:rank=2:after=100 \
     --timeout 3 --heartbeat 0.5 --summary-json "$work/s.json" > "$work/out" 2>&1; rc=$?
   [ $rc -eq 0 ] || fail "exit code $rc (124: hung): $(tail -5 "$work/out")"
   grep -q "worker rank 2 silent for 3 s: declared lost" "$work/out" || fail "the loss was not detected"
