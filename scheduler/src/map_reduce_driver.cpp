@@ -224,6 +224,31 @@ std::optional<restored_state> load_restart(const map_job_model& job, const run_c
   return r;
 }
 
+/// Sends abort to every rank marked alive and drains until each acknowledged (bounded by the timeout):
+/// whatever a worker sent before its acknowledgement is then consumed here, so nothing of this job is
+/// left in flight to reach the next one.
+void abort_workers(transport<msg>& tp, const std::vector<bool>& alive, const std::string& what, double timeout_s) {
+  std::vector<bool> waiting = alive;
+  int left = 0;
+  for (std::size_t r = 0; r < alive.size(); ++r)
+    if (alive[r]) {
+      bytes payload;
+      detail::wire_writer(payload).put_string(what);
+      tp.send_bytes(rank_t{static_cast<int>(r)}, msg::abort, std::move(payload));
+      ++left;
+    }
+  const auto deadline = clock::now() + to_ns(std::min(10.0, timeout_s));
+  while (left > 0 && clock::now() < deadline) {
+    auto m = tp.wait(std::chrono::milliseconds(20));
+    if (m && m->tag == msg::aborted && waiting[static_cast<std::size_t>(m->source.value)]) {
+      waiting[static_cast<std::size_t>(m->source.value)] = false;
+      --left;
+    }
+  }
+  if (left > 0) log().warn("{} worker(s) did not acknowledge the abort", left);
+  if (!tp.flush(std::chrono::seconds(5))) tp.abandon_pending();
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Scheduler rank
 // ---------------------------------------------------------------------------------------------------------
@@ -286,18 +311,9 @@ class scheduler_loop {
                                  const std::string& what) noexcept {
     try {
       transport<msg> tp(setup.comm);
-      int left = 0;
-      for (int r = 0; r < s.size(); ++r)
-        if (r != setup.scheduler.value) {
-          bytes payload;
-          detail::wire_writer(payload).put_string(what);
-          tp.send_bytes(rank_t{r}, msg::abort, std::move(payload));
-          ++left;
-        }
-      const auto deadline = clock::now() + to_ns(std::min(10.0, config.timeout_seconds));
-      while (left > 0 && clock::now() < deadline)
-        if (auto m = tp.wait(std::chrono::milliseconds(20)); m && m->tag == msg::aborted) --left;
-      if (!tp.flush(std::chrono::seconds(5))) tp.abandon_pending();
+      std::vector<bool> alive(static_cast<std::size_t>(s.size()), true);
+      alive[static_cast<std::size_t>(setup.scheduler.value)] = false;
+      abort_workers(tp, alive, what, config.timeout_seconds);
     } catch (const std::exception& e) {
       log().error("could not tell the workers that the job failed: {}", e.what());
     }
@@ -313,27 +329,9 @@ class scheduler_loop {
 
   void broadcast_abort(const std::string& what) noexcept {
     try {
-      std::vector<bool> waiting(static_cast<std::size_t>(s_.size()), false);
-      int left = 0;
-      for (int r = 0; r < s_.size(); ++r)
-        if (peers_[static_cast<std::size_t>(r)].alive) {
-          bytes payload;
-          detail::wire_writer(payload).put_string(what);
-          tp_.send_bytes(rank_t{r}, msg::abort, std::move(payload));
-          waiting[static_cast<std::size_t>(r)] = true;
-          ++left;
-        }
-      // Drain until every live worker acknowledged: whatever it sent before is then consumed here.
-      const auto deadline = clock::now() + to_ns(std::min(10.0, config_.timeout_seconds));
-      while (left > 0 && clock::now() < deadline) {
-        auto m = tp_.wait(std::chrono::milliseconds(20));
-        if (m && m->tag == msg::aborted && waiting[static_cast<std::size_t>(m->source.value)]) {
-          waiting[static_cast<std::size_t>(m->source.value)] = false;
-          --left;
-        }
-      }
-      if (left > 0) log().warn("{} worker(s) did not acknowledge the abort", left);
-      if (!tp_.flush(std::chrono::seconds(5))) tp_.abandon_pending();
+      std::vector<bool> alive;
+      for (const auto& p : peers_) alive.push_back(p.alive);
+      abort_workers(tp_, alive, what, config_.timeout_seconds);
     } catch (const std::exception& e) {
       log().error("could not tell every worker that the job failed: {}", e.what());
     }
