@@ -531,7 +531,12 @@ class scheduler_loop {
 
   void idle_wait() {
     // Nothing to do this round: wait briefly for a message so an idle scheduler does not burn a core.
-    const auto wait = local_ && local_->in_flight() > 0 ? std::chrono::microseconds(200) : std::chrono::microseconds(2000);
+    // While kernels run, wait no longer than a fraction of a chunk's time: results of tiny partitions
+    // must not sit here waiting for the wait to end.
+    const std::chrono::nanoseconds wait =
+        local_ && local_->in_flight() > 0
+            ? std::min<std::chrono::nanoseconds>(local_->poll_interval(), std::chrono::microseconds(200))
+            : std::chrono::microseconds(2000);
     if (auto m = tp_.wait(wait)) handle(*m);
   }
 
@@ -783,7 +788,8 @@ class worker_loop {
       }
 
       // Wait for the scheduler: briefly while kernels run (their results need forwarding), longer when idle.
-      const auto wait = exec_.in_flight() > 0 ? std::chrono::microseconds(500) : std::chrono::microseconds(5000);
+      const std::chrono::nanoseconds wait =
+          exec_.in_flight() > 0 ? exec_.poll_interval() : std::chrono::microseconds(5000);
       auto m = tp_.wait(wait);
       if (!m) {
         if (seconds_d(clock::now() - last_heard).count() > config_.timeout_seconds)

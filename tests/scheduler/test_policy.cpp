@@ -60,3 +60,29 @@ TEST(Scheduler_Policy, MinChunkIsAFloorForEveryPolicy) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Scheduler_Policy, AWorkerHoldingItsShareGetsOnlyTheFloor) {
+  // Prefetched chunks must not be the largest ones: beyond its threads' share a worker gets min_chunk.
+  for (const char* name : {"guided", "factoring", "adaptive"}) {
+    auto p = partita::make_policy(name);
+    auto r = req(1000, 4);
+    r.worker_threads = 1;
+    const auto first = p->chunk_size(r);
+    EXPECT_GT(first, 1u) << name;
+    r.worker_unfinished = first;  // it holds its one thread's share now
+    r.min_chunk = 2;
+    EXPECT_EQ(p->chunk_size(r), 2u) << name << ": the prefetched chunk is the floor";
+  }
+}
+
+TEST(Scheduler_Policy, ChunkTopsUpAPartlyHeldShare) {
+  auto p = partita::make_policy("guided");
+  auto r = req(1000, 4);  // guided: 250 per thread
+  r.worker_threads = 2;   // share 500
+  r.worker_unfinished = 400;
+  EXPECT_EQ(p->chunk_size(r), 100u) << "only the rest of its share";
+}
+
+}  // namespace
