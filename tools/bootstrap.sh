@@ -42,6 +42,9 @@ packages=(
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   googletest libgtest-dev                              # tests
 )
+if [ "$mode" = test ]; then
+  packages+=(python3)                                  # test scripts read the summary JSON with it
+fi
 if [ "$mode" = test ] && [ -f tests/slurm/CMakeLists.txt ]; then
   packages+=(slurm-wlm munge)                          # the one-node Slurm test (label "slurm")
 fi
