@@ -1,5 +1,4 @@
 #include <partita/partita.hpp>
-
 int main(int argc, char** argv) {
   auto config = partita::parse_run_config(argc, argv);  // --policy, --threads, --seed, --trace, ...
   partita::session session(argc, argv);
