@@ -45,11 +45,24 @@ std::string eta_text(double s) {
   return fmt::format("{:02}:{:02}:{:02}", t / 3600, (t / 60) % 60, t % 60);
 }
 
+/// Whether the person watching sees a terminal. Under mpirun a rank's stderr is always a pipe to the
+/// launcher, so ask the launcher too: if the parent process (mpirun, or orted on another node) writes its
+/// stderr to a terminal, the live line reaches it. Slurm batch output files are not terminals.
+bool watched_on_terminal() {
+  if (isatty(STDERR_FILENO) == 1) return true;
+  char link[256] = {};
+  const auto path = "/proc/" + std::to_string(getppid()) + "/fd/2";
+  const auto n = readlink(path.c_str(), link, sizeof link - 1);
+  if (n <= 0) return false;
+  const std::string target(link, static_cast<std::size_t>(n));
+  return target.rfind("/dev/pts/", 0) == 0 || target.rfind("/dev/tty", 0) == 0;
+}
+
 /// Progress on the scheduler rank: a live line on a terminal, a log line every few seconds otherwise.
 class progress_meter {
  public:
   progress_meter(std::uint64_t total, std::uint64_t already, double interval, bool quiet)
-      : total_(total), start_done_(already), interval_(interval), quiet_(quiet), tty_(isatty(STDERR_FILENO) == 1),
+      : total_(total), start_done_(already), interval_(interval), quiet_(quiet), tty_(watched_on_terminal()),
         start_(clock::now()), last_(start_) {}
 
   void update(std::uint64_t done, bool force = false) {

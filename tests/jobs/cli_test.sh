@@ -96,6 +96,19 @@ wordcount_folder)
   run_np 2 run wordcount --param dir="$work/docs" --param top=2 --summary-json "$work/s.json" --quiet || fail "exited $?"
   res=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['result'])" "$work/s.json")
   case "$res" in "10 words (5 distinct) in 3 files"*"top: the=4, cat=2"*) ;; *) fail "result '$res'" ;; esac ;;
+progress_lines)
+  # Not a terminal (a Slurm output file): plain log lines every --progress-interval seconds.
+  run_np 2 run synthetic --param partitions=600 --param median_us=2000 --progress-interval 0.2 --quiet=false \
+    > "$work/out" 2>&1 || fail "exited $?"
+  n=$(grep -c "progress: [0-9]*/600 partitions ([0-9.]*%), [0-9]*/s, ETA [0-9:]*" "$work/out" || true)
+  [ "$n" -ge 2 ] || fail "expected periodic progress log lines, got $n: $(head -5 "$work/out")"
+  # On a terminal (a pty through script(1)): one live line redrawn with a carriage return.
+  command -v script > /dev/null || fail "script(1) from util-linux is needed for the terminal case"
+  script -qec "$mpirun -n 2 $partita run synthetic --param partitions=600 --param median_us=2000" "$work/tty" \
+    > /dev/null 2>&1 || fail "terminal run exited $?"
+  grep -a -q $'\r\[partita\] [0-9]*/600 partitions' "$work/tty" || fail "no live progress line on a terminal"
+  grep -a -q "progress: " "$work/tty" && fail "log-style progress lines on a terminal"
+  ;;
 worker_killed_in_job)
   # A worker rank is SIGKILLed after 100 partitions. Under mpirun --enable-recovery the survivors keep
   # running; the scheduler declares the silent rank lost, re-runs its partitions, and the job ends in the
