@@ -79,6 +79,13 @@ SlurmdTimeout=60
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=10 State=UP OverSubscribe=YES
 CONF
+# Nothing here uses cgroups (proctrack/linuxproc, task/none), but slurmd 22.05 initialises its cgroup plugin
+# anyway and fails where /sys/fs/cgroup is not mounted (chroots, some containers): point it at an empty
+# directory with the v1 plugin, which then has nothing to do.
+if ! mountpoint -q /sys/fs/cgroup; then
+  mkdir -p "$work/cgroup"
+  printf 'CgroupPlugin=cgroup/v1\nCgroupAutomount=no\nCgroupMountpoint=%s\n' "$work/cgroup" >"$work/cgroup.conf"
+fi
 
 /usr/sbin/slurmctld -D -i -f "$SLURM_CONF" >"$work/log/slurmctld.stdout.log" 2>&1 &
 pids+=($!)
