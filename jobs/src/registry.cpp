@@ -16,7 +16,9 @@ const registered_job* job_registry::find(const std::string& name) const {
 }
 
 std::unique_ptr<map_job_model> job_registry::make(const std::string& name, const parameters& given) const {
-  return find(name)->make(effective_parameters(name, given));
+  // effective_parameters throws a usage error for an unknown job, so it must run before find() is used.
+  const auto effective = effective_parameters(name, given);
+  return find(name)->make(effective);
 }
 
 parameters job_registry::effective_parameters(const std::string& name, const parameters& given) const {
