@@ -56,6 +56,20 @@ void executor::run_chunk(const std::vector<id_range>& chunk) {
   const int thread = tbb::this_task_arena::current_thread_index();
   const auto chunk_start = clock::now();
   std::uint64_t busy = 0;
+  // Results go to the communication thread as they come, not only at the end of the chunk: a large
+  // chunk (early factoring chunks run for many seconds) must not hide its finished partitions from the
+  // progress line, the checkpoints and the fold.
+  auto last_publish = chunk_start;
+  auto publish = [&] {
+    busy_ns_ += busy;
+    ran_ += local.size();
+    busy = 0;
+    std::lock_guard lock(mutex_);
+    if (!cancel_.load()) done_.append(std::move(local));
+    local.clear();
+    if (trace_) slices_.insert(slices_.end(), slices.begin(), slices.end());
+    slices.clear();
+  };
   for (const auto& range : chunk) {
     for (auto id = range.begin; id < range.end; ++id) {
       if (cancel_.load(std::memory_order_relaxed)) break;
@@ -85,21 +99,19 @@ void executor::run_chunk(const std::vector<id_range>& chunk) {
         slices.push_back(trace_slice{id, thread,
                                      std::chrono::duration_cast<std::chrono::nanoseconds>(start - t0_).count(),
                                      std::chrono::duration_cast<std::chrono::nanoseconds>(end - t0_).count()});
+      if (local.size() >= 256 || end - last_publish > std::chrono::milliseconds(10)) {
+        publish();
+        last_publish = end;
+      }
     }
   }
-  busy_ns_ += busy;
-  ran_ += local.size();
   {
     // A racy moving average is fine: a lost update only delays how fast it follows a change.
     const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - chunk_start).count();
     const auto old = chunk_ns_.load(std::memory_order_relaxed);
     chunk_ns_.store(old == 0 ? took : old + (took - old) / 8, std::memory_order_relaxed);
   }
-  {
-    std::lock_guard lock(mutex_);
-    if (!cancel_.load()) done_.append(std::move(local));
-    if (trace_) slices_.insert(slices_.end(), slices.begin(), slices.end());
-  }
+  publish();
   finished_.fetch_add(1, std::memory_order_release);
 }
 

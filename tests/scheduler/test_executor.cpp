@@ -1,0 +1,82 @@
+// Scheduler_Executor: chunks run on the arena; results reach the comm thread while a long chunk still runs.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include <partita/scheduler/executor.hpp>
+
+namespace {
+
+using namespace partita;
+using namespace std::chrono_literals;
+
+/// A model whose partitions sleep 1 ms and return their id; throws on partition `bad`.
+class sleepy_model final : public map_job_model {
+ public:
+  explicit sleepy_model(std::uint64_t n, std::uint64_t bad = ~0ull) : n_(n), bad_(bad) {}
+  const std::string& name() const override { return name_; }
+  std::uint64_t partition_count() const override { return n_; }
+  double cost_hint(partition_id) const override { return 0; }
+  const parameters& params() const override { return params_; }
+  void run(partition_id id, context&, bytes& out) override {
+    if (id.value == bad_) throw std::runtime_error("bad partition");
+    std::this_thread::sleep_for(1ms);
+    serialize_into(out, id.value);
+  }
+  void fold(std::span<const std::byte>) override {}
+  void reset() override {}
+  bytes accumulator() const override { return {}; }
+  void restore(std::span<const std::byte>) override {}
+  std::string describe(std::span<const std::byte>) const override { return ""; }
+
+ private:
+  std::string name_ = "sleepy";
+  std::uint64_t n_, bad_;
+  parameters params_;
+};
+
+TEST(Scheduler_Executor, ResultsOfALongChunkArriveWhileItRuns) {
+  sleepy_model m(2000);
+  executor ex(m, 1, 1, false, std::chrono::steady_clock::now());
+  ex.submit({{0, 2000}});  // one chunk of about 2 s
+  std::this_thread::sleep_for(300ms);
+  result_batch got;
+  EXPECT_TRUE(ex.drain(got)) << "finished partitions must not wait for the end of their chunk";
+  EXPECT_GT(got.size(), 50u);
+  EXPECT_EQ(ex.in_flight(), 1);
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(deserialize<std::uint64_t>(got.result(i)), got.ids[i]);
+  ex.cancel();
+  ex.wait_idle();
+}
+
+TEST(Scheduler_Executor, RunsEveryChunkAndReportsEachPartitionOnce) {
+  sleepy_model m(300);
+  executor ex(m, 3, 1, true, std::chrono::steady_clock::now());
+  for (std::uint64_t b = 0; b < 300; b += 30) ex.submit({{b, b + 30}});
+  ex.wait_idle();
+  result_batch got;
+  ex.drain(got);
+  ASSERT_EQ(got.size(), 300u);
+  std::vector<bool> seen(300, false);
+  for (auto id : got.ids) {
+    EXPECT_FALSE(seen[id]);
+    seen[id] = true;
+  }
+  EXPECT_EQ(ex.take_trace().size(), 300u);
+  EXPECT_GT(ex.busy_seconds(), 0.25);
+}
+
+TEST(Scheduler_Executor, AThrowingKernelIsReportedWithItsPartition) {
+  sleepy_model m(100, 42);
+  executor ex(m, 2, 1, false, std::chrono::steady_clock::now());
+  ex.submit({{0, 50}});
+  ex.submit({{50, 100}});
+  ex.wait_idle();
+  auto f = ex.failure();
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->id, 42u);
+  EXPECT_EQ(f->message, "bad partition");
+}
+
+}  // namespace
