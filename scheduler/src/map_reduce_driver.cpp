@@ -259,7 +259,7 @@ void abort_workers(transport<msg>& tp, const std::vector<bool>& alive, const std
     }
   }
   if (left > 0) log().warn("{} worker(s) did not acknowledge the abort", left);
-  if (!tp.flush(std::chrono::seconds(5))) tp.abandon_pending();
+  tp.flush_or_abandon(std::chrono::seconds(5));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -722,7 +722,7 @@ class scheduler_loop {
     const double mean = threads_sum ? busy_sum / threads_sum : 0;
     rep.imbalance = mean > 0 ? busy_max / mean : 1.0;
     if (config_.trace) detail::write_trace(*config_.trace, job_.name(), traces, events_, s_.rank().value);
-    if (!tp_.flush(std::chrono::seconds(5))) tp_.abandon_pending();
+    tp_.flush_or_abandon(std::chrono::seconds(5));
     return rep;
   }
 
@@ -850,7 +850,7 @@ class worker_loop {
   [[noreturn]] void aborted(const message<msg>& m) {
     exec_.cancel();
     tp_.send_bytes(setup_.scheduler, msg::aborted, {});
-    if (!tp_.flush(std::chrono::seconds(10))) tp_.abandon_pending();
+    tp_.flush_or_abandon(std::chrono::seconds(10));
     throw remote_failure(detail::wire_reader(m.payload).get_string());
   }
 
@@ -874,7 +874,7 @@ class worker_loop {
     st.threads = exec_.threads();
     if (config_.trace) st.trace = exec_.take_trace();
     tp_.send_bytes(setup_.scheduler, msg::stats, detail::encode_stats(st));
-    if (!tp_.flush(std::chrono::seconds(10))) tp_.abandon_pending();
+    tp_.flush_or_abandon(std::chrono::seconds(10));
     rep.wall_seconds = since(setup_.t0);
     return rep;
   }

@@ -96,6 +96,12 @@ class transport {
   /// Forgets sends to peers that will never receive them (e.g. a lost rank).
   void abandon_pending() noexcept { core_.abandon_pending(); }
 
+  /// Waits up to `timeout` for pending sends, then abandons whatever is left (a peer that is gone).
+  /// The last call of a protocol before it returns.
+  void flush_or_abandon(std::chrono::nanoseconds timeout) {
+    if (!flush(timeout)) abandon_pending();
+  }
+
   std::size_t pending_sends() const noexcept { return core_.pending_sends(); }
   MPI_Comm comm() const noexcept { return core_.comm(); }
 
