@@ -31,7 +31,6 @@ void list_jobs(const job_registry& reg) {
 int run_job(int argc, char** argv, const std::string& name, const std::vector<std::string>& items,
             const run_config& config) {
   const auto& reg = builtin_jobs();
-  const bool first = launcher_rank_hint() == 0;
   parameters params;
   std::unique_ptr<map_job_model> model;
   try {
@@ -39,8 +38,7 @@ int run_job(int argc, char** argv, const std::string& name, const std::vector<st
     params = reg.effective_parameters(name, parameters::parse(items));
     model = reg.make(name, params);
   } catch (const usage_error& e) {
-    if (first) std::fprintf(stderr, "partita: error: %s\n", e.what());
-    return exit_usage;
+    exit_together(exit_usage, fmt::format("partita: error: {}", e.what()));
   }
 
   session s(argc, argv);
@@ -104,8 +102,7 @@ int main(int argc, char** argv) {
       if (first) app.exit(e);
       return 0;
     }
-    if (first) std::fprintf(stderr, "partita: error: %s (see partita --help)\n", e.what());
-    return partita::exit_usage;
+    partita::exit_together(partita::exit_usage, fmt::format("partita: error: {} (see partita --help)", e.what()));
   }
 
   if (*jobs_cmd) {

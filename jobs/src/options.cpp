@@ -5,8 +5,11 @@
 #include <cstdlib>
 #include <stdlib.h>
 
+#include <fmt/format.h>
+
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/launch_env.hpp>
+#include <partita/runtime/session.hpp>
 #include <partita/scheduler/policy.hpp>
 
 namespace partita {
@@ -130,15 +133,13 @@ run_config parse_run_config(int argc, char** argv, const std::string& descriptio
     app.parse(argc, argv);
     if (params) *params = parameters::parse(items);
   } catch (const usage_error& e) {
-    if (first) std::fprintf(stderr, "%s: error: %s\n", argv[0], e.what());
-    std::exit(exit_usage);
+    exit_together(exit_usage, fmt::format("{}: error: {}", argv[0], e.what()));
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) {
       if (first) app.exit(e);
       std::exit(0);
     }
-    if (first) std::fprintf(stderr, "%s: error: %s (see --help)\n", argv[0], e.what());
-    std::exit(exit_usage);
+    exit_together(exit_usage, fmt::format("{}: error: {} (see --help)", argv[0], e.what()));
   }
   return config;
 }

@@ -1,6 +1,8 @@
 #include <partita/runtime/session.hpp>
 
+#include <cstdio>
 #include <cstdlib>
+#include <thread>
 #include <string>
 
 #include <partita/runtime/error.hpp>
@@ -17,6 +19,14 @@ const char* level_name(int level) {
     case MPI_THREAD_SERIALIZED: return "MPI_THREAD_SERIALIZED";
     case MPI_THREAD_MULTIPLE: return "MPI_THREAD_MULTIPLE";
     default: return "an unknown MPI thread level";
+  }
+}
+
+launch_env read_launch_env_or_default() {
+  try {
+    return read_launch_env();
+  } catch (const std::exception&) {
+    return {};  // a malformed variable is reported when the session starts; here we only exit
   }
 }
 }  // namespace
@@ -78,6 +88,39 @@ session::~session() {
     MPI_Finalized(&finalized);
     if (!finalized && MPI_Finalize() != MPI_SUCCESS) log().error("MPI_Finalize failed");
   }
+}
+
+void exit_together(int code, std::string_view message, std::chrono::milliseconds patience) {
+  const auto env = read_launch_env_or_default();
+  if (env.world_rank.value_or(0) == 0 && !message.empty()) {
+    std::fwrite(message.data(), 1, message.size(), stderr);
+    if (message.back() != '\n') std::fputc('\n', stderr);
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (env.world_size.value_or(1) <= 1 || initialized) std::exit(code);
+
+  bool met = false;
+  if (MPI_Init(nullptr, nullptr) == MPI_SUCCESS) {
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Request request = MPI_REQUEST_NULL;
+    if (MPI_Ibarrier(MPI_COMM_WORLD, &request) == MPI_SUCCESS) {
+      const auto deadline = std::chrono::steady_clock::now() + patience;
+      int done = 0;
+      while (!done && std::chrono::steady_clock::now() < deadline) {
+        if (MPI_Test(&request, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) break;
+        if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      met = done != 0;
+    }
+  }
+  if (met) {
+    MPI_Finalize();
+    std::exit(code);
+  }
+  std::_Exit(code);  // a peer never came: MPI_Finalize could wait for it forever
 }
 
 }  // namespace partita

@@ -3,7 +3,9 @@
 
 #include <mpi.h>
 
+#include <chrono>
 #include <memory>
+#include <string_view>
 #include <partita/runtime/ids.hpp>
 #include <partita/runtime/launch_env.hpp>
 #include <partita/runtime/node_map.hpp>
@@ -58,5 +60,14 @@ class session {
   bool owns_mpi_ = false;
   bool signals_ = false;
 };
+
+/// Ends a process that found a usage error before its session started (bad flag, unknown job):
+/// prints `message` on the first rank only, then leaves on every rank together. Under mpirun a
+/// rank that exits non-zero gets the others killed, so without the meeting the first rank could
+/// be killed before its message is out. The meeting is an MPI_Ibarrier bounded by `patience`
+/// (a rank that disagrees cannot hang the others) and happens only under a launcher that
+/// started more than one process. Call it on every rank.
+[[noreturn]] void exit_together(int code, std::string_view message,
+                                std::chrono::milliseconds patience = std::chrono::seconds(10));
 
 }  // namespace partita
