@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <future>
+#include <memory>
 #include <thread>
 #include <string>
 
@@ -102,24 +104,31 @@ void exit_together(int code, std::string_view message, std::chrono::milliseconds
   MPI_Initialized(&initialized);
   if (env.world_size.value_or(1) <= 1 || initialized) std::exit(code);
 
-  bool met = false;
-  if (MPI_Init(nullptr, nullptr) == MPI_SUCCESS) {
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    MPI_Request request = MPI_REQUEST_NULL;
-    if (MPI_Ibarrier(MPI_COMM_WORLD, &request) == MPI_SUCCESS) {
-      const auto deadline = std::chrono::steady_clock::now() + patience;
-      int done = 0;
-      while (!done && std::chrono::steady_clock::now() < deadline) {
-        if (MPI_Test(&request, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) break;
-        if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // MPI_Init itself waits for every rank (Open MPI's modex), so the whole meeting runs on a helper
+  // thread and this thread gives up after `patience`.
+  auto meeting = std::make_shared<std::promise<bool>>();
+  auto met_future = meeting->get_future();
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  std::thread([meeting, deadline] {
+    bool met = false;
+    int provided = 0;
+    if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) == MPI_SUCCESS) {
+      MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+      MPI_Request request = MPI_REQUEST_NULL;
+      if (MPI_Ibarrier(MPI_COMM_WORLD, &request) == MPI_SUCCESS) {
+        int done = 0;
+        while (!done && std::chrono::steady_clock::now() < deadline) {
+          if (MPI_Test(&request, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) break;
+          if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        met = done != 0;
       }
-      met = done != 0;
+      if (met) MPI_Finalize();
     }
-  }
-  if (met) {
-    MPI_Finalize();
+    meeting->set_value(met);
+  }).detach();
+  if (met_future.wait_until(deadline + std::chrono::seconds(2)) == std::future_status::ready && met_future.get())
     std::exit(code);
-  }
   std::_Exit(code);  // a peer never came: MPI_Finalize could wait for it forever
 }
 
