@@ -15,8 +15,10 @@
 #        this allocation with --restart auto.
 #   2    a usage error (bad flag, unknown job or parameter): reported, never relaunched.
 #   other a failure (a rank or node died). Nodes of the allocation that Slurm now reports DOWN, DRAINED,
-#        FAIL or NOT_RESPONDING are appended to the failure-history file (one "host  # reason" line each;
-#        partita's scheduler election never picks a node listed there), and the job is relaunched with
+#        FAIL or NOT_RESPONDING are appended to the failure-history file (one "host  UTC-time  # reason"
+#        line each; partita's scheduler election never picks a node listed there), or one "-  UTC-time"
+#        line when no node is to blame (every line with a time is an interrupt, from which
+#        --checkpoint-interval auto derives the mean time to interrupt), and the job is relaunched with
 #        --restart auto without those nodes, up to --max-relaunch times.
 # A relaunch adds `--restart auto` to the partita arguments unless they already have a --restart.
 #
@@ -168,13 +170,19 @@ while :; do
     why="job checkpointed and asked to be relaunched (exit $EX_REQUEUE)"
   else
     why="job failed with exit code $rc"
+    now=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
+    lost_nodes=0
     while read -r host state; do
       [ -n "$host" ] || continue
-      printf '%s  # %s: Slurm job %s attempt %d, node state %s\n' "$host" "$(date '+%F %T')" \
+      printf '%s  %s  # Slurm job %s attempt %d: node state %s\n' "$host" "$now" \
         "${SLURM_JOB_ID:-none}" "$attempt" "$state" >>"$history"
       excluded+=("$host")
+      lost_nodes=$((lost_nodes + 1))
       say "node $host is $state: added to $history, left out of the relaunch"
     done < <(failed_nodes)
+    # A crash no broken node explains is still an interrupt: it counts for the mean time to interrupt.
+    [ "$lost_nodes" -gt 0 ] || printf -- '-  %s  # Slurm job %s attempt %d: exit code %d\n' "$now" \
+      "${SLURM_JOB_ID:-none}" "$attempt" "$rc" >>"$history"
     if [ -n "$stop_signal" ]; then
       say "$why after SIG$stop_signal; not relaunching"
       exit "$rc"

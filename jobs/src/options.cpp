@@ -36,7 +36,8 @@ void add_run_options(CLI::App& app, run_config& c) {
                "the scheduler rank runs no partitions itself (large jobs)");
   app.add_option("--scheduler-rank", c.scheduler_rank, "use this rank as the scheduler instead of electing one");
   app.add_option("--failure-history", c.failure_history,
-                 "file of suspect hosts (one per line); they are never elected scheduler");
+                 "the job's failure history (default: <checkpoint-dir>/failure-history): hosts listed there "
+                 "are never elected scheduler; its timed events give the mean time to interrupt");
   app.add_option("--heartbeat", c.heartbeat_seconds, "seconds between heartbeats of a silent peer")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -1,7 +1,6 @@
 #include <partita/runtime/election.hpp>
 
 #include <cmath>
-#include <fstream>
 #include <sstream>
 
 #include <partita/runtime/error.hpp>
@@ -64,31 +63,6 @@ election_result elect_scheduler(MPI_Comm comm, const election_candidate& me, std
     }
   }
   return result;
-}
-
-std::set<std::string> read_failure_history(const std::filesystem::path& file) {
-  std::set<std::string> hosts;
-  std::error_code ec;
-  if (!std::filesystem::exists(file, ec)) return hosts;
-  std::ifstream in(file);
-  if (!in) throw error("cannot read the failure history " + file.string() + "; check its permissions");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream words(line);
-    std::string host;
-    if (words >> host && host[0] != '#') hosts.insert(host);
-  }
-  return hosts;
-}
-
-void append_failure_history(const std::filesystem::path& file, const std::string& host, const std::string& why) {
-  std::ofstream out(file, std::ios::app);
-  if (!out) throw error("cannot append to the failure history " + file.string());
-  // One line per failure: a line break in the reason would start a line whose first word reads as a host.
-  std::string reason = why;
-  for (char& c : reason)
-    if (c == '\n' || c == '\r') c = ' ';
-  out << host << "  # " << reason << '\n';
 }
 
 }  // namespace partita

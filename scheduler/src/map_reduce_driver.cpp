@@ -126,8 +126,7 @@ struct job_setup {
 job_setup set_up(session& s, const run_config& config, MPI_Comm comm) {
   job_setup setup;
   setup.comm = comm;
-  const auto suspects = config.failure_history.empty() ? std::set<std::string>{}
-                                                       : read_failure_history(config.failure_history);
+  const auto suspects = read_failure_history(config.failure_history_file());  // none when there is no file
   const auto me = make_candidate(s.nodes(), s.rank().value, suspects);
   const auto elected = elect_scheduler(comm, me, config.scheduler_rank);
   setup.scheduler = elected.scheduler;
@@ -160,6 +159,7 @@ struct restored_state {
   std::vector<float> measured;            // seconds per partition, NaN where not measured
   std::uint64_t measured_count = 0;
   std::uint64_t done_count = 0;
+  double run_seconds = 0;                 // the job's running time over all earlier runs, up to that checkpoint
 };
 
 checkpoint_expectation expectation(const map_job_model& job, std::uint64_t hash) {
@@ -232,6 +232,9 @@ std::optional<restored_state> load_restart(const map_job_model& job, const run_c
         ++r.measured_count;
       }
   r.done_count = static_cast<std::uint64_t>(std::count(r.done.begin(), r.done.end(), true));
+  if (auto run = image.f64.find("scheduler/run_seconds");
+      run != image.f64.end() && run->second.size() == 1 && std::isfinite(run->second[0]) && run->second[0] >= 0)
+    r.run_seconds = run->second[0];
   log().info("restart: from {} (epoch {}): {} of {} partitions already done, {} measured costs", r.file,
              r.epoch.value, r.done_count, n, r.measured_count);
   return r;
@@ -393,13 +396,29 @@ class scheduler_loop {
     t.every_partitions = config_.checkpoint_every_partitions;
     t.every_seconds = config_.checkpoint_every_seconds;
     t.young_daly = config_.checkpoint_interval_auto;
-    t.mtti_seconds = config_.mtti_seconds > 0 ? config_.mtti_seconds : 24 * 3600.0;
     if (config_.walltime_seconds) t.seconds_left = *config_.walltime_seconds;
     else if (auto left = s_.env().seconds_left()) t.seconds_left = *left;
     if (!config_.checkpoint_dir) return checkpoint_triggers{};
+    std::string source = " (from --mtti)";
+    if (config_.mtti_seconds > 0) {
+      t.mtti_seconds = config_.mtti_seconds;
+    } else {
+      t.mtti_seconds = 24 * 3600.0;
+      source = " (assumed: no --mtti, and no interrupts in a failure history)";
+      const double exposure = restored_ ? restored_->run_seconds : 0.0;
+      const auto interrupts = count_interrupts(read_failure_events(config_.failure_history_file()));
+      if (interrupts > 0 && exposure > 0) {
+        t.mtti_seconds = exposure / static_cast<double>(interrupts);
+        source = fmt::format(" (from the failure history: {} interrupt{} over {:.1f} s of this job's run time)",
+                             interrupts, interrupts == 1 ? "" : "s", exposure);
+      } else if (interrupts > 0) {
+        source = fmt::format(" (assumed: the failure history has {} interrupt{} but no checkpoint tells this "
+                             "job's run time yet)", interrupts, interrupts == 1 ? "" : "s");
+      }
+    }
     if (t.young_daly)
-      log().info("checkpoints at the Young/Daly interval: mean time to interrupt {:.0f} s{}, wall time {}",
-                 t.mtti_seconds, config_.mtti_seconds > 0 ? "" : " (assumed: no --mtti given)",
+      log().info("checkpoints at the Young/Daly interval: mean time to interrupt {:.1f} s{}, wall time {}",
+                 t.mtti_seconds, source,
                  t.seconds_left ? fmt::format("{:.0f} s left", *t.seconds_left) : std::string("unlimited"));
     return t;
   }
@@ -429,6 +448,7 @@ class scheduler_loop {
       i = e;
     }
     img.f64["scheduler/cost"].assign(measured_.begin(), measured_.end());
+    img.f64["scheduler/run_seconds"] = {(restored_ ? restored_->run_seconds : 0.0) + since(setup_.t0)};
     // Results that arrived before their predecessors, packed into three datasets (one HDF5 group per
     // result costs ~375 bytes of metadata each; early factoring chunks can hold thousands of them).
     auto& held_ids = img.u64["scheduler/held_ids"];
@@ -630,6 +650,16 @@ class scheduler_loop {
     log().warn("worker rank {} silent for {:.0f} s: declared lost; {} of its partitions go back to the queue", r,
                config_.timeout_seconds, requeued);
     event(fmt::format("rank {} lost", r));
+    if (const auto history = config_.failure_history_file(); !history.empty()) {
+      const auto& host = s_.nodes().hosts.at(static_cast<std::size_t>(s_.nodes().node_of(r)));
+      try {
+        append_failure_history(history, host,
+                               fmt::format("rank {} of job '{}' lost: silent for {:.0f} s", r, job_.name(),
+                                           config_.timeout_seconds));
+      } catch (const std::exception& e) {
+        log().warn("{}", e.what());
+      }
+    }
     bool anyone = local_ != nullptr;
     for (const auto& q : peers_) anyone |= q.alive;
     if (!anyone) throw error("every worker rank is lost and the scheduler runs no partitions itself; job '" +

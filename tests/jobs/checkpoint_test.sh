@@ -131,6 +131,30 @@ cost_policy_uses_measured)
   rm -f "$ck"/synthetic.$(ls "$ck" | grep -c 'h5$').h5  # drop the final checkpoint: restart mid-way
   restart_and_compare 2 --policy cost
   grep -q "cost policy: ordering by [1-9][0-9]* measured costs" "$work/log" || fail "cost policy did not use measured costs" ;;
+mtti_from_history)
+  # --checkpoint-interval auto without --mtti: the mean time to interrupt is this job's run time (carried in
+  # its checkpoints) over the interrupts in the failure history (<checkpoint-dir>/failure-history by default).
+  reference
+  $mpirun -n 3 "$partita" "${job[@]}" --checkpoint-dir "$ck" --checkpoint-every 300 --keep 2 > "$work/log" 2>&1 \
+    || fail "first run"
+  rm -f "$ck"/synthetic.$(ls "$ck" | grep -c 'h5$').h5  # drop the final checkpoint: restart mid-way
+  { echo "# written by hand: an untimed line marks a host, it is not an interrupt"
+    echo "nodeX  # bad memory"
+    echo "nodeY  2026-11-25T10:00:00Z  # Slurm job 7 attempt 1: node state DOWN"
+    echo "nodeZ  2026-11-25T10:00:20Z  # the same failure took a second node"
+    echo "-      2026-11-25T11:00:00Z  # Slurm job 7 attempt 2: exit code 137"; } > "$ck/failure-history"
+  restart_and_compare 2 --checkpoint-interval auto
+  line=$(grep "mean time to interrupt" "$work/log") || fail "no Young/Daly line"
+  python3 - "$line" <<'PY' || fail "mean time to interrupt is not run time / 2 interrupts: $line"
+import re, sys
+m = re.search(r"mean time to interrupt ([0-9.]+) s \(from the failure history: 2 interrupts over ([0-9.]+) s", sys.argv[1])
+assert m, "not derived from the history"
+mtti, run = float(m.group(1)), float(m.group(2))
+assert run > 0 and abs(mtti - run / 2) <= 0.051, (mtti, run)
+PY
+  # An explicit --mtti wins over the history.
+  restart_and_compare 2 --checkpoint-interval auto --mtti 900
+  grep -q "mean time to interrupt 900.0 s (from --mtti)" "$work/log" || fail "--mtti did not win: $(grep 'mean time' "$work/log")" ;;
 *) fail "unknown case" ;;
 esac
 echo "PASS [$case_name]"

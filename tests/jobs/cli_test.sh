@@ -120,9 +120,12 @@ worker_killed_in_job)
   args=(run synthetic --param partitions=1500 --param median_us=400 --quiet)
   run_np 3 "${args[@]}" --summary-json "$work/ref.json" || fail "reference exited $?"
   timeout 150 $mpirun --enable-recovery -n 3 "$partita" "${args[@]}" --inject kill:rank=2:after=100 \
-    --timeout 3 --heartbeat 0.5 --summary-json "$work/s.json" > "$work/out" 2>&1; rc=$?
+    --timeout 3 --heartbeat 0.5 --failure-history "$work/history" --summary-json "$work/s.json" > "$work/out" 2>&1; rc=$?
   [ $rc -eq 0 ] || fail "exit code $rc (124: hung): $(tail -5 "$work/out")"
   grep -q "worker rank 2 silent for 3 s: declared lost" "$work/out" || fail "the loss was not detected"
+  # The loss is an interrupt in the failure history: this host, a UTC time, the rank and the job.
+  grep -Eq "^$(hostname)  [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z  # rank 2 of job 'synthetic' lost" "$work/history" \
+    || fail "the loss is not in the failure history: $(cat "$work/history" 2>&1)"
   python3 - "$work/ref.json" "$work/s.json" <<'PY' || fail "results differ or the loss is not in the summary"
 import json, sys
 ref, got = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))

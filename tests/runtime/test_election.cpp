@@ -1,12 +1,9 @@
-// Unit tests of the election's local parts: the score's ordering, make_candidate, and the failure history.
+// Unit tests of the election's local parts: the score's ordering, make_candidate, (the failure history has its own tests).
 #include <partita/runtime/election.hpp>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <string>
 
 #include <partita/runtime/error.hpp>
@@ -70,60 +67,6 @@ TEST(Runtime_Election, MakeCandidateFromFakeMap) {
   EXPECT_EQ(c1.ranks_on_node, 1);
   EXPECT_TRUE(c1.suspect);
   EXPECT_THROW((void)partita::make_candidate(map, 3, {}), std::out_of_range);
-}
-
-// ---- failure history ---------------------------------------------------------------------------
-
-class Runtime_FailureHistory : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("partita_history_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
-};
-
-TEST_F(Runtime_FailureHistory, MissingFileIsEmpty) {
-  EXPECT_TRUE(partita::read_failure_history(dir_ / "no_such_file").empty());
-}
-
-TEST_F(Runtime_FailureHistory, ReadSkipsCommentsAndBlanks) {
-  const auto file = dir_ / "history";
-  {
-    std::ofstream out(file);
-    out << "# failure history of job 42\n"
-        << "\n"
-        << "   \n"
-        << "nodeA  # rank 3 died\n"
-        << "  nodeB\textra words\n"
-        << "   # indented comment\n"
-        << "nodeA\n"
-        << "nodeC";  // no final newline
-  }
-  EXPECT_EQ(partita::read_failure_history(file), (std::set<std::string>{"nodeA", "nodeB", "nodeC"}));
-}
-
-TEST_F(Runtime_FailureHistory, AppendThenRead) {
-  const auto file = dir_ / "sub_history";
-  partita::append_failure_history(file, "nodeA", "rank 2 lost at step 10");
-  partita::append_failure_history(file, "nodeB", "rank 5 lost");
-  EXPECT_EQ(partita::read_failure_history(file), (std::set<std::string>{"nodeA", "nodeB"}));
-  partita::append_failure_history(file, "nodeA", "again");
-  EXPECT_EQ(partita::read_failure_history(file).size(), 2u);
-}
-
-TEST_F(Runtime_FailureHistory, ReasonWithNewlineDoesNotAddAHost) {
-  const auto file = dir_ / "history";
-  partita::append_failure_history(file, "nodeA", "rank 1 died:\nsegfault in kernel\r\nnodeZ");
-  EXPECT_EQ(partita::read_failure_history(file), std::set<std::string>{"nodeA"});
-}
-
-TEST_F(Runtime_FailureHistory, AppendToUnwritablePlaceIsError) {
-  EXPECT_THROW(partita::append_failure_history(dir_ / "no_dir" / "history", "nodeA", "x"), partita::error);
 }
 
 }  // namespace

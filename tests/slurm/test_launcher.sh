@@ -36,11 +36,13 @@ check "relaunch adds --restart auto" '[ "$(sed -n 2p "$FAKE_LOG")" = "run pi --c
 
 # 2. A failure every time: relaunched --max-relaunch times, then the job's exit code.
 FAKE_LOG=$work/2.log FAKE_PLAN=$work/2.plan; printf '3\n' >"$FAKE_PLAN"
-run --max-relaunch 2 -- "$fake" run pi --restart auto; rc=$?
+run --max-relaunch 2 --history "$work/hist2" -- "$fake" run pi --restart auto; rc=$?
 check "always failing -> exit 3" '[ $rc -eq 3 ]'
 check "1 + 2 relaunches" '[ "$(wc -l <"$FAKE_LOG")" -eq 3 ]'
 check "existing --restart kept, not doubled" '! grep -q "auto --restart" "$FAKE_LOG"'
-check "default history next to the checkpoints is only created on node failures" '[ ! -s "$work/hist" ]'
+check "a planned stop (75) is not an interrupt" '[ ! -s "$work/hist" ]'
+check "each crash is a timed interrupt with no node to blame" \
+  '[ "$(grep -Ec "^-  [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z  # Slurm job none attempt [1-3]: exit code 3$" "$work/hist2")" -eq 3 ]'
 
 # 2b. A usage error (exit 2) is never relaunched.
 FAKE_LOG=$work/2b.log FAKE_PLAN=$work/2b.plan; printf '2\n0\n' >"$FAKE_PLAN"

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 
+#include <partita/runtime/failure_history.hpp>
 #include <partita/runtime/ids.hpp>
 #include <partita/runtime/node_map.hpp>
 
@@ -42,12 +43,5 @@ double election_score(const election_candidate& c);
 /// rank (each checks it locally, so none waits on the others). Logs the choice and reason once, on the chosen rank.
 election_result elect_scheduler(MPI_Comm comm, const election_candidate& me,
                                 std::optional<int> override_rank = std::nullopt);
-
-/// Host names listed in a failure-history file: the first word of each line that is neither blank nor
-/// a `#` comment. A missing file is an empty history. Throws error if the file exists but cannot be read.
-std::set<std::string> read_failure_history(const std::filesystem::path& file);
-
-/// Appends `host` to a failure-history file (creating it), with a reason as a comment.
-void append_failure_history(const std::filesystem::path& file, const std::string& host, const std::string& why);
 
 }  // namespace partita

@@ -18,7 +18,7 @@ struct run_config {
   int max_chunks_per_message = 0;        ///< chunks one request may ask for; 0: as many as the worker lacks
   bool scheduler_runs_partitions = true; ///< --dedicated-scheduler turns it off
   std::optional<int> scheduler_rank;     ///< --scheduler-rank N overrides the election
-  std::filesystem::path failure_history; ///< nodes listed there are never elected
+  std::filesystem::path failure_history; ///< --failure-history F (see failure_history_file())
   double heartbeat_seconds = 1.0;        ///< a silent peer sends a heartbeat this often
   double timeout_seconds = 60.0;         ///< a peer silent this long is lost
   std::optional<std::filesystem::path> summary_json;  ///< --summary-json F
@@ -35,6 +35,15 @@ struct run_config {
   double mtti_seconds = 0;                      ///< --mtti S: mean time to interrupt (0: from the failure history)
   std::optional<double> walltime_seconds;       ///< --walltime: overrides SLURM_JOB_END_TIME (seconds from start)
   std::optional<std::string> restart;           ///< --restart auto | FILE
+
+  /// The failure history the job reads (runtime/failure_history.hpp): --failure-history, else
+  /// <checkpoint dir>/failure-history (where slurm/partita-launch.sh writes by default), else none.
+  /// Its hosts are never elected scheduler; its timed events give the mean time to interrupt.
+  std::filesystem::path failure_history_file() const {
+    if (!failure_history.empty()) return failure_history;
+    if (checkpoint_dir) return *checkpoint_dir / "failure-history";
+    return {};
+  }
 };
 
 }  // namespace partita
