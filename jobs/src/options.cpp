@@ -98,18 +98,21 @@ void add_run_options(CLI::App& app, run_config& c) {
       ->group("Checkpoints");
   app.add_option_function<std::string>(
          "--inject",
-         [](const std::string& v) {
-           // kill:rank=R:after=K -> SIGKILL world rank R once it has run K partitions (a crash point).
+         [&c](const std::string& v) {
            int rank = -1;
            long after = -1;
            char tail = 0;
-           if (std::sscanf(v.c_str(), "kill:rank=%d:after=%ld%c", &rank, &after, &tail) != 2 || rank < 0 || after < 1)
-             throw CLI::ValidationError("--inject", "'" + v + "' is not kill:rank=R:after=K (R a rank, K >= 1 partitions)");
-           const auto spec = "partition.done@" + std::to_string(rank) + ":" + std::to_string(after);
-           ::setenv("PARTITA_CRASH_AT", spec.c_str(), 1);
+           if (std::sscanf(v.c_str(), "kill:rank=%d:after=%ld%c", &rank, &after, &tail) == 2 && rank >= 0 && after >= 1)
+             c.inject = fmt::format("kill:rank={}:after={}", rank, after);
+           else if (std::sscanf(v.c_str(), "kill:scheduler:after=%ld%c", &after, &tail) == 1 && after >= 1)
+             c.inject = fmt::format("kill:scheduler:after={}", after);
+           else
+             throw CLI::ValidationError("--inject", "'" + v + "' is not kill:rank=R:after=K or kill:scheduler:after=K "
+                                        "(R a rank, K >= 1 partitions)");
          },
-         "rehearse a failure: kill:rank=R:after=K SIGKILLs rank R after it ran K partitions "
-         "(with mpirun --enable-recovery the job survives a lost worker)")
+         "rehearse a failure: kill:rank=R:after=K SIGKILLs rank R after it ran K partitions, "
+         "kill:scheduler:after=K the scheduler rank after K results; it fires once per job (the failure history "
+         "remembers it, so a relaunch runs to the end); with mpirun --enable-recovery the job survives a lost worker")
       ->type_name("SPEC")
       ->group("Fault injection");
   app.add_option("--progress-interval", c.progress_interval_seconds,

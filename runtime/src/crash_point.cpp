@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 
 #include <partita/runtime/launch_env.hpp>
@@ -18,13 +19,12 @@ struct armed_point {
   int rank = -1;       // -1: any rank
   long nth = 1;        // fire on the nth time the point is reached
   std::atomic<long> hits{0};
+  std::function<void()> before_kill;
 };
 
-armed_point* parse_armed() {
-  const char* spec = std::getenv("PARTITA_CRASH_AT");
-  if (!spec || !*spec) return nullptr;
-  auto* p = new armed_point;  // lives for the process
-  std::string s(spec);
+armed_point* parse(std::string s) {
+  if (s.empty()) return nullptr;
+  auto* p = new armed_point;
   if (auto colon = s.rfind(':'); colon != std::string::npos) {
     p->nth = std::strtol(s.c_str() + colon + 1, nullptr, 10);
     s.resize(colon);
@@ -36,14 +36,33 @@ armed_point* parse_armed() {
   p->name = s;
   return p;
 }
+
+std::once_flag from_env;
+std::atomic<armed_point*> armed{nullptr};  // replaced points are never freed: a thread may still read one
+
+void read_env_once() {
+  std::call_once(from_env, [] {
+    const char* spec = std::getenv("PARTITA_CRASH_AT");
+    if (spec && *spec && !armed.load()) armed.store(parse(spec));
+  });
+}
 }  // namespace
 
+void arm_crash_point(std::string_view spec, std::function<void()> before_kill) {
+  read_env_once();  // so a later first crash_point() does not override this with the environment
+  auto* p = parse(std::string(spec));
+  if (p) p->before_kill = std::move(before_kill);
+  armed.store(p);
+}
+
 void crash_point(std::string_view name) {
-  static armed_point* armed = parse_armed();
-  if (!armed || armed->name != name) return;
-  if (armed->rank >= 0 && launcher_rank_hint() != armed->rank) return;
-  if (++armed->hits < armed->nth) return;
-  log().warn("crash point '{}' reached: killing this process (PARTITA_CRASH_AT)", std::string(name));
+  read_env_once();
+  armed_point* p = armed.load(std::memory_order_acquire);
+  if (!p || p->name != name) return;
+  if (p->rank >= 0 && launcher_rank_hint() != p->rank) return;
+  if (++p->hits != p->nth) return;
+  log().warn("crash point '{}' reached: killing this process", std::string(name));
+  if (p->before_kill) p->before_kill();
   log().flush();
   ::kill(::getpid(), SIGKILL);
 }

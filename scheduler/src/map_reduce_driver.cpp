@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -14,6 +15,7 @@
 #include <partita/checkpoint/reader.hpp>
 #include <partita/checkpoint/restart.hpp>
 #include <partita/checkpoint/writer.hpp>
+#include <partita/runtime/crash_point.hpp>
 #include <partita/runtime/election.hpp>
 #include <partita/runtime/signals.hpp>
 #include <partita/scheduler/checkpoint_schedule.hpp>
@@ -38,6 +40,8 @@ std::chrono::nanoseconds to_ns(double s) {
 }
 
 double since(clock::time_point t) { return seconds_d(clock::now() - t).count(); }
+/// Seconds for a log line: milliseconds below 10 s, tenths above.
+std::string seconds_text(double s) { return s < 10 ? fmt::format("{:.3f}", s) : fmt::format("{:.1f}", s); }
 
 std::string eta_text(double s) {
   if (!(s >= 0) || s > 1e7) return "--:--:--";
@@ -138,6 +142,44 @@ job_setup set_up(session& s, const run_config& config, MPI_Comm comm) {
     throw usage_error("--dedicated-scheduler needs at least two ranks: with one rank nobody would run partitions");
   setup.t0 = clock::now();
   return setup;
+}
+
+/// Arms --inject on this rank: a crash point that SIGKILLs the rank, after recording the failure in the
+/// job's failure history. An injection the history shows as already fired stays disarmed, so a relaunch with
+/// the same arguments (slurm/partita-launch.sh adds only --restart auto) runs to the end.
+void arm_injection(const session& s, const run_config& config, rank_t scheduler) {
+  if (config.inject.empty()) return;
+  const auto history = config.failure_history_file();
+  const std::string mark = "injected " + config.inject;
+  for (const auto& e : read_failure_events(history))
+    if (e.reason.starts_with(mark)) {
+      if (s.rank() == scheduler)
+        log().info("--inject {}: already fired in this job ({}); not again", config.inject, history.string());
+      arm_crash_point("");
+      return;
+    }
+  int rank = -1;
+  long after = 0;
+  std::string point;
+  if (std::sscanf(config.inject.c_str(), "kill:rank=%d:after=%ld", &rank, &after) == 2)
+    point = fmt::format("partition.done@{}:{}", rank, after);
+  else if (std::sscanf(config.inject.c_str(), "kill:scheduler:after=%ld", &after) == 1)
+    point = fmt::format("scheduler.commit:{}", after);
+  else
+    throw usage_error("--inject '" + config.inject + "' is not kill:rank=R:after=K or kill:scheduler:after=K");
+  if (rank >= s.size())
+    throw usage_error(fmt::format("--inject {}: there is no rank {} in a job of {} ranks", config.inject, rank, s.size()));
+  std::function<void()> record;
+  if (!history.empty()) {
+    const auto host = s.nodes().hosts.at(static_cast<std::size_t>(s.nodes().node_of(s.rank().value)));
+    record = [history, host, why = fmt::format("{} (rank {})", mark, s.rank().value)] {
+      try {
+        append_failure_history(history, host, why);
+      } catch (...) {  // the rank dies next either way; an unwritable history only means it may fire again
+      }
+    };
+  }
+  arm_crash_point(point, std::move(record));
 }
 
 /// What decides a map/reduce job's result: its parameters, seed and partition count (not the policy, threads
@@ -409,16 +451,16 @@ class scheduler_loop {
       const auto interrupts = count_interrupts(read_failure_events(config_.failure_history_file()));
       if (interrupts > 0 && exposure > 0) {
         t.mtti_seconds = exposure / static_cast<double>(interrupts);
-        source = fmt::format(" (from the failure history: {} interrupt{} over {:.1f} s of this job's run time)",
-                             interrupts, interrupts == 1 ? "" : "s", exposure);
+        source = fmt::format(" (from the failure history: {} interrupt{} over {} s of this job's run time)",
+                             interrupts, interrupts == 1 ? "" : "s", seconds_text(exposure));
       } else if (interrupts > 0) {
         source = fmt::format(" (assumed: the failure history has {} interrupt{} but no checkpoint tells this "
                              "job's run time yet)", interrupts, interrupts == 1 ? "" : "s");
       }
     }
     if (t.young_daly)
-      log().info("checkpoints at the Young/Daly interval: mean time to interrupt {:.1f} s{}, wall time {}",
-                 t.mtti_seconds, source,
+      log().info("checkpoints at the Young/Daly interval: mean time to interrupt {} s{}, wall time {}",
+                 seconds_text(t.mtti_seconds), source,
                  t.seconds_left ? fmt::format("{:.0f} s left", *t.seconds_left) : std::string("unlimited"));
     return t;
   }
@@ -518,6 +560,7 @@ class scheduler_loop {
       const auto id = results.ids[i];
       const double secs = static_cast<double>(results.nanos[i]) * 1e-9;
       if (!dispatch_.complete(worker, id, secs)) continue;
+      crash_point("scheduler.commit");
       measured_[id] = static_cast<float>(secs);
       if (id == next_fold_) {
         job_.fold(results.result(i));
@@ -932,6 +975,7 @@ run_report run_map_reduce(session& s, map_job_model& job, const run_config& conf
     throw usage_error("--checkpoint-every/--checkpoint-interval need --checkpoint-dir (where to write checkpoints)");
   job_comm comm(s.comm());
   const auto setup = set_up(s, config, comm.get());
+  arm_injection(s, config, setup.scheduler);
   if (s.rank() == setup.scheduler) {
     const auto hash = job_params_hash(job, config);
     std::optional<restored_state> restored;

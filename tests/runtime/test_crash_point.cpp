@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <functional>
 
 namespace {
@@ -79,6 +81,46 @@ TEST(Runtime_CrashPoint, NthHit) {
     std::_Exit(3);
   });
   EXPECT_TRUE(killed_by_sigkill(status)) << "status " << status;
+}
+
+TEST(Runtime_CrashPoint, ArmedInCodeRunsItsHookThenKills) {
+  char path[] = "/tmp/partita_crash_hook_XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  const std::string file = path;
+  // Arming in code wins over the environment (which names another point) and fires on the 2nd hit.
+  int status = run_child("other", [&] {
+    partita::arm_crash_point("p:2", [&] {
+      if (FILE* f = std::fopen(file.c_str(), "w")) {
+        std::fputs("recorded", f);
+        std::fclose(f);
+      }
+    });
+    partita::crash_point("other");
+    partita::crash_point("p");
+    if (FILE* f = std::fopen(file.c_str(), "r")) {  // not yet: the hook runs only when the point fires
+      const int c = std::fgetc(f);
+      std::fclose(f);
+      if (c != EOF) std::_Exit(4);
+    }
+    partita::crash_point("p");
+    std::_Exit(3);
+  });
+  EXPECT_TRUE(killed_by_sigkill(status)) << "status " << status;
+  char buf[16] = {};
+  if (FILE* f = std::fopen(file.c_str(), "r")) {
+    std::fgets(buf, sizeof buf, f);
+    std::fclose(f);
+  }
+  EXPECT_STREQ(buf, "recorded");
+  // Disarming ("") leaves the process alive.
+  status = run_child("p", [] {
+    partita::arm_crash_point("");
+    partita::crash_point("p");
+  });
+  EXPECT_TRUE(exited_cleanly(status)) << "status " << status;
+  std::remove(file.c_str());
 }
 
 }  // namespace

@@ -23,6 +23,7 @@ struct run_config {
   double timeout_seconds = 60.0;         ///< a peer silent this long is lost
   std::optional<std::filesystem::path> summary_json;  ///< --summary-json F
   std::optional<std::filesystem::path> trace;         ///< --trace F (Chrome trace-event JSON)
+  std::string inject;                    ///< --inject kill:rank=R:after=K | kill:scheduler:after=K ("": none)
   bool quiet = false;                    ///< no progress line or summary text
   double progress_interval_seconds = 5;  ///< log-line progress period when stderr is not a terminal
 
