@@ -29,6 +29,11 @@ class Runtime_FailureHistory : public ::testing::Test {
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path write_history(const std::string& text) const {
+    const auto file = dir_ / "history";
+    std::ofstream(file) << text;
+    return file;
+  }
   std::filesystem::path dir_;
 };
 
@@ -37,18 +42,15 @@ TEST_F(Runtime_FailureHistory, MissingFileIsEmpty) {
 }
 
 TEST_F(Runtime_FailureHistory, ReadSkipsCommentsAndBlanks) {
-  const auto file = dir_ / "history";
-  {
-    std::ofstream out(file);
-    out << "# failure history of job 42\n"
-        << "\n"
-        << "   \n"
-        << "nodeA  # rank 3 died\n"
-        << "  nodeB\textra words\n"
-        << "   # indented comment\n"
-        << "nodeA\n"
-        << "nodeC";  // no final newline
-  }
+  const auto file = write_history(
+      "# failure history of job 42\n"
+      "\n"
+      "   \n"
+      "nodeA  # rank 3 died\n"
+      "  nodeB\textra words\n"
+      "   # indented comment\n"
+      "nodeA\n"
+      "nodeC");  // no final newline
   EXPECT_EQ(partita::read_failure_history(file), (std::set<std::string>{"nodeA", "nodeB", "nodeC"}));
 }
 
@@ -89,14 +91,11 @@ TEST_F(Runtime_FailureHistory, AppendedEventsAreTimed) {
 }
 
 TEST_F(Runtime_FailureHistory, HandWrittenAndOldLinesStayValid) {
-  const auto file = dir_ / "history";
-  {
-    std::ofstream out(file);
-    out << "node09  # marked by hand: bad memory\n"
-        << "node10  2026-11-25 12:00:00  # the launcher's old format: time in words, not a timestamp\n"
-        << "node11  2026-11-25T12:00:00Z\n"
-        << "node12  2026-13-25T12:00:00Z  # not a date: an untimed event\n";
-  }
+  const auto file = write_history(
+      "node09  # marked by hand: bad memory\n"
+      "node10  2026-11-25 12:00:00  # the launcher's old format: time in words, not a timestamp\n"
+      "node11  2026-11-25T12:00:00Z\n"
+      "node12  2026-13-25T12:00:00Z  # not a date: an untimed event\n");
   const auto events = partita::read_failure_events(file);
   ASSERT_EQ(events.size(), 4u);
   EXPECT_FALSE(events[0].when);
