@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <partita/runtime/launch_env.hpp>
 #include <partita/runtime/log.hpp>
@@ -38,21 +40,32 @@ armed_point* parse(std::string s) {
 }
 
 std::once_flag from_env;
-std::atomic<armed_point*> armed{nullptr};  // replaced points are never freed: a thread may still read one
+std::atomic<armed_point*> armed{nullptr};
+// Every point ever armed, kept for the life of the process: a thread may still be reading a replaced one.
+std::mutex kept_mutex;
+std::vector<std::unique_ptr<armed_point>> kept;
+
+armed_point* keep(armed_point* p) {
+  if (p) {
+    std::lock_guard lock(kept_mutex);
+    kept.emplace_back(p);
+  }
+  return p;
+}
 
 void read_env_once() {
   std::call_once(from_env, [] {
     const char* spec = std::getenv("PARTITA_CRASH_AT");
-    if (spec && *spec && !armed.load()) armed.store(parse(spec));
+    if (spec && *spec && !armed.load()) armed.store(keep(parse(spec)));
   });
 }
 }  // namespace
 
 void arm_crash_point(std::string_view spec, std::function<void()> before_kill) {
   read_env_once();  // so a later first crash_point() does not override this with the environment
-  auto* p = parse(std::string(spec));
+  auto* p = keep(parse(std::string(spec)));
   if (p) p->before_kill = std::move(before_kill);
-  armed.store(p);
+  armed.store(p, std::memory_order_release);
 }
 
 void crash_point(std::string_view name) {
