@@ -2,9 +2,10 @@
 // hand-written dynamic MPI loop over the same costs, measured in the same run. The last line is the ratio.
 //
 //   mpirun -n 9 bench_balance [--partitions N] [--median-us U] [--sigma S] [--reps R] [--policies a,b,…]
-//                             [--slow-factor F] [--smoke]
+//                             [--slow-factor F] [--no-speculate] [--smoke]
 //
-// Each row is the best of R runs (default 2), the hand loop's too.
+// Each row is the best of R runs (default 2), the hand loop's too. The policy rows run with Partita's defaults,
+// speculative execution included (--no-speculate turns it off there).
 //
 // Then a straggler case: the last rank runs F times slower (default 8; synthetic's slow_rank/slow_factor) on
 // uniform costs of 20 ms (5 ms with --smoke), 40 partitions per worker, policy adaptive, with speculative
@@ -51,6 +52,7 @@ struct options {
   int reps = 2;  // best of: sleep overshoot on a shared node varies from run to run
   double sigma = 1.5;
   std::vector<std::string> policies = partita::policy_names();
+  bool speculate = true;  // in the policy rows
   double slow_factor = 8;
   double straggler_median_us = 20000;
   std::uint64_t straggler_per_worker = 40;
@@ -71,6 +73,7 @@ options parse(int argc, char** argv) {
     else if (a == "--median-us") o.median_us = value();
     else if (a == "--sigma") o.sigma = value();
     else if (a == "--slow-factor") o.slow_factor = std::max(1.0, value());
+    else if (a == "--no-speculate") o.speculate = false;
     else if (a == "--policies") {
       if (i + 1 >= argc) throw partita::usage_error(a + " needs a value");
       o.policies.clear();
@@ -89,7 +92,7 @@ options parse(int argc, char** argv) {
       o.straggler_per_worker = 20;
     } else {
       throw partita::usage_error("unknown option " + a + " (--partitions N --median-us U --sigma S --reps R --policies a,b "
-                                 "--slow-factor F --smoke)");
+                                 "--slow-factor F --no-speculate --smoke)");
     }
   }
   return o;
@@ -302,6 +305,7 @@ int main(int argc, char** argv) {
       c.policy = policy;
       c.threads = 1;
       c.scheduler_runs_partitions = false;
+      c.speculate = o.speculate;
       c.quiet = true;
       row r{"partita " + policy};
       partita::run_report report;
