@@ -672,7 +672,9 @@ class scheduler_loop {
     }
   }
 
-  void lose(int r) {
+  /// Declares worker rank `r` lost. While the job runs its partitions go back to the queue, and losing the last
+  /// worker fails the job; at the end (`running` false) it is only recorded.
+  void lose(int r, bool running = true) {
     auto& p = peers_[static_cast<std::size_t>(r)];
     p.alive = false;
     const auto requeued = dispatch_.lose(r);
@@ -689,7 +691,7 @@ class scheduler_loop {
         log().warn("{}", e.what());
       }
     }
-    bool anyone = local_ != nullptr;
+    bool anyone = local_ != nullptr || !running;
     for (const auto& q : peers_) anyone |= q.alive;
     if (!anyone) throw error("every worker rank is lost and the scheduler runs no partitions itself; job '" +
                              job_.name() + "' cannot finish");
@@ -739,9 +741,19 @@ class scheduler_loop {
       }
     const auto deadline = clock::now() + to_ns(std::max(5.0, config_.timeout_seconds));
     while (waiting > 0 && clock::now() < deadline) {
+      // A rank that died after speculative copies finished its partitions was never waited for: it is lost all
+      // the same (summary, failure history) once silent for the timeout.
+      for (int r = 0; r < s_.size(); ++r) {
+        const auto& p = peers_[static_cast<std::size_t>(r)];
+        if (p.alive && !stats[static_cast<std::size_t>(r)] && since(p.last_heard) > config_.timeout_seconds) {
+          lose(r, false);
+          --waiting;
+        }
+      }
       auto m = tp_.wait(std::chrono::milliseconds(50));
       if (!m) continue;
       auto& p = peers_.at(static_cast<std::size_t>(m->source.value));
+      p.last_heard = clock::now();
       if (m->tag == msg::stats && p.alive && !stats[static_cast<std::size_t>(m->source.value)]) {
         stats[static_cast<std::size_t>(m->source.value)] = detail::decode_stats(m->payload);
         --waiting;
@@ -937,7 +949,15 @@ class worker_loop {
     rep.partitions = job_.partition_count();
     rep.result_text = rep.status == run_status::completed ? job_.describe(rep.result) : "(incomplete)";
     exec_.cancel();
-    exec_.wait_idle();
+    // A kernel that ignores cancellation (e.g. the losing twin of a speculative copy) may still run: keep the
+    // heartbeats going meanwhile, or the scheduler would take this live rank for a lost one.
+    for (auto beat = clock::now(); exec_.in_flight() > 0; tp_.progress()) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      if (seconds_d(clock::now() - beat).count() > config_.heartbeat_seconds) {
+        tp_.send_bytes(setup_.scheduler, msg::heartbeat, {});
+        beat = clock::now();
+      }
+    }
     detail::worker_stats st;
     st.busy_seconds = exec_.busy_seconds();
     st.partitions = exec_.partitions_run();
