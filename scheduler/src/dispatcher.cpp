@@ -30,9 +30,6 @@ dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::
   costs_.assign(total_, std::nanf(""));
   if (options_.costs.size() == total_) costs_ = options_.costs;
   queued_.assign(total_, false);
-  holder_.assign(total_, -1);
-  copy_.assign(total_, -1);
-  copied_by_.assign(total_, -1);
   if (!(options_.speculation.factor > 0)) throw error("dispatcher: the speculation factor must be positive");
 
   if (policy_->order() == queue_order::by_cost) {
@@ -162,7 +159,6 @@ std::vector<std::vector<id_range>> dispatcher::assign(int w, int chunks, clock::
     for (const auto& range : chunk) {
       wk.held.push_back(held_chunk{range, now, wk.unfinished});
       wk.unfinished += range.size();
-      for (auto id = range.begin; id < range.end; ++id) holder_[id] = w;
     }
     ++wk.tally.chunks;
     out.push_back(std::move(chunk));
@@ -173,13 +169,13 @@ std::vector<std::vector<id_range>> dispatcher::assign(int w, int chunks, clock::
 }
 
 double dispatcher::median_seconds() const {
-  if (samples_.size() < std::max<std::uint64_t>(1, options_.speculation.min_samples)) return 0;
-  if (median_at_ == 0 || samples_.size() >= median_at_ + median_at_ / 8 + 1) {
+  if (sample_count_ < std::max<std::uint64_t>(1, options_.speculation.min_samples)) return 0;
+  if (median_at_ != sample_count_) {  // at most 1024 samples: a few microseconds
     auto copy = samples_;
     auto mid = copy.begin() + static_cast<long>(copy.size() / 2);
     std::nth_element(copy.begin(), mid, copy.end());
     median_ = *mid;
-    median_at_ = samples_.size();
+    median_at_ = sample_count_;
   }
   return median_;
 }
@@ -194,7 +190,7 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
   const auto want = std::min<std::uint64_t>(idle, static_cast<std::uint64_t>(std::max(0, chunks)));
   const double median = median_seconds();
   if (want == 0 || median <= 0) return out;
-  const double mean = sample_sum_ / static_cast<double>(samples_.size());
+  const double mean = sample_sum_ / static_cast<double>(sample_count_);
   const auto& o = options_.speculation;
   struct candidate {
     double overdue;  // outstanding / allowed
@@ -212,7 +208,8 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
       const double outstanding = std::chrono::duration<double>(now - c.since).count();
       if (outstanding <= o.floor_seconds) continue;
       for (auto id = c.range.begin; id < c.range.end; ++id) {
-        if (done_[id] || copied_by_[id] >= 0 || holder_[id] != static_cast<int>(h)) continue;
+        // Its own copies are in `held` too; they, and partitions copied once already, have an entry.
+        if (done_[id] || copied_.count(id)) continue;
         // Queued before it on the holder: its chunk-mates (run in order on one thread) and what was ahead.
         const double before = static_cast<double>(c.ahead) / threads + static_cast<double>(id - c.range.begin);
         const double allowed = std::max(o.floor_seconds, o.factor * (median + before * mean));
@@ -226,8 +223,7 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
   });
   for (const auto& c : found) {
     if (out.size() >= want) break;
-    copied_by_[c.id] = w;
-    copy_[c.id] = w;
+    copied_.emplace(c.id, copy_state{c.holder, w, w});
     wk.held.push_back(held_chunk{id_range{c.id, c.id + 1}, now, wk.unfinished});
     ++wk.unfinished;
     ++wk.tally.chunks;
@@ -248,13 +244,16 @@ void dispatcher::prune(worker& wk) {
   }
 }
 
-void dispatcher::settle(std::uint64_t id) {
+void dispatcher::settle(int w, std::uint64_t id) {
   // Neither holder runs it for the job any more; whichever is still busy with it will be dropped.
-  for (int h : {holder_[id], copy_[id]})
-    if (h >= 0) {
-      auto& wk = workers_[static_cast<std::size_t>(h)];
-      if (wk.unfinished > 0) --wk.unfinished;
-    }
+  auto done_with = [&](int h) {
+    auto& wk = workers_[static_cast<std::size_t>(h)];
+    if (wk.unfinished > 0) --wk.unfinished;
+  };
+  done_with(w);
+  if (const auto it = copied_.find(id); it != copied_.end())
+    for (int h : {it->second.original, it->second.copy})
+      if (h >= 0 && h != w) done_with(h);
 }
 
 bool dispatcher::complete(int w, std::uint64_t id, double seconds) {
@@ -264,13 +263,16 @@ bool dispatcher::complete(int w, std::uint64_t id, double seconds) {
   ++done_count_;
   costs_[id] = static_cast<float>(seconds);
   auto& wk = workers_.at(static_cast<std::size_t>(w));
-  settle(id);
-  if (copied_by_[id] == w) {  // also when the copy carried on as the original after its holder was lost
+  settle(w, id);
+  // A win also when the copy carried on as the original after its holder was lost.
+  if (const auto it = copied_.find(id); it != copied_.end() && it->second.by == w) {
     ++copies_won_;
     ++wk.tally.copies_won;
   }
   ema_partition_ = ema(ema_partition_, std::max(seconds, 1e-9));
-  samples_.push_back(static_cast<float>(seconds));
+  if (samples_.size() < sample_ring) samples_.push_back(static_cast<float>(seconds));
+  else samples_[sample_count_ % sample_ring] = static_cast<float>(seconds);
+  ++sample_count_;
   sample_sum_ += seconds;
   ++wk.tally.partitions;
   wk.tally.busy_seconds += seconds;
@@ -285,13 +287,20 @@ std::uint64_t dispatcher::lose(int w) {
   for (const auto& c : wk.held)
     for (auto id = c.range.begin; id < c.range.end; ++id) {
       if (done_[id]) continue;
-      if (copy_[id] == w) {
-        copy_[id] = -1;  // the original still runs on its holder
-      } else if (holder_[id] == w && copy_[id] >= 0) {
-        holder_[id] = copy_[id];  // the copy carries on as the original
-        copy_[id] = -1;
-      } else if (holder_[id] == w && !queued_[id]) {
-        holder_[id] = -1;
+      if (const auto it = copied_.find(id); it != copied_.end()) {
+        auto& st = it->second;
+        if (st.copy == w) {  // the original still runs on its holder
+          st.copy = -1;
+          continue;
+        }
+        if (st.copy >= 0) {  // w ran the original: the copy carries on as the original
+          st.original = st.copy;
+          st.copy = -1;
+          continue;
+        }
+        st.original = -1;  // nobody runs it any more
+      }
+      if (!queued_[id]) {
         retry_.push_back(id);
         queued_[id] = true;
         ++unassigned_;

@@ -8,6 +8,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include <partita/scheduler/policy.hpp>
@@ -133,7 +134,7 @@ class dispatcher {
   void prune(worker& wk);
   double mean_speed() const;
   std::vector<std::vector<id_range>> speculate(int w, int chunks, clock::time_point now);
-  void settle(std::uint64_t id);
+  void settle(int w, std::uint64_t id);
 
   std::uint64_t total_;
   std::vector<worker> workers_;
@@ -150,16 +151,23 @@ class dispatcher {
   std::vector<bool> queued_;                 // in retry_ (avoid duplicates)
   double ema_partition_ = 0;                 // mean seconds per partition, all workers
   double ema_message_ = 0;                   // scheduler seconds per message
-  // Who runs what: the original holder and the speculative copy's worker of each id (-1: none).
-  std::vector<int> holder_;
-  std::vector<int> copy_;
-  std::vector<int> copied_by_;               // who ran its speculative copy, for good (-1: none; at most one)
+  // Partitions that had a speculative copy (few, so a map, not a vector per partition): who runs the original
+  // and the copy now (-1: nobody), and who was given the copy (for good: at most one copy per partition).
+  struct copy_state {
+    int original = -1;
+    int copy = -1;
+    int by = -1;
+  };
+  std::unordered_map<std::uint64_t, copy_state> copied_;
   std::vector<speculative_copy> copies_;
   std::uint64_t copies_won_ = 0;
-  std::vector<float> samples_;               // measured partition seconds of this run (for the median)
+  // The most recent measured partition times (a ring), for the median; the mean is over all of them.
+  static constexpr std::size_t sample_ring = 1024;
+  std::vector<float> samples_;
+  std::uint64_t sample_count_ = 0;
   double sample_sum_ = 0;
-  mutable double median_ = 0;                // cached; recomputed when samples_ grew by an eighth
-  mutable std::size_t median_at_ = 0;
+  mutable double median_ = 0;                // cached for sample_count_ == median_at_
+  mutable std::uint64_t median_at_ = 0;
 };
 
 }  // namespace partita
