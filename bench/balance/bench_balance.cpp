@@ -1,9 +1,15 @@
 // Load balance on the `synthetic` job (lognormal sleep costs): makespan / lower bound for every policy, and for a
 // hand-written dynamic MPI loop over the same costs, measured in the same run. The last line is the ratio.
 //
-//   mpirun -n 9 bench_balance [--partitions N] [--median-us U] [--sigma S] [--reps R] [--policies a,b,…] [--smoke]
+//   mpirun -n 9 bench_balance [--partitions N] [--median-us U] [--sigma S] [--reps R] [--policies a,b,…]
+//                             [--slow-factor F] [--no-speculate] [--smoke]
 //
-// Each row is the best of R runs (default 2), the hand loop's too.
+// Each row is the best of R runs (default 2), the hand loop's too. The policy rows run with Partita's defaults,
+// speculative execution included (--no-speculate turns it off there).
+//
+// Then a straggler case: the last rank runs F times slower (default 8; synthetic's slow_rank/slow_factor) on
+// uniform costs of 20 ms (5 ms with --smoke), 40 partitions per worker, policy adaptive, with speculative
+// execution and without. Its last line is the ratio of the two makespans (below 1: speculation pays off).
 //
 // Layout: rank 0 of the hand loop is a master that only dispatches, the other ranks are workers with one
 // thread each; Partita runs on the same ranks with a dedicated scheduler and one thread per worker rank, so
@@ -46,6 +52,10 @@ struct options {
   int reps = 2;  // best of: sleep overshoot on a shared node varies from run to run
   double sigma = 1.5;
   std::vector<std::string> policies = partita::policy_names();
+  bool speculate = true;  // in the policy rows
+  double slow_factor = 8;
+  double straggler_median_us = 20000;
+  std::uint64_t straggler_per_worker = 40;
 };
 
 options parse(int argc, char** argv) {
@@ -62,6 +72,8 @@ options parse(int argc, char** argv) {
     else if (a == "--reps") o.reps = static_cast<int>(value());
     else if (a == "--median-us") o.median_us = value();
     else if (a == "--sigma") o.sigma = value();
+    else if (a == "--slow-factor") o.slow_factor = std::max(1.0, value());
+    else if (a == "--no-speculate") o.speculate = false;
     else if (a == "--policies") {
       if (i + 1 >= argc) throw partita::usage_error(a + " needs a value");
       o.policies.clear();
@@ -76,8 +88,11 @@ options parse(int argc, char** argv) {
       o.partitions = 300;
       o.median_us = 1000;
       o.reps = 1;
+      o.straggler_median_us = 5000;
+      o.straggler_per_worker = 20;
     } else {
-      throw partita::usage_error("unknown option " + a + " (--partitions N --median-us U --sigma S --reps R --policies a,b --smoke)");
+      throw partita::usage_error("unknown option " + a + " (--partitions N --median-us U --sigma S --reps R --policies a,b "
+                                 "--slow-factor F --no-speculate --smoke)");
     }
   }
   return o;
@@ -174,6 +189,63 @@ double timed(MPI_Comm comm, double& cpu, F&& body) {
   return t;
 }
 
+/// One slow worker (the last rank): makespan of adaptive with speculative execution and without, best of R each.
+void straggler_case(partita::session& s, const options& o) {
+  const int workers = s.size() - 1;
+  const int slow = s.size() - 1;
+  const std::uint64_t n = o.straggler_per_worker * static_cast<std::uint64_t>(workers);
+  partita::parameters params;
+  params.set("partitions", std::to_string(n));
+  params.set("dist", "uniform");
+  params.set("median_us", fmt::format("{}", o.straggler_median_us));
+  params.set("mode", "sleep");
+  params.set("slow_rank", std::to_string(slow));
+  params.set("slow_factor", fmt::format("{}", o.slow_factor));
+  double sum = 0;
+  for (std::uint64_t i = 0; i < n; ++i) sum += partita::synthetic_cost_seconds(params, i);
+  // Lower bound: the fast workers run at speed 1, the slow one at 1/F.
+  const double bound = sum / (workers - 1 + 1.0 / o.slow_factor);
+  const bool root = s.rank().value == 0;
+  if (root)
+    std::printf("\nstraggler: rank %d runs %gx slower; synthetic uniform median=%g us, %llu partitions, %d workers x 1 "
+                "thread, policy adaptive; lower bound %.3f s\n",
+                slow, o.slow_factor, o.straggler_median_us, static_cast<unsigned long long>(n), workers, bound);
+  std::fflush(stdout);
+  double best[2] = {1e300, 1e300};
+  std::uint64_t copies[2] = {0, 0}, won[2] = {0, 0};
+  std::string result[2];
+  for (int k = 0; k < o.reps; ++k)
+    for (int on = 1; on >= 0; --on) {
+      const auto job = partita::builtin_jobs().make("synthetic", params);
+      partita::run_config c;
+      c.policy = "adaptive";
+      c.threads = 1;
+      c.scheduler_runs_partitions = false;
+      c.scheduler_rank = 0;
+      c.speculate = on == 1;
+      c.quiet = true;
+      partita::run_report report;
+      double cpu = 0;
+      const double t = timed(s.comm(), cpu, [&] { report = partita::run_map_reduce(s, *job, c); });
+      if (t < best[on]) {
+        best[on] = t;
+        copies[on] = report.speculative_copies;
+        won[on] = report.speculative_won;
+      }
+      result[on] = report.result_text;
+    }
+  if (root) {
+    std::printf("%-28s %10s %8s %9s %9s\n", "run", "makespan", "/bound", "copies", "won");
+    for (int on : {0, 1})
+      std::printf("%-28s %9.3fs %8.3f %9llu %9llu\n", on ? "adaptive, speculation" : "adaptive, no speculation",
+                  best[on], best[on] / bound, static_cast<unsigned long long>(copies[on]),
+                  static_cast<unsigned long long>(won[on]));
+    if (result[0] != result[1]) std::printf("RESULTS DIFFER: '%s' vs '%s'\n", result[1].c_str(), result[0].c_str());
+    std::printf("straggler x%g: makespan with speculation %.3f s, without %.3f s; ratio with/without %.3f\n",
+                o.slow_factor, best[1], best[0], best[1] / best[0]);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -233,6 +305,7 @@ int main(int argc, char** argv) {
       c.policy = policy;
       c.threads = 1;
       c.scheduler_runs_partitions = false;
+      c.speculate = o.speculate;
       c.quiet = true;
       row r{"partita " + policy};
       partita::run_report report;
@@ -280,5 +353,7 @@ int main(int argc, char** argv) {
                   hand, met ? "met" : "MISSED");
     }
   }
+  std::fflush(stdout);
+  straggler_case(s, o);
   return 0;
 }

@@ -34,6 +34,15 @@ void add_run_options(CLI::App& app, run_config& c) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("!--dedicated-scheduler", c.scheduler_runs_partitions,
                "the scheduler rank runs no partitions itself (large jobs)");
+  app.add_flag("--speculate,!--no-speculate", c.speculate,
+               "near the end of the job, idle workers run a copy of a straggling partition; the first result "
+               "is committed, the other dropped (default: on)");
+  app.add_option("--speculation-factor", c.speculation_factor,
+                 "a partition straggles once outstanding K times its expected time (the median measured "
+                 "partition time, plus the mean one per partition queued before it), and at least 0.1 s")
+      ->check(CLI::PositiveNumber)
+      ->type_name("K")
+      ->capture_default_str();
   app.add_option("--scheduler-rank", c.scheduler_rank, "use this rank as the scheduler instead of electing one");
   app.add_option("--failure-history", c.failure_history,
                  "the job's failure history (default: <checkpoint-dir>/failure-history): hosts listed there "

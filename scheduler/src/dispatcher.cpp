@@ -30,6 +30,7 @@ dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::
   costs_.assign(total_, std::nanf(""));
   if (options_.costs.size() == total_) costs_ = options_.costs;
   queued_.assign(total_, false);
+  if (!(options_.speculation.factor > 0)) throw error("dispatcher: the speculation factor must be positive");
 
   if (policy_->order() == queue_order::by_cost) {
     order_.reserve(unassigned_);
@@ -133,10 +134,11 @@ std::uint64_t dispatcher::min_chunk() const {
   return static_cast<std::uint64_t>(std::clamp(c, 1.0, cap));
 }
 
-std::vector<std::vector<id_range>> dispatcher::assign(int w, int chunks) {
+std::vector<std::vector<id_range>> dispatcher::assign(int w, int chunks, clock::time_point now) {
   auto& wk = workers_.at(static_cast<std::size_t>(w));
   std::vector<std::vector<id_range>> out;
   if (wk.tally.lost || wk.threads == 0) return out;
+  if (unassigned_ == 0) return options_.speculation.enabled ? speculate(w, chunks, now) : out;
   const std::uint64_t floor = min_chunk();
   const double speed = speed_of(wk.tally), mean = mean_speed();
   for (int c = 0; c < chunks && unassigned_ > 0; ++c) {
@@ -154,8 +156,10 @@ std::vector<std::vector<id_range>> dispatcher::assign(int w, int chunks) {
     const std::uint64_t got = take(w, size, chunk);
     if (got == 0) break;  // static: this worker's block is empty
     unassigned_ -= got;
-    wk.unfinished += got;
-    for (const auto& range : chunk) wk.held.push_back(range);
+    for (const auto& range : chunk) {
+      wk.held.push_back(held_chunk{range, now, wk.unfinished});
+      wk.unfinished += range.size();
+    }
     ++wk.tally.chunks;
     out.push_back(std::move(chunk));
   }
@@ -164,13 +168,92 @@ std::vector<std::vector<id_range>> dispatcher::assign(int w, int chunks) {
   return out;
 }
 
+double dispatcher::median_seconds() const {
+  if (sample_count_ < std::max<std::uint64_t>(1, options_.speculation.min_samples)) return 0;
+  if (median_at_ != sample_count_) {  // at most 1024 samples: a few microseconds
+    auto copy = samples_;
+    auto mid = copy.begin() + static_cast<long>(copy.size() / 2);
+    std::nth_element(copy.begin(), mid, copy.end());
+    median_ = *mid;
+    median_at_ = sample_count_;
+  }
+  return median_;
+}
+
+std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, clock::time_point now) {
+  std::vector<std::vector<id_range>> out;
+  auto& wk = workers_[static_cast<std::size_t>(w)];
+  // Copies go to idle threads only: queued behind the worker's own partitions a copy would rarely win.
+  const auto idle = wk.unfinished >= static_cast<std::uint64_t>(wk.threads)
+                        ? 0
+                        : static_cast<std::uint64_t>(wk.threads) - wk.unfinished;
+  const auto want = std::min<std::uint64_t>(idle, static_cast<std::uint64_t>(std::max(0, chunks)));
+  const double median = median_seconds();
+  if (want == 0 || median <= 0) return out;
+  const double mean = sample_sum_ / static_cast<double>(sample_count_);
+  const auto& o = options_.speculation;
+  struct candidate {
+    double overdue;  // outstanding / allowed
+    std::uint64_t id;
+    int holder;
+    double outstanding;
+  };
+  std::vector<candidate> found;
+  for (std::size_t h = 0; h < workers_.size(); ++h) {
+    if (static_cast<int>(h) == w || workers_[h].tally.lost) continue;
+    auto& other = workers_[h];
+    prune(other);
+    const double threads = std::max(1, other.threads);
+    for (const auto& c : other.held) {
+      const double outstanding = std::chrono::duration<double>(now - c.since).count();
+      if (outstanding <= o.floor_seconds) continue;
+      for (auto id = c.range.begin; id < c.range.end; ++id) {
+        // Its own copies are in `held` too; they, and partitions copied once already, have an entry.
+        if (done_[id] || copied_.count(id)) continue;
+        // Queued before it on the holder: its chunk-mates (run in order on one thread) and what was ahead.
+        const double before = static_cast<double>(c.ahead) / threads + static_cast<double>(id - c.range.begin);
+        const double allowed = std::max(o.floor_seconds, o.factor * (median + before * mean));
+        if (outstanding > allowed) found.push_back({outstanding / allowed, id, static_cast<int>(h), outstanding});
+      }
+    }
+  }
+  // The most overdue first.
+  std::sort(found.begin(), found.end(), [](const candidate& a, const candidate& b) {
+    return a.overdue != b.overdue ? a.overdue > b.overdue : a.id < b.id;
+  });
+  for (const auto& c : found) {
+    if (out.size() >= want) break;
+    copied_.emplace(c.id, copy_state{c.holder, w, w});
+    wk.held.push_back(held_chunk{id_range{c.id, c.id + 1}, now, wk.unfinished});
+    ++wk.unfinished;
+    ++wk.tally.chunks;
+    ++wk.tally.copies;
+    copies_.push_back(speculative_copy{c.id, c.holder, w, c.outstanding});
+    out.push_back({id_range{c.id, c.id + 1}});
+  }
+  if (!out.empty()) ++wk.tally.messages;
+  return out;
+}
+
 void dispatcher::prune(worker& wk) {
   while (!wk.held.empty()) {
-    auto& r = wk.held.front();
+    auto& r = wk.held.front().range;
     while (r.begin < r.end && done_[r.begin]) ++r.begin;
     if (r.begin < r.end) break;
     wk.held.pop_front();
   }
+}
+
+void dispatcher::settle(int w, std::uint64_t id) {
+  // Neither holder runs it for the job any more; whichever is still busy with it will be dropped.
+  auto done_with = [&](int h) {
+    auto& wk = workers_[static_cast<std::size_t>(h)];
+    if (wk.unfinished > 0) --wk.unfinished;
+  };
+  done_with(w);
+  if (const auto it = copied_.find(id); it != copied_.end())
+    for (int h : {it->second.original, it->second.copy})
+      if (h >= 0 && h != w) done_with(h);
 }
 
 bool dispatcher::complete(int w, std::uint64_t id, double seconds) {
@@ -180,8 +263,17 @@ bool dispatcher::complete(int w, std::uint64_t id, double seconds) {
   ++done_count_;
   costs_[id] = static_cast<float>(seconds);
   auto& wk = workers_.at(static_cast<std::size_t>(w));
-  if (wk.unfinished > 0) --wk.unfinished;
+  settle(w, id);
+  // A win also when the copy carried on as the original after its holder was lost.
+  if (const auto it = copied_.find(id); it != copied_.end() && it->second.by == w) {
+    ++copies_won_;
+    ++wk.tally.copies_won;
+  }
   ema_partition_ = ema(ema_partition_, std::max(seconds, 1e-9));
+  if (samples_.size() < sample_ring) samples_.push_back(static_cast<float>(seconds));
+  else samples_[sample_count_ % sample_ring] = static_cast<float>(seconds);
+  ++sample_count_;
+  sample_sum_ += seconds;
   ++wk.tally.partitions;
   wk.tally.busy_seconds += seconds;
   return true;
@@ -192,28 +284,38 @@ std::uint64_t dispatcher::lose(int w) {
   if (wk.tally.lost) return 0;
   wk.tally.lost = true;
   std::uint64_t n = 0;
-  for (const auto& r : wk.held)
-    for (auto id = r.begin; id < r.end; ++id)
-      if (!done_[id] && !queued_[id]) {
+  for (const auto& c : wk.held)
+    for (auto id = c.range.begin; id < c.range.end; ++id) {
+      if (done_[id]) continue;
+      if (const auto it = copied_.find(id); it != copied_.end()) {
+        auto& st = it->second;
+        if (st.copy == w) {  // the original still runs on its holder
+          st.copy = -1;
+          continue;
+        }
+        if (st.copy >= 0) {  // w ran the original: the copy carries on as the original
+          st.original = st.copy;
+          st.copy = -1;
+          continue;
+        }
+        st.original = -1;  // nobody runs it any more
+      }
+      if (!queued_[id]) {
         retry_.push_back(id);
         queued_[id] = true;
+        ++unassigned_;
         ++n;
       }
+    }
   wk.held.clear();
   wk.unfinished = 0;
-  // Its static block, if any, goes to whoever asks next.
+  // Its static block, if any, goes to whoever asks next (those ids were counted as unassigned all along).
   for (auto id = wk.block.begin; id < wk.block.end; ++id)
     if (!done_[id] && !queued_[id]) {
       retry_.push_back(id);
       queued_[id] = true;
     }
   wk.block = {};
-  // Re-count what is left to hand out: requeued ids plus whatever never left the queue.
-  std::uint64_t held_elsewhere = 0;
-  for (const auto& other : workers_)
-    for (const auto& r : other.held)
-      for (auto id = r.begin; id < r.end; ++id) held_elsewhere += done_[id] ? 0 : 1;
-  unassigned_ = total_ - done_count_ - held_elsewhere;
   return n;
 }
 

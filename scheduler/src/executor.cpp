@@ -26,8 +26,8 @@ void result_batch::append(result_batch&& other) {
 }
 
 executor::executor(map_job_model& job, int threads, std::uint64_t seed, bool trace,
-                   std::chrono::steady_clock::time_point t0)
-    : job_(job), threads_(std::max(1, threads)), seed_(seed), trace_(trace), t0_(t0),
+                   std::chrono::steady_clock::time_point t0, rank_t rank)
+    : job_(job), threads_(std::max(1, threads)), seed_(seed), trace_(trace), rank_(rank), t0_(t0),
       // TBB's default pool is one thread per core for the whole process; a rank that asks for more
       // (oversubscribed sleeping kernels, or a rank sharing its node) must raise the limit.
       parallelism_(tbb::global_control::max_allowed_parallelism,
@@ -75,7 +75,7 @@ void executor::run_chunk(const std::vector<id_range>& chunk) {
       if (cancel_.load(std::memory_order_relaxed)) break;
       const auto start = clock::now();
       try {
-        context ctx(partition_id{id}, step_t{0}, seed_, job_.params(), arena_, cancel_);
+        context ctx(partition_id{id}, step_t{0}, seed_, job_.params(), arena_, cancel_, rank_);
         job_.run(partition_id{id}, ctx, local.data);
       } catch (const std::exception& e) {
         std::lock_guard lock(mutex_);

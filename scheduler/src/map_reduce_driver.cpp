@@ -337,7 +337,7 @@ class scheduler_loop {
     const int me = s.rank().value;
     if (setup.threads[static_cast<std::size_t>(me)] > 0)
       local_ = std::make_unique<executor>(job, setup.threads[static_cast<std::size_t>(me)], config.seed,
-                                          config.trace.has_value(), setup.t0);
+                                          config.trace.has_value(), setup.t0, s.rank());
     const auto now = clock::now();
     for (auto& p : peers_) p.last_heard = p.last_sent = now;
     peers_[static_cast<std::size_t>(me)].alive = false;  // not a remote peer
@@ -347,6 +347,7 @@ class scheduler_loop {
     event("job start");
     std::string stop;
     while (!(dispatch_.finished() && next_fold_ == job_.partition_count())) {
+      speculation_round_ = speculation_due();
       bool busy = serve_local();
       busy |= serve_messages();
       serve_parked();
@@ -407,6 +408,8 @@ class scheduler_loop {
   dispatcher_options make_options() const {
     dispatcher_options o;
     o.fixed_chunk = config_.chunk;
+    o.speculation.enabled = config_.speculate;
+    o.speculation.factor = config_.speculation_factor;
     if (restored_) o.done = restored_->done;
     if (config_.policy == "cost") {
       // Measured costs from the previous run where there are any; the job's hints elsewhere, scaled to
@@ -559,8 +562,10 @@ class scheduler_loop {
     for (std::size_t i = 0; i < results.size(); ++i) {
       const auto id = results.ids[i];
       const double secs = static_cast<double>(results.nanos[i]) * 1e-9;
+      const auto won_before = dispatch_.copies_won();
       if (!dispatch_.complete(worker, id, secs)) continue;
       crash_point("scheduler.commit");
+      if (dispatch_.copies_won() != won_before) event(fmt::format("speculative copy of partition {} won on rank {}", id, worker));
       measured_[id] = static_cast<float>(secs);
       if (id == next_fold_) {
         job_.fold(results.result(i));
@@ -587,9 +592,11 @@ class scheduler_loop {
     if (auto f = local_->failure()) fail(*f);
     const int target = local_->threads() + config_.prefetch;
     const int lacking = target - local_->in_flight();
-    if (lacking > 0 && dispatch_.unassigned() > 0) {
-      for (auto& chunk : dispatch_.assign(s_.rank().value, lacking)) local_->submit(std::move(chunk));
-      busy = true;
+    if (lacking > 0 && (dispatch_.unassigned() > 0 || speculation_round_)) {
+      auto chunks = dispatch_.assign(s_.rank().value, lacking, clock::now());
+      note_copies();
+      busy = !chunks.empty();
+      for (auto& chunk : chunks) local_->submit(std::move(chunk));
     }
     return busy;
   }
@@ -646,7 +653,8 @@ class scheduler_loop {
 
   void answer(rank_t to, std::uint32_t want) {
     auto& p = peers_[static_cast<std::size_t>(to.value)];
-    auto chunks = dispatch_.assign(to.value, static_cast<int>(want));
+    auto chunks = dispatch_.assign(to.value, static_cast<int>(want), clock::now());
+    note_copies();
     if (chunks.empty()) {
       p.parked += want;  // answered later, when work comes back to the queue, or by finish
       return;
@@ -656,8 +664,29 @@ class scheduler_loop {
     ++p.messages;
   }
 
+  /// Whether to look for overdue partitions now: only when nothing is left in the queue, and not on every round
+  /// of the loop (the look scans every held chunk).
+  bool speculation_due() {
+    if (!dispatch_.may_speculate()) return false;
+    const auto now = clock::now();
+    if (now - last_speculation_check_ < std::chrono::milliseconds(10)) return false;
+    last_speculation_check_ = now;
+    return true;
+  }
+
+  /// Logs and traces the speculative copies assign() made since the last call.
+  void note_copies() {
+    const auto& copies = dispatch_.copies_made();
+    for (; copies_seen_ < copies.size(); ++copies_seen_) {
+      const auto& c = copies[copies_seen_];
+      log().debug("speculation: partition {} outstanding {:.3f} s on rank {} (median partition {:.3f} s): a copy runs on rank {}",
+                 c.id, c.outstanding_seconds, c.holder, dispatch_.median_seconds(), c.worker);
+      event(fmt::format("speculative copy of partition {} (held by rank {}) on rank {}", c.id, c.holder, c.worker));
+    }
+  }
+
   void serve_parked() {
-    if (dispatch_.unassigned() == 0) return;
+    if (dispatch_.unassigned() == 0 && !speculation_round_) return;
     for (int r = 0; r < s_.size(); ++r) {
       auto& p = peers_[static_cast<std::size_t>(r)];
       if (p.alive && p.parked > 0) {
@@ -686,7 +715,9 @@ class scheduler_loop {
     }
   }
 
-  void lose(int r) {
+  /// Declares worker rank `r` lost. While the job runs its partitions go back to the queue, and losing the last
+  /// worker fails the job; at the end (`running` false) it is only recorded.
+  void lose(int r, bool running = true) {
     auto& p = peers_[static_cast<std::size_t>(r)];
     p.alive = false;
     const auto requeued = dispatch_.lose(r);
@@ -703,13 +734,15 @@ class scheduler_loop {
         log().warn("{}", e.what());
       }
     }
-    bool anyone = local_ != nullptr;
+    bool anyone = local_ != nullptr || !running;
     for (const auto& q : peers_) anyone |= q.alive;
     if (!anyone) throw error("every worker rank is lost and the scheduler runs no partitions itself; job '" +
                              job_.name() + "' cannot finish");
   }
 
   run_report finish(const std::string& stop) {
+    // A losing speculative copy may still run here: its result is no longer wanted.
+    if (local_) local_->cancel();
     run_report rep;
     const bool stopped = !stop.empty();
     rep.status = stopped ? run_status::checkpointed : run_status::completed;
@@ -725,6 +758,10 @@ class scheduler_loop {
     rep.job = job_.name();
     rep.policy = std::string(dispatch_.policy_name());
     rep.is_scheduler = true;
+    rep.speculation = config_.speculate;
+    rep.speculation_factor = config_.speculation_factor;
+    rep.speculative_copies = dispatch_.copies_made().size();
+    rep.speculative_won = dispatch_.copies_won();
     rep.scheduler = s_.rank();
     rep.ranks = s_.size();
     rep.partitions = job_.partition_count();
@@ -747,9 +784,19 @@ class scheduler_loop {
       }
     const auto deadline = clock::now() + to_ns(std::max(5.0, config_.timeout_seconds));
     while (waiting > 0 && clock::now() < deadline) {
+      // A rank that died after speculative copies finished its partitions was never waited for: it is lost all
+      // the same (summary, failure history) once silent for the timeout.
+      for (int r = 0; r < s_.size(); ++r) {
+        const auto& p = peers_[static_cast<std::size_t>(r)];
+        if (p.alive && !stats[static_cast<std::size_t>(r)] && since(p.last_heard) > config_.timeout_seconds) {
+          lose(r, false);
+          --waiting;
+        }
+      }
       auto m = tp_.wait(std::chrono::milliseconds(50));
       if (!m) continue;
       auto& p = peers_.at(static_cast<std::size_t>(m->source.value));
+      p.last_heard = clock::now();
       if (m->tag == msg::stats && p.alive && !stats[static_cast<std::size_t>(m->source.value)]) {
         stats[static_cast<std::size_t>(m->source.value)] = detail::decode_stats(m->payload);
         --waiting;
@@ -770,6 +817,8 @@ class scheduler_loop {
       ws.partitions = tally.partitions;
       ws.chunks = tally.chunks;
       ws.messages = tally.messages;
+      ws.copies = tally.copies;
+      ws.copies_won = tally.copies_won;
       ws.lost = tally.lost;
       ws.busy_seconds = tally.busy_seconds;
       detail::rank_trace tr{r, ws.host, {}};
@@ -822,6 +871,9 @@ class scheduler_loop {
   std::map<std::uint64_t, bytes> held_;  // results that arrived before their predecessors
   std::uint64_t next_fold_ = 0;
   clock::time_point last_sweep_ = clock::now();
+  clock::time_point last_speculation_check_ = clock::now();
+  bool speculation_round_ = false;  // this round of the loop may hand out speculative copies
+  std::size_t copies_seen_ = 0;
   std::vector<detail::trace_event> events_;
 };
 
@@ -833,7 +885,7 @@ class worker_loop {
   worker_loop(session& s, map_job_model& job, const run_config& config, const job_setup& setup)
       : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm),
         exec_(job, setup.threads[static_cast<std::size_t>(s.rank().value)], config.seed, config.trace.has_value(),
-              setup.t0) {}
+              setup.t0, s.rank()) {}
 
   run_report run() {
     const rank_t boss = setup_.scheduler;
@@ -940,7 +992,15 @@ class worker_loop {
     rep.partitions = job_.partition_count();
     rep.result_text = rep.status == run_status::completed ? job_.describe(rep.result) : "(incomplete)";
     exec_.cancel();
-    exec_.wait_idle();
+    // A kernel that ignores cancellation (e.g. the losing twin of a speculative copy) may still run: keep the
+    // heartbeats going meanwhile, or the scheduler would take this live rank for a lost one.
+    for (auto beat = clock::now(); exec_.in_flight() > 0; tp_.progress()) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      if (seconds_d(clock::now() - beat).count() > config_.heartbeat_seconds) {
+        tp_.send_bytes(setup_.scheduler, msg::heartbeat, {});
+        beat = clock::now();
+      }
+    }
     detail::worker_stats st;
     st.busy_seconds = exec_.busy_seconds();
     st.partitions = exec_.partitions_run();

@@ -10,7 +10,7 @@ nlohmann::json run_report::to_json() const {
     workers_json.push_back({{"rank", w.rank}, {"host", w.host}, {"threads", w.threads},
                             {"busy_seconds", w.busy_seconds}, {"idle_seconds", w.idle_seconds},
                             {"partitions", w.partitions}, {"chunks", w.chunks}, {"messages", w.messages},
-                            {"lost", w.lost}});
+                            {"copies", w.copies}, {"copies_won", w.copies_won}, {"lost", w.lost}});
   return {{"job", job},
           {"policy", policy},
           {"status", status == run_status::completed ? "completed" : "checkpointed"},
@@ -23,6 +23,8 @@ nlohmann::json run_report::to_json() const {
           {"imbalance", imbalance},
           {"dispatches", dispatches},
           {"chunks", chunks},
+          {"speculation", {{"enabled", speculation}, {"factor", speculation_factor},
+                           {"copies", speculative_copies}, {"won", speculative_won}}},
           {"workers", workers_json},
           {"checkpoints", {{"count", checkpoints}, {"seconds", checkpoint_seconds}, {"bytes", checkpoint_bytes},
                            {"restored_from", restored_from}, {"restored_done", restored_done},
@@ -37,6 +39,9 @@ std::string run_report::to_text() const {
   out += fmt::format("result: {}\n", result_text);
   out += fmt::format("dispatches: {} messages, {} chunks; imbalance (max/mean busy per thread): {:.3f}\n", dispatches,
                      chunks, imbalance);
+  if (speculation)
+    out += fmt::format("speculation: {} cop{} of straggling partitions, {} won (after {:g}x the expected time)\n",
+                       speculative_copies, speculative_copies == 1 ? "y" : "ies", speculative_won, speculation_factor);
   out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11} {:>11} {:>8}\n", "rank", "host", "threads", "partitions",
                      "busy s", "idle s", "chunks");
   for (const auto& w : workers)

@@ -134,6 +134,33 @@ assert [w["lost"] for w in got["workers"]] == [False, False, True], got["workers
 assert sum(w["partitions"] for w in got["workers"]) == 1500
 PY
   ;;
+speculation_slow_rank)
+  # Rank 2 runs 8x slower (a degraded node). With speculation idle ranks run copies of its overdue partitions
+  # and the first result is committed; either way the result is bitwise that of a run without slowdown.
+  args=(run synthetic --param partitions=200 --param median_us=20000 --param dist=uniform --threads 2
+        --scheduler-rank 0 --quiet)
+  run_np 3 "${args[@]}" --no-speculate --summary-json "$work/ref.json" || fail "reference exited $?"
+  run_np 3 "${args[@]}" --param slow_rank=2 --param slow_factor=8 --speculate --summary-json "$work/on.json" \
+    --trace "$work/t.json" || fail "speculating run exited $?"
+  run_np 3 "${args[@]}" --param slow_rank=2 --param slow_factor=8 --no-speculate --summary-json "$work/off.json" \
+    || fail "non-speculating run exited $?"
+  python3 - "$work/ref.json" "$work/on.json" "$work/off.json" "$work/t.json" <<'PY' || fail "results or speculation counts"
+import json, sys
+ref, on, off, trace = (json.load(open(f)) for f in sys.argv[1:])
+for got in (on, off):
+    assert got["result"] == ref["result"], (got["result"], ref["result"])
+    assert sum(w["partitions"] for w in got["workers"]) == 200, got["workers"]
+s_on, s_off = on["speculation"], off["speculation"]
+assert s_on["enabled"] and s_on["copies"] > 0 and 0 <= s_on["won"] <= s_on["copies"], s_on
+assert sum(w["copies"] for w in on["workers"]) == s_on["copies"], on["workers"]
+assert not s_off["enabled"] and s_off["copies"] == 0 and s_off["won"] == 0, s_off
+names = [e["name"] for e in trace["traceEvents"] if e.get("cat") == "scheduler"]
+copies = [n for n in names if n.startswith("speculative copy of partition") and "(held by rank" in n]
+assert len(copies) == s_on["copies"] and any("(held by rank 2)" in n for n in copies), names
+print("speculation: %d copies, %d won; wall %.2f s with, %.2f s without, %.2f s no slowdown"
+      % (s_on["copies"], s_on["won"], on["wall_seconds"], off["wall_seconds"], ref["wall_seconds"]))
+PY
+  ;;
 *) fail "unknown case" ;;
 esac
 echo "PASS [$case_name]"

@@ -2,6 +2,7 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -55,19 +56,25 @@ struct cost_model {
   }
 };
 
-void burn(double seconds, bool sleep) {
+/// Sleeps or spins for `seconds`; returns early once the job is cancelled (e.g. the losing twin of a speculative
+/// copy when the job ends), checking every 20 ms at most.
+void burn(double seconds, bool sleep, const context& ctx) {
   using clock = std::chrono::steady_clock;
   const auto deadline = clock::now() + std::chrono::nanoseconds(static_cast<std::int64_t>(seconds * 1e9));
   if (sleep) {
     // Default timer slack is 50 us; sleeping kernels of ~1 ms would all overshoot by it.
     thread_local bool slack_set = (prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0), true);
     (void)slack_set;
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
-    timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+    // Sleep to an absolute deadline (the last slice ends exactly on it), in slices so cancellation is seen.
+    for (auto now = clock::now(); now < deadline && !ctx.cancelled(); now = clock::now()) {
+      const auto until = std::min(deadline, now + std::chrono::milliseconds(20));
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count();
+      timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+      while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+      }
     }
   } else {
-    while (clock::now() < deadline) {
+    while (clock::now() < deadline && !ctx.cancelled()) {
     }
   }
 }
@@ -86,7 +93,9 @@ void register_synthetic(job_registry& r) {
           {"mode", "sleep", "sleep (costs no CPU) or spin (burns CPU)"},
           {"cost_seed", "1", "seed of the cost draws"},
           {"hint", "true", "tell the scheduler each partition's cost (for the cost policy)"},
-          {"fail_at", "-1", "make this partition's kernel throw (to rehearse failures); -1: never"}},
+          {"fail_at", "-1", "make this partition's kernel throw (to rehearse failures); -1: never"},
+          {"slow_rank", "-1", "partitions run on this rank take slow_factor times their cost (a degraded node); -1: none"},
+          {"slow_factor", "8", "how much slower slow_rank runs (the result does not change)"}},
          [](const parameters& p) {
            const auto parts = p.get_int("partitions", 0);
            if (parts < 0) throw usage_error("synthetic: partitions must be 0 or more, e.g. --param partitions=1000");
@@ -94,17 +103,22 @@ void register_synthetic(job_registry& r) {
            const bool sleep = p.get_choice("mode", "sleep", {"sleep", "spin"}) == "sleep";
            const bool hint = p.get_bool("hint", true);
            const auto fail_at = p.get_int("fail_at", -1);
+           const auto slow_rank = p.get_int("slow_rank", -1);
+           const double slow_factor = p.get_double("slow_factor", 8);
+           if (!(slow_factor >= 1))
+             throw usage_error("synthetic: slow_factor must be 1 or more, e.g. --param slow_factor=8");
            return map_reduce_job<synthetic_sum>("synthetic")
                .params(p)
                .partitions(static_cast<std::uint64_t>(parts),
                            [costs, hint](partition_id id) {
                              return partition{id, hint ? costs.seconds(id.value) : 0.0, {}};
                            })
-               .kernel([costs, sleep, fail_at](const partition& part, context&) {
+               .kernel([costs, sleep, fail_at, slow_rank, slow_factor](const partition& part, context& ctx) {
                  if (static_cast<std::int64_t>(part.id.value) == fail_at)
                    throw std::runtime_error(fmt::format("synthetic failure injected at partition {}", fail_at));
                  const double s = costs.seconds(part.id.value);
-                 burn(s, sleep);
+                 // The slowdown changes how long it takes, never the result (which is made from `s` alone).
+                 burn(ctx.rank().value == slow_rank ? s * slow_factor : s, sleep, ctx);
                  synthetic_sum r;
                  r.count = 1;
                  r.cost_ns = static_cast<std::uint64_t>(s * 1e9);

@@ -18,12 +18,17 @@ namespace partita {
 class context {
  public:
   context(partition_id id, step_t step, std::uint64_t seed, const parameters& params, tbb::task_arena& arena,
-          const std::atomic<bool>& cancel) noexcept
-      : id_(id), step_(step), seed_(seed), params_(params), arena_(arena), cancel_(cancel), rng_(seed, id, step) {}
+          const std::atomic<bool>& cancel, rank_t rank = rank_t{0}) noexcept
+      : id_(id), step_(step), seed_(seed), params_(params), arena_(arena), cancel_(cancel), rank_(rank),
+        rng_(seed, id, step) {}
 
   partition_id partition() const noexcept { return id_; }
   step_t step() const noexcept { return step_; }
   std::uint64_t seed() const noexcept { return seed_; }
+
+  /// The rank (in the job's communicator) running this partition, for diagnostics and fault studies. A result
+  /// must not depend on it: the same partition may run on another rank after a loss, or as a speculative copy.
+  rank_t rank() const noexcept { return rank_; }
 
   /// This partition's random stream, seeded from (job seed, partition id, step): the same numbers whichever
   /// rank or thread runs it.
@@ -48,6 +53,7 @@ class context {
   const parameters& params_;
   tbb::task_arena& arena_;
   const std::atomic<bool>& cancel_;
+  rank_t rank_;
   random_stream rng_;
 };
 

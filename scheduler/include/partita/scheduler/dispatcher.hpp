@@ -1,11 +1,14 @@
 #pragma once
 /// The scheduler's bookkeeping as a pure state machine (no MPI): the partition queue, who holds what,
-/// exactly-once completion, requeue on loss, chunk sizing by the policy and by measurement.
+/// exactly-once completion, requeue on loss, chunk sizing by the policy and by measurement, speculative copies of
+/// stragglers.
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include <partita/scheduler/policy.hpp>
@@ -20,10 +23,25 @@ struct id_range {
   friend bool operator==(const id_range&, const id_range&) = default;
 };
 
+/// When an idle worker may run a copy of a straggling partition (DESIGN.md §4).
+///
+/// Only when nothing is left to hand out. A partition held by another worker is overdue once it has been
+/// outstanding longer than max(floor, factor × expected), where expected = the median measured partition time
+/// plus, for the partitions queued before it on its holder, the mean one (a holder runs a chunk's partitions in
+/// order on one thread and its chunks on `threads` threads). At most one copy per partition, never on its
+/// holder, only to a worker's idle threads, one partition per chunk.
+struct speculation_options {
+  bool enabled = false;
+  double factor = 3.0;              ///< --speculation-factor
+  double floor_seconds = 0.1;       ///< never sooner (result batching and heartbeats delay what the scheduler sees)
+  std::uint64_t min_samples = 5;    ///< measured partitions needed before anything counts as overdue
+};
+
 struct dispatcher_options {
   std::uint64_t fixed_chunk = 0;         ///< --chunk: a floor for every policy (0: measured)
   std::vector<float> costs;              ///< per-partition cost (measured earlier or hinted); empty = unknown
   std::vector<bool> done;                ///< partitions already committed (restart); empty = none
+  speculation_options speculation;       ///< off unless enabled (the driver turns it on from run_config)
 };
 
 /// Per-worker accounting the summary reports.
@@ -32,25 +50,51 @@ struct worker_tally {
   std::uint64_t chunks = 0;        ///< chunks handed to it
   std::uint64_t messages = 0;      ///< assignment messages sent to it
   double busy_seconds = 0;         ///< sum of its partitions' measured times
+  std::uint64_t copies = 0;        ///< speculative copies handed to it
+  std::uint64_t copies_won = 0;    ///< of those, committed (its copy finished before the original)
   bool lost = false;
 };
 
+/// A speculative copy handed out by assign(): partition `id`, held unfinished by worker `holder`.
+struct speculative_copy {
+  std::uint64_t id = 0;
+  int holder = 0;
+  int worker = 0;
+  double outstanding_seconds = 0;  ///< how long the holder had it when the copy was made
+};
+
 /// Owns the queue and the results index of a map/reduce job. Single-threaded (the scheduler's comm thread).
+/// Time comes in as `now` (steady clock) so that tests can drive it with a fake clock.
 class dispatcher {
  public:
+  using clock = std::chrono::steady_clock;
+
   /// `threads[w]` is worker w's thread count (worker 0 may be the scheduler's own executor).
   dispatcher(std::uint64_t partitions, std::vector<int> threads, std::unique_ptr<policy> p,
              dispatcher_options options = {});
 
   /// Up to `chunks` chunks for worker `w` (each a list of ranges); empty when nothing is left to hand out.
-  std::vector<std::vector<id_range>> assign(int w, int chunks);
+  /// When the queue is empty and speculation is on, the chunks may be copies of overdue partitions held by
+  /// other workers (see speculation_options; copies_made() lists them). Cost: O(chunk) from the queue; a scan
+  /// of every held chunk when the queue is empty and speculation is on.
+  std::vector<std::vector<id_range>> assign(int w, int chunks, clock::time_point now = {});
 
   /// Records partition `id` finished by worker `w` in `seconds`. False if it was already committed
-  /// (a duplicate: dropped, so every result is committed exactly once).
+  /// (a duplicate, e.g. the slower of a speculative copy and its original: dropped, so every result is
+  /// committed exactly once). The first result settles the partition for both of its holders.
   bool complete(int w, std::uint64_t id, double seconds);
 
-  /// Worker `w` is gone: its unfinished partitions go back to the queue. Returns how many.
+  /// Worker `w` is gone: its unfinished partitions go back to the queue, except those a speculative copy is
+  /// still running elsewhere (the copy becomes the original). Returns how many went back.
   std::uint64_t lose(int w);
+
+  /// Whether a worker asking now could get a speculative copy (cheap pre-check for parked requests).
+  bool may_speculate() const noexcept { return options_.speculation.enabled && unassigned_ == 0 && !finished(); }
+  /// Speculative copies handed out so far, in order, and how many of them won (were committed).
+  const std::vector<speculative_copy>& copies_made() const noexcept { return copies_; }
+  std::uint64_t copies_won() const noexcept { return copies_won_; }
+  /// The expected partition time speculation uses now: median of the measured ones (0: too few yet).
+  double median_seconds() const;
 
   /// The scheduler's measured cost of handling one message, in seconds (feeds automatic chunking).
   void note_message_cost(double seconds);
@@ -64,15 +108,22 @@ class dispatcher {
   /// Measured seconds per partition (NaN where not measured in this run; seeded from options.costs).
   const std::vector<float>& costs() const noexcept { return costs_; }
   const worker_tally& tally(int w) const { return workers_.at(static_cast<std::size_t>(w)).tally; }
+  /// Partitions handed to worker `w` (originals and copies) that nobody has committed yet.
+  std::uint64_t unfinished(int w) const { return workers_.at(static_cast<std::size_t>(w)).unfinished; }
   int worker_count() const noexcept { return static_cast<int>(workers_.size()); }
   std::string_view policy_name() const { return policy_->name(); }
   /// The current floor on chunk sizes from measurement (for logs and tests).
   std::uint64_t min_chunk() const;
 
  private:
+  struct held_chunk {
+    id_range range;
+    clock::time_point since;      // when it was handed out
+    std::uint64_t ahead = 0;      // partitions the worker held unfinished before it
+  };
   struct worker {
     int threads = 1;
-    std::deque<id_range> held;    // chunks handed out, pruned from the front once done
+    std::deque<held_chunk> held;  // chunks handed out, pruned from the front once done
     std::uint64_t unfinished = 0; // partitions handed to it and not reported done
     worker_tally tally;
     id_range block;               // static policy: this worker's block cursor
@@ -82,6 +133,8 @@ class dispatcher {
   void push_id(std::vector<id_range>& out, std::uint64_t id);
   void prune(worker& wk);
   double mean_speed() const;
+  std::vector<std::vector<id_range>> speculate(int w, int chunks, clock::time_point now);
+  void settle(int w, std::uint64_t id);
 
   std::uint64_t total_;
   std::vector<worker> workers_;
@@ -98,6 +151,23 @@ class dispatcher {
   std::vector<bool> queued_;                 // in retry_ (avoid duplicates)
   double ema_partition_ = 0;                 // mean seconds per partition, all workers
   double ema_message_ = 0;                   // scheduler seconds per message
+  // Partitions that had a speculative copy (few, so a map, not a vector per partition): who runs the original
+  // and the copy now (-1: nobody), and who was given the copy (for good: at most one copy per partition).
+  struct copy_state {
+    int original = -1;
+    int copy = -1;
+    int by = -1;
+  };
+  std::unordered_map<std::uint64_t, copy_state> copied_;
+  std::vector<speculative_copy> copies_;
+  std::uint64_t copies_won_ = 0;
+  // The most recent measured partition times (a ring), for the median; the mean is over all of them.
+  static constexpr std::size_t sample_ring = 1024;
+  std::vector<float> samples_;
+  std::uint64_t sample_count_ = 0;
+  double sample_sum_ = 0;
+  mutable double median_ = 0;                // cached for sample_count_ == median_at_
+  mutable std::uint64_t median_at_ = 0;
 };
 
 }  // namespace partita

@@ -55,8 +55,9 @@ struct kernel_failure {
 /// Non-copyable, non-movable; the destructor cancels and waits for running kernels.
 class executor {
  public:
+  /// `rank` is what kernels see as context::rank().
   executor(map_job_model& job, int threads, std::uint64_t seed, bool trace,
-           std::chrono::steady_clock::time_point t0);
+           std::chrono::steady_clock::time_point t0, rank_t rank = rank_t{0});
   ~executor();
   executor(const executor&) = delete;
   executor& operator=(const executor&) = delete;
@@ -90,6 +91,7 @@ class executor {
   int threads_;
   std::uint64_t seed_;
   bool trace_;
+  rank_t rank_;
   std::chrono::steady_clock::time_point t0_;
   tbb::global_control parallelism_;
   tbb::task_arena arena_;

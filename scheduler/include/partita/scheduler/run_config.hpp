@@ -17,6 +17,8 @@ struct run_config {
   int prefetch = 2;                      ///< --prefetch: chunks a worker rank keeps queued beyond one per thread
   int max_chunks_per_message = 0;        ///< chunks one request may ask for; 0: as many as the worker lacks
   bool scheduler_runs_partitions = true; ///< --dedicated-scheduler turns it off
+  bool speculate = true;                 ///< --speculate / --no-speculate: idle workers run copies of stragglers
+  double speculation_factor = 3.0;       ///< --speculation-factor K: overdue after K × the expected time (>= 0.1 s)
   std::optional<int> scheduler_rank;     ///< --scheduler-rank N overrides the election
   std::filesystem::path failure_history; ///< --failure-history F (see failure_history_file())
   double heartbeat_seconds = 1.0;        ///< a silent peer sends a heartbeat this often

@@ -27,6 +27,8 @@ struct worker_summary {
   std::uint64_t partitions = 0;
   std::uint64_t chunks = 0;
   std::uint64_t messages = 0;
+  std::uint64_t copies = 0;      ///< speculative copies it ran
+  std::uint64_t copies_won = 0;  ///< of those, committed
   bool lost = false;
 };
 
@@ -45,6 +47,10 @@ struct run_report {
   double imbalance = 1;                 ///< max worker busy / mean worker busy, per thread
   std::uint64_t dispatches = 0;         ///< assignment messages (including the scheduler's own executor)
   std::uint64_t chunks = 0;
+  bool speculation = false;             ///< speculative execution was on
+  double speculation_factor = 0;
+  std::uint64_t speculative_copies = 0; ///< copies of straggling partitions handed to idle workers
+  std::uint64_t speculative_won = 0;    ///< copies whose result was committed (finished before the original)
   std::vector<worker_summary> workers;
   bytes result;                         ///< the accumulator's bytes
   std::string result_text;              ///< the result as printed
