@@ -454,11 +454,17 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
         if (fs::exists(final_path))
           throw error("epoch " + std::to_string(plan.epoch) + " is already committed as " + final_path.string() +
                       "; a committed checkpoint is never overwritten (continue numbering after newest_epoch())");
+        // The same for free space: a file system too full for the checkpoint is found before HDF5 has a file
+        // whose close could fail. (A file system that fills up while we write is caught by the reservation.)
+        struct statvfs vfs{};
+        if (!detail::free_space_check_skipped() && ::statvfs(dir.c_str(), &vfs) == 0 &&
+            static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize < needed)
+          throw error("no space left on the file system (ENOSPC)");
         if (auto older = detail::list_epochs(dir, plan.job, detail::committed_suffix); !older.empty())
           previous = older.front().path.string();
       })) {
     std::string text = *p;
-    if (text.find("EFBIG") != std::string::npos) {
+    if (text.find("EFBIG") != std::string::npos || text.find("ENOSPC") != std::string::npos) {
       const auto older = detail::list_epochs(dir, plan.job, detail::committed_suffix);
       text = explain_write_failure(text, dir, needed, older.empty() ? std::string() : older.front().path.string());
     }

@@ -2,6 +2,8 @@
 // write: a clear error, no .tmp left behind, and the previous checkpoint still verifies and stays LATEST.
 #include <gtest/gtest.h>
 
+#include <partita/checkpoint/detail/fault.hpp>
+
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -64,27 +66,40 @@ class tmpfs_mount {
 };
 }  // namespace
 
-TEST(Checkpoint_FullDisk, FullFileSystemGivesAClearErrorAndKeepsThePrevious) {
+/// Fills a 1 MiB tmpfs with one good epoch, then writes one too large for it: a clear error, the previous
+/// epoch intact, and the next epoch commits once there is room. `skip_check` bypasses the free-space check
+/// before the file is created, so the failure comes from reserving the blocks instead.
+void full_file_system_case(bool skip_check) {
   temp_dir base;
   const fs::path dir = base.path() / "small";
   fs::create_directories(dir);
   tmpfs_mount mnt(dir, 1u << 20);  // 1 MiB
   if (!mnt.mounted()) GTEST_SKIP() << "no tmpfs (" << mnt.why_not() << "); the RLIMIT_FSIZE test covers this";
   partita::testing::write_epoch(dir, "full", 1, 3, 1000);  // ~20 KiB
+  partita::detail::skip_free_space_check(skip_check);
   try {
     partita::testing::write_epoch(dir, "full", 2, 3, 400000);  // ~2.4 MiB
+    partita::detail::skip_free_space_check(false);
     FAIL() << "a write larger than the file system must fail";
   } catch (const checkpoint_error& e) {
+    partita::detail::skip_free_space_check(false);
     const std::string msg = e.what();
     EXPECT_NE(msg.find("full"), std::string::npos) << msg;
     EXPECT_NE(msg.find("full.1.h5 is still valid"), std::string::npos) << msg;
     EXPECT_NE(msg.find("full.2.h5.tmp"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(skip_check ? "reserving" : "ENOSPC"), std::string::npos) << msg;
     std::printf("the error: %s\n", msg.c_str());
   }
   expect_previous_intact(dir, "full");
   // Once space is back (old data deleted), the next epoch commits.
   partita::testing::write_epoch(dir, "full", 2, 3, 1000);
   EXPECT_TRUE(verify_checkpoint(dir / "full.2.h5").ok);
+}
+
+TEST(Checkpoint_FullDisk, FullFileSystemIsRefusedBeforeTheFileIsCreated) { full_file_system_case(false); }
+
+TEST(Checkpoint_FullDisk, FileSystemFullWhenReservingGivesAClearErrorAndKeepsThePrevious) {
+  full_file_system_case(true);
 }
 
 TEST(Checkpoint_FullDisk, FileSizeLimitGivesAClearErrorAndKeepsThePrevious) {
