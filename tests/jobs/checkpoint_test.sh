@@ -100,16 +100,18 @@ walltime)
   grep -q "wall time" "$work/log" || fail "no log line about the wall time"
   restart_and_compare 2 ;;
 full_disk)
-  # The first run checkpoints fine. The restarted run writes to a real, nearly full file system (a 96 KiB
-  # tmpfs holding the ~47 KiB checkpoint it restarts from): its checkpoints fail with a clear error, the job
-  # still finishes with the right result, and the old checkpoint still verifies.
+  # The first run checkpoints fine. The restarted run writes to a real, nearly full file system (a tmpfs
+  # holding the checkpoint it restarts from and 16 KiB more, less than any checkpoint of this job): its
+  # checkpoints fail with a clear error, the job still finishes with the right result, and the old checkpoint
+  # still verifies. (A checkpoint's size varies from run to run with the results that arrived out of order.)
   checkpointed_run
+  prev=$(ls "$ck"/synthetic.*.h5 | sort -t. -k2 -n | tail -2 | head -1)  # not the final one: work is left
   small=$work/small
   mkdir -p "$small"
-  mount -t tmpfs -o size=96k tmpfs "$small" || fail "cannot mount a small tmpfs (this test needs root)"
+  room=$(( ($(stat -c %s "$prev") + 4095) / 4096 * 4096 + 16384 ))
+  mount -t tmpfs -o size=$room tmpfs "$small" || fail "cannot mount a small tmpfs (this test needs root)"
   trap 'umount "$small" 2>/dev/null; rm -rf "$work"' EXIT
-  prev=$(ls "$ck"/synthetic.*.h5 | sort -t. -k2 -n | tail -2 | head -1)  # not the final one: work is left
-  cp "$prev" "$small/"
+  cp "$prev" "$small/" || fail "the checkpoint to restart from does not fit in $room bytes"
   good=$small/$(basename "$prev")
   ck=$small restart_and_compare 2 --checkpoint-every 200
   grep -qiE "no space left|file system is full|disk is full" "$work/log" || fail "no clear error about the full disk"
