@@ -22,6 +22,8 @@
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/session.hpp>
 
+#include "bench_start.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -77,13 +79,9 @@ int main(int argc, char** argv) {
   partita::session s(argc, argv);
   const MPI_Comm comm = s.comm();
   const int rank = s.rank().value, size = s.size();
-  options o;
-  try {
-    o = parse(argc, argv);
-  } catch (const partita::error& e) {
-    if (rank == 0) std::fprintf(stderr, "bench_checkpoint: %s\n", e.what());
-    return 2;
-  }
+  const auto parsed = partita::bench::start("bench_checkpoint", s, argc, argv, parse);
+  if (!parsed) return 2;
+  const options& o = *parsed;
   // Every rank writes the same share: S / size bytes, in `partitions_per_rank` partitions.
   const std::uint64_t per_rank = o.bytes / static_cast<std::uint64_t>(size);
   const std::uint64_t total = per_rank * static_cast<std::uint64_t>(size);

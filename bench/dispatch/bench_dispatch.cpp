@@ -29,6 +29,8 @@
 #include <partita/runtime/log.hpp>
 #include <partita/runtime/session.hpp>
 
+#include "bench_start.hpp"
+
 namespace {
 
 struct options {
@@ -147,19 +149,9 @@ int main(int argc, char** argv) {
   partita::session s(argc, argv);
   const MPI_Comm comm = s.comm();
   const bool root = s.rank().value == 0;
-  // Every job logs its election at info level; a benchmark runs many jobs, so keep stderr for warnings.
-  if (!std::getenv("PARTITA_LOG_LEVEL")) partita::log().set_level(spdlog::level::warn);
-  options o;
-  try {
-    o = parse(argc, argv);
-  } catch (const partita::usage_error& e) {
-    if (root) std::fprintf(stderr, "bench_dispatch: %s\n", e.what());
-    return 2;
-  }
-  if (s.size() < 2) {
-    if (root) std::fprintf(stderr, "bench_dispatch: needs at least 2 ranks (a master and a worker)\n");
-    return 2;
-  }
+  const auto parsed = partita::bench::start("bench_dispatch", s, argc, argv, parse, 2);
+  if (!parsed) return 2;
+  const options& o = *parsed;
 
   auto make_job = [](std::uint64_t n) {
     return partita::map_reduce_job<std::int64_t>("empty")
