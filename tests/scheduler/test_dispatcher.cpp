@@ -9,19 +9,15 @@
 #include <partita/runtime/error.hpp>
 #include <partita/scheduler/dispatcher.hpp>
 
+#include "chunk_ids.hpp"
+
 namespace {
 
 using partita::dispatcher;
 using partita::id_range;
 using partita::make_policy;
 
-std::vector<std::uint64_t> ids_of(const std::vector<std::vector<id_range>>& chunks) {
-  std::vector<std::uint64_t> out;
-  for (const auto& c : chunks)
-    for (const auto& r : c)
-      for (auto i = r.begin; i < r.end; ++i) out.push_back(i);
-  return out;
-}
+using partita::testing::ids_of;
 
 // Drives a dispatcher like a set of workers would: random worker asks, completes everything it got.
 std::vector<std::uint64_t> drain(dispatcher& d, int workers, std::mt19937& rng) {

@@ -6,6 +6,8 @@
 
 #include <partita/scheduler/dispatcher.hpp>
 
+#include "chunk_ids.hpp"
+
 namespace {
 
 using partita::dispatcher;
@@ -19,13 +21,7 @@ clk::time_point at(double s) {
          std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(s));
 }
 
-std::vector<std::uint64_t> ids_of(const std::vector<std::vector<id_range>>& chunks) {
-  std::vector<std::uint64_t> out;
-  for (const auto& c : chunks)
-    for (const auto& r : c)
-      for (auto i = r.begin; i < r.end; ++i) out.push_back(i);
-  return out;
-}
+using partita::testing::ids_of;
 
 partita::dispatcher_options speculating(bool on = true) {
   partita::dispatcher_options o;

@@ -14,8 +14,6 @@ for b in munged slurmctld slurmd sbatch sinfo scontrol; do
   command -v "$b" >/dev/null || [ -x "/usr/sbin/$b" ] || skip "$b is not installed (apt-get install slurm-wlm munge)"
 done
 [ -x "$partita" ] || skip "$partita is not built yet"
-"$partita" run --help 2>&1 | grep -q -- --checkpoint-dir \
-  || skip "partita run has no --checkpoint-dir yet (slurm/partita.sbatch passes --restart auto --checkpoint-dir)"
 
 rm -rf "$work"; mkdir -p "$work/state" "$work/spool" "$work/log"
 pids=()
