@@ -123,6 +123,12 @@ child_result run_child(const std::vector<std::string>& argv, const std::vector<s
     if (!overridden) env.push_back(kv);
   }
   for (const auto& x : extra_env) env.push_back(x);
+  // Under the sanitizer build these tests check the helper's exit code. Open MPI unloads its plugins in
+  // MPI_Finalize, so memory they keep shows up in LeakSanitizer with stacks of an unknown module that no
+  // suppression can name (seen under heavy load), and LSan's exit code would replace the helper's. The
+  // helper's leaks are not what these tests are about; the in-process tests keep the leak check.
+  for (auto& kv : env)
+    if (kv.starts_with("ASAN_OPTIONS=")) kv += ":detect_leaks=0";
   if (::geteuid() == 0) {
     env.push_back("OMPI_ALLOW_RUN_AS_ROOT=1");
     env.push_back("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1");
