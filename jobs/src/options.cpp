@@ -108,14 +108,8 @@ void add_run_options(CLI::App& app, run_config& c) {
   app.add_option_function<std::string>(
          "--inject",
          [&c](const std::string& v) {
-           int rank = -1;
-           long after = -1;
-           char tail = 0;
-           if (std::sscanf(v.c_str(), "kill:rank=%d:after=%ld%c", &rank, &after, &tail) == 2 && rank >= 0 && after >= 1)
-             c.inject = fmt::format("kill:rank={}:after={}", rank, after);
-           else if (std::sscanf(v.c_str(), "kill:scheduler:after=%ld%c", &after, &tail) == 1 && after >= 1)
-             c.inject = fmt::format("kill:scheduler:after={}", after);
-           else
+           c.inject = injected_failure::parse(v);
+           if (!c.inject)
              throw CLI::ValidationError("--inject", "'" + v + "' is not kill:rank=R:after=K or kill:scheduler:after=K "
                                         "(R a rank, K >= 1 partitions)");
          },

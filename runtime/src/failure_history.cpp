@@ -95,11 +95,15 @@ std::vector<failure_event> read_failure_events(const std::filesystem::path& file
   return events;
 }
 
-std::set<std::string> read_failure_history(const std::filesystem::path& file) {
+std::set<std::string> suspect_hosts(const std::vector<failure_event>& events) {
   std::set<std::string> hosts;
-  for (const auto& e : read_failure_events(file))
+  for (const auto& e : events)
     if (e.host != "-") hosts.insert(e.host);
   return hosts;
+}
+
+std::set<std::string> read_failure_history(const std::filesystem::path& file) {
+  return suspect_hosts(read_failure_events(file));
 }
 
 void append_failure_history(const std::filesystem::path& file, const std::string& host, const std::string& why,

@@ -124,14 +124,15 @@ struct job_setup {
   rank_t scheduler;
   std::vector<int> threads;  // per rank; 0 for a dedicated scheduler
   clock::time_point t0;
+  std::vector<failure_event> history;  // the job's failure history, read once at start-up
 };
 
 /// The collective part: election and thread counts (the last collectives before the job runs).
 job_setup set_up(session& s, const run_config& config, MPI_Comm comm) {
   job_setup setup;
   setup.comm = comm;
-  const auto suspects = read_failure_history(config.failure_history_file());  // none when there is no file
-  const auto me = make_candidate(s.nodes(), s.rank().value, suspects);
+  setup.history = read_failure_events(config.failure_history_file());  // none when there is no file
+  const auto me = make_candidate(s.nodes(), s.rank().value, suspect_hosts(setup.history));
   const auto elected = elect_scheduler(comm, me, config.scheduler_rank);
   setup.scheduler = elected.scheduler;
   int mine = config.threads > 0 ? config.threads : s.env().cpus_per_rank;
@@ -147,28 +148,23 @@ job_setup set_up(session& s, const run_config& config, MPI_Comm comm) {
 /// Arms --inject on this rank: a crash point that SIGKILLs the rank, after recording the failure in the
 /// job's failure history. An injection the history shows as already fired stays disarmed, so a relaunch with
 /// the same arguments (slurm/partita-launch.sh adds only --restart auto) runs to the end.
-void arm_injection(const session& s, const run_config& config, rank_t scheduler) {
-  if (config.inject.empty()) return;
+void arm_injection(const session& s, const run_config& config, const job_setup& setup) {
+  if (!config.inject) return;
   const auto history = config.failure_history_file();
-  const std::string mark = "injected " + config.inject;
-  for (const auto& e : read_failure_events(history))
+  const std::string mark = "injected " + config.inject->text();
+  for (const auto& e : setup.history)
     if (e.reason.starts_with(mark)) {
-      if (s.rank() == scheduler)
-        log().info("--inject {}: already fired in this job ({}); not again", config.inject, history.string());
+      if (s.rank() == setup.scheduler)
+        log().info("--inject {}: already fired in this job ({}); not again", config.inject->text(), history.string());
       arm_crash_point("");
       return;
     }
-  int rank = -1;
-  long after = 0;
-  std::string point;
-  if (std::sscanf(config.inject.c_str(), "kill:rank=%d:after=%ld", &rank, &after) == 2)
-    point = fmt::format("partition.done@{}:{}", rank, after);
-  else if (std::sscanf(config.inject.c_str(), "kill:scheduler:after=%ld", &after) == 1)
-    point = fmt::format("scheduler.commit:{}", after);
-  else
-    throw usage_error("--inject '" + config.inject + "' is not kill:rank=R:after=K or kill:scheduler:after=K");
-  if (rank >= s.size())
-    throw usage_error(fmt::format("--inject {}: there is no rank {} in a job of {} ranks", config.inject, rank, s.size()));
+  const auto& rank = config.inject->rank;
+  if (rank && *rank >= s.size())
+    throw usage_error(fmt::format("--inject {}: there is no rank {} in a job of {} ranks", config.inject->text(),
+                                  *rank, s.size()));
+  const std::string point = rank ? fmt::format("partition.done@{}:{}", *rank, config.inject->after)
+                                 : fmt::format("scheduler.commit:{}", config.inject->after);
   std::function<void()> record;
   if (!history.empty()) {
     const auto host = s.nodes().hosts.at(static_cast<std::size_t>(s.nodes().node_of(s.rank().value)));
@@ -451,7 +447,7 @@ class scheduler_loop {
       t.mtti_seconds = 24 * 3600.0;
       source = " (assumed: no --mtti, and no interrupts in a failure history)";
       const double exposure = restored_ ? restored_->run_seconds : 0.0;
-      const auto interrupts = count_interrupts(read_failure_events(config_.failure_history_file()));
+      const auto interrupts = count_interrupts(setup_.history);
       if (interrupts > 0 && exposure > 0) {
         t.mtti_seconds = exposure / static_cast<double>(interrupts);
         source = fmt::format(" (from the failure history: {} interrupt{} over {} s of this job's run time)",
@@ -1035,7 +1031,7 @@ run_report run_map_reduce(session& s, map_job_model& job, const run_config& conf
     throw usage_error("--checkpoint-every/--checkpoint-interval need --checkpoint-dir (where to write checkpoints)");
   job_comm comm(s.comm());
   const auto setup = set_up(s, config, comm.get());
-  arm_injection(s, config, setup.scheduler);
+  arm_injection(s, config, setup);
   if (s.rank() == setup.scheduler) {
     const auto hash = job_params_hash(job, config);
     std::optional<restored_state> restored;

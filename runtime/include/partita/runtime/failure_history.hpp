@@ -34,6 +34,8 @@ struct failure_event {
 std::vector<failure_event> read_failure_events(const std::filesystem::path& file);
 
 /// The hosts to avoid: every host named in the history ("-" excluded).
+std::set<std::string> suspect_hosts(const std::vector<failure_event>& events);
+/// suspect_hosts of the file's events.
 std::set<std::string> read_failure_history(const std::filesystem::path& file);
 
 /// Appends one timed event (creating the file). Line breaks in `why` are flattened so the reason cannot

@@ -3,11 +3,36 @@
 /// (partita::add_run_options) or by a program's own main().
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <string>
 
 namespace partita {
+
+/// A failure to rehearse (--inject, DESIGN.md §7): SIGKILL a rank after it ran `after` partitions, or the
+/// scheduler rank after it committed `after` results.
+struct injected_failure {
+  std::optional<int> rank;  ///< the rank to kill; none: the scheduler rank
+  long after = 1;
+
+  /// "kill:rank=R:after=K" or "kill:scheduler:after=K"; nullopt for anything else (R >= 0, K >= 1).
+  static std::optional<injected_failure> parse(const std::string& spec) {
+    int r = -1;
+    long k = 0;
+    char tail = 0;
+    if (std::sscanf(spec.c_str(), "kill:rank=%d:after=%ld%c", &r, &k, &tail) == 2 && r >= 0 && k >= 1)
+      return injected_failure{r, k};
+    if (std::sscanf(spec.c_str(), "kill:scheduler:after=%ld%c", &k, &tail) == 1 && k >= 1)
+      return injected_failure{std::nullopt, k};
+    return std::nullopt;
+  }
+  /// The spec in its normal form (what the failure history records).
+  std::string text() const {
+    return (rank ? "kill:rank=" + std::to_string(*rank) : std::string("kill:scheduler")) + ":after=" +
+           std::to_string(after);
+  }
+};
 
 struct run_config {
   std::string policy = "adaptive";       ///< --policy: static, dynamic, guided, factoring, adaptive, cost
@@ -25,7 +50,7 @@ struct run_config {
   double timeout_seconds = 60.0;         ///< a peer silent this long is lost
   std::optional<std::filesystem::path> summary_json;  ///< --summary-json F
   std::optional<std::filesystem::path> trace;         ///< --trace F (Chrome trace-event JSON)
-  std::string inject;                    ///< --inject kill:rank=R:after=K | kill:scheduler:after=K ("": none)
+  std::optional<injected_failure> inject; ///< --inject kill:rank=R:after=K | kill:scheduler:after=K
   bool quiet = false;                    ///< no progress line or summary text
   double progress_interval_seconds = 5;  ///< log-line progress period when stderr is not a terminal
 
