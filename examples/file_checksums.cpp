@@ -12,13 +12,9 @@
 
 int main(int argc, char** argv) {
   // Files come after "--": file_checksums [run flags] -- FILE...
-  int split = argc;
-  for (int i = 1; i < argc; ++i)
-    if (std::string(argv[i]) == "--") split = i;
-  auto config = partita::parse_run_config(split, argv, "checksums of files");
+  partita::program prog(argc, argv, "checksums of files");
   std::vector<partita::partition> parts;
-  for (int i = split + 1; i < argc; ++i) parts.push_back({partita::partition_id{0}, 0, argv[i]});
-  partita::session session(argc, argv);
+  for (const auto& file : prog.args()) parts.push_back({partita::partition_id{0}, 0, file});
 
   using sums = std::map<std::string, std::uint64_t>;
   auto job = partita::map_reduce_job<sums>("file-checksums")
@@ -33,7 +29,7 @@ int main(int argc, char** argv) {
       .combine([](sums& a, sums&& b) { a.merge(b); })
       .describe([](const sums& s) { return std::to_string(s.size()) + " files"; });
 
-  auto result = partita::run(session, job, config);
-  if (result.report.is_scheduler)
-    for (const auto& [file, h] : result.value) std::printf("%016llx  %s\n", static_cast<unsigned long long>(h), file.c_str());
+  return prog.run(job, [](const sums& s) {
+    for (const auto& [file, h] : s) std::printf("%016llx  %s\n", static_cast<unsigned long long>(h), file.c_str());
+  });
 }

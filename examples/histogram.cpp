@@ -16,13 +16,11 @@ struct histogram {
 };
 
 int main(int argc, char** argv) {
-  partita::parameters params;
-  auto config = partita::parse_run_config(argc, argv, "histogram of random walks", &params);
-  const auto walks_per_partition = params.get_int("walks", 2000);
-  partita::session session(argc, argv);
+  partita::program prog(argc, argv, "histogram of random walks");  // flags, --param walks=N, the session
+  const auto walks_per_partition = prog.params().get_int("walks", 2000);
 
   auto job = partita::map_reduce_job<histogram>("walk-histogram")
-      .params(params)
+      .params(prog.params())
       .partitions(64)
       .kernel([walks_per_partition](const partita::partition&, partita::context& ctx) {
         // Each walk gets its own stream (ctx.rng_for), so TBB may split the loop any way it likes.
@@ -54,11 +52,13 @@ int main(int argc, char** argv) {
         return s;
       });
 
-  auto result = partita::run(session, job, config);
-  if (result.report.is_scheduler) {
-    std::printf("%s\n", result.report.result_text.c_str());
-    for (std::size_t i = 0; i < result.value.bins.size(); ++i)
+  // Prints only when every partition is in; a stopped or failed run exits 75 or 1 without a histogram.
+  return prog.run(job, [](const histogram& h) {
+    std::printf("%s walks:", std::to_string(h.walks).c_str());
+    for (auto b : h.bins) std::printf(" %llu", static_cast<unsigned long long>(b));
+    std::printf("\n");
+    for (std::size_t i = 0; i < h.bins.size(); ++i)
       std::printf("%+4d %s\n", 2 * (static_cast<int>(i) - 10),
-                  std::string(result.value.bins[i] * 60 / std::max<std::uint64_t>(1, result.value.walks / 8), '#').c_str());
-  }
+                  std::string(h.bins[i] * 60 / std::max<std::uint64_t>(1, h.walks / 8), '#').c_str());
+  });
 }

@@ -1,7 +1,5 @@
 #include <partita/partita.hpp>
 int main(int argc, char** argv) {
-  auto config = partita::parse_run_config(argc, argv);  // --policy, --threads, --seed, --trace, ...
-  partita::session session(argc, argv);
   auto job = partita::map_reduce_job<double>("harmonic")  // sum of 1/k for k = 1..10^8, in 1000 partitions
       .partitions(1000)
       .kernel([](const partita::partition& p, partita::context&) {
@@ -10,6 +8,6 @@ int main(int argc, char** argv) {
         return sum;
       })
       .combine([](double& total, double&& part) { total += part; });
-  auto result = partita::run(session, job, config);
-  if (result.report.is_scheduler) std::printf("H(10^8) = %.15f\n", result.value);
+  // Flags, MPI, every rank; on_result runs on one rank, only once every partition is in. Exit 0/1/2/75.
+  return partita::main(argc, argv, job, [](double h) { std::printf("H(10^8) = %.15f\n", h); });
 }

@@ -180,8 +180,8 @@ int main(int argc, char** argv) {
     row r{std::move(name), n};
     r.seconds = best_of(comm, o.reps, expected_sum(n), r.name, [&] {
       auto res = partita::run(s, job, c);
-      if (res.report.is_scheduler) r.dispatches = res.report.dispatches;
-      return res.value;
+      if (res.is_scheduler()) r.dispatches = res.report().dispatches;
+      return res.value();
     });
     PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &r.dispatches, 1, MPI_UINT64_T, MPI_MAX, comm));
     rows.push_back(r);

@@ -35,12 +35,6 @@ std::optional<std::string> expectation_mismatch(const checkpoint_meta& m, const 
   return std::nullopt;
 }
 
-std::string problem_of(const checkpoint_error& e) {
-  const std::string prefix = "checkpoint " + e.file() + ": ";
-  std::string what = e.what();
-  return what.starts_with(prefix) ? what.substr(prefix.size()) : what;
-}
-
 h5_handle make_fapl() {
   h5_handle fapl(PARTITA_H5(H5Pcreate(H5P_FILE_ACCESS)), h5_kind::plist);
   PARTITA_H5(H5Pset_file_locking(fapl.get(), false, true));

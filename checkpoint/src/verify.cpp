@@ -31,7 +31,7 @@ verify_report verify_checkpoint(const fs::path& file) {
     r.problem = e.problem();
   } catch (const checkpoint_error& e) {
     r.first_bad = file.string();
-    r.problem = detail::problem_of(e);
+    r.problem = e.problem();
   } catch (const std::bad_alloc&) {
     r.first_bad = file.string();
     r.problem = "out of memory while verifying it";
@@ -125,7 +125,7 @@ std::string inspect_checkpoint(const fs::path& file) {
     if (first_bad.empty()) out << fmt::format("  checksums    all {} verify (CRC-32)\n", checked);
     else out << "  checksums    BAD: " << first_bad << '\n';
   } catch (const checkpoint_error& e) {
-    out << "\n  cannot be read: " << detail::problem_of(e) << '\n';
+    out << "\n  cannot be read: " << e.problem() << '\n';
   } catch (const std::exception& e) {
     out << "\n  cannot be read: " << e.what() << '\n';
   }

@@ -3,10 +3,11 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <fstream>
 
 #include <partita/checkpoint/verify.hpp>
+#include <partita/jobs/cli_options.hpp>
 #include <partita/jobs/options.hpp>
+#include <partita/jobs/program.hpp>
 #include <partita/jobs/registry.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/launch_env.hpp>
@@ -42,31 +43,14 @@ int run_job(int argc, char** argv, const std::string& name, const std::vector<st
   }
 
   session s(argc, argv);
-  const bool rank0 = s.rank().value == 0;
   try {
     const auto report = run_map_reduce(s, *model, config);
-    if (report.is_scheduler) {
-      if (!config.quiet) std::fputs(report.to_text().c_str(), stdout);
-      std::fflush(stdout);
-      if (config.summary_json) {
-        std::ofstream out(*config.summary_json);
-        out << report.to_json().dump(2) << '\n';
-        if (!out) throw error("cannot write the summary to " + config.summary_json->string());
-      }
-      if (const auto* job = reg.find(name); job && job->write_output && report.status == run_status::completed)
-        job->write_output(report.result, params);
-    }
-    return report.status == run_status::checkpointed ? exit_checkpointed : 0;
-  } catch (const usage_error& e) {
-    if (rank0) std::fprintf(stderr, "partita: error: %s\n", e.what());
-    return exit_usage;
-  } catch (const kernel_error&) {
-    return 1;  // the scheduler rank has logged it, once
-  } catch (const remote_failure&) {
-    return 1;  // reported by the scheduler rank
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "partita: error on rank %d: %s\n", s.rank().value, e.what());
-    return 1;
+    if (!report.is_scheduler) return report.status == run_status::checkpointed ? exit_checkpointed : 0;
+    const int code = conclude_run(report, config, stdout);
+    if (const auto* job = reg.find(name); job && job->write_output && code == 0) job->write_output(report.result, params);
+    return code;
+  } catch (...) {
+    return exit_code_of_current_exception("partita", s.rank());
   }
 }
 

@@ -1,4 +1,5 @@
 #include <partita/jobs/options.hpp>
+#include <partita/jobs/cli_options.hpp>
 
 #include <cmath>
 #include <cstdio>

@@ -24,7 +24,7 @@ hdf5_error::hdf5_error(std::string call, std::string detail)
       call_(std::move(call)) {}
 
 checkpoint_error::checkpoint_error(std::string file, std::string problem)
-    : error("checkpoint " + file + ": " + problem), file_(std::move(file)) {}
+    : error("checkpoint " + file + ": " + problem), file_(std::move(file)), problem_(std::move(problem)) {}
 
 kernel_error::kernel_error(std::string job, std::uint64_t partition, std::string message)
     : error("job '" + job + "' failed: the kernel threw on partition " + std::to_string(partition) + ": " +

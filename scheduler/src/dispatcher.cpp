@@ -23,12 +23,10 @@ dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::
     total_threads_ += workers_[w].threads;
   }
   if (total_threads_ == 0) throw error("dispatcher: no worker has a thread to run partitions on");
-  done_ = options_.done.empty() ? std::vector<bool>(total_, false) : options_.done;
+  done_ = options_.done.empty() ? std::vector<bool>(total_, false) : std::move(options_.done);
   if (done_.size() != total_) throw error("dispatcher: done set has the wrong size");
   done_count_ = static_cast<std::uint64_t>(std::count(done_.begin(), done_.end(), true));
   unassigned_ = total_ - done_count_;
-  costs_.assign(total_, std::nanf(""));
-  if (options_.costs.size() == total_) costs_ = options_.costs;
   queued_.assign(total_, false);
   if (!(options_.speculation.factor > 0)) throw error("dispatcher: the speculation factor must be positive");
 
@@ -36,8 +34,10 @@ dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::
     order_.reserve(unassigned_);
     for (std::uint64_t i = 0; i < total_; ++i)
       if (!done_[i]) order_.push_back(i);
-    auto key = [&](std::uint64_t i) { return std::isnan(costs_[i]) ? 0.0f : costs_[i]; };
+    const auto& costs = options_.costs;
+    auto key = [&](std::uint64_t i) { return i < costs.size() && !std::isnan(costs[i]) ? costs[i] : 0.0f; };
     std::stable_sort(order_.begin(), order_.end(), [&](auto a, auto b) { return key(a) > key(b); });
+    std::vector<float>().swap(options_.costs);  // needed for the order only
   } else if (policy_->order() == queue_order::static_blocks) {
     // Blocks in proportion to each worker's threads.
     std::uint64_t begin = 0;
@@ -261,7 +261,6 @@ bool dispatcher::complete(int w, std::uint64_t id, double seconds) {
   if (done_[id]) return false;
   done_[id] = true;
   ++done_count_;
-  costs_[id] = static_cast<float>(seconds);
   auto& wk = workers_.at(static_cast<std::size_t>(w));
   settle(w, id);
   // A win also when the copy carried on as the original after its holder was lost.

@@ -1,17 +1,18 @@
 #include <partita/scheduler/run_report.hpp>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace partita {
 
-nlohmann::json run_report::to_json() const {
+std::string run_report::to_json() const {
   nlohmann::json workers_json = nlohmann::json::array();
   for (const auto& w : workers)
     workers_json.push_back({{"rank", w.rank}, {"host", w.host}, {"threads", w.threads},
                             {"busy_seconds", w.busy_seconds}, {"idle_seconds", w.idle_seconds},
                             {"partitions", w.partitions}, {"chunks", w.chunks}, {"messages", w.messages},
                             {"copies", w.copies}, {"copies_won", w.copies_won}, {"lost", w.lost}});
-  return {{"job", job},
+  const nlohmann::json doc = {{"job", job},
           {"policy", policy},
           {"status", status == run_status::completed ? "completed" : "checkpointed"},
           {"result", result_text},
@@ -29,6 +30,7 @@ nlohmann::json run_report::to_json() const {
           {"checkpoints", {{"count", checkpoints}, {"seconds", checkpoint_seconds}, {"bytes", checkpoint_bytes},
                            {"restored_from", restored_from}, {"restored_done", restored_done},
                            {"restored_costs", restored_costs}, {"stop_reason", stop_reason}}}};
+  return doc.dump(2);
 }
 
 std::string run_report::to_text() const {

@@ -158,7 +158,7 @@ PY
   restart_and_compare 2 --checkpoint-interval auto --mtti 900
   grep -q "mean time to interrupt 900.0 s (from --mtti)" "$work/log" || fail "--mtti did not win: $(grep 'mean time' "$work/log")" ;;
 scheduler_killed_relaunch)
-  # DESIGN.md §6.1 end to end: the scheduler rank is SIGKILLed after 700 results; slurm/partita-launch.sh
+  # docs/design.md, "Recovery" end to end: the scheduler rank is SIGKILLed after 700 results; slurm/partita-launch.sh
   # sees the crash, records it, relaunches with --restart auto; the injection has fired once (the failure
   # history says so), so the relaunch runs to the end, from a checkpoint, with the uninterrupted result.
   reference

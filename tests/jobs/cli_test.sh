@@ -100,7 +100,7 @@ progress_lines)
   # Not a terminal (a Slurm output file): plain log lines every --progress-interval seconds.
   run_np 2 run synthetic --param partitions=600 --param median_us=2000 --progress-interval 0.2 --quiet=false \
     > "$work/out" 2>&1 || fail "exited $?"
-  n=$(grep -c "progress: [0-9]*/600 partitions ([0-9.]*%), [0-9]*/s, ETA [0-9:]*" "$work/out" || true)
+  n=$(grep -c "progress: [0-9]*/600 partitions ([0-9.]*%), [0-9.]*/s, ETA [0-9:]*" "$work/out" || true)
   [ "$n" -ge 2 ] || fail "expected periodic progress log lines, got $n: $(head -5 "$work/out")"
   # On a terminal (a pty through script(1)): one live line redrawn with a carriage return.
   command -v script > /dev/null || fail "script(1) from util-linux is needed for the terminal case"

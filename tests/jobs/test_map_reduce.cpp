@@ -82,9 +82,9 @@ TEST(Jobs_MapReduce, FloatingPointResultIsBitwiseIdenticalUnderEveryPolicy) {
   const double expect = serial_reference(n, 99);
   for (const auto& policy : partita::policy_names()) {
     auto r = partita::run(test_session(), fp_job(n), quiet_config(policy));
-    EXPECT_EQ(bits(r.value), bits(expect)) << "policy " << policy << " at " << test_session().size() << " ranks";
-    EXPECT_TRUE(same_on_every_rank(bits(r.value))) << policy;
-    EXPECT_EQ(r.report.status, partita::run_status::completed);
+    EXPECT_EQ(bits(r.value()), bits(expect)) << "policy " << policy << " at " << test_session().size() << " ranks";
+    EXPECT_TRUE(same_on_every_rank(bits(r.value()))) << policy;
+    EXPECT_EQ(r.report().status, partita::run_status::completed);
   }
 }
 
@@ -94,7 +94,7 @@ TEST(Jobs_MapReduce, TinyChunksOnePerMessageGiveTheSameBits) {
   c.max_chunks_per_message = 1;
   c.prefetch = 4;
   auto r = partita::run(test_session(), fp_job(500), c);
-  EXPECT_EQ(bits(r.value), bits(serial_reference(500, 99)));
+  EXPECT_EQ(bits(r.value()), bits(serial_reference(500, 99)));
 }
 
 TEST(Jobs_MapReduce, DedicatedSchedulerRunsNothingItself) {
@@ -102,10 +102,10 @@ TEST(Jobs_MapReduce, DedicatedSchedulerRunsNothingItself) {
   auto c = quiet_config("adaptive");
   c.scheduler_runs_partitions = false;
   auto r = partita::run(test_session(), fp_job(400), c);
-  EXPECT_EQ(bits(r.value), bits(serial_reference(400, 99)));
-  if (r.report.is_scheduler) {
-    for (const auto& w : r.report.workers) {
-      if (w.rank == r.report.scheduler.value) {
+  EXPECT_EQ(bits(r.value()), bits(serial_reference(400, 99)));
+  if (r.report().is_scheduler) {
+    for (const auto& w : r.report().workers) {
+      if (w.rank == r.report().scheduler.value) {
         EXPECT_EQ(w.partitions, 0u);
       }
     }
@@ -114,18 +114,18 @@ TEST(Jobs_MapReduce, DedicatedSchedulerRunsNothingItself) {
 
 TEST(Jobs_MapReduce, EveryPartitionIsCommittedOnceAndCounted) {
   auto r = partita::run(test_session(), fp_job(1234), quiet_config("guided"));
-  if (r.report.is_scheduler) {
+  if (r.report().is_scheduler) {
     std::uint64_t sum = 0;
-    for (const auto& w : r.report.workers) sum += w.partitions;
+    for (const auto& w : r.report().workers) sum += w.partitions;
     EXPECT_EQ(sum, 1234u);
-    EXPECT_EQ(r.report.partitions_run, 1234u);
-    EXPECT_GE(r.report.dispatches, 1u);
+    EXPECT_EQ(r.report().partitions_run, 1234u);
+    EXPECT_GE(r.report().dispatches, 1u);
   }
 }
 
 TEST(Jobs_MapReduce, ZeroPartitionsGiveTheDefaultResult) {
   auto r = partita::run(test_session(), fp_job(0), quiet_config("adaptive"));
-  EXPECT_EQ(r.value, 0.0);
+  EXPECT_EQ(r.value(), 0.0);
 }
 
 TEST(Jobs_MapReduce, KernelsMayUseDeterministicTbbReductionsInside) {
@@ -143,8 +143,8 @@ TEST(Jobs_MapReduce, KernelsMayUseDeterministicTbbReductionsInside) {
                  .combine([](double& a, double&& b) { a += b; });
   auto r1 = partita::run(test_session(), job, quiet_config("dynamic"));
   auto r2 = partita::run(test_session(), job, quiet_config("static"));
-  EXPECT_EQ(bits(r1.value), bits(r2.value));
-  EXPECT_TRUE(same_on_every_rank(bits(r1.value)));
+  EXPECT_EQ(bits(r1.value()), bits(r2.value()));
+  EXPECT_TRUE(same_on_every_rank(bits(r1.value())));
 }
 
 TEST(Jobs_MapReduce, AThrowingKernelFailsTheJobEverywhereNamingJobPartitionAndMessage) {
@@ -175,7 +175,7 @@ TEST(Jobs_MapReduce, AThrowingKernelFailsTheJobEverywhereNamingJobPartitionAndMe
   EXPECT_EQ(remote, test_session().size() - 1);
   // The ranks are still in step: another job runs fine afterwards.
   auto r = partita::run(test_session(), fp_job(100), quiet_config("adaptive"));
-  EXPECT_EQ(bits(r.value), bits(serial_reference(100, 99)));
+  EXPECT_EQ(bits(r.value()), bits(serial_reference(100, 99)));
 }
 
 TEST(Jobs_MapReduce, SummaryJsonAndTraceHaveTheirStructure) {
@@ -185,7 +185,7 @@ TEST(Jobs_MapReduce, SummaryJsonAndTraceHaveTheirStructure) {
   auto c = quiet_config("adaptive");
   c.trace = dir / "trace.json";
   auto r = partita::run(test_session(), fp_job(300), c);
-  if (r.report.is_scheduler) {
+  if (r.report().is_scheduler) {
     std::ifstream in(*c.trace);
     auto doc = nlohmann::json::parse(in);
     ASSERT_TRUE(doc.contains("traceEvents"));
@@ -205,8 +205,8 @@ TEST(Jobs_MapReduce, SummaryJsonAndTraceHaveTheirStructure) {
     EXPECT_EQ(ids.size(), 300u) << "one slice per partition";
     EXPECT_GE(tracks.size(), 1u);
     EXPECT_EQ(names, test_session().size()) << "one named process per rank";
-    auto j = r.report.to_json();
-    EXPECT_EQ(j["result"], r.report.result_text);
+    auto j = nlohmann::json::parse(r.report().to_json());
+    EXPECT_EQ(j["result"], r.report().result_text);
     EXPECT_EQ(j["workers"].size(), static_cast<std::size_t>(test_session().size()));
     EXPECT_EQ(j["partitions"], 300);
     fs::remove_all(dir);

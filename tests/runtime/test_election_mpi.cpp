@@ -1,5 +1,5 @@
 // MPI tests of the scheduler election: every rank agrees, suspect nodes are avoided, the override works
-// and fails cleanly when out of range, and fake node maps pick by the rules of DESIGN.md §3.
+// and fails cleanly when out of range, and fake node maps pick by the rules of docs/design.md, "Election".
 #include <partita/runtime/election.hpp>
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Scheduler_Speculation: copies of overdue partitions for idle workers (DESIGN.md §4), driven by a fake clock.
+// Scheduler_Speculation: copies of overdue partitions for idle workers (docs/design.md, "Speculative execution"), driven by a fake clock.
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -1,9 +1,11 @@
 #pragma once
-/// What a kernel author includes: the session, map/reduce jobs, run(), the run flags.
+/// What a kernel author includes: map/reduce jobs, partita::main / partita::program (flags, session, exit codes),
+/// partita::run, the session. It does not pull in the command-line parser or the JSON library.
 
 #include <partita/jobs/map_reduce_job.hpp>
 #include <partita/jobs/options.hpp>
 #include <partita/jobs/partition.hpp>
+#include <partita/jobs/program.hpp>
 #include <partita/jobs/registry.hpp>
 #include <partita/jobs/run.hpp>
 #include <partita/runtime/error.hpp>

@@ -14,6 +14,7 @@ namespace partita {
 /// The outcome of a restart search: a file, or none ("start fresh"), and why others were passed over.
 struct restart_choice {
   std::optional<std::filesystem::path> file;  ///< the newest usable committed checkpoint, if any
+  std::optional<checkpoint_image> image;      ///< its contents, as read and verified (read once)
   std::vector<std::string> skipped;           ///< "<file>: why", newest first
 };
 
@@ -24,7 +25,8 @@ struct restart_choice {
 ///     if (!choice.file) partita::log().info("no checkpoint to restart from: starting fresh");
 ///
 /// Ignores stale .tmp files (listed in `skipped`), does not need LATEST (uses it only to log a
-/// disagreement), and logs one warning line per skipped file. A missing directory means no checkpoint.
+/// disagreement), and logs one warning line per skipped file; says "starting fresh" when none is usable (the
+/// caller logs the file it restarts from). A missing directory means no checkpoint.
 /// Expected outcomes are values: never throws for a bad file. Local (no MPI). Cost: reads each candidate
 /// file fully, newest first, until one verifies.
 restart_choice select_restart(const std::filesystem::path& dir, const checkpoint_expectation& expect);

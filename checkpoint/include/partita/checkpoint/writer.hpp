@@ -1,5 +1,5 @@
 #pragma once
-/// Writing and committing one checkpoint epoch with parallel HDF5 (the commit protocol of DESIGN §5).
+/// Writing and committing one checkpoint epoch with parallel HDF5 (the commit protocol in docs/design.md, "Checkpoints").
 
 #include <mpi.h>
 

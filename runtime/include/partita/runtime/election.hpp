@@ -1,5 +1,5 @@
 #pragma once
-/// Choosing the scheduler rank: one collective, rules from DESIGN.md §3.
+/// Choosing the scheduler rank: one collective, rules from docs/design.md, "Election".
 
 #include <mpi.h>
 

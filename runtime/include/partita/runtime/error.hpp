@@ -11,6 +11,14 @@ namespace partita {
 class error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+  /// Whether the failure was already logged once (by the scheduler rank, which also stopped the workers), so
+  /// that the exit path does not print it again.
+  bool reported() const noexcept { return reported_; }
+  /// Marks it logged; rethrow the same object (`throw;`) to keep the mark.
+  void mark_reported() const noexcept { reported_ = true; }
+
+ private:
+  mutable bool reported_ = false;
 };
 
 /// An MPI call failed: carries the call text, MPI's error class and error string.
@@ -40,9 +48,12 @@ class checkpoint_error : public error {
  public:
   checkpoint_error(std::string file, std::string problem);
   const std::string& file() const noexcept { return file_; }
+  /// What is wrong with it, without the file name (e.g. "checksum mismatch in /scheduler/cost").
+  const std::string& problem() const noexcept { return problem_; }
 
  private:
   std::string file_;
+  std::string problem_;
 };
 
 /// The user asked for something impossible (bad flag, unknown job, bad parameter); `what()` names the fix.
@@ -63,10 +74,17 @@ class kernel_error : public error {
   std::uint64_t partition_;
 };
 
+/// The job stopped at a checkpoint before it completed (a stop signal or the wall time): it has no result yet.
+/// Relaunch it with --restart auto to finish it (exit code 75).
+class job_stopped : public error {
+ public:
+  using error::error;
+};
+
 /// The job failed on another rank, which reported it; this rank only needs to exit non-zero.
 class remote_failure : public error {
  public:
-  using error::error;
+  explicit remote_failure(const std::string& what) : error(what) { mark_reported(); }
 };
 
 namespace detail {

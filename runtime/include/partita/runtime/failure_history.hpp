@@ -8,8 +8,8 @@
 ///
 /// First word: the host ("-" when the interrupt is not tied to a node). Second word, optional: when it
 /// happened, UTC, ISO 8601 (`YYYY-MM-DDTHH:MM:SSZ`). After `#`: free text. Two uses: the election never
-/// picks a host listed here (DESIGN.md §3), and `--checkpoint-interval auto` derives the mean time to
-/// interrupt from the timed events (DESIGN.md §5).
+/// picks a host listed here (docs/design.md, "Election"), and `--checkpoint-interval auto` derives the mean time to
+/// interrupt from the timed events (docs/design.md, "Checkpoints").
 
 #include <chrono>
 #include <cstddef>

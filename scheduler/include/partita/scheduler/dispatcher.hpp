@@ -23,7 +23,7 @@ struct id_range {
   friend bool operator==(const id_range&, const id_range&) = default;
 };
 
-/// When an idle worker may run a copy of a straggling partition (DESIGN.md §4).
+/// When an idle worker may run a copy of a straggling partition (docs/design.md, "Speculative execution").
 ///
 /// Only when nothing is left to hand out. A partition held by another worker is overdue once it has been
 /// outstanding longer than max(floor, factor × expected), where expected = the median measured partition time
@@ -39,7 +39,8 @@ struct speculation_options {
 
 struct dispatcher_options {
   std::uint64_t fixed_chunk = 0;         ///< --chunk: a floor for every policy (0: measured)
-  std::vector<float> costs;              ///< per-partition cost (measured earlier or hinted); empty = unknown
+  std::vector<float> costs;              ///< per-partition cost for the cost policy's order (measured earlier or
+                                         ///< hinted; NaN or missing: unknown); empty = unknown
   std::vector<bool> done;                ///< partitions already committed (restart); empty = none
   speculation_options speculation;       ///< off unless enabled (the driver turns it on from run_config)
 };
@@ -105,8 +106,6 @@ class dispatcher {
   std::uint64_t unassigned() const noexcept { return unassigned_; }
   bool is_done(std::uint64_t id) const { return done_[id]; }
   const std::vector<bool>& done_set() const noexcept { return done_; }
-  /// Measured seconds per partition (NaN where not measured in this run; seeded from options.costs).
-  const std::vector<float>& costs() const noexcept { return costs_; }
   const worker_tally& tally(int w) const { return workers_.at(static_cast<std::size_t>(w)).tally; }
   /// Partitions handed to worker `w` (originals and copies) that nobody has committed yet.
   std::uint64_t unfinished(int w) const { return workers_.at(static_cast<std::size_t>(w)).unfinished; }
@@ -142,7 +141,6 @@ class dispatcher {
   dispatcher_options options_;
   int total_threads_ = 0;
   std::vector<bool> done_;
-  std::vector<float> costs_;
   std::uint64_t done_count_ = 0;
   std::uint64_t unassigned_ = 0;
   std::uint64_t cursor_ = 0;                 // by_id: next id; by_cost: next index into order_

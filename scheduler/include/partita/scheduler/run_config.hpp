@@ -10,7 +10,7 @@
 
 namespace partita {
 
-/// A failure to rehearse (--inject, DESIGN.md §7): SIGKILL a rank after it ran `after` partitions, or the
+/// A failure to rehearse (--inject, docs/design.md, "Fault injection"): SIGKILL a rank after it ran `after` partitions, or the
 /// scheduler rank after it committed `after` results.
 struct injected_failure {
   std::optional<int> rank;  ///< the rank to kill; none: the scheduler rank
@@ -54,7 +54,7 @@ struct run_config {
   bool quiet = false;                    ///< no progress line or summary text
   double progress_interval_seconds = 5;  ///< log-line progress period when stderr is not a terminal
 
-  // Checkpoints (DESIGN.md §5). Nothing is written without a checkpoint directory.
+  // Checkpoints (docs/design.md, "Checkpoints"). Nothing is written without a checkpoint directory.
   std::optional<std::filesystem::path> checkpoint_dir;  ///< --checkpoint-dir D
   int keep = 3;                                 ///< --keep N: committed checkpoints kept per job
   std::uint64_t checkpoint_every_partitions = 0;  ///< --checkpoint-every N: after N more results (0: off)

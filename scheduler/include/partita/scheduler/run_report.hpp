@@ -1,8 +1,6 @@
 #pragma once
 /// What a finished job reports: result, wall time, per-worker busy/idle, imbalance, dispatches.
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -63,7 +61,8 @@ struct run_report {
   std::uint64_t restored_costs = 0;      ///< measured partition costs it brought (the cost policy uses them)
   std::string stop_reason;               ///< why a checkpointed run stopped (signal, wall time)
 
-  nlohmann::json to_json() const;
+  /// The summary as a JSON document (text, indented), as --summary-json writes it.
+  std::string to_json() const;
   std::string to_text() const;
 };
 

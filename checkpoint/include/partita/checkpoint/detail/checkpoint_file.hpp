@@ -63,8 +63,6 @@ class checkpoint_file {
 /// Why `meta` does not fit `expect` (other job, other parameters hash, other model), if it does not.
 std::optional<std::string> expectation_mismatch(const checkpoint_meta& meta, const checkpoint_expectation& expect);
 
-/// The problem part of a checkpoint_error's message (without "checkpoint <file>: ").
-std::string problem_of(const checkpoint_error& e);
 
 /// Sets HDF5_USE_FILE_LOCKING=FALSE in the environment unless the user set it (once, before any open),
 /// and silences HDF5's automatic error printing.

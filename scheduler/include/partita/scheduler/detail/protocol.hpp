@@ -1,7 +1,8 @@
 #pragma once
-/// The scheduler–worker protocol of a map/reduce job: message tags and their payloads.
+/// The scheduler–worker protocol of a map/reduce job: message tags and their payloads, each message's codec
+/// (encode_*/decode_*) defined here and nowhere else. Decoders treat the payload as untrusted.
 ///
-/// Point-to-point only, every wait bounded (DESIGN.md §3, §6):
+/// Point-to-point only, every wait bounded (docs/design.md, "Scheduler and workers"):
 ///   worker -> scheduler  request   {want chunks, results since the last report}   (want 0: results only)
 ///   scheduler -> worker  assign    {answers want, chunks of id ranges}            (one reply per request with want > 0;
 ///                                                                                  parked while nothing is left to hand out)
@@ -13,7 +14,7 @@
 ///   worker -> scheduler  aborted   {}                                              (answer to abort)
 /// stats and aborted are the last message a worker sends; MPI keeps each sender's messages in order, so once
 /// the scheduler has them from every live worker, nothing of this job is left in flight to leak into the next.
-/// A per-node sub-scheduler (DESIGN.md §3) speaks the same messages in both directions, so it can be put
+/// A per-node sub-scheduler (docs/design.md) speaks the same messages in both directions, so it can be put
 /// between the scheduler and a node's workers without changing workers or kernels.
 
 #include <cstdint>
@@ -117,6 +118,56 @@ inline worker_stats decode_stats(std::span<const std::byte> in) {
   s.threads = r.get<int>();
   r.get_array(s.trace);
   return s;
+}
+
+/// failure: the first kernel failure on a worker.
+inline bytes encode_failure(const kernel_failure& f) {
+  bytes out;
+  wire_writer w(out);
+  w.put(f.id);
+  w.put_string(f.message);
+  return out;
+}
+
+inline kernel_failure decode_failure(std::span<const std::byte> in) {
+  wire_reader r(in);
+  kernel_failure f;
+  f.id = r.get<std::uint64_t>();
+  f.message = r.get_string();
+  return f;
+}
+
+/// abort: why the job failed (the scheduler has logged it).
+inline bytes encode_abort(const std::string& what) {
+  bytes out;
+  wire_writer(out).put_string(what);
+  return out;
+}
+
+inline std::string decode_abort(std::span<const std::byte> in) { return wire_reader(in).get_string(); }
+
+/// finish: how the job ended and the accumulator's bytes.
+struct finish_msg {
+  finish_status status = finish_status::completed;
+  bytes accumulator;
+};
+
+inline bytes encode_finish(finish_status status, std::span<const std::byte> accumulator) {
+  bytes out;
+  wire_writer w(out);
+  w.put(status);
+  w.put_array(accumulator);
+  return out;
+}
+
+inline finish_msg decode_finish(std::span<const std::byte> in) {
+  finish_msg m;
+  wire_reader r(in);
+  m.status = r.get<finish_status>();
+  if (m.status != finish_status::completed && m.status != finish_status::checkpointed)
+    throw error("malformed scheduler message: finish status");
+  r.get_array(m.accumulator);
+  return m;
 }
 
 }  // namespace partita::detail

@@ -1,0 +1,66 @@
+#pragma once
+/// The model-agnostic start of a job run: configuration checks, the job's own communicator, the election,
+/// thread counts, the failure history and --inject.
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <vector>
+
+#include <partita/runtime/failure_history.hpp>
+#include <partita/runtime/ids.hpp>
+#include <partita/runtime/session.hpp>
+#include <partita/scheduler/detail/timing.hpp>
+#include <partita/scheduler/parameters.hpp>
+#include <partita/scheduler/run_config.hpp>
+
+namespace partita::detail {
+
+/// The job's own communicator (a duplicate with MPI_ERRORS_RETURN), so that messages of a job that failed can
+/// never reach the next job run by the same ranks. Non-copyable, non-movable; collective to create and free.
+class job_comm {
+ public:
+  explicit job_comm(MPI_Comm parent);
+  ~job_comm();
+  job_comm(const job_comm&) = delete;
+  job_comm& operator=(const job_comm&) = delete;
+  MPI_Comm get() const noexcept { return comm_; }
+
+ private:
+  MPI_Comm comm_ = MPI_COMM_NULL;
+};
+
+/// What every rank knows once the job is set up. Value type.
+struct job_setup {
+  MPI_Comm comm = MPI_COMM_NULL;       ///< the job's communicator (owned by a job_comm)
+  rank_t scheduler;                    ///< the elected (or --scheduler-rank) scheduler
+  std::vector<int> threads;            ///< kernel threads per rank; 0 for a dedicated scheduler
+  clock::time_point t0;                ///< when the job started running (after the collectives)
+  std::vector<failure_event> history;  ///< the job's failure history, read once at start-up
+
+  int threads_of(rank_t r) const { return threads.at(static_cast<std::size_t>(r.value)); }
+};
+
+/// Refuses a configuration no model can run (a usage_error naming the flag and the fix). Local and
+/// deterministic, so every rank reaches the same verdict before anyone waits on anyone.
+void check_run_config(const run_config& config);
+
+/// The collective part: the election and the thread counts (the last collectives before the job runs).
+/// Collective over `comm`.
+job_setup set_up(session& s, const run_config& config, MPI_Comm comm);
+
+/// Arms --inject on this rank: a crash point that SIGKILLs the rank, after recording the failure in the job's
+/// failure history. `unit` names what "after=K" counts on a worker ("partition.done", "step.done"). An
+/// injection the history shows as already fired stays disarmed, so a relaunch with the same arguments
+/// (slurm/partita-launch.sh adds only --restart auto) runs to the end.
+void arm_injection(const session& s, const run_config& config, const job_setup& setup,
+                   const char* worker_point = "partition.done");
+
+/// What decides a job's result: its parameters, seed and partition count (not the policy, threads or rank
+/// count). A checkpoint of other parameters must never be mixed into a run.
+std::uint64_t params_hash(const parameters& params, std::uint64_t seed, std::uint64_t partition_count);
+
+/// Appends "rank R of job J lost: …" to the failure history (if the job has one); logs instead of throwing.
+void record_lost_rank(const session& s, const run_config& config, const std::string& job, int rank);
+
+}  // namespace partita::detail

@@ -1,0 +1,60 @@
+#pragma once
+/// The scheduler rank of a map/reduce job: hands out chunks, commits results exactly once and folds them in
+/// partition-id order, checkpoints, watches the workers, and ends the job for everyone.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <partita/runtime/session.hpp>
+#include <partita/runtime/transport.hpp>
+#include <partita/scheduler/detail/checkpoint_driver.hpp>
+#include <partita/scheduler/detail/job_setup.hpp>
+#include <partita/scheduler/detail/liveness.hpp>
+#include <partita/scheduler/detail/progress_meter.hpp>
+#include <partita/scheduler/detail/protocol.hpp>
+#include <partita/scheduler/detail/trace_writer.hpp>
+#include <partita/scheduler/dispatcher.hpp>
+#include <partita/scheduler/executor.hpp>
+#include <partita/scheduler/job_model.hpp>
+#include <partita/scheduler/map_reduce_state.hpp>
+#include <partita/scheduler/run_config.hpp>
+#include <partita/scheduler/run_report.hpp>
+
+namespace partita::detail {
+
+/// Sends abort to every rank marked alive and drains until each acknowledged (bounded by the timeout):
+/// whatever a worker sent before its acknowledgement is then consumed here, so nothing of this job is left in
+/// flight to reach the next one. Never throws.
+void abort_workers(transport<msg>& tp, const std::vector<bool>& alive, const std::string& what,
+                   double timeout_s) noexcept;
+
+/// The scheduler's side of one run. Non-copyable; run() once.
+class map_reduce_scheduler {
+ public:
+  map_reduce_scheduler(session& s, map_job_model& job, const run_config& config, const job_setup& setup);
+  ~map_reduce_scheduler();
+  map_reduce_scheduler(const map_reduce_scheduler&) = delete;
+  map_reduce_scheduler& operator=(const map_reduce_scheduler&) = delete;
+
+  /// Restores from --restart, runs the job to its end (or a checkpointed stop) and tells every worker. On any
+  /// failure it logs it once, stops every worker and rethrows it marked reported (error::reported()).
+  run_report run();
+
+ private:
+  struct running;  // the state of the loop, built once the restart point is known
+
+  /// Every failure of the scheduler ends here: log once, abort the workers, rethrow marked reported.
+  [[noreturn]] void fail(std::exception_ptr e) noexcept(false);
+
+  session& s_;
+  map_job_model& job_;
+  const run_config& config_;
+  const job_setup& setup_;
+  transport<msg> tp_;
+  std::unique_ptr<running> loop_;
+};
+
+}  // namespace partita::detail

@@ -1,0 +1,50 @@
+#pragma once
+/// The saved state of a map/reduce job (what its checkpoints hold), as a type with to_image()/from_image().
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <partita/checkpoint/image.hpp>
+#include <partita/runtime/serialize.hpp>
+
+namespace partita {
+
+/// Everything a map/reduce scheduler must keep to continue a job: the folded prefix of results, the results
+/// that arrived out of order, which partitions are committed, the measured partition costs and the job's running
+/// time. Value type. The scheduler holds every committed result, so this is the whole checkpoint.
+///
+/// On disk (datasets of the checkpoint, each key written in one place, map_reduce_state.cpp):
+///   /scheduler/accumulator    uint8   the fold of results 0..folded-1
+///   /scheduler/folded_prefix  uint64  [folded]
+///   /scheduler/done_ranges    uint64  [b0, e0, b1, e1, ...] committed ids as half-open ranges
+///   /scheduler/held_ids, held_ends, held_results   results committed but not folded yet, packed (one HDF5 group
+///                                     per result would cost ~375 bytes of metadata each)
+///   /scheduler/cost           float64 measured seconds per partition, NaN where not measured
+///   /scheduler/run_seconds    float64 [the job's running time over all runs so far]
+struct map_reduce_state {
+  static constexpr const char* model = "map_reduce";  ///< checkpoint_meta::model of these checkpoints
+
+  bytes accumulator;                    ///< results of ids below `folded`, folded left to right
+  std::uint64_t folded = 0;
+  std::vector<bool> done;               ///< one per partition: committed (folded or held)
+  std::map<std::uint64_t, bytes> held;  ///< committed, not yet folded (ids >= folded)
+  std::vector<float> measured;          ///< seconds per partition, NaN where not measured
+  double run_seconds = 0;
+
+  /// A fresh job of `partitions` partitions: nothing done, nothing measured.
+  static map_reduce_state fresh(std::uint64_t partitions);
+
+  /// Adds this state's datasets to `image` (meta is the caller's). Cost: O(partitions).
+  void to_image(checkpoint_image& image) const;
+  /// Reads the state of a job of `partitions` partitions from `image`, which came from `file`. The image is
+  /// untrusted beyond its checksums: every range, offset and id is checked. Throws checkpoint_error naming the
+  /// file and the problem.
+  static map_reduce_state from_image(const checkpoint_image& image, std::uint64_t partitions, const std::string& file);
+
+  std::uint64_t done_count() const;
+  std::uint64_t measured_count() const;
+};
+
+}  // namespace partita

@@ -1,0 +1,101 @@
+#include <partita/scheduler/detail/job_setup.hpp>
+
+#include <functional>
+
+#include <fmt/format.h>
+
+#include <partita/runtime/crash_point.hpp>
+#include <partita/runtime/election.hpp>
+#include <partita/runtime/error.hpp>
+#include <partita/runtime/log.hpp>
+#include <partita/scheduler/policy.hpp>
+
+namespace partita::detail {
+
+job_comm::job_comm(MPI_Comm parent) {
+  PARTITA_MPI(MPI_Comm_dup(parent, &comm_));
+  PARTITA_MPI(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
+}
+
+job_comm::~job_comm() {
+  if (MPI_Comm_free(&comm_) != MPI_SUCCESS) log().warn("could not free the job's communicator");
+}
+
+void check_run_config(const run_config& config) {
+  make_policy(config.policy);  // a bad policy is a usage error on every rank
+  if (config.prefetch < 0) throw usage_error("--prefetch must be 0 or more");
+  if (config.restart && *config.restart == "auto" && !config.checkpoint_dir)
+    throw usage_error("--restart auto needs --checkpoint-dir (where to look for checkpoints)");
+  const bool timed = config.checkpoint_every_partitions > 0 || config.checkpoint_every_seconds > 0 ||
+                     config.checkpoint_interval_auto;
+  if (timed && !config.checkpoint_dir)
+    throw usage_error("--checkpoint-every/--checkpoint-interval need --checkpoint-dir (where to write checkpoints)");
+}
+
+job_setup set_up(session& s, const run_config& config, MPI_Comm comm) {
+  job_setup setup;
+  setup.comm = comm;
+  setup.history = read_failure_events(config.failure_history_file());  // none when there is no file
+  const auto me = make_candidate(s.nodes(), s.rank().value, suspect_hosts(setup.history));
+  const auto elected = elect_scheduler(comm, me, config.scheduler_rank);
+  setup.scheduler = elected.scheduler;
+  int mine = config.threads > 0 ? config.threads : s.env().cpus_per_rank;
+  if (s.rank() == setup.scheduler && !config.scheduler_runs_partitions) mine = 0;
+  setup.threads.assign(static_cast<std::size_t>(s.size()), 0);
+  PARTITA_MPI(MPI_Allgather(&mine, 1, MPI_INT, setup.threads.data(), 1, MPI_INT, comm));
+  if (s.size() == 1 && mine == 0)
+    throw usage_error("--dedicated-scheduler needs at least two ranks: with one rank nobody would run partitions");
+  setup.t0 = clock::now();
+  return setup;
+}
+
+void arm_injection(const session& s, const run_config& config, const job_setup& setup, const char* worker_point) {
+  if (!config.inject) return;
+  const auto history = config.failure_history_file();
+  const std::string mark = "injected " + config.inject->text();
+  for (const auto& e : setup.history)
+    if (e.reason.starts_with(mark)) {
+      if (s.rank() == setup.scheduler)
+        log().info("--inject {}: already fired in this job ({}); not again", config.inject->text(), history.string());
+      arm_crash_point("");
+      return;
+    }
+  const auto& rank = config.inject->rank;
+  if (rank && *rank >= s.size())
+    throw usage_error(fmt::format("--inject {}: there is no rank {} in a job of {} ranks", config.inject->text(),
+                                  *rank, s.size()));
+  const std::string point = rank ? fmt::format("{}@{}:{}", worker_point, *rank, config.inject->after)
+                                 : fmt::format("scheduler.commit:{}", config.inject->after);
+  std::function<void()> record;
+  if (!history.empty()) {
+    const auto host = s.nodes().hosts.at(static_cast<std::size_t>(s.nodes().node_of(s.rank().value)));
+    record = [history, host, why = fmt::format("{} (rank {})", mark, s.rank().value)] {
+      try {
+        append_failure_history(history, host, why);
+      } catch (...) {  // the rank dies next either way; an unwritable history only means it may fire again
+      }
+    };
+  }
+  arm_crash_point(point, std::move(record));
+}
+
+std::uint64_t params_hash(const parameters& params, std::uint64_t seed, std::uint64_t partition_count) {
+  std::uint64_t h = params.hash();
+  for (std::uint64_t v : {seed, partition_count}) h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+  return h;
+}
+
+void record_lost_rank(const session& s, const run_config& config, const std::string& job, int rank) {
+  const auto history = config.failure_history_file();
+  if (history.empty()) return;
+  const auto& host = s.nodes().hosts.at(static_cast<std::size_t>(s.nodes().node_of(rank)));
+  try {
+    append_failure_history(history, host,
+                           fmt::format("rank {} of job '{}' lost: silent for {:.0f} s", rank, job,
+                                       config.timeout_seconds));
+  } catch (const std::exception& e) {
+    log().warn("{}", e.what());
+  }
+}
+
+}  // namespace partita::detail

@@ -1,0 +1,475 @@
+#include <partita/scheduler/detail/map_reduce_scheduler.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include <partita/runtime/crash_point.hpp>
+#include <partita/runtime/error.hpp>
+#include <partita/runtime/log.hpp>
+#include <partita/scheduler/detail/report_builder.hpp>
+
+namespace partita::detail {
+
+void abort_workers(transport<msg>& tp, const std::vector<bool>& alive, const std::string& what,
+                   double timeout_s) noexcept {
+  try {
+    std::vector<bool> waiting = alive;
+    int left = 0;
+    for (std::size_t r = 0; r < alive.size(); ++r)
+      if (alive[r]) {
+        tp.send_bytes(rank_t{static_cast<int>(r)}, msg::abort, encode_abort(what));
+        ++left;
+      }
+    const auto deadline = clock::now() + to_ns(std::min(10.0, timeout_s));
+    while (left > 0 && clock::now() < deadline) {
+      auto m = tp.wait(std::chrono::milliseconds(20));
+      if (m && m->tag == msg::aborted && waiting[static_cast<std::size_t>(m->source.value)]) {
+        waiting[static_cast<std::size_t>(m->source.value)] = false;
+        --left;
+      }
+    }
+    if (left > 0) log().warn("{} worker(s) did not acknowledge the abort", left);
+    tp.flush_or_abandon(std::chrono::seconds(5));
+  } catch (const std::exception& e) {
+    log().error("could not tell every worker that the job failed: {}", e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The loop's state: dispatcher, folding, liveness, checkpoints, the scheduler's own executor.
+// ---------------------------------------------------------------------------------------------------------
+struct map_reduce_scheduler::running {
+  running(session& s, map_job_model& job, const run_config& config, const job_setup& setup, transport<msg>& tp,
+          std::uint64_t hash, std::optional<restart_point> restart)
+      : s_(s), job_(job), config_(config), setup_(setup), tp_(tp), hash_(hash),
+        state_(restart ? map_reduce_state::from_image(restart->image, job.partition_count(), restart->file.string())
+                       : map_reduce_state::fresh(job.partition_count())),
+        restored_from_(restart ? restart->file.string() : std::string()),
+        restored_done_(state_.done_count()), restored_costs_(restart ? state_.measured_count() : 0),
+        dispatch_(job.partition_count(), setup.threads, make_policy(config.policy, config.chunk), make_options()),
+        peers_(s.size(), s.rank()), parked_(static_cast<std::size_t>(s.size()), 0),
+        progress_("partitions", job.partition_count(), dispatch_.done_count(), config.progress_interval_seconds,
+                  config.quiet),
+        ckpt_(s, config, setup, job.name(), state_.run_seconds, dispatch_.done_count()) {
+    if (restart)
+      log().info("restart: from {} (epoch {}): {} of {} partitions already done, {} measured costs", restored_from_,
+                 restart->image.meta.epoch.value, restored_done_, job.partition_count(), restored_costs_);
+    job_.reset();
+    if (restart) job_.restore(state_.accumulator);
+    state_.done.clear();  // the dispatcher owns the done set while the job runs
+    if (const int mine = setup.threads_of(s.rank()); mine > 0)
+      local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank());
+  }
+
+  run_report run() {
+    event("job start");
+    std::string stop;
+    while (!(dispatch_.finished() && state_.folded == job_.partition_count())) {
+      speculation_round_ = speculation_due();
+      bool busy = serve_local();
+      busy |= serve_messages();
+      serve_parked();
+      keep_alive();
+      progress_.update(dispatch_.done_count());
+      stop = checkpoint_if_due();
+      if (!stop.empty()) break;
+      if (!busy) idle_wait();
+    }
+    progress_.update(dispatch_.done_count(), {}, true);
+    progress_.finish();
+    if (stop.empty() && ckpt_.enabled() && dispatch_.done_count() > ckpt_.progress_at_last())
+      checkpoint("end of job", checkpoint_need::optional);
+    event("job end");
+    return finish(stop);
+  }
+
+  std::vector<bool> alive_mask() const { return peers_.alive_mask(); }
+  void cancel_local() noexcept {
+    if (local_) local_->cancel();
+  }
+
+ private:
+  dispatcher_options make_options() const {
+    dispatcher_options o;
+    o.fixed_chunk = config_.chunk;
+    o.speculation.enabled = config_.speculate;
+    o.speculation.factor = config_.speculation_factor;
+    o.done = state_.done;
+    if (config_.policy == "cost") {
+      // Measured costs from the previous run where there are any; the job's hints elsewhere, scaled to seconds by
+      // the partitions that have both.
+      const auto n = job_.partition_count();
+      o.costs.resize(n);
+      double hinted = 0, measured = 0;
+      for (std::uint64_t i = 0; i < n; ++i) {
+        o.costs[i] = static_cast<float>(job_.cost_hint(partition_id{i}));
+        if (!std::isnan(state_.measured[i]) && o.costs[i] > 0) {
+          hinted += o.costs[i];
+          measured += state_.measured[i];
+        }
+      }
+      const double scale = hinted > 0 ? measured / hinted : 1.0;
+      for (std::uint64_t i = 0; i < n; ++i)
+        o.costs[i] = !std::isnan(state_.measured[i]) ? state_.measured[i] : static_cast<float>(o.costs[i] * scale);
+      if (restored_costs_ > 0)
+        log().info("cost policy: ordering by {} measured costs from the checkpoint, hints for the rest", restored_costs_);
+    }
+    return o;
+  }
+
+  /// Writes a checkpoint of the scheduler's state (the scheduler holds every committed result, so it writes alone
+  /// and never waits on a worker).
+  void checkpoint(const std::string& why, checkpoint_need need) {
+    checkpoint_image img;
+    img.meta.params_hash = hash_;
+    img.meta.model = map_reduce_state::model;
+    img.meta.partition_count = job_.partition_count();
+    state_.accumulator = job_.accumulator();
+    state_.done = dispatch_.done_set();
+    state_.run_seconds = ckpt_.run_seconds();
+    state_.to_image(img);
+    state_.done.clear();
+    const auto start = clock::now();
+    const auto done = dispatch_.done_count();
+    if (auto r = ckpt_.write(MPI_COMM_SELF, img, why, need, done,
+                             fmt::format("{} of {} partitions done", done, job_.partition_count())))
+      event("checkpoint " + std::to_string(r->epoch.value), static_cast<std::int64_t>(r->seconds * 1e9), start);
+  }
+
+  /// Checkpoints when a trigger fires. Returns why the job must stop now ("" to go on).
+  std::string checkpoint_if_due() {
+    if (auto stop = ckpt_.stop_signal(); !stop.empty()) {
+      checkpoint(stop, checkpoint_need::required);
+      return stop;
+    }
+    const auto why = ckpt_.due(dispatch_.done_count());
+    if (why.empty()) return "";
+    checkpoint(why, checkpoint_need::optional);
+    if (ckpt_.out_of_time() && !dispatch_.finished()) return "the wall time runs out before another checkpoint would fit";
+    return "";
+  }
+
+  void event(std::string name, std::int64_t dur_ns = -1, clock::time_point at = clock::now()) {
+    if (!config_.trace) return;
+    events_.push_back({std::move(name), s_.rank().value,
+                       std::chrono::duration_cast<std::chrono::nanoseconds>(at - setup_.t0).count(), dur_ns});
+  }
+
+  void commit(int worker, const result_batch& results) {
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const auto id = results.ids[i];
+      const double secs = static_cast<double>(results.nanos[i]) * 1e-9;
+      const auto won_before = dispatch_.copies_won();
+      if (!dispatch_.complete(worker, id, secs)) continue;
+      crash_point("scheduler.commit");
+      if (dispatch_.copies_won() != won_before)
+        event(fmt::format("speculative copy of partition {} won on rank {}", id, worker));
+      state_.measured[id] = static_cast<float>(secs);
+      if (id == state_.folded) {
+        job_.fold(results.result(i));
+        ++state_.folded;
+        auto& held = state_.held;
+        for (auto it = held.begin(); it != held.end() && it->first == state_.folded; it = held.erase(it)) {
+          job_.fold(it->second);
+          ++state_.folded;
+        }
+      } else {
+        auto r = results.result(i);
+        state_.held.emplace(id, bytes(r.begin(), r.end()));
+      }
+    }
+  }
+
+  bool serve_local() {
+    if (!local_) return false;
+    bool busy = false;
+    if (local_->drain(local_results_)) {
+      commit(s_.rank().value, local_results_);
+      local_results_.clear();
+      busy = true;
+    }
+    if (auto f = local_->failure()) throw kernel_error(job_.name(), f->id, f->message);
+    const int target = local_->threads() + config_.prefetch;
+    const int lacking = target - local_->in_flight();
+    if (lacking > 0 && (dispatch_.unassigned() > 0 || speculation_round_)) {
+      auto chunks = dispatch_.assign(s_.rank().value, lacking, clock::now());
+      note_copies();
+      busy = !chunks.empty();
+      for (auto& chunk : chunks) local_->submit(std::move(chunk));
+    }
+    return busy;
+  }
+
+  bool serve_messages() {
+    bool any = false;
+    for (int i = 0; i < 256; ++i) {
+      auto m = tp_.poll();
+      if (!m) break;
+      handle(*m);
+      any = true;
+    }
+    return any;
+  }
+
+  void idle_wait() {
+    // Nothing to do this round: wait briefly for a message so an idle scheduler does not burn a core. While
+    // kernels run, wait no longer than a fraction of a chunk's time: results of tiny partitions must not sit here
+    // waiting for the wait to end.
+    const std::chrono::nanoseconds wait =
+        local_ && local_->in_flight() > 0
+            ? std::min<std::chrono::nanoseconds>(local_->poll_interval(), std::chrono::microseconds(200))
+            : std::chrono::microseconds(2000);
+    if (auto m = tp_.wait(wait)) handle(*m);
+  }
+
+  void handle(const message<msg>& m) {
+    peers_.heard(m.source);
+    if (!peers_[m.source.value].alive) return;  // a peer declared lost stays lost; its late results were re-run
+    switch (m.tag) {
+      case msg::request: {
+        const auto start = clock::now();
+        auto req = decode_request(m.payload);
+        commit(m.source.value, req.results);
+        if (req.want > 0) answer(m.source, req.want);
+        dispatch_.note_message_cost(since(start));
+        break;
+      }
+      case msg::failure: {
+        const auto f = decode_failure(m.payload);
+        throw kernel_error(job_.name(), f.id, f.message);
+      }
+      case msg::heartbeat:
+        break;
+      default:
+        log().warn("scheduler: unexpected message {} from rank {}", static_cast<int>(m.tag), m.source.value);
+    }
+  }
+
+  void answer(rank_t to, std::uint32_t want) {
+    auto chunks = dispatch_.assign(to.value, static_cast<int>(want), clock::now());
+    note_copies();
+    if (chunks.empty()) {
+      parked_[static_cast<std::size_t>(to.value)] += want;  // answered later, when work comes back, or by finish
+      return;
+    }
+    tp_.send_bytes(to, msg::assign, encode_assign(want, chunks));
+    peers_.sent(to);
+  }
+
+  /// Whether to look for overdue partitions now: only when nothing is left in the queue, and not on every round
+  /// of the loop (the look scans every held chunk).
+  bool speculation_due() {
+    if (!dispatch_.may_speculate()) return false;
+    const auto now = clock::now();
+    if (now - last_speculation_check_ < std::chrono::milliseconds(10)) return false;
+    last_speculation_check_ = now;
+    return true;
+  }
+
+  /// Logs and traces the speculative copies assign() made since the last call.
+  void note_copies() {
+    const auto& copies = dispatch_.copies_made();
+    for (; copies_seen_ < copies.size(); ++copies_seen_) {
+      const auto& c = copies[copies_seen_];
+      log().debug("speculation: partition {} outstanding {:.3f} s on rank {} (median partition {:.3f} s): a copy runs "
+                  "on rank {}", c.id, c.outstanding_seconds, c.holder, dispatch_.median_seconds(), c.worker);
+      event(fmt::format("speculative copy of partition {} (held by rank {}) on rank {}", c.id, c.holder, c.worker));
+    }
+  }
+
+  void serve_parked() {
+    if (dispatch_.unassigned() == 0 && !speculation_round_) return;
+    for (int r = 0; r < s_.size(); ++r) {
+      auto& parked = parked_[static_cast<std::size_t>(r)];
+      if (peers_[r].alive && parked > 0) {
+        const auto want = parked;
+        parked = 0;
+        answer(rank_t{r}, want);
+      }
+    }
+  }
+
+  void keep_alive() {
+    for (int r : peers_.sweep(tp_, msg::heartbeat, config_.heartbeat_seconds, config_.timeout_seconds)) lose(r);
+  }
+
+  /// Declares worker rank `r` lost. While the job runs its partitions go back to the queue, and losing the last
+  /// worker fails the job; at the end (`running` false) it is only recorded.
+  void lose(int r, bool running = true) {
+    peers_[r].alive = false;
+    const auto requeued = dispatch_.lose(r);
+    log().warn("worker rank {} silent for {:.0f} s: declared lost; {} of its partitions go back to the queue", r,
+               config_.timeout_seconds, requeued);
+    event(fmt::format("rank {} lost", r));
+    record_lost_rank(s_, config_, job_.name(), r);
+    if (!(local_ != nullptr || !running || peers_.any_alive()))
+      throw error("every worker rank is lost and the scheduler runs no partitions itself; job '" + job_.name() +
+                  "' cannot finish");
+  }
+
+  /// Tells every worker the result, collects their figures (a bounded wait: a lost rank sends none) and builds
+  /// the report.
+  run_report finish(const std::string& stop) {
+    if (local_) local_->cancel();  // a losing speculative copy may still run here: its result is no longer wanted
+    run_report rep;
+    const bool stopped = !stop.empty();
+    rep.status = stopped ? run_status::checkpointed : run_status::completed;
+    rep.stop_reason = stop;
+    rep.checkpoints = ckpt_.stats().count;
+    rep.checkpoint_seconds = ckpt_.stats().seconds;
+    rep.checkpoint_bytes = ckpt_.stats().bytes;
+    rep.restored_from = restored_from_;
+    rep.restored_done = restored_from_.empty() ? 0 : restored_done_;
+    rep.restored_costs = restored_costs_;
+    rep.job = job_.name();
+    rep.policy = std::string(dispatch_.policy_name());
+    rep.is_scheduler = true;
+    rep.speculation = config_.speculate;
+    rep.speculation_factor = config_.speculation_factor;
+    rep.speculative_copies = dispatch_.copies_made().size();
+    rep.speculative_won = dispatch_.copies_won();
+    rep.scheduler = s_.rank();
+    rep.ranks = s_.size();
+    rep.partitions = job_.partition_count();
+    rep.result = job_.accumulator();
+    rep.result_text = stopped ? fmt::format("(incomplete: {} of {} partitions done; restart to finish)",
+                                            dispatch_.done_count(), job_.partition_count())
+                              : job_.describe(rep.result);
+    const auto stats = collect_stats(encode_finish(stopped ? finish_status::checkpointed : finish_status::completed,
+                                                   rep.result));
+    rep.wall_seconds = since(setup_.t0);
+
+    std::vector<worker_summary> rows;
+    std::vector<rank_trace> traces;
+    for (int r = 0; r < s_.size(); ++r) {
+      const auto& tally = dispatch_.tally(r);
+      auto ws = worker_row(s_, setup_, r);
+      ws.partitions = tally.partitions;
+      ws.chunks = tally.chunks;
+      ws.messages = tally.messages;
+      ws.copies = tally.copies;
+      ws.copies_won = tally.copies_won;
+      ws.lost = tally.lost;
+      ws.busy_seconds = tally.busy_seconds;
+      rank_trace tr{r, ws.host, {}};
+      if (r == s_.rank().value && local_) {
+        ws.busy_seconds = local_->busy_seconds();
+        tr.slices = local_->take_trace();
+      } else if (auto& st = stats[static_cast<std::size_t>(r)]) {
+        ws.busy_seconds = st->busy_seconds;
+        tr.slices = std::move(st->trace);
+      }
+      rows.push_back(std::move(ws));
+      traces.push_back(std::move(tr));
+    }
+    add_worker_rows(rep, std::move(rows));
+    if (config_.trace) write_trace(*config_.trace, job_.name(), traces, events_, s_.rank().value);
+    tp_.flush_or_abandon(std::chrono::seconds(5));
+    return rep;
+  }
+
+  /// Sends `fin` to every live worker and waits (bounded) for each one's figures.
+  std::vector<std::optional<worker_stats>> collect_stats(const bytes& fin) {
+    std::vector<std::optional<worker_stats>> stats(static_cast<std::size_t>(s_.size()));
+    int waiting = 0;
+    for (int r = 0; r < s_.size(); ++r)
+      if (peers_[r].alive) {
+        tp_.send_bytes(rank_t{r}, msg::finish, fin);
+        ++waiting;
+      }
+    const auto deadline = clock::now() + to_ns(std::max(5.0, config_.timeout_seconds));
+    while (waiting > 0 && clock::now() < deadline) {
+      // A rank that died after speculative copies finished its partitions was never waited for: it is lost all the
+      // same (summary, failure history) once silent for the timeout.
+      for (int r = 0; r < s_.size(); ++r)
+        if (peers_[r].alive && !stats[static_cast<std::size_t>(r)] && since(peers_[r].last_heard) > config_.timeout_seconds) {
+          lose(r, false);
+          --waiting;
+        }
+      auto m = tp_.wait(std::chrono::milliseconds(50));
+      if (!m) continue;
+      peers_.heard(m->source);
+      auto& st = stats.at(static_cast<std::size_t>(m->source.value));
+      if (m->tag == msg::stats && peers_[m->source.value].alive && !st) {
+        st = decode_stats(m->payload);
+        --waiting;
+      }
+    }
+    if (waiting > 0) log().warn("{} worker(s) did not report their figures at the end", waiting);
+    return stats;
+  }
+
+  session& s_;
+  map_job_model& job_;
+  const run_config& config_;
+  const job_setup& setup_;
+  transport<msg>& tp_;
+  std::uint64_t hash_;
+  map_reduce_state state_;  // folded prefix, held results, measured costs (the done set lives in the dispatcher)
+  std::string restored_from_;
+  std::uint64_t restored_done_ = 0, restored_costs_ = 0;
+  dispatcher dispatch_;
+  peer_table peers_;
+  std::vector<std::uint32_t> parked_;  // per rank: chunks asked for that could not be handed out yet
+  progress_meter progress_;
+  checkpoint_driver ckpt_;
+  std::unique_ptr<executor> local_;
+  result_batch local_results_;
+  clock::time_point last_speculation_check_ = clock::now();
+  bool speculation_round_ = false;  // this round of the loop may hand out speculative copies
+  std::size_t copies_seen_ = 0;
+  std::vector<trace_event> events_;
+};
+
+// ---------------------------------------------------------------------------------------------------------
+
+map_reduce_scheduler::map_reduce_scheduler(session& s, map_job_model& job, const run_config& config,
+                                           const job_setup& setup)
+    : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm) {}
+
+map_reduce_scheduler::~map_reduce_scheduler() = default;
+
+run_report map_reduce_scheduler::run() {
+  try {
+    const auto hash = params_hash(job_.params(), config_.seed, job_.partition_count());
+    loop_ = std::make_unique<running>(s_, job_, config_, setup_, tp_, hash,
+                                      find_restart(config_, {job_.name(), hash, map_reduce_state::model}));
+    return loop_->run();
+  } catch (...) {
+    fail(std::current_exception());
+  }
+}
+
+void map_reduce_scheduler::fail(std::exception_ptr e) noexcept(false) {
+  std::string what;
+  bool reported = false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const kernel_error& k) {
+    what = k.what();
+  } catch (const error& x) {
+    what = x.what();
+    reported = x.reported();
+  } catch (const std::exception& x) {
+    what = fmt::format("job '{}' failed on the scheduler: {}", job_.name(), x.what());
+    e = std::make_exception_ptr(error(what));
+  }
+  if (!reported) log().error("{}", what);
+  std::vector<bool> alive(static_cast<std::size_t>(s_.size()), true);  // before the loop exists: every worker
+  alive[static_cast<std::size_t>(s_.rank().value)] = false;
+  if (loop_) {
+    alive = loop_->alive_mask();
+    loop_->cancel_local();
+  }
+  abort_workers(tp_, alive, what, config_.timeout_seconds);
+  try {
+    std::rethrow_exception(e);
+  } catch (const error& x) {
+    x.mark_reported();
+    throw;
+  }
+}
+
+}  // namespace partita::detail

@@ -1,0 +1,137 @@
+#include <partita/scheduler/detail/map_reduce_worker.hpp>
+
+#include <algorithm>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include <partita/runtime/error.hpp>
+#include <partita/runtime/log.hpp>
+
+namespace partita::detail {
+
+map_reduce_worker::map_reduce_worker(session& s, map_job_model& job, const run_config& config, const job_setup& setup)
+    : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm),
+      exec_(job, setup.threads_of(s.rank()), config.seed, config.trace.has_value(), setup.t0, s.rank()) {}
+
+void map_reduce_worker::talk(std::uint32_t target, std::uint32_t per_message) {
+  const rank_t boss = setup_.scheduler;
+  // Ask for work while the local queue is short; results ride along.
+  const auto have = static_cast<std::uint32_t>(exec_.in_flight()) + requested_;
+  std::uint32_t lacking = target > have ? target - have : 0;
+  bool sent = false;
+  while (lacking > 0) {
+    const auto want = std::min(lacking, per_message);
+    tp_.send_bytes(boss, msg::request, encode_request(want, results_));
+    results_.clear();
+    requested_ += want;
+    lacking -= want;
+    sent = true;
+  }
+  // Otherwise send results in batches: many, or old enough for the scheduler's progress and checkpoints.
+  if (!sent && !results_.empty() && (results_.size() >= 4096 || since(oldest_result_) > 0.02)) {
+    tp_.send_bytes(boss, msg::request, encode_request(0, results_));
+    results_.clear();
+    sent = true;
+  }
+  if (!sent && since(last_sent_) > config_.heartbeat_seconds) {
+    tp_.send_bytes(boss, msg::heartbeat, {});
+    sent = true;
+  }
+  if (sent) {
+    last_sent_ = clock::now();
+    oldest_result_ = clock::time_point::max();
+  }
+}
+
+run_report map_reduce_worker::run() {
+  const auto target = static_cast<std::uint32_t>(exec_.threads() + config_.prefetch);
+  const auto per_message =
+      config_.max_chunks_per_message > 0 ? static_cast<std::uint32_t>(config_.max_chunks_per_message) : target;
+  auto last_heard = clock::now();
+  for (;;) {
+    if (exec_.drain(results_) && oldest_result_ == clock::time_point::max()) oldest_result_ = clock::now();
+    if (auto f = exec_.failure()) report_failure(*f);
+    talk(target, per_message);
+
+    // Wait for the scheduler: briefly while kernels run (their results need forwarding), longer when idle.
+    const std::chrono::nanoseconds wait = exec_.in_flight() > 0 ? exec_.poll_interval() : std::chrono::microseconds(5000);
+    auto m = tp_.wait(wait);
+    if (!m) {
+      if (since(last_heard) > config_.timeout_seconds)
+        throw error(fmt::format("lost contact with the scheduler (rank {}) for {:.0f} s; giving up",
+                                setup_.scheduler.value, config_.timeout_seconds));
+      continue;
+    }
+    last_heard = clock::now();
+    switch (m->tag) {
+      case msg::assign: {
+        auto a = decode_assign(m->payload);
+        requested_ -= std::min(requested_, a.answers);
+        for (auto& c : a.chunks) exec_.submit(std::move(c));
+        break;
+      }
+      case msg::heartbeat:
+        break;
+      case msg::finish:
+        return finish(*m);
+      case msg::abort:
+        aborted(*m);
+      default:
+        log().warn("worker: unexpected message {} from rank {}", static_cast<int>(m->tag), m->source.value);
+    }
+  }
+}
+
+void map_reduce_worker::report_failure(const kernel_failure& f) {
+  tp_.send_bytes(setup_.scheduler, msg::failure, encode_failure(f));
+  // The scheduler answers with abort; wait for it (bounded) so that it, not we, reports the error.
+  const auto deadline = clock::now() + to_ns(config_.timeout_seconds);
+  while (clock::now() < deadline) {
+    auto m = tp_.wait(std::chrono::milliseconds(50));
+    if (m && m->tag == msg::abort) aborted(*m);
+  }
+  throw kernel_error(job_.name(), f.id, f.message + " (the scheduler did not answer)");
+}
+
+// The scheduler stopped the job: acknowledge (our last message of this job) and fail on this rank.
+void map_reduce_worker::aborted(const message<msg>& m) {
+  exec_.cancel();
+  tp_.send_bytes(setup_.scheduler, msg::aborted, {});
+  tp_.flush_or_abandon(std::chrono::seconds(10));
+  throw remote_failure(decode_abort(m.payload));
+}
+
+run_report map_reduce_worker::finish(const message<msg>& m) {
+  auto fin = decode_finish(m.payload);
+  run_report rep;
+  rep.result = std::move(fin.accumulator);
+  rep.status = fin.status == finish_status::completed ? run_status::completed : run_status::checkpointed;
+  rep.job = job_.name();
+  rep.policy = config_.policy;
+  rep.scheduler = setup_.scheduler;
+  rep.ranks = s_.size();
+  rep.partitions = job_.partition_count();
+  rep.result_text = rep.status == run_status::completed ? job_.describe(rep.result) : "(incomplete)";
+  exec_.cancel();
+  // A kernel that ignores cancellation (e.g. the losing twin of a speculative copy) may still run: keep the
+  // heartbeats going meanwhile, or the scheduler would take this live rank for a lost one.
+  for (auto beat = clock::now(); exec_.in_flight() > 0; tp_.progress()) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    if (since(beat) > config_.heartbeat_seconds) {
+      tp_.send_bytes(setup_.scheduler, msg::heartbeat, {});
+      beat = clock::now();
+    }
+  }
+  worker_stats st;
+  st.busy_seconds = exec_.busy_seconds();
+  st.partitions = exec_.partitions_run();
+  st.threads = exec_.threads();
+  if (config_.trace) st.trace = exec_.take_trace();
+  tp_.send_bytes(setup_.scheduler, msg::stats, encode_stats(st));
+  tp_.flush_or_abandon(std::chrono::seconds(10));
+  rep.wall_seconds = since(setup_.t0);
+  return rep;
+}
+
+}  // namespace partita::detail

@@ -1,0 +1,66 @@
+#include <partita/scheduler/detail/progress_meter.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include <partita/runtime/log.hpp>
+
+namespace partita::detail {
+
+std::string seconds_text(double s) { return s < 10 ? fmt::format("{:.3f}", s) : fmt::format("{:.1f}", s); }
+
+std::string eta_text(double s) {
+  if (!(s >= 0) || s > 1e7) return "--:--:--";
+  const auto t = static_cast<long>(s);
+  return fmt::format("{:02}:{:02}:{:02}", t / 3600, (t / 60) % 60, t % 60);
+}
+
+// Under mpirun a rank's stderr is always a pipe to the launcher, so ask the launcher too: if the parent process
+// (mpirun, or orted on another node) writes its stderr to a terminal, the live line reaches it. Slurm batch
+// output files are not terminals.
+bool watched_on_terminal() {
+  if (isatty(STDERR_FILENO) == 1) return true;
+  char link[256] = {};
+  const auto path = "/proc/" + std::to_string(getppid()) + "/fd/2";
+  const auto n = readlink(path.c_str(), link, sizeof link - 1);
+  if (n <= 0) return false;
+  const std::string target(link, static_cast<std::size_t>(n));
+  return target.rfind("/dev/pts/", 0) == 0 || target.rfind("/dev/tty", 0) == 0;
+}
+
+progress_meter::progress_meter(std::string unit, std::uint64_t total, std::uint64_t already, double interval,
+                               bool quiet)
+    : unit_(std::move(unit)), total_(total), start_done_(already), interval_(interval), quiet_(quiet),
+      tty_(!quiet && watched_on_terminal()), start_(clock::now()), last_(start_) {}
+
+void progress_meter::update(std::uint64_t done, const std::string& extra, bool force) {
+  if (quiet_) return;
+  const auto now = clock::now();
+  const double step = tty_ ? 0.2 : interval_;
+  if (!force && seconds_d(now - last_).count() < step) return;
+  last_ = now;
+  const double elapsed = std::max(1e-9, seconds_d(now - start_).count());
+  const double rate = static_cast<double>(done - std::min(done, start_done_)) / elapsed;
+  const double eta = rate > 0 ? static_cast<double>(total_ - std::min(total_, done)) / rate : -1;
+  const double pct = total_ ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0;
+  auto line = fmt::format("{}/{} {} ({:.1f}%), {:.{}f}/s, ETA {}", done, total_, unit_, pct, rate, rate < 10 ? 2 : 0,
+                          eta_text(eta));
+  if (!extra.empty()) line += ", " + extra;
+  if (tty_) {
+    std::fprintf(stderr, "\r[partita] %s\033[K", line.c_str());
+    std::fflush(stderr);
+    shown_ = true;
+  } else {
+    log().info("progress: {}", line);
+  }
+}
+
+void progress_meter::finish() {
+  if (tty_ && shown_) std::fputc('\n', stderr);
+}
+
+}  // namespace partita::detail
