@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 
 #include <partita/runtime/error.hpp>
 
@@ -17,8 +16,8 @@ using partita::checkpoint_image;
 using partita::map_reduce_state;
 
 bytes b(const char* s) {
-  bytes out(std::strlen(s));
-  std::memcpy(out.data(), s, out.size());
+  bytes out;
+  for (const char* c = s; *c; ++c) out.push_back(static_cast<std::byte>(*c));
   return out;
 }
 
