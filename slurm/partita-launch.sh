@@ -139,12 +139,21 @@ if [ "$via" = srun ]; then
 fi
 
 # Signals that reach this script are passed on to the ranks (mpirun and srun forward them) and remembered:
-# a stop that came from outside means "this allocation is ending", so a 75 then asks for a requeue.
-child=0 stop_signal=
+# a stop that came from outside means "this allocation is ending", so a 75 then asks for a requeue. A signal
+# that comes before the job has started (Slurm's warning timer ticks about every 30 s, so a short job can
+# get it at once) is held until partita marks itself started, or for at most 10 s of the run: a process
+# still loading could die of it instead of checkpointing.
+child=0 child_since=0 stop_signal='' pending='' requeued=0
 forward() {
+  [ "$requeued" -eq 1 ] && return   # Slurm ends this run of the requeued job: nothing left to pass on
   stop_signal=$1
-  say "got SIG$1; passing it to the job so it checkpoints and stops"
-  [ "$child" -gt 0 ] && kill -s "$1" "$child" 2>/dev/null
+  if [ "$child" -gt 0 ] && { [ -e "$started_file" ] || [ $((SECONDS - child_since)) -ge 10 ]; }; then
+    say "got SIG$1; passing it to the job so it checkpoints and stops"
+    kill -s "$1" "$child" 2>/dev/null
+  else
+    say "got SIG$1 before the job started; passing it on once it has"
+    pending=$1
+  fi
 }
 trap 'forward USR1' USR1
 trap 'forward USR2' USR2
@@ -266,7 +275,9 @@ while :; do
   if [ ${#cmd[@]} -eq 0 ]; then
     if [ "$in_slurm" -eq 1 ]; then
       say "every node of this allocation is unhealthy (${excluded[*]}): requeueing Slurm job $SLURM_JOB_ID so that it resumes from its checkpoint on other nodes"
-      scontrol requeue "$SLURM_JOB_ID" || say "scontrol requeue failed: submit with --requeue, or resubmit by hand; the next run resumes with --restart auto"
+      requeued=1
+      # Slurm stops this run with SIGTERM as it requeues; scontrol must not die of it before it answers.
+      (trap '' TERM; exec scontrol requeue "$SLURM_JOB_ID") || say "scontrol requeue failed: submit with --requeue, or resubmit by hand; the next run resumes with --restart auto"
       exit "$EX_REQUEUE"
     fi
     say "no node left to run on"; exit 1
@@ -274,13 +285,23 @@ while :; do
   say "attempt $attempt: ${cmd[*]}"
   if [ "$dry" -eq 1 ]; then exit 0; fi
   "${cmd[@]}" &
-  child=$!
-  # wait returns early when a trapped signal arrives; keep waiting for the job itself.
+  child=$! child_since=$SECONDS
+  # wait returns early when a trapped signal arrives; keep waiting for the job itself. A held signal is
+  # passed on once the job has started (polled only then: a file system may cache "not there" for a while).
   while :; do
+    if [ -n "$pending" ]; then
+      if [ -e "$started_file" ] || [ $((SECONDS - child_since)) -ge 10 ]; then
+        say "passing the held SIG$pending to the job"
+        kill -s "$pending" "$child" 2>/dev/null
+        pending=''
+      fi
+      sleep 0.2
+      kill -0 "$child" 2>/dev/null && continue
+    fi
     wait "$child"; rc=$?
     kill -0 "$child" 2>/dev/null || break
   done
-  child=0
+  child=0 pending=''
   started=0
   if [ "$rc" -eq 0 ] || [ "$rc" -eq "$EX_REQUEUE" ] || [ -e "$started_file" ]; then started=1; fi
   rm -f "$started_file"
@@ -322,7 +343,9 @@ while :; do
   if [ "$rc" -eq "$EX_REQUEUE" ]; then
     if [ -n "$stop_signal" ] && [ -n "${SLURM_JOB_ID:-}" ]; then
       say "job checkpointed after SIG$stop_signal (exit $EX_REQUEUE); requeueing Slurm job $SLURM_JOB_ID"
-      scontrol requeue "$SLURM_JOB_ID" || say "scontrol requeue failed: submit with --requeue, or resubmit by hand; the next run resumes with --restart auto"
+      requeued=1
+      # Slurm stops this run with SIGTERM as it requeues; scontrol must not die of it before it answers.
+      (trap '' TERM; exec scontrol requeue "$SLURM_JOB_ID") || say "scontrol requeue failed: submit with --requeue, or resubmit by hand; the next run resumes with --restart auto"
       exit "$EX_REQUEUE"
     fi
     if [ -n "$stop_signal" ]; then

@@ -26,7 +26,9 @@ n=$(wc -l <"$FAKE_LOG")
 what=$(sed -n "${n}p" "$FAKE_PLAN"); what=${what:-$(tail -1 "$FAKE_PLAN")}
 case "$what" in
   nostart-*) exit "${what#nostart-}" ;;
+  slow-wait-usr1) sleep 1.5; what=wait-usr1 ;;   # loading: SIGUSR1 now would kill it
 esac
+[ "$what" = wait-usr1 ] && trap 'echo checkpointed >>"$FAKE_LOG.sig"; exit 75' USR1
 [ -n "${PARTITA_STARTED_FILE:-}" ] && echo started >"$PARTITA_STARTED_FILE"
 case "$what" in
   wait-usr1) trap 'echo checkpointed >>"$FAKE_LOG.sig"; exit 75' USR1; for _ in $(seq 300); do sleep 0.1; done; exit 9 ;;
@@ -103,6 +105,16 @@ run --history "$work/hist3e" -- "$work/no-such-partita" run pi; rc=$?
 check "missing program -> exit 127" '[ $rc -eq 127 ]'
 check "missing program named" 'grep -q "no-such-partita. is not found" "$work/out"'
 check "missing program: no attempt" '! grep -q "attempt 1" "$work/out" && [ ! -s "$work/hist3e" ]'
+
+# 3f. SIGUSR1 before the job has started (a short job gets Slurm's warning at once): held until the job
+#     marks itself started, then passed on; the job checkpoints (75) instead of dying of it.
+FAKE_LOG=$work/3f.log FAKE_PLAN=$work/3f.plan; printf 'slow-wait-usr1\n0\n' >"$FAKE_PLAN"
+"$launch" --via mpirun -n 1 --mpirun-args "--oversubscribe" -- "$fake" run pi >"$work/out3f" 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -s "$FAKE_LOG" ] && break; sleep 0.1; done
+kill -USR1 $pid; wait $pid; rc=$?
+check "early USR1 held, then passed on: 75" '[ $rc -eq 75 ] && [ -s "$FAKE_LOG.sig" ]'
+check "early USR1: said so" 'grep -q "got SIGUSR1 before the job started" "$work/out3f" && grep -q "passing the held SIGUSR1" "$work/out3f"'
 
 # 4. --dry-run shows the command and runs nothing.
 out=$("$launch" --via mpirun -n 3 --dry-run -- partita run pi 2>&1)
@@ -190,7 +202,7 @@ out=$(PATH=$bin:$PATH SLURM_JOB_ID=42 "$launch" --dry-run -- "$fake" run pi 2>&1
 check "no pmix: warned, plain srun" 'grep -q "srun offers no pmix plugin" <<<"$out" && grep -q "attempt 1: srun --kill-on-bad-exit=1 $fake" <<<"$out"'
 
 if [ $fails -ne 0 ]; then
-  echo "--- launcher output of the last runs:"; cat "$work/out" "$work/out3"
+  echo "--- launcher output of the last runs:"; cat "$work/out" "$work/out3" "$work/out3f"
   echo "$fails checks failed"; exit 1
 fi
 echo "all launcher checks passed"
