@@ -34,7 +34,8 @@ launch_env read_launch_env_or_default() {
 
 /// The "this job started" signal of slurm/partita-launch.sh (docs/design.md, "Slurm as operators run it"): once
 /// MPI is up on every rank (the node map is collective), the first rank creates the file named by
-/// PARTITA_STARTED_FILE. A run that fails without it failed to start, which is not an interrupt.
+/// PARTITA_STARTED_FILE. A run that fails without it failed to start, which is not an interrupt; a stop signal
+/// the launcher held is passed on once it exists (the signal flags are installed by then).
 void mark_started(int rank, int size) {
   const char* file = std::getenv("PARTITA_STARTED_FILE");
   if (rank != 0 || file == nullptr || *file == '\0') return;
