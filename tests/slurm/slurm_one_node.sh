@@ -21,8 +21,8 @@ set -uo pipefail
 src=$1; partita=$2; work=$3
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root to run slurmd"
-for b in munged slurmctld slurmd sbatch sinfo scontrol; do
-  command -v "$b" >/dev/null || [ -x "/usr/sbin/$b" ] || skip "$b is not installed (apt-get install slurm-wlm munge)"
+for b in munged slurmctld slurmd sbatch sinfo scontrol srun pgrep; do
+  command -v "$b" >/dev/null || [ -x "/usr/sbin/$b" ] || skip "$b is not installed (apt-get install slurm-wlm munge procps)"
 done
 [ -x "$partita" ] || skip "$partita is not built yet"
 
