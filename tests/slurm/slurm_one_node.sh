@@ -5,7 +5,7 @@
 # environment they export and sbatch's command line), submitted with sbatch --wait:
 #   srun      slurm/partita.sbatch as is (srun, which must get --mpi=pmix): pi on 2 ranks, the exact result;
 #   mpirun    the same with LAUNCH_VIA=mpirun;
-#   limit     a time limit of 1 min with --signal=B:USR1@30 on a ~35 s job: checkpoint, exit 75, requeue,
+#   limit     a time limit of 1 min with --signal=B:USR1@30 on a ~45 s job: checkpoint, exit 75, requeue,
 #             resume, and the exact result of an uninterrupted run (runs in the background meanwhile);
 #   kill      kill -9 of rank 1 under srun: the surviving rank checkpoints and exits by itself (75, well
 #             inside the kill wait), the launcher relaunches inside the allocation, the exact result,
@@ -130,7 +130,7 @@ submit() {
 show() { echo "--- $1:"; cat "$work/$1/job.out" 2>/dev/null; [ -s "$work/$1/ckpt/failure-history" ] && { echo "--- $1 failure history:"; cat "$work/$1/ckpt/failure-history"; }; }
 
 # Uninterrupted references, outside Slurm (sleeping partitions: many threads make them quick).
-synth_limit="--param partitions=3300 --param median_us=20000 --param sigma=0.3"
+synth_limit="--param partitions=4200 --param median_us=20000 --param sigma=0.3"
 synth_kill="--param partitions=1500 --param median_us=10000 --param sigma=0.3"
 mkdir -p "$work/ref"
 # shellcheck disable=SC2086
@@ -143,7 +143,7 @@ echo "references: pi '$(result_of "$work/ref/pi.json")', synthetic '$(result_of 
 
 # limit (background): a 1-minute limit with --signal=B:USR1@30. Slurm's timer ticks about every 30 s and
 # warns up to a tick early, so each allocation gets SIGUSR1 0-30 s after its start (even before partita has
-# started: the launcher holds it until then) and a ~35 s job needs at least one requeue. A requeued job is
+# started: the launcher holds it until then) and a ~45 s job needs at least one requeue. A requeued job is
 # held 2 minutes (BeginTime); the test lets it go after 5 s, as an operator may.
 (
   export JOB=synthetic CKPT_DIR=$work/limit/ckpt ARGS="$synth_limit --summary-json $work/limit/summary.json"
