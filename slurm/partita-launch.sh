@@ -69,12 +69,16 @@ count() { [[ $2 =~ ^[0-9]+$ ]] || { say "$1 needs a whole number, not '$2'"; exi
 
 while [ $# -gt 0 ]; do
   case "$1" in
+    --history|--max-relaunch|--start-retry-delay|--recheck-delay|--via|-n|--srun-args|--mpirun-args)
+      [ $# -ge 2 ] || { say "$1 needs a value (see --help)"; exit 2; } ;;
+  esac
+  case "$1" in
     --history) history=$2; shift 2 ;;
     --max-relaunch) count "$1" "$2"; max_relaunch=$2; shift 2 ;;
     --start-retry-delay) seconds "$1" "$2"; start_retry_delay=$2; shift 2 ;;
     --recheck-delay) seconds "$1" "$2"; recheck_delay=$2; shift 2 ;;
     --via) via=$2; shift 2 ;;
-    -n) ranks=$2; shift 2 ;;
+    -n) count "$1" "$2"; ranks=$2; shift 2 ;;
     --srun-args) read -r -a srun_args <<<"$2"; shift 2 ;;
     --mpirun-args) read -r -a mpirun_args <<<"$2"; shift 2 ;;
     --dry-run) dry=1; shift ;;

@@ -119,6 +119,10 @@ check "early USR1: said so" 'grep -q "got SIGUSR1 before the job started" "$work
 # 4. --dry-run shows the command and runs nothing.
 out=$("$launch" --via mpirun -n 3 --dry-run -- partita run pi 2>&1)
 check "dry run prints mpirun -n 3" 'grep -q "mpirun -n 3 .*partita run pi" <<<"$out"'
+out=$("$launch" --max-relaunch many -- partita run pi 2>&1); rc=$?
+check "a bad option value: exit 2, named" '[ $rc -eq 2 ] && grep -q "max-relaunch needs a whole number, not .many." <<<"$out"'
+out=$("$launch" --recheck-delay 2>&1); rc=$?
+check "an option without its value: exit 2, named" '[ $rc -eq 2 ] && grep -q "recheck-delay needs a value" <<<"$out"'
 
 # 5. A fake two-node Slurm allocation: scontrol answers node states from $FAKE_NODES/<host> (one line per
 #    call, the last one repeated), srun answers --mpi=list, runs probe steps (--overlap; exit code from
