@@ -46,7 +46,7 @@ if [ "$mode" = test ]; then
   packages+=(python3)                                  # test scripts read the summary JSON with it
 fi
 if [ "$mode" = test ] && [ -f tests/slurm/CMakeLists.txt ]; then
-  packages+=(slurm-wlm munge)                          # the one-node Slurm test (label "slurm")
+  packages+=(slurm-wlm munge procps)                   # the one-node Slurm test (label "slurm"; pgrep)
 fi
 
 step "checking ${#packages[@]} Debian packages"

@@ -31,6 +31,21 @@ launch_env read_launch_env_or_default() {
     return {};  // a malformed variable is reported when the session starts; here we only exit
   }
 }
+
+/// The "this job started" signal of slurm/partita-launch.sh (docs/design.md, "Slurm as operators run it"): once
+/// MPI is up on every rank (the node map is collective), the first rank creates the file named by
+/// PARTITA_STARTED_FILE. A run that fails without it failed to start, which is not an interrupt; a stop signal
+/// the launcher held is passed on once it exists (the signal flags are installed by then).
+void mark_started(int rank, int size) {
+  const char* file = std::getenv("PARTITA_STARTED_FILE");
+  if (rank != 0 || file == nullptr || *file == '\0') return;
+  std::FILE* f = std::fopen(file, "w");
+  bool ok = f != nullptr && std::fprintf(f, "started on %d ranks\n", size) > 0;
+  if (f != nullptr) ok = std::fclose(f) == 0 && ok;
+  if (!ok)
+    log().warn("cannot write {} (PARTITA_STARTED_FILE): a failure of this run will be taken for a start-up failure",
+               file);
+}
 }  // namespace
 
 session::session(int& argc, char**& argv, session_options options) { start(&argc, &argv, options); }
@@ -78,6 +93,7 @@ void session::start(int* argc, char*** argv, const session_options& options) {
   rank_ = rank_t{r};
   nodes_ = node_map::build(comm_);
   detail::set_log_identity(r, size_, nodes_.hosts[static_cast<std::size_t>(nodes_.node_of(r))]);
+  mark_started(r, size_);
   log().debug("session up: {} ranks on {} nodes, {} CPUs per rank, {}", size_, nodes_.node_count(),
               env_.cpus_per_rank, level_name(provided));
 }

@@ -338,7 +338,7 @@ struct map_reduce_scheduler::running {
                                             dispatch_.done_count(), job_.partition_count())
                               : job_.describe(rep.result);
     const auto stats = collect_stats(encode_finish(stopped ? finish_status::checkpointed : finish_status::completed,
-                                                   rep.result));
+                                                   rep.result), stopped);
     rep.wall_seconds = since(setup_.t0);
 
     std::vector<worker_summary> rows;
@@ -370,8 +370,11 @@ struct map_reduce_scheduler::running {
     return rep;
   }
 
-  /// Sends `fin` to every live worker and waits (bounded) for each one's figures.
-  std::vector<std::optional<worker_stats>> collect_stats(const bytes& fin) {
+  /// Sends `fin` to every live worker and waits (bounded) for each one's figures. After a stop signal
+  /// (`stopped`) Slurm's kill wait is running and a live worker answers at once: a rank silent for 5 s then is
+  /// gone, most likely killed by srun after a rank died, and the launcher, not this rank, judges its node
+  /// (docs/design.md, "Slurm as operators run it").
+  std::vector<std::optional<worker_stats>> collect_stats(const bytes& fin, bool stopped) {
     std::vector<std::optional<worker_stats>> stats(static_cast<std::size_t>(s_.size()));
     int waiting = 0;
     for (int r = 0; r < s_.size(); ++r)
@@ -379,13 +382,20 @@ struct map_reduce_scheduler::running {
         tp_.send_bytes(rank_t{r}, msg::finish, fin);
         ++waiting;
       }
-    const auto deadline = clock::now() + to_ns(std::max(5.0, config_.timeout_seconds));
+    const double patience = stopped ? std::min(5.0, config_.timeout_seconds) : config_.timeout_seconds;
+    const auto deadline = clock::now() + to_ns(stopped ? 5.0 : std::max(5.0, config_.timeout_seconds));
     while (waiting > 0 && clock::now() < deadline) {
       // A rank that died after speculative copies finished its partitions was never waited for: it is lost all the
       // same (summary, failure history) once silent for the timeout.
       for (int r = 0; r < s_.size(); ++r)
-        if (peers_[r].alive && !stats[static_cast<std::size_t>(r)] && since(peers_[r].last_heard) > config_.timeout_seconds) {
-          lose(r, false);
+        if (peers_[r].alive && !stats[static_cast<std::size_t>(r)] && since(peers_[r].last_heard) > patience) {
+          if (stopped) {
+            log().warn("worker rank {} silent for {:.0f} s after the stop: not waiting for its figures", r, patience);
+            peers_[r].alive = false;
+            dispatch_.lose(r);
+          } else {
+            lose(r, false);
+          }
           --waiting;
         }
       auto m = tp_.wait(std::chrono::milliseconds(50));

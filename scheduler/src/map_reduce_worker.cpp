@@ -7,6 +7,7 @@
 
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
+#include <partita/runtime/signals.hpp>
 
 namespace partita::detail {
 
@@ -58,9 +59,14 @@ run_report map_reduce_worker::run() {
     const std::chrono::nanoseconds wait = exec_.in_flight() > 0 ? exec_.poll_interval() : std::chrono::microseconds(5000);
     auto m = tp_.wait(wait);
     if (!m) {
-      if (since(last_heard) > config_.timeout_seconds)
-        throw error(fmt::format("lost contact with the scheduler (rank {}) for {:.0f} s; giving up",
-                                setup_.scheduler.value, config_.timeout_seconds));
+      // A stop signal reaches every rank (srun, mpirun) and Slurm's kill wait (30 s by default) is running: a
+      // scheduler silent for 10 s then (its stop checkpoint included) is gone (docs/design.md, "Slurm as
+      // operators run it").
+      const bool told_to_stop = pending_signal() != stop_signal::none;
+      const double patience = told_to_stop ? std::min(10.0, config_.timeout_seconds) : config_.timeout_seconds;
+      if (since(last_heard) > patience)
+        throw error(fmt::format("lost contact with the scheduler (rank {}) for {:.0f} s{}; giving up",
+                                setup_.scheduler.value, patience, told_to_stop ? " after a stop signal" : ""));
       continue;
     }
     last_heard = clock::now();

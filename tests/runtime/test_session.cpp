@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 #include <mpi.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
 
 #include <partita/runtime/error.hpp>
 
@@ -59,6 +64,23 @@ TEST(Runtime_Session, SecondSessionAdoptsMpiAndLeavesItRunning) {
   int finalized = 1;
   MPI_Finalized(&finalized);
   EXPECT_EQ(finalized, 0) << "an adopting session finalised MPI";
+  EXPECT_EQ(MPI_Barrier(outer.comm()), MPI_SUCCESS);
+}
+
+TEST(Runtime_Session, FirstRankMarksTheJobStartedInTheNamedFile) {
+  // slurm/partita-launch.sh tells a run that failed to start from one that failed while running by this file.
+  const auto& outer = partita::testing::test_session();
+  long base = static_cast<long>(::getpid());
+  ASSERT_EQ(MPI_Bcast(&base, 1, MPI_LONG, 0, outer.comm()), MPI_SUCCESS);
+  // A name per rank, so that a rank other than the first writing would show.
+  const auto file = std::filesystem::temp_directory_path() /
+                    ("partita-started-test." + std::to_string(base) + "." + std::to_string(outer.rank().value));
+  std::filesystem::remove(file);
+  ::setenv("PARTITA_STARTED_FILE", file.c_str(), 1);
+  { partita::session inner(partita::session_options{partita::thread_level::single, false}); }
+  ::unsetenv("PARTITA_STARTED_FILE");
+  EXPECT_EQ(std::filesystem::exists(file), outer.rank().value == 0);
+  std::filesystem::remove(file);
   EXPECT_EQ(MPI_Barrier(outer.comm()), MPI_SUCCESS);
 }
 

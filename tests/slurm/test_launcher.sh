@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
-# Tests slurm/partita-launch.sh without Slurm, through mpirun, with a fake partita that records its
-# arguments and exits as told: 75 then 0 (relaunch with --restart auto), always failing (gives up after
-# --max-relaunch), and SIGUSR1 to the launcher (passed on through mpirun; 75 without Slurm stops).
+# Tests slurm/partita-launch.sh without Slurm, with a fake partita that records its arguments, marks itself
+# started (PARTITA_STARTED_FILE, as partita's session does) or not, and exits as told: 75 then 0 (relaunch
+# with --restart auto), always failing (gives up after --max-relaunch), SIGUSR1 to the launcher (passed on
+# through mpirun; 75 without Slurm stops), runs that never start (not an interrupt, one retry after a pause,
+# exit 2 never retried), a missing program; then, with fake scontrol/srun/mpirun standing in for a Slurm
+# allocation of two nodes, which nodes are blamed (a passing NOT_RESPONDING is not; a DRAIN is; a node that
+# answers a probe step is not), the mpirun relaunch through a host file without the blamed node, srun's
+# --exclude and --mpi=pmix choice, and the requeue when no node is left.
 # Usage: test_launcher.sh <partita-launch.sh> <scratch dir>
+# shellcheck disable=SC2016,SC2034  # check's conditions are evaluated later, on purpose
 set -uo pipefail
 launch=$1; work=$2
 rm -rf "$work"; mkdir -p "$work"
-unset SLURM_JOB_ID SLURM_JOB_NODELIST SLURM_NTASKS
+unset SLURM_JOB_ID SLURM_JOB_NODELIST SLURM_NTASKS SLURM_JOB_NUM_NODES SLURM_TASKS_PER_NODE SLURM_MPI_TYPE
 fails=0
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1 ($2)"; fails=$((fails + 1)); fi; }
 
 fake=$work/fake-partita
 cat >"$fake" <<'FAKE'
 #!/usr/bin/env bash
-# Fake partita: appends its arguments to $FAKE_LOG, then behaves as $FAKE_PLAN's next line says.
+# Fake partita: appends its arguments to $FAKE_LOG, then behaves as $FAKE_PLAN's next line says:
+# N (start, then exit N), nostart-N (exit N before starting), wait-usr1 (start, exit 75 on SIGUSR1).
 echo "$*" >>"$FAKE_LOG"
 n=$(wc -l <"$FAKE_LOG")
 what=$(sed -n "${n}p" "$FAKE_PLAN"); what=${what:-$(tail -1 "$FAKE_PLAN")}
+case "$what" in
+  nostart-*) exit "${what#nostart-}" ;;
+  slow-wait-usr1) sleep 1.5; what=wait-usr1 ;;   # loading: SIGUSR1 now would kill it
+esac
+[ "$what" = wait-usr1 ] && trap 'echo checkpointed >>"$FAKE_LOG.sig"; exit 75' USR1
+[ -n "${PARTITA_STARTED_FILE:-}" ] && echo started >"$PARTITA_STARTED_FILE"
 case "$what" in
   wait-usr1) trap 'echo checkpointed >>"$FAKE_LOG.sig"; exit 75' USR1; for _ in $(seq 300); do sleep 0.1; done; exit 9 ;;
   *) exit "$what" ;;
@@ -43,6 +56,7 @@ check "existing --restart kept, not doubled" '! grep -q "auto --restart" "$FAKE_
 check "a planned stop (75) is not an interrupt" '[ ! -s "$work/hist" ]'
 check "each crash is a timed interrupt with no node to blame" \
   '[ "$(grep -Ec "^-  [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z  # Slurm job none attempt [1-3]: exit code 3$" "$work/hist2")" -eq 3 ]'
+check "no stray started-file left" '[ -z "$(find "$work" -name ".partita-started*")" ]'
 
 # 2b. A usage error (exit 2) is never relaunched.
 FAKE_LOG=$work/2b.log FAKE_PLAN=$work/2b.plan; printf '2\n0\n' >"$FAKE_PLAN"
@@ -61,12 +75,138 @@ check "USR1 reaches the rank through mpirun" '[ -s "$FAKE_LOG.sig" ]'
 check "USR1 then 75 -> launcher exits 75" '[ $rc -eq 75 ]'
 check "no relaunch after an outside stop" '[ "$(wc -l <"$FAKE_LOG")" -eq 1 ]'
 
+# 3b. A run that never starts (no started-file, e.g. an MPI that cannot start under this launcher): not an
+#     interrupt (only a '#' line in the history), retried once after the pause, then given up.
+FAKE_LOG=$work/3b.log FAKE_PLAN=$work/3b.plan; printf 'nostart-1\n' >"$FAKE_PLAN"
+t0=$(date +%s.%N)
+run --start-retry-delay 1.5 --history "$work/hist3b" -- "$fake" run pi; rc=$?
+t1=$(date +%s.%N)
+check "start-up failure -> its exit code" '[ $rc -eq 1 ]'
+check "start-up failure retried exactly once" '[ "$(wc -l <"$FAKE_LOG")" -eq 2 ]'
+check "the retry waited for the pause" 'awk -v a="$t0" -v b="$t1" "BEGIN { exit !(b - a >= 1.5) }"'
+check "start-up failures are no timed interrupt" '! grep -qv "^#" "$work/hist3b"'
+check "start-up failures are noted as comments" '[ "$(grep -c "did not start (exit code 1); not an interrupt" "$work/hist3b")" -eq 2 ]'
+check "start-up failure says so" 'grep -q "did not start (exit 1 before MPI was up" "$work/out" && grep -q "did not start again" "$work/out"'
+check "start-up failure is not called a crash" '! grep -q "job failed with exit code" "$work/out"'
+
+# 3c. A start-up failure, then a run that starts and finishes: exit 0; the retry keeps the arguments.
+FAKE_LOG=$work/3c.log FAKE_PLAN=$work/3c.plan; printf 'nostart-1\n0\n' >"$FAKE_PLAN"
+run --start-retry-delay 0 --history "$work/hist3c" -- "$fake" run pi; rc=$?
+check "start-up failure then success -> exit 0" '[ $rc -eq 0 ] && [ "$(wc -l <"$FAKE_LOG")" -eq 2 ]'
+
+# 3d. Exit 2 before the start (a usage error, or srun's code for a missing program): never retried.
+FAKE_LOG=$work/3d.log FAKE_PLAN=$work/3d.plan; printf 'nostart-2\n0\n' >"$FAKE_PLAN"
+run --start-retry-delay 0 --history "$work/hist3d" -- "$fake" run pi; rc=$?
+check "exit 2 before the start -> exit 2, one attempt" '[ $rc -eq 2 ] && [ "$(wc -l <"$FAKE_LOG")" -eq 1 ]'
+check "exit 2 is no interrupt" '[ ! -s "$work/hist3d" ]'
+
+# 3e. A missing program: named at once, nothing launched.
+run --history "$work/hist3e" -- "$work/no-such-partita" run pi; rc=$?
+check "missing program -> exit 127" '[ $rc -eq 127 ]'
+check "missing program named" 'grep -q "no-such-partita. is not found" "$work/out"'
+check "missing program: no attempt" '! grep -q "attempt 1" "$work/out" && [ ! -s "$work/hist3e" ]'
+
+# 3f. SIGUSR1 before the job has started (a short job gets Slurm's warning at once): held until the job
+#     marks itself started, then passed on; the job checkpoints (75) instead of dying of it.
+FAKE_LOG=$work/3f.log FAKE_PLAN=$work/3f.plan; printf 'slow-wait-usr1\n0\n' >"$FAKE_PLAN"
+"$launch" --via mpirun -n 1 --mpirun-args "--oversubscribe" -- "$fake" run pi >"$work/out3f" 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -s "$FAKE_LOG" ] && break; sleep 0.1; done
+kill -USR1 $pid; wait $pid; rc=$?
+check "early USR1 held, then passed on: 75" '[ $rc -eq 75 ] && [ -s "$FAKE_LOG.sig" ]'
+check "early USR1: said so" 'grep -q "got SIGUSR1 before the job started" "$work/out3f" && grep -q "passing the held SIGUSR1" "$work/out3f"'
+
 # 4. --dry-run shows the command and runs nothing.
 out=$("$launch" --via mpirun -n 3 --dry-run -- partita run pi 2>&1)
 check "dry run prints mpirun -n 3" 'grep -q "mpirun -n 3 .*partita run pi" <<<"$out"'
+out=$("$launch" --max-relaunch many -- partita run pi 2>&1); rc=$?
+check "a bad option value: exit 2, named" '[ $rc -eq 2 ] && grep -q "max-relaunch needs a whole number, not .many." <<<"$out"'
+out=$("$launch" --recheck-delay 2>&1); rc=$?
+check "an option without its value: exit 2, named" '[ $rc -eq 2 ] && grep -q "recheck-delay needs a value" <<<"$out"'
+
+# 5. A fake two-node Slurm allocation: scontrol answers node states from $FAKE_NODES/<host> (one line per
+#    call, the last one repeated), srun answers --mpi=list, runs probe steps (--overlap; exit code from
+#    <host>.probe) and runs the job; mpirun records its arguments and host file and runs the job.
+bin=$work/bin; mkdir -p "$bin"
+cat >"$bin/scontrol" <<'FAKE'
+#!/usr/bin/env bash
+case "$1 $2" in
+  "show hostnames") [ "$3" = "n[1-2]" ] && printf 'n1\nn2\n' || echo "$3" ;;
+  "show node")
+    f=$FAKE_NODES/$3; c=$(( $(cat "$f.calls" 2>/dev/null || echo 0) + 1 )); echo "$c" >"$f.calls"
+    st=$(sed -n "${c}p" "$f"); st=${st:-$(tail -1 "$f")}
+    echo "NodeName=$3 Arch=x86_64 CoresPerSocket=1 State=$st ThreadsPerCore=1" ;;
+  "requeue "*) echo "$2" >>"$FAKE_NODES/requeued" ;;
+  *) exit 1 ;;
+esac
+FAKE
+cat >"$bin/srun" <<'FAKE'
+#!/usr/bin/env bash
+[ "$1" = "--mpi=list" ] && { printf 'MPI plugin types are...\n\t%s\n' $FAKE_MPI_LIST; exit 0; }
+if [ "$1" = "--overlap" ]; then echo "$3" >>"$FAKE_NODES/probed"; exit "$(cat "$FAKE_NODES/$3.probe" 2>/dev/null || echo 0)"; fi
+echo "srun $*" >>"$FAKE_NODES/launches"
+while [ $# -gt 0 ] && [ "$1" != "$FAKE_PROGRAM" ]; do shift; done
+exec "$@"
+FAKE
+cat >"$bin/mpirun" <<'FAKE'
+#!/usr/bin/env bash
+echo "mpirun $*" >>"$FAKE_NODES/launches"
+prev=
+for a in "$@"; do [ "$prev" = --hostfile ] && { echo "--- $a"; cat "$a"; } >>"$FAKE_NODES/hostfiles"; prev=$a; done
+while [ $# -gt 0 ] && [ "$1" != "$FAKE_PROGRAM" ]; do shift; done
+exec "$@"
+FAKE
+chmod +x "$bin"/*
+export FAKE_NODES FAKE_PROGRAM=$fake FAKE_MPI_LIST
+slurm_run() {  # slurm_run <case> <n1 states> <n2 states> <plan> [launcher options...]
+  local c=$1; FAKE_NODES=$work/$c.nodes; FAKE_LOG=$work/$c.log FAKE_PLAN=$work/$c.plan
+  rm -rf "$FAKE_NODES"; mkdir -p "$FAKE_NODES"
+  printf '%b' "$2" >"$FAKE_NODES/n1"; printf '%b' "$3" >"$FAKE_NODES/n2"; printf '%b' "$4" >"$FAKE_PLAN"
+  local h; for h in ${PROBE_FAIL:-}; do echo 1 >"$FAKE_NODES/$h.probe"; done
+  shift 4
+  PATH=$bin:$PATH SLURM_JOB_ID=42 SLURM_JOB_NODELIST='n[1-2]' SLURM_JOB_NUM_NODES=2 SLURM_NTASKS=4 \
+    SLURM_TASKS_PER_NODE='2(x2)' "$launch" --recheck-delay 0.2 --start-retry-delay 0 --history "$work/$c.hist" \
+    "$@" -- "$fake" run pi >"$work/out" 2>&1
+}
+FAKE_MPI_LIST="none pmi2 pmix cray_shasta"
+
+# 5a. n2 drained while the job runs: blamed (history), left out of the mpirun relaunch (host file n1 only).
+slurm_run 5a 'ALLOCATED\n' 'ALLOCATED+DRAIN\n' '3\n0\n' --via mpirun; rc=$?
+check "drained node: relaunch finishes" '[ $rc -eq 0 ] && [ "$(wc -l <"$FAKE_LOG")" -eq 2 ]'
+check "drained node recorded with its state" 'grep -Eq "^n2  [0-9T:-]{19}Z  # Slurm job 42 attempt 1: node state ALLOCATED\+DRAIN$" "$work/5a.hist"'
+check "healthy node not recorded" '! grep -q "^n1" "$work/5a.hist" && ! grep -q "^-" "$work/5a.hist"'
+check "first mpirun uses the whole allocation" '[ "$(sed -n 1p "$FAKE_NODES/launches" | grep -c -- --hostfile)" -eq 0 ]'
+check "mpirun relaunch: 2 ranks through a host file of n1 only" \
+  'sed -n 2p "$FAKE_NODES/launches" | grep -q "^mpirun -n 2 --hostfile " && [ "$(grep -v "^---" "$FAKE_NODES/hostfiles")" = "n1 slots=2" ]'
+
+# 5b. n1 ALLOCATED+NOT_RESPONDING for a moment (a loaded node): not blamed; a '-' interrupt; same nodes again.
+slurm_run 5b 'ALLOCATED+NOT_RESPONDING\nALLOCATED\n' 'ALLOCATED\n' '3\n0\n' --via srun; rc=$?
+check "passing NOT_RESPONDING: relaunch finishes" '[ $rc -eq 0 ] && [ "$(wc -l <"$FAKE_LOG")" -eq 2 ]'
+check "passing NOT_RESPONDING: no node blamed" '! grep -q "^n" "$work/5b.hist" && grep -q "^-  .*exit code 3$" "$work/5b.hist"'
+check "passing NOT_RESPONDING: said so" 'grep -q "node n1 was ALLOCATED+NOT_RESPONDING, now ALLOCATED: a passing state, not blamed" "$work/out"'
+check "srun gets --mpi=pmix and no --exclude" \
+  '[ "$(grep -c "^srun --kill-on-bad-exit=1 --mpi=pmix $fake" "$FAKE_NODES/launches")" -eq 2 ] && ! grep -q exclude "$FAKE_NODES/launches"'
+
+# 5c. n1 still NOT_RESPONDING but it runs a probe step: not blamed. 5d: the probe fails: blamed, excluded.
+slurm_run 5c 'ALLOCATED+NOT_RESPONDING\n' 'ALLOCATED\n' '3\n0\n' --via srun; rc=$?
+check "node answering a probe: not blamed" '[ $rc -eq 0 ] && ! grep -q "^n" "$work/5c.hist" && [ "$(cat "$FAKE_NODES/probed")" = n1 ]'
+PROBE_FAIL=n1 slurm_run 5d 'ALLOCATED+NOT_RESPONDING\n' 'ALLOCATED\n' '3\n0\n' --via srun --srun-args "--mpi=pmi2 --cpu-bind=cores"; rc=$?
+check "node failing a probe: blamed" '[ $rc -eq 0 ] && grep -q "^n1  .*node state ALLOCATED+NOT_RESPONDING, and a probe step on it failed$" "$work/5d.hist"'
+check "srun relaunch excludes it, with the operator's srun options and no --mpi=pmix" \
+  'sed -n 2p "$FAKE_NODES/launches" | grep -q "^srun --kill-on-bad-exit=1 --mpi=pmi2 --cpu-bind=cores --exclude=n1 -N 1 -n 2 $fake"'
+
+# 5e. Both nodes down: the Slurm job is requeued (it resumes elsewhere), exit 75, no relaunch here.
+slurm_run 5e 'DOWN+NOT_RESPONDING\n' 'DOWN\n' '3\n0\n' --via srun; rc=$?
+check "no node left: requeue, exit 75" '[ $rc -eq 75 ] && [ "$(cat "$FAKE_NODES/requeued")" = 42 ] && [ "$(wc -l <"$FAKE_LOG")" -eq 1 ]'
+check "no node left: both recorded" '[ "$(grep -c "^n[12]  " "$work/5e.hist")" -eq 2 ]'
+
+# 5f. srun without a pmix plugin: a warning naming the way out, srun as it is.
+FAKE_MPI_LIST="none pmi2"
+out=$(PATH=$bin:$PATH SLURM_JOB_ID=42 "$launch" --dry-run -- "$fake" run pi 2>&1)
+check "no pmix: warned, plain srun" 'grep -q "srun offers no pmix plugin" <<<"$out" && grep -q "attempt 1: srun --kill-on-bad-exit=1 $fake" <<<"$out"'
 
 if [ $fails -ne 0 ]; then
-  echo "--- launcher output of the last runs:"; cat "$work/out" "$work/out3"
+  echo "--- launcher output of the last runs:"; cat "$work/out" "$work/out3" "$work/out3f"
   echo "$fails checks failed"; exit 1
 fi
 echo "all launcher checks passed"
