@@ -37,7 +37,7 @@ node_scheduler::~node_scheduler() = default;
 
 run_report node_scheduler::run() {
   for (;;) {
-    bool busy = serve_local();
+    bool busy = false;
     for (int i = 0; i < 256; ++i) {
       auto m = tp_.poll();
       if (!m) break;
@@ -46,6 +46,7 @@ run_report node_scheduler::run() {
       handle(*m);
     }
     serve_parked();
+    busy |= serve_local();
     talk_up();
     keep_alive();
     if (failure_reported_ && since(*failure_reported_) > config_.timeout_seconds)
@@ -84,7 +85,8 @@ bool node_scheduler::serve_local() {
     failure_reported_ = clock::now();
   }
   if (failure_reported_) return busy;
-  const int lacking = local_->threads() + config_.prefetch - local_->in_flight();
+  // No prefetch here: the pool is next door, and what this rank would queue its members may need.
+  const int lacking = local_->threads() - local_->in_flight();
   if (lacking > 0)
     for (auto& chunk : pool_.take(s_.rank().value, static_cast<std::uint32_t>(lacking))) {
       local_->submit(std::move(chunk));
@@ -139,13 +141,35 @@ void node_scheduler::from_member(const message<msg>& m) {
 }
 
 void node_scheduler::serve_parked() {
-  for (int r : members_) {
-    auto& parked = parked_[static_cast<std::size_t>(r)];
-    if (parked == 0 || !peers_[r].alive || pool_.queued() == 0) continue;
-    auto chunks = pool_.take(r, parked);
-    tp_.send_bytes(rank_t{r}, msg::assign, encode_assign(parked, chunks));
+  std::size_t left = pool_.queued();
+  if (left == 0) return;
+  // First a chunk per thread for every rank that waits, then prefetch from what is beyond the reserve: one rank
+  // that asks first must not take what the root sized for the whole node (a static block, a guided batch).
+  std::vector<std::uint32_t> allot(members_.size(), 0);
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    const int r = members_[i];
+    if (!peers_[r].alive) continue;
+    const auto threads = static_cast<std::size_t>(std::max(1, setup_.threads_of(rank_t{r})));
+    allot[i] = static_cast<std::uint32_t>(std::min({static_cast<std::size_t>(parked_[static_cast<std::size_t>(r)]),
+                                                    threads, left}));
+    left -= allot[i];
+  }
+  for (std::size_t i = 0; i < members_.size() && left > reserve_; ++i) {
+    const int r = members_[i];
+    if (!peers_[r].alive) continue;
+    const auto extra = std::min<std::size_t>(parked_[static_cast<std::size_t>(r)] - allot[i], left - reserve_);
+    allot[i] += static_cast<std::uint32_t>(extra);
+    left -= extra;
+  }
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    if (allot[i] == 0) continue;
+    const int r = members_[i];
+    auto chunks = pool_.take(r, allot[i]);
+    const auto given = static_cast<std::uint32_t>(chunks.size());
+    // Answers what it gives; the rest stays parked here until the pool has more (the rank does not ask again).
+    tp_.send_bytes(rank_t{r}, msg::assign, encode_assign(given, chunks));
     peers_.sent(rank_t{r});
-    parked = 0;
+    parked_[static_cast<std::size_t>(r)] -= given;
   }
 }
 
@@ -154,7 +178,7 @@ void node_scheduler::talk_up() {
   for (int r : members_)
     if (peers_[r].alive) need += parked_[static_cast<std::size_t>(r)];
   if (local_ && !failure_reported_)
-    need += static_cast<std::uint64_t>(std::max(0, local_->threads() + config_.prefetch - local_->in_flight()));
+    need += static_cast<std::uint64_t>(std::max(0, local_->threads() - local_->in_flight()));
   const std::uint64_t have = pool_.queued() + requested_;
   if (need > have) {
     const auto want = static_cast<std::uint32_t>(need - have);
