@@ -106,6 +106,25 @@ restart_across_levels)
     [ "$(result "$work/re.json")" = "$ref" ] || fail "restart $from -> $to levels gave '$(result "$work/re.json")', expected '$ref'"
     [ "$(field "$work/re.json" "d['checkpoints']['restored_done']")" -ge 300 ] || fail "restart $from -> $to: not from a checkpoint"
   done ;;
+speculation_slow_member)
+  # Rank 4 (behind node scheduler 3) runs 8x slower. Speculation stays at the root: copies of its overdue
+  # partitions go to the other node (ranks 0-2), never back to its own; the result is bitwise unchanged.
+  args=(run synthetic --param partitions=200 --param median_us=20000 --param dist=uniform --threads 2
+        --scheduler-rank 0 --quiet)
+  run_np 6 "${args[@]}" --scheduler-levels 1 --no-speculate --summary-json "$work/ref.json" > "$work/log" 2>&1 \
+    || fail "reference exited $?"
+  run_np 6 "${args[@]}" --scheduler-levels 2 --ranks-per-node 3 --param slow_rank=4 --param slow_factor=8 --speculate \
+    --summary-json "$work/on.json" > "$work/log" 2>&1 || fail "speculating run exited $?"
+  python3 - "$work/ref.json" "$work/on.json" <<'PY' || fail "result or speculation counts"
+import json, sys
+ref, on = (json.load(open(f)) for f in sys.argv[1:])
+assert on["result"] == ref["result"], (on["result"], ref["result"])
+assert on["scheduler"]["levels"] == 2, on["scheduler"]
+s = on["speculation"]
+assert s["copies"] > 0 and 0 <= s["won"] <= s["copies"], s
+assert sum(w["copies"] for w in on["workers"][:3]) == s["copies"], on["workers"]
+PY
+  ;;
 kernel_failure)
   # A kernel throws on the second node (static: ids 150-299 go to node scheduler 3 and its ranks): the failure
   # goes up, the abort comes down through the node scheduler, every rank stops, and the error is printed once.
