@@ -98,8 +98,7 @@ int main(int argc, char** argv) {
       c.scheduler_levels = levels;
       c.ranks_per_node = o.ranks_per_node;
       c.quiet = true;
-      row r{fmt::format("{}{}, {} level{}", policy, policy == "dynamic" ? " chunk=1" : "", levels, levels > 1 ? "s" : ""),
-            levels};
+      row r{fmt::format("{}{}", policy, policy == "dynamic" ? " chunk=1" : ""), levels};
       for (int rep = 0; rep < o.reps; ++rep) {
         PARTITA_MPI(MPI_Barrier(comm));
         auto res = partita::run(s, job, c);
@@ -132,8 +131,9 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(r.messages), r.busy, 100.0 * r.busy / r.seconds);
     for (std::size_t i = 1; i < rows.size(); ++i)
       if (rows[i].sum != rows[0].sum) {
-        std::printf("FAILED: %s summed to %lld, %s to %lld\n", rows[i].name.c_str(),
-                    static_cast<long long>(rows[i].sum), rows[0].name.c_str(), static_cast<long long>(rows[0].sum));
+        std::printf("FAILED: %s at %d level(s) summed to %lld, %s at %d level(s) to %lld\n", rows[i].name.c_str(),
+                    rows[i].levels, static_cast<long long>(rows[i].sum), rows[0].name.c_str(), rows[0].levels,
+                    static_cast<long long>(rows[0].sum));
         return 1;
       }
     for (std::size_t i = 0; i + 1 < rows.size(); i += 2)

@@ -28,9 +28,14 @@ node_scheduler::node_scheduler(session& s, map_job_model& job, const run_config&
   for (int r : members_) peers_[r].alive = true;
   if (const int mine = setup.threads_of(s.rank()); mine > 0)
     local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank());
-  // One chunk per rank it serves waits in the pool, so a rank that asks is answered without a round trip to the
-  // root; more would only hold back work other nodes may need at the end of the job.
-  reserve_ = static_cast<std::uint32_t>(std::max<std::size_t>(1, served_ranks(setup, s.rank()).size()));
+  // At least one chunk per rank it serves waits in the pool, so a rank that asks is answered without a round trip
+  // to the root. Below that it asks the root for a batch: two chunks per thread of the node, so the root hears from
+  // the node about once per two chunks per thread; more would hold back work other nodes need at the end.
+  const auto served = served_ranks(setup, s.rank());
+  reserve_ = static_cast<std::uint32_t>(std::max<std::size_t>(1, served.size()));
+  int node_threads = 0;
+  for (int r : served) node_threads += setup.threads_of(rank_t{r});
+  batch_ = std::max<std::uint32_t>(reserve_, 2 * static_cast<std::uint32_t>(node_threads));
 }
 
 node_scheduler::~node_scheduler() = default;
@@ -174,14 +179,14 @@ void node_scheduler::serve_parked() {
 }
 
 void node_scheduler::talk_up() {
-  std::uint64_t need = reserve_;
+  std::uint64_t waiting = 0;  // chunks the node's ranks wait for now
   for (int r : members_)
-    if (peers_[r].alive) need += parked_[static_cast<std::size_t>(r)];
+    if (peers_[r].alive) waiting += parked_[static_cast<std::size_t>(r)];
   if (local_ && !failure_reported_)
-    need += static_cast<std::uint64_t>(std::max(0, local_->threads() - local_->in_flight()));
+    waiting += static_cast<std::uint64_t>(std::max(0, local_->threads() - local_->in_flight()));
   const std::uint64_t have = pool_.queued() + requested_;
-  if (need > have) {
-    const auto want = static_cast<std::uint32_t>(need - have);
+  if (have < waiting + reserve_) {  // running low: ask for a batch (results ride along)
+    const auto want = static_cast<std::uint32_t>(waiting + batch_ - have);
     send_up(msg::request, encode_request(want, up_));
     requested_ += want;
     up_.clear();

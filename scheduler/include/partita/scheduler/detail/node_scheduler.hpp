@@ -64,7 +64,8 @@ class node_scheduler {
   node_pool pool_;
   std::unique_ptr<executor> local_;
   std::vector<std::uint32_t> parked_;   // per rank: chunks asked for that the pool could not give yet
-  std::uint32_t reserve_ = 1;           // chunks kept in the pool (beyond what members wait for)
+  std::uint32_t reserve_ = 1;           // below this many chunks beyond what its ranks wait for, ask the root
+  std::uint32_t batch_ = 1;             // and ask for this many
   std::uint32_t requested_ = 0;         // chunks asked of the root and not answered yet
   result_batch up_;                     // results not forwarded yet
   result_batch local_results_;
