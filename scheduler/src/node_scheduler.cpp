@@ -195,7 +195,7 @@ void node_scheduler::talk_up() {
   }
   // Results go up in batches: many, or old enough for the root's progress, checkpoints and end of job. One
   // message carries the results of all the node's ranks: that is what spares the root.
-  if (!up_.empty() && (up_.size() >= 4096 || since(oldest_up_) > 0.005)) {
+  if (!up_.empty() && (up_.size() >= 4096 || since(oldest_up_) > 0.02)) {
     send_up(msg::request, encode_request(0, up_));
     up_.clear();
     oldest_up_ = clock::time_point::max();
