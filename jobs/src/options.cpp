@@ -45,6 +45,13 @@ void add_run_options(CLI::App& app, run_config& c) {
       ->type_name("K")
       ->capture_default_str();
   app.add_option("--scheduler-rank", c.scheduler_rank, "use this rank as the scheduler instead of electing one");
+  app.add_option("--scheduler-levels", c.scheduler_levels,
+                 "1: every rank talks to the scheduler; 2: a node scheduler per node between them (default: 2 "
+                 "from 64 ranks on)")
+      ->check(CLI::Range(1, 2));
+  app.add_option("--ranks-per-node", c.ranks_per_node,
+                 "for two-level scheduling, count every k consecutive ranks as one node (default: the real nodes)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--failure-history", c.failure_history,
                  "the job's failure history (default: <checkpoint-dir>/failure-history): hosts listed there "
                  "are never elected scheduler; its timed events give the mean time to interrupt");

@@ -261,6 +261,10 @@ bool dispatcher::complete(int w, std::uint64_t id, double seconds) {
   if (done_[id]) return false;
   done_[id] = true;
   ++done_count_;
+  if (queued_[id]) {  // requeued after a loss, yet its first holder's result came (e.g. a rank that turned to the root)
+    queued_[id] = false;  // take() skips it in retry_
+    --unassigned_;
+  }
   auto& wk = workers_.at(static_cast<std::size_t>(w));
   settle(w, id);
   // A win also when the copy carried on as the original after its holder was lost.
@@ -316,6 +320,14 @@ std::uint64_t dispatcher::lose(int w) {
     }
   wk.block = {};
   return n;
+}
+
+bool dispatcher::adopt(int w, int threads) {
+  auto& wk = workers_.at(static_cast<std::size_t>(w));
+  if (wk.tally.lost || wk.threads > 0 || threads <= 0) return false;
+  wk.threads = threads;
+  total_threads_ += threads;
+  return true;
 }
 
 void dispatcher::note_message_cost(double seconds) { ema_message_ = ema(ema_message_, seconds); }

@@ -24,6 +24,9 @@ job_comm::~job_comm() {
 void check_run_config(const run_config& config) {
   make_policy(config.policy);  // a bad policy is a usage error on every rank
   if (config.prefetch < 0) throw usage_error("--prefetch must be 0 or more");
+  if (config.scheduler_levels < 0 || config.scheduler_levels > 2)
+    throw usage_error("--scheduler-levels must be 1 or 2 (or 0: two levels from 64 ranks on)");
+  if (config.ranks_per_node < 0) throw usage_error("--ranks-per-node must be 1 or more (0: the real nodes)");
   if (config.restart && *config.restart == "auto" && !config.checkpoint_dir)
     throw usage_error("--restart auto needs --checkpoint-dir (where to look for checkpoints)");
   const bool timed = config.checkpoint_every_partitions > 0 || config.checkpoint_every_seconds > 0 ||
@@ -45,6 +48,18 @@ job_setup set_up(session& s, const run_config& config, MPI_Comm comm) {
   PARTITA_MPI(MPI_Allgather(&mine, 1, MPI_INT, setup.threads.data(), 1, MPI_INT, comm));
   if (s.size() == 1 && mine == 0)
     throw usage_error("--dedicated-scheduler needs at least two ranks: with one rank nobody would run partitions");
+  setup.tree = scheduler_tree::flat(s.size(), setup.scheduler);
+  if (scheduler_levels_for(s.size(), config.scheduler_levels) == 2) {
+    const auto nodes = config.ranks_per_node > 0 ? nodes_every(s.size(), config.ranks_per_node) : s.nodes().node_of_rank;
+    setup.tree = scheduler_tree::by_node(nodes, setup.scheduler);
+    if (s.rank() == setup.scheduler) {
+      if (setup.tree.levels == 2)
+        log().info("two-level scheduling: {} node scheduler(s) between the root (rank {}) and {} ranks",
+                   setup.tree.node_scheduler_count(), setup.scheduler.value, s.size());
+      else
+        log().info("two-level scheduling asked for, but no node other than the root's has two ranks: one level");
+    }
+  }
   setup.t0 = clock::now();
   return setup;
 }

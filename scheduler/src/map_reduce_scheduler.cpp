@@ -48,7 +48,8 @@ struct map_reduce_scheduler::running {
                        : map_reduce_state::fresh(job.partition_count())),
         restored_from_(restart ? restart->file.string() : std::string()),
         restored_done_(state_.done_count()), restored_costs_(restart ? state_.measured_count() : 0),
-        dispatch_(job.partition_count(), setup.threads, make_policy(config.policy, config.chunk), make_options()),
+        dispatch_(job.partition_count(), setup.tree.root_view(setup.threads), make_policy(config.policy, config.chunk),
+                  make_options()),
         peers_(s.size(), s.rank()), parked_(static_cast<std::size_t>(s.size()), 0),
         progress_("partitions", job.partition_count(), dispatch_.done_count(), config.progress_interval_seconds,
                   config.quiet),
@@ -59,6 +60,8 @@ struct map_reduce_scheduler::running {
     job_.reset();
     if (restart) job_.restore(state_.accumulator);
     state_.done.clear();  // the dispatcher owns the done set while the job runs
+    for (int r = 0; r < s.size(); ++r)  // two levels: the root talks to node schedulers, not to their ranks
+      if (!setup.tree.reports_to_root(r)) peers_[r].alive = false;
     if (const int mine = setup.threads_of(s.rank()); mine > 0)
       local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank());
   }
@@ -85,7 +88,11 @@ struct map_reduce_scheduler::running {
     return finish(stop);
   }
 
-  std::vector<bool> alive_mask() const { return peers_.alive_mask(); }
+  /// The ranks to stop: the live workers, and (two levels) the ranks of lost node schedulers, adopted now.
+  std::vector<bool> alive_mask() {
+    adopt_orphans();
+    return peers_.alive_mask();
+  }
   void cancel_local() noexcept {
     if (local_) local_->cancel();
   }
@@ -225,8 +232,18 @@ struct map_reduce_scheduler::running {
   }
 
   void handle(const message<msg>& m) {
+    struct tally_on_exit {  // the root's load (docs/design.md, "Two-level scheduling"): counted however handle ends
+      running& self;
+      clock::time_point start;
+      ~tally_on_exit() {
+        ++self.messages_handled_;
+        self.handling_seconds_ += since(start);
+      }
+    } tally{*this, clock::now()};
     peers_.heard(m.source);
-    if (!peers_[m.source.value].alive) return;  // a peer declared lost stays lost; its late results were re-run
+    // A peer declared lost stays lost (its late results were re-run); a rank whose node scheduler went silent
+    // becomes a direct worker.
+    if (!peers_[m.source.value].alive && !adopt(m.source.value)) return;
     switch (m.tag) {
       case msg::request: {
         const auto start = clock::now();
@@ -245,6 +262,31 @@ struct map_reduce_scheduler::running {
       default:
         log().warn("scheduler: unexpected message {} from rank {}", static_cast<int>(m.tag), m.source.value);
     }
+  }
+
+  /// Two levels (docs/design.md, "Two-level scheduling"): rank `r` of a node scheduler's node writes to the root,
+  /// so it lost its node scheduler; from now on it is one of the root's workers. False for anyone else.
+  bool adopt(int r) {
+    if (r == s_.rank().value || setup_.tree.reports_to_root(r) || !dispatch_.adopt(r, setup_.threads_of(rank_t{r})))
+      return false;
+    peers_[r].alive = true;
+    log().warn("rank {} lost its node scheduler (rank {}) and now reports to the scheduler", r,
+               setup_.tree.boss_of(rank_t{r}).value);
+    event(fmt::format("rank {} adopted", r));
+    return true;
+  }
+
+  /// Two levels: the ranks of node schedulers the root lost that have not turned to it yet become its workers (at
+  /// the end of the job or on abort, so that they hear it; a dead one is lost after the timeout). Returns them.
+  std::vector<int> adopt_orphans() {
+    std::vector<int> out;
+    for (int r = 0; r < s_.size(); ++r) {
+      if (r == s_.rank().value || setup_.tree.reports_to_root(r) || peers_[r].alive) continue;
+      if (!dispatch_.tally(setup_.tree.boss_of(rank_t{r}).value).lost || !adopt(r)) continue;
+      peers_[r].last_heard = clock::now();
+      out.push_back(r);
+    }
+    return out;
   }
 
   void answer(rank_t to, std::uint32_t want) {
@@ -332,6 +374,9 @@ struct map_reduce_scheduler::running {
     rep.speculative_won = dispatch_.copies_won();
     rep.scheduler = s_.rank();
     rep.ranks = s_.size();
+    rep.scheduler_levels = setup_.tree.levels;
+    rep.scheduler_messages = messages_handled_;
+    rep.scheduler_busy_seconds = handling_seconds_;
     rep.partitions = job_.partition_count();
     rep.result = job_.accumulator();
     rep.result_text = stopped ? fmt::format("(incomplete: {} of {} partitions done; restart to finish)",
@@ -353,6 +398,13 @@ struct map_reduce_scheduler::running {
       ws.copies_won = tally.copies_won;
       ws.lost = tally.lost;
       ws.busy_seconds = tally.busy_seconds;
+      if (const auto& st = stats[static_cast<std::size_t>(r)]; st && st->has_tally) {
+        // Two levels: the root's tally of a node scheduler is its whole node's; the node counted each rank.
+        ws.partitions = st->tally.partitions;
+        ws.chunks = st->tally.chunks;
+        ws.messages = st->tally.messages;
+        ws.lost = ws.lost || st->tally.lost != 0;
+      }
       rank_trace tr{r, ws.host, {}};
       if (r == s_.rank().value && local_) {
         ws.busy_seconds = local_->busy_seconds();
@@ -377,6 +429,7 @@ struct map_reduce_scheduler::running {
   std::vector<std::optional<worker_stats>> collect_stats(const bytes& fin, bool stopped) {
     std::vector<std::optional<worker_stats>> stats(static_cast<std::size_t>(s_.size()));
     int waiting = 0;
+    adopt_orphans();
     for (int r = 0; r < s_.size(); ++r)
       if (peers_[r].alive) {
         tp_.send_bytes(rank_t{r}, msg::finish, fin);
@@ -397,15 +450,27 @@ struct map_reduce_scheduler::running {
             lose(r, false);
           }
           --waiting;
+          for (int o : adopt_orphans()) {  // a node scheduler lost at the end: its ranks hear the end from here
+            tp_.send_bytes(rank_t{o}, msg::finish, fin);
+            ++waiting;
+          }
         }
       auto m = tp_.wait(std::chrono::milliseconds(50));
       if (!m) continue;
       peers_.heard(m->source);
-      auto& st = stats.at(static_cast<std::size_t>(m->source.value));
-      if (m->tag == msg::stats && peers_[m->source.value].alive && !st) {
-        st = decode_stats(m->payload);
-        --waiting;
+      if (m->tag != msg::stats || !peers_[m->source.value].alive || stats[static_cast<std::size_t>(m->source.value)])
+        continue;
+      // A node scheduler relays its ranks' figures first (origin = the rank), its own (origin = itself) last.
+      auto got = decode_stats(m->payload);
+      const int origin = got.origin < 0 ? m->source.value : got.origin;
+      if (origin >= s_.size()) {
+        log().warn("scheduler: figures of rank {} from rank {}: no such rank; ignored", origin, m->source.value);
+        continue;
       }
+      auto& st = stats[static_cast<std::size_t>(origin)];
+      const bool direct = origin == m->source.value;
+      if (!st || direct) st = std::move(got);  // a rank's own word over a relayed one (it may have turned to the root)
+      if (direct) --waiting;
     }
     if (waiting > 0) log().warn("{} worker(s) did not report their figures at the end", waiting);
     return stats;
@@ -431,6 +496,8 @@ struct map_reduce_scheduler::running {
   bool speculation_round_ = false;  // this round of the loop may hand out speculative copies
   std::size_t copies_seen_ = 0;
   std::vector<trace_event> events_;
+  std::uint64_t messages_handled_ = 0;  // messages from workers while the job ran, and the time spent on them
+  double handling_seconds_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------------------

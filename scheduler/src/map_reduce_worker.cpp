@@ -12,11 +12,11 @@
 namespace partita::detail {
 
 map_reduce_worker::map_reduce_worker(session& s, map_job_model& job, const run_config& config, const job_setup& setup)
-    : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm),
+    : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm), boss_(setup.boss_of(s.rank())),
       exec_(job, setup.threads_of(s.rank()), config.seed, config.trace.has_value(), setup.t0, s.rank()) {}
 
 void map_reduce_worker::talk(std::uint32_t target, std::uint32_t per_message) {
-  const rank_t boss = setup_.scheduler;
+  const rank_t boss = boss_;
   // Ask for work while the local queue is short; results ride along.
   const auto have = static_cast<std::uint32_t>(exec_.in_flight()) + requested_;
   std::uint32_t lacking = target > have ? target - have : 0;
@@ -64,10 +64,19 @@ run_report map_reduce_worker::run() {
       // operators run it").
       const bool told_to_stop = pending_signal() != stop_signal::none;
       const double patience = told_to_stop ? std::min(10.0, config_.timeout_seconds) : config_.timeout_seconds;
+      if (since(last_heard) > patience && !told_to_stop &&
+          turn_to_root(fmt::format("silent for {:.0f} s", patience))) {
+        last_heard = clock::now();
+        continue;
+      }
       if (since(last_heard) > patience)
         throw error(fmt::format("lost contact with the scheduler (rank {}) for {:.0f} s{}; giving up",
-                                setup_.scheduler.value, patience, told_to_stop ? " after a stop signal" : ""));
+                                boss_.value, patience, told_to_stop ? " after a stop signal" : ""));
       continue;
+    }
+    if (m->source != boss_) {
+      if (m->source != setup_.scheduler) continue;  // its former node scheduler, after it turned to the root
+      turn_to_root("the scheduler wrote to it");    // the root lost its node scheduler first
     }
     last_heard = clock::now();
     switch (m->tag) {
@@ -89,8 +98,17 @@ run_report map_reduce_worker::run() {
   }
 }
 
+bool map_reduce_worker::turn_to_root(const std::string& why) {
+  if (boss_ == setup_.scheduler) return false;
+  log().warn("node scheduler rank {} {}: rank {} turns to the scheduler (rank {})", boss_.value, why, s_.rank().value,
+             setup_.scheduler.value);
+  boss_ = setup_.scheduler;
+  requested_ = 0;  // what the node scheduler owed is requeued by the root; ask the root afresh
+  return true;
+}
+
 void map_reduce_worker::report_failure(const kernel_failure& f) {
-  tp_.send_bytes(setup_.scheduler, msg::failure, encode_failure(f));
+  tp_.send_bytes(boss_, msg::failure, encode_failure(f));
   // The scheduler answers with abort; wait for it (bounded) so that it, not we, reports the error.
   const auto deadline = clock::now() + to_ns(config_.timeout_seconds);
   while (clock::now() < deadline) {
@@ -103,7 +121,7 @@ void map_reduce_worker::report_failure(const kernel_failure& f) {
 // The scheduler stopped the job: acknowledge (our last message of this job) and fail on this rank.
 void map_reduce_worker::aborted(const message<msg>& m) {
   exec_.cancel();
-  tp_.send_bytes(setup_.scheduler, msg::aborted, {});
+  tp_.send_bytes(boss_, msg::aborted, {});
   tp_.flush_or_abandon(std::chrono::seconds(10));
   throw remote_failure(decode_abort(m.payload));
 }
@@ -125,7 +143,7 @@ run_report map_reduce_worker::finish(const message<msg>& m) {
   for (auto beat = clock::now(); exec_.in_flight() > 0; tp_.progress()) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
     if (since(beat) > config_.heartbeat_seconds) {
-      tp_.send_bytes(setup_.scheduler, msg::heartbeat, {});
+      tp_.send_bytes(boss_, msg::heartbeat, {});
       beat = clock::now();
     }
   }
@@ -133,8 +151,9 @@ run_report map_reduce_worker::finish(const message<msg>& m) {
   st.busy_seconds = exec_.busy_seconds();
   st.partitions = exec_.partitions_run();
   st.threads = exec_.threads();
+  st.origin = s_.rank().value;
   if (config_.trace) st.trace = exec_.take_trace();
-  tp_.send_bytes(setup_.scheduler, msg::stats, encode_stats(st));
+  tp_.send_bytes(boss_, msg::stats, encode_stats(st));
   tp_.flush_or_abandon(std::chrono::seconds(10));
   rep.wall_seconds = since(setup_.t0);
   return rep;

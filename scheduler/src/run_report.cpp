@@ -24,6 +24,8 @@ std::string run_report::to_json() const {
           {"imbalance", imbalance},
           {"dispatches", dispatches},
           {"chunks", chunks},
+          {"scheduler", {{"levels", scheduler_levels}, {"messages", scheduler_messages},
+                         {"busy_seconds", scheduler_busy_seconds}}},
           {"speculation", {{"enabled", speculation}, {"factor", speculation_factor},
                            {"copies", speculative_copies}, {"won", speculative_won}}},
           {"workers", workers_json},

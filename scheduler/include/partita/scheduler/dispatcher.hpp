@@ -89,6 +89,11 @@ class dispatcher {
   /// still running elsewhere (the copy becomes the original). Returns how many went back.
   std::uint64_t lose(int w);
 
+  /// Worker `w`, which had no threads so far (a rank whose node scheduler was lost turns to the root: docs/design.md,
+  /// "Two-level scheduling"), now runs partitions on `threads` threads and may be assigned work. A lost worker
+  /// stays lost, and a worker that has threads keeps its count. Returns whether `w` was adopted.
+  bool adopt(int w, int threads);
+
   /// Whether a worker asking now could get a speculative copy (cheap pre-check for parked requests).
   bool may_speculate() const noexcept { return options_.speculation.enabled && unassigned_ == 0 && !finished(); }
   /// Speculative copies handed out so far, in order, and how many of them won (were committed).

@@ -10,6 +10,7 @@
 #include <partita/runtime/failure_history.hpp>
 #include <partita/runtime/ids.hpp>
 #include <partita/runtime/session.hpp>
+#include <partita/scheduler/detail/scheduler_tree.hpp>
 #include <partita/scheduler/detail/timing.hpp>
 #include <partita/scheduler/parameters.hpp>
 #include <partita/scheduler/run_config.hpp>
@@ -37,8 +38,11 @@ struct job_setup {
   std::vector<int> threads;            ///< kernel threads per rank; 0 for a dedicated scheduler
   clock::time_point t0;                ///< when the job started running (after the collectives)
   std::vector<failure_event> history;  ///< the job's failure history, read once at start-up
+  scheduler_tree tree;                 ///< one or two levels: whom each rank reports to
 
   int threads_of(rank_t r) const { return threads.at(static_cast<std::size_t>(r.value)); }
+  /// The rank `r` talks to: the scheduler, or its node's scheduler with two levels.
+  rank_t boss_of(rank_t r) const { return tree.boss_of(r); }
 };
 
 /// Refuses a configuration no model can run (a usage_error naming the flag and the fix). Local and

@@ -3,6 +3,7 @@
 /// sends results back in batches, and ends when the scheduler says so.
 
 #include <cstdint>
+#include <string>
 
 #include <partita/runtime/session.hpp>
 #include <partita/runtime/transport.hpp>
@@ -25,6 +26,8 @@ class map_reduce_worker {
   run_report run();
 
  private:
+  /// Two levels: its node scheduler went silent, so it reports to the root from now on. False if it already does.
+  bool turn_to_root(const std::string& why);
   [[noreturn]] void report_failure(const kernel_failure& f);
   [[noreturn]] void aborted(const message<msg>& m);
   run_report finish(const message<msg>& m);
@@ -36,6 +39,7 @@ class map_reduce_worker {
   const run_config& config_;
   const job_setup& setup_;
   transport<msg> tp_;
+  rank_t boss_;  // whom it talks to: the scheduler, or its node scheduler (docs/design.md, "Two-level scheduling")
   executor exec_;
   result_batch results_;
   std::uint32_t requested_ = 0;

@@ -10,7 +10,9 @@
 ///   worker -> scheduler  failure   {partition, message}                            (a kernel threw)
 ///   scheduler -> worker  finish    {status, accumulator}                           (job done or checkpointed)
 ///   scheduler -> worker  abort     {message}                                       (job failed; exit non-zero)
-///   worker -> scheduler  stats     {busy, partitions, trace}                       (answer to finish)
+///   worker -> scheduler  stats     {busy, partitions, trace, origin, tally}        (answer to finish; a node
+///                                                                                  scheduler relays one per member,
+///                                                                                  its own (origin = sender) last)
 ///   worker -> scheduler  aborted   {}                                              (answer to abort)
 /// stats and aborted are the last message a worker sends; MPI keeps each sender's messages in order, so once
 /// the scheduler has them from every live worker, nothing of this job is left in flight to leak into the next.
@@ -93,11 +95,22 @@ inline assign_msg decode_assign(std::span<const std::byte> in) {
   return m;
 }
 
+/// What a node scheduler counted for one of its ranks (the root's dispatcher sees only the node as a whole).
+struct relayed_tally {
+  std::uint64_t partitions = 0;  ///< results the rank reported (a losing speculative copy included)
+  std::uint64_t chunks = 0;
+  std::uint64_t messages = 0;
+  std::uint64_t lost = 0;        ///< 1: the node scheduler declared it lost
+};
+
 struct worker_stats {
   double busy_seconds = 0;
   std::uint64_t partitions = 0;
   int threads = 0;
   std::vector<trace_slice> trace;
+  int origin = -1;                     ///< the rank these figures are of (-1: the sender)
+  std::uint8_t has_tally = 0;          ///< 1: `tally` holds a node scheduler's counts for `origin`
+  relayed_tally tally;
 };
 
 inline bytes encode_stats(const worker_stats& s) {
@@ -107,6 +120,9 @@ inline bytes encode_stats(const worker_stats& s) {
   w.put(s.partitions);
   w.put(s.threads);
   w.put_array(std::span<const trace_slice>(s.trace));
+  w.put(s.origin);
+  w.put(s.has_tally);
+  w.put(s.tally);
   return out;
 }
 
@@ -117,6 +133,10 @@ inline worker_stats decode_stats(std::span<const std::byte> in) {
   s.partitions = r.get<std::uint64_t>();
   s.threads = r.get<int>();
   r.get_array(s.trace);
+  s.origin = r.get<int>();
+  s.has_tally = r.get<std::uint8_t>();
+  s.tally = r.get<relayed_tally>();
+  if (s.has_tally > 1 || s.tally.lost > 1) throw error("malformed scheduler message: stats flags");
   return s;
 }
 
