@@ -1,0 +1,128 @@
+// Fuzz target: the checkpoint reader, `partita verify` and `partita inspect` on arbitrary bytes (a
+// truncated, corrupt or crafted checkpoint file).
+//
+// The input is written to a scratch file (in /dev/shm when there is one), then read the three ways the
+// code reads untrusted checkpoints. Checks: verify_checkpoint and inspect_checkpoint never throw;
+// read_checkpoint throws nothing but checkpoint_error; read_checkpoint (given the file's own job,
+// parameters hash and model) succeeds exactly when verify says ok; what it returns holds no more bytes
+// than the file; and the heap held while reading stays under 16 bytes per file byte plus 8 MiB (HDF5's own
+// caches and conversion buffers; measured in ASan builds, see alloc_meter.hpp).
+#include "fuzz_target.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include <partita/checkpoint/detail/checkpoint_file.hpp>
+#include <partita/checkpoint/reader.hpp>
+#include <partita/checkpoint/verify.hpp>
+#include <partita/runtime/error.hpp>
+
+#include "alloc_meter.hpp"
+
+namespace partita::fuzz {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// One scratch file per process, removed at exit.
+class scratch_file {
+ public:
+  scratch_file() {
+    std::error_code ec;
+    const fs::path dir = fs::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0
+                             ? fs::path("/dev/shm")
+                             : fs::temp_directory_path();
+    path_ = dir / ("partita-fuzz-" + std::to_string(::getpid()) + ".h5");
+  }
+  ~scratch_file() {
+    std::error_code ec;
+    fs::remove(path_, ec);
+  }
+  const fs::path& write(std::span<const std::byte> in) const {
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) die("open");
+    const auto* p = reinterpret_cast<const char*>(in.data());
+    std::size_t left = in.size();
+    while (left > 0) {
+      const ssize_t n = ::write(fd, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) die("write");
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    if (::close(fd) != 0) die("close");
+    return path_;
+  }
+
+ private:
+  [[noreturn]] void die(const char* call) const {
+    std::fprintf(stderr, "fuzz_checkpoint: %s %s: %s\n", call, path_.c_str(), std::strerror(errno));
+    std::exit(1);
+  }
+  fs::path path_;
+};
+
+// The expectation a restart with the right job would bring: the file's own job, hash and model.
+std::optional<checkpoint_expectation> own_expectation(const fs::path& file) {
+  try {
+    detail::checkpoint_file f(file);
+    const auto m = f.read_meta();
+    return checkpoint_expectation{m.job, m.params_hash, m.model};
+  } catch (const checkpoint_error&) {
+    return std::nullopt;
+  }
+}
+
+std::uint64_t bytes_held(const checkpoint_image& img) {
+  std::uint64_t n = 0;
+  for (const auto& [key, b] : img.blobs) n += b.size();
+  for (const auto& [key, v] : img.u64) n += v.size() * 8;
+  for (const auto& [key, v] : img.f64) n += v.size() * 8;
+  for (const auto& p : img.partitions) n += p.data.size();
+  return n;
+}
+
+}  // namespace
+
+verdict run_one(std::span<const std::byte> input) {
+  static const scratch_file scratch;
+  const fs::path& file = scratch.write(input);
+  const std::int64_t bound = 16 * static_cast<std::int64_t>(input.size()) + (8 << 20);
+  alloc_meter meter;
+
+  const verify_report report = verify_checkpoint(file);  // noexcept in practice: documented never to throw
+  PARTITA_FUZZ_CHECK(report.ok == report.problem.empty());
+  PARTITA_FUZZ_CHECK(report.ok == report.first_bad.empty());
+
+  const auto expect = own_expectation(file);
+  PARTITA_FUZZ_CHECK(expect || !report.ok);
+  bool read_ok = false;
+  try {
+    const checkpoint_image img = read_checkpoint(file, expect.value_or(checkpoint_expectation{}));
+    read_ok = true;
+    PARTITA_FUZZ_CHECK(bytes_held(img) <= input.size());
+    PARTITA_FUZZ_CHECK(img.meta.job == expect->job);
+  } catch (const checkpoint_error&) {  // the one exception the reader may throw
+  }
+  PARTITA_FUZZ_CHECK(read_ok == report.ok);
+
+  const std::string summary = inspect_checkpoint(file);
+  PARTITA_FUZZ_CHECK(summary.starts_with("checkpoint "));
+
+  if (meter.peak() > bound) {
+    std::fprintf(stderr, "checkpoint of %zu bytes: %lld heap bytes at the peak, bound %lld\n", input.size(),
+                 static_cast<long long>(meter.peak()), static_cast<long long>(bound));
+    PARTITA_FUZZ_CHECK(meter.peak() <= bound);
+  }
+  return report.ok ? verdict::accepted : verdict::rejected;
+}
+
+int write_seeds(const std::filesystem::path&) { return 0; }  // real jobs write them: make_seed_checkpoints.sh
+
+}  // namespace partita::fuzz
