@@ -13,10 +13,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <partita/checkpoint/detail/checkpoint_file.hpp>
 #include <partita/checkpoint/reader.hpp>
@@ -24,6 +26,7 @@
 #include <partita/runtime/error.hpp>
 
 #include "alloc_meter.hpp"
+#include "crafted_checkpoints.hpp"
 
 namespace partita::fuzz {
 
@@ -127,6 +130,25 @@ verdict run_one(std::span<const std::byte> input) {
   return report.ok ? verdict::accepted : verdict::rejected;
 }
 
-int write_seeds(const std::filesystem::path&) { return 0; }  // real jobs write them: make_seed_checkpoints.sh
+// The real checkpoints come from real jobs (make_seed_checkpoints.sh writes them into `dir`); this adds the
+// crafted variants of one of them.
+int write_seeds(const std::filesystem::path& dir) {
+  std::vector<fs::path> real;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const auto name = e.path().filename().string();
+    if (e.path().extension() == ".h5" && !name.starts_with("crafted-")) real.push_back(e.path());
+  }
+  std::sort(real.begin(), real.end());
+  if (real.empty()) {
+    std::fprintf(stderr, "no checkpoint in %s to craft from: run tests/fuzz/make_seed_checkpoints.sh first\n",
+                 dir.c_str());
+    return 0;
+  }
+  // The one with the most datasets (held results out of order, costs) is the richest base.
+  const auto richest = *std::max_element(real.begin(), real.end(), [](const fs::path& a, const fs::path& b) {
+    return fs::file_size(a) < fs::file_size(b) && !b.filename().string().starts_with("wordcount");
+  });
+  return write_crafted_checkpoints(richest, dir);
+}
 
 }  // namespace partita::fuzz

@@ -8,8 +8,8 @@
 #   --seconds S       fuzzing time per target (default 60); all targets run at the same time
 #   --fuzz-build DIR  the -DPARTITA_FUZZ=ON build with bin/fuzz_<target> (default build-fuzz)
 #   --build DIR       a normal build, for the seeds: bin/partita runs real jobs whose checkpoints seed the
-#                     checkpoint target (make_seed_checkpoints.sh), bin/fuzz_replay_<target> writes the
-#                     message targets' seeds (default build)
+#                     checkpoint target (make_seed_checkpoints.sh), bin/fuzz_replay_<target> writes crafted
+#                     variants of them and the message targets' seeds (default build)
 #   TARGET            checkpoint, protocol, wire (default: all three)
 #
 # Corpora grow in DIR/corpus/<target> (kept between runs), seeds go to DIR/seeds/<target>, logs to
@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     --seconds) seconds=$2; shift 2 ;;
     --fuzz-build) fuzz=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     checkpoint|protocol|wire) targets+=("$1"); shift ;;
     *) echo "run_fuzzers: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -51,6 +51,9 @@ for t in "${targets[@]}"; do
     if [ -z "$(ls -A "$fuzz/seeds/$t")" ]; then
       [ -x "$build/bin/partita" ] || { echo "run_fuzzers: the checkpoint target's seeds come from real jobs: build $build/bin/partita (cmake --build $build --target partita_cli) or pass --build DIR" >&2; exit 2; }
       bash "$here/make_seed_checkpoints.sh" "$build/bin/partita" "$fuzz/seeds/$t"
+      if [ -x "$build/bin/fuzz_replay_$t" ]; then  # crafted variants, each reaching one of the reader's checks
+        "$build/bin/fuzz_replay_$t" --write-seeds "$fuzz/seeds/$t"
+      fi
     fi
   elif [ -x "$build/bin/fuzz_replay_$t" ]; then
     "$build/bin/fuzz_replay_$t" --write-seeds "$fuzz/seeds/$t" > /dev/null
@@ -76,7 +79,7 @@ for i in "${!targets[@]}"; do
   wait "${pids[$i]}" || rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  last=$(grep -E '^#[0-9]+ ' "$log" | tail -1 || true)
+  last=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -1 || true)
   cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$last")
   ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$last")
   corp=$(sed -nE 's/.* corp: ([0-9]+)\/.*/\1/p' <<<"$last")
