@@ -15,7 +15,13 @@
 #endif
 
 #ifdef PARTITA_FUZZ_METER
-#include <sanitizer/allocator_interface.h>
+// From the sanitizers' allocator interface (sanitizer/allocator_interface.h, which gcc does not ship;
+// libasan has the functions): declared here with the same signatures.
+extern "C" {
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, std::size_t),
+                                              void (*free_hook)(const volatile void*));
+std::size_t __sanitizer_get_allocated_size(const volatile void* p);
+}
 #endif
 
 namespace partita::fuzz {
@@ -60,7 +66,7 @@ class alloc_meter {
   }
   static void on_free(const volatile void* ptr) {
     if (!on_.load(std::memory_order_relaxed) || ptr == nullptr) return;
-    const auto n = __sanitizer_get_allocated_size(const_cast<const void*>(ptr));
+    const auto n = __sanitizer_get_allocated_size(ptr);
     live_.fetch_sub(static_cast<std::int64_t>(n), std::memory_order_relaxed);
   }
   static void install() noexcept {

@@ -24,7 +24,7 @@ hid_t ok(hid_t id, const char* what) {
   if (id < 0) throw std::runtime_error(std::string("crafted checkpoints: HDF5 call failed: ") + what);
   return id;
 }
-#define CRAFT_H5(...) ok((__VA_ARGS__), #__VA_ARGS__)
+#define PARTITA_CRAFT_H5(...) ok((__VA_ARGS__), #__VA_ARGS__)
 
 // Closes an HDF5 id with `close` at scope end.
 struct closer {
@@ -50,7 +50,7 @@ class editor {
  public:
   editor(const fs::path& base, fs::path out) : out_(std::move(out)), rows_(rows_of(base)) {
     fs::copy_file(base, out_, fs::copy_options::overwrite_existing);
-    file_ = CRAFT_H5(H5Fopen(out_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    file_ = PARTITA_CRAFT_H5(H5Fopen(out_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
   }
   ~editor() {
     if (file_ >= 0) H5Fclose(file_);
@@ -63,28 +63,28 @@ class editor {
   /// (bytes = data size, CRC-32 of data) unless `listed` is false.
   void add_dataset(const std::string& path, hid_t type, std::vector<hsize_t> dims, hid_t dcpl,
                    const std::vector<std::byte>& data, hid_t mem, bool listed = true, bool null_space = false) {
-    closer space{null_space ? CRAFT_H5(H5Screate(H5S_NULL))
-                 : dims.empty() ? CRAFT_H5(H5Screate(H5S_SCALAR))
-                                : CRAFT_H5(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr)),
+    closer space{null_space ? PARTITA_CRAFT_H5(H5Screate(H5S_NULL))
+                 : dims.empty() ? PARTITA_CRAFT_H5(H5Screate(H5S_SCALAR))
+                                : PARTITA_CRAFT_H5(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr)),
                  H5Sclose};
-    closer lcpl{CRAFT_H5(H5Pcreate(H5P_LINK_CREATE)), H5Pclose};
-    CRAFT_H5(H5Pset_create_intermediate_group(lcpl.id, 1));
-    closer ds{CRAFT_H5(H5Dcreate2(file_, path.c_str(), type, space.id, lcpl.id, dcpl, H5P_DEFAULT)), H5Dclose};
-    if (mem >= 0 && !data.empty()) CRAFT_H5(H5Dwrite(ds.id, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()));
+    closer lcpl{PARTITA_CRAFT_H5(H5Pcreate(H5P_LINK_CREATE)), H5Pclose};
+    PARTITA_CRAFT_H5(H5Pset_create_intermediate_group(lcpl.id, 1));
+    closer ds{PARTITA_CRAFT_H5(H5Dcreate2(file_, path.c_str(), type, space.id, lcpl.id, dcpl, H5P_DEFAULT)), H5Dclose};
+    if (mem >= 0 && !data.empty()) PARTITA_CRAFT_H5(H5Dwrite(ds.id, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()));
     if (listed) rows_.push_back({path, data.size(), detail::crc32(data), 0});
   }
 
   /// Replaces attribute `name` of /meta with one of type `type`, shape `n` elements (0: scalar), value `v`.
   void set_meta_attr(const char* name, hid_t type, const void* v, hsize_t n = 0) {
-    closer meta{CRAFT_H5(H5Gopen2(file_, "/meta", H5P_DEFAULT)), H5Gclose};
-    if (H5Aexists(meta.id, name) > 0) CRAFT_H5(H5Adelete(meta.id, name));
-    closer space{n == 0 ? CRAFT_H5(H5Screate(H5S_SCALAR)) : CRAFT_H5(H5Screate_simple(1, &n, nullptr)), H5Sclose};
-    closer a{CRAFT_H5(H5Acreate2(meta.id, name, type, space.id, H5P_DEFAULT, H5P_DEFAULT)), H5Aclose};
-    CRAFT_H5(H5Awrite(a.id, type, v));
+    closer meta{PARTITA_CRAFT_H5(H5Gopen2(file_, "/meta", H5P_DEFAULT)), H5Gclose};
+    if (H5Aexists(meta.id, name) > 0) PARTITA_CRAFT_H5(H5Adelete(meta.id, name));
+    closer space{n == 0 ? PARTITA_CRAFT_H5(H5Screate(H5S_SCALAR)) : PARTITA_CRAFT_H5(H5Screate_simple(1, &n, nullptr)), H5Sclose};
+    closer a{PARTITA_CRAFT_H5(H5Acreate2(meta.id, name, type, space.id, H5P_DEFAULT, H5P_DEFAULT)), H5Aclose};
+    PARTITA_CRAFT_H5(H5Awrite(a.id, type, v));
   }
   void delete_meta_attr(const char* name) {
-    closer meta{CRAFT_H5(H5Gopen2(file_, "/meta", H5P_DEFAULT)), H5Gclose};
-    CRAFT_H5(H5Adelete(meta.id, name));
+    closer meta{PARTITA_CRAFT_H5(H5Gopen2(file_, "/meta", H5P_DEFAULT)), H5Gclose};
+    PARTITA_CRAFT_H5(H5Adelete(meta.id, name));
   }
 
   /// Writes `rows` back as /manifest with a matching crc32 attribute: `path_type` H5T_C_S1-based fixed
@@ -102,23 +102,23 @@ class editor {
           if (r.path == "/meta") r = {"/meta", enc.size(), detail::crc32(enc), 0};
       } catch (const checkpoint_error&) {  // /meta made unreadable on purpose: keep the old row
       }
-      if (file_ < 0) file_ = CRAFT_H5(H5Fopen(out_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+      if (file_ < 0) file_ = PARTITA_CRAFT_H5(H5Fopen(out_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
     }
-    CRAFT_H5(H5Ldelete(file_, "/manifest", H5P_DEFAULT));
+    PARTITA_CRAFT_H5(H5Ldelete(file_, "/manifest", H5P_DEFAULT));
     std::size_t len = 1;
     for (const auto& r : rows_) len = std::max(len, r.path.size() + 1);
-    closer str{CRAFT_H5(H5Tcopy(H5T_C_S1)), H5Tclose};
-    CRAFT_H5(H5Tset_size(str.id, vlen_path ? H5T_VARIABLE : len));
+    closer str{PARTITA_CRAFT_H5(H5Tcopy(H5T_C_S1)), H5Tclose};
+    PARTITA_CRAFT_H5(H5Tset_size(str.id, vlen_path ? H5T_VARIABLE : len));
     const std::size_t path_size = vlen_path ? sizeof(char*) : len;
     const std::size_t mem_row = path_size + 20;
-    closer t{CRAFT_H5(H5Tcreate(H5T_COMPOUND, mem_row)), H5Tclose};
-    CRAFT_H5(H5Tinsert(t.id, "path", 0, str.id));
-    CRAFT_H5(H5Tinsert(t.id, "bytes", path_size, H5T_NATIVE_UINT64));
-    CRAFT_H5(H5Tinsert(t.id, "crc32", path_size + 8, H5T_NATIVE_UINT32));
-    if (!drop_step) CRAFT_H5(H5Tinsert(t.id, "step", path_size + 12, H5T_NATIVE_UINT64));
+    closer t{PARTITA_CRAFT_H5(H5Tcreate(H5T_COMPOUND, mem_row)), H5Tclose};
+    PARTITA_CRAFT_H5(H5Tinsert(t.id, "path", 0, str.id));
+    PARTITA_CRAFT_H5(H5Tinsert(t.id, "bytes", path_size, H5T_NATIVE_UINT64));
+    PARTITA_CRAFT_H5(H5Tinsert(t.id, "crc32", path_size + 8, H5T_NATIVE_UINT32));
+    if (!drop_step) PARTITA_CRAFT_H5(H5Tinsert(t.id, "step", path_size + 12, H5T_NATIVE_UINT64));
     const hsize_t n = rows_.size();
-    closer sp{CRAFT_H5(H5Screate_simple(1, &n, nullptr)), H5Sclose};
-    closer d{CRAFT_H5(H5Dcreate2(file_, "/manifest", t.id, sp.id, H5P_DEFAULT, dcpl, H5P_DEFAULT)), H5Dclose};
+    closer sp{PARTITA_CRAFT_H5(H5Screate_simple(1, &n, nullptr)), H5Sclose};
+    closer d{PARTITA_CRAFT_H5(H5Dcreate2(file_, "/manifest", t.id, sp.id, H5P_DEFAULT, dcpl, H5P_DEFAULT)), H5Dclose};
     std::vector<char> buf(rows_.size() * mem_row, '\0');
     std::vector<std::string> keep;  // the variable-length strings' storage
     keep.reserve(rows_.size());
@@ -135,11 +135,11 @@ class editor {
       std::memcpy(p + path_size + 8, &rows_[i].crc, 4);
       std::memcpy(p + path_size + 12, &rows_[i].step, 8);
     }
-    CRAFT_H5(H5Dwrite(d.id, t.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()));
+    PARTITA_CRAFT_H5(H5Dwrite(d.id, t.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()));
     const std::uint32_t crc = detail::manifest_crc(rows_);
-    closer asp{CRAFT_H5(H5Screate(H5S_SCALAR)), H5Sclose};
-    closer a{CRAFT_H5(H5Acreate2(d.id, "crc32", H5T_STD_U32LE, asp.id, H5P_DEFAULT, H5P_DEFAULT)), H5Aclose};
-    CRAFT_H5(H5Awrite(a.id, H5T_NATIVE_UINT32, &crc));
+    closer asp{PARTITA_CRAFT_H5(H5Screate(H5S_SCALAR)), H5Sclose};
+    closer a{PARTITA_CRAFT_H5(H5Acreate2(d.id, "crc32", H5T_STD_U32LE, asp.id, H5P_DEFAULT, H5P_DEFAULT)), H5Aclose};
+    PARTITA_CRAFT_H5(H5Awrite(a.id, H5T_NATIVE_UINT32, &crc));
   }
 
  private:
@@ -155,7 +155,7 @@ std::vector<std::byte> some_bytes(std::size_t n) {
 }
 
 hid_t plist_with(const std::function<void(hid_t)>& set) {
-  const hid_t p = CRAFT_H5(H5Pcreate(H5P_DATASET_CREATE));
+  const hid_t p = PARTITA_CRAFT_H5(H5Pcreate(H5P_DATASET_CREATE));
   set(p);
   return p;
 }
@@ -212,7 +212,7 @@ int write_crafted_checkpoints(const fs::path& base, const fs::path& dir) {
          e.add_dataset("/scheduler/fz", H5T_STD_I8LE, {16}, H5P_DEFAULT, small, H5T_NATIVE_INT8);
        }},
       {"enum", [&](editor& e) {
-         closer t{CRAFT_H5(H5Tenum_create(H5T_NATIVE_UINT8)), H5Tclose};
+         closer t{PARTITA_CRAFT_H5(H5Tenum_create(H5T_NATIVE_UINT8)), H5Tclose};
          unsigned char v = 0;
          H5Tenum_insert(t.id, "zero", &v);
          e.add_dataset("/scheduler/fz", t.id, {1}, H5P_DEFAULT, some_bytes(1), -1);
@@ -235,16 +235,16 @@ int write_crafted_checkpoints(const fs::path& base, const fs::path& dir) {
          e.add_dataset("/scheduler/fz", H5T_STD_U8LE, {16}, H5P_DEFAULT, b16, H5T_NATIVE_UINT8, false);
        }},
       {"external-link", [&](editor& e) {  // links out of the file are refused
-         CRAFT_H5(H5Lcreate_external("fz-other.h5", "/x", e.file(), "/scheduler/fz", H5P_DEFAULT, H5P_DEFAULT));
+         PARTITA_CRAFT_H5(H5Lcreate_external("fz-other.h5", "/x", e.file(), "/scheduler/fz", H5P_DEFAULT, H5P_DEFAULT));
          e.rows().push_back({"/scheduler/fz", 16, detail::crc32(b16), 0});
        }},
       {"soft-link", [&](editor& e) {  // accepted: an alias of a real dataset, listed twice under two names
          const auto target = e.rows().back();
-         CRAFT_H5(H5Lcreate_soft(target.path.c_str(), e.file(), "/scheduler/fz_alias", H5P_DEFAULT, H5P_DEFAULT));
+         PARTITA_CRAFT_H5(H5Lcreate_soft(target.path.c_str(), e.file(), "/scheduler/fz_alias", H5P_DEFAULT, H5P_DEFAULT));
          e.rows().push_back({"/scheduler/fz_alias", target.bytes, target.crc, 0});
        }},
       {"meta-job-vlen", [&](editor& e) {  // /meta strings are fixed-length
-         closer t{CRAFT_H5(H5Tcopy(H5T_C_S1)), H5Tclose};
+         closer t{PARTITA_CRAFT_H5(H5Tcopy(H5T_C_S1)), H5Tclose};
          H5Tset_size(t.id, H5T_VARIABLE);
          const char* job = "synthetic";
          e.set_meta_attr("job", t.id, &job);
