@@ -1,11 +1,12 @@
 // Fuzz target: the checkpoint reader, `partita verify` and `partita inspect` on arbitrary bytes (a
-// truncated, corrupt or crafted checkpoint file).
+// truncated, corrupt or crafted checkpoint file), and what a restart does with an accepted map/reduce
+// checkpoint: map_reduce_state::from_image.
 //
 // The input is written to a scratch file (in /dev/shm when there is one), then read the three ways the
 // code reads untrusted checkpoints. Checks: verify_checkpoint and inspect_checkpoint never throw;
 // read_checkpoint throws nothing but checkpoint_error; read_checkpoint (given the file's own job,
 // parameters hash and model) succeeds exactly when verify says ok; what it returns holds no more bytes
-// than the file; and the heap held while reading stays under 16 bytes per file byte plus 4 MiB (HDF5's own
+// than the file; from_image throws nothing but checkpoint_error and its state survives to_image/from_image; and the heap held while reading stays under 16 bytes per file byte plus 4 MiB (HDF5's own
 // caches and conversion buffers; measured in ASan builds, see alloc_meter.hpp; PARTITA_FUZZ_SHOW_PEAK=1
 // prints it for each input).
 #include "fuzz_target.hpp"
@@ -15,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -24,6 +26,7 @@
 #include <partita/checkpoint/reader.hpp>
 #include <partita/checkpoint/verify.hpp>
 #include <partita/runtime/error.hpp>
+#include <partita/scheduler/map_reduce_state.hpp>
 
 #include "alloc_meter.hpp"
 #include "crafted_checkpoints.hpp"
@@ -92,6 +95,27 @@ std::uint64_t bytes_held(const checkpoint_image& img) {
   return n;
 }
 
+// What a restart does next with a map/reduce checkpoint: rebuild the scheduler's state. A real job brings its
+// own partition count (the file's must match it); here the file's count stands in for it, bounded like a job
+// that fits this file's size class. The state must survive to_image/from_image unchanged.
+void restore_map_reduce_state(const checkpoint_image& img, const fs::path& file) {
+  constexpr std::uint64_t max_partitions = 1u << 16;
+  const std::uint64_t n = img.meta.partition_count;
+  if (img.meta.model != map_reduce_state::model || n > max_partitions) return;
+  const auto st = map_reduce_state::from_image(img, n, file.string());
+  PARTITA_FUZZ_CHECK(st.folded <= n && st.done.size() == n && st.measured.size() == n);
+  for (const auto& [id, result] : st.held) PARTITA_FUZZ_CHECK(id >= st.folded && id < n && st.done[id]);
+  PARTITA_FUZZ_CHECK(std::isfinite(st.run_seconds) && st.run_seconds >= 0);
+  checkpoint_image again;
+  again.meta = img.meta;
+  st.to_image(again);
+  const auto back = map_reduce_state::from_image(again, n, file.string());
+  PARTITA_FUZZ_CHECK(back.accumulator == st.accumulator && back.folded == st.folded && back.done == st.done &&
+                     back.held == st.held && back.run_seconds == st.run_seconds);
+  for (std::uint64_t id = 0; id < n; ++id)
+    PARTITA_FUZZ_CHECK(std::isnan(back.measured[id]) ? std::isnan(st.measured[id]) : back.measured[id] == st.measured[id]);
+}
+
 }  // namespace
 
 verdict run_one(std::span<const std::byte> input) {
@@ -112,7 +136,8 @@ verdict run_one(std::span<const std::byte> input) {
     read_ok = true;
     PARTITA_FUZZ_CHECK(bytes_held(img) <= input.size());
     PARTITA_FUZZ_CHECK(img.meta.job == expect->job);
-  } catch (const checkpoint_error&) {  // the one exception the reader may throw
+    restore_map_reduce_state(img, file);
+  } catch (const checkpoint_error&) {  // the one exception the reader (and the state's decoder) may throw
   }
   PARTITA_FUZZ_CHECK(read_ok == report.ok);
 

@@ -1,9 +1,7 @@
 // Fuzz target: every decoder of the scheduler–worker protocol on the bytes of a buggy or hostile peer.
 //
 // Input: one selector byte (which message, modulo 6), then the payload as it would arrive in a message:
-//   0 request, 1 assign, 2 stats      decode_request / decode_assign / decode_stats (detail/protocol.hpp)
-//   3 failure {u64 partition, string} 4 abort {string}   5 finish {finish_status, byte array}
-// (3-5 are read with wire_reader the way the scheduler and worker loops read them.)
+//   0 request  1 assign  2 stats  3 failure  4 abort  5 finish   -> decode_<message> (detail/protocol.hpp)
 // Checks: only partita::error escapes; a decoded message is consistent (every result's bytes inside the
 // data) and re-encodes to a prefix of the payload (the encoding is canonical); the heap held while
 // decoding stays under 4 bytes per payload byte plus 4 KiB.
@@ -16,15 +14,12 @@
 
 #include <partita/runtime/error.hpp>
 #include <partita/scheduler/detail/protocol.hpp>
-#include <partita/scheduler/detail/wire.hpp>
 
 #include "alloc_meter.hpp"
 
 namespace partita::fuzz {
 
 namespace {
-
-using detail::wire_reader;
 
 enum class kind : unsigned { request, assign, stats, failure, abort, finish, count };
 
@@ -65,25 +60,21 @@ std::size_t decode(kind k, std::span<const std::byte> payload) {
       return heap_of(s.trace);
     }
     case kind::failure: {
-      wire_reader r(payload);
-      kernel_failure f;
-      f.id = r.get<std::uint64_t>();
-      f.message = r.get_string();
-      PARTITA_FUZZ_CHECK(8 + 8 + f.message.size() <= payload.size());
+      const auto f = detail::decode_failure(payload);
+      check_prefix(detail::encode_failure(f), payload);
       return f.message.size();
     }
     case kind::abort: {
-      const std::string message = wire_reader(payload).get_string();
-      PARTITA_FUZZ_CHECK(8 + message.size() <= payload.size());
+      const std::string message = detail::decode_abort(payload);
+      check_prefix(detail::encode_abort(message), payload);
       return message.size();
     }
     case kind::finish: {
-      wire_reader r(payload);
-      [[maybe_unused]] const auto status = r.get<detail::finish_status>();  // any value: not completed = checkpointed
-      bytes result;
-      r.get_array(result);
-      PARTITA_FUZZ_CHECK(1 + 8 + result.size() <= payload.size());
-      return result.size();
+      const auto m = detail::decode_finish(payload);
+      PARTITA_FUZZ_CHECK(m.status == detail::finish_status::completed ||
+                         m.status == detail::finish_status::checkpointed);
+      check_prefix(detail::encode_finish(m.status, m.accumulator), payload);
+      return m.accumulator.size();
     }
     case kind::count: break;
   }
@@ -137,18 +128,10 @@ int write_seeds(const std::filesystem::path& dir) {
   seed(kind::assign, "assign-empty", detail::encode_assign(1, {}));
   seed(kind::assign, "assign-chunks", detail::encode_assign(2, {{{0, 5}}, {{7, 8}, {10, 12}}}));
   seed(kind::stats, "stats", detail::encode_stats({1.5, 42, 2, {{1, 0, 10, 20}, {2, 1, 15, 40}}}));
-  bytes p;
-  detail::wire_writer w(p);
-  w.put<std::uint64_t>(17);
-  w.put_string("kernel threw: bad input");
-  seed(kind::failure, "failure", p);
-  p.clear();
-  w.put_string("job failed: partition 17");
-  seed(kind::abort, "abort", p);
-  p.clear();
-  w.put(detail::finish_status::completed);
-  w.put_array(std::span<const std::byte>(r.data));
-  seed(kind::finish, "finish", p);
+  seed(kind::failure, "failure", detail::encode_failure({17, "kernel threw: bad input"}));
+  seed(kind::abort, "abort", detail::encode_abort("job failed: partition 17"));
+  seed(kind::finish, "finish", detail::encode_finish(detail::finish_status::completed, r.data));
+  seed(kind::finish, "finish-checkpointed", detail::encode_finish(detail::finish_status::checkpointed, {}));
   return n;
 }
 
