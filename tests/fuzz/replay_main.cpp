@@ -31,7 +31,7 @@ std::vector<std::byte> read_all(const fs::path& p) {
     std::exit(1);
   }
   std::vector<std::byte> b(c.size());
-  std::memcpy(b.data(), c.data(), c.size());
+  if (!c.empty()) std::memcpy(b.data(), c.data(), c.size());  // an empty file: both data() may be null
   return b;
 }
 
