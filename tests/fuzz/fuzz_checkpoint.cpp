@@ -37,7 +37,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// One scratch file per process, removed at exit.
+// One scratch file per process, rewritten for each input and removed after it (libFuzzer ends a timed run
+// with _Exit, which skips destructors).
 class scratch_file {
  public:
   scratch_file() {
@@ -66,6 +67,7 @@ class scratch_file {
     if (::close(fd) != 0) die("close");
     return path_;
   }
+  void remove() const { ::unlink(path_.c_str()); }
 
  private:
   [[noreturn]] void die(const char* call) const {
@@ -121,6 +123,10 @@ void restore_map_reduce_state(const checkpoint_image& img, const fs::path& file)
 verdict run_one(std::span<const std::byte> input) {
   static const scratch_file scratch;
   const fs::path& file = scratch.write(input);
+  struct remove_after {
+    const scratch_file& f;
+    ~remove_after() { f.remove(); }
+  } cleanup{scratch};
   const std::int64_t bound = 16 * static_cast<std::int64_t>(input.size()) + (4 << 20);
   alloc_meter meter;
 
