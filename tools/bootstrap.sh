@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Partita set-up in one command: install the Debian packages that are missing, configure and build,
 # then either run the demo job under mpirun or run the whole test suite (plus an ASan+UBSan build of
-# the unit tests). Idempotent: when everything is installed and built, it goes straight to the run.
+# the unit tests, and the fuzzers for a bounded time). Idempotent: when everything is installed and built,
+# it goes straight to the run.
 #
 #   tools/bootstrap.sh demo    packages, build the CLI in build/, then: mpirun -n 4 build/bin/partita run pi
-#   tools/bootstrap.sh test    packages, build in build/, ctest; sanitizer build in build-asan/, ctest -L unit
+#   tools/bootstrap.sh test    packages, build in build/, ctest; sanitizer build in build-asan/, ctest -L unit;
+#                              libFuzzer build (clang) in build-fuzz/, each fuzz target for 60 s
 #
 # Environment (all optional): PARTITA_BUILD_DIR (default build), PARTITA_ASAN_DIR (default build-asan),
+# PARTITA_FUZZ_DIR (default build-fuzz), PARTITA_FUZZ_SECONDS (default 60; 0 skips fuzzing),
 # PARTITA_JOBS (parallel build jobs, default 2). Exits non-zero on the first thing that goes wrong.
 set -euo pipefail
 
 usage() {
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
   echo "usage: tools/bootstrap.sh demo|test"
 }
 
@@ -26,6 +29,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 build=${PARTITA_BUILD_DIR:-build}
 asan=${PARTITA_ASAN_DIR:-build-asan}
+fuzz=${PARTITA_FUZZ_DIR:-build-fuzz}
+fuzz_seconds=${PARTITA_FUZZ_SECONDS:-60}
 jobs=${PARTITA_JOBS:-2}
 t0=$SECONDS
 
@@ -44,6 +49,7 @@ packages=(
 )
 if [ "$mode" = test ]; then
   packages+=(python3)                                  # test scripts read the summary JSON with it
+  packages+=(clang libclang-rt-dev)                    # the fuzzers: clang and its libFuzzer/ASan runtimes
 fi
 if [ "$mode" = test ] && [ -f tests/slurm/CMakeLists.txt ]; then
   packages+=(slurm-wlm munge procps)                   # the one-node Slurm test (label "slurm"; pgrep)
@@ -150,9 +156,25 @@ set -e
 count "$log" || die "ctest -L unit in $asan/ printed no summary (exit $rc); no unit tests registered?"
 asan_rc=$rc
 
+# 4. Coverage-guided fuzzing (tests/fuzz): a clang build of the fuzz targets only (runtime and checkpoint
+# layers instrumented), then every target for $fuzz_seconds s, side by side. Seeds come from build/.
+fuzz_rc=0
+if [ "$fuzz_seconds" != 0 ]; then
+  step "configure $fuzz/ (clang, libFuzzer + ASan + UBSan, fuzz targets only)"
+  cmake -S . -B "$fuzz" -DPARTITA_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARTITA_BUILD_TESTS=OFF -DPARTITA_BUILD_EXAMPLES=OFF \
+    -DPARTITA_BUILD_BENCH=OFF || die "cmake configure of $fuzz/"
+  step "build the fuzzers in $fuzz/ with -j$jobs"
+  cmake --build "$fuzz" -j"$jobs" --target partita_fuzzers || die "build of the fuzzers in $fuzz/"
+  step "fuzz every target for ${fuzz_seconds}s (tests/fuzz/run_fuzzers.sh)"
+  PARTITA_MPIRUN="mpirun ${mpirun_flags[*]}" \
+    bash tests/fuzz/run_fuzzers.sh --seconds "$fuzz_seconds" --fuzz-build "$fuzz" --build "$build" || fuzz_rc=$?
+  if [ "$fuzz_rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+fi
+
 step "done in $((SECONDS - t0))s"
 [ "$skipped" -eq 0 ] || echo "($skipped skipped: see 'The following tests did not run' above)"
 echo "$passed passed, $failed failed"
-if [ "$suite_rc" -ne 0 ] || [ "$asan_rc" -ne 0 ] || [ "$failed" -ne 0 ]; then
+if [ "$suite_rc" -ne 0 ] || [ "$asan_rc" -ne 0 ] || [ "$fuzz_rc" -ne 0 ] || [ "$failed" -ne 0 ]; then
   exit 1
 fi

@@ -89,7 +89,9 @@ inline assign_msg decode_assign(std::span<const std::byte> in) {
   wire_reader r(in);
   m.answers = r.get<std::uint32_t>();
   const auto n = r.get<std::uint32_t>();
-  if (n > in.size()) throw error("malformed scheduler message: chunk count");
+  // Each chunk takes at least its 8-byte count: a larger n is a lie, and resizing to it would allocate
+  // 24 bytes (a vector) per claimed chunk before the reads fail.
+  if (n > in.size() / sizeof(std::uint64_t)) throw error("malformed scheduler message: chunk count");
   m.chunks.resize(n);
   for (auto& c : m.chunks) r.get_array(c);
   return m;

@@ -55,7 +55,7 @@ class wire_reader {
     const auto n = get<std::uint64_t>();
     if (n > (in_.size() - pos_) / sizeof(T)) throw error("malformed scheduler message: array longer than the message");
     out.resize(n);
-    std::memcpy(out.data(), in_.data() + pos_, n * sizeof(T));
+    if (n > 0) std::memcpy(out.data(), in_.data() + pos_, n * sizeof(T));  // an empty vector's data() may be null
     pos_ += n * sizeof(T);
   }
   std::string get_string() {
