@@ -208,7 +208,11 @@ std::vector<dataset_entry> local_partitions(const checkpoint_image& img, int ran
     if (auto why = detail::partition_name_problem(b.name)) throw error(*why);
     dataset_entry e;
     e.path = detail::partition_path(b.id.value, b.name);
-    e.kind = static_cast<std::uint8_t>(detail::dataset_kind::blob);
+    if (b.type == element_type::f64 && b.data.size() % 8 != 0)
+      throw error("partition dataset " + e.path + " is float64 but holds " + std::to_string(b.data.size()) +
+                  " bytes, not a multiple of 8");
+    e.kind = static_cast<std::uint8_t>(b.type == element_type::f64 ? detail::dataset_kind::f64
+                                                                   : detail::dataset_kind::blob);
     e.bytes = b.data.size();  // the CRC-32 comes later, while the written data goes to disk
     e.step = b.step.value;
     e.id = b.id.value;

@@ -73,6 +73,8 @@ class checkpoint_driver {
   /// Progress at the last committed checkpoint (or at the restart).
   std::uint64_t progress_at_last() const noexcept { return progress_at_last_; }
   const checkpoint_stats& stats() const noexcept { return stats_; }
+  /// The epoch the next write() numbers its checkpoint (other ranks of a collective write need it).
+  epoch_t next_epoch() const noexcept { return epoch_t{next_epoch_}; }
 
  private:
   checkpoint_triggers make_triggers(const session& s) const;
