@@ -581,7 +581,9 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
             open_id = e.id;
           }
           const std::string leaf = e.path.substr(e.path.rfind('/') + 1);
-          h5_handle ds = create_dataset(id_group.get(), leaf, H5T_STD_U8LE, e.bytes, H5P_DEFAULT, dcpl.get());
+          const auto kind = static_cast<detail::dataset_kind>(e.kind);  // uint8, or float64 state arrays
+          h5_handle ds = create_dataset(id_group.get(), leaf, file_type_of(kind), e.bytes / detail::element_size(kind),
+                                        H5P_DEFAULT, dcpl.get());
           if (e.owner == g.rank) to_write.push_back({std::move(ds), &e});
         }
         manifest = create_manifest(f, rows, manifest_path_len, manifest_type);

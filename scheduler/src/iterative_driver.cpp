@@ -633,7 +633,7 @@ run_report iterative_run::run() {
         why = "the wall time runs out";
         stop = true;
       }
-      if (!stop) why = driver_->due(steps_ + 1);
+      if (!stop) why = driver_->due_now(steps_ + 1);
       if (!why.empty()) {
         tail.control = stop ? step_tail::checkpoint_and_stop : step_tail::checkpoint;
         tail.epoch = static_cast<double>(driver_->next_epoch().value);
