@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
                    return sum;
                  })
                  .reduce("change", partita::reduce_op::sum, [](const segment& s) { return s.change; })
-                 .until([](const partita::reductions& r) { return r.steps() > 500 && r["change"] < 1e-3; })
+                 .until([](const partita::reductions& r) { return r.steps() > 500 && r["change"] < 0.05; })
                  .max_steps(2000);
   return partita::main(argc, argv, job, [](const partita::reductions& r, const std::vector<segment>& states) {
     std::printf("settled after %llu steps: heat %.17g, change %.17g, segment 0 starts %.17g\n",
