@@ -67,7 +67,7 @@ crash_*)
   grep -q "crash point 'ckpt.$point' reached" "$work/log" || fail "no crash at ckpt.$point"
   restart_and_compare 4 ;;
 sigusr1)
-  job=(run heat --param blocks_x=4 --param blocks_y=4 --param block=128 --param steps=3000 --quiet --threads 1)
+  job=(run heat --param blocks_x=4 --param blocks_y=4 --param block=128 --param steps=6000 --quiet --threads 1)
   reference
   $mpirun -n 2 "$partita" "${job[@]}" --checkpoint-dir "$ck" --summary-json "$work/stop.json" > "$work/log" 2>&1 &
   pid=$!
