@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -109,6 +110,7 @@ class iterative_run {
   void rebalance();
   void migrate(const detail::placement& next);
   std::vector<std::unique_ptr<partition_state>> gather_final_states(std::string& digest);
+  std::vector<detail::rank_trace> gather_slices();
   context ctx_for(std::uint64_t id, std::uint64_t step) {
     return context(partition_id{id}, step_t{step}, config_.seed, job_.params(), arena_, cancel_, rank_t{me_});
   }
@@ -139,6 +141,8 @@ class iterative_run {
   double imbalance_start_ = 1;
   std::string restored_from_;
   std::vector<detail::trace_event> events_;
+  std::vector<trace_slice> slices_;  // this rank's partition steps, kept only with --trace
+  std::mutex slices_mutex_;
 
   // The halo plan for the current placement.
   struct remote_entry {
@@ -378,6 +382,13 @@ step_tail iterative_run::exchange_and_step(std::vector<double>& contribution) {
           note_failure(p, ex.what());
         }
         measured[i] = since(t);
+        if (config_.trace) {
+          const auto ns = [this](clock::time_point x) {
+            return std::chrono::duration_cast<std::chrono::nanoseconds>(x - setup_.t0).count();
+          };
+          std::lock_guard lock(slices_mutex_);
+          slices_.push_back({p, std::max(0, tbb::this_task_arena::current_thread_index()), ns(t), ns(clock::now())});
+        }
       });
     });
   }
@@ -589,6 +600,33 @@ std::vector<std::unique_ptr<partition_state>> iterative_run::gather_final_states
   return states;
 }
 
+std::vector<detail::rank_trace> iterative_run::gather_slices() {
+  // Collective: every rank's slices as raw structs to the coordinator (trace_slice is plain data).
+  static_assert(std::is_trivially_copyable_v<trace_slice>);
+  const int root = setup_.scheduler.value;
+  int len = static_cast<int>(slices_.size() * sizeof(trace_slice));
+  std::vector<int> lens(static_cast<std::size_t>(ranks_)), displs(static_cast<std::size_t>(ranks_));
+  PARTITA_MPI(MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, root, comm_));
+  int total = 0;
+  for (int r = 0; r < ranks_; ++r) {
+    displs[static_cast<std::size_t>(r)] = total;
+    total += lens[static_cast<std::size_t>(r)];
+  }
+  std::vector<trace_slice> all(coordinator_ ? static_cast<std::size_t>(total) / sizeof(trace_slice) : 0);
+  std::vector<MPI_Request> req(1);
+  PARTITA_MPI(MPI_Igatherv(slices_.data(), len, MPI_BYTE, all.data(), lens.data(), displs.data(), MPI_BYTE, root,
+                           comm_, req.data()));
+  wait_bounded(req, config_.timeout_seconds, "gathering the trace");
+  std::vector<detail::rank_trace> out;
+  if (!coordinator_) return out;
+  for (int r = 0; r < ranks_; ++r) {
+    const auto b = all.begin() + displs[static_cast<std::size_t>(r)] / static_cast<int>(sizeof(trace_slice));
+    out.push_back({r, s_.nodes().hosts.at(static_cast<std::size_t>(s_.nodes().node_of(r))),
+                   std::vector<trace_slice>(b, b + lens[static_cast<std::size_t>(r)] / static_cast<int>(sizeof(trace_slice)))});
+  }
+  return out;
+}
+
 run_report iterative_run::run() {
   check_graph();
   std::optional<detail::restart_point> restart;
@@ -716,7 +754,9 @@ run_report iterative_run::run() {
     auto states = gather_final_states(rep.state_digest);
     if (coordinator_) job_.conclude(steps_, red_, std::move(states));
   }
-  // Per-rank busy time to the coordinator for the summary.
+  // Per-rank busy time (and with --trace the step slices) to the coordinator for the summary.
+  std::vector<detail::rank_trace> traces;
+  if (config_.trace) traces = gather_slices();
   std::vector<double> busy(static_cast<std::size_t>(ranks_));
   std::vector<double> owned_now(static_cast<std::size_t>(ranks_));
   PARTITA_MPI(MPI_Gather(&busy_, 1, MPI_DOUBLE, busy.data(), 1, MPI_DOUBLE, setup_.scheduler.value, comm_));
@@ -740,7 +780,7 @@ run_report iterative_run::run() {
     for (std::size_t k = 0; k < nred; ++k) text += fmt::format(", {} {}", rep.reduction_names[k], red_[k]);
     if (!rep.state_digest.empty()) text += ", state " + rep.state_digest;
     rep.result_text = text;
-    if (config_.trace) detail::write_trace(*config_.trace, job_.name(), {}, events_, setup_.scheduler.value);
+    if (config_.trace) detail::write_trace(*config_.trace, job_.name(), traces, events_, setup_.scheduler.value);
   }
   return rep;
 }
