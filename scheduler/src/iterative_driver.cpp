@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -134,7 +135,7 @@ class iterative_run {
   std::map<std::uint64_t, std::unique_ptr<partition_state>> owned_;
   std::uint64_t steps_ = 0, steps_at_start_ = 0;
   std::vector<double> red_;      // reductions after the last step
-  std::vector<double> cost_;     // smoothed seconds per step, per partition (the same on every rank)
+  std::vector<double> cost_;     // seconds per step (least of the last 8 measured), per partition (the same on every rank)
   double earlier_seconds_ = 0;
   double busy_ = 0;              // this rank's kernel seconds in this run
   std::uint64_t migrations_ = 0, rebalances_ = 0, last_rebalance_ = 0;
@@ -669,7 +670,13 @@ run_report iterative_run::run() {
 
   const std::size_t nred = job_.reductions().size(), per = nred + 1;
   std::vector<double> contribution, all;
-  bool first_costs = steps_at_start_ == 0 && std::all_of(cost_.begin(), cost_.end(), [](double c) { return c == 0; });
+  // A partition's cost is the least of its last few measured step times: what a rank loses to being descheduled
+  // (a loaded node, a wake-up delay) only ever adds to a measurement, so the minimum filters it out, and a cost
+  // that really changes is followed within a window. Every rank keeps the same window (same gathered numbers).
+  constexpr std::size_t window = 8;
+  std::vector<double> recent(n_ * window, std::numeric_limits<double>::infinity());
+  for (std::uint64_t id = 0; id < n_; ++id)
+    if (cost_[id] > 0) recent[id * window] = cost_[id];  // restored from a checkpoint
   bool done = steps_ > 0 && job_.done(steps_, red_);
   bool measured_start = false;
   while (!done) {
@@ -699,13 +706,14 @@ run_report iterative_run::run() {
       for (auto id = place_.begin(r); id < place_.end(r); ++id) {
         for (std::size_t k = 0; k < nred; ++k) values[k * n_ + id] = all[pos + k];
         const double m = all[pos + nred];
-        cost_[id] = first_costs ? m : 0.5 * cost_[id] + 0.5 * m;
+        recent[id * window + steps_ % window] = m;
+        cost_[id] = *std::min_element(recent.begin() + static_cast<std::ptrdiff_t>(id * window),
+                                      recent.begin() + static_cast<std::ptrdiff_t>((id + 1) * window));
         pos += per;
       }
       tails[static_cast<std::size_t>(r)] = step_tail::get(&all[pos]);
       pos += step_tail::size;
     }
-    first_costs = false;
     for (int r = 0; r < ranks_; ++r)
       if (tails[static_cast<std::size_t>(r)].err != step_tail::ok) {
         cancel_ = true;

@@ -78,6 +78,15 @@ sigusr1)
   [ $rc = 75 ] || fail "expected exit 75 after SIGUSR1, got $rc"
   [ "$(field "$work/stop.json" "d['status']")" = checkpointed ] || fail "summary status is not checkpointed"
   restart_and_compare 3 ;;
+walltime)
+  # --walltime shorter than the job: the last checkpoint lands before it, exit 75; a restart finishes the job.
+  job=(run heat --param blocks_x=4 --param blocks_y=4 --param block=128 --param steps=6000 --quiet --threads 1)
+  reference
+  $mpirun -n 2 "$partita" "${job[@]}" --checkpoint-dir "$ck" --walltime 1.5 --summary-json "$work/stop.json" \
+    > "$work/log" 2>&1; rc=$?
+  [ $rc = 75 ] || fail "expected exit 75 at the wall time, got $rc"
+  [ "$(field "$work/stop.json" "d['status']")" = checkpointed ] || fail "summary status is not checkpointed"
+  restart_and_compare 3 ;;
 other_params)
   reference
   $mpirun -n 2 "$partita" "${job[@]}" --checkpoint-dir "$ck" --checkpoint-every 50 > "$work/log" 2>&1 || fail "run exited $?"

@@ -191,28 +191,41 @@ TEST(Jobs_Iterative, CustomReductionIsFoldedInIdOrder) {
 }
 
 TEST(Jobs_Iterative, ImbalancedStartConvergesUnderTenPercentAndTheResultDoesNotChange) {
-  // 64 partitions; the first 16 sleep 3 ms a step, the others 1 ms (sleeps, so the measured costs hold on a loaded
-  // machine). Contiguous even ranges put the heavy ones together; measured-cost ranges balance them (a perfect
-  // split exists at 2, 3 within 3 %, and 4 ranks).
+  // 39 partitions; the first 3 sleep 16 ms a step, the others 4 ms (sleeps, long enough that wake-up delays on a
+  // loaded machine stay small against them): 48 units, and contiguous ranges of exactly 12, 16 or 24 units exist
+  // for 4, 3 and 2 ranks. Even ranges put the heavy ones together (imbalance 1.21 to 1.58). Rebalancing every 10
+  // steps as well as on the 1.1 threshold, so that the test does not hang on how the loaded machine measures.
   const auto job = [](bool sleep) {
-    return chain(64)
+    return chain(39)
         .step([sleep](double& x, const partita::halo_view& h, partita::context& ctx) {
           double s = x;
           for (const auto& [id, d] : h) s += d[0];
           x = s / static_cast<double>(h.size() + 1);
-          if (sleep) std::this_thread::sleep_for(std::chrono::milliseconds(ctx.partition().value < 16 ? 3 : 1));
+          if (sleep) std::this_thread::sleep_for(std::chrono::milliseconds(ctx.partition().value < 3 ? 16 : 4));
         })
         .until(30);
   };
   const auto fixed = partita::run(test_session(), job(false), quiet());
-  const auto moved = partita::run(test_session(), job(test_session().size() > 1), quiet(1.1));
+  const auto moved = partita::run(test_session(), job(test_session().size() > 1), quiet(1.1, 10));
   ASSERT_TRUE(fixed.completed() && moved.completed());
   EXPECT_TRUE(same_bits(fixed.value()["sum"], moved.value()["sum"]));
   EXPECT_TRUE(same_bits(fixed.value()["product-ish"], moved.value()["product-ish"]));
   if (moved.is_scheduler() && test_session().size() > 1) {
-    EXPECT_GT(moved.report().imbalance_start, 1.3);
     EXPECT_GT(moved.report().migrations, 0u);
-    EXPECT_LT(moved.report().imbalance_end, 1.1) << "after " << moved.report().rebalances << " rebalance(s)";
+    // Judge the final placement by the nominal costs (the measured ones carry the machine's wake-up delays): the
+    // ranks own contiguous ranges, so their partition counts give the ranges.
+    double max_load = 0, total = 0;
+    std::uint64_t id = 0;
+    for (const auto& w : moved.report().workers) {
+      double load = 0;
+      for (std::uint64_t k = 0; k < w.partitions; ++k, ++id) load += id < 3 ? 4 : 1;
+      max_load = std::max(max_load, load);
+      total += load;
+    }
+    ASSERT_EQ(id, 39u);
+    const double imbalance = max_load / (total / static_cast<double>(test_session().size()));
+    EXPECT_LT(imbalance, 1.1) << "after " << moved.report().rebalances << " rebalance(s); measured "
+                              << moved.report().imbalance_end;
   }
 }
 

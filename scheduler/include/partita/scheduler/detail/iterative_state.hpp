@@ -15,7 +15,7 @@ namespace partita::detail {
 
 /// The scheduler-level state of an iterative job at a step boundary. Value type. Datasets:
 ///   /iterative/reductions   float64 [the reductions after the last step, in declaration order]
-///   /iterative/cost         float64 [measured seconds per step, per partition (smoothed)]
+///   /iterative/cost         float64 [seconds per step, per partition (least of the last 8 measured)]
 ///   /iterative/run_seconds  float64 [the job's running time over all runs so far]
 /// and /partitions/<id>/<name> for every array of every partition's state (meta.step = steps done).
 struct iterative_state {
