@@ -3,6 +3,7 @@
 //
 //   mpirun -n 4 bench_checkpoint [--bytes 256M] [--partitions-per-rank 4] [--reps 3] [--dir D] [--mtti 86400]
 //   mpirun -n 4 bench_checkpoint --full          # 2 GiB, 5 repetitions
+//   mpirun -n 4 bench_checkpoint --float64       # an iterative job's state: float64 /partitions/<id>/u arrays
 //
 // Both writes end durable: the raw one with MPI_File_sync, the checkpoint with its commit protocol (CRC-32s,
 // fsync, rename, directory fsync, LATEST). Neither timing includes deleting the previous file: the raw file is
@@ -34,6 +35,7 @@ struct options {
   int reps = 3;
   std::string dir;
   double mtti = 86400;
+  bool float64 = false;  // partitions as float64 arrays (what iterative jobs with state_traits write)
 };
 
 std::uint64_t parse_size(const std::string& s) {
@@ -60,12 +62,13 @@ options parse(int argc, char** argv) {
     else if (a == "--reps") o.reps = std::max(1, std::atoi(value().c_str()));
     else if (a == "--dir") o.dir = value();
     else if (a == "--mtti") o.mtti = std::atof(value().c_str());
+    else if (a == "--float64") o.float64 = true;
     else if (a == "--full") {
       o.bytes = 2ull << 30;
       o.reps = 5;
     } else {
       throw partita::usage_error("unknown option " + a +
-                                 " (--bytes N[K|M|G] --partitions-per-rank P --reps R --dir D --mtti S --full)");
+                                 " (--bytes N[K|M|G] --partitions-per-rank P --reps R --dir D --mtti S --full --float64)");
     }
   }
   return o;
@@ -85,7 +88,12 @@ int main(int argc, char** argv) {
   // Every rank writes the same share: S / size bytes, in `partitions_per_rank` partitions.
   const std::uint64_t per_rank = o.bytes / static_cast<std::uint64_t>(size);
   const std::uint64_t total = per_rank * static_cast<std::uint64_t>(size);
-  const std::uint64_t per_part = per_rank / static_cast<std::uint64_t>(o.partitions_per_rank);
+  // Whole doubles per partition with --float64 (the raw write covers exactly the same bytes).
+  const std::uint64_t per_part = per_rank / static_cast<std::uint64_t>(o.partitions_per_rank) / 8 * 8;
+  if (o.float64 && per_rank % 8 != 0) {
+    if (rank == 0) std::fprintf(stderr, "bench_checkpoint: --float64 needs --bytes / ranks to be a multiple of 8\n");
+    return 2;
+  }
 
   std::string dir = o.dir;
   if (rank == 0 && dir.empty()) {
@@ -115,7 +123,8 @@ int main(int argc, char** argv) {
     const std::uint64_t end = p + 1 == o.partitions_per_rank ? per_rank : begin + per_part;
     partita::partition_blob b;
     b.id = partita::partition_id{static_cast<std::uint64_t>(rank + p * size)};
-    b.name = "state";
+    b.name = o.float64 ? "u" : "state";
+    if (o.float64) b.type = partita::element_type::f64;
     b.data.resize(end - begin);
     std::memcpy(b.data.data(), raw.data() + begin, end - begin);
     image.partitions.push_back(std::move(b));
@@ -190,8 +199,8 @@ int main(int argc, char** argv) {
     };
     const double ckpt_median = median(ckpt_s);
     const double raw_median = median(raw_s);
-    std::printf("ranks %d, %.1f MiB in %d partitions (%.1f MiB each), %d repetition(s), dir %s\n", size,
-                static_cast<double>(total) / (1 << 20), size * o.partitions_per_rank,
+    std::printf("ranks %d, %.1f MiB in %d %spartitions (%.1f MiB each), %d repetition(s), dir %s\n", size,
+                static_cast<double>(total) / (1 << 20), size * o.partitions_per_rank, o.float64 ? "float64 " : "",
                 static_cast<double>(per_part) / (1 << 20), o.reps, dir.c_str());
     std::printf("raw MPI_File_write_at_all + MPI_File_sync: best %.4f s = %.1f MiB/s  (all:", raw_best,
                 mib_per_s(total, raw_best));

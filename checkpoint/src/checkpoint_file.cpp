@@ -330,7 +330,7 @@ bytes checkpoint_file::read_dataset(const manifest_row& row, dataset_kind& kind)
     } else {
       throw bad_dataset(name_, row.path, "has a type other than uint8, uint64 or float64");
     }
-    if (partition && kind != dataset_kind::blob) throw bad_dataset(name_, row.path, "is not a uint8 dataset");
+    if (partition && kind == dataset_kind::u64) throw bad_dataset(name_, row.path, "is neither uint8 nor float64");
 
     h5_handle space(PARTITA_H5(H5Dget_space(ds.get())), h5_kind::dataspace);
     const auto n = count_1d(space.get());

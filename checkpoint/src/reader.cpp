@@ -19,7 +19,8 @@ checkpoint_image read_checkpoint(const std::filesystem::path& file, const checkp
       detail::dataset_kind kind{};
       bytes data = f.read_dataset(row, kind);
       if (auto part = detail::parse_partition_path(row.path)) {
-        img.partitions.push_back({partition_id{part->first}, step_t{row.step}, std::move(part->second), std::move(data)});
+        img.partitions.push_back({partition_id{part->first}, step_t{row.step}, std::move(part->second), std::move(data),
+                                  kind == detail::dataset_kind::f64 ? element_type::f64 : element_type::u8});
         continue;
       }
       const std::string key = row.path.substr(1);

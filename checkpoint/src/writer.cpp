@@ -208,7 +208,11 @@ std::vector<dataset_entry> local_partitions(const checkpoint_image& img, int ran
     if (auto why = detail::partition_name_problem(b.name)) throw error(*why);
     dataset_entry e;
     e.path = detail::partition_path(b.id.value, b.name);
-    e.kind = static_cast<std::uint8_t>(detail::dataset_kind::blob);
+    if (b.type == element_type::f64 && b.data.size() % 8 != 0)
+      throw error("partition dataset " + e.path + " is float64 but holds " + std::to_string(b.data.size()) +
+                  " bytes, not a multiple of 8");
+    e.kind = static_cast<std::uint8_t>(b.type == element_type::f64 ? detail::dataset_kind::f64
+                                                                   : detail::dataset_kind::blob);
     e.bytes = b.data.size();  // the CRC-32 comes later, while the written data goes to disk
     e.step = b.step.value;
     e.id = b.id.value;
@@ -577,7 +581,9 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
             open_id = e.id;
           }
           const std::string leaf = e.path.substr(e.path.rfind('/') + 1);
-          h5_handle ds = create_dataset(id_group.get(), leaf, H5T_STD_U8LE, e.bytes, H5P_DEFAULT, dcpl.get());
+          const auto kind = static_cast<detail::dataset_kind>(e.kind);  // uint8, or float64 state arrays
+          h5_handle ds = create_dataset(id_group.get(), leaf, file_type_of(kind), e.bytes / detail::element_size(kind),
+                                        H5P_DEFAULT, dcpl.get());
           if (e.owner == g.rank) to_write.push_back({std::move(ds), &e});
         }
         manifest = create_manifest(f, rows, manifest_path_len, manifest_type);

@@ -13,6 +13,7 @@
 #include <partita/runtime/launch_env.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/runtime/session.hpp>
+#include <partita/scheduler/iterative_driver.hpp>
 #include <partita/scheduler/map_reduce_driver.hpp>
 
 namespace {
@@ -21,7 +22,7 @@ using namespace partita;
 
 void list_jobs(const job_registry& reg) {
   for (const auto& j : reg.all()) {
-    std::printf("%-12s %s\n", j.name.c_str(), j.description.c_str());
+    std::printf("%-12s %-11s %s\n", j.name.c_str(), j.model(), j.description.c_str());
     for (const auto& p : j.params)
       std::printf("    --param %s=%s%*s %s\n", p.name.c_str(), p.default_value.c_str(),
                   static_cast<int>(std::max<std::size_t>(0, 24 - p.name.size() - p.default_value.size())), "",
@@ -34,16 +35,22 @@ int run_job(int argc, char** argv, const std::string& name, const std::vector<st
   const auto& reg = builtin_jobs();
   parameters params;
   std::unique_ptr<map_job_model> model;
+  std::unique_ptr<iterative_job_model> iterative;
   try {
     // Bad parameters are found before MPI starts: one message, exit code 2, no MPI start-up cost.
     params = reg.effective_parameters(name, parameters::parse(items));
-    model = reg.make(name, params);
+    if (reg.find(name)->make_iterative) iterative = reg.make_iterative(name, params);
+    else model = reg.make(name, params);
   } catch (const usage_error& e) {
     exit_together(exit_usage, fmt::format("partita: error: {}", e.what()));
   }
-
   session s(argc, argv);
   try {
+    if (iterative) {  // its outputs (e.g. heat's image) are written by the job itself when it completes
+      const auto report = run_iterative(s, *iterative, config);
+      if (!report.is_scheduler) return report.status == run_status::checkpointed ? exit_checkpointed : 0;
+      return conclude_run(report, config, stdout);
+    }
     const auto report = run_map_reduce(s, *model, config);
     if (!report.is_scheduler) return report.status == run_status::checkpointed ? exit_checkpointed : 0;
     const int code = conclude_run(report, config, stdout);

@@ -90,7 +90,7 @@ void add_run_options(CLI::App& app, run_config& c) {
            if (scale > 0) c.checkpoint_every_seconds = x * scale;
            else c.checkpoint_every_partitions = static_cast<std::uint64_t>(x);
          },
-         "checkpoint after N more results (e.g. 1000) or every T (e.g. 30s, 5m, 1h)")
+         "checkpoint after N more results (steps of an iterative job), e.g. 1000, or every T (e.g. 30s, 5m, 1h)")
       ->type_name("N|T")
       ->group("Checkpoints");
   app.add_option_function<std::string>(
@@ -126,6 +126,17 @@ void add_run_options(CLI::App& app, run_config& c) {
          "remembers it, so a relaunch runs to the end); with mpirun --enable-recovery the job survives a lost worker")
       ->type_name("SPEC")
       ->group("Fault injection");
+  app.add_option("--rebalance-every", c.rebalance_every_steps,
+                 "iterative jobs: re-place partitions by their measured step costs every K steps (0: only on imbalance)")
+      ->type_name("K")
+      ->group("Iterative jobs");
+  app.add_option("--imbalance-threshold", c.imbalance_threshold,
+                 "iterative jobs: re-place partitions when the measured imbalance (max/mean cost per rank) passes X "
+                 "(0: off)")
+      ->check(CLI::NonNegativeNumber)
+      ->type_name("X")
+      ->capture_default_str()
+      ->group("Iterative jobs");
   app.add_option("--progress-interval", c.progress_interval_seconds,
                  "seconds between progress log lines when stderr is not a terminal")
       ->check(CLI::PositiveNumber)

@@ -1,6 +1,7 @@
 #include <partita/jobs/registry.hpp>
 
 #include <partita/runtime/error.hpp>
+#include <partita/scheduler/iterative_model.hpp>
 
 namespace partita {
 
@@ -18,7 +19,16 @@ const registered_job* job_registry::find(const std::string& name) const {
 std::unique_ptr<map_job_model> job_registry::make(const std::string& name, const parameters& given) const {
   // effective_parameters throws a usage error for an unknown job, so it must run before find() is used.
   const auto effective = effective_parameters(name, given);
-  return find(name)->make(effective);
+  const auto* job = find(name);
+  if (!job->make) throw usage_error("job '" + name + "' is an iterative job, not a map/reduce job");
+  return job->make(effective);
+}
+
+std::unique_ptr<iterative_job_model> job_registry::make_iterative(const std::string& name, const parameters& given) const {
+  const auto effective = effective_parameters(name, given);
+  const auto* job = find(name);
+  if (!job->make_iterative) throw usage_error("job '" + name + "' is a map/reduce job, not an iterative job");
+  return job->make_iterative(effective);
 }
 
 parameters job_registry::effective_parameters(const std::string& name, const parameters& given) const {

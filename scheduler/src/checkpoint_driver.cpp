@@ -84,6 +84,12 @@ std::string checkpoint_driver::due(std::uint64_t progress) {
   return schedule_.due(progress, now);
 }
 
+std::string checkpoint_driver::due_now(std::uint64_t progress) {
+  if (!enabled()) return "";
+  last_check_ = clock::now();
+  return schedule_.due(progress, last_check_);
+}
+
 bool checkpoint_driver::out_of_time() const { return schedule_.out_of_time(clock::now()); }
 
 double checkpoint_driver::run_seconds() const { return earlier_run_seconds_ + since(setup_.t0); }

@@ -12,7 +12,7 @@ std::string run_report::to_json() const {
                             {"busy_seconds", w.busy_seconds}, {"idle_seconds", w.idle_seconds},
                             {"partitions", w.partitions}, {"chunks", w.chunks}, {"messages", w.messages},
                             {"copies", w.copies}, {"copies_won", w.copies_won}, {"lost", w.lost}});
-  const nlohmann::json doc = {{"job", job},
+  nlohmann::json doc = {{"job", job},
           {"policy", policy},
           {"status", status == run_status::completed ? "completed" : "checkpointed"},
           {"result", result_text},
@@ -32,11 +32,47 @@ std::string run_report::to_json() const {
           {"checkpoints", {{"count", checkpoints}, {"seconds", checkpoint_seconds}, {"bytes", checkpoint_bytes},
                            {"restored_from", restored_from}, {"restored_done", restored_done},
                            {"restored_costs", restored_costs}, {"stop_reason", stop_reason}}}};
+  if (model == "iterative") {
+    nlohmann::json red = nlohmann::json::object();
+    for (std::size_t k = 0; k < reduction_names.size() && k < reduction_values.size(); ++k)
+      red[reduction_names[k]] = reduction_values[k];
+    doc["model"] = model;
+    doc["steps"] = steps;
+    doc["steps_run"] = steps_run;
+    doc["reductions"] = red;
+    doc["migrations"] = migrations;
+    doc["rebalances"] = rebalances;
+    doc["imbalance_start"] = imbalance_start;
+    doc["imbalance_end"] = imbalance_end;
+    doc["state_digest"] = state_digest;
+  }
   return doc.dump(2);
 }
 
 std::string run_report::to_text() const {
   std::string out;
+  if (model == "iterative") {
+    out += fmt::format("job {} {} in {:.3f} s: {} partitions, {} steps ({} run now) on {} ranks, coordinator rank {}\n",
+                       job, status == run_status::completed ? "completed" : "checkpointed and stopped", wall_seconds,
+                       partitions, steps, steps_run, ranks, scheduler.value);
+    out += fmt::format("result: {}\n", result_text);
+    out += fmt::format("placement: contiguous ranges by measured cost; imbalance (max/mean cost per rank) {:.3f} at "
+                       "the start, {:.3f} at the end; {} rebalance{}, {} migration{}; busy imbalance per thread {:.3f}\n",
+                       imbalance_start, imbalance_end, rebalances, rebalances == 1 ? "" : "s", migrations,
+                       migrations == 1 ? "" : "s", imbalance);
+    out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11} {:>11}\n", "rank", "host", "threads", "partitions", "busy s",
+                       "idle s");
+    for (const auto& w : workers)
+      out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11.3f} {:>11.3f}\n", w.rank, w.host, w.threads, w.partitions,
+                         w.busy_seconds, w.idle_seconds);
+    if (checkpoints > 0 || !restored_from.empty())
+      out += fmt::format("checkpoints: {} written, {:.3f} s, {} bytes; restored from: {}{}\n", checkpoints,
+                         checkpoint_seconds, checkpoint_bytes, restored_from.empty() ? "-" : restored_from,
+                         restored_from.empty() ? "" : fmt::format(" (step {})", restored_done));
+    if (status == run_status::checkpointed)
+      out += fmt::format("stopped: {}; relaunch with --restart auto to continue\n", stop_reason);
+    return out;
+  }
   out += fmt::format("job {} {} in {:.3f} s: {} partitions ({} run now) on {} ranks, policy {}, scheduler rank {}\n",
                      job, status == run_status::completed ? "completed" : "checkpointed and stopped", wall_seconds,
                      partitions, partitions_run, ranks, policy, scheduler.value);

@@ -122,3 +122,34 @@ TEST(Checkpoint_Collective, OneRankFailingMakesEveryRankThrowAndPublishesNothing
   const auto r = write_checkpoint(s.comm(), {dir.path(), 3}, partita::testing::make_image("fail", 2, 7, 500, rank, size));
   EXPECT_TRUE(verify_checkpoint(r.file).ok);
 }
+
+TEST(Checkpoint_Collective, Float64PartitionArraysKeepTheirTypeOnDisk) {
+  auto& s = partita::testing::test_session();
+  const int rank = s.rank().value, size = s.size();
+  shared_dir dir(s.comm());
+  constexpr std::uint64_t n = 5;
+  // Even partitions hold whole doubles, marked float64; odd ones stay bytes.
+  const auto typed = [](checkpoint_image& img) {
+    for (auto& p : img.partitions)
+      if (p.id.value % 2 == 0) {
+        p.type = partita::element_type::f64;
+        p.data.resize(p.data.size() / 8 * 8);
+      }
+  };
+  auto mine = partita::testing::make_image("typed", 1, n, 3000, rank, size);
+  typed(mine);
+  const auto r = write_checkpoint(s.comm(), {dir.path(), 3}, mine);
+  MPI_Barrier(s.comm());
+  auto expected = all_partitions("typed", 1, n, size);
+  typed(expected);
+  std::sort(expected.partitions.begin(), expected.partitions.end(), [](const auto& a, const auto& b) {
+    return a.id != b.id ? a.id < b.id : a.name < b.name;
+  });
+  const auto back = read_checkpoint(r.file, partita::testing::expectation_for("typed"));
+  EXPECT_TRUE(back.partitions == expected.partitions);
+  // A float64 partition dataset of a size that is not whole doubles is refused before anything is written.
+  mine.partitions.front().data.resize(mine.partitions.front().data.size() / 8 * 8 + 1);
+  mine.partitions.front().type = partita::element_type::f64;
+  mine.meta.epoch = partita::epoch_t{2};
+  EXPECT_THROW(write_checkpoint(s.comm(), {dir.path(), 3}, mine), partita::checkpoint_error);
+}

@@ -16,6 +16,20 @@ TEST(Jobs_Registry, ListsTheFourBuiltInJobsWithDescriptions) {
   }
 }
 
+TEST(Jobs_Registry, IterativeJobsSayTheirModelAndBuildOnlyAsIterative) {
+  const auto& reg = partita::builtin_jobs();
+  EXPECT_STREQ(reg.find("heat")->model(), "iterative");
+  EXPECT_STREQ(reg.find("pagerank")->model(), "iterative");
+  EXPECT_STREQ(reg.find("pi")->model(), "map_reduce");
+  const auto heat = reg.make_iterative("heat", partita::parameters::parse({"blocks_x=3", "blocks_y=2"}));
+  EXPECT_EQ(heat->partition_count(), 6u);
+  EXPECT_EQ(heat->neighbours(partita::partition_id{4}).size(), 3u);  // up, left, right
+  EXPECT_THROW(reg.make("heat", {}), partita::usage_error);
+  EXPECT_THROW(reg.make_iterative("pi", {}), partita::usage_error);
+  EXPECT_THROW(reg.make_iterative("heat", partita::parameters::parse({"block=0"})), partita::usage_error);
+  EXPECT_THROW(reg.make_iterative("pagerank", partita::parameters::parse({"blocks=0"})), partita::usage_error);
+}
+
 TEST(Jobs_Registry, UnknownJobOrParameterNamesTheValidOnes) {
   const auto& reg = partita::builtin_jobs();
   try {

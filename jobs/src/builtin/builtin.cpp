@@ -8,6 +8,8 @@ void register_pi(job_registry& r);
 void register_mandelbrot(job_registry& r);
 void register_wordcount(job_registry& r);
 void register_synthetic(job_registry& r);
+void register_heat(job_registry& r);
+void register_pagerank(job_registry& r);
 }  // namespace detail
 
 void register_builtin_jobs(job_registry& r) {
@@ -15,6 +17,8 @@ void register_builtin_jobs(job_registry& r) {
   detail::register_mandelbrot(r);
   detail::register_wordcount(r);
   detail::register_synthetic(r);
+  detail::register_heat(r);
+  detail::register_pagerank(r);
 }
 
 }  // namespace partita

@@ -29,13 +29,20 @@ struct checkpoint_meta {
   friend bool operator==(const checkpoint_meta&, const checkpoint_meta&) = default;
 };
 
-/// One named piece of one partition's state or result: stored as the uint8 dataset /partitions/<id>/<name>.
-/// `name` is one path component (no '/'). Value type.
+/// The element type of a partition dataset on disk.
+enum class element_type : std::uint8_t {
+  u8,   ///< opaque bytes (e.g. Boost.Serialization)
+  f64,  ///< native doubles (`data.size()` a multiple of 8): h5dump shows them as float64 numbers
+};
+
+/// One named piece of one partition's state or result: stored as the dataset /partitions/<id>/<name>, of uint8 or
+/// float64 elements. `name` is one path component (no '/'). Value type.
 struct partition_blob {
   partition_id id;
   step_t step{0};
   std::string name;
   bytes data;
+  element_type type = element_type::u8;
   friend bool operator==(const partition_blob&, const partition_blob&) = default;
 };
 

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include <partita/jobs/iterative_job.hpp>
 #include <partita/jobs/options.hpp>
 #include <partita/jobs/run.hpp>
 #include <partita/runtime/session.hpp>
@@ -64,6 +65,23 @@ class program {
     }
   }
 
+  /// Runs the iterative `job` on every rank (collective). On the coordinating rank, once the job completed, calls
+  /// `on_result(const partita::reductions&, const std::vector<State>& final_states)` (states in partition-id order).
+  /// A stopped run never reaches it. Returns the exit code for main(), like the map/reduce overload.
+  template <class State, class OnResult>
+  int run(const iterative_job<State>& job, OnResult&& on_result) {
+    try {
+      const auto r = partita::run(session_, job, parsed_.config);
+      if (!r.is_scheduler()) return r.completed() ? 0 : exit_checkpointed;
+      const int code = conclude_run(r.report(), parsed_.config, stderr);
+      if (code == 0) on_result(r.value(), r.states());
+      std::fflush(stdout);
+      return code;
+    } catch (...) {
+      return exit_code_of_current_exception(name_, session_.rank());
+    }
+  }
+
  private:
   struct parsed {
     run_config config;
@@ -83,6 +101,13 @@ class program {
 ///     int main(int argc, char** argv) { return partita::main(argc, argv, job, [](double x) { std::printf("%g\n", x); }); }
 template <class Result, class OnResult>
 int main(int argc, char** argv, const map_reduce_job<Result>& job, OnResult&& on_result) {
+  program prog(argc, argv, "job '" + job.name() + "'");
+  return prog.run(job, std::forward<OnResult>(on_result));
+}
+
+/// The whole main() of a program with one iterative job (see program::run for `on_result`).
+template <class State, class OnResult>
+int main(int argc, char** argv, const iterative_job<State>& job, OnResult&& on_result) {
   program prog(argc, argv, "job '" + job.name() + "'");
   return prog.run(job, std::forward<OnResult>(on_result));
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <partita/scheduler/iterative_model.hpp>
 #include <partita/scheduler/job_model.hpp>
 #include <partita/scheduler/parameters.hpp>
 
@@ -25,10 +26,17 @@ struct registered_job {
   std::string name;          ///< stable: logs, traces and checkpoints find the job by it
   std::string description;   ///< one line for `partita jobs`
   std::vector<job_parameter> params;
-  /// Builds the job from its parameters (defaults filled in). Throws usage_error on a bad value.
+  /// Builds the job from its parameters (defaults filled in). Throws usage_error on a bad value. Set exactly one
+  /// of make (a map/reduce job) and make_iterative (an iterative job).
   std::function<std::unique_ptr<map_job_model>(const parameters&)> make;
+
   /// Optional: writes files from the final result (e.g. mandelbrot's image). Called on the scheduler rank only.
   std::function<void(std::span<const std::byte> result, const parameters&)> write_output;
+  /// An iterative job instead (make and write_output unset; it writes its outputs itself when it completes).
+  std::function<std::unique_ptr<iterative_job_model>(const parameters&)> make_iterative = {};
+
+  /// "map_reduce" or "iterative" (what `partita jobs` shows).
+  const char* model() const noexcept { return make_iterative ? "iterative" : "map_reduce"; }
 };
 
 /// Name -> job. Not thread-safe for registration; lookups are const.
@@ -42,6 +50,8 @@ class job_registry {
   /// Builds job `name` with `given` parameters: unknown names and parameters are usage errors naming
   /// the valid ones; missing parameters take their defaults.
   std::unique_ptr<map_job_model> make(const std::string& name, const parameters& given) const;
+  /// Builds iterative job `name` like make(); a usage error if the job is a map/reduce job.
+  std::unique_ptr<iterative_job_model> make_iterative(const std::string& name, const parameters& given) const;
 
   /// `given` with the job's defaults filled in (what make() passes to the job). Throws like make().
   parameters effective_parameters(const std::string& name, const parameters& given) const;
@@ -50,7 +60,7 @@ class job_registry {
   std::vector<registered_job> jobs_;
 };
 
-/// The registry with the built-in jobs: pi, mandelbrot, wordcount, synthetic.
+/// The registry with the built-in jobs: pi, mandelbrot, wordcount, synthetic (map/reduce), heat, pagerank (iterative).
 const job_registry& builtin_jobs();
 
 /// Adds the built-in jobs to `registry` (for programs that keep their own registry).

@@ -56,10 +56,14 @@ struct run_config {
   bool quiet = false;                    ///< no progress line or summary text
   double progress_interval_seconds = 5;  ///< log-line progress period when stderr is not a terminal
 
+  // Iterative jobs (docs/design.md, "Iterative jobs").
+  std::uint64_t rebalance_every_steps = 0;  ///< --rebalance-every K: re-place partitions by measured cost every K steps (0: off)
+  double imbalance_threshold = 1.1;         ///< --imbalance-threshold X: re-place when max/mean busy per rank passes X (0: off)
+
   // Checkpoints (docs/design.md, "Checkpoints"). Nothing is written without a checkpoint directory.
   std::optional<std::filesystem::path> checkpoint_dir;  ///< --checkpoint-dir D
   int keep = 3;                                 ///< --keep N: committed checkpoints kept per job
-  std::uint64_t checkpoint_every_partitions = 0;  ///< --checkpoint-every N: after N more results (0: off)
+  std::uint64_t checkpoint_every_partitions = 0;  ///< --checkpoint-every N: after N more results, or steps of an iterative job (0: off)
   double checkpoint_every_seconds = 0;          ///< --checkpoint-every Ts: after T seconds (0: off)
   bool checkpoint_interval_auto = false;        ///< --checkpoint-interval auto: Young/Daly
   double mtti_seconds = 0;                      ///< --mtti S: mean time to interrupt (0: from the failure history)

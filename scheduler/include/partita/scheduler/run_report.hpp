@@ -63,6 +63,17 @@ struct run_report {
   std::uint64_t restored_done = 0;       ///< partitions already committed in it
   std::uint64_t restored_costs = 0;      ///< measured partition costs it brought (the cost policy uses them)
   std::string stop_reason;               ///< why a checkpointed run stopped (signal, wall time)
+  // Iterative jobs (model == "iterative"); map/reduce summaries do not show these.
+  std::string model = "map_reduce";      ///< "map_reduce" or "iterative"
+  std::uint64_t steps = 0;               ///< steps done over all runs
+  std::uint64_t steps_run = 0;           ///< steps done in this run
+  std::vector<std::string> reduction_names;
+  std::vector<double> reduction_values;  ///< after the last step, on every rank
+  std::uint64_t migrations = 0;          ///< partitions moved to another rank by rebalancing
+  std::uint64_t rebalances = 0;          ///< placement changes
+  double imbalance_start = 1;            ///< measured imbalance (max/mean cost per rank) of the first placement
+  double imbalance_end = 1;              ///< of the last placement, with the last measured costs
+  std::string state_digest;              ///< FNV-1a 64 of every partition's final state in id order (completed runs)
 
   /// The summary as a JSON document (text, indented), as --summary-json writes it.
   std::string to_json() const;

@@ -58,6 +58,9 @@ class checkpoint_driver {
   std::string stop_signal();
   /// The periodic trigger that fires now, or "" (looked at no more often than every 20 ms).
   std::string due(std::uint64_t progress);
+  /// The periodic trigger that fires now, looked at on every call: for models whose unit of progress is rare
+  /// enough (a step of an iterative job), so that --checkpoint-every N lands exactly after N steps.
+  std::string due_now(std::uint64_t progress);
   /// Whether the wall time runs out before another checkpoint would fit.
   bool out_of_time() const;
 
@@ -73,6 +76,8 @@ class checkpoint_driver {
   /// Progress at the last committed checkpoint (or at the restart).
   std::uint64_t progress_at_last() const noexcept { return progress_at_last_; }
   const checkpoint_stats& stats() const noexcept { return stats_; }
+  /// The epoch the next write() numbers its checkpoint (other ranks of a collective write need it).
+  epoch_t next_epoch() const noexcept { return epoch_t{next_epoch_}; }
 
  private:
   checkpoint_triggers make_triggers(const session& s) const;
