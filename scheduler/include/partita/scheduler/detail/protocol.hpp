@@ -98,6 +98,7 @@ struct worker_stats {
   std::uint64_t partitions = 0;
   int threads = 0;
   std::vector<trace_slice> trace;
+  double framework_cpu_seconds = 0;  ///< CPU the rank used outside kernels (cpu_meter)
 };
 
 inline bytes encode_stats(const worker_stats& s) {
@@ -106,6 +107,7 @@ inline bytes encode_stats(const worker_stats& s) {
   w.put(s.busy_seconds);
   w.put(s.partitions);
   w.put(s.threads);
+  w.put(s.framework_cpu_seconds);
   w.put_array(std::span<const trace_slice>(s.trace));
   return out;
 }
@@ -116,6 +118,7 @@ inline worker_stats decode_stats(std::span<const std::byte> in) {
   s.busy_seconds = r.get<double>();
   s.partitions = r.get<std::uint64_t>();
   s.threads = r.get<int>();
+  s.framework_cpu_seconds = r.get<double>();
   r.get_array(s.trace);
   return s;
 }
