@@ -273,6 +273,7 @@ void dispatcher::settle(int w, std::uint64_t id) {
     if (wk.unfinished > 0) --wk.unfinished;
   };
   done_with(w);
+  if (copied_.empty()) return;  // the common case: no speculative copy was ever made
   if (const auto it = copied_.find(id); it != copied_.end())
     for (int h : {it->second.original, it->second.copy})
       if (h >= 0 && h != w) done_with(h);
@@ -285,7 +286,7 @@ bool dispatcher::complete(int w, std::uint64_t id, double seconds) {
   auto& wk = workers_.at(static_cast<std::size_t>(w));
   settle(w, id);
   // A win also when the copy carried on as the original after its holder was lost.
-  if (const auto it = copied_.find(id); it != copied_.end() && it->second.by == w) {
+  if (const auto it = copied_.empty() ? copied_.end() : copied_.find(id); it != copied_.end() && it->second.by == w) {
     ++copies_won_;
     ++wk.tally.copies_won;
   }

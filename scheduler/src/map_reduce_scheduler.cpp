@@ -58,7 +58,9 @@ struct map_reduce_scheduler::running {
                  restart->image.meta.epoch.value, restored_done_, job.partition_count(), restored_costs_);
     job_.reset();
     if (restart) job_.restore(state_.accumulator);
-    state_.done.clear();  // the dispatcher owns the done set while the job runs
+    state_.done.clear();  // the dispatcher owns the done set while the job runs, held_ the held results
+    held_.add(state_.held);
+    state_.held.clear();
     if (const int mine = setup.threads_of(s.rank()); mine > 0)
       local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank());
     waiter_.emplace(tp_, local_.get());
@@ -134,8 +136,10 @@ struct map_reduce_scheduler::running {
     state_.accumulator = job_.accumulator();
     state_.done = dispatch_.done_set();
     state_.run_seconds = ckpt_.run_seconds();
+    state_.held = held_.to_map();
     state_.to_image(img);
     state_.done.clear();
+    state_.held.clear();
     const auto start = clock::now();
     const auto done = dispatch_.done_count();
     if (auto r = ckpt_.write(MPI_COMM_SELF, img, why, need, done,
@@ -173,18 +177,14 @@ struct map_reduce_scheduler::running {
         event(fmt::format("speculative copy of partition {} won on rank {}", id, worker));
       state_.note_cost(id, static_cast<float>(secs));
       if (id == state_.folded) {
+        held_.close();  // the fold may reach the open run
         job_.fold(results.result(i));
-        ++state_.folded;
-        auto& held = state_.held;
-        for (auto it = held.begin(); it != held.end() && it->first == state_.folded; it = held.erase(it)) {
-          job_.fold(it->second);
-          ++state_.folded;
-        }
+        state_.folded = held_.fold_from(state_.folded + 1, [&](std::span<const std::byte> r) { job_.fold(r); });
       } else {
-        auto r = results.result(i);
-        state_.held.emplace(id, bytes(r.begin(), r.end()));
+        held_.append(id, results.result(i));
       }
     }
+    held_.close();
   }
 
   bool serve_local() {
@@ -411,7 +411,8 @@ struct map_reduce_scheduler::running {
   const job_setup& setup_;
   transport<msg>& tp_;
   std::uint64_t hash_;
-  map_reduce_state state_;  // folded prefix, held results, measured costs (the done set lives in the dispatcher)
+  map_reduce_state state_;  // folded prefix, measured costs (done set: dispatcher; held results: held_)
+  held_results held_;
   std::string restored_from_;
   std::uint64_t restored_done_ = 0, restored_costs_ = 0;
   dispatcher dispatch_;
