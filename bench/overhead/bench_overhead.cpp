@@ -38,9 +38,9 @@ namespace {
 
 struct options {
   int threads = 0;                 // 0: the cores this rank may use / ranks on the machine (at least 1)
-  std::uint64_t partitions = 400;
-  std::uint64_t work = 2'000'000;  // units of integer work per partition (about 2 ms here)
-  int reps = 2;
+  std::uint64_t partitions = 200;
+  std::uint64_t work = 1'000'000;  // units of integer work per partition (about 10 ms here)
+  int reps = 3;
 };
 
 options parse(int argc, char** argv) {
