@@ -160,13 +160,15 @@ int main(int argc, char** argv) {
     std::printf("%-34s %10s %16s %12s\n", "run", "seconds", "partita CPU s", "kernel s");
     std::printf("%-34s %10.3f %16s %12s\n", fmt::format("plain threads, {}/rank", o.threads).c_str(), plain, "-", "-");
     std::printf("%-34s %10.3f %16.3f %12.3f\n", "partita, 1 thread/rank", one.seconds, one.framework_cpu, one.busy);
-    std::printf("%-34s %10.3f %16.3f %12.3f\n", fmt::format("partita, {} threads/rank", o.threads).c_str(), all.seconds,
-                all.framework_cpu, all.busy);
+    if (o.threads > 1)
+      std::printf("%-34s %10.3f %16.3f %12.3f\n", fmt::format("partita, {} threads/rank", o.threads).c_str(),
+                  all.seconds, all.framework_cpu, all.busy);
     std::printf("target: efficiency >= 0.95, plain/partita >= 0.98 (on an idle machine)\n");
     std::printf("partita CPU share at %d threads: %.2f%% of kernel time\n", o.threads,
                 all.busy > 0 ? 100.0 * all.framework_cpu / all.busy : 0.0);
     std::printf("ratio plain/partita at %d threads: %.3f\n", o.threads, plain / all.seconds);
-    std::printf("ratio efficiency T1/(%d*T%d): %.3f\n", o.threads, o.threads, efficiency);
+    if (o.threads > 1) std::printf("ratio efficiency T1/(%d*T%d): %.3f\n", o.threads, o.threads, efficiency);
+    else std::printf("efficiency: not measured with 1 thread per rank (use --threads 2 or more)\n");
   }
   return 0;
 }
