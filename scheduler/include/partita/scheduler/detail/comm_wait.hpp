@@ -22,7 +22,7 @@ namespace partita::detail {
 class comm_waiter {
  public:
   static constexpr std::chrono::microseconds min_nap{20};
-  static constexpr std::chrono::microseconds max_nap{2000};
+  static constexpr std::chrono::microseconds max_nap{5000};
 
   /// `exec` may be null (a dedicated scheduler).
   comm_waiter(transport<msg>& tp, executor* exec) : tp_(tp), exec_(exec) {}
