@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include <fmt/format.h>
+
 #include <partita/runtime/error.hpp>
 
 namespace partita {
@@ -23,17 +25,19 @@ dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::
     total_threads_ += workers_[w].threads;
   }
   if (total_threads_ == 0) throw error("dispatcher: no worker has a thread to run partitions on");
-  done_ = options_.done.empty() ? std::vector<bool>(total_, false) : std::move(options_.done);
-  if (done_.size() != total_) throw error("dispatcher: done set has the wrong size");
-  done_count_ = static_cast<std::uint64_t>(std::count(done_.begin(), done_.end(), true));
+  done_ = std::move(options_.done);
+  if (!done_.empty() && done_.ranges().back().end > total_) throw error("dispatcher: done set has ids past the last partition");
+  done_count_ = done_.count();
   unassigned_ = total_ - done_count_;
-  queued_.assign(total_, false);
   if (!(options_.speculation.factor > 0)) throw error("dispatcher: the speculation factor must be positive");
 
+  int ranks_with_threads = 0;
+  for (const auto& wk : workers_) ranks_with_threads += wk.threads > 0 ? 1 : 0;
+  check_fits(total_, policy_->name(), ranks_with_threads);
   if (policy_->order() == queue_order::by_cost) {
     order_.reserve(unassigned_);
     for (std::uint64_t i = 0; i < total_; ++i)
-      if (!done_[i]) order_.push_back(i);
+      if (!done_.contains(i)) order_.push_back(i);
     const auto& costs = options_.costs;
     auto key = [&](std::uint64_t i) { return i < costs.size() && !std::isnan(costs[i]) ? costs[i] : 0.0f; };
     std::stable_sort(order_.begin(), order_.end(), [&](auto a, auto b) { return key(a) > key(b); });
@@ -51,52 +55,68 @@ dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::
   }
 }
 
+void dispatcher::check_fits(std::uint64_t partitions, std::string_view policy, int workers) {
+  if (partitions <= cost_policy_limit) return;
+  if (policy == "cost")
+    throw usage_error(fmt::format("--policy cost keeps an order of every partition and takes at most {} partitions, "
+                                  "this job has {}: use --policy adaptive (or split the job)",
+                                  cost_policy_limit, partitions));
+  if (policy == "static" && workers > 1)
+    throw usage_error(fmt::format("--policy static on {} ranks holds the results of every block until the blocks "
+                                  "before it are folded, and takes at most {} partitions, this job has {}: use "
+                                  "--policy adaptive (or split the job)", workers, cost_policy_limit, partitions));
+}
+
 void dispatcher::push_id(std::vector<id_range>& out, std::uint64_t id) {
   if (!out.empty() && out.back().end == id) ++out.back().end;
   else out.push_back(id_range{id, id + 1});
 }
 
+// Up to `count` ids of `from` that are not done, as whole runs (one range per run of not-done ids). Returns how
+// many; the ids of `from` it did not reach are from.begin + (what it consumed) onwards: see the callers.
+std::uint64_t dispatcher::take_range(id_range from, std::uint64_t count, std::vector<id_range>& out) {
+  std::uint64_t got = 0;
+  auto id = from.begin;
+  while (got < count && id < from.end) {
+    id = done_.next_absent(id);
+    if (id >= from.end) break;
+    const auto end = std::min({from.end, done_.next_present(id), id + (count - got)});
+    if (!out.empty() && out.back().end == id) out.back().end = end;
+    else out.push_back(id_range{id, end});
+    got += end - id;
+    id = end;
+  }
+  consumed_to_ = std::min(id, from.end);
+  return got;
+}
+
 std::uint64_t dispatcher::take(int w, std::uint64_t count, std::vector<id_range>& out) {
   std::uint64_t got = 0;
   while (got < count && !retry_.empty()) {
-    const auto id = retry_.front();
-    retry_.pop_front();
-    queued_[id] = false;
-    if (done_[id]) continue;
-    push_id(out, id);
-    ++got;
+    const auto r = retry_.pop_front(count - got);
+    got += take_range(r, count - got, out);
+    if (consumed_to_ < r.end) retry_.insert(id_range{consumed_to_, r.end});  // what it did not reach goes back
   }
   switch (policy_->order()) {
     case queue_order::by_id:
-      while (got < count && cursor_ < total_) {
-        if (!done_[cursor_]) {
-          // Take a whole run of not-done ids at once (the common case: one range per chunk).
-          std::uint64_t end = cursor_;
-          while (end < total_ && got + (end - cursor_) < count && !done_[end]) ++end;
-          out.push_back(id_range{cursor_, end});
-          got += end - cursor_;
-          cursor_ = end;
-        } else {
-          ++cursor_;
-        }
+      if (got < count && cursor_ < total_) {
+        got += take_range(id_range{cursor_, total_}, count - got, out);
+        cursor_ = consumed_to_;
       }
       break;
     case queue_order::by_cost:
       while (got < count && cursor_ < order_.size()) {
         const auto id = order_[cursor_++];
-        if (done_[id]) continue;
+        if (done_.contains(id)) continue;
         push_id(out, id);
         ++got;
       }
       break;
     case queue_order::static_blocks: {
       auto& b = workers_[static_cast<std::size_t>(w)].block;
-      while (got < count && b.begin < b.end) {
-        if (!done_[b.begin]) {
-          push_id(out, b.begin);
-          ++got;
-        }
-        ++b.begin;
+      if (got < count && b.begin < b.end) {
+        got += take_range(b, count - got, out);
+        b.begin = consumed_to_;
       }
       break;
     }
@@ -151,7 +171,9 @@ std::vector<std::vector<id_range>> dispatcher::assign(int w, int chunks, clock::
     r.mean_speed = mean;
     r.min_chunk = floor;
     r.worker_unfinished = wk.unfinished;
-    const std::uint64_t size = std::clamp<std::uint64_t>(policy_->chunk_size(r), 1, unassigned_);
+    std::uint64_t size = policy_->chunk_size(r);
+    if (options_.max_chunk > 0) size = std::min(size, std::max(options_.max_chunk, options_.fixed_chunk));
+    size = std::clamp<std::uint64_t>(size, 1, unassigned_);
     std::vector<id_range> chunk;
     const std::uint64_t got = take(w, size, chunk);
     if (got == 0) break;  // static: this worker's block is empty
@@ -209,7 +231,7 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
       if (outstanding <= o.floor_seconds) continue;
       for (auto id = c.range.begin; id < c.range.end; ++id) {
         // Its own copies are in `held` too; they, and partitions copied once already, have an entry.
-        if (done_[id] || copied_.count(id)) continue;
+        if (done_.contains(id) || copied_.count(id)) continue;
         // Queued before it on the holder: its chunk-mates (run in order on one thread) and what was ahead.
         const double before = static_cast<double>(c.ahead) / threads + static_cast<double>(id - c.range.begin);
         const double allowed = std::max(o.floor_seconds, o.factor * (median + before * mean));
@@ -217,10 +239,13 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
       }
     }
   }
-  // The most overdue first.
-  std::sort(found.begin(), found.end(), [](const candidate& a, const candidate& b) {
-    return a.overdue != b.overdue ? a.overdue > b.overdue : a.id < b.id;
-  });
+  // The most overdue first; only the first `want` are used (a whole sort of every overdue partition of a large
+  // chunk showed in the profile at the end of tiny-partition jobs).
+  const auto first = std::min<std::size_t>(found.size(), static_cast<std::size_t>(want));
+  std::partial_sort(found.begin(), found.begin() + static_cast<long>(first), found.end(),
+                    [](const candidate& a, const candidate& b) {
+                      return a.overdue != b.overdue ? a.overdue > b.overdue : a.id < b.id;
+                    });
   for (const auto& c : found) {
     if (out.size() >= want) break;
     copied_.emplace(c.id, copy_state{c.holder, w, w});
@@ -238,7 +263,7 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
 void dispatcher::prune(worker& wk) {
   while (!wk.held.empty()) {
     auto& r = wk.held.front().range;
-    while (r.begin < r.end && done_[r.begin]) ++r.begin;
+    r.begin = std::min(r.end, done_.next_absent(r.begin));
     if (r.begin < r.end) break;
     wk.held.pop_front();
   }
@@ -251,6 +276,7 @@ void dispatcher::settle(int w, std::uint64_t id) {
     if (wk.unfinished > 0) --wk.unfinished;
   };
   done_with(w);
+  if (copied_.empty()) return;  // the common case: no speculative copy was ever made
   if (const auto it = copied_.find(id); it != copied_.end())
     for (int h : {it->second.original, it->second.copy})
       if (h >= 0 && h != w) done_with(h);
@@ -258,17 +284,15 @@ void dispatcher::settle(int w, std::uint64_t id) {
 
 bool dispatcher::complete(int w, std::uint64_t id, double seconds) {
   if (id >= total_) throw error("dispatcher: result for partition " + std::to_string(id) + " of " + std::to_string(total_));
-  if (done_[id]) return false;
-  done_[id] = true;
+  if (!done_.insert(id)) return false;
   ++done_count_;
-  if (queued_[id]) {  // requeued after a loss, yet its first holder's result came (e.g. a rank that turned to the root)
-    queued_[id] = false;  // take() skips it in retry_
-    --unassigned_;
-  }
+  // Requeued after a loss, yet its first holder's result came (e.g. a rank that turned to the root): it no longer
+  // counts as unassigned, and take() skips it in retry_ as it skips every done id.
+  if (retry_.contains(id)) --unassigned_;
   auto& wk = workers_.at(static_cast<std::size_t>(w));
   settle(w, id);
   // A win also when the copy carried on as the original after its holder was lost.
-  if (const auto it = copied_.find(id); it != copied_.end() && it->second.by == w) {
+  if (const auto it = copied_.empty() ? copied_.end() : copied_.find(id); it != copied_.end() && it->second.by == w) {
     ++copies_won_;
     ++wk.tally.copies_won;
   }
@@ -289,7 +313,7 @@ std::uint64_t dispatcher::lose(int w) {
   std::uint64_t n = 0;
   for (const auto& c : wk.held)
     for (auto id = c.range.begin; id < c.range.end; ++id) {
-      if (done_[id]) continue;
+      if (done_.contains(id)) continue;
       if (const auto it = copied_.find(id); it != copied_.end()) {
         auto& st = it->second;
         if (st.copy == w) {  // the original still runs on its holder
@@ -303,21 +327,16 @@ std::uint64_t dispatcher::lose(int w) {
         }
         st.original = -1;  // nobody runs it any more
       }
-      if (!queued_[id]) {
-        retry_.push_back(id);
-        queued_[id] = true;
+      if (retry_.insert(id)) {
         ++unassigned_;
         ++n;
       }
     }
   wk.held.clear();
   wk.unfinished = 0;
-  // Its static block, if any, goes to whoever asks next (those ids were counted as unassigned all along).
-  for (auto id = wk.block.begin; id < wk.block.end; ++id)
-    if (!done_[id] && !queued_[id]) {
-      retry_.push_back(id);
-      queued_[id] = true;
-    }
+  // Its static block, if any, goes to whoever asks next (those ids were counted as unassigned all along; take()
+  // skips the done ones).
+  retry_.insert(wk.block);
   wk.block = {};
   return n;
 }

@@ -2,6 +2,8 @@
 
 #include <oneapi/tbb/task_arena.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <exception>
 #include <thread>
@@ -10,6 +12,14 @@
 #include <partita/runtime/log.hpp>
 
 namespace partita {
+
+namespace {
+std::uint64_t thread_cpu_ns() noexcept {
+  timespec ts{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+}  // namespace
 
 void result_batch::append(result_batch&& other) {
   if (ids.empty()) {
@@ -55,20 +65,28 @@ void executor::run_chunk(const std::vector<id_range>& chunk) {
   std::vector<trace_slice> slices;
   const int thread = tbb::this_task_arena::current_thread_index();
   const auto chunk_start = clock::now();
+  const auto cpu_start = thread_cpu_ns();
   std::uint64_t busy = 0;
   // Results go to the communication thread as they come, not only at the end of the chunk: a large
   // chunk (early factoring chunks run for many seconds) must not hide its finished partitions from the
   // progress line, the checkpoints and the fold.
   auto last_publish = chunk_start;
-  auto publish = [&] {
+  // Every publication wakes the communication thread (wait_for_event); the last one also ends the chunk, under
+  // the same lock, so a woken thread never sees the results of a chunk that still counts as in flight.
+  auto publish = [&](bool last) {
     busy_ns_ += busy;
     ran_ += local.size();
     busy = 0;
-    std::lock_guard lock(mutex_);
-    if (!cancel_.load()) done_.append(std::move(local));
-    local.clear();
-    if (trace_) slices_.insert(slices_.end(), slices.begin(), slices.end());
-    slices.clear();
+    {
+      std::lock_guard lock(mutex_);
+      if (!cancel_.load()) done_.append(std::move(local));
+      local.clear();
+      if (trace_) slices_.insert(slices_.end(), slices.begin(), slices.end());
+      slices.clear();
+      if (last) finished_.fetch_add(1, std::memory_order_release);
+      events_.fetch_add(1, std::memory_order_release);
+    }
+    event_.notify_all();
   };
   for (const auto& range : chunk) {
     for (auto id = range.begin; id < range.end; ++id) {
@@ -100,7 +118,7 @@ void executor::run_chunk(const std::vector<id_range>& chunk) {
                                      std::chrono::duration_cast<std::chrono::nanoseconds>(start - t0_).count(),
                                      std::chrono::duration_cast<std::chrono::nanoseconds>(end - t0_).count()});
       if (local.size() >= 256 || end - last_publish > std::chrono::milliseconds(10)) {
-        publish();
+        publish(false);
         last_publish = end;
       }
     }
@@ -111,8 +129,8 @@ void executor::run_chunk(const std::vector<id_range>& chunk) {
     const auto old = chunk_ns_.load(std::memory_order_relaxed);
     chunk_ns_.store(old == 0 ? took : old + (took - old) / 8, std::memory_order_relaxed);
   }
-  publish();
-  finished_.fetch_add(1, std::memory_order_release);
+  kernel_cpu_ns_ += thread_cpu_ns() - cpu_start;
+  publish(true);
 }
 
 bool executor::drain(result_batch& into) {
@@ -122,11 +140,9 @@ bool executor::drain(result_batch& into) {
   return true;
 }
 
-std::chrono::nanoseconds executor::poll_interval() const noexcept {
-  const auto mean = chunk_ns_.load(std::memory_order_relaxed);
-  if (mean == 0) return std::chrono::microseconds(500);
-  return std::clamp(std::chrono::nanoseconds(mean / 4), std::chrono::nanoseconds(std::chrono::microseconds(2)),
-                    std::chrono::nanoseconds(std::chrono::microseconds(500)));
+bool executor::wait_for_event(std::uint64_t seen, std::chrono::nanoseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return event_.wait_for(lock, timeout, [&] { return events_.load(std::memory_order_relaxed) != seen; });
 }
 
 std::optional<kernel_failure> executor::failure() const {

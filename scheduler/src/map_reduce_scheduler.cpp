@@ -59,11 +59,14 @@ struct map_reduce_scheduler::running {
                  restart->image.meta.epoch.value, restored_done_, job.partition_count(), restored_costs_);
     job_.reset();
     if (restart) job_.restore(state_.accumulator);
-    state_.done.clear();  // the dispatcher owns the done set while the job runs
+    state_.done.clear();  // the dispatcher owns the done set while the job runs, held_ the held results
+    held_.add(state_.held);
+    state_.held.clear();
     for (int r = 0; r < s.size(); ++r)  // two levels: the root talks to node schedulers, not to their ranks
       if (!setup.tree.reports_to_root(r)) peers_[r].alive = false;
     if (const int mine = setup.threads_of(s.rank()); mine > 0)
       local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank());
+    waiter_.emplace(tp_, local_.get());
   }
 
   run_report run() {
@@ -104,6 +107,9 @@ struct map_reduce_scheduler::running {
     o.speculation.enabled = config_.speculate;
     o.speculation.factor = config_.speculation_factor;
     o.done = state_.done;
+    const auto ranks_with_threads = std::count_if(setup_.threads.begin(), setup_.threads.end(), [](int t) { return t > 0; });
+    // Before the cost policy's per-partition arrays: a job that cannot fit is refused in one line, not by bad_alloc.
+    dispatcher::check_fits(job_.partition_count(), config_.policy, static_cast<int>(ranks_with_threads));
     if (config_.policy == "cost") {
       // Measured costs from the previous run where there are any; the job's hints elsewhere, scaled to seconds by
       // the partitions that have both.
@@ -112,14 +118,15 @@ struct map_reduce_scheduler::running {
       double hinted = 0, measured = 0;
       for (std::uint64_t i = 0; i < n; ++i) {
         o.costs[i] = static_cast<float>(job_.cost_hint(partition_id{i}));
-        if (!std::isnan(state_.measured[i]) && o.costs[i] > 0) {
+        if (const float m = state_.cost_of(i); !std::isnan(m) && o.costs[i] > 0) {
           hinted += o.costs[i];
-          measured += state_.measured[i];
+          measured += m;
         }
       }
       const double scale = hinted > 0 ? measured / hinted : 1.0;
       for (std::uint64_t i = 0; i < n; ++i)
-        o.costs[i] = !std::isnan(state_.measured[i]) ? state_.measured[i] : static_cast<float>(o.costs[i] * scale);
+        if (const float m = state_.cost_of(i); !std::isnan(m)) o.costs[i] = m;
+        else o.costs[i] = static_cast<float>(o.costs[i] * scale);
       if (restored_costs_ > 0)
         log().info("cost policy: ordering by {} measured costs from the checkpoint, hints for the rest", restored_costs_);
     }
@@ -136,8 +143,10 @@ struct map_reduce_scheduler::running {
     state_.accumulator = job_.accumulator();
     state_.done = dispatch_.done_set();
     state_.run_seconds = ckpt_.run_seconds();
+    state_.held = held_.to_map();
     state_.to_image(img);
     state_.done.clear();
+    state_.held.clear();
     const auto start = clock::now();
     const auto done = dispatch_.done_count();
     if (auto r = ckpt_.write(MPI_COMM_SELF, img, why, need, done,
@@ -173,20 +182,16 @@ struct map_reduce_scheduler::running {
       crash_point("scheduler.commit");
       if (dispatch_.copies_won() != won_before)
         event(fmt::format("speculative copy of partition {} won on rank {}", id, worker));
-      state_.measured[id] = static_cast<float>(secs);
+      state_.note_cost(id, static_cast<float>(secs));
       if (id == state_.folded) {
+        held_.close();  // the fold may reach the open run
         job_.fold(results.result(i));
-        ++state_.folded;
-        auto& held = state_.held;
-        for (auto it = held.begin(); it != held.end() && it->first == state_.folded; it = held.erase(it)) {
-          job_.fold(it->second);
-          ++state_.folded;
-        }
+        state_.folded = held_.fold_from(state_.folded + 1, [&](std::span<const std::byte> r) { job_.fold(r); });
       } else {
-        auto r = results.result(i);
-        state_.held.emplace(id, bytes(r.begin(), r.end()));
+        held_.append(id, results.result(i));
       }
     }
+    held_.close();
   }
 
   bool serve_local() {
@@ -221,14 +226,9 @@ struct map_reduce_scheduler::running {
   }
 
   void idle_wait() {
-    // Nothing to do this round: wait briefly for a message so an idle scheduler does not burn a core. While
-    // kernels run, wait no longer than a fraction of a chunk's time: results of tiny partitions must not sit here
-    // waiting for the wait to end.
-    const std::chrono::nanoseconds wait =
-        local_ && local_->in_flight() > 0
-            ? std::min<std::chrono::nanoseconds>(local_->poll_interval(), std::chrono::microseconds(200))
-            : std::chrono::microseconds(2000);
-    if (auto m = tp_.wait(wait)) handle(*m);
+    // Nothing to do this round: wait for a message or for the local kernels' results, asleep while they run
+    // (comm_waiter), so that neither an idle scheduler nor its kernels lose a core to this thread.
+    if (auto m = waiter_->wait(std::chrono::microseconds(2000))) handle(*m);
   }
 
   void handle(const message<msg>& m) {
@@ -406,11 +406,15 @@ struct map_reduce_scheduler::running {
         ws.lost = ws.lost || st->tally.lost != 0;
       }
       rank_trace tr{r, ws.host, {}};
-      if (r == s_.rank().value && local_) {
-        ws.busy_seconds = local_->busy_seconds();
-        tr.slices = local_->take_trace();
+      if (r == s_.rank().value) {
+        ws.framework_cpu_seconds = cpu_.framework_seconds(local_ ? local_->kernel_cpu_seconds() : 0.0);
+        if (local_) {
+          ws.busy_seconds = local_->busy_seconds();
+          tr.slices = local_->take_trace();
+        }
       } else if (auto& st = stats[static_cast<std::size_t>(r)]) {
         ws.busy_seconds = st->busy_seconds;
+        ws.framework_cpu_seconds = st->framework_cpu_seconds;
         tr.slices = std::move(st->trace);
       }
       rows.push_back(std::move(ws));
@@ -482,7 +486,8 @@ struct map_reduce_scheduler::running {
   const job_setup& setup_;
   transport<msg>& tp_;
   std::uint64_t hash_;
-  map_reduce_state state_;  // folded prefix, held results, measured costs (the done set lives in the dispatcher)
+  map_reduce_state state_;  // folded prefix, measured costs (done set: dispatcher; held results: held_)
+  held_results held_;
   std::string restored_from_;
   std::uint64_t restored_done_ = 0, restored_costs_ = 0;
   dispatcher dispatch_;
@@ -490,7 +495,9 @@ struct map_reduce_scheduler::running {
   std::vector<std::uint32_t> parked_;  // per rank: chunks asked for that could not be handed out yet
   progress_meter progress_;
   checkpoint_driver ckpt_;
+  cpu_meter cpu_;  // this rank's CPU since the loop was built
   std::unique_ptr<executor> local_;
+  std::optional<comm_waiter> waiter_;
   result_batch local_results_;
   clock::time_point last_speculation_check_ = clock::now();
   bool speculation_round_ = false;  // this round of the loop may hand out speculative copies

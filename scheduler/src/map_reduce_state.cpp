@@ -18,6 +18,7 @@ constexpr const char* key_held_ids = "scheduler/held_ids";
 constexpr const char* key_held_ends = "scheduler/held_ends";
 constexpr const char* key_held_results = "scheduler/held_results";
 constexpr const char* key_cost = "scheduler/cost";
+constexpr const char* key_cost_stride = "scheduler/cost_stride";
 constexpr const char* key_run_seconds = "scheduler/run_seconds";
 
 template <class Map>
@@ -29,14 +30,17 @@ const typename Map::mapped_type* find(const Map& m, const char* key) {
 
 map_reduce_state map_reduce_state::fresh(std::uint64_t partitions) {
   map_reduce_state s;
-  s.done.assign(partitions, false);
-  s.measured.assign(partitions, std::nanf(""));
+  s.cost_stride = partitions <= cost_sample_limit ? 1 : (partitions + cost_sample_limit - 1) / cost_sample_limit;
+  s.measured.assign((partitions + s.cost_stride - 1) / s.cost_stride, std::nanf(""));
   return s;
 }
 
-std::uint64_t map_reduce_state::done_count() const {
-  return static_cast<std::uint64_t>(std::count(done.begin(), done.end(), true));
+float map_reduce_state::cost_of(std::uint64_t id) const {
+  if (id % cost_stride != 0 || id / cost_stride >= measured.size()) return std::nanf("");
+  return measured[id / cost_stride];
 }
+
+std::uint64_t map_reduce_state::done_count() const { return done.count(); }
 
 std::uint64_t map_reduce_state::measured_count() const {
   return static_cast<std::uint64_t>(std::count_if(measured.begin(), measured.end(), [](float x) { return std::isfinite(x); }));
@@ -46,19 +50,12 @@ void map_reduce_state::to_image(checkpoint_image& img) const {
   img.blobs[key_accumulator] = accumulator;
   img.u64[key_folded] = {folded};
   auto& ranges = img.u64[key_done_ranges];
-  const auto n = done.size();
-  for (std::uint64_t i = 0; i < n;) {
-    if (!done[i]) {
-      ++i;
-      continue;
-    }
-    std::uint64_t e = i;
-    while (e < n && done[e]) ++e;
-    ranges.push_back(i);
-    ranges.push_back(e);
-    i = e;
+  for (const auto& r : done.ranges()) {
+    ranges.push_back(r.begin);
+    ranges.push_back(r.end);
   }
   img.f64[key_cost].assign(measured.begin(), measured.end());
+  img.u64[key_cost_stride] = {cost_stride};
   img.f64[key_run_seconds] = {run_seconds};
   auto& ids = img.u64[key_held_ids];
   auto& ends = img.u64[key_held_ends];
@@ -86,10 +83,10 @@ map_reduce_state map_reduce_state::from_image(const checkpoint_image& image, std
   for (std::size_t i = 0; i < ranges->size(); i += 2) {
     const auto b = (*ranges)[i], e = (*ranges)[i + 1];
     if (b >= e || e > n) throw bad(fmt::format("done range [{}, {}) is outside 0..{}", b, e, n));
-    for (auto id = b; id < e; ++id) r.done[id] = true;
+    r.done.insert(id_range{b, e});
   }
-  for (std::uint64_t id = 0; id < r.folded; ++id)
-    if (!r.done[id]) throw bad(fmt::format("partition {} is folded but not marked done", id));
+  if (const auto gap = r.done.next_absent(0); gap < r.folded)
+    throw bad(fmt::format("partition {} is folded but not marked done", gap));
   const auto* ids = find(image.u64, key_held_ids);
   const auto* ends = find(image.u64, key_held_ends);
   const auto* data = find(image.blobs, key_held_results);
@@ -98,17 +95,25 @@ map_reduce_state map_reduce_state::from_image(const checkpoint_image& image, std
   std::uint64_t begin = 0;
   for (std::size_t i = 0; i < ids->size(); ++i) {
     const auto id = (*ids)[i], end = (*ends)[i];
-    if (id >= n || id < r.folded || !r.done[id] || r.held.count(id))
+    if (id >= n || id < r.folded || !r.done.contains(id) || r.held.count(id))
       throw bad(fmt::format("stray result for partition {}", id));
     if (end < begin || end > data->size()) throw bad(fmt::format("result of partition {} is out of bounds", id));
     r.held.emplace(id, bytes(data->begin() + static_cast<long>(begin), data->begin() + static_cast<long>(end)));
     begin = end;
   }
-  for (std::uint64_t id = r.folded; id < n; ++id)
-    if (r.done[id] && !r.held.count(id)) throw bad(fmt::format("partition {} is done but its result is missing", id));
-  if (const auto* cost = find(image.f64, key_cost); cost && cost->size() == n)
-    for (std::uint64_t id = 0; id < n; ++id)
-      if (std::isfinite((*cost)[id])) r.measured[id] = static_cast<float>((*cost)[id]);
+  // Every done id past the folded prefix must have its result (a walk over the done ranges; it stops at the
+  // first missing one, so a huge bogus range costs nothing).
+  for (auto id = r.done.next_present(r.folded); id != id_set::none && id < n; id = r.done.next_present(id + 1))
+    if (!r.held.count(id)) throw bad(fmt::format("partition {} is done but its result is missing", id));
+  // Costs are advisory (the cost policy's order): a sample that does not fit this job is ignored.
+  const auto* stride = find(image.u64, key_cost_stride);
+  const std::uint64_t step = stride && stride->size() == 1 && (*stride)[0] > 0 ? (*stride)[0] : 1;
+  if (const auto* cost = find(image.f64, key_cost); cost && cost->size() == (n + step - 1) / step) {
+    r.cost_stride = step;
+    r.measured.assign(cost->size(), std::nanf(""));
+    for (std::size_t i = 0; i < cost->size(); ++i)
+      if (std::isfinite((*cost)[i])) r.measured[i] = static_cast<float>((*cost)[i]);
+  }
   if (const auto* run = find(image.f64, key_run_seconds); run && run->size() == 1 && std::isfinite((*run)[0]) && (*run)[0] >= 0)
     r.run_seconds = (*run)[0];
   return r;

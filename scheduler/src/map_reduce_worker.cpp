@@ -28,6 +28,7 @@ void map_reduce_worker::talk(std::uint32_t target, std::uint32_t per_message) {
     requested_ += want;
     lacking -= want;
     sent = true;
+    waiter_.expect_answer();
   }
   // Otherwise send results in batches: many, or old enough for the scheduler's progress and checkpoints.
   if (!sent && !results_.empty() && (results_.size() >= 4096 || since(oldest_result_) > 0.02)) {
@@ -55,9 +56,8 @@ run_report map_reduce_worker::run() {
     if (auto f = exec_.failure()) report_failure(*f);
     talk(target, per_message);
 
-    // Wait for the scheduler: briefly while kernels run (their results need forwarding), longer when idle.
-    const std::chrono::nanoseconds wait = exec_.in_flight() > 0 ? exec_.poll_interval() : std::chrono::microseconds(5000);
-    auto m = tp_.wait(wait);
+    // Wait for the scheduler or for the kernels' results (comm_waiter: asleep while kernels run).
+    auto m = waiter_.wait(exec_.in_flight() > 0 ? std::chrono::microseconds(10000) : std::chrono::microseconds(5000));
     if (!m) {
       // A stop signal reaches every rank (srun, mpirun) and Slurm's kill wait (30 s by default) is running: a
       // scheduler silent for 10 s then (its stop checkpoint included) is gone (docs/design.md, "Slurm as
@@ -152,6 +152,7 @@ run_report map_reduce_worker::finish(const message<msg>& m) {
   st.partitions = exec_.partitions_run();
   st.threads = exec_.threads();
   st.origin = s_.rank().value;
+  st.framework_cpu_seconds = cpu_.framework_seconds(exec_.kernel_cpu_seconds());
   if (config_.trace) st.trace = exec_.take_trace();
   tp_.send_bytes(boss_, msg::stats, encode_stats(st));
   tp_.flush_or_abandon(std::chrono::seconds(10));

@@ -28,6 +28,7 @@ node_scheduler::node_scheduler(session& s, map_job_model& job, const run_config&
   for (int r : members_) peers_[r].alive = true;
   if (const int mine = setup.threads_of(s.rank()); mine > 0)
     local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank());
+  waiter_.emplace(tp_, local_.get());
   // At least one chunk per rank it serves waits in the pool, so a rank that asks is answered without a round trip
   // to the root. Below that it asks the root for a batch: two chunks per thread of the node, so the root hears from
   // the node about once per two chunks per thread; more would hold back work other nodes need at the end.
@@ -58,12 +59,8 @@ run_report node_scheduler::run() {
       give_up(fmt::format("a kernel failed on node scheduler rank {} and the scheduler (rank {}) did not answer",
                           s_.rank().value, root_.value));
     if (busy) continue;
-    // Idle: wait briefly for a message; while kernels run here, no longer than a fraction of a chunk's time.
-    const std::chrono::nanoseconds wait =
-        local_ && local_->in_flight() > 0
-            ? std::min<std::chrono::nanoseconds>(local_->poll_interval(), std::chrono::microseconds(200))
-            : std::chrono::microseconds(1000);
-    if (auto m = tp_.wait(wait)) {
+    // Idle: wait for a message or the local kernels' results without taking a core from them (comm_waiter).
+    if (auto m = waiter_->wait(std::chrono::microseconds(1000))) {
       if (m->source == root_ && m->tag == msg::finish) return finish(*m);
       handle(*m);
     }

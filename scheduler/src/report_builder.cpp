@@ -24,6 +24,7 @@ void add_worker_rows(run_report& rep, std::vector<worker_summary> rows) {
     }
     rep.dispatches += ws.messages;
     rep.chunks += ws.chunks;
+    rep.framework_cpu_seconds += ws.framework_cpu_seconds;
     rep.partitions_run += ws.partitions;
   }
   const double mean = threads_sum ? busy_sum / threads_sum : 0;

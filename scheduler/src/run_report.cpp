@@ -11,7 +11,8 @@ std::string run_report::to_json() const {
     workers_json.push_back({{"rank", w.rank}, {"host", w.host}, {"threads", w.threads},
                             {"busy_seconds", w.busy_seconds}, {"idle_seconds", w.idle_seconds},
                             {"partitions", w.partitions}, {"chunks", w.chunks}, {"messages", w.messages},
-                            {"copies", w.copies}, {"copies_won", w.copies_won}, {"lost", w.lost}});
+                            {"copies", w.copies}, {"copies_won", w.copies_won},
+                            {"framework_cpu_seconds", w.framework_cpu_seconds}, {"lost", w.lost}});
   nlohmann::json doc = {{"job", job},
           {"policy", policy},
           {"status", status == run_status::completed ? "completed" : "checkpointed"},
@@ -26,6 +27,7 @@ std::string run_report::to_json() const {
           {"chunks", chunks},
           {"scheduler", {{"levels", scheduler_levels}, {"messages", scheduler_messages},
                          {"busy_seconds", scheduler_busy_seconds}}},
+          {"framework_cpu_seconds", framework_cpu_seconds},
           {"speculation", {{"enabled", speculation}, {"factor", speculation_factor},
                            {"copies", speculative_copies}, {"won", speculative_won}}},
           {"workers", workers_json},
@@ -79,6 +81,10 @@ std::string run_report::to_text() const {
   out += fmt::format("result: {}\n", result_text);
   out += fmt::format("dispatches: {} messages, {} chunks; imbalance (max/mean busy per thread): {:.3f}\n", dispatches,
                      chunks, imbalance);
+  double busy = 0;
+  for (const auto& w : workers) busy += w.busy_seconds;
+  out += fmt::format("Partita's own threads: {:.3f} CPU s on all ranks ({:.2f}% of the kernels' {:.3f} s)\n",
+                     framework_cpu_seconds, busy > 0 ? 100.0 * framework_cpu_seconds / busy : 0.0, busy);
   if (speculation)
     out += fmt::format("speculation: {} cop{} of straggling partitions, {} won (after {:g}x the expected time)\n",
                        speculative_copies, speculative_copies == 1 ? "y" : "ies", speculative_won, speculation_factor);

@@ -105,8 +105,9 @@ void restore_map_reduce_state(const checkpoint_image& img, const fs::path& file)
   const std::uint64_t n = img.meta.partition_count;
   if (img.meta.model != map_reduce_state::model || n > max_partitions) return;
   const auto st = map_reduce_state::from_image(img, n, file.string());
-  PARTITA_FUZZ_CHECK(st.folded <= n && st.done.size() == n && st.measured.size() == n);
-  for (const auto& [id, result] : st.held) PARTITA_FUZZ_CHECK(id >= st.folded && id < n && st.done[id]);
+  PARTITA_FUZZ_CHECK(st.folded <= n && st.done.count() <= n && st.cost_stride >= 1 &&
+                     st.measured.size() <= map_reduce_state::cost_sample_limit);
+  for (const auto& [id, result] : st.held) PARTITA_FUZZ_CHECK(id >= st.folded && id < n && st.done.contains(id));
   PARTITA_FUZZ_CHECK(std::isfinite(st.run_seconds) && st.run_seconds >= 0);
   checkpoint_image again;
   again.meta = img.meta;
@@ -114,8 +115,9 @@ void restore_map_reduce_state(const checkpoint_image& img, const fs::path& file)
   const auto back = map_reduce_state::from_image(again, n, file.string());
   PARTITA_FUZZ_CHECK(back.accumulator == st.accumulator && back.folded == st.folded && back.done == st.done &&
                      back.held == st.held && back.run_seconds == st.run_seconds);
-  for (std::uint64_t id = 0; id < n; ++id)
-    PARTITA_FUZZ_CHECK(std::isnan(back.measured[id]) ? std::isnan(st.measured[id]) : back.measured[id] == st.measured[id]);
+  PARTITA_FUZZ_CHECK(back.cost_stride == st.cost_stride && back.measured.size() == st.measured.size());
+  for (std::size_t i = 0; i < st.measured.size(); ++i)
+    PARTITA_FUZZ_CHECK(std::isnan(back.measured[i]) ? std::isnan(st.measured[i]) : back.measured[i] == st.measured[i]);
 }
 
 }  // namespace

@@ -127,7 +127,12 @@ int write_seeds(const std::filesystem::path& dir) {
   seed(kind::request, "request-results", detail::encode_request(0, r));
   seed(kind::assign, "assign-empty", detail::encode_assign(1, {}));
   seed(kind::assign, "assign-chunks", detail::encode_assign(2, {{{0, 5}}, {{7, 8}, {10, 12}}}));
-  seed(kind::stats, "stats", detail::encode_stats({1.5, 42, 2, {{1, 0, 10, 20}, {2, 1, 15, 40}}}));
+  detail::worker_stats stats;
+  stats.busy_seconds = 1.5;
+  stats.partitions = 42;
+  stats.threads = 2;
+  stats.trace = {{1, 0, 10, 20}, {2, 1, 15, 40}};
+  seed(kind::stats, "stats", detail::encode_stats(stats));
   seed(kind::failure, "failure", detail::encode_failure({17, "kernel threw: bad input"}));
   seed(kind::abort, "abort", detail::encode_abort("job failed: partition 17"));
   seed(kind::finish, "finish", detail::encode_finish(detail::finish_status::completed, r.data));

@@ -161,6 +161,35 @@ print("speculation: %d copies, %d won; wall %.2f s with, %.2f s without, %.2f s 
       % (s_on["copies"], s_on["won"], on["wall_seconds"], off["wall_seconds"], ref["wall_seconds"]))
 PY
   ;;
+huge_partition_count)
+  # 10^12 empty partitions for a bounded time: the scheduler's memory follows the work outstanding, not the
+  # partition count (it used to be ~45 bytes per partition, std::bad_alloc here); the checkpoint stays small too.
+  python3 - "$partita" "$work" <<'PY' || fail "huge partition count"
+import glob, json, os, resource, subprocess, sys
+partita, work = sys.argv[1], sys.argv[2]
+cmd = [partita, "run", "synthetic", "--param", "median_us=0", "--param", "hint=false",
+       "--param", "partitions=1000000000000", "--walltime", "6", "--checkpoint-dir", work + "/ck", "--quiet",
+       "--summary-json", work + "/s.json"]
+rc = subprocess.run(cmd, timeout=120).returncode
+rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+s = json.load(open(work + "/s.json"))
+done = s["partitions_run"]
+files = [f for f in glob.glob(work + "/ck/**", recursive=True) if os.path.isfile(f)]
+ck_mb = max(os.path.getsize(f) for f in files) / 2**20
+print("huge job: exit %d, %d partitions done in %.1f s, max RSS %.0f MB, largest checkpoint file %.1f MB"
+      % (rc, done, s["wall_seconds"], rss_mb, ck_mb))
+assert rc == 75 and s["status"] == "checkpointed", (rc, s["status"])
+assert done > 100000, done
+assert rss_mb < 200, "scheduler RSS %.0f MB" % rss_mb
+assert ck_mb < 64, "checkpoint %.1f MB" % ck_mb
+PY
+  ;;
+cost_policy_bound)
+  # A job the cost policy cannot order in bounded memory is refused up front, in one line that says what to do.
+  "$partita" run synthetic --policy cost --param partitions=1000000000000 --param median_us=0 > "$work/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] || fail "exit code $rc, expected 2: $(cat "$work/out")"
+  n=$(count "use --policy adaptive" "$work/out"); [ "$n" -eq 1 ] || fail "error printed $n times: $(cat "$work/out")"
+  grep -q "bad_alloc" "$work/out" && fail "std::bad_alloc: $(cat "$work/out")" ;;
 *) fail "unknown case" ;;
 esac
 echo "PASS [$case_name]"

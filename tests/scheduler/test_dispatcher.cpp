@@ -111,8 +111,7 @@ TEST(Scheduler_Dispatcher, CostPolicyRunsLongestFirst) {
 
 TEST(Scheduler_Dispatcher, RestartSkipsCommittedPartitions) {
   partita::dispatcher_options o;
-  o.done = std::vector<bool>(10, false);
-  for (int i : {0, 1, 2, 5}) o.done[static_cast<std::size_t>(i)] = true;
+  for (std::uint64_t i : {0, 1, 2, 5}) o.done.insert(i);
   dispatcher d(10, {1}, make_policy("dynamic", 100), o);
   EXPECT_EQ(d.done_count(), 4u);
   EXPECT_EQ(ids_of(d.assign(0, 1)), (std::vector<std::uint64_t>{3, 4, 6, 7, 8, 9}));
@@ -142,6 +141,29 @@ TEST(Scheduler_Dispatcher, DedicatedSchedulerGetsNoWork) {
   EXPECT_TRUE(d.assign(0, 4).empty());
   EXPECT_FALSE(d.assign(1, 1).empty());
   EXPECT_THROW(dispatcher(10, {0, 0}, make_policy("adaptive")), partita::error);
+}
+
+// Memory grows with the work outstanding: a job of 10^12 partitions is scheduled without anything per partition.
+TEST(Scheduler_Dispatcher, AHugeJobNeedsNoMemoryPerPartition) {
+  const std::uint64_t n = 1'000'000'000'000;
+  dispatcher d(n, {2, 2}, make_policy("adaptive"));
+  for (int round = 0; round < 100; ++round)
+    for (int w = 0; w < 2; ++w)
+      for (const auto& chunk : d.assign(w, 2))
+        for (const auto& r : chunk)
+          for (auto id = r.begin; id < r.end && id < r.begin + 1000; ++id) d.complete(w, id, 1e-6);
+  EXPECT_GT(d.done_count(), 0u);
+  EXPECT_LT(d.done_set().range_count(), 1000u);
+}
+
+TEST(Scheduler_Dispatcher, TheCostPolicyRefusesJobsPastItsBound) {
+  try {
+    dispatcher::check_fits(dispatcher::cost_policy_limit + 1, "cost");
+    ADD_FAILURE() << "accepted";
+  } catch (const partita::usage_error& e) {
+    EXPECT_NE(std::string(e.what()).find("--policy adaptive"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(dispatcher::check_fits(std::uint64_t{1} << 40, "adaptive"));
 }
 
 }  // namespace

@@ -79,4 +79,24 @@ TEST(Scheduler_Executor, AThrowingKernelIsReportedWithItsPartition) {
   EXPECT_EQ(f->message, "bad partition");
 }
 
+// The communication thread sleeps in wait_for_event while kernels run; results wake it, and with nothing new it
+// sleeps out its timeout (no spinning: the wait costs almost no CPU).
+TEST(Scheduler_Executor, ResultsWakeTheCommunicationThread) {
+  sleepy_model m(30);
+  executor ex(m, 1, 1, false, std::chrono::steady_clock::now());
+  const auto seen = ex.events();
+  EXPECT_FALSE(ex.wait_for_event(seen, 20ms)) << "nothing ran: it must time out";
+  const auto t0 = std::chrono::steady_clock::now();
+  ex.submit({{0, 1}});  // one partition of 1 ms
+  EXPECT_TRUE(ex.wait_for_event(seen, 10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  ex.wait_idle();
+  EXPECT_NE(ex.events(), seen);
+  result_batch got;
+  EXPECT_TRUE(ex.drain(got));
+  EXPECT_EQ(got.size(), 1u);
+  EXPECT_GT(ex.mean_chunk_time().count(), 0);
+  EXPECT_GE(ex.kernel_cpu_seconds(), 0.0);
+}
+
 }  // namespace

@@ -25,7 +25,7 @@ map_reduce_state sample() {
   auto s = map_reduce_state::fresh(10);
   s.accumulator = b("acc");
   s.folded = 3;
-  for (int id : {0, 1, 2, 5, 7, 8}) s.done[static_cast<std::size_t>(id)] = true;
+  for (std::uint64_t id : {0, 1, 2, 5, 7, 8}) s.done.insert(id);
   s.held = {{5, b("five")}, {7, b("")}, {8, b("eight!")}};
   s.measured[0] = 0.5f;
   s.measured[7] = 1.25f;
@@ -118,6 +118,39 @@ TEST(Scheduler_MapReduceState, DamageIsRefused) {
   ids.erase(ids.begin());
   ends.erase(ends.begin());
   expect_refused(img, "result is missing");
+}
+
+// A job of 10^9 partitions: the state is a cost sample and a few done ranges, in memory and in the checkpoint.
+TEST(Scheduler_MapReduceState, HugeJobsKeepACostSampleAndRanges) {
+  const std::uint64_t n = 1'000'000'000;
+  auto s = map_reduce_state::fresh(n);
+  EXPECT_GT(s.cost_stride, 1u);
+  EXPECT_LE(s.measured.size(), map_reduce_state::cost_sample_limit);
+  s.done.insert(partita::id_range{0, 600'000'000});
+  s.folded = 600'000'000;
+  s.note_cost(0, 2.0f);
+  s.note_cost(s.cost_stride, 3.0f);
+  s.note_cost(s.cost_stride + 1, 4.0f);  // not in the sample
+  const auto img = image_of(s, n);
+  EXPECT_EQ(img.u64.at("scheduler/done_ranges").size(), 2u);
+  EXPECT_LE(img.f64.at("scheduler/cost").size(), map_reduce_state::cost_sample_limit) << "the checkpoint stays small";
+  const auto r = map_reduce_state::from_image(img, n, "f.h5");
+  EXPECT_EQ(r.done_count(), 600'000'000u);
+  EXPECT_EQ(r.cost_stride, s.cost_stride);
+  EXPECT_EQ(r.measured_count(), 2u);
+  EXPECT_FLOAT_EQ(r.cost_of(s.cost_stride), 3.0f);
+  EXPECT_TRUE(std::isnan(r.cost_of(s.cost_stride + 1)));
+}
+
+TEST(Scheduler_MapReduceState, SmallJobsKeepEveryCost) {
+  auto s = map_reduce_state::fresh(1000);
+  EXPECT_EQ(s.cost_stride, 1u);
+  s.note_cost(999, 1.5f);
+  EXPECT_FLOAT_EQ(s.cost_of(999), 1.5f);
+  // An older checkpoint without the stride key: one cost per partition.
+  auto img = image_of(s, 1000);
+  img.u64.erase("scheduler/cost_stride");
+  EXPECT_FLOAT_EQ(map_reduce_state::from_image(img, 1000, "f.h5").cost_of(999), 1.5f);
 }
 
 }  // namespace

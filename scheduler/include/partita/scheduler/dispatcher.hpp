@@ -8,20 +8,14 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include <partita/scheduler/id_set.hpp>
 #include <partita/scheduler/policy.hpp>
 
 namespace partita {
-
-/// Half-open range of partition ids [begin, end).
-struct id_range {
-  std::uint64_t begin = 0;
-  std::uint64_t end = 0;
-  std::uint64_t size() const noexcept { return end - begin; }
-  friend bool operator==(const id_range&, const id_range&) = default;
-};
 
 /// When an idle worker may run a copy of a straggling partition (docs/design.md, "Speculative execution").
 ///
@@ -39,9 +33,14 @@ struct speculation_options {
 
 struct dispatcher_options {
   std::uint64_t fixed_chunk = 0;         ///< --chunk: a floor for every policy (0: measured)
+  /// A cap on every chunk (unless --chunk asks for more): results that finish out of id order wait on the
+  /// scheduler until the fold reaches them, so the first chunks of factoring policies (a quarter of a 10^9 job)
+  /// would hold hundreds of millions of results. 65536 partitions are milliseconds of work when partitions are
+  /// that many and that small.
+  std::uint64_t max_chunk = std::uint64_t{1} << 16;
   std::vector<float> costs;              ///< per-partition cost for the cost policy's order (measured earlier or
                                          ///< hinted; NaN or missing: unknown); empty = unknown
-  std::vector<bool> done;                ///< partitions already committed (restart); empty = none
+  id_set done;                           ///< partitions already committed (restart)
   speculation_options speculation;       ///< off unless enabled (the driver turns it on from run_config)
 };
 
@@ -69,6 +68,15 @@ struct speculative_copy {
 class dispatcher {
  public:
   using clock = std::chrono::steady_clock;
+
+  /// The cost policy keeps an order of every partition (8 bytes each): it refuses jobs of more partitions than
+  /// this (256 MB of order); the other policies keep nothing per partition.
+  static constexpr std::uint64_t cost_policy_limit = std::uint64_t{1} << 25;
+  /// Throws usage_error (one line: what to change) if a job of `partitions` cannot be scheduled by `policy` over
+  /// `workers` worker ranks in bounded memory: cost (its order) and static with several workers (each rank's
+  /// block finishes long before the blocks below it, so their results wait for the fold) above
+  /// cost_policy_limit partitions. Called up front, before anything is allocated for the job.
+  static void check_fits(std::uint64_t partitions, std::string_view policy, int workers = 1);
 
   /// `threads[w]` is worker w's thread count (worker 0 may be the scheduler's own executor).
   dispatcher(std::uint64_t partitions, std::vector<int> threads, std::unique_ptr<policy> p,
@@ -109,8 +117,9 @@ class dispatcher {
   std::uint64_t total() const noexcept { return total_; }
   std::uint64_t done_count() const noexcept { return done_count_; }
   std::uint64_t unassigned() const noexcept { return unassigned_; }
-  bool is_done(std::uint64_t id) const { return done_[id]; }
-  const std::vector<bool>& done_set() const noexcept { return done_; }
+  bool is_done(std::uint64_t id) const { return done_.contains(id); }
+  /// The committed partitions, as ranges (its size grows with the holes in it, not with the partition count).
+  const id_set& done_set() const noexcept { return done_; }
   const worker_tally& tally(int w) const { return workers_.at(static_cast<std::size_t>(w)).tally; }
   /// Partitions handed to worker `w` (originals and copies) that nobody has committed yet.
   std::uint64_t unfinished(int w) const { return workers_.at(static_cast<std::size_t>(w)).unfinished; }
@@ -134,6 +143,7 @@ class dispatcher {
   };
 
   std::uint64_t take(int w, std::uint64_t count, std::vector<id_range>& out);
+  std::uint64_t take_range(id_range from, std::uint64_t count, std::vector<id_range>& out);
   void push_id(std::vector<id_range>& out, std::uint64_t id);
   void prune(worker& wk);
   double mean_speed() const;
@@ -145,13 +155,13 @@ class dispatcher {
   std::unique_ptr<policy> policy_;
   dispatcher_options options_;
   int total_threads_ = 0;
-  std::vector<bool> done_;
+  id_set done_;
   std::uint64_t done_count_ = 0;
   std::uint64_t unassigned_ = 0;
+  std::uint64_t consumed_to_ = 0;            // take_range: where it stopped
   std::uint64_t cursor_ = 0;                 // by_id: next id; by_cost: next index into order_
-  std::vector<std::uint64_t> order_;         // by_cost: ids, longest first
-  std::deque<std::uint64_t> retry_;          // ids requeued after a loss
-  std::vector<bool> queued_;                 // in retry_ (avoid duplicates)
+  std::vector<std::uint64_t> order_;         // by_cost: ids, longest first (bounded: cost_policy_limit)
+  id_set retry_;                             // ids requeued after a loss (lowest first)
   double ema_partition_ = 0;                 // mean seconds per partition, all workers
   double ema_message_ = 0;                   // scheduler seconds per message
   // Partitions that had a speculative copy (few, so a map, not a vector per partition): who runs the original

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -74,11 +75,19 @@ class executor {
   void cancel() noexcept { cancel_.store(true); }
   /// Waits until nothing is in flight.
   void wait_idle();
-  /// How long the communication thread may wait for messages while chunks are in flight before it should
-  /// look at the executor again: a quarter of the recent mean chunk time, between 2 us and 500 us. Tiny
-  /// partitions finish within microseconds, and a fixed wait would leave the threads idle until it ends.
-  /// Thread-safe; cost: one atomic load.
-  std::chrono::nanoseconds poll_interval() const noexcept;
+  /// A count that grows whenever kernels publish results, fail or finish a chunk: what the communication thread
+  /// waits for instead of polling (wait_for_event). Thread-safe; cost: one atomic load.
+  std::uint64_t events() const noexcept { return events_.load(std::memory_order_acquire); }
+  /// Blocks the calling thread (no spinning) until events() differs from `seen` or `timeout` passes; true if it
+  /// changed. The communication thread sleeps here while kernels run, so it takes no CPU from them.
+  bool wait_for_event(std::uint64_t seen, std::chrono::nanoseconds timeout);
+  /// The recent mean wall time of a chunk (moving average; 0 before the first one finished). Thread-safe.
+  std::chrono::nanoseconds mean_chunk_time() const noexcept {
+    return std::chrono::nanoseconds(chunk_ns_.load(std::memory_order_relaxed));
+  }
+  /// CPU seconds the kernel threads spent running chunks (per-thread CPU clock around each chunk): what the rest of
+  /// the process's CPU time is compared with to find Partita's own share.
+  double kernel_cpu_seconds() const noexcept { return static_cast<double>(kernel_cpu_ns_.load()) * 1e-9; }
   /// Seconds spent inside kernels, summed over threads.
   double busy_seconds() const noexcept { return static_cast<double>(busy_ns_.load()) * 1e-9; }
   std::uint64_t partitions_run() const noexcept { return ran_.load(); }
@@ -100,8 +109,11 @@ class executor {
   std::atomic<int> finished_{0};
   std::atomic<std::uint64_t> busy_ns_{0};
   std::atomic<std::uint64_t> ran_{0};
+  std::atomic<std::uint64_t> kernel_cpu_ns_{0};
   std::atomic<std::int64_t> chunk_ns_{0};  // moving average of a chunk's wall time (0: none finished yet)
   mutable std::mutex mutex_;
+  std::condition_variable event_;   // signalled (under mutex_) when events_ grows
+  std::atomic<std::uint64_t> events_{0};
   result_batch done_;
   std::vector<trace_slice> slices_;
   std::optional<kernel_failure> failure_;

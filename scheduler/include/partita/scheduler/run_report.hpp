@@ -27,6 +27,7 @@ struct worker_summary {
   std::uint64_t messages = 0;
   std::uint64_t copies = 0;      ///< speculative copies it ran
   std::uint64_t copies_won = 0;  ///< of those, committed
+  double framework_cpu_seconds = 0;  ///< CPU this rank used outside kernels: Partita's own threads (and MPI's)
   bool lost = false;
 };
 
@@ -45,6 +46,7 @@ struct run_report {
   double imbalance = 1;                 ///< max worker busy / mean worker busy, per thread
   std::uint64_t dispatches = 0;         ///< assignment messages (including the scheduler's own executor)
   std::uint64_t chunks = 0;
+  double framework_cpu_seconds = 0;     ///< CPU all ranks used outside kernels (sum of the workers' figures)
   bool speculation = false;             ///< speculative execution was on
   double speculation_factor = 0;
   std::uint64_t speculative_copies = 0; ///< copies of straggling partitions handed to idle workers

@@ -11,6 +11,9 @@
 #include <partita/runtime/session.hpp>
 #include <partita/runtime/transport.hpp>
 #include <partita/scheduler/detail/checkpoint_driver.hpp>
+#include <partita/scheduler/detail/comm_wait.hpp>
+#include <partita/scheduler/detail/cpu_meter.hpp>
+#include <partita/scheduler/detail/held_results.hpp>
 #include <partita/scheduler/detail/job_setup.hpp>
 #include <partita/scheduler/detail/liveness.hpp>
 #include <partita/scheduler/detail/progress_meter.hpp>

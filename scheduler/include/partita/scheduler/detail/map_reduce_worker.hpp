@@ -7,6 +7,8 @@
 
 #include <partita/runtime/session.hpp>
 #include <partita/runtime/transport.hpp>
+#include <partita/scheduler/detail/comm_wait.hpp>
+#include <partita/scheduler/detail/cpu_meter.hpp>
 #include <partita/scheduler/detail/job_setup.hpp>
 #include <partita/scheduler/detail/protocol.hpp>
 #include <partita/scheduler/executor.hpp>
@@ -40,7 +42,9 @@ class map_reduce_worker {
   const job_setup& setup_;
   transport<msg> tp_;
   rank_t boss_;  // whom it talks to: the scheduler, or its node scheduler (docs/design.md, "Two-level scheduling")
+  cpu_meter cpu_;
   executor exec_;
+  comm_waiter waiter_{tp_, &exec_};
   result_batch results_;
   std::uint32_t requested_ = 0;
   clock::time_point last_sent_ = clock::now();

@@ -12,6 +12,7 @@
 
 #include <partita/runtime/session.hpp>
 #include <partita/runtime/transport.hpp>
+#include <partita/scheduler/detail/comm_wait.hpp>
 #include <partita/scheduler/detail/job_setup.hpp>
 #include <partita/scheduler/detail/liveness.hpp>
 #include <partita/scheduler/detail/node_pool.hpp>
@@ -63,6 +64,7 @@ class node_scheduler {
   peer_table peers_;                    // the root and the members
   node_pool pool_;
   std::unique_ptr<executor> local_;
+  std::optional<comm_waiter> waiter_;  // asleep while kernels run here (after local_: it watches it)
   std::vector<std::uint32_t> parked_;   // per rank: chunks asked for that the pool could not give yet
   std::uint32_t reserve_ = 1;           // below this many chunks beyond what its ranks wait for, ask the root
   std::uint32_t batch_ = 1;             // and ask for this many

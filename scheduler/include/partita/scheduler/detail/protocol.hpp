@@ -113,6 +113,7 @@ struct worker_stats {
   int origin = -1;                     ///< the rank these figures are of (-1: the sender)
   std::uint8_t has_tally = 0;          ///< 1: `tally` holds a node scheduler's counts for `origin`
   relayed_tally tally;
+  double framework_cpu_seconds = 0;  ///< CPU the rank used outside kernels (cpu_meter)
 };
 
 inline bytes encode_stats(const worker_stats& s) {
@@ -121,6 +122,7 @@ inline bytes encode_stats(const worker_stats& s) {
   w.put(s.busy_seconds);
   w.put(s.partitions);
   w.put(s.threads);
+  w.put(s.framework_cpu_seconds);
   w.put_array(std::span<const trace_slice>(s.trace));
   w.put(s.origin);
   w.put(s.has_tally);
@@ -134,6 +136,7 @@ inline worker_stats decode_stats(std::span<const std::byte> in) {
   s.busy_seconds = r.get<double>();
   s.partitions = r.get<std::uint64_t>();
   s.threads = r.get<int>();
+  s.framework_cpu_seconds = r.get<double>();
   r.get_array(s.trace);
   s.origin = r.get<int>();
   s.has_tally = r.get<std::uint8_t>();
