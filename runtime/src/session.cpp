@@ -39,10 +39,7 @@ session::session(session_options options) { start(nullptr, nullptr, options); }
 
 void session::start(int* argc, char*** argv, const session_options& options) {
   // Catch SIGUSR1/SIGTERM before MPI start-up: a warning signal that arrives early must not kill the rank.
-  if (options.catch_signals) {
-    install_signal_flags();
-    signals_ = true;
-  }
+  if (options.catch_signals) install_signal_flags();
   env_ = read_launch_env();
   int initialised = 0;
   PARTITA_MPI(MPI_Initialized(&initialised));
@@ -83,7 +80,9 @@ void session::start(int* argc, char*** argv, const session_options& options) {
 }
 
 session::~session() {
-  if (signals_) restore_signal_handlers();
+  // The signal flags stay installed until the process exits: a stop signal that arrives while a finished job
+  // shuts down (MPI_Finalize can take a while) must not kill the rank by the default action and turn a committed
+  // result into a failure (docs/design.md, "Exit status").
   if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
   if (owns_mpi_) {
     int finalized = 0;

@@ -134,6 +134,36 @@ assert [w["lost"] for w in got["workers"]] == [False, False, True], got["workers
 assert sum(w["partitions"] for w in got["workers"]) == 1500
 PY
   ;;
+late_sigusr1_exit_zero)
+  # A stop signal that reaches the ranks while a finished job shuts down (summary printed, end-of-job checkpoint
+  # committed) changes nothing: exit 0, every time. SIGUSR1 goes to every rank, again and again, from the moment
+  # "completed in" appears (read through a pipe, so without delay) until mpirun has exited.
+  total=0
+  for trial in 1 2 3 4 5 6; do
+    rm -rf "$work/ck"
+    mkfifo "$work/pipe.$trial"
+    $mpirun -n 3 "$partita" run synthetic --param partitions=300 --param median_us=200 --checkpoint-dir "$work/ck" \
+      > "$work/pipe.$trial" 2>&1 &
+    pid=$!
+    exec 3< "$work/pipe.$trial"
+    while IFS= read -r line <&3; do
+      echo "$line" >> "$work/out.$trial"
+      case $line in *"completed in"*) break ;; esac
+    done
+    cat <&3 >> "$work/out.$trial" &
+    drain=$!
+    sent=0
+    while kill -0 $pid 2>/dev/null; do
+      for child in $(pgrep -P $pid); do kill -USR1 "$child" 2>/dev/null && sent=$((sent + 1)); done
+    done
+    wait $pid; rc=$?
+    wait $drain; exec 3<&-
+    [ $rc -eq 0 ] || fail "trial $trial: exit code $rc after $sent late SIGUSR1s: $(tail -5 "$work/out.$trial")"
+    grep -q "completed in" "$work/out.$trial" || fail "trial $trial: the job did not complete"
+    echo "trial $trial: $sent late SIGUSR1s, exit 0"
+    total=$((total + sent))
+  done
+  [ $total -ge 6 ] || fail "only $total late signals reached the ranks: the test did not test anything" ;;
 speculation_slow_rank)
   # Rank 2 runs 8x slower (a degraded node). With speculation idle ranks run copies of its overdue partitions
   # and the first result is committed; either way the result is bitwise that of a run without slowdown.

@@ -58,7 +58,6 @@ class session {
   launch_env env_;
   thread_level provided_ = thread_level::single;
   bool owns_mpi_ = false;
-  bool signals_ = false;
 };
 
 /// Ends a process that found a usage error before its session started (bad flag, unknown job):
