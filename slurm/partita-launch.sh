@@ -21,6 +21,10 @@
 #        --checkpoint-interval auto derives the mean time to interrupt), and the job is relaunched with
 #        --restart auto without those nodes, up to --max-relaunch times.
 # A relaunch adds `--restart auto` to the partita arguments unless they already have a --restart.
+# Exit 0 alone is not taken as proof that the job finished: under `mpirun --enable-recovery` Open MPI exits 0
+# even when every rank failed. The job's own word is: the launcher sets PARTITA_STATUS_FILE (a file next to
+# the failure history) and partita writes its exit code there when it concludes (0 done, 75 checkpointed,
+# 2 usage error). That code, when present, is the job's exit code; exit 0 without it counts as a failure.
 #
 # Options:
 #   --history FILE       failure-history file (default: the job's --failure-history, else
@@ -84,6 +88,7 @@ if [ -z "$history" ]; then
   history=${history:-./partita-failure-history}
 fi
 mkdir -p "$(dirname "$history")"
+status_dir=$(cd "$(dirname "$history")" && pwd)  # shared with the ranks like the history (they may run elsewhere)
 
 # Signals that reach this script are passed on to the ranks (mpirun and srun forward them) and remembered:
 # a stop that came from outside means "this allocation is ending", so a 75 then asks for a requeue.
@@ -111,7 +116,7 @@ launch_cmd() {
       cmd+=(--exclude="$ex" -N "$left" -n "$(( tasks * left / nodes > 0 ? tasks * left / nodes : 1 ))")
     fi
   else
-    cmd=(mpirun -n "$ranks" "${mpirun_args[@]}")
+    cmd=(mpirun -n "$ranks" -x PARTITA_STATUS_FILE "${mpirun_args[@]}")
     [ "$(id -u)" -eq 0 ] && cmd+=(--allow-run-as-root)
   fi
   printf '%s\0' "${cmd[@]}" "${job[@]}"
@@ -140,6 +145,8 @@ while :; do
   [ ${#cmd[@]} -gt 0 ] || exit 1
   say "attempt $attempt: ${cmd[*]}"
   if [ "$dry" -eq 1 ]; then exit 0; fi
+  export PARTITA_STATUS_FILE="$status_dir/.partita-status.${SLURM_JOB_ID:-$$}.$attempt"
+  rm -f "$PARTITA_STATUS_FILE"
   "${cmd[@]}" &
   child=$!
   # wait returns early when a trapped signal arrives; keep waiting for the job itself.
@@ -148,6 +155,16 @@ while :; do
     kill -0 "$child" 2>/dev/null || break
   done
   child=0
+  # The job's own word wins over the launch's exit status (see the top of this file).
+  word=$(head -c 16 "$PARTITA_STATUS_FILE" 2>/dev/null | tr -d '[:space:]')
+  rm -f "$PARTITA_STATUS_FILE"
+  if [[ "$word" =~ ^[0-9]+$ ]]; then
+    [ "$word" -eq "$rc" ] || say "the launch exited $rc; the job says $word"
+    rc=$word
+  elif [ "$rc" -eq 0 ]; then
+    say "the launch exited 0 but the job never said it finished (no $PARTITA_STATUS_FILE): counting it as a failure"
+    rc=1
+  fi
   if [ "$rc" -eq 0 ]; then
     say "job finished (attempt $attempt)"
     exit 0

@@ -8,6 +8,7 @@
 #include <string>
 
 #include <partita/runtime/error.hpp>
+#include <partita/runtime/exit_status.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/runtime/signals.hpp>
 
@@ -89,6 +90,7 @@ session::~session() {
     MPI_Finalized(&finalized);
     if (!finalized && MPI_Finalize() != MPI_SUCCESS) log().error("MPI_Finalize failed");
   }
+  if (exit_code_ != 0) detail::make_launcher_see_failure(exit_code_);
 }
 
 void exit_together(int code, std::string_view message, std::chrono::milliseconds patience) {
@@ -97,11 +99,15 @@ void exit_together(int code, std::string_view message, std::chrono::milliseconds
     std::fwrite(message.data(), 1, message.size(), stderr);
     if (message.back() != '\n') std::fputc('\n', stderr);
   }
+  if (env.world_rank.value_or(0) == 0) record_exit_status(code);
   std::fflush(stdout);
   std::fflush(stderr);
   int initialized = 0;
   MPI_Initialized(&initialized);
-  if (env.world_size.value_or(1) <= 1 || initialized) std::exit(code);
+  if (env.world_size.value_or(1) <= 1 || initialized) {
+    detail::make_launcher_see_failure(code);
+    std::exit(code);
+  }
 
   // MPI_Init itself waits for every rank (Open MPI's modex), so the whole meeting runs on a helper
   // thread and this thread gives up after `patience`.
@@ -126,8 +132,11 @@ void exit_together(int code, std::string_view message, std::chrono::milliseconds
     }
     meeting->set_value(met);
   }).detach();
-  if (met_future.wait_until(deadline + std::chrono::seconds(2)) == std::future_status::ready && met_future.get())
+  if (met_future.wait_until(deadline + std::chrono::seconds(2)) == std::future_status::ready && met_future.get()) {
+    detail::make_launcher_see_failure(code);
     std::exit(code);
+  }
+  detail::make_launcher_see_failure(code);
   std::_Exit(code);  // a peer never came: MPI_Finalize could wait for it forever
 }
 
