@@ -28,6 +28,26 @@ dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::
   done_count_ = static_cast<std::uint64_t>(std::count(done_.begin(), done_.end(), true));
   unassigned_ = total_ - done_count_;
   queued_.assign(total_, false);
+  if (!options_.held.empty()) {
+    adopted_.assign(total_, false);
+    const auto now = clock::now();
+    for (const auto& [w, ranges] : options_.held) {
+      auto& wk = workers_.at(static_cast<std::size_t>(w));
+      std::vector<id_range> chunk;
+      for (const auto& r : ranges)
+        for (auto id = r.begin; id < std::min(r.end, total_); ++id)
+          if (!done_[id] && !adopted_[id]) {
+            adopted_[id] = true;
+            push_id(chunk, id);
+            --unassigned_;
+          }
+      for (const auto& range : chunk) {
+        wk.held.push_back(held_chunk{range, now, wk.unfinished});
+        wk.unfinished += range.size();
+      }
+    }
+    options_.held.clear();
+  }
   if (!(options_.speculation.factor > 0)) throw error("dispatcher: the speculation factor must be positive");
 
   if (policy_->order() == queue_order::by_cost) {
@@ -69,10 +89,10 @@ std::uint64_t dispatcher::take(int w, std::uint64_t count, std::vector<id_range>
   switch (policy_->order()) {
     case queue_order::by_id:
       while (got < count && cursor_ < total_) {
-        if (!done_[cursor_]) {
+        if (!done_[cursor_] && !adopted(cursor_)) {
           // Take a whole run of not-done ids at once (the common case: one range per chunk).
           std::uint64_t end = cursor_;
-          while (end < total_ && got + (end - cursor_) < count && !done_[end]) ++end;
+          while (end < total_ && got + (end - cursor_) < count && !done_[end] && !adopted(end)) ++end;
           out.push_back(id_range{cursor_, end});
           got += end - cursor_;
           cursor_ = end;
@@ -84,7 +104,7 @@ std::uint64_t dispatcher::take(int w, std::uint64_t count, std::vector<id_range>
     case queue_order::by_cost:
       while (got < count && cursor_ < order_.size()) {
         const auto id = order_[cursor_++];
-        if (done_[id]) continue;
+        if (done_[id] || adopted(id)) continue;
         push_id(out, id);
         ++got;
       }
@@ -92,7 +112,7 @@ std::uint64_t dispatcher::take(int w, std::uint64_t count, std::vector<id_range>
     case queue_order::static_blocks: {
       auto& b = workers_[static_cast<std::size_t>(w)].block;
       while (got < count && b.begin < b.end) {
-        if (!done_[b.begin]) {
+        if (!done_[b.begin] && !adopted(b.begin)) {
           push_id(out, b.begin);
           ++got;
         }
@@ -310,7 +330,7 @@ std::uint64_t dispatcher::lose(int w) {
   wk.unfinished = 0;
   // Its static block, if any, goes to whoever asks next (those ids were counted as unassigned all along).
   for (auto id = wk.block.begin; id < wk.block.end; ++id)
-    if (!done_[id] && !queued_[id]) {
+    if (!done_[id] && !queued_[id] && !adopted(id)) {
       retry_.push_back(id);
       queued_[id] = true;
     }

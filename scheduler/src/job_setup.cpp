@@ -7,6 +7,7 @@
 #include <partita/runtime/crash_point.hpp>
 #include <partita/runtime/election.hpp>
 #include <partita/runtime/error.hpp>
+#include <partita/runtime/exit_status.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/scheduler/policy.hpp>
 
@@ -45,6 +46,7 @@ job_setup set_up(session& s, const run_config& config, MPI_Comm comm) {
   PARTITA_MPI(MPI_Allgather(&mine, 1, MPI_INT, setup.threads.data(), 1, MPI_INT, comm));
   if (s.size() == 1 && mine == 0)
     throw usage_error("--dedicated-scheduler needs at least two ranks: with one rank nobody would run partitions");
+  setup.failover = config.failover == 1 || (config.failover < 0 && under_open_mpi_recovery());
   setup.t0 = clock::now();
   return setup;
 }

@@ -12,7 +12,18 @@ run_report run_map_reduce(session& s, map_job_model& job, const run_config& conf
   const auto setup = detail::set_up(s, config, comm.get());
   detail::arm_injection(s, config, setup);
   if (s.rank() == setup.scheduler) return detail::map_reduce_scheduler(s, job, config, setup).run();
-  return detail::map_reduce_worker(s, job, config, setup).run();
+  // A worker may have to take over as the scheduler (failover under mpirun --enable-recovery).
+  std::optional<detail::takeover_input> takeover;
+  {
+    detail::map_reduce_worker worker(s, job, config, setup);
+    if (auto report = worker.run()) return *report;
+    takeover = worker.hand_over();
+  }
+  auto as_scheduler = setup;
+  as_scheduler.scheduler = s.rank();
+  for (std::size_t r = 0; r < takeover->excluded.size(); ++r)
+    if (takeover->excluded[r]) as_scheduler.threads[r] = 0;  // lost: never assigned work again
+  return detail::map_reduce_scheduler(s, job, config, as_scheduler, std::move(*takeover)).run();
 }
 
 }  // namespace partita

@@ -146,7 +146,7 @@ recovery_failure_exits_nonzero)
   n=$(count "synthetic failure injected at partition 77" "$work/out"); [ "$n" -eq 1 ] || fail "error printed $n times"
   [ ! -e "$work/status" ] || fail "a failed job wrote a status: $(cat "$work/status")"
   # 2. The scheduler rank killed with no failover: every worker gives up, mpirun exits non-zero, bounded.
-  rec run synthetic --param partitions=600 --param median_us=8000 --inject kill:scheduler:after=250 \
+  rec run synthetic --param partitions=600 --param median_us=8000 --inject kill:scheduler:after=250 --no-failover \
     --timeout 3 --heartbeat 0.5 --failure-history "$work/history" > "$work/out" 2>&1; rc=$?
   [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "lost scheduler: mpirun exit code $rc (0: reported as success, 124: hung)"
   grep -q "lost contact with the scheduler" "$work/out" || fail "the workers did not notice: $(tail -5 "$work/out")"

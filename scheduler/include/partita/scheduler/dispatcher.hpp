@@ -42,6 +42,9 @@ struct dispatcher_options {
   std::vector<float> costs;              ///< per-partition cost for the cost policy's order (measured earlier or
                                          ///< hinted; NaN or missing: unknown); empty = unknown
   std::vector<bool> done;                ///< partitions already committed (restart); empty = none
+  /// Partitions already running on a worker (a scheduler failover adopts what the survivors run): handed to that
+  /// worker as if assigned now; ids done or listed twice are skipped.
+  std::vector<std::pair<int, std::vector<id_range>>> held;
   speculation_options speculation;       ///< off unless enabled (the driver turns it on from run_config)
 };
 
@@ -147,6 +150,8 @@ class dispatcher {
   std::vector<std::uint64_t> order_;         // by_cost: ids, longest first
   std::deque<std::uint64_t> retry_;          // ids requeued after a loss
   std::vector<bool> queued_;                 // in retry_ (avoid duplicates)
+  std::vector<bool> adopted_;                // handed out at construction (options.held); empty if none
+  bool adopted(std::uint64_t id) const { return !adopted_.empty() && adopted_[id]; }
   double ema_partition_ = 0;                 // mean seconds per partition, all workers
   double ema_message_ = 0;                   // scheduler seconds per message
   // Partitions that had a speculative copy (few, so a map, not a vector per partition): who runs the original

@@ -37,6 +37,7 @@ struct job_setup {
   std::vector<int> threads;            ///< kernel threads per rank; 0 for a dedicated scheduler
   clock::time_point t0;                ///< when the job started running (after the collectives)
   std::vector<failure_event> history;  ///< the job's failure history, read once at start-up
+  bool failover = false;               ///< a lost scheduler is replaced in the run (run_config::failover)
 
   int threads_of(rank_t r) const { return threads.at(static_cast<std::size_t>(r.value)); }
 };
