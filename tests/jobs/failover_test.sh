@@ -13,7 +13,7 @@ work=$(mktemp -d /tmp/partita-failover.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL [$case_name]: $*"; [ -f "$work/log" ] && tail -40 "$work/log"; exit 1; }
 field() { python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(eval(sys.argv[2]))" "$1" "$2"; }
-job=(run synthetic --param partitions=1500 --param median_us=3000 --param sigma=0.5 --quiet --no-speculate)
+job=(run synthetic --param partitions=1000 --param median_us=2000 --param sigma=0.5 --quiet --no-speculate)
 fast=(--timeout 2 --heartbeat 0.25)
 
 reference() {
@@ -39,6 +39,21 @@ check_recovered() {
   grep -Eq "# rank 0 of job 'synthetic' lost" "$work/history" || fail "the lost scheduler is not in the failure history"
 }
 export PARTITA_CRASH_AT=
+# The pid of rank $1 of the job started in the background as process $2 (a descendant whose environment says
+# OMPI_COMM_WORLD_RANK=$1), waiting up to 15 s for it.
+descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
+rank_pid() {
+  local p
+  for _ in $(seq 150); do
+    for p in $(descendants "$2"); do
+      [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$(basename "$partita" | cut -c1-15)" ] || continue
+      tr '\0' '\n' 2>/dev/null < "/proc/$p/environ" | grep -qx "OMPI_COMM_WORLD_RANK=$1" && { echo "$p"; return 0; }
+    done
+    sleep 0.1
+  done
+  return 1
+}
+wait_for() { for _ in $(seq 300); do grep -q "$1" "$work/log" && return 0; sleep 0.05; done; return 1; }
 
 case $case_name in
 scheduler_killed)
@@ -55,11 +70,15 @@ scheduler_killed)
   [ "$(field "$work/s.json" "d['failovers'][0]['from_workers']")" -gt 0 ] || fail "nothing came from the workers"
   ;;
 scheduler_and_worker_killed)
-  # The scheduler dies, and so does rank 1, the first candidate to replace it: rank 2 takes over after rank 1
-  # failed to (one more timeout).
+  # The scheduler dies, and so does rank 1, the first candidate to replace it, right after: rank 2 takes over
+  # once rank 1 failed to (one more timeout).
   reference
-  PARTITA_CRASH_AT=partition.done@1:150 recover --inject kill:scheduler:after=400 --checkpoint-dir "$work/ck" \
-    --checkpoint-every 150; rc=$?
+  PARTITA_CRASH_AT=scheduler.commit@0:400 recover --checkpoint-dir "$work/ck" --checkpoint-every 150 &
+  pid=$!
+  wait_for "crash point 'scheduler.commit' reached" || fail "the scheduler was not killed"
+  victim=$(rank_pid 1 $pid) || fail "rank 1 not found"
+  kill -KILL "$victim"
+  wait $pid; rc=$?
   check_recovered $rc 2
   grep -q "rank 1 did not take over" "$work/log" || fail "rank 1 was not skipped"
   [ "$(field "$work/s.json" "[w['lost'] for w in d['workers']]")" = "[True, True, False, False]" ] \
@@ -71,7 +90,7 @@ killed_in_checkpoint)
   reference
   for point in before_write after_tmp_close after_fsync after_rename after_dir_fsync after_latest after_prune; do
     rm -rf "$work/ck" "$work/history"
-    PARTITA_CRASH_AT=ckpt.$point@0:2 recover --checkpoint-dir "$work/ck" --checkpoint-every 300 --keep 1; rc=$?
+    PARTITA_CRASH_AT=ckpt.$point@0:2 recover --checkpoint-dir "$work/ck" --checkpoint-every 200 --keep 1; rc=$?
     grep -q "crash point 'ckpt.$point' reached" "$work/log" || fail "$point: the scheduler was not killed there"
     check_recovered $rc 1
     echo "ckpt.$point: recovered from $(field "$work/s.json" "d['failovers'][0]['checkpoint'].split('/')[-1]") +" \
@@ -82,20 +101,14 @@ scheduler_frozen)
   # The scheduler is frozen (SIGSTOP) past the timeout, then resumed (SIGCONT) once rank 1 has taken over: it
   # must commit nothing more (no checkpoint, no second result) and leave the job; one result, the reference's.
   reference
+  job=(run synthetic --param partitions=6000 --param median_us=4000 --param sigma=0.5 --quiet --no-speculate)
+  reference
   recover --checkpoint-dir "$work/ck" --checkpoint-every 200 &
   pid=$!
-  sched=
-  for _ in $(seq 300); do
-    for child in $(pgrep -P $pid); do
-      tr '\0' '\n' < /proc/$child/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=0" && sched=$child
-    done
-    [ -n "$sched" ] && break; sleep 0.05
-  done
-  [ -n "$sched" ] || fail "rank 0 not found"
-  for _ in $(seq 300); do grep -q "checkpoint .*synthetic.1.h5" "$work/log" && break; sleep 0.05; done
+  sched=$(rank_pid 0 $pid) || fail "rank 0 not found"
+  wait_for "checkpoint .*synthetic.1.h5" || fail "no first checkpoint"
   kill -STOP "$sched"
-  for _ in $(seq 300); do grep -q "failover: rank 1 is the scheduler now" "$work/log" && break; sleep 0.05; done
-  grep -q "failover: rank 1 is the scheduler now" "$work/log" || { kill -CONT "$sched"; fail "nobody took over"; }
+  wait_for "failover: rank 1 is the scheduler now" || { kill -CONT "$sched"; fail "nobody took over"; }
   sleep 0.5
   kill -CONT "$sched"
   wait $pid; rc=$?
@@ -112,4 +125,5 @@ no_failover)
   ;;
 *) fail "unknown case" ;;
 esac
+grep -hE "failover:|did not take over|was replaced|was stalled" "$work/log" | cut -c1-300
 echo "PASS [$case_name]"
