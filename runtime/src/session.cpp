@@ -54,7 +54,13 @@ void session::start(int* argc, char*** argv, const session_options& options) {
     // protocol completes and flushes its own traffic before a job returns, which is what that barrier guards,
     // so skip it (Open MPI's async_mpi_finalize) when recovery is on, unless the user decided otherwise.
     const char* recovery = std::getenv("OMPI_MCA_orte_enable_recovery");
-    if (recovery && std::string(recovery) == "1") ::setenv("OMPI_MCA_async_mpi_finalize", "1", 0);
+    if (recovery && std::string(recovery) == "1") {
+      ::setenv("OMPI_MCA_async_mpi_finalize", "1", 0);
+      // Once a rank has died, Open MPI's shared-memory shared-file-pointer component finds its session directory
+      // gone and prints an error at every MPI_File_open of a later checkpoint (harmless: another component takes
+      // over). Partita never uses shared file pointers; leave that component out.
+      ::setenv("OMPI_MCA_sharedfp", "^sm", 0);
+    }
     if (MPI_Init_thread(argc, argv, wanted, &provided) != MPI_SUCCESS)
       throw error("MPI_Init_thread failed: is this program started by mpirun/srun with a working MPI?");
     owns_mpi_ = true;
