@@ -41,7 +41,11 @@ survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_
       if (term > me.term) throw deposed{m->source.value, term};
       continue;  // a lower term: that rank will learn of ours
     }
-    if (m->tag != msg::report) continue;  // addressed to an earlier scheduler of this rank's term: stale
+    if (m->tag != msg::report) {
+      // A rank that has reported already goes on as this scheduler's worker: keep its messages for the loop.
+      if (out.reported[r]) out.early.push_back(std::move(*m));
+      continue;
+    }
     auto rep = decode_report(m->payload);
     if (rep.term != me.term || me.excluded[r] || out.reported[r]) continue;
     out.reported[r] = true;
@@ -51,6 +55,9 @@ survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_
     if (!rep.running.empty()) out.running.emplace_back(m->source.value, std::move(rep.running));
   }
   if (waiting > 0) log().warn("failover: {} rank(s) did not report within {:.0f} s: they count as lost", waiting, timeout_s);
+  // A takeover to a dead rank may never complete, and would hold up every later flush; freed requests still
+  // complete in the background (a frozen scheduler that resumes still gets its takeover).
+  tp.abandon_pending();
   return out;
 }
 

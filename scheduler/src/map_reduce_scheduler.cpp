@@ -528,6 +528,8 @@ struct map_reduce_scheduler::running {
     event(fmt::format("failover: rank {} took over from rank {} (term {})", f.new_scheduler, f.lost_scheduler, f.term));
     if (!local_ && !peers_.any_alive())
       throw error("failover: no rank is left to run partitions; job '" + job_.name() + "' cannot finish");
+    for (const auto& m : survivors_->early) handle(m);  // requests that came while the others were reporting
+    survivors_->early.clear();
   }
 
   /// A scheduler whose loop stalled (frozen by SIGSTOP, starved) may have been replaced meanwhile: its peers get a

@@ -183,6 +183,7 @@ bool map_reduce_worker::follow(const message<msg>& m) {
     noticed_at_ = since(setup_.t0);
   }
   if (m.source.value != boss_) excluded_[static_cast<std::size_t>(boss_)] = true;
+  tp_.abandon_pending();  // sends to the old scheduler may never complete; they would hold up the last flush
   boss_ = m.source.value;
   term_ = term;
   requested_ = 0;  // requests to the old scheduler go unanswered

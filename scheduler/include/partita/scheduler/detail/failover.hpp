@@ -38,6 +38,8 @@ struct survivors_report {
   std::vector<std::pair<int, result_batch>> results;      ///< per reporting rank: results no checkpoint holds
   std::vector<std::pair<int, std::vector<id_range>>> running;  ///< per reporting rank: partitions it runs
   std::uint64_t dropped = 0;                              ///< results the survivors no longer held
+  std::vector<message<msg>> early;  ///< what reporting ranks sent after their report (requests with results):
+                                    ///< handled first once the new scheduler runs
 };
 
 /// Thrown inside a scheduler that learns that another rank took over with a higher term: it must commit nothing
