@@ -68,6 +68,12 @@ scheduler_killed)
   recover --inject kill:scheduler:after=500; rc=$?
   check_recovered $rc 1
   [ "$(field "$work/s.json" "d['failovers'][0]['from_workers']")" -gt 0 ] || fail "nothing came from the workers"
+  # A tiny --failover-memory: workers drop their oldest results, which run again; the result is still exact.
+  rm -f "$work/history"
+  recover --inject kill:scheduler:after=500 --failover-memory 2000; rc=$?
+  check_recovered $rc 1
+  [ "$(field "$work/s.json" "d['failovers'][0]['dropped']")" -gt 0 ] || fail "no result was dropped"
+  grep -q "exceed --failover-memory" "$work/log" || fail "the drop was not logged"
   ;;
 scheduler_and_worker_killed)
   # The scheduler dies, and so does rank 1, the first candidate to replace it, right after: rank 2 takes over
