@@ -33,6 +33,11 @@
 #        is relaunched with --restart auto, up to --max-relaunch times. When every node of the allocation
 #        is unhealthy the Slurm job is requeued (exit 75) so that it resumes on other nodes.
 # A relaunch adds `--restart auto` to the partita arguments unless they already have a --restart.
+# Exit 0 alone is not taken as proof that the job finished under `mpirun --enable-recovery`: Open MPI exits 0
+# there even when every rank failed. The job's own word is: the launcher sets PARTITA_STATUS_FILE (a file next to
+# the failure history) and partita writes its exit code there when it concludes (0 done, 75 checkpointed,
+# 2 usage error). That code, when present, is the job's exit code; under --enable-recovery exit 0 without it
+# counts as a failure (elsewhere it is taken as done, with a warning: a program that does not write it).
 #
 # Options:
 #   --history FILE          failure-history file (default: the job's --failure-history, else
@@ -119,6 +124,14 @@ if [ -z "$history" ]; then
   history=${history:-./partita-failure-history}
 fi
 mkdir -p "$(dirname "$history")"
+status_dir=$(cd "$(dirname "$history")" && pwd)  # shared with the ranks like the history (they may run elsewhere)
+# Whether the ranks run under mpirun --enable-recovery, where Open MPI exits 0 whatever the ranks did.
+recovery_launch() {
+  [ "$via" = mpirun ] || return 1
+  local a
+  for a in "${mpirun_args[@]}"; do [ "$a" = --enable-recovery ] && return 0; done
+  return 1
+}
 
 # A missing program is found here, with its name, instead of as a start-up failure on every rank.
 if [ "$dry" -eq 0 ] && ! command -v "${job[0]}" >/dev/null; then
@@ -222,7 +235,7 @@ launch_cmd() {
         hosts=(--hostfile "$hostfile")
       fi
     fi
-    cmd=(mpirun -n "$n" "${hosts[@]}" "${mpirun_args[@]}" -x PARTITA_STARTED_FILE)
+    cmd=(mpirun -n "$n" "${hosts[@]}" "${mpirun_args[@]}" -x PARTITA_STARTED_FILE -x PARTITA_STATUS_FILE)
     [ "$(id -u)" -eq 0 ] && cmd+=(--allow-run-as-root)
   fi
   printf '%s\0' "${cmd[@]}" "${job[@]}"
@@ -288,6 +301,8 @@ while :; do
   fi
   say "attempt $attempt: ${cmd[*]}"
   if [ "$dry" -eq 1 ]; then exit 0; fi
+  export PARTITA_STATUS_FILE="$status_dir/.partita-status.${SLURM_JOB_ID:-$$}.$attempt"
+  rm -f "$PARTITA_STATUS_FILE"
   "${cmd[@]}" &
   child=$! child_since=$SECONDS
   # wait returns early when a trapped signal arrives; keep waiting for the job itself. A held signal is
@@ -306,6 +321,18 @@ while :; do
     kill -0 "$child" 2>/dev/null || break
   done
   child=0 pending=''
+  # The job's own word wins over the launch's exit status (see the top of this file).
+  word=$(head -c 16 "$PARTITA_STATUS_FILE" 2>/dev/null | tr -d '[:space:]')
+  rm -f "$PARTITA_STATUS_FILE"
+  if [[ "$word" =~ ^[0-9]+$ ]]; then
+    [ "$word" -eq "$rc" ] || say "the launch exited $rc; the job says $word"
+    rc=$word
+  elif [ "$rc" -eq 0 ] && recovery_launch; then
+    say "the launch exited 0 but the job never said it finished (no $PARTITA_STATUS_FILE; under mpirun --enable-recovery exit 0 proves nothing): counting it as a failure"
+    rc=1
+  elif [ "$rc" -eq 0 ]; then
+    say "the launch exited 0 without the job's word (a program that does not use partita::program?): taking it as done"
+  fi
   started=0
   if [ "$rc" -eq 0 ] || [ "$rc" -eq "$EX_REQUEUE" ] || [ -e "$started_file" ]; then started=1; fi
   rm -f "$started_file"

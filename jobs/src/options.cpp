@@ -61,6 +61,16 @@ void add_run_options(CLI::App& app, run_config& c) {
   app.add_option("--timeout", c.timeout_seconds, "seconds of silence after which a peer counts as lost")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_flag_callback("--failover", [&c] { c.failover = 1; },
+                        "when the scheduler rank is lost, the survivors elect a new one and the job goes on in the "
+                        "same run (default: on under `mpirun --enable-recovery`, which it needs)");
+  app.add_flag_callback("--no-failover", [&c] { c.failover = 0; },
+                        "a lost scheduler ends the run (non-zero exit; a launcher relaunches it)");
+  app.add_option("--failover-memory", c.failover_memory,
+                 "bytes of results a worker keeps for a new scheduler until a checkpoint holds them; beyond, the "
+                 "oldest are dropped and would run again")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--summary-json", c.summary_json, "write the end-of-job summary as JSON to this file");
   app.add_option("--trace", c.trace, "write a Chrome trace-event timeline (open in Perfetto) to this file");
   app.add_flag("--quiet", c.quiet, "no progress line and no summary text");

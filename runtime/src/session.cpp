@@ -8,6 +8,7 @@
 #include <string>
 
 #include <partita/runtime/error.hpp>
+#include <partita/runtime/exit_status.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/runtime/signals.hpp>
 
@@ -54,10 +55,7 @@ session::session(session_options options) { start(nullptr, nullptr, options); }
 
 void session::start(int* argc, char*** argv, const session_options& options) {
   // Catch SIGUSR1/SIGTERM before MPI start-up: a warning signal that arrives early must not kill the rank.
-  if (options.catch_signals) {
-    install_signal_flags();
-    signals_ = true;
-  }
+  if (options.catch_signals) install_signal_flags();
   env_ = read_launch_env();
   int initialised = 0;
   PARTITA_MPI(MPI_Initialized(&initialised));
@@ -71,7 +69,13 @@ void session::start(int* argc, char*** argv, const session_options& options) {
     // protocol completes and flushes its own traffic before a job returns, which is what that barrier guards,
     // so skip it (Open MPI's async_mpi_finalize) when recovery is on, unless the user decided otherwise.
     const char* recovery = std::getenv("OMPI_MCA_orte_enable_recovery");
-    if (recovery && std::string(recovery) == "1") ::setenv("OMPI_MCA_async_mpi_finalize", "1", 0);
+    if (recovery && std::string(recovery) == "1") {
+      ::setenv("OMPI_MCA_async_mpi_finalize", "1", 0);
+      // Once a rank has died, Open MPI's shared-memory shared-file-pointer component finds its session directory
+      // gone and prints an error at every MPI_File_open of a later checkpoint (harmless: another component takes
+      // over). Partita never uses shared file pointers; leave that component out.
+      ::setenv("OMPI_MCA_sharedfp", "^sm", 0);
+    }
     if (MPI_Init_thread(argc, argv, wanted, &provided) != MPI_SUCCESS)
       throw error("MPI_Init_thread failed: is this program started by mpirun/srun with a working MPI?");
     owns_mpi_ = true;
@@ -99,13 +103,16 @@ void session::start(int* argc, char*** argv, const session_options& options) {
 }
 
 session::~session() {
-  if (signals_) restore_signal_handlers();
+  // The signal flags stay installed until the process exits: a stop signal that arrives while a finished job
+  // shuts down (MPI_Finalize can take a while) must not kill the rank by the default action and turn a committed
+  // result into a failure (docs/design.md, "Exit status").
   if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
   if (owns_mpi_) {
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized && MPI_Finalize() != MPI_SUCCESS) log().error("MPI_Finalize failed");
   }
+  if (exit_code_ != 0) detail::make_launcher_see_failure(exit_code_);
 }
 
 void exit_together(int code, std::string_view message, std::chrono::milliseconds patience) {
@@ -114,11 +121,15 @@ void exit_together(int code, std::string_view message, std::chrono::milliseconds
     std::fwrite(message.data(), 1, message.size(), stderr);
     if (message.back() != '\n') std::fputc('\n', stderr);
   }
+  if (env.world_rank.value_or(0) == 0) record_exit_status(code);
   std::fflush(stdout);
   std::fflush(stderr);
   int initialized = 0;
   MPI_Initialized(&initialized);
-  if (env.world_size.value_or(1) <= 1 || initialized) std::exit(code);
+  if (env.world_size.value_or(1) <= 1 || initialized) {
+    detail::make_launcher_see_failure(code);
+    std::exit(code);
+  }
 
   // MPI_Init itself waits for every rank (Open MPI's modex), so the whole meeting runs on a helper
   // thread and this thread gives up after `patience`.
@@ -143,8 +154,11 @@ void exit_together(int code, std::string_view message, std::chrono::milliseconds
     }
     meeting->set_value(met);
   }).detach();
-  if (met_future.wait_until(deadline + std::chrono::seconds(2)) == std::future_status::ready && met_future.get())
+  if (met_future.wait_until(deadline + std::chrono::seconds(2)) == std::future_status::ready && met_future.get()) {
+    detail::make_launcher_see_failure(code);
     std::exit(code);
+  }
+  detail::make_launcher_see_failure(code);
   std::_Exit(code);  // a peer never came: MPI_Finalize could wait for it forever
 }
 

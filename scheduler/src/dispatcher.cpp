@@ -29,6 +29,24 @@ dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::
   if (!done_.empty() && done_.ranges().back().end > total_) throw error("dispatcher: done set has ids past the last partition");
   done_count_ = done_.count();
   unassigned_ = total_ - done_count_;
+  if (!options_.held.empty()) {
+    const auto now = clock::now();
+    for (const auto& [w, ranges] : options_.held) {
+      auto& wk = workers_.at(static_cast<std::size_t>(w));
+      std::vector<id_range> chunk;
+      for (const auto& r : ranges)
+        for (auto id = r.begin; id < std::min(r.end, total_); ++id)
+          if (!done_.contains(id) && adopted_.insert(id)) {
+            push_id(chunk, id);
+            --unassigned_;
+          }
+      for (const auto& range : chunk) {
+        wk.held.push_back(held_chunk{range, now, wk.unfinished});
+        wk.unfinished += range.size();
+      }
+    }
+    options_.held.clear();
+  }
   if (!(options_.speculation.factor > 0)) throw error("dispatcher: the speculation factor must be positive");
 
   int ranks_with_threads = 0;
@@ -74,13 +92,18 @@ void dispatcher::push_id(std::vector<id_range>& out, std::uint64_t id) {
 
 // Up to `count` ids of `from` that are not done, as whole runs (one range per run of not-done ids). Returns how
 // many; the ids of `from` it did not reach are from.begin + (what it consumed) onwards: see the callers.
-std::uint64_t dispatcher::take_range(id_range from, std::uint64_t count, std::vector<id_range>& out) {
+std::uint64_t dispatcher::take_range(id_range from, std::uint64_t count, std::vector<id_range>& out, skip what) {
   std::uint64_t got = 0;
   auto id = from.begin;
   while (got < count && id < from.end) {
     id = done_.next_absent(id);
+    if (what == skip::adopted && id < from.end && adopted_.contains(id)) {  // a failover's adopted partitions
+      id = adopted_.next_absent(id);
+      continue;
+    }
     if (id >= from.end) break;
-    const auto end = std::min({from.end, done_.next_present(id), id + (count - got)});
+    auto end = std::min({from.end, done_.next_present(id), id + (count - got)});
+    if (what == skip::adopted) end = std::min(end, adopted_.next_present(id));
     if (!out.empty() && out.back().end == id) out.back().end = end;
     else out.push_back(id_range{id, end});
     got += end - id;
@@ -100,14 +123,14 @@ std::uint64_t dispatcher::take(int w, std::uint64_t count, std::vector<id_range>
   switch (policy_->order()) {
     case queue_order::by_id:
       if (got < count && cursor_ < total_) {
-        got += take_range(id_range{cursor_, total_}, count - got, out);
+        got += take_range(id_range{cursor_, total_}, count - got, out, skip::adopted);
         cursor_ = consumed_to_;
       }
       break;
     case queue_order::by_cost:
       while (got < count && cursor_ < order_.size()) {
         const auto id = order_[cursor_++];
-        if (done_.contains(id)) continue;
+        if (done_.contains(id) || adopted_.contains(id)) continue;
         push_id(out, id);
         ++got;
       }
@@ -115,7 +138,7 @@ std::uint64_t dispatcher::take(int w, std::uint64_t count, std::vector<id_range>
     case queue_order::static_blocks: {
       auto& b = workers_[static_cast<std::size_t>(w)].block;
       if (got < count && b.begin < b.end) {
-        got += take_range(b, count - got, out);
+        got += take_range(b, count - got, out, skip::adopted);
         b.begin = consumed_to_;
       }
       break;

@@ -7,6 +7,7 @@
 #include <partita/runtime/crash_point.hpp>
 #include <partita/runtime/election.hpp>
 #include <partita/runtime/error.hpp>
+#include <partita/runtime/exit_status.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/scheduler/policy.hpp>
 
@@ -60,6 +61,11 @@ job_setup set_up(session& s, const run_config& config, MPI_Comm comm) {
         log().info("two-level scheduling asked for, but no node other than the root's has two ranks: one level");
     }
   }
+  // Failover replaces a lost scheduler among workers that talk to it directly: with node schedulers in between
+  // (two levels) a lost root still ends the run (and the launcher relaunches it).
+  setup.failover = (config.failover == 1 || (config.failover < 0 && under_open_mpi_recovery())) && setup.tree.levels == 1;
+  if (config.failover == 1 && setup.tree.levels == 2 && s.rank() == setup.scheduler)
+    log().warn("--failover does not apply with two scheduler levels: a lost root ends the run");
   setup.t0 = clock::now();
   return setup;
 }

@@ -5,6 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <fmt/ranges.h>
+
+#include <partita/checkpoint/restart.hpp>
 #include <partita/runtime/crash_point.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
@@ -41,38 +44,47 @@ void abort_workers(transport<msg>& tp, const std::vector<bool>& alive, const std
 // The loop's state: dispatcher, folding, liveness, checkpoints, the scheduler's own executor.
 // ---------------------------------------------------------------------------------------------------------
 struct map_reduce_scheduler::running {
+  /// `takeover` and `survivors` are set when this rank took over from a lost scheduler (failover).
   running(session& s, map_job_model& job, const run_config& config, const job_setup& setup, transport<msg>& tp,
-          std::uint64_t hash, std::optional<restart_point> restart)
-      : s_(s), job_(job), config_(config), setup_(setup), tp_(tp), hash_(hash),
-        state_(restart ? map_reduce_state::from_image(restart->image, job.partition_count(), restart->file.string())
-                       : map_reduce_state::fresh(job.partition_count())),
+          std::uint64_t hash, std::optional<restart_point> restart, takeover_input* takeover = nullptr,
+          survivors_report* survivors = nullptr)
+      : s_(s), job_(job), config_(config), setup_(setup), tp_(tp), hash_(hash), takeover_(takeover),
+        survivors_(survivors), term_(takeover ? takeover->term : 0),
+        state_(initial_state(restart, job.partition_count(), takeover, survivors, failover_)),
         restored_from_(restart ? restart->file.string() : std::string()),
         restored_done_(state_.done_count()), restored_costs_(restart ? state_.measured_count() : 0),
         dispatch_(job.partition_count(), setup.tree.root_view(setup.threads), make_policy(config.policy, config.chunk),
                   make_options()),
         peers_(s.size(), s.rank()), parked_(static_cast<std::size_t>(s.size()), 0),
+        requests_seen_(static_cast<std::size_t>(s.size()), 0),
         progress_("partitions", job.partition_count(), dispatch_.done_count(), config.progress_interval_seconds,
                   config.quiet),
         ckpt_(s, config, setup, job.name(), state_.run_seconds, dispatch_.done_count()) {
-    if (restart)
+    if (restart && !takeover)
       log().info("restart: from {} (epoch {}): {} of {} partitions already done, {} measured costs", restored_from_,
                  restart->image.meta.epoch.value, restored_done_, job.partition_count(), restored_costs_);
     job_.reset();
     if (restart) job_.restore(state_.accumulator);
+    fold_held();  // results the survivors reported may continue the folded prefix
     state_.done.clear();  // the dispatcher owns the done set while the job runs, held_ the held results
     held_.add(state_.held);
     state_.held.clear();
     for (int r = 0; r < s.size(); ++r)  // two levels: the root talks to node schedulers, not to their ranks
       if (!setup.tree.reports_to_root(r)) peers_[r].alive = false;
-    if (const int mine = setup.threads_of(s.rank()); mine > 0)
+    if (takeover && takeover->exec) {
+      local_ = std::move(takeover->exec);  // still running the partitions this rank had as a worker
+    } else if (const int mine = setup.threads_of(s.rank()); mine > 0) {
       local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank());
+    }
     waiter_.emplace(tp_, local_.get());
+    if (takeover) start_after_takeover(restart);
   }
 
   run_report run() {
     event("job start");
     std::string stop;
-    while (!(dispatch_.finished() && state_.folded == job_.partition_count())) {
+    while (!(dispatch_.finished() && state_.folded == job_.partition_count()) || fenced()) {
+      note_stall();
       speculation_round_ = speculation_due();
       bool busy = serve_local();
       busy |= serve_messages();
@@ -96,6 +108,7 @@ struct map_reduce_scheduler::running {
     adopt_orphans();
     return peers_.alive_mask();
   }
+  std::uint64_t term() const noexcept { return term_; }
   void cancel_local() noexcept {
     if (local_) local_->cancel();
   }
@@ -110,6 +123,10 @@ struct map_reduce_scheduler::running {
     const auto ranks_with_threads = std::count_if(setup_.threads.begin(), setup_.threads.end(), [](int t) { return t > 0; });
     // Before the cost policy's per-partition arrays: a job that cannot fit is refused in one line, not by bad_alloc.
     dispatcher::check_fits(job_.partition_count(), config_.policy, static_cast<int>(ranks_with_threads));
+    if (takeover_) {
+      if (!takeover_->running.empty()) o.held.emplace_back(s_.rank().value, takeover_->running);
+      for (const auto& r : survivors_->running) o.held.push_back(r);
+    }
     if (config_.policy == "cost") {
       // Measured costs from the previous run where there are any; the job's hints elsewhere, scaled to seconds by
       // the partitions that have both.
@@ -150,12 +167,18 @@ struct map_reduce_scheduler::running {
     const auto start = clock::now();
     const auto done = dispatch_.done_count();
     if (auto r = ckpt_.write(MPI_COMM_SELF, img, why, need, done,
-                             fmt::format("{} of {} partitions done", done, job_.partition_count())))
+                             fmt::format("{} of {} partitions done", done, job_.partition_count()))) {
       event("checkpoint " + std::to_string(r->epoch.value), static_cast<std::int64_t>(r->seconds * 1e9), start);
+      // The checkpoint holds every result received so far: the workers may drop what they kept for a failover.
+      if (setup_.failover)
+        for (int w = 0; w < s_.size(); ++w)
+          if (peers_[w].alive) tp_.send_bytes(rank_t{w}, msg::covered, encode_number(requests_seen_[static_cast<std::size_t>(w)]));
+    }
   }
 
   /// Checkpoints when a trigger fires. Returns why the job must stop now ("" to go on).
   std::string checkpoint_if_due() {
+    if (fenced()) return "";  // after a stall: nothing is committed until no other rank can have taken over
     if (auto stop = ckpt_.stop_signal(); !stop.empty()) {
       checkpoint(stop, checkpoint_need::required);
       return stop;
@@ -179,7 +202,12 @@ struct map_reduce_scheduler::running {
       const double secs = static_cast<double>(results.nanos[i]) * 1e-9;
       const auto won_before = dispatch_.copies_won();
       if (!dispatch_.complete(worker, id, secs)) continue;
-      crash_point("scheduler.commit");
+      if (term_ == 0) crash_point("scheduler.commit");  // --inject kill:scheduler targets the first scheduler
+      if (takeover_ && !first_commit_logged_) {
+        first_commit_logged_ = true;
+        log().info("failover: first result committed {:.3f} s after the loss was noticed (partition {} from rank {})",
+                   since(setup_.t0) - failover_.noticed_at_seconds, id, worker);
+      }
       if (dispatch_.copies_won() != won_before)
         event(fmt::format("speculative copy of partition {} won on rank {}", id, worker));
       state_.note_cost(id, static_cast<float>(secs));
@@ -241,11 +269,16 @@ struct map_reduce_scheduler::running {
       }
     } tally{*this, clock::now()};
     peers_.heard(m.source);
+    if (m.tag == msg::takeover) {  // from any rank, lost or not: a higher term means this scheduler was replaced
+      if (const auto term = decode_number(m.payload); term > term_) throw deposed{m.source.value, term};
+      return;
+    }
     // A peer declared lost stays lost (its late results were re-run); a rank whose node scheduler went silent
     // becomes a direct worker.
     if (!peers_[m.source.value].alive && !adopt(m.source.value)) return;
     switch (m.tag) {
       case msg::request: {
+        ++requests_seen_[static_cast<std::size_t>(m.source.value)];
         const auto start = clock::now();
         auto req = decode_request(m.payload);
         commit(m.source.value, req.results);
@@ -258,6 +291,11 @@ struct map_reduce_scheduler::running {
         throw kernel_error(job_.name(), f.id, f.message);
       }
       case msg::heartbeat:
+        break;
+      case msg::takeover:
+        if (const auto term = decode_number(m.payload); term > term_) throw deposed{m.source.value, term};
+        break;
+      case msg::report:  // a late answer to this rank's takeover: that rank was left out
         break;
       default:
         log().warn("scheduler: unexpected message {} from rank {}", static_cast<int>(m.tag), m.source.value);
@@ -365,6 +403,11 @@ struct map_reduce_scheduler::running {
     rep.restored_from = restored_from_;
     rep.restored_done = restored_from_.empty() ? 0 : restored_done_;
     rep.restored_costs = restored_costs_;
+    if (takeover_) {
+      rep.failovers.push_back(failover_);
+      rep.restored_from.clear();  // the failover's checkpoint is in its own record
+      rep.restored_done = 0;
+    }
     rep.job = job_.name();
     rep.policy = std::string(dispatch_.policy_name());
     rep.is_scheduler = true;
@@ -410,10 +453,12 @@ struct map_reduce_scheduler::running {
         ws.framework_cpu_seconds = cpu_.framework_seconds(local_ ? local_->kernel_cpu_seconds() : 0.0);
         if (local_) {
           ws.busy_seconds = local_->busy_seconds();
+          ws.executed = local_->partitions_run();
           tr.slices = local_->take_trace();
         }
       } else if (auto& st = stats[static_cast<std::size_t>(r)]) {
         ws.busy_seconds = st->busy_seconds;
+        ws.executed = st->partitions;
         ws.framework_cpu_seconds = st->framework_cpu_seconds;
         tr.slices = std::move(st->trace);
       }
@@ -480,12 +525,117 @@ struct map_reduce_scheduler::running {
     return stats;
   }
 
+  /// The state to go on from: the checkpoint (or nothing), plus after a takeover the results the survivors
+  /// reported that the checkpoint does not hold (each partition once: keyed by id).
+  static map_reduce_state initial_state(const std::optional<restart_point>& restart, std::uint64_t partitions,
+                                        takeover_input* takeover, survivors_report* survivors, failover_summary& f) {
+    auto st = restart ? map_reduce_state::from_image(restart->image, partitions, restart->file.string())
+                      : map_reduce_state::fresh(partitions);
+    if (!takeover) return st;
+    f.from_checkpoint = st.done_count();
+    auto add = [&](const result_batch& b) {
+      for (std::size_t i = 0; i < b.size(); ++i) {
+        const auto id = b.ids[i];
+        if (id >= partitions) throw error(fmt::format("failover: a survivor reported partition {} of {}", id, partitions));
+        if (!st.done.insert(id)) continue;
+        st.note_cost(id, static_cast<float>(static_cast<double>(b.nanos[i]) * 1e-9));
+        const auto r = b.result(i);
+        st.held.emplace(id, bytes(r.begin(), r.end()));
+        ++f.from_workers;
+      }
+    };
+    add(takeover->results);
+    for (const auto& [rank, batch] : survivors->results) add(batch);
+    return st;
+  }
+
+  /// Folds held results that continue the folded prefix.
+  void fold_held() {
+    auto& held = state_.held;
+    for (auto it = held.begin(); it != held.end() && it->first == state_.folded; it = held.erase(it)) {
+      job_.fold(it->second);
+      ++state_.folded;
+    }
+  }
+
+  /// After a takeover: the ranks that did not report and the lost scheduler are lost; the summary and the failure
+  /// history say what happened.
+  void start_after_takeover(const std::optional<restart_point>& restart) {
+    auto& f = failover_;
+    f.lost_scheduler = takeover_->lost_scheduler;
+    f.new_scheduler = s_.rank().value;
+    f.term = term_;
+    f.noticed_at_seconds = takeover_->noticed_at;
+    f.checkpoint = restart ? restart->file.string() : std::string();
+    f.dropped = takeover_->dropped + survivors_->dropped;
+    for (int r = 0; r < s_.size(); ++r) {
+      if (r == s_.rank().value || survivors_->reported[static_cast<std::size_t>(r)]) continue;
+      peers_[r].alive = false;
+      dispatch_.lose(r);
+      f.lost_ranks.push_back(r);
+      if (!takeover_->excluded[static_cast<std::size_t>(r)] || r == f.lost_scheduler)
+        record_lost_rank(s_, config_, job_.name(), r);
+    }
+    std::uint64_t adopted = 0;
+    for (int r = 0; r < s_.size(); ++r) adopted += dispatch_.unfinished(r);
+    f.adopted_running = adopted;
+    f.to_run = dispatch_.unassigned();
+    {  // below the highest id known done or running, everything left was handed out before (ids go out in order)
+      const auto n = job_.partition_count();
+      std::vector<bool> adopted(n, false);
+      std::uint64_t top = 0;
+      auto mark = [&](const std::vector<id_range>& ranges) {
+        for (const auto& r : ranges) {
+          for (auto id = r.begin; id < std::min(r.end, n); ++id) adopted[id] = true;
+          top = std::max(top, std::min(r.end, n));
+        }
+      };
+      mark(takeover_->running);
+      for (const auto& [rank, ranges] : survivors_->running) mark(ranges);
+      for (std::uint64_t id = 0; id < n; ++id)
+        if (dispatch_.is_done(id)) top = std::max(top, id + 1);
+      for (std::uint64_t id = 0; id < top; ++id)
+        if (!dispatch_.is_done(id) && !adopted[id]) ++f.rerun;
+    }
+    f.resumed_at_seconds = since(setup_.t0);
+    log().warn("failover: rank {} is the scheduler now (term {}), {:.3f} s after the loss was noticed: {} partitions "
+               "from {}, {} results from the survivors, {} running there, {} left ({} of them run again){}",
+               f.new_scheduler, f.term, f.resumed_at_seconds - f.noticed_at_seconds, f.from_checkpoint,
+               f.checkpoint.empty() ? std::string("no checkpoint") : f.checkpoint, f.from_workers, f.adopted_running,
+               f.to_run, f.rerun, f.lost_ranks.empty() ? std::string() : fmt::format("; lost ranks: {}", fmt::join(f.lost_ranks, ", ")));
+    event(fmt::format("failover: rank {} took over from rank {} (term {})", f.new_scheduler, f.lost_scheduler, f.term));
+    if (!local_ && !peers_.any_alive())
+      throw error("failover: no rank is left to run partitions; job '" + job_.name() + "' cannot finish");
+    for (const auto& m : survivors_->early) handle(m);  // requests that came while the others were reporting
+    survivors_->early.clear();
+  }
+
+  /// A scheduler whose loop stalled (frozen by SIGSTOP, starved) may have been replaced meanwhile: its peers get a
+  /// fresh timeout, and it commits nothing (no checkpoint, no end of job) until a takeover, if any, has had the
+  /// time to arrive.
+  void note_stall() {
+    const auto now = clock::now();
+    const double stalled = seconds_d(now - last_round_).count();
+    last_round_ = now;
+    if (!setup_.failover || stalled < std::max(0.5 * config_.timeout_seconds, 2 * config_.heartbeat_seconds)) return;
+    log().warn("the scheduler was stalled for {:.1f} s (frozen?): committing nothing until it knows that no other "
+               "rank took over", stalled);
+    for (int r = 0; r < s_.size(); ++r)
+      if (peers_[r].alive) peers_[r].last_heard = now;
+    fence_until_ = now + to_ns(std::max(0.5, 2 * config_.heartbeat_seconds));
+  }
+  bool fenced() const { return clock::now() < fence_until_; }
+
   session& s_;
   map_job_model& job_;
   const run_config& config_;
   const job_setup& setup_;
   transport<msg>& tp_;
   std::uint64_t hash_;
+  takeover_input* takeover_;    // set after a failover (what this rank brought), else null
+  survivors_report* survivors_; // set after a failover (what the others reported), else null
+  std::uint64_t term_;          // 0 for the first scheduler; one more per failover
+  failover_summary failover_;   // filled by initial_state() and start_after_takeover()
   map_reduce_state state_;  // folded prefix, measured costs (done set: dispatcher; held results: held_)
   held_results held_;
   std::string restored_from_;
@@ -493,6 +643,10 @@ struct map_reduce_scheduler::running {
   dispatcher dispatch_;
   peer_table peers_;
   std::vector<std::uint32_t> parked_;  // per rank: chunks asked for that could not be handed out yet
+  std::vector<std::uint64_t> requests_seen_;  // per rank: requests received in this term (for covered)
+  clock::time_point last_round_ = clock::now();
+  clock::time_point fence_until_{};  // after a stall: commit nothing before this
+  bool first_commit_logged_ = false;
   progress_meter progress_;
   checkpoint_driver ckpt_;
   cpu_meter cpu_;  // this rank's CPU since the loop was built
@@ -513,14 +667,43 @@ map_reduce_scheduler::map_reduce_scheduler(session& s, map_job_model& job, const
                                            const job_setup& setup)
     : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm) {}
 
+map_reduce_scheduler::map_reduce_scheduler(session& s, map_job_model& job, const run_config& config,
+                                           const job_setup& setup, takeover_input takeover)
+    : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm), takeover_(std::move(takeover)) {}
+
 map_reduce_scheduler::~map_reduce_scheduler() = default;
 
 run_report map_reduce_scheduler::run() {
+  std::optional<survivors_report> survivors;
   try {
     const auto hash = params_hash(job_.params(), config_.seed, job_.partition_count());
-    loop_ = std::make_unique<running>(s_, job_, config_, setup_, tp_, hash,
-                                      find_restart(config_, {job_.name(), hash, map_reduce_state::model}));
+    const checkpoint_expectation expect{job_.name(), hash, map_reduce_state::model};
+    if (!takeover_) {
+      loop_ = std::make_unique<running>(s_, job_, config_, setup_, tp_, hash, find_restart(config_, expect));
+    } else {
+      // Failover: the survivors' reports, then the newest committed checkpoint (whatever --restart said: the
+      // workers dropped what the checkpoints hold).
+      survivors = collect_reports(tp_, s_, *takeover_, config_.timeout_seconds);
+      std::optional<restart_point> restart;
+      if (config_.checkpoint_dir) {
+        auto choice = select_restart(*config_.checkpoint_dir, expect);
+        if (choice.file) restart = restart_point{*choice.file, std::move(*choice.image)};
+      }
+      loop_ = std::make_unique<running>(s_, job_, config_, setup_, tp_, hash, std::move(restart), &*takeover_,
+                                        &*survivors);
+    }
     return loop_->run();
+  } catch (const deposed& d) {
+    // Another rank took over with a higher term: commit nothing more, leave the job to it.
+    log().warn("rank {} took over as the scheduler (term {}): this rank was replaced (stalled or cut off) and "
+               "leaves the job without committing anything more", d.by, d.term);
+    if (loop_) loop_->cancel_local();
+    tp_.abandon_pending();
+    run_report rep;
+    rep.job = job_.name();
+    rep.status = run_status::completed;
+    rep.result_text = "(replaced as the scheduler)";
+    return rep;
   } catch (...) {
     fail(std::current_exception());
   }

@@ -134,6 +134,67 @@ assert [w["lost"] for w in got["workers"]] == [False, False, True], got["workers
 assert sum(w["partitions"] for w in got["workers"]) == 1500
 PY
   ;;
+recovery_failure_exits_nonzero)
+  # Under mpirun --enable-recovery Open MPI 4.1 exits 0 whatever the ranks' exit codes; a job that cannot be
+  # recovered in the run must still end non-zero there (docs/design.md, "Exit status"), and the job's own word
+  # in $PARTITA_STATUS_FILE says how it ended.
+  rec() { timeout 120 $mpirun --enable-recovery -x PARTITA_STATUS_FILE -n 3 "$partita" "$@"; }
+  export PARTITA_STATUS_FILE=$work/status
+  # 1. A kernel that throws: the job fails, the error is printed once, mpirun exits non-zero.
+  rec run synthetic --param partitions=300 --param median_us=100 --param fail_at=77 --quiet > "$work/out" 2>&1; rc=$?
+  [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "kernel failure: mpirun exit code $rc (0: reported as success, 124: hung)"
+  n=$(count "synthetic failure injected at partition 77" "$work/out"); [ "$n" -eq 1 ] || fail "error printed $n times"
+  [ ! -e "$work/status" ] || fail "a failed job wrote a status: $(cat "$work/status")"
+  # 2. The scheduler rank killed with no failover: every worker gives up, mpirun exits non-zero, bounded.
+  rec run synthetic --param partitions=600 --param median_us=8000 --inject kill:scheduler:after=250 --no-failover \
+    --timeout 3 --heartbeat 0.5 --failure-history "$work/history" > "$work/out" 2>&1; rc=$?
+  [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "lost scheduler: mpirun exit code $rc (0: reported as success, 124: hung)"
+  grep -q "lost contact with the scheduler" "$work/out" || fail "the workers did not notice: $(tail -5 "$work/out")"
+  [ ! -e "$work/status" ] || fail "a failed job wrote a status: $(cat "$work/status")"
+  # 3. A job stopped by SIGUSR1 checkpoints and exits 75: non-zero through mpirun, 75 in the job's word.
+  $mpirun --enable-recovery -x PARTITA_STATUS_FILE -n 3 "$partita" run synthetic --param partitions=20000 \
+    --param median_us=2000 --checkpoint-dir "$work/ck" --quiet > "$work/out" 2>&1 &
+  pid=$!
+  for _ in $(seq 200); do [ "$(pgrep -P $pid | wc -l)" -ge 3 ] && break; sleep 0.05; done
+  sleep 2
+  kill -USR1 $pid || fail "mpirun ended before the signal: $(tail -3 "$work/out")"
+  wait $pid; rc=$?
+  [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "checkpointed job: mpirun exit code $rc (0: reported as success)"
+  [ "$(cat "$work/status" 2>/dev/null)" = 75 ] || fail "the job's word is '$(cat "$work/status" 2>&1)', expected 75"
+  # 4. A job that completes: exit 0 and the word 0.
+  rm -f "$work/status"
+  rec run synthetic --param partitions=300 --param median_us=100 --quiet > "$work/out" 2>&1 || fail "completed job exited $?"
+  [ "$(cat "$work/status" 2>/dev/null)" = 0 ] || fail "the job's word is '$(cat "$work/status" 2>&1)', expected 0" ;;
+late_sigusr1_exit_zero)
+  # A stop signal that reaches the ranks while a finished job shuts down (summary printed, end-of-job checkpoint
+  # committed) changes nothing: exit 0, every time. SIGUSR1 goes to every rank, again and again, from the moment
+  # "completed in" appears (read through a pipe, so without delay) until mpirun has exited.
+  total=0
+  for trial in 1 2 3 4 5 6; do
+    rm -rf "$work/ck"
+    mkfifo "$work/pipe.$trial"
+    $mpirun -n 3 "$partita" run synthetic --param partitions=300 --param median_us=200 --checkpoint-dir "$work/ck" \
+      > "$work/pipe.$trial" 2>&1 &
+    pid=$!
+    exec 3< "$work/pipe.$trial"
+    while IFS= read -r line <&3; do
+      echo "$line" >> "$work/out.$trial"
+      case $line in *"completed in"*) break ;; esac
+    done
+    cat <&3 >> "$work/out.$trial" &
+    drain=$!
+    sent=0
+    while kill -0 $pid 2>/dev/null; do
+      for child in $(pgrep -P $pid); do kill -USR1 "$child" 2>/dev/null && sent=$((sent + 1)); done
+    done
+    wait $pid; rc=$?
+    wait $drain; exec 3<&-
+    [ $rc -eq 0 ] || fail "trial $trial: exit code $rc after $sent late SIGUSR1s: $(tail -5 "$work/out.$trial")"
+    grep -q "completed in" "$work/out.$trial" || fail "trial $trial: the job did not complete"
+    echo "trial $trial: $sent late SIGUSR1s, exit 0"
+    total=$((total + sent))
+  done
+  [ $total -ge 6 ] || fail "only $total late signals reached the ranks: the test did not test anything" ;;
 speculation_slow_rank)
   # Rank 2 runs 8x slower (a degraded node). With speculation idle ranks run copies of its overdue partitions
   # and the first result is committed; either way the result is bitwise that of a run without slowdown.

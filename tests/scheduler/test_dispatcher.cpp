@@ -117,6 +117,33 @@ TEST(Scheduler_Dispatcher, RestartSkipsCommittedPartitions) {
   EXPECT_EQ(ids_of(d.assign(0, 1)), (std::vector<std::uint64_t>{3, 4, 6, 7, 8, 9}));
 }
 
+TEST(Scheduler_Dispatcher, AdoptedPartitionsStayWithTheirWorkerUnlessItIsLost) {
+  // A failover adopts what the survivors run: those ids are never handed to anyone else while their holder lives,
+  // every other one is handed out once, and a lost holder's adopted ids go back to the queue. (Not static: there a
+  // worker only gets its own block.)
+  for (const char* policy : {"dynamic", "guided", "factoring", "adaptive", "cost"}) {
+    partita::dispatcher_options o;
+    o.done.insert(partita::id_range{0, 3});
+    o.held = {{1, {{2, 6}, {40, 45}}}, {2, {{60, 61}, {41, 42}}}};  // 2 is done; 41 is rank 1's already
+    dispatcher d(100, {1, 1, 1}, make_policy(policy), o);
+    EXPECT_EQ(d.unassigned(), 100u - 3u - 8u - 1u) << policy;
+    EXPECT_EQ(d.unfinished(1), 8u) << policy;
+    EXPECT_EQ(d.unfinished(2), 1u) << policy;
+    std::vector<std::uint64_t> handed;
+    for (int round = 0; round < 1000 && d.unassigned() > 0; ++round)
+      for (auto id : ids_of(d.assign(0, 2))) handed.push_back(id);
+    std::sort(handed.begin(), handed.end());
+    for (std::uint64_t id : {3, 4, 5, 40, 41, 44, 60})
+      EXPECT_FALSE(std::binary_search(handed.begin(), handed.end(), id)) << policy << " handed out " << id;
+    EXPECT_EQ(handed.size(), 88u) << policy;
+    EXPECT_EQ(std::adjacent_find(handed.begin(), handed.end()), handed.end()) << policy << ": an id twice";
+    EXPECT_EQ(d.lose(1), 8u) << policy;
+    auto again = ids_of(d.assign(0, 20));
+    std::sort(again.begin(), again.end());
+    EXPECT_EQ(again, (std::vector<std::uint64_t>{3, 4, 5, 40, 41, 42, 43, 44})) << policy;
+  }
+}
+
 TEST(Scheduler_Dispatcher, ChunksGrowWhenPartitionsAreTinyNextToDispatchCost) {
   dispatcher d(1'000'000, {2, 2}, make_policy("dynamic"));
   EXPECT_EQ(d.min_chunk(), 1u) << "nothing measured yet";

@@ -26,6 +26,27 @@ TEST(Scheduler_Protocol, RequestRoundTrips) {
   EXPECT_EQ(m.results.result(0).size(), 0u);
 }
 
+TEST(Scheduler_Protocol, FailoverMessagesRoundTripAndRejectGarbage) {
+  EXPECT_EQ(detail::decode_number(detail::encode_number(7)), 7u);
+  result_batch r;
+  r.ids = {4, 9};
+  r.nanos = {1, 2};
+  r.data = {std::byte{1}, std::byte{2}, std::byte{3}};
+  r.ends = {1, 3};
+  auto m = detail::decode_report(detail::encode_report(3, r, {{10, 12}, {20, 21}}, 5));
+  EXPECT_EQ(m.term, 3u);
+  EXPECT_EQ(m.dropped, 5u);
+  EXPECT_EQ(m.running, (std::vector<id_range>{{10, 12}, {20, 21}}));
+  EXPECT_EQ(m.results.ids, r.ids);
+  EXPECT_EQ(m.results.result(1).size(), 2u);
+  auto bytes = detail::encode_report(3, r, {{12, 10}}, 0);  // a backwards range
+  EXPECT_THROW(detail::decode_report(bytes), partita::error);
+  bytes = detail::encode_report(3, r, {}, 0);
+  bytes.resize(bytes.size() - 1);  // truncated
+  EXPECT_THROW(detail::decode_report(bytes), partita::error);
+  EXPECT_THROW(detail::decode_number({}), partita::error);
+}
+
 TEST(Scheduler_Protocol, AssignAndStatsRoundTrip) {
   std::vector<std::vector<id_range>> chunks{{{0, 5}}, {{7, 8}, {10, 12}}};
   auto a = detail::decode_assign(detail::encode_assign(3, chunks));

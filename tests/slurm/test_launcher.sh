@@ -24,15 +24,20 @@ cat >"$fake" <<'FAKE'
 echo "$*" >>"$FAKE_LOG"
 n=$(wc -l <"$FAKE_LOG")
 what=$(sed -n "${n}p" "$FAKE_PLAN"); what=${what:-$(tail -1 "$FAKE_PLAN")}
+# Like partita it writes its exit code to $PARTITA_STATUS_FILE (the job's own word), except as told:
+# "silent-0" exits 0 without a word, "say-75-exit-0" says 75 and exits 0 (mpirun --enable-recovery).
+say() { echo "$1" >"$PARTITA_STATUS_FILE"; }
 case "$what" in
   nostart-*) exit "${what#nostart-}" ;;
   slow-wait-usr1) sleep 1.5; what=wait-usr1 ;;   # loading: SIGUSR1 now would kill it
 esac
-[ "$what" = wait-usr1 ] && trap 'echo checkpointed >>"$FAKE_LOG.sig"; exit 75' USR1
+[ "$what" = wait-usr1 ] && trap 'echo checkpointed >>"$FAKE_LOG.sig"; say 75; exit 75' USR1
 [ -n "${PARTITA_STARTED_FILE:-}" ] && echo started >"$PARTITA_STARTED_FILE"
 case "$what" in
-  wait-usr1) trap 'echo checkpointed >>"$FAKE_LOG.sig"; exit 75' USR1; for _ in $(seq 300); do sleep 0.1; done; exit 9 ;;
-  *) exit "$what" ;;
+  wait-usr1) trap 'echo checkpointed >>"$FAKE_LOG.sig"; say 75; exit 75' USR1; for _ in $(seq 300); do sleep 0.1; done; exit 9 ;;
+  silent-0) exit 0 ;;
+  say-75-exit-0) say 75; exit 0 ;;
+  *) say "$what"; exit "$what" ;;
 esac
 FAKE
 chmod +x "$fake"
@@ -115,6 +120,25 @@ for _ in $(seq 100); do [ -s "$FAKE_LOG" ] && break; sleep 0.1; done
 kill -USR1 $pid; wait $pid; rc=$?
 check "early USR1 held, then passed on: 75" '[ $rc -eq 75 ] && [ -s "$FAKE_LOG.sig" ]'
 check "early USR1: said so" 'grep -q "got SIGUSR1 before the job started" "$work/out3f" && grep -q "passing the held SIGUSR1" "$work/out3f"'
+
+# 3g. Exit 0 alone is no proof of completion (mpirun --enable-recovery exits 0 when the job failed): without
+#     the job's word it is a failure and relaunched; the job's word (75) wins over the exit status (0).
+FAKE_LOG=$work/3g.log FAKE_PLAN=$work/3g.plan; printf 'silent-0\nsay-75-exit-0\n0\n' >"$FAKE_PLAN"
+"$launch" --via mpirun -n 1 --mpirun-args "--oversubscribe --enable-recovery" --history "$work/hist3g" -- "$fake" run pi \
+  >"$work/out" 2>&1; rc=$?
+check "exit 0 without the job's word, then 75, then 0 -> exit 0" '[ $rc -eq 0 ]'
+check "three attempts" '[ "$(wc -l <"$FAKE_LOG")" -eq 3 ]'
+check "exit 0 without the job's word is a failure" 'grep -q "the job never said it finished" "$work/out"'
+check "the failure is an interrupt, the stop (75) is not" '[ "$(grep -c "attempt 1: exit code 1$" "$work/hist3g")" -eq 1 ] && [ "$(wc -l <"$work/hist3g")" -eq 1 ]'
+check "the job's word wins over exit 0" 'grep -q "the launch exited 0; the job says 75" "$work/out"'
+check "no status file left behind" '[ -z "$(ls -A "$work" | grep partita-status)" ]'
+
+# 3h. Without --enable-recovery, exit 0 of a program that never writes the job's word (not built on
+#     partita::program) is taken as done, with a warning: one attempt.
+FAKE_LOG=$work/3h.log FAKE_PLAN=$work/3h.plan; printf 'silent-0\n' >"$FAKE_PLAN"
+run --history "$work/hist3h" -- "$fake" run pi; rc=$?
+check "exit 0 without the word, no recovery -> done" '[ $rc -eq 0 ] && [ "$(wc -l <"$FAKE_LOG")" -eq 1 ]'
+check "exit 0 without the word: warned" 'grep -q "without the job.s word" "$work/out"'
 
 # 4. --dry-run shows the command and runs nothing.
 out=$("$launch" --via mpirun -n 3 --dry-run -- partita run pi 2>&1)

@@ -12,6 +12,7 @@
 #include <partita/jobs/iterative_job.hpp>
 #include <partita/jobs/options.hpp>
 #include <partita/jobs/run.hpp>
+#include <partita/runtime/exit_status.hpp>
 #include <partita/runtime/session.hpp>
 #include <partita/scheduler/parameters.hpp>
 #include <partita/scheduler/run_config.hpp>
@@ -53,16 +54,22 @@ class program {
   /// including an exception from `on_result`, become their one line and exit code (exit_code_of_current_exception).
   template <class Result, class OnResult>
   int run(const map_reduce_job<Result>& job, OnResult&& on_result) {
+    int code = 0;
     try {
       const auto r = partita::run(session_, job, parsed_.config);
-      if (!r.is_scheduler()) return r.completed() ? 0 : exit_checkpointed;
-      const int code = conclude_run(r.report(), parsed_.config, stderr);
-      if (code == 0) on_result(r.value());
-      std::fflush(stdout);
-      return code;
+      if (!r.is_scheduler()) {
+        code = r.completed() ? 0 : exit_checkpointed;
+      } else {
+        code = conclude_run(r.report(), parsed_.config, stderr);
+        if (code == 0) on_result(r.value());
+        std::fflush(stdout);
+        record_exit_status(code);  // the job's own word for the launcher (PARTITA_STATUS_FILE)
+      }
     } catch (...) {
-      return exit_code_of_current_exception(name_, session_.rank());
+      code = exit_code_of_current_exception(name_, session_.rank());
     }
+    session_.set_exit_code(code);
+    return code;
   }
 
   /// Runs the iterative `job` on every rank (collective). On the coordinating rank, once the job completed, calls

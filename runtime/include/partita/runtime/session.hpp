@@ -48,6 +48,10 @@ class session {
   /// True if this session called MPI_Init and will call MPI_Finalize.
   bool owns_mpi() const noexcept { return owns_mpi_; }
 
+  /// The code this process will exit with, set before the session ends. A non-zero one is made visible to
+  /// `mpirun --enable-recovery` (which would otherwise exit 0) once MPI is finalised: see exit_status.hpp.
+  void set_exit_code(int code) noexcept { exit_code_ = code; }
+
  private:
   void start(int* argc, char*** argv, const session_options& options);
 
@@ -58,7 +62,7 @@ class session {
   launch_env env_;
   thread_level provided_ = thread_level::single;
   bool owns_mpi_ = false;
-  bool signals_ = false;
+  int exit_code_ = 0;
 };
 
 /// Ends a process that found a usage error before its session started (bad flag, unknown job):

@@ -41,6 +41,9 @@ struct dispatcher_options {
   std::vector<float> costs;              ///< per-partition cost for the cost policy's order (measured earlier or
                                          ///< hinted; NaN or missing: unknown); empty = unknown
   id_set done;                           ///< partitions already committed (restart)
+  /// Partitions already running on a worker (a scheduler failover adopts what the survivors run): handed to that
+  /// worker as if assigned now; ids done or listed twice are skipped.
+  std::vector<std::pair<int, std::vector<id_range>>> held;
   speculation_options speculation;       ///< off unless enabled (the driver turns it on from run_config)
 };
 
@@ -143,7 +146,9 @@ class dispatcher {
   };
 
   std::uint64_t take(int w, std::uint64_t count, std::vector<id_range>& out);
-  std::uint64_t take_range(id_range from, std::uint64_t count, std::vector<id_range>& out);
+  /// What take_range passes over besides done ids: nothing (requeued ids), or also adopted ones (the queue).
+  enum class skip { done, adopted };
+  std::uint64_t take_range(id_range from, std::uint64_t count, std::vector<id_range>& out, skip what = skip::done);
   void push_id(std::vector<id_range>& out, std::uint64_t id);
   void prune(worker& wk);
   double mean_speed() const;
@@ -162,6 +167,7 @@ class dispatcher {
   std::uint64_t cursor_ = 0;                 // by_id: next id; by_cost: next index into order_
   std::vector<std::uint64_t> order_;         // by_cost: ids, longest first (bounded: cost_policy_limit)
   id_set retry_;                             // ids requeued after a loss (lowest first)
+  id_set adopted_;                           // handed out at construction (options.held): the queue skips them
   double ema_partition_ = 0;                 // mean seconds per partition, all workers
   double ema_message_ = 0;                   // scheduler seconds per message
   // Partitions that had a speculative copy (few, so a map, not a vector per partition): who runs the original

@@ -50,6 +50,11 @@ struct run_config {
   std::filesystem::path failure_history; ///< --failure-history F (see failure_history_file())
   double heartbeat_seconds = 1.0;        ///< a silent peer sends a heartbeat this often
   double timeout_seconds = 60.0;         ///< a peer silent this long is lost
+  /// --failover / --no-failover: when the scheduler is lost, the survivors elect a new one and the job goes on in
+  /// the same run (needs `mpirun --enable-recovery`). -1: on exactly when running under it.
+  int failover = -1;
+  std::uint64_t failover_memory = 256ull << 20;  ///< --failover-memory: bytes of results a worker keeps until a
+                                                 ///< checkpoint holds them (beyond: the oldest are dropped and re-run)
   std::optional<std::filesystem::path> summary_json;  ///< --summary-json F
   std::optional<std::filesystem::path> trace;         ///< --trace F (Chrome trace-event JSON)
   std::optional<injected_failure> inject; ///< --inject kill:rank=R:after=K | kill:scheduler:after=K

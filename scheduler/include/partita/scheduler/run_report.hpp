@@ -29,6 +29,26 @@ struct worker_summary {
   std::uint64_t copies_won = 0;  ///< of those, committed
   double framework_cpu_seconds = 0;  ///< CPU this rank used outside kernels: Partita's own threads (and MPI's)
   bool lost = false;
+  std::uint64_t executed = 0;    ///< partitions its kernels ran in this run (duplicates and re-runs included)
+};
+
+/// A scheduler failover inside the run (docs/design.md, "Scheduler failover"), as the new scheduler saw it.
+struct failover_summary {
+  int lost_scheduler = -1;
+  int new_scheduler = -1;
+  std::uint64_t term = 0;
+  double noticed_at_seconds = 0;       ///< since the job's start: the silence was noticed
+  double resumed_at_seconds = 0;       ///< since the job's start: the state was rebuilt and work went on
+  std::string checkpoint;              ///< the checkpoint it rebuilt from ("" none)
+  std::uint64_t from_checkpoint = 0;   ///< partitions committed in that checkpoint
+  std::uint64_t from_workers = 0;      ///< results no checkpoint held, reported by the survivors
+  std::uint64_t adopted_running = 0;   ///< partitions the survivors were running, left with them
+  std::uint64_t dropped = 0;           ///< results the survivors had dropped (--failover-memory)
+  std::uint64_t to_run = 0;            ///< partitions still to hand out at the takeover (some ran before)
+  std::uint64_t rerun = 0;             ///< of those, below the highest id known done or running: work the lost
+                                       ///< scheduler had handed out (its own results, assignments in flight) that
+                                       ///< runs again (exact for policies that hand out ids in order, not static/cost)
+  std::vector<int> lost_ranks;         ///< the lost scheduler and ranks that did not report
 };
 
 /// The outcome of run(). On every rank: status, result bytes and text. Timings and per-worker figures
@@ -76,6 +96,7 @@ struct run_report {
   double imbalance_start = 1;            ///< measured imbalance (max/mean cost per rank) of the first placement
   double imbalance_end = 1;              ///< of the last placement, with the last measured costs
   std::string state_digest;              ///< FNV-1a 64 of every partition's final state in id order (completed runs)
+  std::vector<failover_summary> failovers;  ///< scheduler failovers in this run (the last one, on its scheduler)
 
   /// The summary as a JSON document (text, indented), as --summary-json writes it.
   std::string to_json() const;

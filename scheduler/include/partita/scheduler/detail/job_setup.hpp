@@ -39,6 +39,7 @@ struct job_setup {
   clock::time_point t0;                ///< when the job started running (after the collectives)
   std::vector<failure_event> history;  ///< the job's failure history, read once at start-up
   scheduler_tree tree;                 ///< one or two levels: whom each rank reports to
+  bool failover = false;               ///< a lost scheduler is replaced in the run (run_config::failover)
 
   int threads_of(rank_t r) const { return threads.at(static_cast<std::size_t>(r.value)); }
   /// The rank `r` talks to: the scheduler, or its node's scheduler with two levels.

@@ -14,6 +14,7 @@
 #include <partita/scheduler/detail/comm_wait.hpp>
 #include <partita/scheduler/detail/cpu_meter.hpp>
 #include <partita/scheduler/detail/held_results.hpp>
+#include <partita/scheduler/detail/failover.hpp>
 #include <partita/scheduler/detail/job_setup.hpp>
 #include <partita/scheduler/detail/liveness.hpp>
 #include <partita/scheduler/detail/progress_meter.hpp>
@@ -38,12 +39,18 @@ void abort_workers(transport<msg>& tp, const std::vector<bool>& alive, const std
 class map_reduce_scheduler {
  public:
   map_reduce_scheduler(session& s, map_job_model& job, const run_config& config, const job_setup& setup);
+  /// A worker that takes over after the scheduler was lost (failover, docs/design.md "Scheduler failover"):
+  /// `setup` names this rank as the scheduler; `takeover` is what it brings from its worker role.
+  map_reduce_scheduler(session& s, map_job_model& job, const run_config& config, const job_setup& setup,
+                       takeover_input takeover);
   ~map_reduce_scheduler();
   map_reduce_scheduler(const map_reduce_scheduler&) = delete;
   map_reduce_scheduler& operator=(const map_reduce_scheduler&) = delete;
 
-  /// Restores from --restart, runs the job to its end (or a checkpointed stop) and tells every worker. On any
-  /// failure it logs it once, stops every worker and rethrows it marked reported (error::reported()).
+  /// Restores from --restart (after a takeover: from the newest checkpoint plus what the survivors report), runs
+  /// the job to its end (or a checkpointed stop) and tells every worker. On any failure it logs it once, stops
+  /// every worker and rethrows it marked reported (error::reported()). A scheduler that learns another rank took
+  /// over returns a report that is not the scheduler's (is_scheduler false) and commits nothing more.
   run_report run();
 
  private:
@@ -57,6 +64,7 @@ class map_reduce_scheduler {
   const run_config& config_;
   const job_setup& setup_;
   transport<msg> tp_;
+  std::optional<takeover_input> takeover_;
   std::unique_ptr<running> loop_;
 };
 

@@ -14,6 +14,13 @@
 ///                                                                                  scheduler relays one per member,
 ///                                                                                  its own (origin = sender) last)
 ///   worker -> scheduler  aborted   {}                                              (answer to abort)
+/// Scheduler failover under `mpirun --enable-recovery` (docs/design.md, "Scheduler failover"):
+///   new scheduler -> all takeover {term}                                           (I am the scheduler of `term`)
+///   worker -> new scheduler report {term, results not yet in a checkpoint, partitions it runs, dropped count}
+///   scheduler -> worker  covered  {requests}                                        (a committed checkpoint holds the
+///                                                                                  results of your first `requests`
+///                                                                                  requests of this term: drop them)
+/// A worker takes messages from its current scheduler only; a takeover of a higher term changes the scheduler.
 /// stats and aborted are the last message a worker sends; MPI keeps each sender's messages in order, so once
 /// the scheduler has them from every live worker, nothing of this job is left in flight to leak into the next.
 /// A per-node sub-scheduler (docs/design.md) speaks the same messages in both directions, so it can be put
@@ -30,7 +37,7 @@
 namespace partita::detail {
 
 enum class msg : int { request = 11, assign = 12, heartbeat = 13, failure = 14, finish = 15, abort = 16, stats = 17,
-                       aborted = 18 };
+                       aborted = 18, takeover = 19, report = 20, covered = 21 };
 
 enum class finish_status : std::uint8_t { completed = 0, checkpointed = 1 };
 
@@ -39,15 +46,34 @@ struct request_msg {
   result_batch results;
 };
 
+/// A batch of results inside a message (request, report).
+inline void put_results(wire_writer& w, const result_batch& r) {
+  w.put_array(std::span<const std::uint64_t>(r.ids));
+  w.put_array(std::span<const std::uint64_t>(r.nanos));
+  w.put_array(std::span<const std::uint32_t>(r.ends));
+  w.put_array(std::span<const std::byte>(r.data));
+}
+
+inline void get_results(wire_reader& r, result_batch& out) {
+  r.get_array(out.ids);
+  r.get_array(out.nanos);
+  r.get_array(out.ends);
+  r.get_array(out.data);
+  const auto n = out.ids.size();
+  if (out.nanos.size() != n || out.ends.size() != n) throw error("malformed scheduler message: result arrays disagree");
+  std::uint32_t prev = 0;
+  for (auto e : out.ends) {
+    if (e < prev || e > out.data.size()) throw error("malformed scheduler message: result offsets");
+    prev = e;
+  }
+}
+
 inline bytes encode_request(std::uint32_t want, const result_batch& r) {
   bytes out;
   out.reserve(32 + r.size() * 20 + r.data.size());
   wire_writer w(out);
   w.put(want);
-  w.put_array(std::span<const std::uint64_t>(r.ids));
-  w.put_array(std::span<const std::uint64_t>(r.nanos));
-  w.put_array(std::span<const std::uint32_t>(r.ends));
-  w.put_array(std::span<const std::byte>(r.data));
+  put_results(w, r);
   return out;
 }
 
@@ -55,18 +81,7 @@ inline request_msg decode_request(std::span<const std::byte> in) {
   request_msg m;
   wire_reader r(in);
   m.want = r.get<std::uint32_t>();
-  r.get_array(m.results.ids);
-  r.get_array(m.results.nanos);
-  r.get_array(m.results.ends);
-  r.get_array(m.results.data);
-  const auto n = m.results.ids.size();
-  if (m.results.nanos.size() != n || m.results.ends.size() != n)
-    throw error("malformed scheduler message: result arrays disagree");
-  std::uint32_t prev = 0;
-  for (auto e : m.results.ends) {
-    if (e < prev || e > m.results.data.size()) throw error("malformed scheduler message: result offsets");
-    prev = e;
-  }
+  get_results(r, m.results);
   return m;
 }
 
@@ -192,6 +207,46 @@ inline finish_msg decode_finish(std::span<const std::byte> in) {
   if (m.status != finish_status::completed && m.status != finish_status::checkpointed)
     throw error("malformed scheduler message: finish status");
   r.get_array(m.accumulator);
+  return m;
+}
+
+/// takeover / covered: one number (the term; the requests a checkpoint covers).
+inline bytes encode_number(std::uint64_t v) {
+  bytes out;
+  wire_writer(out).put(v);
+  return out;
+}
+
+inline std::uint64_t decode_number(std::span<const std::byte> in) { return wire_reader(in).get<std::uint64_t>(); }
+
+/// report: a worker's answer to a takeover.
+struct report_msg {
+  std::uint64_t term = 0;
+  result_batch results;           ///< results sent since the last checkpoint that covers them (and unsent ones)
+  std::vector<id_range> running;  ///< partitions handed to it and not finished (running or queued there)
+  std::uint64_t dropped = 0;      ///< results it ran but no longer holds (memory bound): they run again
+};
+
+inline bytes encode_report(std::uint64_t term, const result_batch& results, const std::vector<id_range>& running,
+                           std::uint64_t dropped) {
+  bytes out;
+  wire_writer w(out);
+  w.put(term);
+  w.put(dropped);
+  w.put_array(std::span<const id_range>(running));
+  put_results(w, results);
+  return out;
+}
+
+inline report_msg decode_report(std::span<const std::byte> in) {
+  report_msg m;
+  wire_reader r(in);
+  m.term = r.get<std::uint64_t>();
+  m.dropped = r.get<std::uint64_t>();
+  r.get_array(m.running);
+  for (const auto& range : m.running)
+    if (range.end < range.begin) throw error("malformed scheduler message: running range");
+  get_results(r, m.results);
   return m;
 }
 

@@ -1,0 +1,72 @@
+#include <partita/runtime/exit_status.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string_view>
+
+#include <partita/runtime/log.hpp>
+
+namespace partita {
+
+std::optional<std::string> status_file() {
+  const char* f = std::getenv("PARTITA_STATUS_FILE");
+  if (!f || !*f) return std::nullopt;
+  return std::string(f);
+}
+
+void record_exit_status(int code) noexcept {
+  try {
+    const auto file = status_file();
+    if (!file) return;
+    const std::string tmp = *file + ".tmp." + std::to_string(::getpid());
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << code << '\n';
+      out.flush();
+      if (!out) {
+        log().error("cannot write the exit status to {} (PARTITA_STATUS_FILE)", tmp);
+        return;
+      }
+    }
+    if (std::rename(tmp.c_str(), file->c_str()) != 0) log().error("cannot rename {} to {}", tmp, *file);
+  } catch (...) {
+  }
+}
+
+bool under_open_mpi_recovery() noexcept {
+  const char* r = std::getenv("OMPI_MCA_orte_enable_recovery");
+  return r && (std::string_view(r) == "1" || std::string_view(r) == "true");
+}
+
+namespace detail {
+
+void make_launcher_see_failure(int code) noexcept {
+  if (code == 0 || !under_open_mpi_recovery()) return;
+  try {
+    const pid_t parent = ::getppid();
+    std::string name;
+    std::ifstream comm("/proc/" + std::to_string(parent) + "/comm");
+    std::getline(comm, name);
+    const bool open_mpi = name == "mpirun" || name == "mpiexec" || name == "orterun" || name == "orted";
+    if (!open_mpi) {
+      log().warn("exit code {} under mpirun --enable-recovery, which reports 0 whatever the ranks' codes; the parent "
+                 "process '{}' is not Open MPI's launcher, so it is not told: check the job's summary",
+                 code, name);
+      return;
+    }
+    log().warn("exit code {} under mpirun --enable-recovery, which would report success: stopping {} (pid {}) "
+               "so that it exits non-zero",
+               code, name, static_cast<long>(parent));
+    std::fflush(stdout);
+    std::fflush(stderr);
+    ::kill(parent, SIGTERM);
+  } catch (...) {
+  }
+}
+
+}  // namespace detail
+}  // namespace partita
