@@ -44,6 +44,7 @@ packages=(
 )
 if [ "$mode" = test ]; then
   packages+=(python3)                                  # test scripts read the summary JSON with it
+  packages+=(libsimgrid-dev python3-matplotlib)        # tools/simulate: the model of large runs, its plot
 fi
 if [ "$mode" = test ] && [ -f tests/slurm/CMakeLists.txt ]; then
   packages+=(slurm-wlm munge)                          # the one-node Slurm test (label "slurm")
@@ -82,7 +83,9 @@ mpirun_flags=(--oversubscribe --mca mpi_yield_when_idle 1)
 # ---------------------------------------------------------------------------------------------------
 # 2. Configure and build (re-running is cheap: cmake and make only redo what changed).
 step "configure $build/"
-cmake -S . -B "$build" || die "cmake configure of $build/"
+options=()
+[ "$mode" = test ] && options+=(-DPARTITA_BUILD_SIMULATOR=ON)  # tools/simulate and its smoke test
+cmake -S . -B "$build" "${options[@]}" || die "cmake configure of $build/"
 if [ "$mode" = demo ] && grep -qw partita_cli <<<"$(cmake --build "$build" --target help 2>/dev/null)"; then
   # The demo needs only the CLI (and the four layers under it); `test` builds the rest later.
   step "build the partita CLI in $build/ with -j$jobs"
