@@ -1,7 +1,7 @@
 // Calibration for tools/simulate (the model of large runs): what one message and one result cost on this
 // machine. Writes key=value lines that partita_simulate --calibration reads.
 //
-//   mpirun -n 4 bench_calibrate [--out FILE] [--one N] [--auto N] [--reps R] [--smoke]
+//   mpirun -n 4 bench_calibrate [--out FILE] [--one N] [--results N] [--reps R] [--smoke]
 //
 // Figures (each the best of R repetitions):
 //   latency_s      one-way time of a 16-byte MPI message between ranks 0 and 1 (half a ping-pong round trip)
@@ -11,8 +11,10 @@
 //   message_s      a dedicated Partita scheduler's time per message beyond complete+assign: a job of empty
 //                  partitions, one per message, wall time / messages (the scheduler is the bottleneck there, so this
 //                  is its service time, with the MPI send/receive on its side)
-//   result_s       per result beyond complete(): decode and fold, from a job of empty partitions with automatic
-//                  chunking (many results per message): (wall - messages x per-message time) / partitions
+//   result_s       per result beyond complete(): decoding a request of 1000 results (detail::decode_request) and
+//                  folding each 24-byte result (the job model's fold), Partita's own code in a loop on rank 0
+//   partition_s    a worker thread's own time per partition beyond the kernel (partita::executor running
+//                  chunks of empty partitions on one thread: context, result serialisation, hand-over)
 // The ratio line compares the scheduler's time per message with the MPI round trip it cannot do without.
 #include <mpi.h>
 
@@ -30,8 +32,11 @@
 #include <partita/jobs/map_reduce_job.hpp>
 #include <partita/jobs/run.hpp>
 #include <partita/runtime/error.hpp>
+#include <partita/runtime/serialize.hpp>
 #include <partita/runtime/session.hpp>
+#include <partita/scheduler/detail/protocol.hpp>
 #include <partita/scheduler/dispatcher.hpp>
+#include <partita/scheduler/executor.hpp>
 #include <partita/scheduler/policy.hpp>
 
 #include "bench_start.hpp"
@@ -43,7 +48,7 @@ using clock_type = std::chrono::steady_clock;
 struct options {
   std::string out;
   std::uint64_t one = 100'000;        // partitions of the one-per-message job
-  std::uint64_t automatic = 5'000'000;
+  std::uint64_t results = 2'000'000;   // results decoded and folded, partitions run by the executor
   int pings = 20'000;
   int reps = 3;
 };
@@ -62,15 +67,15 @@ options parse(int argc, char** argv) {
       if (i + 1 >= argc) throw partita::usage_error("--out needs a file name");
       o.out = argv[++i];
     } else if (a == "--one") o.one = value();
-    else if (a == "--auto") o.automatic = value();
+    else if (a == "--results") o.results = value();
     else if (a == "--reps") o.reps = static_cast<int>(value());
     else if (a == "--smoke") {
       o.one = 2'000;
-      o.automatic = 50'000;
+      o.results = 50'000;
       o.pings = 500;
       o.reps = 1;
     } else {
-      throw partita::usage_error("unknown option " + a + " (--out FILE --one N --auto N --reps R --smoke)");
+      throw partita::usage_error("unknown option " + a + " (--out FILE --one N --results N --reps R --smoke)");
     }
   }
   return o;
@@ -124,6 +129,64 @@ std::pair<double, double> dispatcher_costs(std::uint64_t n, int reps) {
   return {assign_best, complete_best};
 }
 
+/// A result like the synthetic job's (a 24-byte plain struct), folded in id order.
+struct sample_result {
+  std::uint64_t hash = 0, count = 0, cost_ns = 0;
+};
+
+auto sample_job(std::uint64_t n) {
+  return partita::map_reduce_job<sample_result>("calibrate")
+      .partitions(n)
+      .kernel([](const partita::partition& p, partita::context&) { return sample_result{p.id.value * 31, 1, 0}; })
+      .combine([](sample_result& a, sample_result&& b) {
+        a.hash = a.hash * 1099511628211ull + b.hash;
+        a.count += b.count;
+      });
+}
+
+/// Seconds per result to decode requests of 1000 results and fold them (the scheduler's side of a result beyond
+/// dispatcher::complete()).
+double decode_and_fold(std::uint64_t n, int reps) {
+  constexpr std::uint64_t batch = 1000;
+  partita::result_batch rb;
+  for (std::uint64_t i = 0; i < batch; ++i) {
+    rb.ids.push_back(i);
+    rb.nanos.push_back(1000);
+    partita::serialize_into(rb.data, sample_result{i, 1, 1000});
+    rb.ends.push_back(static_cast<std::uint32_t>(rb.data.size()));
+  }
+  const auto wire = partita::detail::encode_request(0, rb);
+  auto model = sample_job(n).model();
+  double best = 1e300;
+  for (int r = 0; r < reps; ++r) {
+    model->reset();
+    const auto t0 = clock_type::now();
+    for (std::uint64_t done = 0; done < n; done += batch) {
+      const auto m = partita::detail::decode_request(wire);
+      for (std::size_t i = 0; i < m.results.size(); ++i) model->fold(m.results.result(i));
+    }
+    best = std::min(best, seconds_since(t0) / static_cast<double>(n));
+  }
+  return best;
+}
+
+/// Seconds of a worker thread per empty partition: partita::executor with one thread, chunks of 1000.
+double executor_overhead(std::uint64_t n, int reps) {
+  auto model = sample_job(n).model();
+  double best = 1e300;
+  for (int r = 0; r < reps; ++r) {
+    partita::executor exec(*model, 1, 1, false, clock_type::now());
+    partita::result_batch out;
+    const auto t0 = clock_type::now();
+    for (std::uint64_t b = 0; b < n; b += 1000) exec.submit({partita::id_range{b, std::min(n, b + 1000)}});
+    exec.wait_idle();
+    exec.drain(out);
+    best = std::min(best, seconds_since(t0) / static_cast<double>(n));
+    if (out.size() != n) throw partita::error("bench_calibrate: the executor ran " + std::to_string(out.size()) + " partitions");
+  }
+  return best;
+}
+
 struct job_figures {
   double seconds = 1e300;
   std::uint64_t messages = 0;
@@ -143,8 +206,9 @@ int main(int argc, char** argv) {
   const double big = ping_pong(comm, rank, 1 << 20, std::max(10, o.pings / 200), o.reps);
   const double bandwidth = static_cast<double>(1 << 20) / big;
   auto [assign_s, complete_s] = dispatcher_costs(std::max<std::uint64_t>(o.one, 100'000), o.reps);
-  PARTITA_MPI(MPI_Bcast(&assign_s, 1, MPI_DOUBLE, 0, comm));
-  PARTITA_MPI(MPI_Bcast(&complete_s, 1, MPI_DOUBLE, 0, comm));
+  double result_s = rank == 0 ? decode_and_fold(o.results, o.reps) : 0;
+  double partition_s = rank == 0 ? executor_overhead(o.results / 4, o.reps) : 0;
+  for (double* v : {&assign_s, &complete_s, &result_s, &partition_s}) PARTITA_MPI(MPI_Bcast(v, 1, MPI_DOUBLE, 0, comm));
 
   auto run_job = [&](std::uint64_t n, std::uint64_t chunk, int per_message) {
     const auto job = partita::map_reduce_job<std::int64_t>("empty")
@@ -173,22 +237,18 @@ int main(int argc, char** argv) {
     return best;
   };
   const auto one = run_job(o.one, 1, 1);
-  const auto many = run_job(o.automatic, 0, 0);
   const double per_message = one.seconds / static_cast<double>(std::max<std::uint64_t>(one.messages, 1));
   // Each message of the one-per-message job carries one result and hands out one chunk.
-  const double result_total =
-      (many.seconds - per_message * static_cast<double>(many.messages)) / static_cast<double>(o.automatic);
-  const double message_s = std::max(0.0, per_message - complete_s - assign_s - std::max(0.0, result_total - complete_s));
-  const double result_s = std::max(0.0, result_total - complete_s);
+  const double message_s = std::max(0.0, per_message - complete_s - assign_s - result_s);
 
   if (rank == 0) {
     const auto text = fmt::format(
         "# bench_calibrate: {} ranks, dedicated scheduler; read by partita_simulate --calibration\n"
         "latency_s={:.4g}\nbandwidth_Bps={:.4g}\nmessage_s={:.4g}\ncomplete_s={:.4g}\nassign_s={:.4g}\n"
-        "result_s={:.4g}\n"
-        "# raw: one/msg job {} partitions {:.4f} s {} messages; auto job {} partitions {:.4f} s {} messages\n",
-        s.size(), latency, bandwidth, message_s, complete_s, assign_s, result_s, o.one, one.seconds, one.messages,
-        o.automatic, many.seconds, many.messages);
+        "result_s={:.4g}\npartition_s={:.4g}\n"
+        "# raw: one/msg job {} partitions {:.4f} s {} messages ({:.4g} s per message)\n",
+        s.size(), latency, bandwidth, message_s, complete_s, assign_s, result_s, partition_s, o.one, one.seconds,
+        one.messages, per_message);
     std::fputs(text.c_str(), stdout);
     std::printf("ratio scheduler time per message / MPI round trip: %.2f\n", per_message / (2 * latency));
     if (!o.out.empty()) {

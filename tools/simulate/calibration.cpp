@@ -17,7 +17,8 @@ calibration read_calibration(const std::filesystem::path& file) {
   c.source = file.string();
   const std::map<std::string, double*> keys{{"latency_s", &c.latency_s},     {"bandwidth_Bps", &c.bandwidth_Bps},
                                              {"message_s", &c.message_s},     {"complete_s", &c.complete_s},
-                                             {"assign_s", &c.assign_s},       {"result_s", &c.result_s}};
+                                             {"assign_s", &c.assign_s},       {"result_s", &c.result_s},
+                                             {"partition_s", &c.partition_s}};
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     if (const auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);

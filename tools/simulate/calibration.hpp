@@ -16,6 +16,7 @@ struct calibration {
   double complete_s = 30e-9;         ///< dispatcher::complete() per result
   double assign_s = 200e-9;          ///< dispatcher::assign() per chunk handed out
   double result_s = 50e-9;           ///< per result carried in a message: decode and fold, beyond complete()
+  double partition_s = 1e-6;         ///< a worker thread's own time per partition beyond the kernel (executor)
   std::string source = "built-in defaults";
 
   /// Per-message service time of a scheduler that commits `results` results (`decoded` of them carried one by

@@ -47,6 +47,7 @@ struct sim_message {
   std::vector<finished_partition> results;       // request: results riding along
   bool combined = false;                         // request: results folded into blocks by a node scheduler
   std::uint32_t answers = 0;                     // assign: how many wanted chunks this answers
+  bool drained = false;                          // assign (two levels): the root's queue is empty for now
   std::vector<std::vector<id_range>> chunks;     // assign
 
   /// Bytes on the wire, as detail/protocol.hpp encodes them (ids, times and ends per result; a ~24-byte
@@ -113,7 +114,7 @@ sg4::Mailbox* root_box() { return sg4::Mailbox::by_name("root"); }
 /// looks at its threads, on average half a poll interval after they finish.
 void worker_actor(world& w, int rank, sg4::Mailbox* boss, int index_at_boss) {
   const auto& o = w.options;
-  rank_threads threads(o.threads, *w.costs);
+  rank_threads threads(o.threads, *w.costs, w.cal.partition_s);
   inbox in(rank_box(rank));
   const int target = o.threads + o.prefetch;
   int requested = 0;
@@ -174,7 +175,7 @@ void root_actor(world& w) {
   dopt.fixed_chunk = o.chunk;
   dopt.speculation.enabled = o.speculate;
   dispatcher d(o.partitions, threads, make_policy(o.policy, o.chunk), dopt);
-  rank_threads local(local_work ? o.threads : 0, *w.costs);
+  rank_threads local(local_work ? o.threads : 0, *w.costs, w.cal.partition_s);
   std::vector<finished_partition> local_results;
   inbox in(root_box());
   server me;
@@ -187,9 +188,17 @@ void root_actor(world& w) {
   auto answer = [&](int worker, std::uint32_t want, double& service_chunks) {
     auto chunks = d.assign(worker, static_cast<int>(want), at(sg4::Engine::get_clock()));
     if (chunks.empty()) {
-      if (parked[static_cast<std::size_t>(worker)] == 0) parked_list.push_back(worker);
+      const bool was_parked = parked[static_cast<std::size_t>(worker)] > 0;
+      if (!was_parked) parked_list.push_back(worker);
       parked[static_cast<std::size_t>(worker)] += want;
-      return std::unique_ptr<sim_message>();
+      if (flat || was_parked) return std::unique_ptr<sim_message>();
+      // Two levels: the node scheduler learns that the queue is empty (it then passes results up at once, so the
+      // job's end does not wait for its result batching). Answers nothing: the request stays parked.
+      auto m = std::make_unique<sim_message>();
+      m->what = sim_message::kind::assign;
+      m->from = -1;
+      m->drained = true;
+      return m;
     }
     service_chunks += static_cast<double>(chunks.size());
     auto m = std::make_unique<sim_message>();
@@ -279,9 +288,9 @@ void root_actor(world& w) {
 /// A node scheduler (two levels): takes chunks from the root in bulk and serves its node's ranks from them. Each
 /// bulk chunk gets its own partita::dispatcher over the bulk's partitions (numbered 0..k-1 locally), with the
 /// node's ranks as workers, so chunk sizing and bookkeeping inside a node are Partita's own. It keeps at least
-/// (prefetch + 1) partitions per thread of its node in hand: below that it asks the root for one chunk per thread
-/// of its node. Results go up combined (one folded result per message; the root still commits each id), with the
-/// requests, or in batches like a worker's, or at once when its pool is empty (the job's end).
+/// (prefetch + 1) partitions per thread of its node in hand: below that it asks the root for (prefetch + 1) chunks
+/// per thread of its node (the root's policy sizes each like a thread's chunk, at least its measured floor). Results go up combined (one folded result per message; the root still commits each id), with the
+/// requests, or in batches like a worker's (sooner once the root has said its queue is empty: the job's end).
 void node_actor(world& w, int node) {
   const auto& o = w.options;
   const int first = node * o.ranks_per_node, ranks = w.ranks_on(node);
@@ -298,13 +307,15 @@ void node_actor(world& w, int node) {
   std::vector<finished_partition> up;
   double oldest = infinity;
   bool asked = false;
+  bool drained = false;
+  double mean_partition = 0;
   inbox in(node_box(node));
   server me;
   const std::uint64_t low_water = static_cast<std::uint64_t>(node_threads) * static_cast<std::uint64_t>(o.prefetch + 1);
 
   auto pool = [&] {
     std::uint64_t u = 0;
-    for (std::size_t b = live; b < bulks.size(); ++b) u += bulks[b].d->unassigned();
+    for (std::size_t b = live; b < bulks.size(); ++b) u += bulks[b].d ? bulks[b].d->unassigned() : 0;
     return u;
   };
   auto answer = [&](int local_rank, std::uint32_t want, double& chunks_given) -> std::unique_ptr<sim_message> {
@@ -313,7 +324,7 @@ void node_actor(world& w, int node) {
     for (std::size_t bi = live; bi < bulks.size(); ++bi) {
       auto& b = bulks[bi];
       if (out.size() >= want) break;
-      if (b.d->unassigned() == 0) continue;
+      if (!b.d || b.d->unassigned() == 0) continue;
       for (auto& local : b.d->assign(local_rank, static_cast<int>(want - out.size()), at(now))) {
         std::vector<id_range> global;
         for (const auto& lr : local) {  // local ids -> the bulk's global ranges
@@ -348,35 +359,45 @@ void node_actor(world& w, int node) {
     --it;
     auto& b = bulks[it->second.first];
     const auto& g = b.ranges[it->second.second];
-    if (b.d) b.d->complete(local_rank, b.starts[it->second.second] + (r.id - g.begin), r.seconds);
+    if (b.d) {
+      b.d->complete(local_rank, b.starts[it->second.second] + (r.id - g.begin), r.seconds);
+      if (b.d->finished()) b.d.reset();  // retired: a late duplicate of one of its ids is only passed up
+    }
     up.push_back(r);
+    mean_partition = mean_partition == 0 ? r.seconds : mean_partition + (r.seconds - mean_partition) / 16;
   };
+  // How long results may wait to go up: like a worker's batches while the root has work; once it has none (the
+  // job's end, when the root waits for the last results) a quarter of a partition's time, within [100 us, 20 ms].
+  auto max_age = [&] { return drained ? std::clamp(mean_partition / 4, 100e-6, result_batch_age_s) : result_batch_age_s; };
 
   for (;;) {
-    auto m = in.wait_until(infinity);
+    auto m = in.wait_until(up.empty() ? infinity : oldest + max_age());
     const double now = sg4::Engine::get_clock();
-    if (m->what == sim_message::kind::finish) return;
+    if (m && m->what == sim_message::kind::finish) return;
     double chunks = 0;
     std::uint64_t n = 0;
     std::unique_ptr<sim_message> reply;
     int reply_to = -1;
-    if (m->from < 0) {  // from the root: new bulks
+    if (!m) {  // only the age of the results waiting to go up
+    } else if (m->from < 0 && m->drained) {  // the root has nothing left: pass results up at once from now on
+      drained = true;
+    } else if (m->from < 0) {  // from the root: new bulks
       asked = false;
-      for (auto& c : m->chunks) {
-        bulk b;
-        std::uint64_t k = 0;
+      // One bulk (one dispatcher) per reply: all its chunks' partitions, numbered 0..k-1 in order.
+      bulk b;
+      std::uint64_t k = 0;
+      for (const auto& c : m->chunks)
         for (const auto& r : c) {
           b.starts.push_back(k);
           where[r.begin] = {bulks.size(), b.ranges.size()};
           b.ranges.push_back(r);
           k += r.size();
         }
-        dispatcher_options dopt;
-        dopt.fixed_chunk = o.chunk;
-        b.d = std::make_unique<dispatcher>(k, std::vector<int>(static_cast<std::size_t>(ranks), o.threads),
-                                           make_policy(o.policy, o.chunk), dopt);
-        bulks.push_back(std::move(b));
-      }
+      dispatcher_options dopt;
+      dopt.fixed_chunk = o.chunk;
+      b.d = std::make_unique<dispatcher>(k, std::vector<int>(static_cast<std::size_t>(ranks), o.threads),
+                                         make_policy(o.policy, o.chunk), dopt);
+      bulks.push_back(std::move(b));
     } else {
       ++me.received;
       const int local_rank = m->from - first;
@@ -394,15 +415,16 @@ void node_actor(world& w, int node) {
         auto pm = answer(r, std::exchange(parked[static_cast<std::size_t>(r)], 0), chunks);
         if (pm) send(rank_box(first + r), std::move(pm));
       }
-    const double service = w.cal.service(n, n, static_cast<std::uint64_t>(chunks));
-    for (std::size_t b = live; b < bulks.size(); ++b) bulks[b].d->note_message_cost(service);
-    me.serve(service);
+    const double service = m ? w.cal.service(n, n, static_cast<std::uint64_t>(chunks)) : 0;
+    for (std::size_t b = live; b < bulks.size() && m; ++b)
+      if (bulks[b].d) bulks[b].d->note_message_cost(service);
+    if (m) me.serve(service);
     if (reply) send(rank_box(reply_to), std::move(reply));
-    // Retire finished bulks from the front (a late duplicate of one of their ids is only passed up).
-    while (live < bulks.size() && bulks[live].d->finished()) bulks[live++].d.reset();
+    // Skip retired bulks at the front.
+    while (live < bulks.size() && !bulks[live].d) ++live;
     // Up to the root: more work, or results.
     const auto left = pool();
-    const bool flush = !up.empty() && (up.size() >= result_batch_size || reached(now, oldest + result_batch_age_s) || left == 0);
+    const bool flush = !up.empty() && (up.size() >= result_batch_size || reached(now, oldest + max_age()));
     if ((!asked && left < low_water) || flush) {
       auto req = std::make_unique<sim_message>();
       req->from = node;
@@ -411,13 +433,13 @@ void node_actor(world& w, int node) {
       up.clear();
       oldest = infinity;
       if (!asked && left < low_water) {
-        req->want = static_cast<std::uint32_t>(node_threads);
+        req->want = static_cast<std::uint32_t>(low_water);
         asked = true;
       }
       send(root_box(), std::move(req));
     }
     w.node_busy[static_cast<std::size_t>(node)] = me.busy;
-    w.result.node_messages += m->from >= 0 ? 1 : 0;
+    w.result.node_messages += m && m->from >= 0 ? 1 : 0;
   }
 }
 

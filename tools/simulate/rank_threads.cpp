@@ -4,8 +4,8 @@
 
 namespace partita::simulate {
 
-rank_threads::rank_threads(int threads, const std::vector<float>& costs)
-    : costs_(costs), lanes_(static_cast<std::size_t>(std::max(threads, 0))) {}
+rank_threads::rank_threads(int threads, const std::vector<float>& costs, double overhead)
+    : costs_(costs), overhead_(overhead), lanes_(static_cast<std::size_t>(std::max(threads, 0))) {}
 
 void rank_threads::submit(std::vector<id_range> chunk, double now) {
   ++in_flight_;
@@ -15,7 +15,7 @@ void rank_threads::submit(std::vector<id_range> chunk, double now) {
 }
 
 void rank_threads::begin_partition(lane& l, double at) {
-  l.ends = at + static_cast<double>(costs_[l.next]);
+  l.ends = at + static_cast<double>(costs_[l.next]) + overhead_;
 }
 
 void rank_threads::start_next(lane& l, double at) {

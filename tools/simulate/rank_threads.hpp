@@ -20,8 +20,9 @@ struct finished_partition {
 /// Value type. Not thread-safe (one simulated actor owns it).
 class rank_threads {
  public:
-  /// `costs[id]` is partition id's kernel time in seconds; it must outlive this object.
-  rank_threads(int threads, const std::vector<float>& costs);
+  /// `costs[id]` is partition id's kernel time in seconds (it must outlive this object); each partition also
+  /// takes `overhead` seconds of the thread (the executor's own work around the kernel).
+  rank_threads(int threads, const std::vector<float>& costs, double overhead = 0);
 
   /// Queues a chunk at simulated time `now`; it starts on the first free thread.
   void submit(std::vector<id_range> chunk, double now);
@@ -50,6 +51,7 @@ class rank_threads {
   void begin_partition(lane& l, double at);
 
   const std::vector<float>& costs_;
+  double overhead_;
   std::vector<lane> lanes_;
   std::deque<std::vector<id_range>> queued_;
   int in_flight_ = 0;
