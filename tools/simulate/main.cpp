@@ -37,6 +37,7 @@ struct cli {
   std::uint64_t cost_seed = 1;
   std::uint64_t per_thread = 0;       // --partitions-per-thread (0: --partitions)
   std::string calibration_file;
+  std::string costs_file;             // --costs: measured seconds per partition, one a line (replaces the draws)
   std::string platform;
   std::string write_platform;
   std::string json;
@@ -46,7 +47,7 @@ struct cli {
 const char* usage =
     "usage: partita_simulate [--ranks N] [--threads T] [--levels 1|2] [--ranks-per-node K]\n"
     "  [--partitions N | --partitions-per-thread N] [--dist lognormal|uniform|bimodal|constant] [--median-us U]\n"
-    "  [--sigma S] [--cost-seed S] [--policy P] [--chunk C] [--prefetch P] [--dedicated-scheduler] [--no-speculate]\n"
+    "  [--sigma S] [--cost-seed S] [--costs FILE] [--policy P] [--chunk C] [--prefetch P] [--dedicated-scheduler] [--no-speculate]\n"
     "  [--calibration FILE] [--platform FILE.xml | --cores C] [--write-platform FILE.xml] [--json FILE]\n";
 
 cli parse(int argc, char** argv) {
@@ -82,6 +83,7 @@ cli parse(int argc, char** argv) {
     else if (a == "--dedicated-scheduler") c.model.scheduler_runs_partitions = false;
     else if (a == "--no-speculate") c.model.speculate = false;
     else if (a == "--calibration") c.calibration_file = text();
+    else if (a == "--costs") c.costs_file = text();
     else if (a == "--platform") c.platform = text();
     else if (a == "--write-platform") c.write_platform = text();
     else if (a == "--cores") c.cores = static_cast<int>(count());
@@ -103,7 +105,21 @@ cli parse(int argc, char** argv) {
 
 /// The partitions' kernel times: exactly the synthetic job's draws (same parameters, same seed), so a model run
 /// and `partita run synthetic` see the same partitions.
-std::vector<float> partition_costs(const cli& c) {
+std::vector<float> partition_costs(cli& c) {
+  if (!c.costs_file.empty()) {  // measured times (e.g. from a real run's --trace): the partition count follows
+    std::ifstream in(c.costs_file);
+    if (!in) throw partita::usage_error("cannot read --costs file " + c.costs_file + " (one time in seconds a line)");
+    std::vector<float> costs;
+    double v = 0;
+    while (in >> v) {
+      if (!(v >= 0)) throw partita::usage_error("--costs " + c.costs_file + ": negative time");
+      costs.push_back(static_cast<float>(v));
+    }
+    if (!in.eof() || costs.empty())
+      throw partita::usage_error("--costs " + c.costs_file + ": expected one time in seconds a line");
+    c.model.partitions = costs.size();
+    return costs;
+  }
   partita::parameters p;
   p.set("dist", c.dist == "constant" ? "lognormal" : c.dist);
   p.set("median_us", fmt::format("{}", c.median_us));
@@ -118,7 +134,7 @@ std::vector<float> partition_costs(const cli& c) {
 
 int main(int argc, char** argv) {
   try {
-    const auto c = parse(argc, argv);
+    auto c = parse(argc, argv);
     const auto cal = c.calibration_file.empty() ? sim::calibration{} : sim::read_calibration(c.calibration_file);
     const int nodes = (c.model.ranks + c.model.ranks_per_node - 1) / c.model.ranks_per_node;
     sim::cluster_shape shape;

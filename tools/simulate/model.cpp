@@ -65,29 +65,32 @@ void send(sg4::Mailbox* to, std::unique_ptr<sim_message> m) {
   to->put_init(m.release(), size)->detach([](void* p) { delete static_cast<sim_message*>(p); });
 }
 
-/// An actor's receiving end: one pending receive, waited on with a deadline.
+/// An actor's receiving end: `posted` receives kept posted (a scheduler receives many messages while it is busy:
+/// their transfers overlap, as with MPI's eager protocol), waited on with a deadline. Messages are delivered in
+/// the order their transfers end.
 class inbox {
  public:
-  explicit inbox(sg4::Mailbox* box) : box_(box) {}
+  explicit inbox(sg4::Mailbox* box, std::size_t posted = 1) : box_(box), got_(posted, nullptr) {}
   /// The next message, waiting at most until simulated time `until` (infinity: no limit); null on timeout.
   std::unique_ptr<sim_message> wait_until(double until) {
-    if (!pending_) pending_ = box_->get_async<sim_message>(&got_);
+    if (pending_.empty())
+      for (std::size_t i = 0; i < got_.size(); ++i) pending_.push_back(box_->get_async<sim_message>(&got_[i]));
     const double now = sg4::Engine::get_clock();
-    if (until <= now) {
-      if (!pending_->test()) return nullptr;
-    } else if (until == infinity) {
-      pending_->wait();
-    } else if (sg4::Comm::wait_any_for({pending_}, until - now) < 0) {
-      return nullptr;
-    }
-    pending_ = nullptr;
-    return std::unique_ptr<sim_message>(std::exchange(got_, nullptr));
+    ssize_t i = -1;
+    if (until <= now) i = sg4::Comm::test_any(pending_);
+    else if (until == infinity) i = sg4::Comm::wait_any(pending_);
+    else i = sg4::Comm::wait_any_for(pending_, until - now);
+    if (i < 0) return nullptr;
+    const auto k = static_cast<std::size_t>(i);
+    std::unique_ptr<sim_message> m(std::exchange(got_[k], nullptr));
+    pending_[k] = box_->get_async<sim_message>(&got_[k]);
+    return m;
   }
 
  private:
   sg4::Mailbox* box_;
-  sg4::CommPtr pending_;
-  sim_message* got_ = nullptr;
+  std::vector<sg4::CommPtr> pending_;
+  std::vector<sim_message*> got_;
 };
 
 /// What every actor shares: inputs, and the figures the root reports.
@@ -177,7 +180,7 @@ void root_actor(world& w) {
   dispatcher d(o.partitions, threads, make_policy(o.policy, o.chunk), dopt);
   rank_threads local(local_work ? o.threads : 0, *w.costs, w.cal.partition_s);
   std::vector<finished_partition> local_results;
-  inbox in(root_box());
+  inbox in(root_box(), 16);
   server me;
   std::vector<std::uint32_t> parked(threads.size(), 0);
   std::vector<int> parked_list;  // workers with parked > 0
@@ -309,7 +312,7 @@ void node_actor(world& w, int node) {
   bool asked = false;
   bool drained = false;
   double mean_partition = 0;
-  inbox in(node_box(node));
+  inbox in(node_box(node), 16);
   server me;
   const std::uint64_t low_water = static_cast<std::uint64_t>(node_threads) * static_cast<std::uint64_t>(o.prefetch + 1);
 
@@ -470,19 +473,16 @@ model_result run_model(const model_options& o, const calibration& cal, const std
                                     platform.string(), node_host(node), o.ranks, o.ranks_per_node, w.node_count()));
     return h;
   };
-  // Schedulers receive eagerly (a message is on its way while the scheduler is busy, like MPI's eager protocol);
-  // ranks always have a receive posted, so rendezvous costs them nothing (and is much faster to simulate).
-  auto bind = [](sg4::Mailbox* box, sg4::ActorPtr a) { box->set_receiver(a); };
   const bool flat = o.levels == 1;
-  bind(root_box(), sg4::Actor::create("root", host(0), [&w] { root_actor(w); }));
+  sg4::Actor::create("root", host(0), [&w] { root_actor(w); });
   if (!flat)
     for (int n = 0; n < w.node_count(); ++n)
-      bind(node_box(n), sg4::Actor::create(fmt::format("node-scheduler-{}", n), host(n), [&w, n] { node_actor(w, n); }));
+      sg4::Actor::create(fmt::format("node-scheduler-{}", n), host(n), [&w, n] { node_actor(w, n); });
   for (int r = flat ? 1 : 0; r < o.ranks; ++r) {
     const int node = w.node_of(r);
     sg4::Mailbox* boss = flat ? root_box() : node_box(node);
-    (void)(sg4::Actor::create(fmt::format("rank-{}", r), host(node),
-                                         [&w, r, boss] { worker_actor(w, r, boss, r); }));
+    sg4::Actor::create(fmt::format("rank-{}", r), host(node),
+                       [&w, r, boss] { worker_actor(w, r, boss, r); });
   }
   e.run();
 
