@@ -47,7 +47,7 @@ struct cli {
 const char* usage =
     "usage: partita_simulate [--ranks N] [--threads T] [--levels 1|2] [--ranks-per-node K]\n"
     "  [--partitions N | --partitions-per-thread N] [--dist lognormal|uniform|bimodal|constant] [--median-us U]\n"
-    "  [--sigma S] [--cost-seed S] [--costs FILE] [--policy P] [--chunk C] [--prefetch P] [--dedicated-scheduler] [--no-speculate]\n"
+    "  [--sigma S] [--cost-seed S] [--costs FILE] [--policy P] [--chunk C] [--prefetch P] [--node-chunk K] [--dedicated-scheduler] [--no-speculate]\n"
     "  [--calibration FILE] [--platform FILE.xml | --cores C] [--write-platform FILE.xml] [--json FILE]\n";
 
 cli parse(int argc, char** argv) {
@@ -80,6 +80,7 @@ cli parse(int argc, char** argv) {
     else if (a == "--policy") c.model.policy = text();
     else if (a == "--chunk") c.model.chunk = count();
     else if (a == "--prefetch") c.model.prefetch = static_cast<int>(count());
+    else if (a == "--node-chunk") c.model.node_chunk = static_cast<int>(std::max<std::uint64_t>(count(), 1));
     else if (a == "--dedicated-scheduler") c.model.scheduler_runs_partitions = false;
     else if (a == "--no-speculate") c.model.speculate = false;
     else if (a == "--calibration") c.calibration_file = text();

@@ -26,6 +26,7 @@ namespace {
 constexpr double infinity = std::numeric_limits<double>::infinity();
 constexpr double result_batch_age_s = 0.02;         // a worker sends lone results once the oldest is this old
 constexpr std::size_t result_batch_size = 4096;     // ... or once it has this many
+constexpr double node_result_age_s = 0.1;           // a node scheduler's results wait at most this long to go up
 constexpr double speculation_check_s = 0.01;        // the scheduler looks for stragglers at most this often
 constexpr double scheduler_local_poll_s = 200e-6;   // the scheduler's longest wait while its own kernels run
 constexpr double tick_s = 1e-9;                     // a wake-up at a deadline counts as the deadline reached
@@ -175,7 +176,10 @@ void root_actor(world& w) {
     for (int n = 0; n < w.node_count(); ++n) threads.push_back(w.ranks_on(n) * o.threads);
   }
   dispatcher_options dopt;
-  dopt.fixed_chunk = o.chunk;
+  // Two levels: a chunk for a node is a bulk of node_chunk partitions per thread of the node at least (the
+  // dispatcher's floor for every policy), so that one root message feeds a whole node for a while.
+  dopt.fixed_chunk = flat ? o.chunk : std::max<std::uint64_t>(o.chunk, static_cast<std::uint64_t>(o.node_chunk) *
+                                                                             static_cast<std::uint64_t>(o.ranks_per_node * o.threads));
   dopt.speculation.enabled = o.speculate;
   dispatcher d(o.partitions, threads, make_policy(o.policy, o.chunk), dopt);
   rank_threads local(local_work ? o.threads : 0, *w.costs, w.cal.partition_s);
@@ -290,10 +294,11 @@ void root_actor(world& w) {
 
 /// A node scheduler (two levels): takes chunks from the root in bulk and serves its node's ranks from them. Each
 /// bulk chunk gets its own partita::dispatcher over the bulk's partitions (numbered 0..k-1 locally), with the
-/// node's ranks as workers, so chunk sizing and bookkeeping inside a node are Partita's own. It keeps at least
-/// (prefetch + 1) partitions per thread of its node in hand: below that it asks the root for (prefetch + 1) chunks
-/// per thread of its node (the root's policy sizes each like a thread's chunk, at least its measured floor). Results go up combined (one folded result per message; the root still commits each id), with the
-/// requests, or in batches like a worker's (sooner once the root has said its queue is empty: the job's end).
+/// node's ranks as workers, so chunk sizing and bookkeeping inside a node are Partita's own. The root's chunks for
+/// a node are bulks of at least node_chunk partitions per thread of the node; below one bulk in hand the node asks
+/// for prefetch + 1 more. Results go up combined (one folded result per message; the root still commits each id),
+/// with those requests or once the oldest is 100 ms old; once the root has said its queue is empty, the node's last
+/// result at once.
 void node_actor(world& w, int node) {
   const auto& o = w.options;
   const int first = node * o.ranks_per_node, ranks = w.ranks_on(node);
@@ -311,10 +316,10 @@ void node_actor(world& w, int node) {
   double oldest = infinity;
   bool asked = false;
   bool drained = false;
-  double mean_partition = 0;
   inbox in(node_box(node), 16);
   server me;
-  const std::uint64_t low_water = static_cast<std::uint64_t>(node_threads) * static_cast<std::uint64_t>(o.prefetch + 1);
+  // Below one bulk in hand it asks for (prefetch + 1) bulks.
+  const std::uint64_t low_water = static_cast<std::uint64_t>(node_threads) * static_cast<std::uint64_t>(o.node_chunk);
 
   auto pool = [&] {
     std::uint64_t u = 0;
@@ -367,14 +372,17 @@ void node_actor(world& w, int node) {
       if (b.d->finished()) b.d.reset();  // retired: a late duplicate of one of its ids is only passed up
     }
     up.push_back(r);
-    mean_partition = mean_partition == 0 ? r.seconds : mean_partition + (r.seconds - mean_partition) / 16;
   };
-  // How long results may wait to go up: like a worker's batches while the root has work; once it has none (the
-  // job's end, when the root waits for the last results) a quarter of a partition's time, within [100 us, 20 ms].
-  auto max_age = [&] { return drained ? std::clamp(mean_partition / 4, 100e-6, result_batch_age_s) : result_batch_age_s; };
+  // Partitions of its bulks not finished yet: once the root has nothing left (the job's end, when the root waits
+  // for the last results), the node's last result goes up at once.
+  auto unfinished = [&] {
+    std::uint64_t u = 0;
+    for (std::size_t b = live; b < bulks.size(); ++b) u += bulks[b].d ? bulks[b].d->total() - bulks[b].d->done_count() : 0;
+    return u;
+  };
 
   for (;;) {
-    auto m = in.wait_until(up.empty() ? infinity : oldest + max_age());
+    auto m = in.wait_until(up.empty() ? infinity : oldest + node_result_age_s);
     const double now = sg4::Engine::get_clock();
     if (m && m->what == sim_message::kind::finish) return;
     double chunks = 0;
@@ -427,7 +435,8 @@ void node_actor(world& w, int node) {
     while (live < bulks.size() && !bulks[live].d) ++live;
     // Up to the root: more work, or results.
     const auto left = pool();
-    const bool flush = !up.empty() && (up.size() >= result_batch_size || reached(now, oldest + max_age()));
+    const bool flush = !up.empty() && (up.size() >= result_batch_size || reached(now, oldest + node_result_age_s) ||
+                                       (drained && unfinished() == 0));
     if ((!asked && left < low_water) || flush) {
       auto req = std::make_unique<sim_message>();
       req->from = node;
@@ -436,7 +445,7 @@ void node_actor(world& w, int node) {
       up.clear();
       oldest = infinity;
       if (!asked && left < low_water) {
-        req->want = static_cast<std::uint32_t>(low_water);
+        req->want = static_cast<std::uint32_t>(o.prefetch + 1);
         asked = true;
       }
       send(root_box(), std::move(req));

@@ -18,6 +18,7 @@ struct model_options {
   int levels = 1;                  ///< 1: one scheduler serves every rank; 2: node schedulers in between
   int ranks_per_node = 32;
   int prefetch = 2;                ///< --prefetch of partita run
+  int node_chunk = 4;              ///< two levels: a root chunk for a node holds at least this many partitions per thread
   std::string policy = "adaptive";
   std::uint64_t chunk = 0;         ///< --chunk (0: measured)
   bool scheduler_runs_partitions = true;  ///< flat only: rank 0 also runs partitions (partita run's default)
