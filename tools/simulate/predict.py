@@ -39,8 +39,17 @@ def runs():
     table = [(n, t, lv) for n in (1000, 10000, 100000) for t in (1000, 10000, 100000) for lv in (2, 1)]
     sweep = [(n, t, lv) for t in (1000, 10000, 100000) for lv in (1, 2) for n in (250, 500, 2000, 4000)]
     sweep += [(n, t, 2) for t in (1000, 10000, 100000) for n in (30000,)]
-    # cheapest first: two levels, small sizes; flat 10^5 last (the slowest to simulate)
-    return sorted(set(table + sweep), key=lambda k: (k[0] * (1 if k[2] == 2 else 4), k[1]))
+    # the table's two-level rows first, then flat 10^4, the finer sweep, flat 10^5 last (the slowest to simulate)
+    def order(k):
+        n, t, lv = k
+        if k in table and lv == 2:
+            return (0, n, t)
+        if k in table and n == 10000:
+            return (1, n, t)
+        if n == 100000:
+            return (3, n, t)
+        return (2, n * (1 if lv == 2 else 4), t)
+    return sorted(set(table + sweep), key=order)
 
 
 def key(r):

@@ -16,11 +16,14 @@ WORKLOADS = [
     ("lognormal 0.2 ms, wide", 2, 2, 4000, "lognormal", 200, 1.0),
     ("uniform 5 ms", 9, 1, 600, "uniform", 5000, 0.0),
     ("constant 10 ms", 6, 2, 480, "constant", 10000, 0.0),
+    # dispatch-bound: one partition per chunk, so the scheduler's per-message cost sets the pace
+    ("50 us, dynamic --chunk 1", 4, 1, 6000, "constant", 50, 0.0, ["--policy", "dynamic", "--chunk", "1"]),
 ]
 
 
 def real_run(a, w, tmp):
-    name, ranks, threads, n, dist, med, sigma = w
+    name, ranks, threads, n, dist, med, sigma = w[:7]
+    extra = w[7] if len(w) > 7 else []
     best = None
     for r in range(a.reps):
         summary, trace = os.path.join(tmp, f"s{r}.json"), os.path.join(tmp, f"t{r}.json")
@@ -28,7 +31,7 @@ def real_run(a, w, tmp):
                os.path.join(a.build, "bin", "partita"), "run", "synthetic", "--threads", str(threads), "--quiet",
                "--param", f"partitions={n}", "--param", f"median_us={med}",
                "--param", f"dist={'lognormal' if dist == 'constant' else dist}",
-               "--param", f"sigma={0 if dist == 'constant' else sigma}", "--summary-json", summary, "--trace", trace]
+               "--param", f"sigma={0 if dist == 'constant' else sigma}", "--summary-json", summary, "--trace", trace] + extra
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
         s = json.load(open(summary))
         if best is None or s["wall_seconds"] < best[0]["wall_seconds"]:
@@ -48,7 +51,7 @@ def real_run(a, w, tmp):
 
 
 def model(a, w, costs=None):
-    name, ranks, threads, n, dist, med, sigma = w
+    name, ranks, threads, n, dist, med, sigma = w[:7]
     cmd = [os.path.join(a.build, "bin", "partita_simulate"), "--ranks", str(ranks), "--threads", str(threads),
            "--levels", "1", "--ranks-per-node", str(ranks), "--partitions", str(n), "--dist", dist,
            "--median-us", str(med), "--sigma", str(sigma)]
@@ -56,6 +59,7 @@ def model(a, w, costs=None):
         cmd += ["--calibration", a.calibration]
     if costs:
         cmd += ["--costs", costs]
+    cmd += w[7] if len(w) > 7 else []
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
 
@@ -66,6 +70,7 @@ def main():
     p.add_argument("--calibration", default="")
     p.add_argument("--reps", type=int, default=2)
     p.add_argument("--json", default="", help="also write the rows here")
+    p.add_argument("--only", default="", help="run only the workloads whose name contains this")
     a = p.parse_args()
     os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
     os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
@@ -73,7 +78,7 @@ def main():
     print("| workload | ranks x threads | partitions | real wall s | model s (measured times) | error | "
           "model s (nominal draws) | real dispatches/s | model dispatches/s | error |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for w in WORKLOADS:
+    for w in [x for x in WORKLOADS if not a.only or a.only in x[0]]:
         with tempfile.TemporaryDirectory() as tmp:
             s, costs = real_run(a, w, tmp)
             m = model(a, w, costs)
