@@ -157,9 +157,9 @@ int main(int argc, char** argv) {
     const auto costs = partition_costs(c);
 
     // SimGrid's own options: no latency/bandwidth correction factors (the calibration is what was measured),
-    // small actor stacks (10^5 actors), quiet logs.
+    // small actor stacks without guard pages (10^5 actors stay under vm.max_map_count), quiet logs.
     std::vector<std::string> sg_args{argv[0], "--log=root.thres:warning", "--cfg=network/model:CM02",
-                                     "--cfg=contexts/stack-size:16"};
+                                     "--cfg=contexts/stack-size:16", "--cfg=contexts/guard-size:0"};
     std::vector<char*> sg_argv;
     for (auto& s : sg_args) sg_argv.push_back(s.data());
     int sg_argc = static_cast<int>(sg_argv.size());
