@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Predictions of partita_simulate at 10^3-10^5 ranks (docs/simulate/): a table and a plot.
 
 Runs the model for 10^3, 10^4 and 10^5 ranks x 1, 10 and 100 ms partitions (lognormal, sigma 0.5), flat and two
@@ -16,7 +16,7 @@ SIGMA = 0.5
 def per_thread(ranks):
     # Bounded simulation cost: fewer partitions per thread at larger sizes (the job's length then shrinks too;
     # what matters for the root is the rate of requests, which does not depend on it).
-    return 50 if ranks <= 4000 else 20 if ranks <= 20000 else 5
+    return 50 if ranks <= 4000 else 20 if ranks <= 20000 else 2
 
 
 def simulate(a, ranks, median_us, levels):
@@ -43,12 +43,12 @@ def runs():
     def order(k):
         n, t, lv = k
         if k in table and lv == 2:
-            return (0, n, t)
+            return (0, 0 if t == 10000 else 1, n, t)
         if k in table and n == 10000:
-            return (1, n, t)
+            return (1, 0, n, t)
         if n == 100000:
-            return (3, n, t)
-        return (2, n * (1 if lv == 2 else 4), t)
+            return (3, 0, n, t)
+        return (2, 0, n * (1 if lv == 2 else 4), t)
     return sorted(set(table + sweep), key=order)
 
 
