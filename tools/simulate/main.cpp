@@ -184,6 +184,9 @@ int main(int argc, char** argv) {
         {"lower_bound_s", fmt::format("{:.6g}", r.lower_bound_s)},
         {"efficiency", fmt::format("{:.4f}", r.makespan_s > 0 ? r.lower_bound_s / r.makespan_s : 0)},
         {"root_busy_fraction", fmt::format("{:.4f}", busy)},
+        // Where the root would saturate if its load keeps growing linearly with the rank count (it does in the
+        // sweeps of predict.py until it saturates): the saturation point of this workload and topology.
+        {"root_saturation_ranks", fmt::format("{:.0f}", busy > 0 ? c.model.ranks / busy : 0)},
         {"root_messages", std::to_string(r.root_messages)},
         {"dispatches", std::to_string(r.dispatches)},
         {"chunks", std::to_string(r.chunks)},
