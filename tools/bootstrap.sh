@@ -44,7 +44,7 @@ packages=(
 )
 if [ "$mode" = test ]; then
   packages+=(python3)                                  # test scripts read the summary JSON with it
-  packages+=(libsimgrid-dev python3-matplotlib)        # tools/simulate: the model of large runs, its plot
+  packages+=(libsimgrid-dev pkg-config python3-matplotlib)  # tools/simulate: model of large runs, its plot
 fi
 if [ "$mode" = test ] && [ -f tests/slurm/CMakeLists.txt ]; then
   packages+=(slurm-wlm munge)                          # the one-node Slurm test (label "slurm")
