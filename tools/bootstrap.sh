@@ -50,6 +50,8 @@ packages=(
 if [ "$mode" = test ]; then
   packages+=(python3)                                  # test scripts read the summary JSON with it
   packages+=(clang libclang-rt-dev)                    # the fuzzers: clang and its libFuzzer/ASan runtimes
+  packages+=(libsimgrid-dev pkg-config)              # tools/simulate: the model of large runs (its plot script
+                                                       # also wants python3-matplotlib; not needed by the tests)
 fi
 if [ "$mode" = test ] && [ -f tests/slurm/CMakeLists.txt ]; then
   packages+=(slurm-wlm munge procps)                   # the one-node Slurm test (label "slurm"; pgrep)
@@ -88,7 +90,9 @@ mpirun_flags=(--oversubscribe --mca mpi_yield_when_idle 1)
 # ---------------------------------------------------------------------------------------------------
 # 2. Configure and build (re-running is cheap: cmake and make only redo what changed).
 step "configure $build/"
-cmake -S . -B "$build" || die "cmake configure of $build/"
+options=()
+[ "$mode" = test ] && options+=(-DPARTITA_BUILD_SIMULATOR=ON)  # tools/simulate and its smoke test
+cmake -S . -B "$build" "${options[@]}" || die "cmake configure of $build/"
 if [ "$mode" = demo ] && grep -qw partita_cli <<<"$(cmake --build "$build" --target help 2>/dev/null)"; then
   # The demo needs only the CLI (and the four layers under it); `test` builds the rest later.
   step "build the partita CLI in $build/ with -j$jobs"

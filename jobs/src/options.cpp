@@ -47,7 +47,7 @@ void add_run_options(CLI::App& app, run_config& c) {
   app.add_option("--scheduler-rank", c.scheduler_rank, "use this rank as the scheduler instead of electing one");
   app.add_option("--scheduler-levels", c.scheduler_levels,
                  "1: every rank talks to the scheduler; 2: a node scheduler per node between them (default: 2 "
-                 "from 64 ranks on)")
+                 "from 1024 ranks on)")
       ->check(CLI::Range(1, 2));
   app.add_option("--ranks-per-node", c.ranks_per_node,
                  "for two-level scheduling, count every k consecutive ranks as one node (default: the real nodes)")

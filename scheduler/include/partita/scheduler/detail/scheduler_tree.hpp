@@ -9,8 +9,8 @@
 namespace partita::detail {
 
 /// Above this many ranks a job runs two levels unless --scheduler-levels says otherwise (docs/design.md,
-/// "Two-level scheduling", for why 64).
-inline constexpr int two_level_default_ranks = 64;
+/// "Two-level scheduling", for why 1024: the SimGrid model's saturation point of a flat root).
+inline constexpr int two_level_default_ranks = 1024;
 
 /// The levels a job of `ranks` ranks runs: `requested` (1 or 2) when given, else 2 from two_level_default_ranks on.
 int scheduler_levels_for(int ranks, int requested);

@@ -1,0 +1,49 @@
+#pragma once
+/// The scheduler protocol of partita::run in simulated time (SimGrid S4U actors): a root scheduler that drives a
+/// real partita::dispatcher, optional node schedulers (two levels), and worker ranks whose threads run partitions.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "calibration.hpp"
+
+namespace partita::simulate {
+
+/// What to simulate (the options of partita_simulate).
+struct model_options {
+  int ranks = 4;
+  int threads = 1;                 ///< kernel threads per rank
+  int levels = 1;                  ///< 1: one scheduler serves every rank; 2: node schedulers in between
+  int ranks_per_node = 32;
+  int prefetch = 2;                ///< --prefetch of partita run
+  int node_chunk = 4;              ///< two levels: a root chunk for a node holds at least this many partitions per thread
+  std::string policy = "adaptive";
+  std::uint64_t chunk = 0;         ///< --chunk (0: measured)
+  bool scheduler_runs_partitions = true;  ///< flat only: rank 0 also runs partitions (partita run's default)
+  bool speculate = true;
+  std::uint64_t partitions = 1000;
+};
+
+/// What one simulation predicts.
+struct model_result {
+  double makespan_s = 0;           ///< until the root has committed every partition
+  double lower_bound_s = 0;        ///< max(sum of costs / threads, longest partition)
+  double root_busy_s = 0;          ///< simulated time the root scheduler spent serving
+  std::uint64_t root_messages = 0; ///< messages the root received
+  std::uint64_t dispatches = 0;    ///< assignment messages the root's dispatcher made (tally.messages)
+  std::uint64_t chunks = 0;        ///< chunks the root's dispatcher handed out
+  double node_busy_max_s = 0;      ///< the busiest node scheduler's serving time (two levels)
+  std::uint64_t node_messages = 0; ///< messages all node schedulers received
+  std::uint64_t speculative_copies = 0;
+  int nodes = 1;
+  int total_threads = 0;
+};
+
+/// Runs one simulation on the SimGrid platform `platform` (its hosts must be named by node_host()); the engine
+/// must have been made by the caller (one per process). `costs[id]` is partition id's kernel time.
+model_result run_model(const model_options& options, const calibration& cal, const std::vector<float>& costs,
+                       const std::filesystem::path& platform);
+
+}  // namespace partita::simulate

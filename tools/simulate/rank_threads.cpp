@@ -1,0 +1,84 @@
+#include "rank_threads.hpp"
+
+#include <algorithm>
+
+namespace partita::simulate {
+
+rank_threads::rank_threads(int threads, const std::vector<float>& costs, double overhead)
+    : costs_(costs), overhead_(overhead), lanes_(static_cast<std::size_t>(std::max(threads, 0))) {}
+
+void rank_threads::submit(std::vector<id_range> chunk, double now) {
+  ++in_flight_;
+  queued_.push_back(std::move(chunk));
+  for (auto& l : lanes_)
+    if (l.chunk.empty() && !queued_.empty()) start_next(l, now);
+}
+
+void rank_threads::begin_partition(lane& l, double at) {
+  l.ends = at + static_cast<double>(costs_[l.next]) + overhead_;
+}
+
+void rank_threads::start_next(lane& l, double at) {
+  // Skip empty chunks (none are sent, but stay safe).
+  while (!queued_.empty()) {
+    l.chunk = std::move(queued_.front());
+    queued_.pop_front();
+    l.range = 0;
+    while (l.range < l.chunk.size() && l.chunk[l.range].size() == 0) ++l.range;
+    if (l.range < l.chunk.size()) {
+      l.next = l.chunk[l.range].begin;
+      l.chunk_start = at;
+      begin_partition(l, at);
+      return;
+    }
+    --in_flight_;
+  }
+  l.chunk.clear();
+  l.ends = std::numeric_limits<double>::infinity();
+}
+
+void rank_threads::advance(double now, std::vector<finished_partition>& out) {
+  for (;;) {
+    lane* first = nullptr;
+    for (auto& l : lanes_)
+      if (!l.chunk.empty() && l.ends <= now && (!first || l.ends < first->ends)) first = &l;
+    if (!first) return;
+    lane& l = *first;
+    const double at = l.ends;
+    const double took = static_cast<double>(costs_[l.next]);
+    out.push_back({l.next, took});
+    busy_ += took;
+    ++ran_;
+    if (++l.next < l.chunk[l.range].end) {
+      begin_partition(l, at);
+      continue;
+    }
+    while (++l.range < l.chunk.size() && l.chunk[l.range].size() == 0) {
+    }
+    if (l.range < l.chunk.size()) {
+      l.next = l.chunk[l.range].begin;
+      begin_partition(l, at);
+      continue;
+    }
+    // Chunk done: the executor's moving average of chunk times (old + (new - old) / 8).
+    const double chunk_time = at - l.chunk_start;
+    mean_chunk_ = mean_chunk_ == 0 ? chunk_time : mean_chunk_ + (chunk_time - mean_chunk_) / 8;
+    --in_flight_;
+    l.chunk.clear();
+    start_next(l, at);
+  }
+}
+
+double rank_threads::next_finish() const {
+  double t = std::numeric_limits<double>::infinity();
+  for (const auto& l : lanes_)
+    if (!l.chunk.empty()) t = std::min(t, l.ends);
+  return t;
+}
+
+double rank_threads::poll_interval() const {
+  if (mean_chunk_ == 0) return 500e-6;
+  return std::clamp(mean_chunk_ / 4, 2e-6, 500e-6);
+}
+
+}  // namespace partita::simulate
