@@ -228,10 +228,10 @@ int main(int argc, char** argv) {
     for (int r = 0; r < o.reps; ++r) {
       PARTITA_MPI(MPI_Barrier(comm));
       auto res = partita::run(s, job, c);
-      double t = res.report.wall_seconds;
-      std::uint64_t m = res.report.dispatches;
-      PARTITA_MPI(MPI_Bcast(&t, 1, MPI_DOUBLE, res.report.scheduler.value, comm));
-      PARTITA_MPI(MPI_Bcast(&m, 1, MPI_UINT64_T, res.report.scheduler.value, comm));
+      double t = res.report().wall_seconds;
+      std::uint64_t m = res.report().dispatches;
+      PARTITA_MPI(MPI_Bcast(&t, 1, MPI_DOUBLE, res.report().scheduler.value, comm));
+      PARTITA_MPI(MPI_Bcast(&m, 1, MPI_UINT64_T, res.report().scheduler.value, comm));
       if (t < best.seconds) best = {t, m};
     }
     return best;

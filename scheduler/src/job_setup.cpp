@@ -26,7 +26,7 @@ void check_run_config(const run_config& config) {
   make_policy(config.policy);  // a bad policy is a usage error on every rank
   if (config.prefetch < 0) throw usage_error("--prefetch must be 0 or more");
   if (config.scheduler_levels < 0 || config.scheduler_levels > 2)
-    throw usage_error("--scheduler-levels must be 1 or 2 (or 0: two levels from 64 ranks on)");
+    throw usage_error("--scheduler-levels must be 1 or 2 (or 0: two levels from 1024 ranks on)");
   if (config.ranks_per_node < 0) throw usage_error("--ranks-per-node must be 1 or more (0: the real nodes)");
   if (config.restart && *config.restart == "auto" && !config.checkpoint_dir)
     throw usage_error("--restart auto needs --checkpoint-dir (where to look for checkpoints)");

@@ -45,7 +45,7 @@ struct run_config {
   bool speculate = true;                 ///< --speculate / --no-speculate: idle workers run copies of stragglers
   double speculation_factor = 3.0;       ///< --speculation-factor K: overdue after K × the expected time (>= 0.1 s)
   std::optional<int> scheduler_rank;     ///< --scheduler-rank N overrides the election
-  int scheduler_levels = 0;              ///< --scheduler-levels 1|2; 0: two levels from 64 ranks on (docs/design.md)
+  int scheduler_levels = 0;              ///< --scheduler-levels 1|2; 0: two levels from 1024 ranks on (docs/design.md)
   int ranks_per_node = 0;                ///< --ranks-per-node k: every k ranks are a "node" for two levels; 0: real nodes
   std::filesystem::path failure_history; ///< --failure-history F (see failure_history_file())
   double heartbeat_seconds = 1.0;        ///< a silent peer sends a heartbeat this often
