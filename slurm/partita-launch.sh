@@ -324,7 +324,12 @@ while :; do
   # The job's own word wins over the launch's exit status (see the top of this file).
   word=$(head -c 16 "$PARTITA_STATUS_FILE" 2>/dev/null | tr -d '[:space:]')
   rm -f "$PARTITA_STATUS_FILE"
-  if [[ "$word" =~ ^[0-9]+$ ]]; then
+  if [[ "$word" =~ ^[0-9]+$ ]] && [ "$word" -eq "$EX_REQUEUE" ] && [ "$rc" -ne 0 ] && [ "$rc" -ne "$EX_REQUEUE" ] &&
+     [ -z "$stop_signal" ]; then
+    # No stop signal came through here, yet the job checkpointed and stopped while the launch failed: srun or mpirun
+    # stopped the survivors of a rank that died. That is an interrupt (and a relaunch), not a clean stop.
+    say "the job checkpointed and stopped (75), but the launch exited $rc with no stop signal sent: a rank was lost"
+  elif [[ "$word" =~ ^[0-9]+$ ]]; then
     [ "$word" -eq "$rc" ] || say "the launch exited $rc; the job says $word"
     rc=$word
   elif [ "$rc" -eq 0 ] && recovery_launch; then

@@ -29,7 +29,7 @@ walltime_stop_then_restart)
   [ "$got" = "$ref" ] || fail "restarted result '$got' differs from the uninterrupted '$ref'" ;;
 sigusr1_stop)
   # SIGUSR1 (Slurm's warning before the time limit) checkpoints and stops: exit 75 on every rank, no result.
-  args=(--param walks=40000)
+  args=(--param walks=300000)
   $mpirun -n 1 "$histogram" --quiet "${args[@]}" >"$work/ref" 2>&1 || fail "uninterrupted run failed"
   ref=$(grep "walks:" "$work/ref")
   $mpirun -n 2 "$histogram" --checkpoint-dir "$work/ck" "${args[@]}" >"$work/out" 2>&1 &
