@@ -57,12 +57,7 @@ options parse(int argc, char** argv) {
   options o;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    auto value = [&]() -> std::uint64_t {
-      if (i + 1 >= argc) throw partita::usage_error(a + " needs a value");
-      const long long v = std::atoll(argv[++i]);
-      if (v <= 0) throw partita::usage_error(a + ": expected a positive number, got '" + argv[i] + "'");
-      return static_cast<std::uint64_t>(v);
-    };
+    auto value = [&] { return partita::bench::positive_value(argc, argv, i); };
     if (a == "--out") {
       if (i + 1 >= argc) throw partita::usage_error("--out needs a file name");
       o.out = argv[++i];

@@ -1,9 +1,15 @@
 #pragma once
 /// What every benchmark's main() does first: parse its options, check the rank count, quiet the logs.
 
+#include <mpi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <string>
 
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
@@ -29,6 +35,32 @@ auto start(const char* name, const session& s, int argc, char** argv, Parse pars
     if (root) std::fprintf(stderr, "%s: %s\n", name, e.what());
     return std::nullopt;
   }
+}
+
+/// The positive whole number that follows option argv[i] (i moves past it); usage_error naming the option
+/// otherwise.
+inline std::uint64_t positive_value(int argc, char** argv, int& i) {
+  const std::string option = argv[i];
+  if (i + 1 >= argc) throw usage_error(option + " needs a value");
+  const long long v = std::atoll(argv[++i]);
+  if (v <= 0) throw usage_error(option + ": expected a positive number, got '" + argv[i] + "'");
+  return static_cast<std::uint64_t>(v);
+}
+
+/// Runs `body()` `reps` times between barriers and returns the best wall time, each time the slowest rank's.
+/// Collective over `comm`.
+template <class Body>
+double best_of(MPI_Comm comm, int reps, Body&& body) {
+  double best = 1e300;
+  for (int r = 0; r < reps; ++r) {
+    PARTITA_MPI(MPI_Barrier(comm));
+    const auto t0 = std::chrono::steady_clock::now();
+    body();
+    double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
+    best = std::min(best, t);
+  }
+  return best;
 }
 
 }  // namespace partita::bench

@@ -43,12 +43,7 @@ options parse(int argc, char** argv) {
   options o;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    auto value = [&]() -> std::uint64_t {
-      if (i + 1 >= argc) throw partita::usage_error(a + " needs a value");
-      const long long v = std::atoll(argv[++i]);
-      if (v <= 0) throw partita::usage_error(a + ": expected a positive number, got '" + argv[i] + "'");
-      return static_cast<std::uint64_t>(v);
-    };
+    auto value = [&] { return partita::bench::positive_value(argc, argv, i); };
     if (a == "--one") o.one = value();
     else if (a == "--auto") o.automatic = value();
     else if (a == "--reps") o.reps = static_cast<int>(value());
@@ -127,20 +122,14 @@ struct row {
   double rate() const { return static_cast<double>(partitions) / seconds; }
 };
 
-/// Runs `body` `reps` times between barriers; the best wall time (max over ranks). `body` returns the sum.
+/// Runs `body` `reps` times between barriers; the best wall time (max over ranks). `body` returns the sum, which
+/// must be `expect`.
 template <class F>
 double best_of(MPI_Comm comm, int reps, std::int64_t expect, const std::string& what, F&& body) {
-  double best = 1e300;
-  for (int r = 0; r < reps; ++r) {
-    PARTITA_MPI(MPI_Barrier(comm));
-    const auto t0 = std::chrono::steady_clock::now();
+  return partita::bench::best_of(comm, reps, [&] {
     const std::int64_t got = body();
-    double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
     if (got != expect) throw partita::error(fmt::format("{}: sum {} instead of {}", what, got, expect));
-    best = std::min(best, t);
-  }
-  return best;
+  });
 }
 
 }  // namespace

@@ -47,12 +47,7 @@ options parse(int argc, char** argv) {
   options o;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    auto value = [&]() -> std::uint64_t {
-      if (i + 1 >= argc) throw partita::usage_error(a + " needs a value");
-      const long long v = std::atoll(argv[++i]);
-      if (v <= 0) throw partita::usage_error(a + ": expected a positive number, got '" + argv[i] + "'");
-      return static_cast<std::uint64_t>(v);
-    };
+    auto value = [&] { return partita::bench::positive_value(argc, argv, i); };
     if (a == "--threads") o.threads = static_cast<int>(value());
     else if (a == "--partitions") o.partitions = value();
     else if (a == "--work") o.work = value();
@@ -79,19 +74,6 @@ std::uint64_t kernel(std::uint64_t id, std::uint64_t work) {
   return x;
 }
 
-template <class F>
-double best_of(MPI_Comm comm, int reps, F&& body) {
-  double best = 1e300;
-  for (int r = 0; r < reps; ++r) {
-    PARTITA_MPI(MPI_Barrier(comm));
-    const auto t0 = std::chrono::steady_clock::now();
-    body();
-    double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
-    best = std::min(best, t);
-  }
-  return best;
-}
 
 }  // namespace
 
@@ -111,7 +93,7 @@ int main(int argc, char** argv) {
   for (std::uint64_t id = 0; id < o.partitions; ++id) expect += kernel(id, o.work);
 
   // Baseline: T plain threads per rank, this rank's share of the ids from an atomic counter.
-  const double plain = best_of(comm, o.reps, [&] {
+  const double plain = partita::bench::best_of(comm, o.reps, [&] {
     std::atomic<std::uint64_t> next{static_cast<std::uint64_t>(me)}, sum{0};
     std::vector<std::thread> pool;
     for (int t = 0; t < o.threads; ++t)
@@ -138,7 +120,7 @@ int main(int argc, char** argv) {
     c.threads = threads;
     c.quiet = true;
     figures f;
-    f.seconds = best_of(comm, o.reps, [&] {
+    f.seconds = partita::bench::best_of(comm, o.reps, [&] {
       auto res = partita::run(s, job, c);
       if (res.value() != expect) throw partita::error("partita: wrong sum");
       if (res.is_scheduler()) {
