@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <partita/scheduler/detail/report_builder.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/runtime/signals.hpp>
@@ -291,16 +292,7 @@ void map_reduce_worker::aborted(const message<msg>& m) {
 }
 
 run_report map_reduce_worker::finish(const message<msg>& m) {
-  auto fin = decode_finish(m.payload);
-  run_report rep;
-  rep.result = std::move(fin.accumulator);
-  rep.status = fin.status == finish_status::completed ? run_status::completed : run_status::checkpointed;
-  rep.job = job_.name();
-  rep.policy = config_.policy;
-  rep.scheduler = rank_t{boss_};
-  rep.ranks = s_.size();
-  rep.partitions = job_.partition_count();
-  rep.result_text = rep.status == run_status::completed ? job_.describe(rep.result) : "(incomplete)";
+  auto rep = report_from_finish(decode_finish(m.payload), job_, config_, rank_t{boss_}, s_.size());
   exec_->cancel();
   // A kernel that ignores cancellation (e.g. the losing twin of a speculative copy) may still run: keep the
   // heartbeats going meanwhile, or the scheduler would take this live rank for a lost one.

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <partita/scheduler/detail/report_builder.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/scheduler/detail/map_reduce_scheduler.hpp>
@@ -246,16 +247,7 @@ void node_scheduler::give_up(const std::string& what) {
 }
 
 run_report node_scheduler::finish(const message<msg>& m) {
-  auto fin = decode_finish(m.payload);
-  run_report rep;
-  rep.result = std::move(fin.accumulator);
-  rep.status = fin.status == finish_status::completed ? run_status::completed : run_status::checkpointed;
-  rep.job = job_.name();
-  rep.policy = config_.policy;
-  rep.scheduler = root_;
-  rep.ranks = s_.size();
-  rep.partitions = job_.partition_count();
-  rep.result_text = rep.status == run_status::completed ? job_.describe(rep.result) : "(incomplete)";
+  auto rep = report_from_finish(decode_finish(m.payload), job_, config_, root_, s_.size());
   if (local_) local_->cancel();
 
   // Pass the finish on and collect the members' figures (bounded, within the root's own wait for ours).
