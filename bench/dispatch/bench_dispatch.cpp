@@ -192,9 +192,12 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(r.partitions), r.seconds,
                   static_cast<unsigned long long>(r.dispatches), r.rate(), r.rate() / hand);
     const double best_auto = std::max({rows[auto_shared].rate(), rows[auto_dedicated].rate(), rows[adaptive].rate()});
-    std::printf("target: 1/msg >= 0.50x hand loop; auto chunking >= 1e6 partitions/s at 4 ranks\n");
-    std::printf("auto chunking best: %.3g partitions/s (%s)\n", best_auto, best_auto >= 1e6 ? "met" : "MISSED");
-    std::printf("ratio 1/msg dedicated / hand loop: %.2f\n", rows[one_dedicated].rate() / hand);
+    // The targets of issue 9 (a dedicated scheduler, as the hand loop has one); "missed" is printed, not hidden.
+    const double dedicated = rows[one_dedicated].rate() / hand;
+    std::printf("target: 1/msg dedicated >= 0.90x hand loop; auto chunking >= 1e7 partitions/s at 4 ranks\n");
+    std::printf("1/msg dedicated: %.2fx (%s)\n", dedicated, dedicated >= 0.9 ? "met" : "MISSED");
+    std::printf("auto chunking best: %.3g partitions/s (%s)\n", best_auto, best_auto >= 1e7 ? "met" : "MISSED");
+    std::printf("ratio 1/msg dedicated / hand loop: %.2f\n", dedicated);
     std::printf("ratio 1/msg shared / hand loop: %.2f\n", rows[one_shared].rate() / hand);
   }
   return 0;

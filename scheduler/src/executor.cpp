@@ -55,17 +55,28 @@ void executor::wait_idle() {
 }
 
 void executor::submit(std::vector<id_range> chunk) {
+  const auto mean = mean_chunk_time();
+  const bool tiny = in_flight() == 0 && mean.count() > 0 && mean < inline_below && !cancel_.load();
   ++submitted_;
-  arena_.enqueue([this, chunk = std::move(chunk)] { run_chunk(chunk); });
+  if (tiny) {
+    ++inline_chunks_;
+    run_chunk(chunk, runs_on::caller);
+    return;
+  }
+  arena_.enqueue([this, chunk = std::move(chunk)] { run_chunk(chunk, runs_on::arena); });
 }
 
-void executor::run_chunk(const std::vector<id_range>& chunk) {
+void executor::run_chunk(const std::vector<id_range>& chunk, runs_on where) {
   using clock = std::chrono::steady_clock;
   result_batch local;
   std::vector<trace_slice> slices;
-  const int thread = tbb::this_task_arena::current_thread_index();
+  // The caller's lane in a trace comes after the kernel threads'.
+  const int thread = where == runs_on::caller ? threads_ : tbb::this_task_arena::current_thread_index();
   const auto chunk_start = clock::now();
-  const auto cpu_start = thread_cpu_ns();
+  auto last_end = chunk_start;
+  // A tiny chunk on the caller runs without a pause, so its wall time is its CPU time; this spares the two
+  // per-thread CPU clock reads (system calls, more than the chunk itself costs).
+  const auto cpu_start = where == runs_on::arena ? thread_cpu_ns() : 0;
   std::uint64_t busy = 0;
   // Results go to the communication thread as they come, not only at the end of the chunk: a large
   // chunk (early factoring chunks run for many seconds) must not hide its finished partitions from the
@@ -91,23 +102,20 @@ void executor::run_chunk(const std::vector<id_range>& chunk) {
   for (const auto& range : chunk) {
     for (auto id = range.begin; id < range.end; ++id) {
       if (cancel_.load(std::memory_order_relaxed)) break;
-      const auto start = clock::now();
+      const auto start = last_end;  // partitions of a chunk run back to back: one clock read each
       try {
         context ctx(partition_id{id}, step_t{0}, seed_, job_.params(), arena_, cancel_, rank_);
         job_.run(partition_id{id}, ctx, local.data);
       } catch (const std::exception& e) {
-        std::lock_guard lock(mutex_);
-        if (!failure_) failure_ = kernel_failure{id, e.what()};
-        cancel_.store(true);
+        fail(kernel_failure{id, e.what()});
         break;
       } catch (...) {
-        std::lock_guard lock(mutex_);
-        if (!failure_) failure_ = kernel_failure{id, "an exception not derived from std::exception"};
-        cancel_.store(true);
+        fail(kernel_failure{id, "an exception not derived from std::exception"});
         break;
       }
       crash_point("partition.done");  // fault tests: PARTITA_CRASH_AT=partition.done@RANK:N kills a rank mid-job
       const auto end = clock::now();
+      last_end = end;
       const auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
       busy += ns;
       local.ids.push_back(id);
@@ -123,18 +131,26 @@ void executor::run_chunk(const std::vector<id_range>& chunk) {
       }
     }
   }
-  {
-    // A racy moving average is fine: a lost update only delays how fast it follows a change.
-    const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - chunk_start).count();
-    const auto old = chunk_ns_.load(std::memory_order_relaxed);
-    chunk_ns_.store(old == 0 ? took : old + (took - old) / 8, std::memory_order_relaxed);
-  }
-  kernel_cpu_ns_ += thread_cpu_ns() - cpu_start;
+  // A racy moving average is fine: a lost update only delays how fast it follows a change.
+  const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(last_end - chunk_start).count();
+  const auto old = chunk_ns_.load(std::memory_order_relaxed);
+  chunk_ns_.store(old == 0 ? took : old + (took - old) / 8, std::memory_order_relaxed);
+  kernel_cpu_ns_ += where == runs_on::arena ? thread_cpu_ns() - cpu_start : static_cast<std::uint64_t>(took);
   publish(true);
 }
 
-bool executor::drain(result_batch& into) {
+void executor::fail(kernel_failure f) {
   std::lock_guard lock(mutex_);
+  if (!failure_) failure_ = std::move(f);
+  failed_.store(true, std::memory_order_release);
+  cancel_.store(true);
+}
+
+bool executor::drain(result_batch& into) {
+  const auto seen = events();
+  if (seen == drained_events_) return false;
+  std::lock_guard lock(mutex_);
+  drained_events_ = seen;
   if (done_.empty()) return false;
   into.append(std::move(done_));
   return true;
@@ -146,6 +162,7 @@ bool executor::wait_for_event(std::uint64_t seen, std::chrono::nanoseconds timeo
 }
 
 std::optional<kernel_failure> executor::failure() const {
+  if (!failed_.load(std::memory_order_acquire)) return std::nullopt;
   std::lock_guard lock(mutex_);
   return failure_;
 }

@@ -260,15 +260,19 @@ struct map_reduce_scheduler::running {
   }
 
   void handle(const message<msg>& m) {
+    // Clock reads are a visible share of a one-partition message: one here, one as handle ends.
     struct tally_on_exit {  // the root's load (docs/design.md, "Two-level scheduling"): counted however handle ends
       running& self;
       clock::time_point start;
+      bool request = false;
       ~tally_on_exit() {
+        const double took = since(start);
         ++self.messages_handled_;
-        self.handling_seconds_ += since(start);
+        self.handling_seconds_ += took;
+        if (request) self.dispatch_.note_message_cost(took);
       }
     } tally{*this, clock::now()};
-    peers_.heard(m.source);
+    peers_.heard(m.source, tally.start);
     if (m.tag == msg::takeover) {  // from any rank, lost or not: a higher term means this scheduler was replaced
       if (const auto term = decode_number(m.payload); term > term_) throw deposed{m.source.value, term};
       return;
@@ -279,11 +283,10 @@ struct map_reduce_scheduler::running {
     switch (m.tag) {
       case msg::request: {
         ++requests_seen_[static_cast<std::size_t>(m.source.value)];
-        const auto start = clock::now();
         auto req = decode_request(m.payload);
         commit(m.source.value, req.results);
-        if (req.want > 0) answer(m.source, req.want);
-        dispatch_.note_message_cost(since(start));
+        if (req.want > 0) answer(m.source, req.want, tally.start);
+        tally.request = true;
         break;
       }
       case msg::failure: {
@@ -327,15 +330,15 @@ struct map_reduce_scheduler::running {
     return out;
   }
 
-  void answer(rank_t to, std::uint32_t want) {
-    auto chunks = dispatch_.assign(to.value, static_cast<int>(want), clock::now());
+  void answer(rank_t to, std::uint32_t want, clock::time_point now = clock::now()) {
+    auto chunks = dispatch_.assign(to.value, static_cast<int>(want), now);
     note_copies();
     if (chunks.empty()) {
       parked_[static_cast<std::size_t>(to.value)] += want;  // answered later, when work comes back, or by finish
       return;
     }
     tp_.send_bytes(to, msg::assign, encode_assign(want, chunks));
-    peers_.sent(to);
+    peers_.sent(to, now);
   }
 
   /// Whether to look for overdue partitions now: only when nothing is left in the queue, and not on every round
@@ -699,11 +702,7 @@ run_report map_reduce_scheduler::run() {
                "leaves the job without committing anything more", d.by, d.term);
     if (loop_) loop_->cancel_local();
     tp_.abandon_pending();
-    run_report rep;
-    rep.job = job_.name();
-    rep.status = run_status::completed;
-    rep.result_text = "(replaced as the scheduler)";
-    return rep;
+    return left_job_report(job_.name(), "(replaced as the scheduler)");
   } catch (...) {
     fail(std::current_exception());
   }

@@ -42,7 +42,7 @@ void map_reduce_worker::send_request(std::uint32_t want) {
   results_.clear();
 }
 
-void map_reduce_worker::talk(std::uint32_t target, std::uint32_t per_message) {
+void map_reduce_worker::talk(std::uint32_t target, std::uint32_t per_message, clock::time_point now) {
   // Ask for work while the local queue is short; results ride along.
   const auto have = static_cast<std::uint32_t>(exec_->in_flight()) + requested_;
   std::uint32_t lacking = target > have ? target - have : 0;
@@ -56,23 +56,23 @@ void map_reduce_worker::talk(std::uint32_t target, std::uint32_t per_message) {
     waiter_.expect_answer();
   }
   // Otherwise send results in batches: many, or old enough for the scheduler's progress and checkpoints.
-  if (!sent && !results_.empty() && (results_.size() >= 4096 || since(oldest_result_) > 0.02)) {
+  if (!sent && !results_.empty() && (results_.size() >= 4096 || seconds_d(now - oldest_result_).count() > 0.02)) {
     send_request(0);
     sent = true;
   }
-  if (!sent && since(last_sent_) > config_.heartbeat_seconds) {
+  if (!sent && seconds_d(now - last_sent_).count() > config_.heartbeat_seconds) {
     tp_.send_bytes(rank_t{boss_}, msg::heartbeat, {});
     sent = true;
   }
   if (sent) {
-    last_sent_ = clock::now();
+    last_sent_ = now;
     oldest_result_ = clock::time_point::max();
   }
 }
 
-void map_reduce_worker::drain() {
+void map_reduce_worker::drain(clock::time_point now) {
   const auto before = results_.size();
-  if (exec_->drain(results_) && oldest_result_ == clock::time_point::max()) oldest_result_ = clock::now();
+  if (exec_->drain(results_) && oldest_result_ == clock::time_point::max()) oldest_result_ = now;
   if (setup_.failover)
     for (auto i = before; i < results_.size(); ++i) running_[results_.ids[i]] = false;
 }
@@ -84,24 +84,21 @@ std::optional<run_report> map_reduce_worker::run() {
   last_heard_ = clock::now();
   auto last_round = clock::now();
   for (;;) {
-    drain();
+    const auto now = clock::now();  // one clock read per round: on the one-partition-per-message path it shows
+    drain(now);
     if (auto f = exec_->failure()) report_failure(*f);
-    talk(target, per_message);
+    talk(target, per_message, now);
 
     // A rank frozen (SIGSTOP) or starved past the timeout may have been declared lost and the job may have ended
     // without it: it must not elect itself and run the job again. It leaves the job (its partitions were re-run).
-    if (setup_.failover && since(last_round) > config_.timeout_seconds) {
+    if (setup_.failover && seconds_d(now - last_round).count() > config_.timeout_seconds) {
       log().warn("this worker was stalled for {:.1f} s (frozen?): the scheduler has declared it lost; leaving the job",
-                 since(last_round));
+                 seconds_d(now - last_round).count());
       exec_->cancel();
       tp_.abandon_pending();
-      run_report rep;
-      rep.job = job_.name();
-      rep.status = run_status::completed;
-      rep.result_text = "(left the job)";
-      return rep;
+      return left_job_report(job_.name());
     }
-    last_round = clock::now();
+    last_round = now;
 
     // Wait for the scheduler or for the kernels' results (comm_waiter: asleep while kernels run).
     auto m = waiter_.wait(exec_->in_flight() > 0 ? std::chrono::microseconds(10000) : std::chrono::microseconds(5000));
@@ -134,7 +131,7 @@ std::optional<run_report> map_reduce_worker::run() {
       // node scheduler went silent (the root lost it first).
       if (m->source != setup_.scheduler || !turn_to_root("the scheduler wrote to it")) continue;
     }
-    last_heard_ = clock::now();
+    last_heard_ = now;  // the round's start: at most one wait (10 ms) early
     switch (m->tag) {
       case msg::assign: {
         auto a = decode_assign(m->payload);
@@ -246,7 +243,7 @@ bool map_reduce_worker::elect() {
     // Wait for that rank (or any later one) to take over; meanwhile keep what the executor finishes.
     const auto deadline = clock::now() + to_ns(config_.timeout_seconds);
     while (clock::now() < deadline) {
-      drain();
+      drain(clock::now());
       auto m = tp_.wait(std::chrono::milliseconds(20));
       if (m && m->tag == msg::takeover && follow(*m)) return false;
     }
@@ -258,7 +255,7 @@ bool map_reduce_worker::elect() {
 }
 
 takeover_input map_reduce_worker::hand_over() {
-  drain();
+  drain(clock::now());
   takeover_input in;
   in.term = term_;
   in.excluded = excluded_;

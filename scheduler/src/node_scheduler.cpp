@@ -22,7 +22,8 @@ std::vector<int> served_ranks(const job_setup& setup, rank_t self) {
 node_scheduler::node_scheduler(session& s, map_job_model& job, const run_config& config, const job_setup& setup)
     : s_(s), job_(job), config_(config), setup_(setup), root_(setup.scheduler),
       members_(setup.tree.members.at(static_cast<std::size_t>(s.rank().value))), tp_(setup.comm),
-      peers_(s.size(), s.rank()), pool_(served_ranks(setup, s.rank())), parked_(static_cast<std::size_t>(s.size()), 0) {
+      peers_(s.size(), s.rank()), pool_(served_ranks(setup, s.rank())), parked_(static_cast<std::size_t>(s.size()), 0),
+      served_(static_cast<std::size_t>(s.size()), false) {
   // Its peers are the root and its members; nobody else ever writes to it.
   for (int r = 0; r < s.size(); ++r) peers_[r].alive = false;
   peers_[root_.value].alive = true;
@@ -88,8 +89,11 @@ bool node_scheduler::serve_local() {
     failure_reported_ = clock::now();
   }
   if (failure_reported_) return busy;
-  // No prefetch here: the pool is next door, and what this rank would queue its members may need.
-  const int lacking = local_->threads() - local_->in_flight();
+  // No prefetch here: the pool is next door, and what this rank would queue its members may need (the first
+  // chunks of members that have not asked yet among it).
+  const std::size_t queued = pool_.queued(), held = unserved_shares();
+  const auto lacking = std::min<std::size_t>(static_cast<std::size_t>(std::max(0, local_->threads() - local_->in_flight())),
+                                             queued > held ? queued - held : 0);
   if (lacking > 0)
     for (auto& chunk : pool_.take(s_.rank().value, static_cast<std::uint32_t>(lacking))) {
       local_->submit(std::move(chunk));
@@ -143,24 +147,38 @@ void node_scheduler::from_member(const message<msg>& m) {
   }
 }
 
+std::size_t node_scheduler::unserved_shares() const {
+  std::size_t n = 0;
+  for (int r : members_)
+    if (peers_[r].alive && !served_[static_cast<std::size_t>(r)]) n += static_cast<std::size_t>(std::max(1, setup_.threads_of(rank_t{r})));
+  return n;
+}
+
 void node_scheduler::serve_parked() {
   std::size_t left = pool_.queued();
   if (left == 0) return;
   // First a chunk per thread for every rank that waits, then prefetch from what is beyond the reserve: one rank
-  // that asks first must not take what the root sized for the whole node (a static block, a guided batch).
+  // that asks first must not take what the root sized for the whole node (a static block, a guided batch). Nor
+  // may a rank that asks again take the first chunks of a member that has not asked yet (it starts late, or is
+  // slower to start than its partitions are short): those wait for it, one per thread, until it asks or is lost.
+  const auto threads_of = [&](int r) { return static_cast<std::size_t>(std::max(1, setup_.threads_of(rank_t{r}))); };
+  std::size_t first_shares = unserved_shares();
   std::vector<std::uint32_t> allot(members_.size(), 0);
   for (std::size_t i = 0; i < members_.size(); ++i) {
     const int r = members_[i];
     if (!peers_[r].alive) continue;
-    const auto threads = static_cast<std::size_t>(std::max(1, setup_.threads_of(rank_t{r})));
+    const bool first = !served_[static_cast<std::size_t>(r)];
+    const std::size_t usable = first ? left : (left > first_shares ? left - first_shares : 0);
     allot[i] = static_cast<std::uint32_t>(std::min({static_cast<std::size_t>(parked_[static_cast<std::size_t>(r)]),
-                                                    threads, left}));
+                                                    threads_of(r), usable}));
     left -= allot[i];
+    if (first && allot[i] > 0) first_shares -= std::min<std::size_t>(first_shares, threads_of(r));
   }
-  for (std::size_t i = 0; i < members_.size() && left > reserve_; ++i) {
+  for (std::size_t i = 0; i < members_.size() && left > reserve_ + first_shares; ++i) {
     const int r = members_[i];
     if (!peers_[r].alive) continue;
-    const auto extra = std::min<std::size_t>(parked_[static_cast<std::size_t>(r)] - allot[i], left - reserve_);
+    const auto extra = std::min<std::size_t>(parked_[static_cast<std::size_t>(r)] - allot[i],
+                                             left - reserve_ - first_shares);
     allot[i] += static_cast<std::uint32_t>(extra);
     left -= extra;
   }
@@ -173,6 +191,7 @@ void node_scheduler::serve_parked() {
     tp_.send_bytes(rank_t{r}, msg::assign, encode_assign(given, chunks));
     peers_.sent(rank_t{r});
     parked_[static_cast<std::size_t>(r)] -= given;
+    if (given > 0) served_[static_cast<std::size_t>(r)] = true;
   }
 }
 
@@ -182,7 +201,9 @@ void node_scheduler::talk_up() {
     if (peers_[r].alive) waiting += parked_[static_cast<std::size_t>(r)];
   if (local_ && !failure_reported_)
     waiting += static_cast<std::uint64_t>(std::max(0, local_->threads() - local_->in_flight()));
-  const std::uint64_t have = pool_.queued() + requested_;
+  // What is kept for members that have not asked yet is theirs: it does not count as having work for the others.
+  const std::size_t queued = pool_.queued(), held = unserved_shares();
+  const std::uint64_t have = (queued > held ? queued - held : 0) + requested_;
   if (have < waiting + reserve_) {  // running low: ask for a batch (results ride along)
     const auto want = static_cast<std::uint32_t>(waiting + batch_ - have);
     send_up(msg::request, encode_request(want, up_));

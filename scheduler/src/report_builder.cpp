@@ -18,6 +18,15 @@ run_report report_from_finish(finish_msg fin, const map_job_model& job, const ru
   return rep;
 }
 
+run_report left_job_report(const std::string& job, const std::string& why) {
+  run_report rep;
+  rep.job = job;
+  rep.status = run_status::completed;
+  rep.is_scheduler = false;
+  rep.result_text = why;
+  return rep;
+}
+
 worker_summary worker_row(const session& s, const job_setup& setup, int r) {
   worker_summary ws;
   ws.rank = r;

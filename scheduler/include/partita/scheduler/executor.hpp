@@ -50,10 +50,16 @@ struct kernel_failure {
   std::string message;
 };
 
-/// Owns a tbb::task_arena of `threads` threads (none reserved for the caller, so the communication thread
-/// never runs partitions) and runs submitted chunks on it, each chunk's partitions in order on one thread.
-/// submit/drain/in_flight are called from one thread (the comm thread); kernels run concurrently.
-/// Non-copyable, non-movable; the destructor cancels and waits for running kernels.
+/// Owns a tbb::task_arena of `threads` threads (none reserved for the caller) and runs submitted chunks on it,
+/// each chunk's partitions in order on one thread. submit/drain/in_flight are called from one thread (the comm
+/// thread); kernels run concurrently.
+///
+/// One exception keeps tiny partitions fast: when nothing is in flight and the measured mean chunk time is under
+/// `inline_below`, submit runs the chunk on the calling thread. Handing a chunk of a few microseconds to a kernel
+/// thread and its result back costs two thread wake-ups, more than the chunk itself (and far more on an
+/// oversubscribed node); run inline, the communication thread is away from its messages no longer than it takes
+/// to probe for one (docs/design.md, "Framework threads"). Non-copyable, non-movable; the destructor cancels and
+/// waits for running kernels.
 class executor {
  public:
   /// `rank` is what kernels see as context::rank().
@@ -63,11 +69,17 @@ class executor {
   executor(const executor&) = delete;
   executor& operator=(const executor&) = delete;
 
+  /// Chunks whose measured mean time is under this run on the submitting thread when nothing else is in flight.
+  static constexpr std::chrono::microseconds inline_below{20};
+
   void submit(std::vector<id_range> chunk);
+  /// Chunks submit ran on the calling thread (the inline fast path).
+  std::uint64_t ran_inline() const noexcept { return inline_chunks_; }
   /// Chunks submitted and not finished yet.
   int in_flight() const noexcept { return submitted_ - finished_.load(std::memory_order_acquire); }
   int threads() const noexcept { return threads_; }
-  /// Moves the results finished so far into `into`; true if there were any.
+  /// Moves the results finished so far into `into`; true if there were any. Takes no lock when nothing was
+  /// published since the last call.
   bool drain(result_batch& into);
   /// The first kernel failure, if any kernel threw.
   std::optional<kernel_failure> failure() const;
@@ -94,7 +106,9 @@ class executor {
   std::vector<trace_slice> take_trace();
 
  private:
-  void run_chunk(const std::vector<id_range>& chunk);
+  enum class runs_on { arena, caller };
+  void fail(kernel_failure f);
+  void run_chunk(const std::vector<id_range>& chunk, runs_on where);
 
   map_job_model& job_;
   int threads_;
@@ -106,6 +120,7 @@ class executor {
   tbb::task_arena arena_;
   std::atomic<bool> cancel_{false};
   int submitted_ = 0;
+  std::uint64_t inline_chunks_ = 0;
   std::atomic<int> finished_{0};
   std::atomic<std::uint64_t> busy_ns_{0};
   std::atomic<std::uint64_t> ran_{0};
@@ -114,6 +129,8 @@ class executor {
   mutable std::mutex mutex_;
   std::condition_variable event_;   // signalled (under mutex_) when events_ grows
   std::atomic<std::uint64_t> events_{0};
+  std::uint64_t drained_events_ = 0;  // events() at the last drain (the comm thread's)
+  std::atomic<bool> failed_{false};   // failure_ is set
   result_batch done_;
   std::vector<trace_slice> slices_;
   std::optional<kernel_failure> failure_;

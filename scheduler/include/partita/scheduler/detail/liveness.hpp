@@ -25,8 +25,8 @@ class peer_table {
   const peer& operator[](int r) const { return peers_.at(static_cast<std::size_t>(r)); }
   int size() const noexcept { return static_cast<int>(peers_.size()); }
   /// Notes a message from `r` (alive or not: a peer declared lost stays lost).
-  void heard(rank_t r) { (*this)[r.value].last_heard = clock::now(); }
-  void sent(rank_t r) { (*this)[r.value].last_sent = clock::now(); }
+  void heard(rank_t r, clock::time_point at = clock::now()) { (*this)[r.value].last_heard = at; }
+  void sent(rank_t r, clock::time_point at = clock::now()) { (*this)[r.value].last_sent = at; }
   bool any_alive() const;
   std::vector<bool> alive_mask() const;
 

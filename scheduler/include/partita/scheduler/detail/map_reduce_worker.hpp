@@ -44,10 +44,10 @@ class map_reduce_worker {
   [[noreturn]] void aborted(const message<msg>& m);
   run_report finish(const message<msg>& m);
   /// Sends a request when chunks are lacking, a result batch when it is big or old enough, or a heartbeat.
-  void talk(std::uint32_t target, std::uint32_t per_message);
+  void talk(std::uint32_t target, std::uint32_t per_message, clock::time_point now);
   void send_request(std::uint32_t want);
   /// Moves finished results from the executor into results_ and notes them finished.
-  void drain();
+  void drain(clock::time_point now);
   /// The scheduler is silent past the timeout: walk the candidates; true when this rank takes over.
   bool elect();
   /// A takeover message: follow a higher term and report to the new scheduler. True if followed.

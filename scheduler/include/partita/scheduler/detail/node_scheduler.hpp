@@ -41,6 +41,8 @@ class node_scheduler {
   bool serve_messages();
   void handle(const message<msg>& m);
   void from_member(const message<msg>& m);
+  /// Chunks kept for members that have not been given work yet: one per thread of each.
+  std::size_t unserved_shares() const;
   void serve_parked();
   /// Asks the root for chunks when the pool runs low (results ride along), else sends results when many or old.
   void talk_up();
@@ -66,6 +68,7 @@ class node_scheduler {
   std::unique_ptr<executor> local_;
   std::optional<comm_waiter> waiter_;  // asleep while kernels run here (after local_: it watches it)
   std::vector<std::uint32_t> parked_;   // per rank: chunks asked for that the pool could not give yet
+  std::vector<bool> served_;            // per rank: it was given work at least once
   std::uint32_t reserve_ = 1;           // below this many chunks beyond what its ranks wait for, ask the root
   std::uint32_t batch_ = 1;             // and ask for this many
   std::uint32_t requested_ = 0;         // chunks asked of the root and not answered yet

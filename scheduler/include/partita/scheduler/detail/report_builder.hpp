@@ -16,6 +16,11 @@ namespace partita::detail {
 run_report report_from_finish(finish_msg fin, const map_job_model& job, const run_config& config, rank_t scheduler,
                               int ranks);
 
+/// The report of a rank that leaves a job the others go on with (replaced as the scheduler, declared lost while
+/// frozen, left out of an in-job rollback): status completed, not the scheduler (so it prints nothing and exits 0),
+/// `why` as its result text. Committing and reporting the job is the others' business.
+run_report left_job_report(const std::string& job, const std::string& why = "(left the job)");
+
 /// The row of rank `r` with its rank, host and thread count filled in (the model fills the figures).
 worker_summary worker_row(const session& s, const job_setup& setup, int r);
 
