@@ -102,6 +102,30 @@ void session::start(int* argc, char*** argv, const session_options& options) {
               env_.cpus_per_rank, level_name(provided));
 }
 
+void session::continue_with(const std::vector<int>& survivors) {
+  MPI_Group all = MPI_GROUP_NULL, kept = MPI_GROUP_NULL;
+  PARTITA_MPI(MPI_Comm_group(comm_, &all));
+  PARTITA_MPI(MPI_Group_incl(all, static_cast<int>(survivors.size()), survivors.data(), &kept));
+  MPI_Comm next = MPI_COMM_NULL;
+  // The tag keeps successive narrowings apart (a survivor still in an older one cannot match a newer one).
+  const int rc = MPI_Comm_create_group(comm_, kept, 0x5eed + generation_, &next);
+  MPI_Group_free(&kept);
+  MPI_Group_free(&all);
+  if (rc != MPI_SUCCESS || next == MPI_COMM_NULL)
+    throw error("the surviving ranks could not form a communicator (MPI_Comm_create_group failed)");
+  PARTITA_MPI(MPI_Comm_set_errhandler(next, MPI_ERRORS_RETURN));
+  comm_ = next;  // the old one is deliberately not freed (see the header)
+  ++generation_;
+  const int was = rank_.value;
+  int r = 0;
+  PARTITA_MPI(MPI_Comm_rank(comm_, &r));
+  PARTITA_MPI(MPI_Comm_size(comm_, &size_));
+  rank_ = rank_t{r};
+  nodes_ = node_map::build(comm_);
+  detail::set_log_identity(r, size_, nodes_.hosts[static_cast<std::size_t>(nodes_.node_of(r))]);
+  if (r != was) log().info("rank {} of the {} survivors (was rank {})", r, size_, was);
+}
+
 session::~session() {
   // The signal flags stay installed until the process exits: a stop signal that arrives while a finished job
   // shuts down (MPI_Finalize can take a while) must not kill the rank by the default action and turn a committed

@@ -16,12 +16,14 @@
 #include <type_traits>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <partita/runtime/crash_point.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/scheduler/detail/checkpoint_driver.hpp>
 #include <partita/scheduler/detail/iterative_placement.hpp>
+#include <partita/scheduler/detail/iterative_recovery.hpp>
 #include <partita/scheduler/detail/iterative_state.hpp>
 #include <partita/scheduler/detail/job_setup.hpp>
 #include <partita/scheduler/detail/progress_meter.hpp>
@@ -63,8 +65,9 @@ struct step_tail {
   static step_tail get(const double* p) { return {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]}; }
 };
 
-/// Waits for `reqs` to complete, at most `timeout` seconds; throws error naming `what` after that.
-void wait_bounded(std::vector<MPI_Request>& reqs, double timeout, const std::string& what) {
+/// Waits for `reqs` to complete, at most `timeout` seconds; throws peer_silent naming `what` after that (`step`: the
+/// last step every rank finished).
+void wait_bounded(std::vector<MPI_Request>& reqs, double timeout, std::uint64_t step, const std::string& what) {
   if (reqs.empty()) return;
   const auto start = clock::now();
   int spins = 0;
@@ -74,7 +77,8 @@ void wait_bounded(std::vector<MPI_Request>& reqs, double timeout, const std::str
     if (done) break;
     if (++spins > 1000) {
       if (since(start) > timeout)
-        throw error(fmt::format("{}: no answer within --timeout {} s (a rank is lost or hangs)", what, timeout));
+        throw detail::peer_silent(step, fmt::format("{}: no answer within --timeout {} s (a rank is lost or hangs)",
+                                                    what, timeout));
       std::this_thread::yield();
     }
   }
@@ -89,8 +93,10 @@ std::uint64_t fnv1a(std::uint64_t h, const void* data, std::size_t n) {
 
 class iterative_run {
  public:
-  iterative_run(session& s, iterative_job_model& job, const run_config& config, const detail::job_setup& setup)
-      : s_(s), job_(job), config_(config), setup_(setup), comm_(setup.comm), me_(s.rank().value), ranks_(s.size()),
+  iterative_run(session& s, iterative_job_model& job, const run_config& config, const detail::job_setup& setup,
+                detail::stall_watchdog& watchdog)
+      : s_(s), job_(job), config_(config), setup_(setup), watchdog_(watchdog), comm_(setup.comm), me_(s.rank().value),
+        ranks_(s.size()),
         n_(job.partition_count()), coordinator_(s.rank() == setup.scheduler),
         arena_(std::max(1, setup.threads_of(s.rank()))) {
     threads_ = setup.threads;
@@ -98,6 +104,11 @@ class iterative_run {
   }
 
   run_report run();
+  /// After start(): the step this run began at and the checkpoint it came from ("" fresh).
+  std::uint64_t started_at() const noexcept { return steps_at_start_; }
+  const std::string& restored_from() const noexcept { return restored_from_; }
+  /// The checkpoints this rank wrote as the coordinator so far (none elsewhere).
+  detail::checkpoint_stats checkpoints_written() const { return driver_ ? driver_->stats() : detail::checkpoint_stats{}; }
 
  private:
   void check_graph();
@@ -122,6 +133,7 @@ class iterative_run {
   iterative_job_model& job_;
   const run_config& config_;
   const detail::job_setup& setup_;
+  detail::stall_watchdog& watchdog_;  // told of every step (under in-job recovery it ends a rank stuck in a collective)
   MPI_Comm comm_;
   int me_, ranks_;
   std::uint64_t n_;
@@ -154,7 +166,7 @@ class iterative_run {
   std::vector<std::vector<std::vector<double>>> in_;  // [owned index][neighbour slot] the halo received
 
   std::string failure_text_;
-  std::string stop_reason_;      // coordinator: why this step boundary checkpoints     // what this rank's failing kernel said
+  std::string stop_reason_;      // coordinator: why this step boundary checkpoints
   std::unique_ptr<detail::checkpoint_driver> driver_;
 };
 
@@ -340,8 +352,9 @@ step_tail iterative_run::exchange_and_step(std::vector<double>& contribution) {
     if (!flag) {
       if (++spins > 1000) {
         if (since(start) > config_.timeout_seconds)
-          throw error(fmt::format("step {}: halos from {} rank(s) did not arrive within --timeout {} s (a rank is "
-                                  "lost or hangs)", steps_ + 1, pending, config_.timeout_seconds));
+          throw detail::peer_silent(steps_, fmt::format("step {}: halos from {} rank(s) did not arrive within "
+                                                        "--timeout {} s (a rank is lost or hangs)",
+                                                        steps_ + 1, pending, config_.timeout_seconds));
         std::this_thread::yield();
       }
       continue;
@@ -399,7 +412,7 @@ step_tail iterative_run::exchange_and_step(std::vector<double>& contribution) {
   for (double t : measured) local_busy += t;
   busy_ += local_busy;
   tail.busy = local_busy;
-  wait_bounded(sends, config_.timeout_seconds, fmt::format("step {}: sending halos", steps_ + 1));
+  wait_bounded(sends, config_.timeout_seconds, steps_, fmt::format("step {}: sending halos", steps_ + 1));
 
   contribution.clear();
   for (std::uint64_t i = 0; i < count; ++i) {
@@ -423,7 +436,7 @@ void iterative_run::gather(const std::vector<double>& contribution, std::vector<
   std::vector<MPI_Request> req(1);
   PARTITA_MPI(MPI_Iallgatherv(contribution.data(), static_cast<int>(contribution.size()), MPI_DOUBLE, all.data(),
                               counts.data(), displs.data(), MPI_DOUBLE, comm_, req.data()));
-  wait_bounded(req, config_.timeout_seconds, fmt::format("step {}: the reductions", steps_ + 1));
+  wait_bounded(req, config_.timeout_seconds, steps_, fmt::format("step {}: the reductions", steps_ + 1));
 }
 
 void iterative_run::raise(const step_tail& t, int from_rank) {
@@ -535,8 +548,8 @@ void iterative_run::migrate(const detail::placement& next) {
     PARTITA_MPI(MPI_Improbe(MPI_ANY_SOURCE, static_cast<int>(tag::migrate), comm_, &flag, &msg, &st));
     if (!flag) {
       if (since(start) > config_.timeout_seconds)
-        throw error(fmt::format("step {}: {} migrating partition(s) did not arrive within --timeout {} s", steps_,
-                                pending, config_.timeout_seconds));
+        throw detail::peer_silent(steps_, fmt::format("step {}: {} migrating partition(s) did not arrive within "
+                                                      "--timeout {} s", steps_, pending, config_.timeout_seconds));
       std::this_thread::yield();
       continue;
     }
@@ -551,7 +564,7 @@ void iterative_run::migrate(const detail::placement& next) {
     owned_[id] = job_.load(partition_id{id}, detail::decode_arrays(buf, pos));
     --pending;
   }
-  wait_bounded(sends, config_.timeout_seconds, "migrating partitions");
+  wait_bounded(sends, config_.timeout_seconds, steps_, "migrating partitions");
   place_ = next;
   plan_halos();
 }
@@ -577,7 +590,7 @@ std::vector<std::unique_ptr<partition_state>> iterative_run::gather_final_states
   std::vector<MPI_Request> req(1);
   PARTITA_MPI(MPI_Igatherv(mine.data(), len, MPI_BYTE, all.data(), lens.data(), displs.data(), MPI_BYTE, root, comm_,
                            req.data()));
-  wait_bounded(req, config_.timeout_seconds, "gathering the final states");
+  wait_bounded(req, config_.timeout_seconds, steps_, "gathering the final states");
   std::vector<std::unique_ptr<partition_state>> states(coordinator_ ? n_ : 0);
   if (!coordinator_) return states;
   std::uint64_t h = 0xcbf29ce484222325ull;
@@ -617,7 +630,7 @@ std::vector<detail::rank_trace> iterative_run::gather_slices() {
   std::vector<MPI_Request> req(1);
   PARTITA_MPI(MPI_Igatherv(slices_.data(), len, MPI_BYTE, all.data(), lens.data(), displs.data(), MPI_BYTE, root,
                            comm_, req.data()));
-  wait_bounded(req, config_.timeout_seconds, "gathering the trace");
+  wait_bounded(req, config_.timeout_seconds, steps_, "gathering the trace");
   std::vector<detail::rank_trace> out;
   if (!coordinator_) return out;
   for (int r = 0; r < ranks_; ++r) {
@@ -680,6 +693,7 @@ run_report iterative_run::run() {
   bool done = steps_ > 0 && job_.done(steps_, red_);
   bool measured_start = false;
   while (!done) {
+    watchdog_.pet("running a step");
     auto tail = exchange_and_step(contribution);
     if (coordinator_ && tail.err == step_tail::ok) {
       // What every rank does at the end of this step: decided here, carried by the reductions' gather.
@@ -737,6 +751,7 @@ run_report iterative_run::run() {
     }
     if (ctl.control != step_tail::go_on && !done) {
       const bool stop = ctl.control == step_tail::checkpoint_and_stop;
+      watchdog_.pet("writing a checkpoint (collective)");
       write_checkpoint_now(stop_reason_.empty() ? "every N steps" : stop_reason_, stop,
                            epoch_t{static_cast<std::uint64_t>(ctl.epoch)});
       if (stop) {
@@ -758,6 +773,7 @@ run_report iterative_run::run() {
   rep.rebalances = rebalances_;
   rep.imbalance_start = imbalance_start_;
   rep.imbalance_end = detail::placement_imbalance(place_, cost_, threads_);
+  watchdog_.pet("ending the job (collective)");
   if (rep.status == run_status::completed) {
     auto states = gather_final_states(rep.state_digest);
     if (coordinator_) job_.conclude(steps_, red_, std::move(states));
@@ -810,10 +826,68 @@ run_report run_iterative(session& s, iterative_job_model& job, const run_config&
   if (!config.speculate || config.speculation_factor != run_config{}.speculation_factor) refuse("--speculate/--speculation-factor");
   if (config.imbalance_threshold < 0) throw usage_error("--imbalance-threshold must be 0 (off) or more, e.g. 1.1");
   if (job.partition_count() == 0) throw usage_error("job '" + job.name() + "' has no partitions");
-  detail::job_comm comm(s.comm());
-  const auto setup = detail::set_up(s, config, comm.get());
-  detail::arm_injection(s, config, setup, "step.done");
-  return iterative_run(s, job, config, setup).run();
+  // Under in-job recovery a lost rank does not end the run: the survivors agree on who is left, form a
+  // communicator of their own and go on from the last checkpoint (docs/design.md, "In-job rollback").
+  const auto t0 = clock::now();
+  run_config attempt = config;
+  std::vector<rollback_summary> rollbacks;
+  detail::checkpoint_stats earlier;  // written by this rank as the coordinator of attempts that ended in a rollback
+  for (;;) {
+    detail::job_comm comm(s.comm());
+    auto setup = detail::set_up(s, attempt, comm.get());
+    setup.t0 = t0;  // the summary's wall time covers every attempt
+    if (rollbacks.empty()) detail::arm_injection(s, config, setup, "step.done");
+    const bool recover = setup.failover && s.size() > 1;
+    detail::stall_watchdog watchdog(3 * config.timeout_seconds + 10, recover);
+    iterative_run runner(s, job, attempt, setup, watchdog);
+    const auto note_start = [&] {
+      if (rollbacks.empty()) return;
+      rollbacks.back().from_step = runner.started_at();
+      rollbacks.back().checkpoint = runner.restored_from();
+    };
+    try {
+      auto rep = runner.run();
+      note_start();
+      rep.rollbacks = std::move(rollbacks);
+      if (rep.is_scheduler) {
+        rep.checkpoints += earlier.count;
+        rep.checkpoint_seconds += earlier.seconds;
+        rep.checkpoint_bytes += earlier.bytes;
+      }
+      return rep;
+    } catch (const detail::peer_silent& e) {
+      if (!recover) throw;
+      note_start();
+      const auto written = runner.checkpoints_written();
+      earlier.count += written.count;
+      earlier.seconds += written.seconds;
+      earlier.bytes += written.bytes;
+      rollback_summary r;
+      r.noticed_at_seconds = since(t0);
+      r.lost_at_step = e.step();
+      r.ranks_before = s.size();
+      log().warn("{}; rolling back in this run: the survivors agree on who is left ({:.0f} s at most)", e.what(),
+                 2 * config.timeout_seconds);
+      watchdog.pet("agreeing on the surviving ranks");
+      const auto who = detail::agree_on_survivors(comm.get(), config.timeout_seconds);
+      comm.abandon();
+      if (who.ranks.empty()) return detail::left_job_report(job.name());
+      if (who.ranks.front() == s.rank().value)
+        for (int lost : who.lost) detail::record_lost_rank(s, config, job.name(), lost);
+      watchdog.pet("forming a communicator of the survivors");
+      s.continue_with(who.ranks);
+      r.lost_ranks = who.lost;
+      r.ranks_after = s.size();
+      r.resumed_at_seconds = since(t0);
+      if (s.rank().value == 0)
+        log().warn("in-job rollback: rank(s) {} lost after step {}; {} of {} ranks go on from {}", fmt::join(r.lost_ranks, ", "),
+                   r.lost_at_step, r.ranks_after, r.ranks_before,
+                   config.checkpoint_dir ? "the last checkpoint" : (config.restart ? *config.restart : "the start"));
+      if (config.checkpoint_dir) attempt.restart = "auto";
+      if (config.inject) arm_crash_point("");  // --inject fires once per job: a survivor must not fire it again
+      rollbacks.push_back(std::move(r));
+    }
+  }
 }
 
 }  // namespace partita

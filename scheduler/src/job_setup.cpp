@@ -19,7 +19,7 @@ job_comm::job_comm(MPI_Comm parent) {
 }
 
 job_comm::~job_comm() {
-  if (MPI_Comm_free(&comm_) != MPI_SUCCESS) log().warn("could not free the job's communicator");
+  if (comm_ != MPI_COMM_NULL && MPI_Comm_free(&comm_) != MPI_SUCCESS) log().warn("could not free the job's communicator");
 }
 
 void check_run_config(const run_config& config) {

@@ -1,6 +1,9 @@
 #include <partita/scheduler/run_report.hpp>
 
+#include <algorithm>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 namespace partita {
@@ -21,6 +24,12 @@ std::string run_report::to_json() const {
                               {"from_checkpoint", f.from_checkpoint}, {"from_workers", f.from_workers},
                               {"adopted_running", f.adopted_running}, {"dropped", f.dropped},
                               {"to_run", f.to_run}, {"rerun", f.rerun}, {"lost_ranks", f.lost_ranks}});
+  nlohmann::json rollbacks_json = nlohmann::json::array();
+  for (const auto& r : rollbacks)
+    rollbacks_json.push_back({{"lost_ranks", r.lost_ranks}, {"ranks_before", r.ranks_before},
+                              {"ranks_after", r.ranks_after}, {"noticed_at_seconds", r.noticed_at_seconds},
+                              {"resumed_at_seconds", r.resumed_at_seconds}, {"lost_at_step", r.lost_at_step},
+                              {"from_step", r.from_step}, {"checkpoint", r.checkpoint}});
   nlohmann::json doc = {{"job", job},
           {"policy", policy},
           {"status", status == run_status::completed ? "completed" : "checkpointed"},
@@ -56,6 +65,7 @@ std::string run_report::to_json() const {
     doc["imbalance_start"] = imbalance_start;
     doc["imbalance_end"] = imbalance_end;
     doc["state_digest"] = state_digest;
+    doc["rollbacks"] = rollbacks_json;
   }
   return doc.dump(2);
 }
@@ -80,6 +90,12 @@ std::string run_report::to_text() const {
       out += fmt::format("checkpoints: {} written, {:.3f} s, {} bytes; restored from: {}{}\n", checkpoints,
                          checkpoint_seconds, checkpoint_bytes, restored_from.empty() ? "-" : restored_from,
                          restored_from.empty() ? "" : fmt::format(" (step {})", restored_done));
+    for (const auto& r : rollbacks)
+      out += fmt::format("rollback: rank(s) {} lost after step {} (noticed at {:.3f} s); {} of {} ranks went on at "
+                         "{:.3f} s from {} (step {}), {} step(s) run again\n",
+                         fmt::join(r.lost_ranks, ", "), r.lost_at_step, r.noticed_at_seconds, r.ranks_after,
+                         r.ranks_before, r.resumed_at_seconds, r.checkpoint.empty() ? std::string("the start") : r.checkpoint,
+                         r.from_step, r.lost_at_step - std::min(r.lost_at_step, r.from_step));
     if (status == run_status::checkpointed)
       out += fmt::format("stopped: {}; relaunch with --restart auto to continue\n", stop_reason);
     return out;

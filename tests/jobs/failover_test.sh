@@ -41,18 +41,7 @@ check_recovered() {
 export PARTITA_CRASH_AT=
 # The pid of rank $1 of the job started in the background as process $2 (a descendant whose environment says
 # OMPI_COMM_WORLD_RANK=$1), waiting up to 15 s for it.
-descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
-rank_pid() {
-  local p
-  for _ in $(seq 150); do
-    for p in $(descendants "$2"); do
-      [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$(basename "$partita" | cut -c1-15)" ] || continue
-      tr '\0' '\n' 2>/dev/null < "/proc/$p/environ" | grep -qx "OMPI_COMM_WORLD_RANK=$1" && { echo "$p"; return 0; }
-    done
-    sleep 0.1
-  done
-  return 1
-}
+source "$(dirname "$0")/../support/rank_pid.sh"
 wait_for() { for _ in $(seq 300); do grep -q "$1" "$work/log" && return 0; sleep 0.05; done; return 1; }
 
 case $case_name in

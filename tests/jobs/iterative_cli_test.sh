@@ -11,6 +11,7 @@ work=$(mktemp -d /tmp/partita-iter.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL [$case_name]: $*"; [ -f "$work/log" ] && tail -30 "$work/log"; exit 1; }
 ck=$work/ck
+source "$(dirname "$0")/../support/rank_pid.sh"
 heat=(run heat --param blocks_x=4 --param blocks_y=4 --param block=24 --param steps=120 --param refine=6 --quiet --threads 1)
 job=("${heat[@]}")
 result() { python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['result'])" "$1"; }
@@ -115,6 +116,56 @@ output_and_h5dump)
   "$partita" verify "$file" > "$work/log" 2>&1 || fail "verify failed: $(cat "$work/log")"
   "$partita" inspect "$file" > "$work/log" 2>&1 || fail "inspect failed"
   grep -q iterative "$work/log" || fail "inspect does not show the model" ;;
+rollback_worker|rollback_coordinator|rollback_no_checkpoint)
+  # Under mpirun --enable-recovery a lost rank does not end the run: the survivors agree on who is left, form a
+  # communicator of their own and go on from the last checkpoint (or the start) in the same mpirun; exit 0 and the
+  # uninterrupted run's result, bitwise (docs/design.md, "In-job rollback").
+  reference
+  case $case_name in
+    rollback_worker) np=4; kill=(--inject kill:rank=2:after=50); lost=2; ck_args=(--checkpoint-dir "$ck" --checkpoint-every 20) ;;
+    rollback_coordinator) np=3; kill=(--inject kill:scheduler:after=50); lost=0; ck_args=(--checkpoint-dir "$ck" --checkpoint-every 20) ;;
+    rollback_no_checkpoint) np=3; kill=(--inject kill:rank=1:after=30); lost=1; ck_args=() ;;
+  esac
+  $mpirun --enable-recovery -n $np "$partita" "${job[@]}" "${ck_args[@]}" "${kill[@]}" --timeout 3 --heartbeat 0.5     --summary-json "$work/rb.json" > "$work/log" 2>&1 || fail "exited $? (the survivors should have finished the job)"
+  grep -q "in-job rollback: rank(s) $lost lost" "$work/log" || fail "no rollback line naming rank $lost"
+  got=$(result "$work/rb.json")
+  [ "$got" = "$ref" ] || fail "after the rollback: '$got', uninterrupted: '$ref'"
+  [ "$(field "$work/rb.json" "[r['lost_ranks'] for r in d['rollbacks']]")" = "[[$lost]]" ] || fail "summary: $(field "$work/rb.json" "d['rollbacks']")"
+  [ "$(field "$work/rb.json" "d['rollbacks'][0]['ranks_after']")" = $((np - 1)) ] || fail "ranks after the rollback"
+  if [ ${#ck_args[@]} -gt 0 ]; then
+    [ "$(field "$work/rb.json" "0 < d['rollbacks'][0]['from_step'] <= 50 and d['rollbacks'][0]['checkpoint'] != ''")" = True ] \
+      || fail "did not go on from a checkpoint: $(field "$work/rb.json" "d['rollbacks']")"
+    grep -q "lost: silent" "$ck/failure-history" || fail "the failure history does not record the lost rank"
+  else
+    [ "$(field "$work/rb.json" "d['rollbacks'][0]['from_step']")" = 0 ] || fail "without checkpoints it goes on from the start"
+  fi ;;
+rollback_frozen)
+  # A rank frozen (SIGSTOP) past the timeout is left behind; when it resumes it hears nobody, leaves the job quietly
+  # (exit 0, no result of its own), and the others' result is the uninterrupted one.
+  job=(run heat --param blocks_x=4 --param blocks_y=4 --param block=96 --param steps=30000 --quiet --threads 1)
+  reference
+  $mpirun --enable-recovery -n 3 "$partita" "${job[@]}" --checkpoint-dir "$ck" --checkpoint-every 1000 --timeout 3 \
+    --heartbeat 0.5 --summary-json "$work/rb.json" > "$work/log" 2>&1 &
+  pid=$!
+  victim=$(rank_pid 2 $pid) || fail "rank 2 not found under the launcher"
+  for _ in $(seq 100); do grep -q "heat.1.h5" "$work/log" 2>/dev/null && break; sleep 0.1; done
+  kill -STOP "$victim"
+  sleep 12
+  kill -CONT "$victim"
+  wait $pid; rc=$?
+  [ $rc = 0 ] || fail "exited $rc"
+  got=$(result "$work/rb.json")
+  [ "$got" = "$ref" ] || fail "after the rollback: '$got', uninterrupted: '$ref'"
+  grep -q "leaves the job" "$work/log" || fail "the frozen rank did not leave the job"
+  [ "$(grep -c "^result" "$work/log")" -le 1 ] || fail "more than one result printed" ;;
+rollback_in_checkpoint)
+  # A rank killed inside a collective checkpoint write: MPI cannot take the survivors out of it. They must not hang:
+  # the stall watchdog ends the run non-zero (the launcher relaunches it), and a restart gives the exact result.
+  reference
+  PARTITA_CRASH_AT="ckpt.after_tmp_close@1:2" $mpirun --enable-recovery -n 3 "$partita" "${job[@]}" --checkpoint-dir "$ck" \
+    --checkpoint-every 20 --timeout 2 --heartbeat 0.5 > "$work/log" 2>&1 && fail "exit 0 after a rank died inside a checkpoint"
+  grep -q "crash point 'ckpt.after_tmp_close' reached" "$work/log" || fail "no crash in the checkpoint"
+  restart_and_compare 2 ;;
 *) fail "unknown case" ;;
 esac
 echo "PASS [$case_name]"

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <string_view>
+#include <vector>
 #include <partita/runtime/ids.hpp>
 #include <partita/runtime/launch_env.hpp>
 #include <partita/runtime/node_map.hpp>
@@ -48,6 +49,15 @@ class session {
   /// True if this session called MPI_Init and will call MPI_Finalize.
   bool owns_mpi() const noexcept { return owns_mpi_; }
 
+  /// Goes on with only the ranks `survivors` (ranks of comm(), ascending, this one among them) after the others
+  /// were lost: comm() becomes a communicator of theirs (MPI_Comm_create_group, collective over the survivors only:
+  /// Open MPI 4.1 completes it with dead ranks in the old one, see docs/design.md, "In-job rollback"), and rank(),
+  /// size() and nodes() follow it. The old communicator is left as it is: operations on it that involve a lost
+  /// rank may never complete, so it is neither used nor freed again. Collective over the survivors.
+  void continue_with(const std::vector<int>& survivors);
+  /// How many times continue_with narrowed the session (0: every rank of the start is in it).
+  int generation() const noexcept { return generation_; }
+
   /// The code this process will exit with, set before the session ends. A non-zero one is made visible to
   /// `mpirun --enable-recovery` (which would otherwise exit 0) once MPI is finalised: see exit_status.hpp.
   void set_exit_code(int code) noexcept { exit_code_ = code; }
@@ -63,6 +73,7 @@ class session {
   thread_level provided_ = thread_level::single;
   bool owns_mpi_ = false;
   int exit_code_ = 0;
+  int generation_ = 0;
 };
 
 /// Ends a process that found a usage error before its session started (bad flag, unknown job):

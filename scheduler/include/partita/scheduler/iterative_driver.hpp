@@ -15,7 +15,10 @@ namespace partita {
 /// Throws usage_error (every rank) for a bad neighbour graph, a halo of the wrong size or map/reduce-only options;
 /// kernel_error on the rank whose kernel threw (remote_failure elsewhere); checkpoint_error for an unusable
 /// --restart file; error if a peer stays silent past --timeout. A lost rank ends the run (relaunch with
-/// --restart auto). docs/design.md, "Iterative jobs".
+/// --restart auto), except under in-job recovery (`mpirun --enable-recovery`, or --failover): then the survivors
+/// agree on who is left, narrow `s` to themselves (session::continue_with) and go on from the last checkpoint in
+/// the same call; a rank left out returns a report that is not the scheduler's. docs/design.md, "Iterative jobs"
+/// and "In-job rollback".
 run_report run_iterative(session& s, iterative_job_model& job, const run_config& config);
 
 }  // namespace partita

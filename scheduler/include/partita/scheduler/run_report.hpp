@@ -51,6 +51,19 @@ struct failover_summary {
   std::vector<int> lost_ranks;         ///< the lost scheduler and ranks that did not report
 };
 
+/// An in-job rollback of an iterative job (docs/design.md, "In-job rollback"): ranks were lost, the survivors went
+/// on from the last checkpoint in the same run.
+struct rollback_summary {
+  std::vector<int> lost_ranks;         ///< ranks lost (numbered as before the rollback)
+  int ranks_before = 0;
+  int ranks_after = 0;
+  double noticed_at_seconds = 0;       ///< since the run's start: a bounded wait ran out
+  double resumed_at_seconds = 0;       ///< since the run's start: the survivors went on
+  std::uint64_t lost_at_step = 0;      ///< the last step every rank had finished
+  std::uint64_t from_step = 0;         ///< the step the survivors went on from (the checkpoint's; 0: the start)
+  std::string checkpoint;              ///< the checkpoint they went on from ("" none)
+};
+
 /// The outcome of run(). On every rank: status, result bytes and text. Timings and per-worker figures
 /// are complete on the scheduler rank (is_scheduler).
 struct run_report {
@@ -97,6 +110,7 @@ struct run_report {
   double imbalance_end = 1;              ///< of the last placement, with the last measured costs
   std::string state_digest;              ///< FNV-1a 64 of every partition's final state in id order (completed runs)
   std::vector<failover_summary> failovers;  ///< scheduler failovers in this run (the last one, on its scheduler)
+  std::vector<rollback_summary> rollbacks;  ///< iterative jobs: in-job rollbacks after lost ranks, in order
 
   /// The summary as a JSON document (text, indented), as --summary-json writes it.
   std::string to_json() const;

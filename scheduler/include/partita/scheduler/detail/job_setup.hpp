@@ -26,6 +26,9 @@ class job_comm {
   job_comm(const job_comm&) = delete;
   job_comm& operator=(const job_comm&) = delete;
   MPI_Comm get() const noexcept { return comm_; }
+  /// Leaves the communicator to MPI without freeing it: operations on it that involve a lost rank may never
+  /// complete (in-job rollback).
+  void abandon() noexcept { comm_ = MPI_COMM_NULL; }
 
  private:
   MPI_Comm comm_ = MPI_COMM_NULL;
