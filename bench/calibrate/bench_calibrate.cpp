@@ -110,12 +110,12 @@ std::pair<double, double> dispatcher_costs(std::uint64_t n, int reps) {
     ids.reserve(n);
     const auto t0 = clock_type::now();
     for (std::uint64_t i = 0; i < n; ++i)
-      for (const auto& chunk : d.assign(static_cast<int>(i % 8), 1))
+      for (const auto& chunk : d.assign(partita::rank_t{static_cast<int>(i % 8)}, 1))
         for (const auto& range : chunk)
           for (auto id = range.begin; id < range.end; ++id) ids.push_back(id);
     const double assign_s = seconds_since(t0) / static_cast<double>(n);
     const auto t1 = clock_type::now();
-    for (std::size_t i = 0; i < ids.size(); ++i) d.complete(static_cast<int>(i % 8), ids[i], 1e-6);
+    for (std::size_t i = 0; i < ids.size(); ++i) d.complete(partita::rank_t{static_cast<int>(i % 8)}, partita::partition_id{ids[i]}, 1e-6);
     const double complete_s = seconds_since(t1) / static_cast<double>(ids.size());
     if (!d.finished()) throw partita::error("bench_calibrate: the dispatcher did not finish");
     assign_best = std::min(assign_best, assign_s);

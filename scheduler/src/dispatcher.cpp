@@ -177,7 +177,8 @@ std::uint64_t dispatcher::min_chunk() const {
   return static_cast<std::uint64_t>(std::clamp(c, 1.0, cap));
 }
 
-std::vector<std::vector<id_range>> dispatcher::assign(int w, int chunks, clock::time_point now) {
+std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks, clock::time_point now) {
+  const int w = worker.value;
   auto& wk = workers_.at(static_cast<std::size_t>(w));
   std::vector<std::vector<id_range>> out;
   if (wk.tally.lost || wk.threads == 0) return out;
@@ -276,7 +277,7 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
     ++wk.unfinished;
     ++wk.tally.chunks;
     ++wk.tally.copies;
-    copies_.push_back(speculative_copy{c.id, c.holder, w, c.outstanding});
+    copies_.push_back(speculative_copy{partition_id{c.id}, rank_t{c.holder}, rank_t{w}, c.outstanding});
     out.push_back({id_range{c.id, c.id + 1}});
   }
   if (!out.empty()) ++wk.tally.messages;
@@ -305,7 +306,9 @@ void dispatcher::settle(int w, std::uint64_t id) {
       if (h >= 0 && h != w) done_with(h);
 }
 
-bool dispatcher::complete(int w, std::uint64_t id, double seconds) {
+bool dispatcher::complete(rank_t worker, partition_id partition, double seconds) {
+  const int w = worker.value;
+  const std::uint64_t id = partition.value;
   if (id >= total_) throw error("dispatcher: result for partition " + std::to_string(id) + " of " + std::to_string(total_));
   if (!done_.insert(id)) return false;
   ++done_count_;
@@ -329,7 +332,8 @@ bool dispatcher::complete(int w, std::uint64_t id, double seconds) {
   return true;
 }
 
-std::uint64_t dispatcher::lose(int w) {
+std::uint64_t dispatcher::lose(rank_t worker) {
+  const int w = worker.value;
   auto& wk = workers_.at(static_cast<std::size_t>(w));
   if (wk.tally.lost) return 0;
   wk.tally.lost = true;
@@ -364,8 +368,8 @@ std::uint64_t dispatcher::lose(int w) {
   return n;
 }
 
-bool dispatcher::adopt(int w, int threads) {
-  auto& wk = workers_.at(static_cast<std::size_t>(w));
+bool dispatcher::adopt(rank_t worker, int threads) {
+  auto& wk = workers_.at(static_cast<std::size_t>(worker.value));
   if (wk.tally.lost || wk.threads > 0 || threads <= 0) return false;
   wk.threads = threads;
   total_threads_ += threads;

@@ -107,10 +107,10 @@ void executor::run_chunk(const std::vector<id_range>& chunk, runs_on where) {
         context ctx(partition_id{id}, step_t{0}, seed_, job_.params(), arena_, cancel_, rank_);
         job_.run(partition_id{id}, ctx, local.data);
       } catch (const std::exception& e) {
-        fail(kernel_failure{id, e.what()});
+        fail(kernel_failure{partition_id{id}, e.what()});
         break;
       } catch (...) {
-        fail(kernel_failure{id, "an exception not derived from std::exception"});
+        fail(kernel_failure{partition_id{id}, "an exception not derived from std::exception"});
         break;
       }
       crash_point("partition.done");  // fault tests: PARTITA_CRASH_AT=partition.done@RANK:N kills a rank mid-job

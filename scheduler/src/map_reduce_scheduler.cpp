@@ -201,7 +201,7 @@ struct map_reduce_scheduler::running {
       const auto id = results.ids[i];
       const double secs = static_cast<double>(results.nanos[i]) * 1e-9;
       const auto won_before = dispatch_.copies_won();
-      if (!dispatch_.complete(worker, id, secs)) continue;
+      if (!dispatch_.complete(rank_t{worker}, partition_id{id}, secs)) continue;
       if (term_ == 0) crash_point("scheduler.commit");  // --inject kill:scheduler targets the first scheduler
       if (takeover_ && !first_commit_logged_) {
         first_commit_logged_ = true;
@@ -230,11 +230,11 @@ struct map_reduce_scheduler::running {
       local_results_.clear();
       busy = true;
     }
-    if (auto f = local_->failure()) throw kernel_error(job_.name(), f->id, f->message);
+    if (auto f = local_->failure()) throw kernel_error(job_.name(), f->id.value, f->message);
     const int target = local_->threads() + config_.prefetch;
     const int lacking = target - local_->in_flight();
     if (lacking > 0 && (dispatch_.unassigned() > 0 || speculation_round_)) {
-      auto chunks = dispatch_.assign(s_.rank().value, lacking, clock::now());
+      auto chunks = dispatch_.assign(s_.rank(), lacking, clock::now());
       note_copies();
       busy = !chunks.empty();
       for (auto& chunk : chunks) local_->submit(std::move(chunk));
@@ -291,7 +291,7 @@ struct map_reduce_scheduler::running {
       }
       case msg::failure: {
         const auto f = decode_failure(m.payload);
-        throw kernel_error(job_.name(), f.id, f.message);
+        throw kernel_error(job_.name(), f.id.value, f.message);
       }
       case msg::heartbeat:
         break;
@@ -308,7 +308,7 @@ struct map_reduce_scheduler::running {
   /// Two levels (docs/design.md, "Two-level scheduling"): rank `r` of a node scheduler's node writes to the root,
   /// so it lost its node scheduler; from now on it is one of the root's workers. False for anyone else.
   bool adopt(int r) {
-    if (r == s_.rank().value || setup_.tree.reports_to_root(r) || !dispatch_.adopt(r, setup_.threads_of(rank_t{r})))
+    if (r == s_.rank().value || setup_.tree.reports_to_root(r) || !dispatch_.adopt(rank_t{r}, setup_.threads_of(rank_t{r})))
       return false;
     peers_[r].alive = true;
     log().warn("rank {} lost its node scheduler (rank {}) and now reports to the scheduler", r,
@@ -323,7 +323,7 @@ struct map_reduce_scheduler::running {
     std::vector<int> out;
     for (int r = 0; r < s_.size(); ++r) {
       if (r == s_.rank().value || setup_.tree.reports_to_root(r) || peers_[r].alive) continue;
-      if (!dispatch_.tally(setup_.tree.boss_of(rank_t{r}).value).lost || !adopt(r)) continue;
+      if (!dispatch_.tally(setup_.tree.boss_of(rank_t{r})).lost || !adopt(r)) continue;
       peers_[r].last_heard = clock::now();
       out.push_back(r);
     }
@@ -331,7 +331,7 @@ struct map_reduce_scheduler::running {
   }
 
   void answer(rank_t to, std::uint32_t want, clock::time_point now = clock::now()) {
-    auto chunks = dispatch_.assign(to.value, static_cast<int>(want), now);
+    auto chunks = dispatch_.assign(to, static_cast<int>(want), now);
     note_copies();
     if (chunks.empty()) {
       parked_[static_cast<std::size_t>(to.value)] += want;  // answered later, when work comes back, or by finish
@@ -357,8 +357,8 @@ struct map_reduce_scheduler::running {
     for (; copies_seen_ < copies.size(); ++copies_seen_) {
       const auto& c = copies[copies_seen_];
       log().debug("speculation: partition {} outstanding {:.3f} s on rank {} (median partition {:.3f} s): a copy runs "
-                  "on rank {}", c.id, c.outstanding_seconds, c.holder, dispatch_.median_seconds(), c.worker);
-      event(fmt::format("speculative copy of partition {} (held by rank {}) on rank {}", c.id, c.holder, c.worker));
+                  "on rank {}", c.id.value, c.outstanding_seconds, c.holder.value, dispatch_.median_seconds(), c.worker.value);
+      event(fmt::format("speculative copy of partition {} (held by rank {}) on rank {}", c.id.value, c.holder.value, c.worker.value));
     }
   }
 
@@ -382,7 +382,7 @@ struct map_reduce_scheduler::running {
   /// worker fails the job; at the end (`running` false) it is only recorded.
   void lose(int r, bool running = true) {
     peers_[r].alive = false;
-    const auto requeued = dispatch_.lose(r);
+    const auto requeued = dispatch_.lose(rank_t{r});
     log().warn("worker rank {} silent for {:.0f} s: declared lost; {} of its partitions go back to the queue", r,
                config_.timeout_seconds, requeued);
     event(fmt::format("rank {} lost", r));
@@ -435,7 +435,7 @@ struct map_reduce_scheduler::running {
     std::vector<worker_summary> rows;
     std::vector<rank_trace> traces;
     for (int r = 0; r < s_.size(); ++r) {
-      const auto& tally = dispatch_.tally(r);
+      const auto& tally = dispatch_.tally(rank_t{r});
       auto ws = worker_row(s_, setup_, r);
       ws.partitions = tally.partitions;
       ws.chunks = tally.chunks;
@@ -497,7 +497,7 @@ struct map_reduce_scheduler::running {
           if (stopped) {
             log().warn("worker rank {} silent for {:.0f} s after the stop: not waiting for its figures", r, patience);
             peers_[r].alive = false;
-            dispatch_.lose(r);
+            dispatch_.lose(rank_t{r});
           } else {
             lose(r, false);
           }
@@ -574,13 +574,13 @@ struct map_reduce_scheduler::running {
     for (int r = 0; r < s_.size(); ++r) {
       if (r == s_.rank().value || survivors_->reported[static_cast<std::size_t>(r)]) continue;
       peers_[r].alive = false;
-      dispatch_.lose(r);
+      dispatch_.lose(rank_t{r});
       f.lost_ranks.push_back(r);
       if (!takeover_->excluded[static_cast<std::size_t>(r)] || r == f.lost_scheduler)
         record_lost_rank(s_, config_, job_.name(), r);
     }
     std::uint64_t adopted = 0;
-    for (int r = 0; r < s_.size(); ++r) adopted += dispatch_.unfinished(r);
+    for (int r = 0; r < s_.size(); ++r) adopted += dispatch_.unfinished(rank_t{r});
     f.adopted_running = adopted;
     f.to_run = dispatch_.unassigned();
     {  // below the highest id known done or running, everything left was handed out before (ids go out in order)
@@ -596,9 +596,9 @@ struct map_reduce_scheduler::running {
       mark(takeover_->running);
       for (const auto& [rank, ranges] : survivors_->running) mark(ranges);
       for (std::uint64_t id = 0; id < n; ++id)
-        if (dispatch_.is_done(id)) top = std::max(top, id + 1);
+        if (dispatch_.is_done(partition_id{id})) top = std::max(top, id + 1);
       for (std::uint64_t id = 0; id < top; ++id)
-        if (!dispatch_.is_done(id) && !adopted[id]) ++f.rerun;
+        if (!dispatch_.is_done(partition_id{id}) && !adopted[id]) ++f.rerun;
     }
     f.resumed_at_seconds = since(setup_.t0);
     log().warn("failover: rank {} is the scheduler now (term {}), {:.3f} s after the loss was noticed: {} partitions "

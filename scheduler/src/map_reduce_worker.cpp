@@ -277,7 +277,7 @@ void map_reduce_worker::report_failure(const kernel_failure& f) {
     auto m = tp_.wait(std::chrono::milliseconds(50));
     if (m && m->tag == msg::abort) aborted(*m);
   }
-  throw kernel_error(job_.name(), f.id, f.message + " (the scheduler did not answer)");
+  throw kernel_error(job_.name(), f.id.value, f.message + " (the scheduler did not answer)");
 }
 
 // The scheduler stopped the job: acknowledge (our last message of this job) and fail on this rank.

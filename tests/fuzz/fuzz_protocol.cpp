@@ -133,7 +133,7 @@ int write_seeds(const std::filesystem::path& dir) {
   stats.threads = 2;
   stats.trace = {{1, 0, 10, 20}, {2, 1, 15, 40}};
   seed(kind::stats, "stats", detail::encode_stats(stats));
-  seed(kind::failure, "failure", detail::encode_failure({17, "kernel threw: bad input"}));
+  seed(kind::failure, "failure", detail::encode_failure({partition_id{17}, "kernel threw: bad input"}));
   seed(kind::abort, "abort", detail::encode_abort("job failed: partition 17"));
   seed(kind::finish, "finish", detail::encode_finish(detail::finish_status::completed, r.data));
   seed(kind::finish, "finish-checkpointed", detail::encode_finish(detail::finish_status::checkpointed, {}));

@@ -16,6 +16,8 @@ namespace {
 using partita::dispatcher;
 using partita::id_range;
 using partita::make_policy;
+using partita::partition_id;
+using partita::rank_t;
 
 using partita::testing::ids_of;
 
@@ -26,11 +28,11 @@ std::vector<std::uint64_t> drain(dispatcher& d, int workers, std::mt19937& rng) 
   int idle_rounds = 0;
   while (!d.finished() && idle_rounds < 1000) {
     const int w = pick(rng);
-    auto got = ids_of(d.assign(w, 3));
+    auto got = ids_of(d.assign(rank_t{w}, 3));
     idle_rounds = got.empty() ? idle_rounds + 1 : 0;
     for (auto id : got) {
       handed.push_back(id);
-      EXPECT_TRUE(d.complete(w, id, 1e-3));
+      EXPECT_TRUE(d.complete(rank_t{w}, partition_id{id}, 1e-3));
     }
   }
   return handed;
@@ -54,23 +56,23 @@ TEST_P(Scheduler_DispatcherPolicy, HandsOutEveryPartitionExactlyOnce) {
 
 TEST_P(Scheduler_DispatcherPolicy, RequeuesALostWorkersPartitions) {
   dispatcher d(200, {2, 2, 2}, make_policy(GetParam()));
-  auto lost = ids_of(d.assign(1, 4));
+  auto lost = ids_of(d.assign(rank_t{1}, 4));
   ASSERT_FALSE(lost.empty());
   // Worker 1 finishes one partition, then dies.
-  EXPECT_TRUE(d.complete(1, lost.front(), 1e-3));
-  const auto requeued = d.lose(1);
+  EXPECT_TRUE(d.complete(rank_t{1}, partition_id{lost.front()}, 1e-3));
+  const auto requeued = d.lose(rank_t{1});
   EXPECT_EQ(requeued, lost.size() - 1);
-  EXPECT_TRUE(d.assign(1, 4).empty()) << "a lost worker gets nothing";
+  EXPECT_TRUE(d.assign(rank_t{1}, 4).empty()) << "a lost worker gets nothing";
   std::mt19937 rng(7);
   std::vector<std::uint64_t> handed;
   int idle = 0;
   while (!d.finished() && idle < 1000) {
     const int w = (rng() % 2) ? 2 : 0;
-    auto got = ids_of(d.assign(w, 2));
+    auto got = ids_of(d.assign(rank_t{w}, 2));
     idle = got.empty() ? idle + 1 : 0;
     for (auto id : got) {
       handed.push_back(id);
-      d.complete(w, id, 1e-3);
+      d.complete(rank_t{w}, partition_id{id}, 1e-3);
     }
   }
   EXPECT_TRUE(d.finished()) << GetParam();
@@ -83,30 +85,30 @@ INSTANTIATE_TEST_SUITE_P(All, Scheduler_DispatcherPolicy,
 
 TEST(Scheduler_Dispatcher, CommitsEachResultExactlyOnce) {
   dispatcher d(10, {1, 1}, make_policy("dynamic"));
-  auto got = ids_of(d.assign(0, 1));
+  auto got = ids_of(d.assign(rank_t{0}, 1));
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_TRUE(d.complete(0, got[0], 0.1));
-  EXPECT_FALSE(d.complete(1, got[0], 0.1)) << "a duplicate (e.g. speculative copy) must be dropped";
+  EXPECT_TRUE(d.complete(rank_t{0}, partition_id{got[0]}, 0.1));
+  EXPECT_FALSE(d.complete(rank_t{1}, partition_id{got[0]}, 0.1)) << "a duplicate (e.g. speculative copy) must be dropped";
   EXPECT_EQ(d.done_count(), 1u);
-  EXPECT_THROW(d.complete(0, 10, 0.1), partita::error);
+  EXPECT_THROW(d.complete(rank_t{0}, partition_id{10}, 0.1), partita::error);
 }
 
 TEST(Scheduler_Dispatcher, StaticGivesContiguousBlocksByThreadsAndNeverSteals) {
   dispatcher d(100, {1, 3}, make_policy("static"));
-  auto a = ids_of(d.assign(0, 10));
-  auto b = ids_of(d.assign(1, 10));
+  auto a = ids_of(d.assign(rank_t{0}, 10));
+  auto b = ids_of(d.assign(rank_t{1}, 10));
   EXPECT_EQ(a.size(), 25u);
   EXPECT_EQ(b.size(), 75u);
   EXPECT_EQ(a.front(), 0u);
   EXPECT_EQ(b.front(), 25u);
-  EXPECT_TRUE(d.assign(0, 1).empty()) << "static does not steal";
+  EXPECT_TRUE(d.assign(rank_t{0}, 1).empty()) << "static does not steal";
 }
 
 TEST(Scheduler_Dispatcher, CostPolicyRunsLongestFirst) {
   partita::dispatcher_options o;
   o.costs = {1, 5, 3, 9, 2};
   dispatcher d(5, {1}, make_policy("cost"), o);
-  EXPECT_EQ(ids_of(d.assign(0, 5)), (std::vector<std::uint64_t>{3, 1, 2, 4, 0}));
+  EXPECT_EQ(ids_of(d.assign(rank_t{0}, 5)), (std::vector<std::uint64_t>{3, 1, 2, 4, 0}));
 }
 
 TEST(Scheduler_Dispatcher, RestartSkipsCommittedPartitions) {
@@ -114,7 +116,7 @@ TEST(Scheduler_Dispatcher, RestartSkipsCommittedPartitions) {
   for (std::uint64_t i : {0, 1, 2, 5}) o.done.insert(i);
   dispatcher d(10, {1}, make_policy("dynamic", 100), o);
   EXPECT_EQ(d.done_count(), 4u);
-  EXPECT_EQ(ids_of(d.assign(0, 1)), (std::vector<std::uint64_t>{3, 4, 6, 7, 8, 9}));
+  EXPECT_EQ(ids_of(d.assign(rank_t{0}, 1)), (std::vector<std::uint64_t>{3, 4, 6, 7, 8, 9}));
 }
 
 TEST(Scheduler_Dispatcher, AdoptedPartitionsStayWithTheirWorkerUnlessItIsLost) {
@@ -127,18 +129,18 @@ TEST(Scheduler_Dispatcher, AdoptedPartitionsStayWithTheirWorkerUnlessItIsLost) {
     o.held = {{1, {{2, 6}, {40, 45}}}, {2, {{60, 61}, {41, 42}}}};  // 2 is done; 41 is rank 1's already
     dispatcher d(100, {1, 1, 1}, make_policy(policy), o);
     EXPECT_EQ(d.unassigned(), 100u - 3u - 8u - 1u) << policy;
-    EXPECT_EQ(d.unfinished(1), 8u) << policy;
-    EXPECT_EQ(d.unfinished(2), 1u) << policy;
+    EXPECT_EQ(d.unfinished(rank_t{1}), 8u) << policy;
+    EXPECT_EQ(d.unfinished(rank_t{2}), 1u) << policy;
     std::vector<std::uint64_t> handed;
     for (int round = 0; round < 1000 && d.unassigned() > 0; ++round)
-      for (auto id : ids_of(d.assign(0, 2))) handed.push_back(id);
+      for (auto id : ids_of(d.assign(rank_t{0}, 2))) handed.push_back(id);
     std::sort(handed.begin(), handed.end());
     for (std::uint64_t id : {3, 4, 5, 40, 41, 44, 60})
       EXPECT_FALSE(std::binary_search(handed.begin(), handed.end(), id)) << policy << " handed out " << id;
     EXPECT_EQ(handed.size(), 88u) << policy;
     EXPECT_EQ(std::adjacent_find(handed.begin(), handed.end()), handed.end()) << policy << ": an id twice";
-    EXPECT_EQ(d.lose(1), 8u) << policy;
-    auto again = ids_of(d.assign(0, 20));
+    EXPECT_EQ(d.lose(rank_t{1}), 8u) << policy;
+    auto again = ids_of(d.assign(rank_t{0}, 20));
     std::sort(again.begin(), again.end());
     EXPECT_EQ(again, (std::vector<std::uint64_t>{3, 4, 5, 40, 41, 42, 43, 44})) << policy;
   }
@@ -147,26 +149,26 @@ TEST(Scheduler_Dispatcher, AdoptedPartitionsStayWithTheirWorkerUnlessItIsLost) {
 TEST(Scheduler_Dispatcher, ChunksGrowWhenPartitionsAreTinyNextToDispatchCost) {
   dispatcher d(1'000'000, {2, 2}, make_policy("dynamic"));
   EXPECT_EQ(d.min_chunk(), 1u) << "nothing measured yet";
-  auto first = ids_of(d.assign(0, 1));
-  for (auto id : first) d.complete(0, id, 1e-7);    // 0.1 us partitions
+  auto first = ids_of(d.assign(rank_t{0}, 1));
+  for (auto id : first) d.complete(rank_t{0}, partition_id{id}, 1e-7);    // 0.1 us partitions
   for (int i = 0; i < 50; ++i) d.note_message_cost(5e-6);  // 5 us per message
   // 2 * P * m / t = 2 * 4 * 5e-6 / 1e-7 = 400
   EXPECT_GE(d.min_chunk(), 300u);
   EXPECT_LE(d.min_chunk(), 500u);
-  EXPECT_GE(ids_of(d.assign(1, 1)).size(), 300u);
+  EXPECT_GE(ids_of(d.assign(rank_t{1}, 1)).size(), 300u);
 }
 
 TEST(Scheduler_Dispatcher, FixedChunkWins) {
   partita::dispatcher_options o;
   o.fixed_chunk = 7;
   dispatcher d(100, {1, 1}, make_policy("dynamic", 7), o);
-  EXPECT_EQ(ids_of(d.assign(0, 1)).size(), 7u);
+  EXPECT_EQ(ids_of(d.assign(rank_t{0}, 1)).size(), 7u);
 }
 
 TEST(Scheduler_Dispatcher, DedicatedSchedulerGetsNoWork) {
   dispatcher d(10, {0, 1}, make_policy("adaptive"));
-  EXPECT_TRUE(d.assign(0, 4).empty());
-  EXPECT_FALSE(d.assign(1, 1).empty());
+  EXPECT_TRUE(d.assign(rank_t{0}, 4).empty());
+  EXPECT_FALSE(d.assign(rank_t{1}, 1).empty());
   EXPECT_THROW(dispatcher(10, {0, 0}, make_policy("adaptive")), partita::error);
 }
 
@@ -176,9 +178,9 @@ TEST(Scheduler_Dispatcher, AHugeJobNeedsNoMemoryPerPartition) {
   dispatcher d(n, {2, 2}, make_policy("adaptive"));
   for (int round = 0; round < 100; ++round)
     for (int w = 0; w < 2; ++w)
-      for (const auto& chunk : d.assign(w, 2))
+      for (const auto& chunk : d.assign(rank_t{w}, 2))
         for (const auto& r : chunk)
-          for (auto id = r.begin; id < r.end && id < r.begin + 1000; ++id) d.complete(w, id, 1e-6);
+          for (auto id = r.begin; id < r.end && id < r.begin + 1000; ++id) d.complete(rank_t{w}, partition_id{id}, 1e-6);
   EXPECT_GT(d.done_count(), 0u);
   EXPECT_LT(d.done_set().range_count(), 1000u);
 }

@@ -75,7 +75,7 @@ TEST(Scheduler_Executor, AThrowingKernelIsReportedWithItsPartition) {
   ex.wait_idle();
   auto f = ex.failure();
   ASSERT_TRUE(f.has_value());
-  EXPECT_EQ(f->id, 42u);
+  EXPECT_EQ(f->id, partita::partition_id{42});
   EXPECT_EQ(f->message, "bad partition");
 }
 

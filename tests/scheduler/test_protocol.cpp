@@ -75,8 +75,8 @@ TEST(Scheduler_Protocol, TruncatedOrInconsistentMessagesThrow) {
 }
 
 TEST(Scheduler_Protocol, FailureAbortAndFinishRoundTrip) {
-  auto f = detail::decode_failure(detail::encode_failure({123, "bad input"}));
-  EXPECT_EQ(f.id, 123u);
+  auto f = detail::decode_failure(detail::encode_failure({partita::partition_id{123}, "bad input"}));
+  EXPECT_EQ(f.id, partita::partition_id{123});
   EXPECT_EQ(f.message, "bad input");
   EXPECT_EQ(detail::decode_abort(detail::encode_abort("job failed")), "job failed");
   const partita::bytes acc{std::byte{1}, std::byte{2}, std::byte{3}};
@@ -89,7 +89,7 @@ TEST(Scheduler_Protocol, BadFinishAndTruncatedFailureThrow) {
   auto fin = detail::encode_finish(detail::finish_status::completed, {});
   fin[0] = std::byte{7};  // no such status
   EXPECT_THROW(detail::decode_finish(fin), partita::error);
-  auto failure = detail::encode_failure({5, "message"});
+  auto failure = detail::encode_failure({partita::partition_id{5}, "message"});
   for (std::size_t cut = 0; cut < failure.size(); ++cut) {
     partita::bytes part(failure.begin(), failure.begin() + static_cast<long>(cut));
     EXPECT_THROW(detail::decode_failure(part), partita::error) << "cut at " << cut;

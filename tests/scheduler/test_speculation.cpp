@@ -13,6 +13,8 @@ namespace {
 using partita::dispatcher;
 using partita::id_range;
 using partita::make_policy;
+using partita::partition_id;
+using partita::rank_t;
 using clk = dispatcher::clock;
 
 /// A fake clock: `at(s)` is s seconds after an arbitrary origin.
@@ -38,13 +40,13 @@ partita::dispatcher_options speculating(bool on = true) {
 struct Scheduler_SpeculationOfAStraggler : ::testing::Test {
   dispatcher d{8, {2, 1, 1}, make_policy("dynamic", 1), speculating()};
   void SetUp() override {
-    ASSERT_EQ(ids_of(d.assign(0, 1, at(0))), (std::vector<std::uint64_t>{0}));
+    ASSERT_EQ(ids_of(d.assign(rank_t{0}, 1, at(0))), (std::vector<std::uint64_t>{0}));
     double t = 0;
     for (int w = 1; d.unassigned() > 0; w = 3 - w) {
-      auto got = ids_of(d.assign(w, 1, at(t)));
+      auto got = ids_of(d.assign(rank_t{w}, 1, at(t)));
       ASSERT_EQ(got.size(), 1u);
       t += 0.005;
-      ASSERT_TRUE(d.complete(w, got[0], 0.01));
+      ASSERT_TRUE(d.complete(rank_t{w}, partition_id{got[0]}, 0.01));
     }
     ASSERT_EQ(d.done_count(), 7u);
     ASSERT_TRUE(d.copies_made().empty());
@@ -52,101 +54,101 @@ struct Scheduler_SpeculationOfAStraggler : ::testing::Test {
 };
 
 TEST_F(Scheduler_SpeculationOfAStraggler, NoCopyBeforeThePartitionIsOverdue) {
-  EXPECT_TRUE(d.assign(1, 1, at(0.05)).empty());
-  EXPECT_TRUE(d.assign(1, 1, at(0.099)).empty());
+  EXPECT_TRUE(d.assign(rank_t{1}, 1, at(0.05)).empty());
+  EXPECT_TRUE(d.assign(rank_t{1}, 1, at(0.099)).empty());
   EXPECT_TRUE(d.copies_made().empty());
-  EXPECT_EQ(ids_of(d.assign(1, 1, at(0.11))), (std::vector<std::uint64_t>{0}));
+  EXPECT_EQ(ids_of(d.assign(rank_t{1}, 1, at(0.11))), (std::vector<std::uint64_t>{0}));
   ASSERT_EQ(d.copies_made().size(), 1u);
-  EXPECT_EQ(d.copies_made()[0].holder, 0);
-  EXPECT_EQ(d.copies_made()[0].worker, 1);
-  EXPECT_EQ(d.tally(1).copies, 1u);
+  EXPECT_EQ(d.copies_made()[0].holder, rank_t{0});
+  EXPECT_EQ(d.copies_made()[0].worker, rank_t{1});
+  EXPECT_EQ(d.tally(rank_t{1}).copies, 1u);
 }
 
 TEST_F(Scheduler_SpeculationOfAStraggler, NeverToItsHolderAndAtMostOneCopy) {
-  EXPECT_TRUE(d.assign(0, 1, at(5)).empty()) << "worker 0 has an idle thread, but partition 0 is its own";
-  EXPECT_EQ(ids_of(d.assign(2, 4, at(5))), (std::vector<std::uint64_t>{0}));
-  EXPECT_TRUE(d.assign(1, 1, at(6)).empty()) << "a second copy of partition 0";
+  EXPECT_TRUE(d.assign(rank_t{0}, 1, at(5)).empty()) << "worker 0 has an idle thread, but partition 0 is its own";
+  EXPECT_EQ(ids_of(d.assign(rank_t{2}, 4, at(5))), (std::vector<std::uint64_t>{0}));
+  EXPECT_TRUE(d.assign(rank_t{1}, 1, at(6)).empty()) << "a second copy of partition 0";
   EXPECT_EQ(d.copies_made().size(), 1u);
   EXPECT_EQ(d.unassigned(), 0u);
 }
 
 TEST_F(Scheduler_SpeculationOfAStraggler, CopyFinishingFirstIsCommittedTheOriginalDropped) {
-  ASSERT_EQ(ids_of(d.assign(1, 1, at(0.2))), (std::vector<std::uint64_t>{0}));
-  EXPECT_TRUE(d.complete(1, 0, 0.01));
+  ASSERT_EQ(ids_of(d.assign(rank_t{1}, 1, at(0.2))), (std::vector<std::uint64_t>{0}));
+  EXPECT_TRUE(d.complete(rank_t{1}, partition_id{0}, 0.01));
   EXPECT_TRUE(d.finished());
   EXPECT_EQ(d.copies_won(), 1u);
-  EXPECT_EQ(d.tally(1).copies_won, 1u);
-  EXPECT_EQ(d.unfinished(0), 0u) << "the original's partition is settled by the copy";
-  EXPECT_EQ(d.unfinished(1), 0u);
-  EXPECT_FALSE(d.complete(0, 0, 0.5)) << "the original's late result must be dropped";
+  EXPECT_EQ(d.tally(rank_t{1}).copies_won, 1u);
+  EXPECT_EQ(d.unfinished(rank_t{0}), 0u) << "the original's partition is settled by the copy";
+  EXPECT_EQ(d.unfinished(rank_t{1}), 0u);
+  EXPECT_FALSE(d.complete(rank_t{0}, partition_id{0}, 0.5)) << "the original's late result must be dropped";
   EXPECT_EQ(d.done_count(), 8u);
-  EXPECT_EQ(d.tally(0).partitions, 0u);
+  EXPECT_EQ(d.tally(rank_t{0}).partitions, 0u);
 }
 
 TEST_F(Scheduler_SpeculationOfAStraggler, OriginalFinishingFirstIsCommittedTheCopyDropped) {
-  ASSERT_EQ(ids_of(d.assign(1, 1, at(0.2))), (std::vector<std::uint64_t>{0}));
-  EXPECT_TRUE(d.complete(0, 0, 0.25));
+  ASSERT_EQ(ids_of(d.assign(rank_t{1}, 1, at(0.2))), (std::vector<std::uint64_t>{0}));
+  EXPECT_TRUE(d.complete(rank_t{0}, partition_id{0}, 0.25));
   EXPECT_TRUE(d.finished());
   EXPECT_EQ(d.copies_won(), 0u);
-  EXPECT_EQ(d.unfinished(1), 0u) << "the copy's worker must not count the settled partition";
-  EXPECT_FALSE(d.complete(1, 0, 0.01)) << "the copy's late result must be dropped";
+  EXPECT_EQ(d.unfinished(rank_t{1}), 0u) << "the copy's worker must not count the settled partition";
+  EXPECT_FALSE(d.complete(rank_t{1}, partition_id{0}, 0.01)) << "the copy's late result must be dropped";
   EXPECT_EQ(d.copies_won(), 0u);
   EXPECT_EQ(d.done_count(), 8u);
 }
 
 TEST_F(Scheduler_SpeculationOfAStraggler, LosingTheOriginalAfterTheCopyWonRequeuesNothing) {
-  ASSERT_EQ(ids_of(d.assign(1, 1, at(0.2))), (std::vector<std::uint64_t>{0}));
-  ASSERT_TRUE(d.complete(1, 0, 0.01));
-  EXPECT_EQ(d.lose(0), 0u);
+  ASSERT_EQ(ids_of(d.assign(rank_t{1}, 1, at(0.2))), (std::vector<std::uint64_t>{0}));
+  ASSERT_TRUE(d.complete(rank_t{1}, partition_id{0}, 0.01));
+  EXPECT_EQ(d.lose(rank_t{0}), 0u);
   EXPECT_EQ(d.unassigned(), 0u);
   EXPECT_TRUE(d.finished());
-  EXPECT_TRUE(d.assign(2, 1, at(1)).empty()) << "nothing may be handed out again";
+  EXPECT_TRUE(d.assign(rank_t{2}, 1, at(1)).empty()) << "nothing may be handed out again";
 }
 
 TEST_F(Scheduler_SpeculationOfAStraggler, LosingTheCopysWorkerLeavesTheOriginalInPlace) {
-  ASSERT_EQ(ids_of(d.assign(1, 1, at(0.2))), (std::vector<std::uint64_t>{0}));
-  EXPECT_EQ(d.lose(1), 0u) << "partition 0 still runs on its holder: nothing to requeue";
+  ASSERT_EQ(ids_of(d.assign(rank_t{1}, 1, at(0.2))), (std::vector<std::uint64_t>{0}));
+  EXPECT_EQ(d.lose(rank_t{1}), 0u) << "partition 0 still runs on its holder: nothing to requeue";
   EXPECT_EQ(d.unassigned(), 0u);
-  EXPECT_TRUE(d.assign(2, 1, at(0.3)).empty()) << "still at most one copy per partition";
-  EXPECT_TRUE(d.complete(0, 0, 0.3));
+  EXPECT_TRUE(d.assign(rank_t{2}, 1, at(0.3)).empty()) << "still at most one copy per partition";
+  EXPECT_TRUE(d.complete(rank_t{0}, partition_id{0}, 0.3));
   EXPECT_TRUE(d.finished());
 }
 
 TEST_F(Scheduler_SpeculationOfAStraggler, LosingTheOriginalWhileTheCopyRunsKeepsTheCopy) {
-  ASSERT_EQ(ids_of(d.assign(1, 1, at(0.2))), (std::vector<std::uint64_t>{0}));
-  EXPECT_EQ(d.lose(0), 0u) << "the copy carries on as the original";
+  ASSERT_EQ(ids_of(d.assign(rank_t{1}, 1, at(0.2))), (std::vector<std::uint64_t>{0}));
+  EXPECT_EQ(d.lose(rank_t{0}), 0u) << "the copy carries on as the original";
   EXPECT_EQ(d.unassigned(), 0u);
-  EXPECT_TRUE(d.assign(2, 1, at(5)).empty());
-  EXPECT_TRUE(d.complete(1, 0, 0.01));
+  EXPECT_TRUE(d.assign(rank_t{2}, 1, at(5)).empty());
+  EXPECT_TRUE(d.complete(rank_t{1}, partition_id{0}, 0.01));
   EXPECT_TRUE(d.finished());
   EXPECT_EQ(d.copies_won(), 1u);
 }
 
 TEST_F(Scheduler_SpeculationOfAStraggler, LosingBothRequeuesOnce) {
-  ASSERT_EQ(ids_of(d.assign(1, 1, at(0.2))), (std::vector<std::uint64_t>{0}));
-  EXPECT_EQ(d.lose(0), 0u);
-  EXPECT_EQ(d.lose(1), 1u) << "the last worker running partition 0 is gone: it goes back to the queue";
+  ASSERT_EQ(ids_of(d.assign(rank_t{1}, 1, at(0.2))), (std::vector<std::uint64_t>{0}));
+  EXPECT_EQ(d.lose(rank_t{0}), 0u);
+  EXPECT_EQ(d.lose(rank_t{1}), 1u) << "the last worker running partition 0 is gone: it goes back to the queue";
   EXPECT_EQ(d.unassigned(), 1u);
-  EXPECT_EQ(ids_of(d.assign(2, 1, at(0.3))), (std::vector<std::uint64_t>{0}));
-  EXPECT_TRUE(d.complete(2, 0, 0.01));
+  EXPECT_EQ(ids_of(d.assign(rank_t{2}, 1, at(0.3))), (std::vector<std::uint64_t>{0}));
+  EXPECT_TRUE(d.complete(rank_t{2}, partition_id{0}, 0.01));
   EXPECT_TRUE(d.finished());
 }
 
 TEST(Scheduler_Speculation, OffMeansNoCopies) {
   dispatcher d(8, {2, 1, 1}, make_policy("dynamic", 1), speculating(false));
-  d.assign(0, 1, at(0));
+  d.assign(rank_t{0}, 1, at(0));
   for (int w = 1; d.unassigned() > 0; w = 3 - w)
-    for (auto id : ids_of(d.assign(w, 1, at(0)))) d.complete(w, id, 0.01);
-  EXPECT_TRUE(d.assign(1, 1, at(100)).empty());
+    for (auto id : ids_of(d.assign(rank_t{w}, 1, at(0)))) d.complete(rank_t{w}, partition_id{id}, 0.01);
+  EXPECT_TRUE(d.assign(rank_t{1}, 1, at(100)).empty());
   EXPECT_TRUE(d.copies_made().empty());
 }
 
 TEST(Scheduler_Speculation, NoCopyWhileTheQueueHasWork) {
   dispatcher d(100, {1, 1}, make_policy("dynamic", 1), speculating());
-  ASSERT_EQ(ids_of(d.assign(0, 1, at(0))).size(), 1u);
+  ASSERT_EQ(ids_of(d.assign(rank_t{0}, 1, at(0))).size(), 1u);
   for (int i = 0; i < 10; ++i)
-    for (auto id : ids_of(d.assign(1, 1, at(0.01 * i)))) d.complete(1, id, 0.01);
-  const auto got = ids_of(d.assign(1, 1, at(50)));
+    for (auto id : ids_of(d.assign(rank_t{1}, 1, at(0.01 * i)))) d.complete(rank_t{1}, partition_id{id}, 0.01);
+  const auto got = ids_of(d.assign(rank_t{1}, 1, at(50)));
   ASSERT_EQ(got.size(), 1u);
   EXPECT_NE(got[0], 0u);
   EXPECT_TRUE(d.copies_made().empty()) << "partition 0 is overdue, but unassigned work comes first";
@@ -156,32 +158,32 @@ TEST(Scheduler_Speculation, PartitionsQueuedBehindOthersGetMoreTime) {
   // Worker 0 (1 thread) gets partitions 0..2 in one chunk: they run one after another, so with 50 ms
   // partitions partition k is allowed 3 x (50 ms + k x 50 ms).
   dispatcher d(9, {1, 1, 1, 1}, make_policy("dynamic", 3), speculating());
-  ASSERT_EQ(ids_of(d.assign(0, 1, at(0))), (std::vector<std::uint64_t>{0, 1, 2}));
+  ASSERT_EQ(ids_of(d.assign(rank_t{0}, 1, at(0))), (std::vector<std::uint64_t>{0, 1, 2}));
   for (int w : {1, 2})
-    for (auto id : ids_of(d.assign(w, 1, at(0)))) d.complete(w, id, 0.05);
+    for (auto id : ids_of(d.assign(rank_t{w}, 1, at(0)))) d.complete(rank_t{w}, partition_id{id}, 0.05);
   ASSERT_EQ(d.unassigned(), 0u);
-  EXPECT_TRUE(d.assign(1, 1, at(0.14)).empty());
-  EXPECT_EQ(ids_of(d.assign(1, 1, at(0.2))), (std::vector<std::uint64_t>{0}));
-  EXPECT_TRUE(d.assign(2, 1, at(0.25)).empty()) << "partition 1 is allowed 0.3 s";
-  EXPECT_EQ(ids_of(d.assign(2, 1, at(0.31))), (std::vector<std::uint64_t>{1}));
-  EXPECT_TRUE(d.assign(3, 1, at(0.4)).empty()) << "partition 2 is allowed 0.45 s";
-  EXPECT_EQ(ids_of(d.assign(3, 1, at(0.46))), (std::vector<std::uint64_t>{2}));
+  EXPECT_TRUE(d.assign(rank_t{1}, 1, at(0.14)).empty());
+  EXPECT_EQ(ids_of(d.assign(rank_t{1}, 1, at(0.2))), (std::vector<std::uint64_t>{0}));
+  EXPECT_TRUE(d.assign(rank_t{2}, 1, at(0.25)).empty()) << "partition 1 is allowed 0.3 s";
+  EXPECT_EQ(ids_of(d.assign(rank_t{2}, 1, at(0.31))), (std::vector<std::uint64_t>{1}));
+  EXPECT_TRUE(d.assign(rank_t{3}, 1, at(0.4)).empty()) << "partition 2 is allowed 0.45 s";
+  EXPECT_EQ(ids_of(d.assign(rank_t{3}, 1, at(0.46))), (std::vector<std::uint64_t>{2}));
 }
 
 TEST(Scheduler_Speculation, CopiesGoToIdleThreadsOnly) {
   dispatcher d(8, {1, 2, 1}, make_policy("dynamic", 1), speculating());
-  d.assign(0, 1, at(0));  // partition 0, straggling
+  d.assign(rank_t{0}, 1, at(0));  // partition 0, straggling
   // Worker 1 runs 1..7 and keeps the last one (7) unfinished: one of its two threads is busy.
   std::uint64_t last = 0;
   while (d.unassigned() > 0)
-    for (auto id : ids_of(d.assign(1, 1, at(0)))) {
+    for (auto id : ids_of(d.assign(rank_t{1}, 1, at(0)))) {
       if (d.unassigned() == 0) last = id;
-      else d.complete(1, id, 0.01);
+      else d.complete(rank_t{1}, partition_id{id}, 0.01);
     }
   ASSERT_EQ(last, 7u);
   ASSERT_EQ(d.done_count(), 6u);
-  EXPECT_EQ(ids_of(d.assign(1, 3, at(0.2))), (std::vector<std::uint64_t>{0})) << "one idle thread, one copy";
-  EXPECT_EQ(d.unfinished(1), 2u);
+  EXPECT_EQ(ids_of(d.assign(rank_t{1}, 3, at(0.2))), (std::vector<std::uint64_t>{0})) << "one idle thread, one copy";
+  EXPECT_EQ(d.unfinished(rank_t{1}), 2u);
 }
 
 TEST(Scheduler_Speculation, RandomRunsCommitEveryPartitionExactlyOnce) {
@@ -203,23 +205,23 @@ TEST(Scheduler_Speculation, RandomRunsCommitEveryPartitionExactlyOnce) {
         if (dead[static_cast<std::size_t>(w)]) continue;
         auto& mine = holding[static_cast<std::size_t>(w)];
         if (seed % 4 == 0 && step == 300 && w != 0) {  // a worker dies mid-run (never the last fast one)
-          d.lose(w);
+          d.lose(rank_t{w});
           dead[static_cast<std::size_t>(w)] = true;
           mine.clear();
           continue;
         }
         if (mine.empty() || rng() % 3 == 0) {
-          for (auto id : ids_of(d.assign(w, 2, at(t)))) mine.push_back(id);
+          for (auto id : ids_of(d.assign(rank_t{w}, 2, at(t)))) mine.push_back(id);
         } else if (w != 0 || rng() % 20 == 0) {
           const auto k = rng() % mine.size();
           const auto id = mine[k];
           mine.erase(mine.begin() + static_cast<long>(k));
-          if (d.complete(w, id, w == 0 ? 0.02 : 0.001)) ++commits[id];
+          if (d.complete(rank_t{w}, partition_id{id}, w == 0 ? 0.02 : 0.001)) ++commits[id];
         }
       }
       ASSERT_TRUE(d.finished()) << policy << " seed " << seed;
       for (std::uint64_t id = 0; id < 200; ++id) ASSERT_EQ(commits[id], 1) << "partition " << id;
-      for (int w = 0; w < workers; ++w) EXPECT_EQ(d.unfinished(w), 0u) << "worker " << w;
+      for (int w = 0; w < workers; ++w) EXPECT_EQ(d.unfinished(rank_t{w}), 0u) << "worker " << w;
       EXPECT_LE(d.copies_won(), d.copies_made().size());
       copies += d.copies_made().size();
     }

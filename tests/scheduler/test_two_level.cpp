@@ -91,23 +91,23 @@ TEST(Scheduler_TwoLevel, DispatcherAdoptsARankOfALostNode) {
   // Root 0 (1 thread), node scheduler 1 serving rank 2: the root sees workers {1, 2 + 1, 0}.
   const auto t = scheduler_tree::by_node({0, 1, 1}, rank_t{0});
   dispatcher d(100, t.root_view({1, 1, 1}), make_policy("dynamic", 10));
-  EXPECT_TRUE(d.assign(2, 1).empty());  // a member is not the root's worker
-  auto held = ids_of(d.assign(1, 4));
+  EXPECT_TRUE(d.assign(rank_t{2}, 1).empty());  // a member is not the root's worker
+  auto held = ids_of(d.assign(rank_t{1}, 4));
   ASSERT_EQ(held.size(), 40u);
-  for (std::uint64_t i = 0; i < 5; ++i) EXPECT_TRUE(d.complete(1, held[i], 1e-3));
-  EXPECT_EQ(d.lose(1), 35u);
-  EXPECT_FALSE(d.adopt(1, 1));  // a lost worker stays lost
-  EXPECT_FALSE(d.adopt(0, 5));  // a worker with threads keeps them
-  EXPECT_TRUE(d.adopt(2, 1));
-  EXPECT_FALSE(d.adopt(2, 1));
+  for (std::uint64_t i = 0; i < 5; ++i) EXPECT_TRUE(d.complete(rank_t{1}, partition_id{held[i]}, 1e-3));
+  EXPECT_EQ(d.lose(rank_t{1}), 35u);
+  EXPECT_FALSE(d.adopt(rank_t{1}, 1));  // a lost worker stays lost
+  EXPECT_FALSE(d.adopt(rank_t{0}, 5));  // a worker with threads keeps them
+  EXPECT_TRUE(d.adopt(rank_t{2}, 1));
+  EXPECT_FALSE(d.adopt(rank_t{2}, 1));
   // The adopted rank's results of chunks its node scheduler gave it count once, and nothing is handed twice.
-  EXPECT_TRUE(d.complete(2, held[5], 1e-3));
+  EXPECT_TRUE(d.complete(rank_t{2}, partition_id{held[5]}, 1e-3));
   std::set<std::uint64_t> done(held.begin(), held.begin() + 6);
   for (int round = 0; round < 100 && !d.finished(); ++round)
     for (int w : {0, 2})
-      for (auto id : ids_of(d.assign(w, 2))) {
+      for (auto id : ids_of(d.assign(rank_t{w}, 2))) {
         EXPECT_TRUE(done.insert(id).second) << id;
-        EXPECT_TRUE(d.complete(w, id, 1e-3));
+        EXPECT_TRUE(d.complete(rank_t{w}, partition_id{id}, 1e-3));
       }
   EXPECT_TRUE(d.finished());
   EXPECT_EQ(d.unassigned(), 0u);

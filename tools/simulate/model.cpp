@@ -193,7 +193,7 @@ void root_actor(world& w) {
   auto reply_box = [&](int worker) { return flat ? rank_box(worker) : node_box(worker); };
 
   auto answer = [&](int worker, std::uint32_t want, double& service_chunks) {
-    auto chunks = d.assign(worker, static_cast<int>(want), at(sg4::Engine::get_clock()));
+    auto chunks = d.assign(rank_t{worker}, static_cast<int>(want), at(sg4::Engine::get_clock()));
     if (chunks.empty()) {
       const bool was_parked = parked[static_cast<std::size_t>(worker)] > 0;
       if (!was_parked) parked_list.push_back(worker);
@@ -220,7 +220,7 @@ void root_actor(world& w) {
   auto handle = [&](std::unique_ptr<sim_message> m) {
     ++me.received;
     const std::uint64_t n = m->results.size();
-    for (const auto& r : m->results) d.complete(m->from, r.id, r.seconds);
+    for (const auto& r : m->results) d.complete(rank_t{m->from}, partition_id{r.id}, r.seconds);
     double chunks = 0;
     std::unique_ptr<sim_message> reply;
     if (m->want > 0) reply = answer(m->from, m->want, chunks);
@@ -242,11 +242,11 @@ void root_actor(world& w) {
       local.advance(now, local_results);
       double chunks_given = 0;
       const int lacking = o.threads + o.prefetch - local.in_flight();
-      for (const auto& r : local_results) d.complete(0, r.id, r.seconds);
+      for (const auto& r : local_results) d.complete(rank_t{0}, partition_id{r.id}, r.seconds);
       const auto committed = local_results.size();
       local_results.clear();
       if (lacking > 0 && (d.unassigned() > 0 || speculation_round)) {
-        auto chunks = d.assign(0, lacking, at(now));
+        auto chunks = d.assign(rank_t{0}, lacking, at(now));
         chunks_given = static_cast<double>(chunks.size());
         for (auto& c : chunks) local.submit(std::move(c), now);
       }
@@ -285,8 +285,8 @@ void root_actor(world& w) {
   r.root_busy_s = me.busy;
   r.root_messages = me.received;
   for (int k = 0; k < d.worker_count(); ++k) {
-    r.dispatches += d.tally(k).messages;
-    r.chunks += d.tally(k).chunks;
+    r.dispatches += d.tally(rank_t{k}).messages;
+    r.chunks += d.tally(rank_t{k}).chunks;
   }
   r.speculative_copies = d.copies_made().size();
   sg4::Actor::kill_all();
@@ -333,7 +333,7 @@ void node_actor(world& w, int node) {
       auto& b = bulks[bi];
       if (out.size() >= want) break;
       if (!b.d || b.d->unassigned() == 0) continue;
-      for (auto& local : b.d->assign(local_rank, static_cast<int>(want - out.size()), at(now))) {
+      for (auto& local : b.d->assign(rank_t{local_rank}, static_cast<int>(want - out.size()), at(now))) {
         std::vector<id_range> global;
         for (const auto& lr : local) {  // local ids -> the bulk's global ranges
           auto k = static_cast<std::size_t>(std::upper_bound(b.starts.begin(), b.starts.end(), lr.begin) - b.starts.begin() - 1);
@@ -368,7 +368,7 @@ void node_actor(world& w, int node) {
     auto& b = bulks[it->second.first];
     const auto& g = b.ranges[it->second.second];
     if (b.d) {
-      b.d->complete(local_rank, b.starts[it->second.second] + (r.id - g.begin), r.seconds);
+      b.d->complete(rank_t{local_rank}, partition_id{b.starts[it->second.second] + (r.id - g.begin)}, r.seconds);
       if (b.d->finished()) b.d.reset();  // retired: a late duplicate of one of its ids is only passed up
     }
     up.push_back(r);

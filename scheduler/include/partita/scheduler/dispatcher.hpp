@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <partita/runtime/ids.hpp>
 #include <partita/scheduler/id_set.hpp>
 #include <partita/scheduler/policy.hpp>
 
@@ -60,9 +61,9 @@ struct worker_tally {
 
 /// A speculative copy handed out by assign(): partition `id`, held unfinished by worker `holder`.
 struct speculative_copy {
-  std::uint64_t id = 0;
-  int holder = 0;
-  int worker = 0;
+  partition_id id{0};
+  rank_t holder{0};
+  rank_t worker{0};
   double outstanding_seconds = 0;  ///< how long the holder had it when the copy was made
 };
 
@@ -89,21 +90,21 @@ class dispatcher {
   /// When the queue is empty and speculation is on, the chunks may be copies of overdue partitions held by
   /// other workers (see speculation_options; copies_made() lists them). Cost: O(chunk) from the queue; a scan
   /// of every held chunk when the queue is empty and speculation is on.
-  std::vector<std::vector<id_range>> assign(int w, int chunks, clock::time_point now = {});
+  std::vector<std::vector<id_range>> assign(rank_t w, int chunks, clock::time_point now = {});
 
   /// Records partition `id` finished by worker `w` in `seconds`. False if it was already committed
   /// (a duplicate, e.g. the slower of a speculative copy and its original: dropped, so every result is
   /// committed exactly once). The first result settles the partition for both of its holders.
-  bool complete(int w, std::uint64_t id, double seconds);
+  bool complete(rank_t w, partition_id id, double seconds);
 
   /// Worker `w` is gone: its unfinished partitions go back to the queue, except those a speculative copy is
   /// still running elsewhere (the copy becomes the original). Returns how many went back.
-  std::uint64_t lose(int w);
+  std::uint64_t lose(rank_t w);
 
   /// Worker `w`, which had no threads so far (a rank whose node scheduler was lost turns to the root: docs/design.md,
   /// "Two-level scheduling"), now runs partitions on `threads` threads and may be assigned work. A lost worker
   /// stays lost, and a worker that has threads keeps its count. Returns whether `w` was adopted.
-  bool adopt(int w, int threads);
+  bool adopt(rank_t w, int threads);
 
   /// Whether a worker asking now could get a speculative copy (cheap pre-check for parked requests).
   bool may_speculate() const noexcept { return options_.speculation.enabled && unassigned_ == 0 && !finished(); }
@@ -120,12 +121,12 @@ class dispatcher {
   std::uint64_t total() const noexcept { return total_; }
   std::uint64_t done_count() const noexcept { return done_count_; }
   std::uint64_t unassigned() const noexcept { return unassigned_; }
-  bool is_done(std::uint64_t id) const { return done_.contains(id); }
+  bool is_done(partition_id id) const { return done_.contains(id.value); }
   /// The committed partitions, as ranges (its size grows with the holes in it, not with the partition count).
   const id_set& done_set() const noexcept { return done_; }
-  const worker_tally& tally(int w) const { return workers_.at(static_cast<std::size_t>(w)).tally; }
+  const worker_tally& tally(rank_t w) const { return workers_.at(static_cast<std::size_t>(w.value)).tally; }
   /// Partitions handed to worker `w` (originals and copies) that nobody has committed yet.
-  std::uint64_t unfinished(int w) const { return workers_.at(static_cast<std::size_t>(w)).unfinished; }
+  std::uint64_t unfinished(rank_t w) const { return workers_.at(static_cast<std::size_t>(w.value)).unfinished; }
   int worker_count() const noexcept { return static_cast<int>(workers_.size()); }
   std::string_view policy_name() const { return policy_->name(); }
   /// The current floor on chunk sizes from measurement (for logs and tests).

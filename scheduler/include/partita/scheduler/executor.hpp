@@ -46,7 +46,7 @@ struct trace_slice {
 
 /// The first kernel failure: which partition, what it said.
 struct kernel_failure {
-  std::uint64_t id;
+  partition_id id;
   std::string message;
 };
 

@@ -164,7 +164,7 @@ inline worker_stats decode_stats(std::span<const std::byte> in) {
 inline bytes encode_failure(const kernel_failure& f) {
   bytes out;
   wire_writer w(out);
-  w.put(f.id);
+  w.put(f.id.value);
   w.put_string(f.message);
   return out;
 }
@@ -172,7 +172,7 @@ inline bytes encode_failure(const kernel_failure& f) {
 inline kernel_failure decode_failure(std::span<const std::byte> in) {
   wire_reader r(in);
   kernel_failure f;
-  f.id = r.get<std::uint64_t>();
+  f.id = partition_id{r.get<std::uint64_t>()};
   f.message = r.get_string();
   return f;
 }
