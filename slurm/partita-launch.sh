@@ -325,9 +325,11 @@ while :; do
   word=$(head -c 16 "$PARTITA_STATUS_FILE" 2>/dev/null | tr -d '[:space:]')
   rm -f "$PARTITA_STATUS_FILE"
   if [[ "$word" =~ ^[0-9]+$ ]] && [ "$word" -eq "$EX_REQUEUE" ] && [ "$rc" -ne 0 ] && [ "$rc" -ne "$EX_REQUEUE" ] &&
-     [ -z "$stop_signal" ]; then
+     [ -z "$stop_signal" ] && ! recovery_launch; then
     # No stop signal came through here, yet the job checkpointed and stopped while the launch failed: srun or mpirun
-    # stopped the survivors of a rank that died. That is an interrupt (and a relaunch), not a clean stop.
+    # stopped the survivors of a rank that died. That is an interrupt (and a relaunch), not a clean stop. Not under
+    # mpirun --enable-recovery: there nobody stops the survivors of a lost rank, and the job itself stops mpirun to
+    # make its 75 seen (a stop signal sent to mpirun directly, not through here, ends that way).
     say "the job checkpointed and stopped (75), but the launch exited $rc with no stop signal sent: a rank was lost"
   elif [[ "$word" =~ ^[0-9]+$ ]]; then
     [ "$word" -eq "$rc" ] || say "the launch exited $rc; the job says $word"

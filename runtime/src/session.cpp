@@ -89,15 +89,10 @@ void session::start(int* argc, char*** argv, const session_options& options) {
     throw error(msg);
   }
   PARTITA_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
-  PARTITA_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
-  PARTITA_MPI(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
-  int r = 0;
-  PARTITA_MPI(MPI_Comm_rank(comm_, &r));
-  PARTITA_MPI(MPI_Comm_size(comm_, &size_));
-  rank_ = rank_t{r};
-  nodes_ = node_map::build(comm_);
-  detail::set_log_identity(r, size_, nodes_.hosts[static_cast<std::size_t>(nodes_.node_of(r))]);
-  mark_started(r, size_);
+  MPI_Comm world = MPI_COMM_NULL;
+  PARTITA_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &world));
+  use(world);
+  mark_started(rank_.value, size_);
   log().debug("session up: {} ranks on {} nodes, {} CPUs per rank, {}", size_, nodes_.node_count(),
               env_.cpus_per_rank, level_name(provided));
 }
@@ -113,17 +108,21 @@ void session::continue_with(const std::vector<int>& survivors) {
   MPI_Group_free(&all);
   if (rc != MPI_SUCCESS || next == MPI_COMM_NULL)
     throw error("the surviving ranks could not form a communicator (MPI_Comm_create_group failed)");
-  PARTITA_MPI(MPI_Comm_set_errhandler(next, MPI_ERRORS_RETURN));
-  comm_ = next;  // the old one is deliberately not freed (see the header)
   ++generation_;
   const int was = rank_.value;
+  use(next);  // the old one is deliberately not freed (see the header)
+  if (rank_.value != was) log().info("rank {} of the {} survivors (was rank {})", rank_.value, size_, was);
+}
+
+void session::use(MPI_Comm comm) {
+  PARTITA_MPI(MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN));
+  comm_ = comm;
   int r = 0;
   PARTITA_MPI(MPI_Comm_rank(comm_, &r));
   PARTITA_MPI(MPI_Comm_size(comm_, &size_));
   rank_ = rank_t{r};
-  nodes_ = node_map::build(comm_);
+  nodes_ = node_map::build(comm_);  // collective over comm
   detail::set_log_identity(r, size_, nodes_.hosts[static_cast<std::size_t>(nodes_.node_of(r))]);
-  if (r != was) log().info("rank {} of the {} survivors (was rank {})", r, size_, was);
 }
 
 session::~session() {

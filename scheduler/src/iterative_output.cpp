@@ -1,5 +1,7 @@
 #include <partita/scheduler/detail/iterative_run.hpp>
 
+#include <cstring>
+
 #include <partita/checkpoint/writer.hpp>
 #include <partita/scheduler/detail/iterative_state.hpp>
 
@@ -48,20 +50,7 @@ std::vector<std::unique_ptr<partition_state>> iterative_run::gather_final_states
     std::memcpy(mine.data() + at, &id, 8);
     detail::encode_arrays(mine, job_.save(*state));
   }
-  const int root = setup_.scheduler.value;
-  int len = static_cast<int>(mine.size());
-  std::vector<int> lens(static_cast<std::size_t>(ranks_)), displs(static_cast<std::size_t>(ranks_));
-  PARTITA_MPI(MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, root, comm_));
-  int total = 0;
-  for (int r = 0; r < ranks_; ++r) {
-    displs[static_cast<std::size_t>(r)] = total;
-    total += lens[static_cast<std::size_t>(r)];
-  }
-  bytes all(coordinator_ ? static_cast<std::size_t>(total) : 0);
-  std::vector<MPI_Request> req(1);
-  PARTITA_MPI(MPI_Igatherv(mine.data(), len, MPI_BYTE, all.data(), lens.data(), displs.data(), MPI_BYTE, root, comm_,
-                           req.data()));
-  wait_bounded(req, config_.timeout_seconds, steps_, "gathering the final states");
+  const auto all = gather_to_coordinator(mine.data(), mine.size(), "gathering the final states").all;
   std::vector<std::unique_ptr<partition_state>> states(coordinator_ ? n_ : 0);
   if (!coordinator_) return states;
   std::uint64_t h = 0xcbf29ce484222325ull;
@@ -88,28 +77,35 @@ std::vector<std::unique_ptr<partition_state>> iterative_run::gather_final_states
 std::vector<detail::rank_trace> iterative_run::gather_slices() {
   // Collective: every rank's slices as raw structs to the coordinator (trace_slice is plain data).
   static_assert(std::is_trivially_copyable_v<trace_slice>);
-  const int root = setup_.scheduler.value;
-  int len = static_cast<int>(slices_.size() * sizeof(trace_slice));
-  std::vector<int> lens(static_cast<std::size_t>(ranks_)), displs(static_cast<std::size_t>(ranks_));
-  PARTITA_MPI(MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, root, comm_));
-  int total = 0;
-  for (int r = 0; r < ranks_; ++r) {
-    displs[static_cast<std::size_t>(r)] = total;
-    total += lens[static_cast<std::size_t>(r)];
-  }
-  std::vector<trace_slice> all(coordinator_ ? static_cast<std::size_t>(total) / sizeof(trace_slice) : 0);
-  std::vector<MPI_Request> req(1);
-  PARTITA_MPI(MPI_Igatherv(slices_.data(), len, MPI_BYTE, all.data(), lens.data(), displs.data(), MPI_BYTE, root,
-                           comm_, req.data()));
-  wait_bounded(req, config_.timeout_seconds, steps_, "gathering the trace");
+  const auto g = gather_to_coordinator(slices_.data(), slices_.size() * sizeof(trace_slice), "gathering the trace");
   std::vector<detail::rank_trace> out;
   if (!coordinator_) return out;
   for (int r = 0; r < ranks_; ++r) {
-    const auto b = all.begin() + displs[static_cast<std::size_t>(r)] / static_cast<int>(sizeof(trace_slice));
-    out.push_back({r, s_.nodes().hosts.at(static_cast<std::size_t>(s_.nodes().node_of(r))),
-                   std::vector<trace_slice>(b, b + lens[static_cast<std::size_t>(r)] / static_cast<int>(sizeof(trace_slice)))});
+    std::vector<trace_slice> mine(g.lens[static_cast<std::size_t>(r)] / sizeof(trace_slice));
+    if (!mine.empty()) std::memcpy(mine.data(), g.all.data() + g.displs[static_cast<std::size_t>(r)], g.lens[static_cast<std::size_t>(r)]);
+    out.push_back({r, s_.nodes().hosts.at(static_cast<std::size_t>(s_.nodes().node_of(r))), std::move(mine)});
   }
   return out;
+}
+
+iterative_run::gathered iterative_run::gather_to_coordinator(const void* data, std::size_t size, const char* what) {
+  const int root = setup_.scheduler.value;
+  const int len = static_cast<int>(size);
+  gathered g;
+  g.lens.resize(static_cast<std::size_t>(ranks_));
+  g.displs.resize(static_cast<std::size_t>(ranks_));
+  PARTITA_MPI(MPI_Gather(&len, 1, MPI_INT, g.lens.data(), 1, MPI_INT, root, comm_));
+  int total = 0;
+  for (int r = 0; r < ranks_; ++r) {
+    g.displs[static_cast<std::size_t>(r)] = total;
+    total += g.lens[static_cast<std::size_t>(r)];
+  }
+  g.all.resize(coordinator_ ? static_cast<std::size_t>(total) : 0);
+  std::vector<MPI_Request> req(1);
+  PARTITA_MPI(MPI_Igatherv(data, len, MPI_BYTE, g.all.data(), g.lens.data(), g.displs.data(), MPI_BYTE, root, comm_,
+                           req.data()));
+  wait_bounded(req, config_.timeout_seconds, steps_, what);
+  return g;
 }
 
 }  // namespace partita::detail

@@ -25,7 +25,9 @@ echo "$*" >>"$FAKE_LOG"
 n=$(wc -l <"$FAKE_LOG")
 what=$(sed -n "${n}p" "$FAKE_PLAN"); what=${what:-$(tail -1 "$FAKE_PLAN")}
 # Like partita it writes its exit code to $PARTITA_STATUS_FILE (the job's own word), except as told:
-# "silent-0" exits 0 without a word, "say-75-exit-0" says 75 and exits 0 (mpirun --enable-recovery).
+# "silent-0" exits 0 without a word, "say-75-exit-0" says 75 and exits 0 (mpirun --enable-recovery), "say-75-exit-1"
+# says 75 and exits 1 (a stopped job whose launch failed), "say-75-stop-mpirun" says 75 and ends its mpirun as
+# partita does under --enable-recovery to make a non-zero code seen (detail::make_launcher_see_failure).
 say() { echo "$1" >"$PARTITA_STATUS_FILE"; }
 case "$what" in
   nostart-*) exit "${what#nostart-}" ;;
@@ -37,6 +39,8 @@ case "$what" in
   wait-usr1) trap 'echo checkpointed >>"$FAKE_LOG.sig"; say 75; exit 75' USR1; for _ in $(seq 300); do sleep 0.1; done; exit 9 ;;
   silent-0) exit 0 ;;
   say-75-exit-0) say 75; exit 0 ;;
+  say-75-exit-1) say 75; exit 1 ;;
+  say-75-stop-mpirun) say 75; kill -TERM "$PPID"; exit 75 ;;
   *) say "$what"; exit "$what" ;;
 esac
 FAKE
@@ -139,6 +143,20 @@ FAKE_LOG=$work/3h.log FAKE_PLAN=$work/3h.plan; printf 'silent-0\n' >"$FAKE_PLAN"
 run --history "$work/hist3h" -- "$fake" run pi; rc=$?
 check "exit 0 without the word, no recovery -> done" '[ $rc -eq 0 ] && [ "$(wc -l <"$FAKE_LOG")" -eq 1 ]'
 check "exit 0 without the word: warned" 'grep -q "without the job.s word" "$work/out"'
+
+# 3i. The job says 75 but the launch failed, and no stop signal came through the launcher. Without
+#     --enable-recovery srun/mpirun stopped the survivors of a rank that died: an interrupt, relaunched. With it,
+#     nobody stops survivors, and the job itself ends mpirun to make its 75 seen (a signal sent to mpirun directly):
+#     a planned stop like any 75 (relaunched at once outside Slurm), not an interrupt in the failure history.
+FAKE_LOG=$work/3i.log FAKE_PLAN=$work/3i.plan; printf 'say-75-exit-1\n0\n' >"$FAKE_PLAN"
+run --history "$work/hist3i" -- "$fake" run pi; rc=$?
+check "75 with a failed launch, no recovery: a lost rank, relaunched" \
+  '[ $rc -eq 0 ] && [ "$(wc -l <"$FAKE_LOG")" -eq 2 ] && grep -q "a rank was lost" "$work/out"'
+FAKE_LOG=$work/3j.log FAKE_PLAN=$work/3j.plan; printf 'say-75-stop-mpirun\n0\n' >"$FAKE_PLAN"
+"$launch" --via mpirun -n 1 --mpirun-args "--oversubscribe --enable-recovery" --history "$work/hist3j" -- "$fake" run pi \
+  >"$work/out" 2>&1; rc=$?
+check "75 with a failed launch under --enable-recovery: a planned stop, not a lost rank" \
+  '[ $rc -eq 0 ] && [ "$(wc -l <"$FAKE_LOG")" -eq 2 ] && ! grep -q "a rank was lost" "$work/out" && [ ! -s "$work/hist3j" ]'
 
 # 4. --dry-run shows the command and runs nothing.
 out=$("$launch" --via mpirun -n 3 --dry-run -- partita run pi 2>&1)

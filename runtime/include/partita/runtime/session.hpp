@@ -64,6 +64,8 @@ class session {
 
  private:
   void start(int* argc, char*** argv, const session_options& options);
+  /// Makes `comm` the session's communicator (MPI_ERRORS_RETURN) and reads rank, size and node map from it.
+  void use(MPI_Comm comm);
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   rank_t rank_{0};

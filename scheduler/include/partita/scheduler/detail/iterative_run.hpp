@@ -133,6 +133,13 @@ class iterative_run {
   void write_checkpoint_now(const std::string& why, bool stop, epoch_t epoch);
   std::vector<std::unique_ptr<partition_state>> gather_final_states(std::string& digest);
   std::vector<rank_trace> gather_slices();
+  /// Every rank's `size` bytes at `data` to the coordinator, in rank order (collective: the lengths, then a bounded
+  /// MPI_Igatherv). On the coordinator `all` holds them, rank r's at displs[r], lens[r] long; elsewhere it is empty.
+  struct gathered {
+    bytes all;
+    std::vector<int> lens, displs;
+  };
+  gathered gather_to_coordinator(const void* data, std::size_t size, const char* what);
   context ctx_for(std::uint64_t id, std::uint64_t step) {
     return context(partition_id{id}, step_t{step}, config_.seed, job_.params(), arena_, cancel_, rank_t{me_});
   }
