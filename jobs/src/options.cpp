@@ -63,9 +63,11 @@ void add_run_options(CLI::App& app, run_config& c) {
       ->capture_default_str();
   app.add_flag_callback("--failover", [&c] { c.failover = 1; },
                         "when the scheduler rank is lost, the survivors elect a new one and the job goes on in the "
-                        "same run (default: on under `mpirun --enable-recovery`, which it needs)");
+                        "same run; when any rank of an iterative job is lost, the survivors roll back to the last "
+                        "checkpoint and go on (default: on under `mpirun --enable-recovery`, which it needs)");
   app.add_flag_callback("--no-failover", [&c] { c.failover = 0; },
-                        "a lost scheduler ends the run (non-zero exit; a launcher relaunches it)");
+                        "a lost scheduler (any lost rank of an iterative job) ends the run (non-zero exit; a launcher "
+                        "relaunches it)");
   app.add_option("--failover-memory", c.failover_memory,
                  "bytes of results a worker keeps for a new scheduler until a checkpoint holds them; beyond, the "
                  "oldest are dropped and would run again")

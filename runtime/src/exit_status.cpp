@@ -5,7 +5,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <string_view>
 
 #include <partita/runtime/log.hpp>
@@ -63,6 +65,9 @@ void make_launcher_see_failure(int code) noexcept {
                code, name, static_cast<long>(parent));
     std::fflush(stdout);
     std::fflush(stderr);
+    // mpirun forwards the ranks' output through its own I/O channel; a SIGTERM right away can end it before the
+    // lines above (and the error that led here) reach the terminal or the job's log.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
     ::kill(parent, SIGTERM);
   } catch (...) {
   }

@@ -165,6 +165,7 @@ rollback_in_checkpoint)
   PARTITA_CRASH_AT="ckpt.after_tmp_close@1:2" $mpirun --enable-recovery -n 3 "$partita" "${job[@]}" --checkpoint-dir "$ck" \
     --checkpoint-every 20 --timeout 2 --heartbeat 0.5 > "$work/log" 2>&1 && fail "exit 0 after a rank died inside a checkpoint"
   grep -q "crash point 'ckpt.after_tmp_close' reached" "$work/log" || fail "no crash in the checkpoint"
+  grep -q "a peer died inside a collective operation" "$work/log" || fail "no line from the stall watchdog"
   restart_and_compare 2 ;;
 *) fail "unknown case" ;;
 esac
