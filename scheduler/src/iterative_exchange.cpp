@@ -26,14 +26,21 @@ void wait_bounded(std::vector<MPI_Request>& reqs, double timeout, std::uint64_t 
 
 void iterative_run::plan_halos() {
   expect_from_.clear();
+  interior_.clear();
+  boundary_.clear();
   in_.assign(owned_end() - owned_begin(), {});
   for (auto p = owned_begin(); p < owned_end(); ++p) {
     auto& slots = in_[p - owned_begin()];
     slots.resize(nbrs_[p].size());
+    bool remote = false;
     for (auto q : nbrs_[p]) {
       const int r = place_.owner(q.value);
-      if (r != me_) ++expect_from_[r];
+      if (r != me_) {
+        ++expect_from_[r];
+        remote = true;
+      }
     }
+    (remote ? boundary_ : interior_).push_back(p - owned_begin());
   }
 }
 
@@ -90,7 +97,40 @@ step_tail iterative_run::exchange_and_step(std::vector<double>& contribution) {
     PARTITA_MPI(MPI_Isend(buf.data(), static_cast<int>(buf.size()), MPI_DOUBLE, r, static_cast<int>(iterative_tag::halo), comm_,
                           &sends.back()));
   }
-  // 2. Halos in: one message from each rank that owns a neighbour, matched as it comes (MPI_Improbe/Mrecv).
+  // 2. and 3. The steps, on the arena, each partition timed; then its reduction values. Every halo a step reads was
+  // computed above, before any step, so the order of the steps does not matter: partitions whose neighbours are all
+  // on this rank (interior_) step while the halos from other ranks are on their way, one by one between probes.
+  const std::size_t nred = job_.reductions().size();
+  std::vector<double> measured(count, 0.0), values(count * nred, 0.0);
+  const bool stepping = tail.err == step_tail::ok && !failed;
+  const auto step_one = [&](std::uint64_t i) {
+    const auto p = b + i;
+    std::vector<halo_view::entry> entries;
+    entries.reserve(nbrs_[p].size());
+    for (std::size_t j = 0; j < nbrs_[p].size(); ++j) entries.emplace_back(nbrs_[p][j], in_[i][j]);
+    const auto t = clock::now();
+    try {
+      auto ctx = ctx_for(p, steps_);
+      job_.step(*owned_.at(p), halo_view(entries), ctx);
+      for (std::size_t k = 0; k < nred; ++k) values[i * nred + k] = job_.reduce_value(*owned_.at(p), k);
+    } catch (const std::exception& ex) {
+      note_failure(p, ex.what());
+    }
+    measured[i] = since(t);
+    if (config_.trace) {
+      const auto ns = [this](clock::time_point x) {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(x - setup_.t0).count();
+      };
+      std::lock_guard lock(slices_mutex_);
+      slices_.push_back({p, std::max(0, tbb::this_task_arena::current_thread_index()), ns(t), ns(clock::now())});
+    }
+  };
+  std::size_t early = 0;  // interior partitions stepped while waiting
+  const auto step_while_waiting = [&] {
+    if (!stepping || failed || early == interior_.size()) return false;
+    arena_.execute([&] { step_one(interior_[early++]); });
+    return true;
+  };
   receive_each<double>(
       comm_, iterative_tag::halo, expect_from_.size(), config_.timeout_seconds, steps_,
       [&](std::size_t left) { return fmt::format("step {}: halos from {} rank(s)", steps_ + 1, left); },
@@ -108,35 +148,13 @@ step_tail iterative_run::exchange_and_step(std::vector<double>& contribution) {
                                     buf.begin() + static_cast<std::ptrdiff_t>(pos + len));
           pos += len;
         }
-      });
-  // 3. The steps, on the arena, each partition timed; then its reduction values.
-  const std::size_t nred = job_.reductions().size();
-  std::vector<double> measured(count, 0.0), values(count * nred, 0.0);
-  if (tail.err == step_tail::ok && !failed) {
-    arena_.execute([&] {
-      tbb::parallel_for(std::uint64_t{0}, count, [&](std::uint64_t i) {
-        const auto p = b + i;
-        std::vector<halo_view::entry> entries;
-        entries.reserve(nbrs_[p].size());
-        for (std::size_t j = 0; j < nbrs_[p].size(); ++j) entries.emplace_back(nbrs_[p][j], in_[i][j]);
-        const auto t = clock::now();
-        try {
-          auto ctx = ctx_for(p, steps_);
-          job_.step(*owned_.at(p), halo_view(entries), ctx);
-          for (std::size_t k = 0; k < nred; ++k) values[i * nred + k] = job_.reduce_value(*owned_.at(p), k);
-        } catch (const std::exception& ex) {
-          note_failure(p, ex.what());
-        }
-        measured[i] = since(t);
-        if (config_.trace) {
-          const auto ns = [this](clock::time_point x) {
-            return std::chrono::duration_cast<std::chrono::nanoseconds>(x - setup_.t0).count();
-          };
-          std::lock_guard lock(slices_mutex_);
-          slices_.push_back({p, std::max(0, tbb::this_task_arena::current_thread_index()), ns(t), ns(clock::now())});
-        }
-      });
-    });
+      },
+      step_while_waiting);
+  overlapped_ += early;
+  if (stepping && !failed) {  // the rest: interior partitions not reached while waiting, then the boundary
+    std::vector<std::uint64_t> rest(interior_.begin() + static_cast<std::ptrdiff_t>(early), interior_.end());
+    rest.insert(rest.end(), boundary_.begin(), boundary_.end());
+    arena_.execute([&] { tbb::parallel_for(std::size_t{0}, rest.size(), [&](std::size_t k) { step_one(rest[k]); }); });
   }
   if (failed && tail.err == step_tail::ok) tail = step_tail{step_tail::kernel, double(failed->first)};
   if (failed) failure_text_ = failed->second;

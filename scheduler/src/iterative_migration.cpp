@@ -76,7 +76,8 @@ void iterative_run::migrate(const detail::placement& next) {
         std::memcpy(&id, buf.data(), 8);
         std::size_t pos = 8;
         owned_[id] = job_.load(partition_id{id}, decode_arrays(buf, pos));
-      });
+      },
+      [] { return false; });
   wait_bounded(sends, config_.timeout_seconds, steps_, "migrating partitions");
   place_ = next;
   plan_halos();

@@ -271,14 +271,16 @@ void iterative_run::conclude(run_report& rep) {
   // Per-rank busy time (and with --trace the step slices) to the coordinator for the summary.
   std::vector<rank_trace> traces;
   if (config_.trace) traces = gather_slices();
-  std::vector<double> busy(static_cast<std::size_t>(ranks_));
-  PARTITA_MPI(MPI_Gather(&busy_, 1, MPI_DOUBLE, busy.data(), 1, MPI_DOUBLE, setup_.scheduler.value, comm_));
+  const double mine[2] = {busy_, static_cast<double>(overlapped_)};
+  std::vector<double> figures(2 * static_cast<std::size_t>(ranks_));
+  PARTITA_MPI(MPI_Gather(mine, 2, MPI_DOUBLE, figures.data(), 2, MPI_DOUBLE, setup_.scheduler.value, comm_));
   rep.wall_seconds = since(setup_.t0);
   if (!coordinator_) return;
   std::vector<worker_summary> rows;
   for (int r = 0; r < ranks_; ++r) {
     auto w = worker_row(s_, setup_, r);
-    w.busy_seconds = busy[static_cast<std::size_t>(r)];
+    w.busy_seconds = figures[2 * static_cast<std::size_t>(r)];
+    rep.steps_overlapped += static_cast<std::uint64_t>(figures[2 * static_cast<std::size_t>(r) + 1]);
     w.partitions = (place_.end(r) - place_.begin(r));
     rows.push_back(std::move(w));
   }

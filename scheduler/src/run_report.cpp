@@ -61,6 +61,7 @@ std::string run_report::to_json() const {
     doc["steps_run"] = steps_run;
     doc["reductions"] = red;
     doc["migrations"] = migrations;
+    doc["steps_overlapped"] = steps_overlapped;
     doc["rebalances"] = rebalances;
     doc["imbalance_start"] = imbalance_start;
     doc["imbalance_end"] = imbalance_end;
@@ -78,9 +79,10 @@ std::string run_report::to_text() const {
                        partitions, steps, steps_run, ranks, scheduler.value);
     out += fmt::format("result: {}\n", result_text);
     out += fmt::format("placement: contiguous ranges by measured cost; imbalance (max/mean cost per rank) {:.3f} at "
-                       "the start, {:.3f} at the end; {} rebalance{}, {} migration{}; busy imbalance per thread {:.3f}\n",
+                       "the start, {:.3f} at the end; {} rebalance{}, {} migration{}; busy imbalance per thread {:.3f}; "
+                       "{} partition step{} run while halos were on their way\n",
                        imbalance_start, imbalance_end, rebalances, rebalances == 1 ? "" : "s", migrations,
-                       migrations == 1 ? "" : "s", imbalance);
+                       migrations == 1 ? "" : "s", imbalance, steps_overlapped, steps_overlapped == 1 ? "" : "s");
     out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11} {:>11}\n", "rank", "host", "threads", "partitions", "busy s",
                        "idle s");
     for (const auto& w : workers)

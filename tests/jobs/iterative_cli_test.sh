@@ -47,6 +47,8 @@ same_any_ranks)
     $mpirun -n $np "$partita" "${job[@]}" --rebalance-every 10 --summary-json "$work/n.json" > "$work/log" 2>&1 \
       || fail "run at $np ranks exited $?"
     [ "$(result "$work/n.json")" = "$ref" ] || fail "$np ranks: '$(result "$work/n.json")' differs from 1 rank: '$ref'"
+    # At 2 ranks each owns blocks whose neighbours are all its own: they step while the other rank's halos travel.
+    [ $np != 2 ] || [ "$(field "$work/n.json" "d['steps_overlapped'] > 0")" = True ] || fail "no step overlapped the halo wait at 2 ranks"
   done
   [ "$(field "$work/n.json" "d['migrations'] > 0")" = True ] || fail "no migration at 4 ranks with refined blocks"
   job=(run pagerank --param vertices=5000 --param blocks=9 --quiet --threads 1)

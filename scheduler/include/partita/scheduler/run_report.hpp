@@ -105,6 +105,7 @@ struct run_report {
   std::vector<std::string> reduction_names;
   std::vector<double> reduction_values;  ///< after the last step, on every rank
   std::uint64_t migrations = 0;          ///< partitions moved to another rank by rebalancing
+  std::uint64_t steps_overlapped = 0;    ///< partition steps run while halos from other ranks were on their way
   std::uint64_t rebalances = 0;          ///< placement changes
   double imbalance_start = 1;            ///< measured imbalance (max/mean cost per rank) of the first placement
   double imbalance_end = 1;              ///< of the last placement, with the last measured costs

@@ -53,13 +53,15 @@ struct step_tail {
 void wait_bounded(std::vector<MPI_Request>& reqs, double timeout, std::uint64_t step, const std::string& what);
 
 /// Receives `count` messages of tag `tag` from any rank, each as it comes (MPI_Improbe/MPI_Mrecv) into a buffer of
-/// T (double or std::byte), and hands each to `take(buffer)`. After `timeout` seconds without the rest it throws
-/// peer_silent(`step`, "<describe(left)> did not arrive within --timeout T s (a rank is lost or hangs)").
-template <class T, class Describe, class Take>
+/// T (double or std::byte), and hands each to `take(buffer)`. While none is there it calls `idle()`, which may do a
+/// piece of other work and return true (the wait then counts from after it). After `timeout` seconds of waiting
+/// without the rest it throws peer_silent(`step`, "<describe(left)> did not arrive within --timeout T s (a rank is
+/// lost or hangs)").
+template <class T, class Describe, class Take, class Idle>
 void receive_each(MPI_Comm comm, iterative_tag tag, std::size_t count, double timeout, std::uint64_t step,
-                  Describe&& describe, Take&& take) {
+                  Describe&& describe, Take&& take, Idle&& idle) {
   const MPI_Datatype type = sizeof(T) == 1 ? MPI_BYTE : MPI_DOUBLE;
-  const auto start = clock::now();
+  auto start = clock::now();
   std::vector<T> buf;
   int spins = 0;
   while (count > 0) {
@@ -68,6 +70,11 @@ void receive_each(MPI_Comm comm, iterative_tag tag, std::size_t count, double ti
     MPI_Status st;
     PARTITA_MPI(MPI_Improbe(MPI_ANY_SOURCE, static_cast<int>(tag), comm, &flag, &msg, &st));
     if (!flag) {
+      if (idle()) {
+        start = clock::now();
+        spins = 0;
+        continue;
+      }
       if (++spins > 1000) {  // spin a little for the latency, then check the clock and give the core away
         if (since(start) > timeout)
           throw peer_silent(step, fmt::format("{} did not arrive within --timeout {} s (a rank is lost or hangs)",
@@ -181,7 +188,9 @@ class iterative_run {
   std::mutex slices_mutex_;
 
   // The halo plan for the current placement.
-  std::map<int, std::size_t> expect_from_;   // rank -> halo entries it sends us per step
+  std::map<int, std::size_t> expect_from_;
+  std::vector<std::uint64_t> interior_, boundary_;  // owned indices: no neighbour on another rank / some
+  std::uint64_t overlapped_ = 0;  // partition steps run while halos were on their way (summary)   // rank -> halo entries it sends us per step
   std::vector<std::vector<std::vector<double>>> in_;  // [owned index][neighbour slot] the halo received
 
   std::string failure_text_;
