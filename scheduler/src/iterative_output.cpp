@@ -25,9 +25,24 @@ void iterative_run::write_checkpoint_now(const std::string& why, bool stop, epoc
   image.meta.params_hash = detail::params_hash(job_.params(), config_.seed, n_);
   image.meta.epoch = epoch;
   image.meta.rank_count = ranks_;
-  for (const auto& [id, state] : owned_) detail::add_partition(image, id, steps_, job_.save(*state));
+  std::uint64_t mine = 0;  // this rank's bytes of state
+  for (const auto& [id, state] : owned_) {
+    auto arrays = job_.save(*state);
+    for (const auto& a : arrays) mine += a.data.size();
+    detail::add_partition(image, id, steps_, std::move(arrays));
+  }
+  // A collective write with a dead peer never returns; a large one on a slow file system takes its time. The
+  // watchdog allows the job's whole state (about this rank's times the ranks) at 20 MB/s, and ten times what the
+  // last write here took, on top of its limit.
+  const double allowance = static_cast<double>(mine) * ranks_ / 20e6 + 10 * last_checkpoint_seconds_;
+  watchdog_.pet("writing a checkpoint (collective)", allowance);
   const auto need = stop ? detail::checkpoint_need::required : detail::checkpoint_need::optional;
   const auto t = clock::now();
+  struct timed {  // however the write ends
+    double& out;
+    clock::time_point t;
+    ~timed() { out = since(t); }
+  } note_time{last_checkpoint_seconds_, t};
   if (coordinator_) {
     driver_->write(comm_, image, why, need, steps_, fmt::format("step {}", steps_));
     events_.push_back({fmt::format("checkpoint at step {}", steps_), me_,

@@ -145,8 +145,9 @@ stall_watchdog::~stall_watchdog() {
   if (thread_.joinable()) thread_.join();
 }
 
-void stall_watchdog::pet(const char* doing) noexcept {
+void stall_watchdog::pet(const char* doing, double allowance_s) noexcept {
   doing_.store(doing, std::memory_order_relaxed);
+  allowance_s_.store(allowance_s, std::memory_order_relaxed);
   last_ns_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
 }
 
@@ -160,7 +161,7 @@ void stall_watchdog::watch() {
     tick = clock::now();
     const auto last = clock::time_point(clock::duration(last_ns_.load(std::memory_order_relaxed)));
     const double stalled = since(last);
-    if (stalled < limit_s_) continue;
+    if (stalled < limit_s_ + allowance_s_.load(std::memory_order_relaxed)) continue;
     log().error("no progress for {:.0f} s while {}: a peer died inside a collective operation, which MPI cannot "
                 "leave; ending this rank so that the run ends and is relaunched from the last checkpoint",
                 stalled, doing_.load(std::memory_order_relaxed));

@@ -194,7 +194,6 @@ void iterative_run::step_loop(run_report& rep) {
     }
     if (ctl.control != step_tail::go_on && !done) {
       const bool stop = ctl.control == step_tail::checkpoint_and_stop;
-      watchdog_.pet("writing a checkpoint (collective)");
       write_checkpoint_now(stop_reason_.empty() ? "every N steps" : stop_reason_, stop,
                            epoch_t{static_cast<std::uint64_t>(ctl.epoch)});
       if (stop) {

@@ -55,8 +55,9 @@ class stall_watchdog {
   ~stall_watchdog();
   stall_watchdog(const stall_watchdog&) = delete;
   stall_watchdog& operator=(const stall_watchdog&) = delete;
-  /// Progress: the limit counts from now. `doing` names what comes next, for the message if it stalls.
-  void pet(const char* doing) noexcept;
+  /// Progress: the limit counts from now. `doing` names what comes next, for the message if it stalls;
+  /// `allowance_s` more seconds are allowed for it (a large collective write).
+  void pet(const char* doing, double allowance_s = 0) noexcept;
 
  private:
   void watch();
@@ -64,6 +65,7 @@ class stall_watchdog {
   double limit_s_;
   std::atomic<std::int64_t> last_ns_;
   std::atomic<const char*> doing_{"starting"};
+  std::atomic<double> allowance_s_{0};
   std::mutex mutex_;
   std::condition_variable stop_cv_;
   bool stop_ = false;

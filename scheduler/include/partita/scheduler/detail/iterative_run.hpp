@@ -190,7 +190,8 @@ class iterative_run {
   // The halo plan for the current placement.
   std::map<int, std::size_t> expect_from_;
   std::vector<std::uint64_t> interior_, boundary_;  // owned indices: no neighbour on another rank / some
-  std::uint64_t overlapped_ = 0;  // partition steps run while halos were on their way (summary)   // rank -> halo entries it sends us per step
+  std::uint64_t overlapped_ = 0;
+  double last_checkpoint_seconds_ = 0;  // how long this rank's last collective checkpoint write took  // partition steps run while halos were on their way (summary)   // rank -> halo entries it sends us per step
   std::vector<std::vector<std::vector<double>>> in_;  // [owned index][neighbour slot] the halo received
 
   std::string failure_text_;
