@@ -4,7 +4,6 @@
 #include <fmt/ranges.h>
 
 #include <partita/runtime/crash_point.hpp>
-#include <partita/runtime/exit_status.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/scheduler/detail/iterative_recovery.hpp>
 #include <partita/scheduler/detail/iterative_run.hpp>
@@ -56,9 +55,8 @@ run_report run_iterative(session& s, iterative_job_model& job, const run_config&
     auto setup = detail::set_up(s, attempt, comm.get());
     setup.t0 = t0;  // the summary's wall time covers every attempt
     if (rollbacks.empty()) detail::arm_injection(s, config, setup, "step.done");
-    // As for map/reduce failover (--failover / --no-failover, on by default under mpirun --enable-recovery), but
-    // not limited to one scheduler level: an iterative job has no node schedulers.
-    const bool recover = s.size() > 1 && (config.failover == 1 || (config.failover < 0 && under_open_mpi_recovery()));
+    // As for map/reduce failover, but not limited to one scheduler level: an iterative job has no node schedulers.
+    const bool recover = s.size() > 1 && detail::in_job_recovery(config);
     detail::stall_watchdog watchdog(3 * config.timeout_seconds + 10, recover);
     detail::iterative_run runner(s, job, attempt, setup, watchdog);
     const auto note_start = [&] {

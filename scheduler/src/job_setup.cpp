@@ -63,11 +63,15 @@ job_setup set_up(session& s, const run_config& config, MPI_Comm comm) {
   }
   // Failover replaces a lost scheduler among workers that talk to it directly: with node schedulers in between
   // (two levels) a lost root still ends the run (and the launcher relaunches it).
-  setup.failover = (config.failover == 1 || (config.failover < 0 && under_open_mpi_recovery())) && setup.tree.levels == 1;
+  setup.failover = in_job_recovery(config) && setup.tree.levels == 1;
   if (config.failover == 1 && setup.tree.levels == 2 && s.rank() == setup.scheduler)
     log().warn("--failover does not apply with two scheduler levels: a lost root ends the run");
   setup.t0 = clock::now();
   return setup;
+}
+
+bool in_job_recovery(const run_config& config) noexcept {
+  return config.failover == 1 || (config.failover < 0 && under_open_mpi_recovery());
 }
 
 void arm_injection(const session& s, const run_config& config, const job_setup& setup, const char* worker_point) {

@@ -91,9 +91,8 @@ bool node_scheduler::serve_local() {
   if (failure_reported_) return busy;
   // No prefetch here: the pool is next door, and what this rank would queue its members may need (the first
   // chunks of members that have not asked yet among it).
-  const std::size_t queued = pool_.queued(), held = unserved_shares();
   const auto lacking = std::min<std::size_t>(static_cast<std::size_t>(std::max(0, local_->threads() - local_->in_flight())),
-                                             queued > held ? queued - held : 0);
+                                             spare_in_pool());
   if (lacking > 0)
     for (auto& chunk : pool_.take(s_.rank().value, static_cast<std::uint32_t>(lacking))) {
       local_->submit(std::move(chunk));
@@ -147,11 +146,20 @@ void node_scheduler::from_member(const message<msg>& m) {
   }
 }
 
+std::size_t node_scheduler::share_of(int r) const {
+  return static_cast<std::size_t>(std::max(1, setup_.threads_of(rank_t{r})));
+}
+
 std::size_t node_scheduler::unserved_shares() const {
   std::size_t n = 0;
   for (int r : members_)
-    if (peers_[r].alive && !served_[static_cast<std::size_t>(r)]) n += static_cast<std::size_t>(std::max(1, setup_.threads_of(rank_t{r})));
+    if (peers_[r].alive && !served_[static_cast<std::size_t>(r)]) n += share_of(r);
   return n;
+}
+
+std::size_t node_scheduler::spare_in_pool() const {
+  const std::size_t queued = pool_.queued(), held = unserved_shares();
+  return queued > held ? queued - held : 0;
 }
 
 void node_scheduler::serve_parked() {
@@ -161,7 +169,6 @@ void node_scheduler::serve_parked() {
   // that asks first must not take what the root sized for the whole node (a static block, a guided batch). Nor
   // may a rank that asks again take the first chunks of a member that has not asked yet (it starts late, or is
   // slower to start than its partitions are short): those wait for it, one per thread, until it asks or is lost.
-  const auto threads_of = [&](int r) { return static_cast<std::size_t>(std::max(1, setup_.threads_of(rank_t{r}))); };
   std::size_t first_shares = unserved_shares();
   std::vector<std::uint32_t> allot(members_.size(), 0);
   for (std::size_t i = 0; i < members_.size(); ++i) {
@@ -170,9 +177,9 @@ void node_scheduler::serve_parked() {
     const bool first = !served_[static_cast<std::size_t>(r)];
     const std::size_t usable = first ? left : (left > first_shares ? left - first_shares : 0);
     allot[i] = static_cast<std::uint32_t>(std::min({static_cast<std::size_t>(parked_[static_cast<std::size_t>(r)]),
-                                                    threads_of(r), usable}));
+                                                    share_of(r), usable}));
     left -= allot[i];
-    if (first && allot[i] > 0) first_shares -= std::min<std::size_t>(first_shares, threads_of(r));
+    if (first && allot[i] > 0) first_shares -= std::min<std::size_t>(first_shares, share_of(r));
   }
   for (std::size_t i = 0; i < members_.size() && left > reserve_ + first_shares; ++i) {
     const int r = members_[i];
@@ -202,8 +209,7 @@ void node_scheduler::talk_up() {
   if (local_ && !failure_reported_)
     waiting += static_cast<std::uint64_t>(std::max(0, local_->threads() - local_->in_flight()));
   // What is kept for members that have not asked yet is theirs: it does not count as having work for the others.
-  const std::size_t queued = pool_.queued(), held = unserved_shares();
-  const std::uint64_t have = (queued > held ? queued - held : 0) + requested_;
+  const std::uint64_t have = spare_in_pool() + requested_;
   if (have < waiting + reserve_) {  // running low: ask for a batch (results ride along)
     const auto want = static_cast<std::uint32_t>(waiting + batch_ - have);
     send_up(msg::request, encode_request(want, up_));

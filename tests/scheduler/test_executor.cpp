@@ -11,17 +11,18 @@ namespace {
 using namespace partita;
 using namespace std::chrono_literals;
 
-/// A model whose partitions sleep 1 ms and return their id; throws on partition `bad`.
+/// A model whose partitions sleep `nap` (1 ms) and return their id; throws on partition `bad`.
 class sleepy_model final : public map_job_model {
  public:
-  explicit sleepy_model(std::uint64_t n, std::uint64_t bad = ~0ull) : n_(n), bad_(bad) {}
+  explicit sleepy_model(std::uint64_t n, std::uint64_t bad = ~0ull, std::chrono::microseconds nap = 1ms)
+      : n_(n), bad_(bad), nap_(nap) {}
   const std::string& name() const override { return name_; }
   std::uint64_t partition_count() const override { return n_; }
   double cost_hint(partition_id) const override { return 0; }
   const parameters& params() const override { return params_; }
   void run(partition_id id, context&, bytes& out) override {
     if (id.value == bad_) throw std::runtime_error("bad partition");
-    std::this_thread::sleep_for(1ms);
+    if (nap_.count() > 0) std::this_thread::sleep_for(nap_);
     serialize_into(out, id.value);
   }
   void fold(std::span<const std::byte>) override {}
@@ -33,6 +34,7 @@ class sleepy_model final : public map_job_model {
  private:
   std::string name_ = "sleepy";
   std::uint64_t n_, bad_;
+  std::chrono::microseconds nap_;
   parameters params_;
 };
 
@@ -65,6 +67,27 @@ TEST(Scheduler_Executor, RunsEveryChunkAndReportsEachPartitionOnce) {
   }
   EXPECT_EQ(ex.take_trace().size(), 300u);
   EXPECT_GT(ex.busy_seconds(), 0.25);
+}
+
+TEST(Scheduler_Executor, TinyChunksRunOnTheCallerOnceTheirTimeIsMeasured) {
+  sleepy_model m(100, ~0ull, 0us);  // partitions of well under a microsecond
+  executor ex(m, 1, 1, false, std::chrono::steady_clock::now());
+  ex.submit({{0, 1}});  // nothing measured yet: on the arena
+  ex.wait_idle();
+  EXPECT_EQ(ex.ran_inline(), 0u);
+  for (std::uint64_t id = 1; id < 100; ++id) {
+    const auto before = ex.ran_inline();
+    ex.submit({{id, id + 1}});
+    if (ex.ran_inline() > before) {
+      EXPECT_EQ(ex.in_flight(), 0) << "a chunk run on the caller is done when submit returns";
+    }
+    ex.wait_idle();  // nothing in flight for the next one (a preempted chunk may still send a few to the arena)
+  }
+  EXPECT_GT(ex.ran_inline(), 0u) << "mean chunk time " << ex.mean_chunk_time().count() << " ns";
+  result_batch got;
+  ex.drain(got);
+  ASSERT_EQ(got.size(), 100u);
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(deserialize<std::uint64_t>(got.result(i)), got.ids[i]);
 }
 
 TEST(Scheduler_Executor, AThrowingKernelIsReportedWithItsPartition) {

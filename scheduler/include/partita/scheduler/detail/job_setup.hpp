@@ -34,6 +34,10 @@ class job_comm {
   MPI_Comm comm_ = MPI_COMM_NULL;
 };
 
+/// Whether a lost rank should be recovered inside the run (scheduler failover, iterative rollback): --failover,
+/// or by default under `mpirun --enable-recovery`, which it needs; never with --no-failover.
+bool in_job_recovery(const run_config& config) noexcept;
+
 /// What every rank knows once the job is set up. Value type.
 struct job_setup {
   MPI_Comm comm = MPI_COMM_NULL;       ///< the job's communicator (owned by a job_comm)

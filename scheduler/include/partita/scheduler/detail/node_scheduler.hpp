@@ -41,8 +41,12 @@ class node_scheduler {
   bool serve_messages();
   void handle(const message<msg>& m);
   void from_member(const message<msg>& m);
-  /// Chunks kept for members that have not been given work yet: one per thread of each.
+  /// A member's first share: one chunk per thread.
+  std::size_t share_of(int r) const;
+  /// Chunks kept for members that have not been given work yet: their first shares.
   std::size_t unserved_shares() const;
+  /// What the pool holds beyond those: what the others (this rank's executor included) may take.
+  std::size_t spare_in_pool() const;
   void serve_parked();
   /// Asks the root for chunks when the pool runs low (results ride along), else sends results when many or old.
   void talk_up();
