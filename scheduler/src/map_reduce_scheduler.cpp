@@ -330,11 +330,20 @@ struct map_reduce_scheduler::running {
     return out;
   }
 
-  void answer(rank_t to, std::uint32_t want, clock::time_point now = clock::now()) {
+  /// Hands `to` up to `want` chunks, or parks the request. `again`: a parked request served again (a node scheduler
+  /// was told already that the queue is empty).
+  void answer(rank_t to, std::uint32_t want, clock::time_point now = clock::now(), bool again = false) {
     auto chunks = dispatch_.assign(to, static_cast<int>(want), now);
     note_copies();
     if (chunks.empty()) {
-      parked_[static_cast<std::size_t>(to.value)] += want;  // answered later, when work comes back, or by finish
+      auto& parked = parked_[static_cast<std::size_t>(to.value)];
+      // A node scheduler hears that the queue is empty (an assign of nothing that answers nothing): its results
+      // then go up at once, so that the end of the job does not wait for its batching.
+      if (!again && parked == 0 && setup_.tree.is_node_scheduler(to.value)) {
+        tp_.send_bytes(to, msg::assign, encode_assign(0, {}));
+        peers_.sent(to, now);
+      }
+      parked += want;  // answered later, when work comes back, or by finish
       return;
     }
     tp_.send_bytes(to, msg::assign, encode_assign(want, chunks));
@@ -369,7 +378,7 @@ struct map_reduce_scheduler::running {
       if (peers_[r].alive && parked > 0) {
         const auto want = parked;
         parked = 0;
-        answer(rank_t{r}, want);
+        answer(rank_t{r}, want, clock::now(), true);
       }
     }
   }

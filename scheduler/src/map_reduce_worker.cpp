@@ -56,7 +56,9 @@ void map_reduce_worker::talk(std::uint32_t target, std::uint32_t per_message, cl
     waiter_.expect_answer();
   }
   // Otherwise send results in batches: many, or old enough for the scheduler's progress and checkpoints.
-  if (!sent && !results_.empty() && (results_.size() >= 4096 || seconds_d(now - oldest_result_).count() > 0.02)) {
+  const bool batch_due = results_.size() >= result_batch_limit ||
+                         seconds_d(now - oldest_result_).count() > result_batch_age_seconds;
+  if (!sent && !results_.empty() && batch_due) {
     send_request(0);
     sent = true;
   }

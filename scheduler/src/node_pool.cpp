@@ -1,11 +1,29 @@
 #include <partita/scheduler/detail/node_pool.hpp>
 
+#include <algorithm>
+#include <string>
+
 #include <partita/runtime/error.hpp>
 
 namespace partita::detail {
 
-node_pool::node_pool(const std::vector<int>& ranks) {
-  for (int r : ranks) ranks_[r];
+double node_result_age_seconds(int node_schedulers) {
+  return std::clamp(result_batch_age_seconds * node_schedulers / 16.0, result_batch_age_seconds, 1.0);
+}
+
+node_pool::node_pool(int self, int self_threads, std::vector<node_member> members)
+    : self_(self), members_(std::move(members)) {
+  int node_threads = std::max(0, self_threads);
+  for (const auto& m : members_) {
+    ranks_[m.rank];
+    node_threads += m.threads;
+  }
+  if (self_threads > 0) ranks_[self_];
+  // At least one chunk per rank it serves waits in the pool, so a rank that asks is answered without a round trip
+  // to the root. Below that it asks for two chunks per thread of the node: the root hears from the node about once
+  // per two chunks per thread; more would hold back work other nodes need at the end.
+  reserve_ = static_cast<std::uint32_t>(std::max<std::size_t>(1, ranks_.size()));
+  batch_ = std::max<std::uint32_t>(reserve_, 2 * static_cast<std::uint32_t>(node_threads));
 }
 
 node_pool::rank_state& node_pool::at(int r) {
@@ -16,19 +34,26 @@ node_pool::rank_state& node_pool::at(int r) {
 
 const node_pool::rank_state& node_pool::at(int r) const { return const_cast<node_pool*>(this)->at(r); }
 
-void node_pool::add(std::vector<std::vector<id_range>> chunks) {
+void node_pool::add(std::vector<chunk> chunks, std::uint32_t answers) {
+  requested_ -= std::min(requested_, answers);
+  if (chunks.empty() && answers == 0) root_dry_ = true;
+  if (!chunks.empty()) root_dry_ = false;
   for (auto& c : chunks)
     if (!c.empty()) pool_.push_back(std::move(c));
 }
 
-std::vector<std::vector<id_range>> node_pool::take(int r, std::uint32_t n) {
+std::vector<node_pool::chunk> node_pool::take(int r, std::uint32_t n) { return take(r, n, 0); }
+
+std::vector<node_pool::chunk> node_pool::take(int r, std::uint32_t first, std::uint32_t more) {
   auto& st = at(r);
-  std::vector<std::vector<id_range>> out;
+  std::vector<chunk> out;
   if (st.tally.lost) return out;
-  while (out.size() < n && !pool_.empty()) {
-    auto chunk = std::move(pool_.front());
-    pool_.pop_front();
-    for (const auto& range : chunk) {
+  while (out.size() < std::size_t{first} + more && !pool_.empty()) {
+    const bool back = out.size() >= first;
+    auto c = std::move(back ? pool_.back() : pool_.front());
+    if (back) pool_.pop_back();
+    else pool_.pop_front();
+    for (const auto& range : c) {
       if (range.begin >= range.end) continue;
       // Ranges handed to one rank never overlap: the root hands every id to one node once (a requeued id comes
       // back only after it was removed from its holder), so a plain insert keeps the map disjoint.
@@ -36,9 +61,12 @@ std::vector<std::vector<id_range>> node_pool::take(int r, std::uint32_t n) {
       st.unfinished += range.size();
     }
     ++st.tally.chunks;
-    out.push_back(std::move(chunk));
+    out.push_back(std::move(c));
   }
-  if (!out.empty()) ++st.tally.messages;
+  if (!out.empty()) {
+    ++st.tally.messages;
+    st.served = true;
+  }
   return out;
 }
 
@@ -60,6 +88,7 @@ std::uint64_t node_pool::lose(int r) {
   auto& st = at(r);
   if (st.tally.lost) return 0;
   st.tally.lost = 1;
+  st.waiting = 0;
   std::uint64_t n = 0;
   std::vector<id_range> back;
   for (const auto& [b, e] : st.held) {
@@ -74,5 +103,81 @@ std::uint64_t node_pool::lose(int r) {
 }
 
 std::uint64_t node_pool::outstanding(int r) const { return at(r).unfinished; }
+
+void node_pool::ask(int r, std::uint32_t n) {
+  auto& st = at(r);
+  if (!st.tally.lost) st.waiting += n;
+}
+
+std::size_t node_pool::unserved_shares() const {
+  std::size_t n = 0;
+  for (const auto& m : members_)
+    if (const auto& st = at(m.rank); !st.tally.lost && !st.served) n += share_of(m);
+  return n;
+}
+
+std::size_t node_pool::spare() const {
+  const std::size_t queued = pool_.size(), held = unserved_shares();
+  return queued > held ? queued - held : 0;
+}
+
+std::vector<node_pool::grant> node_pool::serve_waiting() {
+  std::vector<grant> out;
+  std::size_t left = pool_.size();
+  if (left == 0) return out;
+  std::size_t first_shares = unserved_shares();
+  std::vector<std::uint32_t> allot(members_.size(), 0);
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    const auto& st = at(members_[i].rank);
+    if (st.tally.lost) continue;
+    const bool first = !st.served;
+    const std::size_t usable = first ? left : (left > first_shares ? left - first_shares : 0);
+    allot[i] = static_cast<std::uint32_t>(std::min({static_cast<std::size_t>(st.waiting), share_of(members_[i]), usable}));
+    left -= allot[i];
+    if (first && allot[i] > 0) first_shares -= std::min(first_shares, share_of(members_[i]));
+  }
+  const auto first_part = allot;
+  for (std::size_t i = 0; i < members_.size() && left > reserve_ + first_shares; ++i) {
+    const auto& st = at(members_[i].rank);
+    if (st.tally.lost) continue;
+    const auto extra = std::min<std::size_t>(st.waiting - allot[i], left - reserve_ - first_shares);
+    allot[i] += static_cast<std::uint32_t>(extra);
+    left -= extra;
+  }
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    if (allot[i] == 0) continue;
+    const int r = members_[i].rank;
+    auto chunks = take(r, first_part[i], allot[i] - first_part[i]);
+    // Answers what it gives; the rest stays waiting here until the pool has more.
+    at(r).waiting -= static_cast<std::uint32_t>(chunks.size());
+    out.push_back(grant{r, std::move(chunks)});
+  }
+  return out;
+}
+
+std::vector<node_pool::chunk> node_pool::take_own(std::uint32_t free_threads) {
+  const auto n = std::min<std::size_t>(free_threads, spare());
+  if (n == 0) return {};
+  return take(self_, static_cast<std::uint32_t>(n));
+}
+
+std::uint32_t node_pool::to_ask(std::uint32_t own_free) {
+  std::uint64_t waiting = own_free;  // chunks the node's ranks wait for now
+  for (const auto& m : members_)
+    if (const auto& st = at(m.rank); !st.tally.lost) waiting += st.waiting;
+  // What is kept for members that have not asked yet is theirs: it does not count as having work for the others.
+  const std::uint64_t have = spare() + requested_;
+  if (have >= waiting + reserve_) return 0;
+  const auto want = static_cast<std::uint32_t>(waiting + batch_ - have);
+  requested_ += want;
+  return want;
+}
+
+double node_pool::result_wait(double age) const {
+  if (!root_dry_ || !pool_.empty()) return age;
+  for (const auto& [r, st] : ranks_)
+    if (!st.tally.lost && st.unfinished > 0) return std::min(age, result_batch_age_seconds);
+  return 0;
+}
 
 }  // namespace partita::detail

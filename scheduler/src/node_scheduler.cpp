@@ -12,9 +12,10 @@
 namespace partita::detail {
 
 namespace {
-std::vector<int> served_ranks(const job_setup& setup, rank_t self) {
-  std::vector<int> out = setup.tree.members.at(static_cast<std::size_t>(self.value));
-  if (setup.threads_of(self) > 0) out.push_back(self.value);
+std::vector<node_member> members_of(const job_setup& setup, rank_t self) {
+  std::vector<node_member> out;
+  for (int r : setup.tree.members.at(static_cast<std::size_t>(self.value)))
+    out.push_back(node_member{r, setup.threads_of(rank_t{r})});
   return out;
 }
 }  // namespace
@@ -22,8 +23,7 @@ std::vector<int> served_ranks(const job_setup& setup, rank_t self) {
 node_scheduler::node_scheduler(session& s, map_job_model& job, const run_config& config, const job_setup& setup)
     : s_(s), job_(job), config_(config), setup_(setup), root_(setup.scheduler),
       members_(setup.tree.members.at(static_cast<std::size_t>(s.rank().value))), tp_(setup.comm),
-      peers_(s.size(), s.rank()), pool_(served_ranks(setup, s.rank())), parked_(static_cast<std::size_t>(s.size()), 0),
-      served_(static_cast<std::size_t>(s.size()), false) {
+      peers_(s.size(), s.rank()), pool_(s.rank().value, setup.threads_of(s.rank()), members_of(setup, s.rank())) {
   // Its peers are the root and its members; nobody else ever writes to it.
   for (int r = 0; r < s.size(); ++r) peers_[r].alive = false;
   peers_[root_.value].alive = true;
@@ -31,14 +31,7 @@ node_scheduler::node_scheduler(session& s, map_job_model& job, const run_config&
   if (const int mine = setup.threads_of(s.rank()); mine > 0)
     local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank());
   waiter_.emplace(tp_, local_.get());
-  // At least one chunk per rank it serves waits in the pool, so a rank that asks is answered without a round trip
-  // to the root. Below that it asks the root for a batch: two chunks per thread of the node, so the root hears from
-  // the node about once per two chunks per thread; more would hold back work other nodes need at the end.
-  const auto served = served_ranks(setup, s.rank());
-  reserve_ = static_cast<std::uint32_t>(std::max<std::size_t>(1, served.size()));
-  int node_threads = 0;
-  for (int r : served) node_threads += setup.threads_of(rank_t{r});
-  batch_ = std::max<std::uint32_t>(reserve_, 2 * static_cast<std::uint32_t>(node_threads));
+  result_age_ = node_result_age_seconds(setup.tree.node_scheduler_count());
 }
 
 node_scheduler::~node_scheduler() = default;
@@ -53,7 +46,7 @@ run_report node_scheduler::run() {
       if (m->source == root_ && m->tag == msg::finish) return finish(*m);
       handle(*m);
     }
-    serve_parked();
+    serve_waiting();
     busy |= serve_local();
     talk_up();
     keep_alive();
@@ -89,29 +82,23 @@ bool node_scheduler::serve_local() {
     failure_reported_ = clock::now();
   }
   if (failure_reported_) return busy;
-  // No prefetch here: the pool is next door, and what this rank would queue its members may need (the first
-  // chunks of members that have not asked yet among it).
-  const auto lacking = std::min<std::size_t>(static_cast<std::size_t>(std::max(0, local_->threads() - local_->in_flight())),
-                                             spare_in_pool());
-  if (lacking > 0)
-    for (auto& chunk : pool_.take(s_.rank().value, static_cast<std::uint32_t>(lacking))) {
-      local_->submit(std::move(chunk));
-      busy = true;
-    }
+  for (auto& chunk : pool_.take_own(own_free())) {
+    local_->submit(std::move(chunk));
+    busy = true;
+  }
   return busy;
 }
 
 void node_scheduler::handle(const message<msg>& m) {
   peers_.heard(m.source);
   if (m.source != root_) {
-    if (pool_.serves(m.source.value) && peers_[m.source.value].alive) from_member(m);
+    if (pool_.serves(m.source.value) && !pool_.lost(m.source.value)) from_member(m);
     return;  // a lost rank's late message: its partitions were requeued
   }
   switch (m.tag) {
     case msg::assign: {
       auto a = decode_assign(m.payload);
-      requested_ -= std::min(requested_, a.answers);
-      pool_.add(std::move(a.chunks));
+      pool_.add(std::move(a.chunks), a.answers);
       break;
     }
     case msg::heartbeat:
@@ -133,7 +120,7 @@ void node_scheduler::from_member(const message<msg>& m) {
         if (up_.empty()) oldest_up_ = clock::now();
         up_.append(std::move(req.results));
       }
-      parked_[static_cast<std::size_t>(r)] += req.want;
+      pool_.ask(r, req.want);
       break;
     }
     case msg::failure:  // the root decides (it aborts the job); the payload goes up as it came
@@ -146,81 +133,30 @@ void node_scheduler::from_member(const message<msg>& m) {
   }
 }
 
-std::size_t node_scheduler::share_of(int r) const {
-  return static_cast<std::size_t>(std::max(1, setup_.threads_of(rank_t{r})));
+std::uint32_t node_scheduler::own_free() const {
+  if (!local_ || failure_reported_) return 0;
+  return static_cast<std::uint32_t>(std::max(0, local_->threads() - local_->in_flight()));
 }
 
-std::size_t node_scheduler::unserved_shares() const {
-  std::size_t n = 0;
-  for (int r : members_)
-    if (peers_[r].alive && !served_[static_cast<std::size_t>(r)]) n += share_of(r);
-  return n;
-}
-
-std::size_t node_scheduler::spare_in_pool() const {
-  const std::size_t queued = pool_.queued(), held = unserved_shares();
-  return queued > held ? queued - held : 0;
-}
-
-void node_scheduler::serve_parked() {
-  std::size_t left = pool_.queued();
-  if (left == 0) return;
-  // First a chunk per thread for every rank that waits, then prefetch from what is beyond the reserve: one rank
-  // that asks first must not take what the root sized for the whole node (a static block, a guided batch). Nor
-  // may a rank that asks again take the first chunks of a member that has not asked yet (it starts late, or is
-  // slower to start than its partitions are short): those wait for it, one per thread, until it asks or is lost.
-  std::size_t first_shares = unserved_shares();
-  std::vector<std::uint32_t> allot(members_.size(), 0);
-  for (std::size_t i = 0; i < members_.size(); ++i) {
-    const int r = members_[i];
-    if (!peers_[r].alive) continue;
-    const bool first = !served_[static_cast<std::size_t>(r)];
-    const std::size_t usable = first ? left : (left > first_shares ? left - first_shares : 0);
-    allot[i] = static_cast<std::uint32_t>(std::min({static_cast<std::size_t>(parked_[static_cast<std::size_t>(r)]),
-                                                    share_of(r), usable}));
-    left -= allot[i];
-    if (first && allot[i] > 0) first_shares -= std::min<std::size_t>(first_shares, share_of(r));
-  }
-  for (std::size_t i = 0; i < members_.size() && left > reserve_ + first_shares; ++i) {
-    const int r = members_[i];
-    if (!peers_[r].alive) continue;
-    const auto extra = std::min<std::size_t>(parked_[static_cast<std::size_t>(r)] - allot[i],
-                                             left - reserve_ - first_shares);
-    allot[i] += static_cast<std::uint32_t>(extra);
-    left -= extra;
-  }
-  for (std::size_t i = 0; i < members_.size(); ++i) {
-    if (allot[i] == 0) continue;
-    const int r = members_[i];
-    auto chunks = pool_.take(r, allot[i]);
-    const auto given = static_cast<std::uint32_t>(chunks.size());
-    // Answers what it gives; the rest stays parked here until the pool has more (the rank does not ask again).
-    tp_.send_bytes(rank_t{r}, msg::assign, encode_assign(given, chunks));
-    peers_.sent(rank_t{r});
-    parked_[static_cast<std::size_t>(r)] -= given;
-    if (given > 0) served_[static_cast<std::size_t>(r)] = true;
+void node_scheduler::serve_waiting() {
+  for (auto& g : pool_.serve_waiting()) {
+    tp_.send_bytes(rank_t{g.rank}, msg::assign,
+                   encode_assign(static_cast<std::uint32_t>(g.chunks.size()), g.chunks));
+    peers_.sent(rank_t{g.rank});
   }
 }
 
 void node_scheduler::talk_up() {
-  std::uint64_t waiting = 0;  // chunks the node's ranks wait for now
-  for (int r : members_)
-    if (peers_[r].alive) waiting += parked_[static_cast<std::size_t>(r)];
-  if (local_ && !failure_reported_)
-    waiting += static_cast<std::uint64_t>(std::max(0, local_->threads() - local_->in_flight()));
-  // What is kept for members that have not asked yet is theirs: it does not count as having work for the others.
-  const std::uint64_t have = spare_in_pool() + requested_;
-  if (have < waiting + reserve_) {  // running low: ask for a batch (results ride along)
-    const auto want = static_cast<std::uint32_t>(waiting + batch_ - have);
+  if (const auto want = pool_.to_ask(own_free()); want > 0) {  // running low: ask for a batch (results ride along)
     send_up(msg::request, encode_request(want, up_));
-    requested_ += want;
     up_.clear();
     oldest_up_ = clock::time_point::max();
     return;
   }
-  // Results go up in batches: many, or old enough for the root's progress, checkpoints and end of job. One
-  // message carries the results of all the node's ranks: that is what spares the root.
-  if (!up_.empty() && (up_.size() >= 4096 || since(oldest_up_) > 0.02)) {
+  // Results go up in batches: many, or old enough for the root's progress and checkpoints (sooner at the end of
+  // the job). One message carries the results of all the node's ranks, and the age grows with the node count: that
+  // is what spares the root.
+  if (!up_.empty() && (up_.size() >= result_batch_limit || since(oldest_up_) >= pool_.result_wait(result_age_))) {
     send_up(msg::request, encode_request(0, up_));
     up_.clear();
     oldest_up_ = clock::time_point::max();
@@ -238,7 +174,6 @@ void node_scheduler::keep_alive() {
 
 void node_scheduler::lose(int r, bool running) {
   peers_[r].alive = false;
-  parked_[static_cast<std::size_t>(r)] = 0;
   const auto requeued = pool_.lose(r);
   log().warn("node scheduler rank {}: rank {} silent for {:.0f} s: declared lost; {} of its partitions go back to "
              "the node's pool", s_.rank().value, r, config_.timeout_seconds, requeued);

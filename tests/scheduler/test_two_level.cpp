@@ -60,8 +60,8 @@ TEST(Scheduler_TwoLevel, SingleRankNodesAndOneNodeStayFlat) {
 }
 
 TEST(Scheduler_TwoLevel, PoolHandsOutWholeChunksInOrder) {
-  node_pool p({1, 2});
-  p.add({{{0, 4}}, {{4, 8}}, {{8, 9}, {12, 14}}});
+  node_pool p(0, 0, {{1, 1}, {2, 1}});
+  p.add({{{0, 4}}, {{4, 8}}, {{8, 9}, {12, 14}}}, 0);
   EXPECT_EQ(p.queued(), 3u);
   EXPECT_EQ(ids_of(p.take(1, 2)), (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5, 6, 7}));
   EXPECT_EQ(p.outstanding(1), 8u);
@@ -73,8 +73,8 @@ TEST(Scheduler_TwoLevel, PoolHandsOutWholeChunksInOrder) {
 }
 
 TEST(Scheduler_TwoLevel, LostRankRequeuesExactlyItsUnfinishedIds) {
-  node_pool p({1, 2});
-  p.add({{{0, 10}}, {{10, 20}}});
+  node_pool p(0, 0, {{1, 1}, {2, 1}});
+  p.add({{{0, 10}}, {{10, 20}}}, 0);
   p.take(1, 1);
   for (std::uint64_t id : {0, 3, 4, 9}) p.complete(1, id);
   EXPECT_EQ(p.outstanding(1), 6u);
@@ -85,6 +85,82 @@ TEST(Scheduler_TwoLevel, LostRankRequeuesExactlyItsUnfinishedIds) {
   // Its ids come back first, in order, then the rest of the pool.
   EXPECT_EQ(ids_of(p.take(2, 10)), (std::vector<std::uint64_t>{1, 2, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}));
   EXPECT_EQ(p.tally(1).lost, 1u);
+}
+
+TEST(Scheduler_TwoLevel, PoolServesFirstSharesBeforePrefetch) {
+  // Node scheduler 0 with 1 thread; members 1 (2 threads) and 2 (1 thread): 4 threads, 3 ranks served.
+  node_pool p(0, 1, {{1, 2}, {2, 1}});
+  // Empty pool: it asks the root for what its ranks wait for plus two chunks per thread of the node.
+  p.ask(1, 5);
+  EXPECT_EQ(p.to_ask(1), 5u + 1u + 8u);
+  EXPECT_EQ(p.asked_of_root(), 14u);
+  EXPECT_EQ(p.to_ask(1), 0u);  // asked already: covered
+  EXPECT_TRUE(p.serve_waiting().empty());
+  std::vector<node_pool::chunk> chunks;
+  for (std::uint64_t i = 0; i < 6; ++i) chunks.push_back({{i, i + 1}});
+  p.add(chunks, 14);
+  EXPECT_EQ(p.asked_of_root(), 0u);
+  // Rank 1 asked for 5 but gets its first share (2) only: what is left (4) is the reserve (one chunk per rank
+  // served) and rank 2's first share.
+  auto g = p.serve_waiting();
+  ASSERT_EQ(g.size(), 1u);
+  EXPECT_EQ(g[0].rank, 1);
+  EXPECT_EQ(g[0].chunks.size(), 2u);
+  EXPECT_EQ(p.waiting(1), 3u);
+  EXPECT_EQ(p.queued(), 4u);
+  // Its own thread may take what is beyond rank 2's first share, not that share.
+  EXPECT_EQ(p.take_own(5).size(), 3u);
+  EXPECT_TRUE(p.take_own(1).empty());
+  p.ask(2, 3);
+  g = p.serve_waiting();
+  ASSERT_EQ(g.size(), 1u);
+  EXPECT_EQ(g[0].rank, 2);
+  EXPECT_EQ(ids_of(g[0].chunks), (std::vector<std::uint64_t>{5}));
+  // A lost member waits for nothing and its ids come back first (one chunk per range it held).
+  EXPECT_EQ(p.lose(1), 2u);
+  EXPECT_EQ(p.waiting(1), 0u);
+  EXPECT_EQ(p.queued(), 2u);
+  EXPECT_EQ(ids_of(p.serve_waiting()[0].chunks), (std::vector<std::uint64_t>{0}));
+}
+
+TEST(Scheduler_TwoLevel, PrefetchComesFromTheBackOfThePool) {
+  // The root's first chunks for a node are large (one thread's share), later ones small: a member's first chunk is
+  // the oldest, what it queues behind it the newest.
+  node_pool p(0, 0, {{1, 1}, {2, 1}});
+  p.add({{{0, 100}}, {{100, 200}}, {{200, 202}}, {{202, 204}}, {{204, 206}}, {{206, 208}}}, 0);
+  p.ask(1, 3);
+  auto g = p.serve_waiting();
+  ASSERT_EQ(g.size(), 1u);
+  ASSERT_EQ(g[0].chunks.size(), 3u);  // its share, then 2 beyond the reserve (2) and rank 2's first share (1)
+  EXPECT_EQ(g[0].chunks[0], (std::vector<id_range>{{0, 100}}));
+  EXPECT_EQ(g[0].chunks[1], (std::vector<id_range>{{206, 208}}));
+  EXPECT_EQ(g[0].chunks[2], (std::vector<id_range>{{204, 206}}));
+  EXPECT_EQ(p.tally(1).messages, 1u);
+  p.ask(2, 1);
+  EXPECT_EQ(ids_of(p.serve_waiting()[0].chunks).front(), 100u);  // the large one was kept for it
+}
+
+TEST(Scheduler_TwoLevel, ResultsWaitLessOnlyOnceTheRootIsDry) {
+  node_pool p(0, 1, {{1, 1}});
+  const double age = 0.5, worker_age = detail::result_batch_age_seconds;
+  p.ask(1, 1);
+  EXPECT_EQ(p.to_ask(0), 1u + 4u);  // what rank 1 waits for, and two chunks per thread of the node
+  EXPECT_EQ(p.result_wait(age), age);  // the pool is empty, but the root may just be slow: results keep their age
+  p.add({{{0, 1}}, {{1, 2}}}, 5);
+  EXPECT_EQ(p.serve_waiting().size(), 1u);
+  EXPECT_EQ(p.take_own(1).size(), 1u);
+  p.add({}, 0);  // the root's queue is empty
+  EXPECT_EQ(p.result_wait(age), worker_age);  // rank 1 and its own thread still run a partition each
+  p.complete(1, 0);
+  EXPECT_EQ(p.result_wait(age), worker_age);
+  p.complete(0, 1);
+  EXPECT_EQ(p.result_wait(age), 0.0);  // nothing of the node's is unfinished: the root may wait for these
+  p.add({{{7, 8}}}, 0);  // work again (a speculative copy)
+  EXPECT_EQ(p.result_wait(age), age);
+  // The age results may wait grows with the node count, from a worker's to at most a second.
+  EXPECT_EQ(detail::node_result_age_seconds(2), detail::result_batch_age_seconds);
+  EXPECT_GT(detail::node_result_age_seconds(313), 0.3);
+  EXPECT_EQ(detail::node_result_age_seconds(100000), 1.0);
 }
 
 TEST(Scheduler_TwoLevel, DispatcherAdoptsARankOfALostNode) {

@@ -47,7 +47,7 @@ struct cli {
 const char* usage =
     "usage: partita_simulate [--ranks N] [--threads T] [--levels 1|2] [--ranks-per-node K]\n"
     "  [--partitions N | --partitions-per-thread N] [--dist lognormal|uniform|bimodal|constant] [--median-us U]\n"
-    "  [--sigma S] [--cost-seed S] [--costs FILE] [--policy P] [--chunk C] [--prefetch P] [--node-chunk K] [--dedicated-scheduler] [--no-speculate]\n"
+    "  [--sigma S] [--cost-seed S] [--costs FILE] [--policy P] [--chunk C] [--prefetch P] [--dedicated-scheduler] [--no-speculate]\n"
     "  [--calibration FILE] [--platform FILE.xml | --cores C] [--write-platform FILE.xml] [--json FILE]\n";
 
 cli parse(int argc, char** argv) {
@@ -80,7 +80,6 @@ cli parse(int argc, char** argv) {
     else if (a == "--policy") c.model.policy = text();
     else if (a == "--chunk") c.model.chunk = count();
     else if (a == "--prefetch") c.model.prefetch = static_cast<int>(count());
-    else if (a == "--node-chunk") c.model.node_chunk = static_cast<int>(std::max<std::uint64_t>(count(), 1));
     else if (a == "--dedicated-scheduler") c.model.scheduler_runs_partitions = false;
     else if (a == "--no-speculate") c.model.speculate = false;
     else if (a == "--calibration") c.calibration_file = text();
@@ -190,6 +189,7 @@ int main(int argc, char** argv) {
         {"root_messages", std::to_string(r.root_messages)},
         {"dispatches", std::to_string(r.dispatches)},
         {"chunks", std::to_string(r.chunks)},
+        {"root_dispatches", std::to_string(r.root_dispatches)},
         {"dispatch_rate_per_s", fmt::format("{:.6g}", r.makespan_s > 0 ? r.dispatches / r.makespan_s : 0)},
         {"partitions_per_s", fmt::format("{:.6g}", r.makespan_s > 0 ? c.model.partitions / r.makespan_s : 0)},
         {"node_busy_fraction_max", fmt::format("{:.4f}", r.makespan_s > 0 ? r.node_busy_max_s / r.makespan_s : 0)},

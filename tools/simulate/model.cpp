@@ -11,6 +11,9 @@
 #include <simgrid/s4u.hpp>
 
 #include <partita/runtime/error.hpp>
+#include <partita/scheduler/detail/node_pool.hpp>
+#include <partita/scheduler/detail/protocol.hpp>
+#include <partita/scheduler/detail/scheduler_tree.hpp>
 #include <partita/scheduler/dispatcher.hpp>
 #include <partita/scheduler/policy.hpp>
 
@@ -24,9 +27,8 @@ namespace partita::simulate {
 namespace {
 
 constexpr double infinity = std::numeric_limits<double>::infinity();
-constexpr double result_batch_age_s = 0.02;         // a worker sends lone results once the oldest is this old
-constexpr std::size_t result_batch_size = 4096;     // ... or once it has this many
-constexpr double node_result_age_s = 0.1;           // a node scheduler's results wait at most this long to go up
+constexpr double result_batch_age_s = detail::result_batch_age_seconds;  // lone results go up once this old
+constexpr std::size_t result_batch_size = detail::result_batch_limit;    // ... or once this many
 constexpr double speculation_check_s = 0.01;        // the scheduler looks for stragglers at most this often
 constexpr double scheduler_local_poll_s = 200e-6;   // the scheduler's longest wait while its own kernels run
 constexpr double tick_s = 1e-9;                     // a wake-up at a deadline counts as the deadline reached
@@ -46,16 +48,13 @@ struct sim_message {
   int from = 0;                                  // the sender's worker index at the receiving scheduler
   std::uint32_t want = 0;                        // request: chunks wanted
   std::vector<finished_partition> results;       // request: results riding along
-  bool combined = false;                         // request: results folded into blocks by a node scheduler
   std::uint32_t answers = 0;                     // assign: how many wanted chunks this answers
-  bool drained = false;                          // assign (two levels): the root's queue is empty for now
   std::vector<std::vector<id_range>> chunks;     // assign
 
   /// Bytes on the wire, as detail/protocol.hpp encodes them (ids, times and ends per result; a ~24-byte
-  /// result each; 16 bytes per range); a combined batch carries one folded result.
+  /// result each; 16 bytes per range).
   double bytes() const {
-    double b = 32;
-    b += static_cast<double>(results.size()) * (combined ? 16.0 : 44.0) + (combined ? 24.0 : 0.0);
+    double b = 32 + static_cast<double>(results.size()) * 44.0;
     for (const auto& c : chunks) b += 8 + 16.0 * static_cast<double>(c.size());
     return b;
   }
@@ -100,18 +99,16 @@ struct world {
   calibration cal;
   const std::vector<float>* costs = nullptr;
   model_result result;
+  detail::scheduler_tree tree;  // who serves whom: partita run's own topology (job_setup)
+  std::vector<int> threads;     // kernel threads per rank (0: the root, when it is dedicated)
   std::vector<double> node_busy;
+  std::vector<std::unique_ptr<detail::node_pool>> pools;  // the node schedulers' (they outlive the actors)
 
   int node_of(int rank) const { return rank / options.ranks_per_node; }
   int node_count() const { return (options.ranks + options.ranks_per_node - 1) / options.ranks_per_node; }
-  int ranks_on(int node) const {
-    return std::min(options.ranks, (node + 1) * options.ranks_per_node) - node * options.ranks_per_node;
-  }
 };
 
 sg4::Mailbox* rank_box(int r) { return sg4::Mailbox::by_name(fmt::format("rank-{}", r)); }
-sg4::Mailbox* node_box(int n) { return sg4::Mailbox::by_name(fmt::format("node-{}", n)); }
-sg4::Mailbox* root_box() { return sg4::Mailbox::by_name("root"); }
 
 /// A worker rank's communication thread (worker_loop): asks for chunks while fewer than threads + prefetch are in
 /// flight, results riding along; otherwise sends results in batches. It sees finished partitions when it next
@@ -161,56 +158,52 @@ struct server {
   }
 };
 
-/// The root scheduler (scheduler_loop): a real partita::dispatcher over every partition. Flat: its workers are
-/// the ranks, and rank 0 (this actor) runs partitions too unless dedicated. Two levels: its workers are the node
-/// schedulers, each with its node's threads.
+/// A scheduler's own kernel threads (its executor; serve_local): it commits their results, and hands them chunks
+/// through `take` (the root's dispatcher, or a node's pool). Charges the scheduler for what it did.
+struct own_threads {
+  rank_threads threads;
+  std::vector<finished_partition> results;
+  own_threads(int n, const world& w) : threads(n, *w.costs, w.cal.partition_s) {}
+  /// When to look at them next: soon after the next finish (a scheduler waits at most scheduler_local_poll_s).
+  double next_look() const {
+    return threads.in_flight() > 0
+               ? threads.next_finish() + std::min(threads.poll_interval(), scheduler_local_poll_s) / 2
+               : infinity;
+  }
+};
+
+/// The root scheduler (scheduler_loop): a real partita::dispatcher over every partition, whose workers are the
+/// ranks that report to it: with one level every rank, with two the node schedulers (each with its node's threads)
+/// and the ranks of its own node. Rank 0 (this actor) runs partitions too unless dedicated.
 void root_actor(world& w) {
   const auto& o = w.options;
-  const bool flat = o.levels == 1;
-  const bool local_work = flat && o.scheduler_runs_partitions;
-  std::vector<int> threads;
-  if (flat) {
-    threads.assign(static_cast<std::size_t>(o.ranks), o.threads);
-    if (!local_work) threads[0] = 0;
-  } else {
-    for (int n = 0; n < w.node_count(); ++n) threads.push_back(w.ranks_on(n) * o.threads);
-  }
+  const auto workers = w.tree.root_view(w.threads);
   dispatcher_options dopt;
-  // Two levels: a chunk for a node is a bulk of node_chunk partitions per thread of the node at least (the
-  // dispatcher's floor for every policy), so that one root message feeds a whole node for a while.
-  dopt.fixed_chunk = flat ? o.chunk : std::max<std::uint64_t>(o.chunk, static_cast<std::uint64_t>(o.node_chunk) *
-                                                                             static_cast<std::uint64_t>(o.ranks_per_node * o.threads));
+  dopt.fixed_chunk = o.chunk;
   dopt.speculation.enabled = o.speculate;
-  dispatcher d(o.partitions, threads, make_policy(o.policy, o.chunk), dopt);
-  rank_threads local(local_work ? o.threads : 0, *w.costs, w.cal.partition_s);
-  std::vector<finished_partition> local_results;
-  inbox in(root_box(), 16);
+  dispatcher d(o.partitions, workers, make_policy(o.policy, o.chunk), dopt);
+  own_threads local(w.threads[0], w);
+  inbox in(rank_box(0), 16);
   server me;
-  std::vector<std::uint32_t> parked(threads.size(), 0);
+  std::vector<std::uint32_t> parked(workers.size(), 0);
   std::vector<int> parked_list;  // workers with parked > 0
   double last_speculation_check = 0;
   bool speculation_round = false;
-  auto reply_box = [&](int worker) { return flat ? rank_box(worker) : node_box(worker); };
 
-  auto answer = [&](int worker, std::uint32_t want, double& service_chunks) {
+  auto answer = [&](int worker, std::uint32_t want, double& service_chunks, bool again = false) {
     auto chunks = d.assign(rank_t{worker}, static_cast<int>(want), at(sg4::Engine::get_clock()));
-    if (chunks.empty()) {
-      const bool was_parked = parked[static_cast<std::size_t>(worker)] > 0;
-      if (!was_parked) parked_list.push_back(worker);
+    if (chunks.empty()) {  // answered later, when work comes back
+      const bool first = parked[static_cast<std::size_t>(worker)] == 0;
+      if (first) parked_list.push_back(worker);
       parked[static_cast<std::size_t>(worker)] += want;
-      if (flat || was_parked) return std::unique_ptr<sim_message>();
-      // Two levels: the node scheduler learns that the queue is empty (it then passes results up at once, so the
-      // job's end does not wait for its result batching). Answers nothing: the request stays parked.
-      auto m = std::make_unique<sim_message>();
-      m->what = sim_message::kind::assign;
-      m->from = -1;
-      m->drained = true;
-      return m;
+      if (again || !first || !w.tree.is_node_scheduler(worker)) return std::unique_ptr<sim_message>();
+      auto dry = std::make_unique<sim_message>();  // a node scheduler hears that the queue is empty
+      dry->what = sim_message::kind::assign;
+      return dry;
     }
     service_chunks += static_cast<double>(chunks.size());
     auto m = std::make_unique<sim_message>();
     m->what = sim_message::kind::assign;
-    m->from = -1;
     m->answers = want;
     m->chunks = std::move(chunks);
     return m;
@@ -224,10 +217,10 @@ void root_actor(world& w) {
     double chunks = 0;
     std::unique_ptr<sim_message> reply;
     if (m->want > 0) reply = answer(m->from, m->want, chunks);
-    const double service = w.cal.service(n, m->combined ? 0 : n, static_cast<std::uint64_t>(chunks));
+    const double service = w.cal.service(n, n, static_cast<std::uint64_t>(chunks));
     d.note_message_cost(service);
     me.serve(service);
-    if (reply) send(reply_box(m->from), std::move(reply));
+    if (reply) send(rank_box(m->from), std::move(reply));
   };
 
   while (!d.finished()) {
@@ -238,17 +231,17 @@ void root_actor(world& w) {
       speculation_round = true;
     }
     // Its own executor (serve_local).
-    if (local_work) {
-      local.advance(now, local_results);
+    if (local.threads.threads() > 0) {
+      local.threads.advance(now, local.results);
       double chunks_given = 0;
-      const int lacking = o.threads + o.prefetch - local.in_flight();
-      for (const auto& r : local_results) d.complete(rank_t{0}, partition_id{r.id}, r.seconds);
-      const auto committed = local_results.size();
-      local_results.clear();
+      const int lacking = o.threads + o.prefetch - local.threads.in_flight();
+      for (const auto& r : local.results) d.complete(rank_t{0}, partition_id{r.id}, r.seconds);
+      const auto committed = local.results.size();
+      local.results.clear();
       if (lacking > 0 && (d.unassigned() > 0 || speculation_round)) {
         auto chunks = d.assign(rank_t{0}, lacking, at(now));
         chunks_given = static_cast<double>(chunks.size());
-        for (auto& c : chunks) local.submit(std::move(c), now);
+        for (auto& c : chunks) local.threads.submit(std::move(c), now);
       }
       if (committed > 0 || chunks_given > 0)
         me.serve((w.cal.complete_s + w.cal.result_s) * static_cast<double>(committed) + w.cal.assign_s * chunks_given);
@@ -268,15 +261,13 @@ void root_actor(world& w) {
       for (const int p : std::exchange(parked_list, {})) {
         const auto want = std::exchange(parked[static_cast<std::size_t>(p)], 0);
         double chunks = 0;
-        auto reply = answer(p, want, chunks);
+        auto reply = answer(p, want, chunks, true);
         if (chunks > 0) me.serve(w.cal.assign_s * chunks);
-        if (reply) send(reply_box(p), std::move(reply));
+        if (reply) send(rank_box(p), std::move(reply));
       }
     if (any) continue;
     // Nothing there (idle_wait): wait for a message, for its own kernels, or for the next look for stragglers.
-    double wake = local.in_flight() > 0
-                      ? local.next_finish() + std::min(local.poll_interval(), scheduler_local_poll_s) / 2
-                      : infinity;
+    double wake = local.next_look();
     if (!parked_list.empty() && d.may_speculate()) wake = std::min(wake, last_speculation_check + speculation_check_s);
     if (auto m = in.wait_until(std::max(wake, sg4::Engine::get_clock()))) handle(std::move(m));
   }
@@ -285,6 +276,8 @@ void root_actor(world& w) {
   r.root_busy_s = me.busy;
   r.root_messages = me.received;
   for (int k = 0; k < d.worker_count(); ++k) {
+    r.root_dispatches += d.tally(rank_t{k}).messages;
+    if (w.tree.is_node_scheduler(k)) continue;  // the summary counts what the node handed out (run_model)
     r.dispatches += d.tally(rank_t{k}).messages;
     r.chunks += d.tally(rank_t{k}).chunks;
   }
@@ -292,166 +285,94 @@ void root_actor(world& w) {
   sg4::Actor::kill_all();
 }
 
-/// A node scheduler (two levels): takes chunks from the root in bulk and serves its node's ranks from them. Each
-/// bulk chunk gets its own partita::dispatcher over the bulk's partitions (numbered 0..k-1 locally), with the
-/// node's ranks as workers, so chunk sizing and bookkeeping inside a node are Partita's own. The root's chunks for
-/// a node are bulks of at least node_chunk partitions per thread of the node; below one bulk in hand the node asks
-/// for prefetch + 1 more. Results go up combined (one folded result per message; the root still commits each id),
-/// with those requests or once the oldest is 100 ms old; once the root has said its queue is empty, the node's last
-/// result at once.
-void node_actor(world& w, int node) {
-  const auto& o = w.options;
-  const int first = node * o.ranks_per_node, ranks = w.ranks_on(node);
-  const int node_threads = ranks * o.threads;
-  struct bulk {
-    std::vector<id_range> ranges;
-    std::vector<std::uint64_t> starts;  // local index of each range's first partition
-    std::unique_ptr<dispatcher> d;
-  };
-  std::vector<bulk> bulks;
-  std::size_t live = 0;  // bulks before this one are finished
-  std::map<std::uint64_t, std::pair<std::size_t, std::size_t>> where;  // global range begin -> (bulk, range)
-  std::vector<std::uint32_t> parked(static_cast<std::size_t>(ranks), 0);
+/// A node scheduler (node_scheduler::run): rank `self` serves its node's other ranks from chunks it takes from the
+/// root, with the product's own detail::node_pool deciding whom to give what, when to ask the root and how much; it
+/// runs partitions on its own threads, and forwards its ranks' results up unfolded: riding on its requests, or in
+/// batches (result_batch_limit, or node_pool::result_wait).
+void node_actor(world& w, int self, int node) {
+  std::vector<detail::node_member> members;
+  for (int r : w.tree.members[static_cast<std::size_t>(self)])
+    members.push_back(detail::node_member{r, w.threads[static_cast<std::size_t>(r)]});
+  auto& pool = *w.pools.emplace_back(
+      std::make_unique<detail::node_pool>(self, w.threads[static_cast<std::size_t>(self)], std::move(members)));
+  own_threads local(w.threads[static_cast<std::size_t>(self)], w);
+  inbox in(rank_box(self), 16);
+  server me;
   std::vector<finished_partition> up;
   double oldest = infinity;
-  bool asked = false;
-  bool drained = false;
-  inbox in(node_box(node), 16);
-  server me;
-  // Below one bulk in hand it asks for (prefetch + 1) bulks.
-  const std::uint64_t low_water = static_cast<std::uint64_t>(node_threads) * static_cast<std::uint64_t>(o.node_chunk);
-
-  auto pool = [&] {
-    std::uint64_t u = 0;
-    for (std::size_t b = live; b < bulks.size(); ++b) u += bulks[b].d ? bulks[b].d->unassigned() : 0;
-    return u;
+  const double age = detail::node_result_age_seconds(w.tree.node_scheduler_count());
+  auto hold = [&](std::vector<finished_partition>& results, double now) {
+    if (results.empty()) return;
+    if (up.empty()) oldest = now;
+    up.insert(up.end(), results.begin(), results.end());
+    results.clear();
   };
-  auto answer = [&](int local_rank, std::uint32_t want, double& chunks_given) -> std::unique_ptr<sim_message> {
-    std::vector<std::vector<id_range>> out;
-    const double now = sg4::Engine::get_clock();
-    for (std::size_t bi = live; bi < bulks.size(); ++bi) {
-      auto& b = bulks[bi];
-      if (out.size() >= want) break;
-      if (!b.d || b.d->unassigned() == 0) continue;
-      for (auto& local : b.d->assign(rank_t{local_rank}, static_cast<int>(want - out.size()), at(now))) {
-        std::vector<id_range> global;
-        for (const auto& lr : local) {  // local ids -> the bulk's global ranges
-          auto k = static_cast<std::size_t>(std::upper_bound(b.starts.begin(), b.starts.end(), lr.begin) - b.starts.begin() - 1);
-          for (std::uint64_t i = lr.begin; i < lr.end;) {
-            const auto& g = b.ranges[k];
-            const std::uint64_t off = i - b.starts[k];
-            const std::uint64_t take = std::min(lr.end - i, g.size() - off);
-            global.push_back(id_range{g.begin + off, g.begin + off + take});
-            i += take;
-            ++k;
-          }
-        }
-        out.push_back(std::move(global));
-      }
-    }
-    if (out.empty()) {
-      parked[static_cast<std::size_t>(local_rank)] += want;
-      return nullptr;
-    }
-    chunks_given += static_cast<double>(out.size());
-    auto m = std::make_unique<sim_message>();
-    m->what = sim_message::kind::assign;
-    m->from = -1;
-    m->answers = want;
-    m->chunks = std::move(out);
-    return m;
-  };
-  auto commit = [&](int local_rank, const finished_partition& r) {
-    auto it = where.upper_bound(r.id);
-    if (it == where.begin()) throw error("node scheduler: result for a partition it never held");
-    --it;
-    auto& b = bulks[it->second.first];
-    const auto& g = b.ranges[it->second.second];
-    if (b.d) {
-      b.d->complete(rank_t{local_rank}, partition_id{b.starts[it->second.second] + (r.id - g.begin)}, r.seconds);
-      if (b.d->finished()) b.d.reset();  // retired: a late duplicate of one of its ids is only passed up
-    }
-    up.push_back(r);
-  };
-  // Partitions of its bulks not finished yet: once the root has nothing left (the job's end, when the root waits
-  // for the last results), the node's last result goes up at once.
-  auto unfinished = [&] {
-    std::uint64_t u = 0;
-    for (std::size_t b = live; b < bulks.size(); ++b) u += bulks[b].d ? bulks[b].d->total() - bulks[b].d->done_count() : 0;
-    return u;
+  auto send_up = [&](std::uint32_t want) {
+    auto req = std::make_unique<sim_message>();
+    req->from = self;
+    req->want = want;
+    req->results = std::move(up);
+    up.clear();
+    oldest = infinity;
+    send(rank_box(0), std::move(req));
   };
 
+  auto own_free = [&] { return static_cast<std::uint32_t>(std::max(0, local.threads.threads() - local.threads.in_flight())); };
+  std::unique_ptr<sim_message> next;  // a message the idle wait brought
   for (;;) {
-    auto m = in.wait_until(up.empty() ? infinity : oldest + node_result_age_s);
     const double now = sg4::Engine::get_clock();
-    if (m && m->what == sim_message::kind::finish) return;
-    double chunks = 0;
-    std::uint64_t n = 0;
-    std::unique_ptr<sim_message> reply;
-    int reply_to = -1;
-    if (!m) {  // only the age of the results waiting to go up
-    } else if (m->from < 0 && m->drained) {  // the root has nothing left: pass results up at once from now on
-      drained = true;
-    } else if (m->from < 0) {  // from the root: new bulks
-      asked = false;
-      // One bulk (one dispatcher) per reply: all its chunks' partitions, numbered 0..k-1 in order.
-      bulk b;
-      std::uint64_t k = 0;
-      for (const auto& c : m->chunks)
-        for (const auto& r : c) {
-          b.starts.push_back(k);
-          where[r.begin] = {bulks.size(), b.ranges.size()};
-          b.ranges.push_back(r);
-          k += r.size();
-        }
-      dispatcher_options dopt;
-      dopt.fixed_chunk = o.chunk;
-      b.d = std::make_unique<dispatcher>(k, std::vector<int>(static_cast<std::size_t>(ranks), o.threads),
-                                         make_policy(o.policy, o.chunk), dopt);
-      bulks.push_back(std::move(b));
-    } else {
+    bool busy = false;
+    double service = 0;
+    for (int i = 0; i < 256; ++i) {  // the messages that are there
+      auto m = next ? std::move(next) : in.wait_until(0);
+      if (!m) break;
+      busy = true;
+      if (m->what == sim_message::kind::finish) return;
+      if (m->what == sim_message::kind::assign) {  // from the root
+        pool.add(std::move(m->chunks), m->answers);
+        continue;
+      }
       ++me.received;
-      const int local_rank = m->from - first;
-      n = m->results.size();
-      if (up.empty() && n > 0) oldest = now;
-      for (const auto& r : m->results) commit(local_rank, r);
-      if (m->want > 0) {
-        reply = answer(local_rank, m->want, chunks);
-        reply_to = m->from;
+      ++w.result.node_messages;
+      for (const auto& r : m->results) pool.complete(m->from, r.id);
+      service += w.cal.service(m->results.size(), m->results.size(), 0);
+      hold(m->results, now);
+      pool.ask(m->from, m->want);
+    }
+    double chunks = 0;
+    for (auto& g : pool.serve_waiting()) {  // serve_waiting
+      chunks += static_cast<double>(g.chunks.size());
+      auto a = std::make_unique<sim_message>();
+      a->what = sim_message::kind::assign;
+      a->answers = static_cast<std::uint32_t>(g.chunks.size());
+      a->chunks = std::move(g.chunks);
+      send(rank_box(g.rank), std::move(a));
+    }
+    if (local.threads.threads() > 0) {  // serve_local
+      const auto before = local.results.size();
+      local.threads.advance(now, local.results);
+      for (std::size_t k = before; k < local.results.size(); ++k) pool.complete(self, local.results[k].id);
+      service += (w.cal.complete_s + w.cal.result_s) * static_cast<double>(local.results.size());
+      busy |= !local.results.empty();
+      hold(local.results, now);
+      for (auto& c : pool.take_own(own_free())) {
+        local.threads.submit(std::move(c), now);
+        chunks += 1;
+        busy = true;
       }
     }
-    // Ranks parked while the pool was empty.
-    for (int r = 0; r < ranks && pool() > 0; ++r)
-      if (parked[static_cast<std::size_t>(r)] > 0) {
-        auto pm = answer(r, std::exchange(parked[static_cast<std::size_t>(r)], 0), chunks);
-        if (pm) send(rank_box(first + r), std::move(pm));
-      }
-    const double service = m ? w.cal.service(n, n, static_cast<std::uint64_t>(chunks)) : 0;
-    for (std::size_t b = live; b < bulks.size() && m; ++b)
-      if (bulks[b].d) bulks[b].d->note_message_cost(service);
-    if (m) me.serve(service);
-    if (reply) send(rank_box(reply_to), std::move(reply));
-    // Skip retired bulks at the front.
-    while (live < bulks.size() && !bulks[live].d) ++live;
-    // Up to the root: more work, or results.
-    const auto left = pool();
-    const bool flush = !up.empty() && (up.size() >= result_batch_size || reached(now, oldest + node_result_age_s) ||
-                                       (drained && unfinished() == 0));
-    if ((!asked && left < low_water) || flush) {
-      auto req = std::make_unique<sim_message>();
-      req->from = node;
-      req->combined = true;
-      req->results = std::move(up);
-      up.clear();
-      oldest = infinity;
-      if (!asked && left < low_water) {
-        req->want = static_cast<std::uint32_t>(o.prefetch + 1);
-        asked = true;
-      }
-      send(root_box(), std::move(req));
-    }
+    service += w.cal.assign_s * chunks;
+    if (service > 0) me.serve(service);
+    // talk_up: ask when running low (results ride along), else results when many or old.
+    if (const auto want = pool.to_ask(own_free()); want > 0) send_up(want);
+    else if (!up.empty() && (up.size() >= result_batch_size || reached(sg4::Engine::get_clock(), oldest + pool.result_wait(age))))
+      send_up(0);
     w.node_busy[static_cast<std::size_t>(node)] = me.busy;
-    w.result.node_messages += m && m->from >= 0 ? 1 : 0;
+    if (busy) continue;
+    // Idle: wait for a message, its own kernels, or the age of the results waiting to go up.
+    double wake = local.next_look();
+    if (!up.empty()) wake = std::min(wake, oldest + pool.result_wait(age));
+    next = in.wait_until(std::max(wake, sg4::Engine::get_clock()));
   }
 }
 
@@ -463,7 +384,7 @@ model_result run_model(const model_options& o, const calibration& cal, const std
   if (o.threads < 1) throw usage_error("--threads must be at least 1");
   if (o.levels != 1 && o.levels != 2) throw usage_error("--levels must be 1 or 2");
   if (o.ranks_per_node < 1) throw usage_error("--ranks-per-node must be at least 1");
-  if (o.levels == 1 && o.ranks == 1 && !o.scheduler_runs_partitions)
+  if (o.ranks == 1 && !o.scheduler_runs_partitions)
     throw usage_error("--dedicated-scheduler needs at least two ranks");
   if (costs.size() != o.partitions) throw error("run_model: one cost per partition expected");
   (void)make_policy(o.policy, o.chunk);  // an unknown policy fails here, with the list of valid ones
@@ -473,6 +394,10 @@ model_result run_model(const model_options& o, const calibration& cal, const std
   w.cal = cal;
   w.costs = &costs;
   w.node_busy.assign(static_cast<std::size_t>(w.node_count()), 0);
+  w.tree = o.levels == 2 ? detail::scheduler_tree::by_node(detail::nodes_every(o.ranks, o.ranks_per_node), rank_t{0})
+                         : detail::scheduler_tree::flat(o.ranks, rank_t{0});
+  w.threads.assign(static_cast<std::size_t>(o.ranks), o.threads);
+  if (!o.scheduler_runs_partitions) w.threads[0] = 0;
   auto& e = *sg4::Engine::get_instance();
   e.load_platform(platform.string());
   auto host = [&](int node) {
@@ -482,22 +407,32 @@ model_result run_model(const model_options& o, const calibration& cal, const std
                                     platform.string(), node_host(node), o.ranks, o.ranks_per_node, w.node_count()));
     return h;
   };
-  const bool flat = o.levels == 1;
+  // Rank 0 is the root; with two levels each node's lowest rank is its node scheduler (but on the root's node).
   sg4::Actor::create("root", host(0), [&w] { root_actor(w); });
-  if (!flat)
-    for (int n = 0; n < w.node_count(); ++n)
-      sg4::Actor::create(fmt::format("node-scheduler-{}", n), host(n), [&w, n] { node_actor(w, n); });
-  for (int r = flat ? 1 : 0; r < o.ranks; ++r) {
+  for (int r = 1; r < o.ranks; ++r) {
     const int node = w.node_of(r);
-    sg4::Mailbox* boss = flat ? root_box() : node_box(node);
-    sg4::Actor::create(fmt::format("rank-{}", r), host(node),
-                       [&w, r, boss] { worker_actor(w, r, boss, r); });
+    if (w.tree.is_node_scheduler(r)) {
+      sg4::Actor::create(fmt::format("node-scheduler-{}", r), host(node), [&w, r, node] { node_actor(w, r, node); });
+      continue;
+    }
+    sg4::Mailbox* boss = rank_box(w.tree.boss[static_cast<std::size_t>(r)]);
+    sg4::Actor::create(fmt::format("rank-{}", r), host(node), [&w, r, boss] { worker_actor(w, r, boss, r); });
   }
   e.run();
 
   auto& res = w.result;
   res.nodes = w.node_count();
-  res.total_threads = o.threads * (flat && !o.scheduler_runs_partitions ? o.ranks - 1 : o.ranks);
+  for (const auto& pool : w.pools) {  // as partita's summary: what each node handed its ranks and itself
+    std::vector<int> served{pool->self()};
+    for (const auto& m : pool->members()) served.push_back(m.rank);
+    for (const int r : served)
+      if (pool->serves(r)) {
+        res.dispatches += pool->tally(r).messages;
+        res.chunks += pool->tally(r).chunks;
+      }
+  }
+  res.total_threads = 0;
+  for (const int t : w.threads) res.total_threads += t;
   double sum = 0, longest = 0;
   for (const float c : costs) {
     sum += c;

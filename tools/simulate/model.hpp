@@ -18,10 +18,9 @@ struct model_options {
   int levels = 1;                  ///< 1: one scheduler serves every rank; 2: node schedulers in between
   int ranks_per_node = 32;
   int prefetch = 2;                ///< --prefetch of partita run
-  int node_chunk = 4;              ///< two levels: a root chunk for a node holds at least this many partitions per thread
   std::string policy = "adaptive";
   std::uint64_t chunk = 0;         ///< --chunk (0: measured)
-  bool scheduler_runs_partitions = true;  ///< flat only: rank 0 also runs partitions (partita run's default)
+  bool scheduler_runs_partitions = true;  ///< rank 0 (the root) also runs partitions (partita run's default)
   bool speculate = true;
   std::uint64_t partitions = 1000;
 };
@@ -32,8 +31,10 @@ struct model_result {
   double lower_bound_s = 0;        ///< max(sum of costs / threads, longest partition)
   double root_busy_s = 0;          ///< simulated time the root scheduler spent serving
   std::uint64_t root_messages = 0; ///< messages the root received
-  std::uint64_t dispatches = 0;    ///< assignment messages the root's dispatcher made (tally.messages)
-  std::uint64_t chunks = 0;        ///< chunks the root's dispatcher handed out
+  std::uint64_t dispatches = 0;    ///< assignment messages to ranks, as partita's summary counts them (two levels:
+                                   ///< the node schedulers' to their ranks and themselves, the root's to the rest)
+  std::uint64_t chunks = 0;        ///< chunks in those
+  std::uint64_t root_dispatches = 0;  ///< assignment messages the root's dispatcher made (tally.messages)
   double node_busy_max_s = 0;      ///< the busiest node scheduler's serving time (two levels)
   std::uint64_t node_messages = 0; ///< messages all node schedulers received
   std::uint64_t speculative_copies = 0;

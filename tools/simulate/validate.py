@@ -18,12 +18,15 @@ WORKLOADS = [
     ("constant 10 ms", 6, 2, 480, "constant", 10000, 0.0),
     # dispatch-bound: one partition per chunk, so the scheduler's per-message cost sets the pace
     ("50 us, dynamic --chunk 1", 4, 1, 6000, "constant", 50, 0.0, ["--policy", "dynamic", "--chunk", "1"]),
+    # two levels: 3 nodes of 3 ranks, node schedulers on ranks 3 and 6 (the root's node has none)
+    ("uniform 5 ms, two levels", 9, 1, 900, "uniform", 5000, 0.0, [], 3),
+    ("lognormal 1 ms, two levels", 8, 1, 3000, "lognormal", 1000, 0.5, [], 2),
 ]
 
 
 def real_run(a, w, tmp):
     name, ranks, threads, n, dist, med, sigma = w[:7]
-    extra = w[7] if len(w) > 7 else []
+    extra = (w[7] if len(w) > 7 else []) + levels_args(w, "--scheduler-levels")
     best = None
     for r in range(a.reps):
         summary, trace = os.path.join(tmp, f"s{r}.json"), os.path.join(tmp, f"t{r}.json")
@@ -50,11 +53,17 @@ def real_run(a, w, tmp):
     return s, costs
 
 
+def levels_args(w, levels_flag):
+    """A workload's topology: one level, or two with w[8] ranks per node."""
+    per_node = w[8] if len(w) > 8 else 0
+    return [levels_flag, "2", "--ranks-per-node", str(per_node)] if per_node else [levels_flag, "1"]
+
+
 def model(a, w, costs=None):
     name, ranks, threads, n, dist, med, sigma = w[:7]
     cmd = [os.path.join(a.build, "bin", "partita_simulate"), "--ranks", str(ranks), "--threads", str(threads),
-           "--levels", "1", "--ranks-per-node", str(ranks), "--partitions", str(n), "--dist", dist,
-           "--median-us", str(med), "--sigma", str(sigma)]
+           "--partitions", str(n), "--dist", dist, "--median-us", str(med), "--sigma", str(sigma)]
+    cmd += levels_args(w, "--levels")
     if a.calibration:
         cmd += ["--calibration", a.calibration]
     if costs:

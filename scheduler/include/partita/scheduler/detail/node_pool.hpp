@@ -1,6 +1,9 @@
 #pragma once
-/// A node scheduler's bookkeeping as a pure state machine (no MPI): the pool of chunks taken from the root, which
-/// of its ranks holds what, and requeue when one of them is lost (docs/design.md, "Two-level scheduling").
+/// A node scheduler's bookkeeping and decisions as a pure state machine (no MPI): the pool of chunks taken from the
+/// root, which of its ranks holds and waits for what, whom to serve from the pool, when to ask the root for more and
+/// how much, and requeue when one of its ranks is lost (docs/design.md, "Two-level scheduling"). The node scheduler
+/// (node_scheduler.cpp) and the SimGrid model of large runs (tools/simulate) both run it, so the model cannot drift
+/// from the product.
 
 #include <cstdint>
 #include <deque>
@@ -12,40 +15,111 @@
 
 namespace partita::detail {
 
+/// How long a node scheduler lets its ranks' results wait before they go up on their own (before that they ride on
+/// its requests): result_batch_age_seconds with up to 16 node schedulers, then growing with their count, so that the
+/// root gets about 800 such messages a second whatever the size of the job; at most 1 s. (The SimGrid model put the
+/// root at 44 % busy at 10^4 ranks with 10 ms partitions when every node sent its results every 20 ms: docs/design.md,
+/// "Two-level scheduling".)
+double node_result_age_seconds(int node_schedulers);
+
+/// One rank a node scheduler serves.
+struct node_member {
+  int rank = 0;
+  int threads = 1;
+};
+
 /// Chunks go out whole, in the order the root handed them (the root's policy sized them for one thread each);
 /// a lost rank's unfinished ids go back to the front of the pool. Single-threaded. Value type.
 class node_pool {
  public:
-  /// `ranks`: the ranks it serves (its members and, if it runs partitions, itself).
-  explicit node_pool(const std::vector<int>& ranks);
+  using chunk = std::vector<id_range>;
 
-  /// Chunks from the root, queued behind those already in the pool.
-  void add(std::vector<std::vector<id_range>> chunks);
+  /// `self`: the node scheduler's own rank, with `self_threads` kernel threads (0: it runs none); `members`: the
+  /// node's other ranks, which it serves.
+  node_pool(int self, int self_threads, std::vector<node_member> members);
+
+  /// Chunks from the root, queued behind those already in the pool; they answer `answers` chunks it asked for.
+  /// No chunks and no answer: the root's queue is empty for now (it keeps the request).
+  void add(std::vector<chunk> chunks, std::uint32_t answers);
   /// Up to `n` chunks for rank `r` (counted as one message when any); none for a lost rank.
-  std::vector<std::vector<id_range>> take(int r, std::uint32_t n);
+  std::vector<chunk> take(int r, std::uint32_t n);
   /// Rank `r` reported partition `id` (its result goes up to the root, which commits it exactly once).
   void complete(int r, std::uint64_t id);
-  /// Rank `r` is gone: the ids it held unfinished go back to the front of the pool. Returns how many.
+  /// Rank `r` is gone: the ids it held unfinished go back to the front of the pool, and it waits for nothing.
+  /// Returns how many ids went back.
   std::uint64_t lose(int r);
+
+  /// Member `r` asks for `n` more chunks; they wait here until the pool has them (the rank does not ask again).
+  void ask(int r, std::uint32_t n);
+  /// What to send a waiting member: `chunks.size()` of the chunks it asked for.
+  struct grant {
+    int rank = 0;
+    std::vector<chunk> chunks;
+  };
+  /// Serves waiting members from the pool: first a chunk per thread for every member that waits, then prefetch
+  /// from what lies beyond the reserve. The first chunks come from the front of the pool, the prefetch from its back:
+  /// the root's policy sizes the first chunks of a node for one thread each and later ones smaller (its floor), and a
+  /// rank should queue a small chunk behind the one it runs, not a large one another thread of the node could run
+  /// (as the flat dispatcher does for a worker's prefetch). One member that asks first must not take what the root sized for the whole
+  /// node (a static block, a guided batch), nor may a member that asks again take the first chunks of a member that
+  /// has not asked yet (it starts late, or is slower to start than its partitions are short): those wait for it,
+  /// one per thread, until it asks or is lost.
+  std::vector<grant> serve_waiting();
+  /// Chunks for the node scheduler's own `free_threads` idle threads, from what the pool holds beyond the first
+  /// shares of members not served yet (no prefetch: the pool is next door).
+  std::vector<chunk> take_own(std::uint32_t free_threads);
+  /// How many chunks to ask the root for now (0: none), counted as asked until add() answers them. The node asks
+  /// when what it has (beyond the first shares it keeps) and has asked for cannot cover what its ranks wait for
+  /// (`own_free` threads of its own included) plus one chunk per rank, and then asks for two chunks per thread of
+  /// the node beyond that: the root hears from a node about once per two chunks per thread.
+  std::uint32_t to_ask(std::uint32_t own_free);
+  /// How long its ranks' results may wait here before they go up on their own (before that they ride on requests):
+  /// `age` (node_result_age_seconds) while the root has work. Once the root said its queue is empty and the pool is
+  /// empty too (the end of the job), a worker's result_batch_age_seconds, for the root's view of stragglers; and no
+  /// wait once nothing handed to the node is unfinished, since the root may be waiting for just these. (Not "the
+  /// pool is empty" alone: with a root slow to answer, sending results sooner would load it more.)
+  double result_wait(double age) const;
 
   std::size_t queued() const noexcept { return pool_.size(); }
   /// Ids handed to `r` and not reported yet.
   std::uint64_t outstanding(int r) const;
+  /// Chunks member `r` asked for and was not given yet.
+  std::uint32_t waiting(int r) const { return at(r).waiting; }
+  std::uint32_t asked_of_root() const noexcept { return requested_; }
   /// What it counted for `r` (what the summary shows for a rank the root does not see).
   const relayed_tally& tally(int r) const { return at(r).tally; }
   bool serves(int r) const { return ranks_.count(r) != 0; }
+  bool lost(int r) const { return at(r).tally.lost != 0; }
+  int self() const noexcept { return self_; }
+  const std::vector<node_member>& members() const noexcept { return members_; }
 
  private:
   struct rank_state {
     std::map<std::uint64_t, std::uint64_t> held;  // unfinished ids as disjoint ranges: begin -> end
     std::uint64_t unfinished = 0;
+    std::uint32_t waiting = 0;  // chunks asked for and not given yet
+    bool served = false;        // it was given work at least once
     relayed_tally tally;
   };
   rank_state& at(int r);
   const rank_state& at(int r) const;
+  /// `first` chunks from the front of the pool, then `more` from the back, as one message.
+  std::vector<chunk> take(int r, std::uint32_t first, std::uint32_t more);
+  /// A member's first share: one chunk per thread.
+  static std::size_t share_of(const node_member& m) { return static_cast<std::size_t>(m.threads > 1 ? m.threads : 1); }
+  /// Chunks kept for live members that have not been given work yet: their first shares.
+  std::size_t unserved_shares() const;
+  /// What the pool holds beyond those: what the others (this rank's own threads included) may take.
+  std::size_t spare() const;
 
-  std::deque<std::vector<id_range>> pool_;
+  int self_;
+  std::vector<node_member> members_;
+  std::deque<chunk> pool_;
   std::map<int, rank_state> ranks_;
+  std::uint32_t reserve_ = 1;    // below this many chunks beyond what its ranks wait for, ask the root
+  std::uint32_t batch_ = 1;      // and ask for this many more
+  std::uint32_t requested_ = 0;  // chunks asked of the root and not answered yet
+  bool root_dry_ = false;        // the root's last word: its queue is empty
 };
 
 }  // namespace partita::detail

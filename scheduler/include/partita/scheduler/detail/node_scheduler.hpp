@@ -41,13 +41,10 @@ class node_scheduler {
   bool serve_messages();
   void handle(const message<msg>& m);
   void from_member(const message<msg>& m);
-  /// A member's first share: one chunk per thread.
-  std::size_t share_of(int r) const;
-  /// Chunks kept for members that have not been given work yet: their first shares.
-  std::size_t unserved_shares() const;
-  /// What the pool holds beyond those: what the others (this rank's executor included) may take.
-  std::size_t spare_in_pool() const;
-  void serve_parked();
+  /// Its own idle kernel threads (none once a kernel failed here).
+  std::uint32_t own_free() const;
+  /// Sends waiting members what the pool grants them (node_pool::serve_waiting).
+  void serve_waiting();
   /// Asks the root for chunks when the pool runs low (results ride along), else sends results when many or old.
   void talk_up();
   void keep_alive();
@@ -71,12 +68,8 @@ class node_scheduler {
   node_pool pool_;
   std::unique_ptr<executor> local_;
   std::optional<comm_waiter> waiter_;  // asleep while kernels run here (after local_: it watches it)
-  std::vector<std::uint32_t> parked_;   // per rank: chunks asked for that the pool could not give yet
-  std::vector<bool> served_;            // per rank: it was given work at least once
-  std::uint32_t reserve_ = 1;           // below this many chunks beyond what its ranks wait for, ask the root
-  std::uint32_t batch_ = 1;             // and ask for this many
-  std::uint32_t requested_ = 0;         // chunks asked of the root and not answered yet
   result_batch up_;                     // results not forwarded yet
+  double result_age_ = 0;               // they go up on their own once the oldest is this old
   result_batch local_results_;
   clock::time_point oldest_up_ = clock::time_point::max();
   std::optional<clock::time_point> failure_reported_;

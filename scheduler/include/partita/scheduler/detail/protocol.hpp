@@ -5,7 +5,9 @@
 /// Point-to-point only, every wait bounded (docs/design.md, "Scheduler and workers"):
 ///   worker -> scheduler  request   {want chunks, results since the last report}   (want 0: results only)
 ///   scheduler -> worker  assign    {answers want, chunks of id ranges}            (one reply per request with want > 0;
-///                                                                                  parked while nothing is left to hand out)
+///                                                                                  parked while nothing is left to hand out;
+///                                                                                  a node scheduler is told so by an
+///                                                                                  assign of nothing that answers 0)
 ///   both ways            heartbeat {}                                              (when nothing else was sent for a while)
 ///   worker -> scheduler  failure   {partition, message}                            (a kernel threw)
 ///   scheduler -> worker  finish    {status, accumulator}                           (job done or checkpointed)
@@ -26,6 +28,7 @@
 /// A per-node sub-scheduler (docs/design.md) speaks the same messages in both directions, so it can be put
 /// between the scheduler and a node's workers without changing workers or kernels.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -35,6 +38,11 @@
 #include <partita/scheduler/executor.hpp>
 
 namespace partita::detail {
+
+/// Results not riding on a request go to the scheduler in batches: this many, or once the oldest is this old (for
+/// the scheduler's progress, checkpoints and the end of the job). Workers and node schedulers alike.
+inline constexpr std::size_t result_batch_limit = 4096;
+inline constexpr double result_batch_age_seconds = 0.02;
 
 enum class msg : int { request = 11, assign = 12, heartbeat = 13, failure = 14, finish = 15, abort = 16, stats = 17,
                        aborted = 18, takeover = 19, report = 20, covered = 21 };
