@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -170,9 +171,11 @@ double dispatcher::mean_speed() const {
 std::uint64_t dispatcher::min_chunk() const {
   if (options_.fixed_chunk > 0) return options_.fixed_chunk;
   if (ema_partition_ <= 0 || ema_message_ <= 0) return 1;
-  // Keep the scheduler at most half busy: P threads finishing a chunk of c partitions each t seconds send
-  // P/(c t) messages a second; each costs it m seconds; so c >= 2 P m / t.
-  const double c = std::ceil(2.0 * total_threads_ * ema_message_ / ema_partition_);
+  // Keep the scheduler at most half busy: P threads finishing a chunk of c partitions each t seconds need P/(c t)
+  // chunks a second; each costs it m seconds, its time per message over the chunks a message takes (one, from a
+  // worker; two levels: a node scheduler asks for many at once); so c >= 2 P m / t.
+  const double per_chunk = ema_message_ / std::max(1.0, ema_chunks_);
+  const double c = std::ceil(2.0 * total_threads_ * per_chunk / ema_partition_);
   const double cap = std::max(1.0, std::floor(static_cast<double>(unassigned_) / (2.0 * total_threads_)));
   return static_cast<std::uint64_t>(std::clamp(c, 1.0, cap));
 }
@@ -210,6 +213,7 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
     out.push_back(std::move(chunk));
   }
   if (!out.empty()) ++wk.tally.messages;
+  chunks_since_note_ += out.size();
   if (wk.held.size() > 256) prune(wk);
   return out;
 }
@@ -376,6 +380,9 @@ bool dispatcher::adopt(rank_t worker, int threads) {
   return true;
 }
 
-void dispatcher::note_message_cost(double seconds) { ema_message_ = ema(ema_message_, seconds); }
+void dispatcher::note_message_cost(double seconds) {
+  ema_message_ = ema(ema_message_, seconds);
+  ema_chunks_ = ema(ema_chunks_, static_cast<double>(std::exchange(chunks_since_note_, 0)));
+}
 
 }  // namespace partita

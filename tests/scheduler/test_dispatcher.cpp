@@ -158,6 +158,25 @@ TEST(Scheduler_Dispatcher, ChunksGrowWhenPartitionsAreTinyNextToDispatchCost) {
   EXPECT_GE(ids_of(d.assign(rank_t{1}, 1)).size(), 300u);
 }
 
+TEST(Scheduler_Dispatcher, ChunksStaySmallWhenOneMessageTakesManyChunks) {
+  // Two levels: a node scheduler of 64 threads asks for 64 chunks at a time, so the root's cost per chunk is its
+  // cost per message / 64, and the floor it needs shrinks by as much.
+  auto floor_with = [](int chunks_per_message) {
+    dispatcher d(10'000'000, {64, 64}, make_policy("dynamic"));
+    auto first = ids_of(d.assign(rank_t{0}, 1));
+    for (auto id : first) d.complete(rank_t{0}, partition_id{id}, 1e-6);  // 1 us partitions
+    for (int i = 0; i < 50; ++i) {
+      d.assign(rank_t{1}, chunks_per_message);
+      d.note_message_cost(20e-6);  // 20 us per message
+    }
+    return d.min_chunk();
+  };
+  // 2 * P * m / t = 2 * 128 * 20e-6 / 1e-6 = 5120 with one chunk a message; / 64 = 80 with 64.
+  EXPECT_GE(floor_with(1), 4000u);
+  EXPECT_LE(floor_with(64), 120u);
+  EXPECT_GE(floor_with(64), 60u);
+}
+
 TEST(Scheduler_Dispatcher, FixedChunkWins) {
   partita::dispatcher_options o;
   o.fixed_chunk = 7;

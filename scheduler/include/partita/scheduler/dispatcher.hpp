@@ -114,7 +114,8 @@ class dispatcher {
   /// The expected partition time speculation uses now: median of the measured ones (0: too few yet).
   double median_seconds() const;
 
-  /// The scheduler's measured cost of handling one message, in seconds (feeds automatic chunking).
+  /// The scheduler's measured cost of handling one message, in seconds (feeds automatic chunking, with the chunks
+  /// assign() handed out since the previous call).
   void note_message_cost(double seconds);
 
   bool finished() const noexcept { return done_count_ == total_; }
@@ -171,6 +172,8 @@ class dispatcher {
   id_set adopted_;                           // handed out at construction (options.held): the queue skips them
   double ema_partition_ = 0;                 // mean seconds per partition, all workers
   double ema_message_ = 0;                   // scheduler seconds per message
+  double ema_chunks_ = 0;                    // chunks handed out per message (node schedulers ask for many)
+  std::uint64_t chunks_since_note_ = 0;      // chunks handed out since the last note_message_cost
   // Partitions that had a speculative copy (few, so a map, not a vector per partition): who runs the original
   // and the copy now (-1: nobody), and who was given the copy (for good: at most one copy per partition).
   struct copy_state {
