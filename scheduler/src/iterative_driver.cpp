@@ -77,10 +77,7 @@ run_report run_iterative(session& s, iterative_job_model& job, const run_config&
     } catch (const detail::peer_silent& e) {
       if (!recover) throw;
       note_start();
-      const auto written = runner.checkpoints_written();
-      earlier.count += written.count;
-      earlier.seconds += written.seconds;
-      earlier.bytes += written.bytes;
+      earlier += runner.checkpoints_written();
       rollback_summary r;
       r.noticed_at_seconds = since(t0);
       r.lost_at_step = e.step();

@@ -39,6 +39,13 @@ struct checkpoint_stats {
   std::uint64_t count = 0;
   double seconds = 0;
   std::uint64_t bytes = 0;
+
+  checkpoint_stats& operator+=(const checkpoint_stats& o) {
+    count += o.count;
+    seconds += o.seconds;
+    bytes += o.bytes;
+    return *this;
+  }
 };
 
 /// One per run, on the rank that decides when to checkpoint (the scheduler). Single-threaded. Non-copyable.
