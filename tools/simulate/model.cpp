@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <map>
 #include <memory>
@@ -50,6 +51,7 @@ struct sim_message {
   std::uint32_t answers = 0;                     // assign: how many wanted chunks this answers
   bool drained = false;                          // assign (two levels): the root's queue is empty for now
   std::vector<std::vector<id_range>> chunks;     // assign
+  std::shared_ptr<bool> delivered;               // set by the receiving inbox (see outbox)
 
   /// Bytes on the wire, as detail/protocol.hpp encodes them (ids, times and ends per result; a ~24-byte
   /// result each; 16 bytes per range); a combined batch carries one folded result.
@@ -66,6 +68,37 @@ void send(sg4::Mailbox* to, std::unique_ptr<sim_message> m) {
   to->put_init(m.release(), size)->detach([](void* p) { delete static_cast<sim_message*>(p); });
 }
 
+/// A worker's sending end. Its messages go as comms it keeps until they are delivered, not detached ones: SimGrid
+/// 3.32 keeps every detached comm in one engine-wide std::list that each finishing detached comm walks, and with the
+/// requests of 10^3-10^5 ranks queued at the root that walk was most of the simulation's time. What is simulated is
+/// the same (a detached send is a send nobody waits for).
+class outbox {
+ public:
+  outbox() = default;
+  outbox(const outbox&) = delete;
+  outbox& operator=(const outbox&) = delete;
+  /// The actor is killed at the end of the simulation with sends in flight: their handles are left to the engine
+  /// (SimGrid prints a backtrace for a comm released while it runs).
+  ~outbox() {
+    for (auto& s : sent_) (void)s.comm.detach();
+  }
+
+  void send(sg4::Mailbox* to, std::unique_ptr<sim_message> m) {
+    while (!sent_.empty() && *sent_.front().delivered) sent_.pop_front();
+    auto delivered = std::make_shared<bool>(false);
+    m->delivered = delivered;
+    const auto size = static_cast<std::uint64_t>(m->bytes());
+    sent_.push_back({to->put_async(m.release(), size), std::move(delivered)});
+  }
+
+ private:
+  struct in_flight {
+    sg4::CommPtr comm;
+    std::shared_ptr<bool> delivered;
+  };
+  std::deque<in_flight> sent_;
+};
+
 /// An actor's receiving end: `posted` receives kept posted (a scheduler receives many messages while it is busy:
 /// their transfers overlap, as with MPI's eager protocol), waited on with a deadline. Messages are delivered in
 /// the order their transfers end.
@@ -78,17 +111,26 @@ class inbox {
       for (std::size_t i = 0; i < got_.size(); ++i) pending_.push_back(box_->get_async<sim_message>(&got_[i]));
     const double now = sg4::Engine::get_clock();
     ssize_t i = -1;
-    if (until <= now) i = sg4::Comm::test_any(pending_);
+    // A receive whose transfer has ended has its message already (SimGrid copies the pointer when the transfer
+    // ends). Such a one is taken with wait_any, not test_any: both return the first finished receive at once, but
+    // SimGrid 3.32 forgets a receive finished by a test in the actor's list of activities, a std::list it walks on
+    // every later finish: at 10^3-10^5 ranks that list made the simulation quadratic in its messages.
+    if (until <= now) i = arrived() ? sg4::Comm::wait_any(pending_) : sg4::Comm::test_any(pending_);
     else if (until == infinity) i = sg4::Comm::wait_any(pending_);
     else i = sg4::Comm::wait_any_for(pending_, until - now);
     if (i < 0) return nullptr;
     const auto k = static_cast<std::size_t>(i);
     std::unique_ptr<sim_message> m(std::exchange(got_[k], nullptr));
+    if (m->delivered) *m->delivered = true;
     pending_[k] = box_->get_async<sim_message>(&got_[k]);
     return m;
   }
 
  private:
+  bool arrived() const {
+    return std::any_of(got_.begin(), got_.end(), [](const sim_message* m) { return m != nullptr; });
+  }
+
   sg4::Mailbox* box_;
   std::vector<sg4::CommPtr> pending_;
   std::vector<sim_message*> got_;
@@ -120,6 +162,7 @@ void worker_actor(world& w, int rank, sg4::Mailbox* boss, int index_at_boss) {
   const auto& o = w.options;
   rank_threads threads(o.threads, *w.costs, w.cal.partition_s);
   inbox in(rank_box(rank));
+  outbox out;
   const int target = o.threads + o.prefetch;
   int requested = 0;
   std::vector<finished_partition> results;
@@ -138,7 +181,7 @@ void worker_actor(world& w, int rank, sg4::Mailbox* boss, int index_at_boss) {
       results.clear();
       requested += std::max(lacking, 0);
       oldest = infinity;
-      send(boss, std::move(m));
+      out.send(boss, std::move(m));
     }
     double wake = threads.in_flight() > 0 ? threads.next_finish() + threads.poll_interval() / 2 : infinity;
     if (!results.empty()) wake = std::min(wake, oldest + result_batch_age_s);
