@@ -156,15 +156,34 @@ double speed_of(const worker_tally& t) {
 }
 }  // namespace
 
-double dispatcher::mean_speed() const {
-  double sum = 0;
-  int n = 0;
+double dispatcher::counted_speed(const worker& wk) {
+  return wk.tally.lost ? 0 : speed_of(wk.tally);
+}
+
+double dispatcher::mean_speed() const { return speeds_counted_ ? speed_sum_ / speeds_counted_ : 0; }
+
+// assign() reads the mean speed for every chunk, so it is kept as a running sum (a sum over the workers each time
+// made every assign cost O(workers): 10^10 operations for 10^6 messages to 10^4 workers). The running sum's
+// rounding is bounded by summing afresh, in worker order, once every `workers` updates (O(1) amortised).
+void dispatcher::note_speed(double before, double after) {
+  if (before > 0) {
+    speed_sum_ -= before;
+    --speeds_counted_;
+  }
+  if (after > 0) {
+    speed_sum_ += after;
+    ++speeds_counted_;
+  }
+  if (speeds_counted_ == 0) speed_sum_ = 0;
+  if (++speed_updates_ < workers_.size()) return;
+  speed_updates_ = 0;
+  speed_sum_ = 0;
+  speeds_counted_ = 0;
   for (const auto& wk : workers_)
-    if (const double v = speed_of(wk.tally); !wk.tally.lost && v > 0) {
-      sum += v;
-      ++n;
+    if (const double v = counted_speed(wk); v > 0) {
+      speed_sum_ += v;
+      ++speeds_counted_;
     }
-  return n ? sum / n : 0;
 }
 
 std::uint64_t dispatcher::min_chunk() const {
@@ -327,8 +346,10 @@ bool dispatcher::complete(rank_t worker, partition_id partition, double seconds)
   else samples_[sample_count_ % sample_ring] = static_cast<float>(seconds);
   ++sample_count_;
   sample_sum_ += seconds;
+  const double speed_before = counted_speed(wk);
   ++wk.tally.partitions;
   wk.tally.busy_seconds += seconds;
+  note_speed(speed_before, counted_speed(wk));
   return true;
 }
 
@@ -336,7 +357,9 @@ std::uint64_t dispatcher::lose(rank_t worker) {
   const int w = worker.value;
   auto& wk = workers_.at(static_cast<std::size_t>(w));
   if (wk.tally.lost) return 0;
+  const double speed_before = counted_speed(wk);
   wk.tally.lost = true;
+  note_speed(speed_before, 0);
   std::uint64_t n = 0;
   for (const auto& c : wk.held)
     for (auto id = c.range.begin; id < c.range.end; ++id) {

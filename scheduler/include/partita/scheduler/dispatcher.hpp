@@ -152,7 +152,12 @@ class dispatcher {
   std::uint64_t take_range(id_range from, std::uint64_t count, std::vector<id_range>& out, skip what = skip::done);
   void push_id(std::vector<id_range>& out, std::uint64_t id);
   void prune(worker& wk);
+  /// Mean speed (partitions/s of kernel time) over the workers that have one and are not lost. O(1).
   double mean_speed() const;
+  /// A worker's speed as mean_speed() counts it (0: not counted).
+  static double counted_speed(const worker& wk);
+  /// Worker speed `before` became `after` (0: not counted): updates the running sum.
+  void note_speed(double before, double after);
   std::vector<std::vector<id_range>> speculate(int w, int chunks, clock::time_point now);
   void settle(int w, std::uint64_t id);
 
@@ -171,6 +176,9 @@ class dispatcher {
   id_set adopted_;                           // handed out at construction (options.held): the queue skips them
   double ema_partition_ = 0;                 // mean seconds per partition, all workers
   double ema_message_ = 0;                   // scheduler seconds per message
+  double speed_sum_ = 0;                     // sum of counted_speed() over the workers (note_speed)
+  std::uint64_t speeds_counted_ = 0;         // how many workers it sums
+  std::size_t speed_updates_ = 0;            // since the sum was last made afresh
   // Partitions that had a speculative copy (few, so a map, not a vector per partition): who runs the original
   // and the copy now (-1: nobody), and who was given the copy (for good: at most one copy per partition).
   struct copy_state {
