@@ -68,13 +68,26 @@ void send(sg4::Mailbox* to, std::unique_ptr<sim_message> m) {
   to->put_init(m.release(), size)->detach([](void* p) { delete static_cast<sim_message*>(p); });
 }
 
+/// Where a flat run's messages wait for the root. SimGrid 3.32 keeps a mailbox's unmatched sends in a
+/// circular_buffer that every send to it scans and every match shifts: with the requests of 10^4 ranks queued at the
+/// root, that was most of the simulation's time. So the root's receives are posted on its mailbox as before, but a
+/// send that finds none of them free goes to its sender's own mailbox, and the root posts its next receive there, in
+/// the order the sends were made: the same matches at the same simulated times as one queue at the root. (An actor's
+/// code runs up to its next simcall, and simcalls are handled in the order the actors ran, so what a sender sees
+/// here is what the engine will see when it handles the send.)
+struct send_queue {
+  int free_receives = 0;              // posted on the root's mailbox and not yet claimed by a send
+  std::deque<sg4::Mailbox*> waiting;  // senders' own mailboxes with a send waiting, oldest first
+};
+
 /// A worker's sending end. Its messages go as comms it keeps until they are delivered, not detached ones: SimGrid
 /// 3.32 keeps every detached comm in one engine-wide std::list that each finishing detached comm walks, and with the
 /// requests of 10^3-10^5 ranks queued at the root that walk was most of the simulation's time. What is simulated is
 /// the same (a detached send is a send nobody waits for).
 class outbox {
  public:
-  outbox() = default;
+  /// Sends to a receiver that has a send_queue go through it, `own` being this sender's mailbox for waiting sends.
+  explicit outbox(send_queue* queue = nullptr, sg4::Mailbox* own = nullptr) : queue_(queue), own_(own) {}
   outbox(const outbox&) = delete;
   outbox& operator=(const outbox&) = delete;
   /// The actor is killed at the end of the simulation with sends in flight: their handles are left to the engine
@@ -88,6 +101,12 @@ class outbox {
     auto delivered = std::make_shared<bool>(false);
     m->delivered = delivered;
     const auto size = static_cast<std::uint64_t>(m->bytes());
+    if (queue_ && queue_->free_receives == 0) {
+      queue_->waiting.push_back(own_);
+      to = own_;
+    } else if (queue_) {
+      --queue_->free_receives;
+    }
     sent_.push_back({to->put_async(m.release(), size), std::move(delivered)});
   }
 
@@ -96,6 +115,8 @@ class outbox {
     sg4::CommPtr comm;
     std::shared_ptr<bool> delivered;
   };
+  send_queue* queue_;
+  sg4::Mailbox* own_;
   std::deque<in_flight> sent_;
 };
 
@@ -104,11 +125,15 @@ class outbox {
 /// the order their transfers end.
 class inbox {
  public:
-  explicit inbox(sg4::Mailbox* box, std::size_t posted = 1) : box_(box), got_(posted, nullptr) {}
+  /// With a send_queue, senders find the free receives and their waiting sends there (flat runs' root).
+  explicit inbox(sg4::Mailbox* box, std::size_t posted = 1, send_queue* queue = nullptr)
+      : box_(box), queue_(queue), pending_(posted), got_(posted, nullptr) {}
   /// The next message, waiting at most until simulated time `until` (infinity: no limit); null on timeout.
   std::unique_ptr<sim_message> wait_until(double until) {
-    if (pending_.empty())
-      for (std::size_t i = 0; i < got_.size(); ++i) pending_.push_back(box_->get_async<sim_message>(&got_[i]));
+    if (!posted_) {
+      for (std::size_t i = 0; i < got_.size(); ++i) post(i);
+      posted_ = true;
+    }
     const double now = sg4::Engine::get_clock();
     ssize_t i = -1;
     // A receive whose transfer has ended has its message already (SimGrid copies the pointer when the transfer
@@ -122,16 +147,28 @@ class inbox {
     const auto k = static_cast<std::size_t>(i);
     std::unique_ptr<sim_message> m(std::exchange(got_[k], nullptr));
     if (m->delivered) *m->delivered = true;
-    pending_[k] = box_->get_async<sim_message>(&got_[k]);
+    post(k);
     return m;
   }
 
  private:
+  void post(std::size_t k) {
+    sg4::Mailbox* from = box_;
+    if (queue_ && !queue_->waiting.empty()) {
+      from = queue_->waiting.front();
+      queue_->waiting.pop_front();
+    } else if (queue_) {
+      ++queue_->free_receives;
+    }
+    pending_[k] = from->get_async<sim_message>(&got_[k]);
+  }
   bool arrived() const {
     return std::any_of(got_.begin(), got_.end(), [](const sim_message* m) { return m != nullptr; });
   }
 
   sg4::Mailbox* box_;
+  send_queue* queue_;
+  bool posted_ = false;
   std::vector<sg4::CommPtr> pending_;
   std::vector<sim_message*> got_;
 };
@@ -143,6 +180,7 @@ struct world {
   const std::vector<float>* costs = nullptr;
   model_result result;
   std::vector<double> node_busy;
+  send_queue root_queue;  // flat runs: the ranks' messages to the root
 
   int node_of(int rank) const { return rank / options.ranks_per_node; }
   int node_count() const { return (options.ranks + options.ranks_per_node - 1) / options.ranks_per_node; }
@@ -154,6 +192,7 @@ struct world {
 sg4::Mailbox* rank_box(int r) { return sg4::Mailbox::by_name(fmt::format("rank-{}", r)); }
 sg4::Mailbox* node_box(int n) { return sg4::Mailbox::by_name(fmt::format("node-{}", n)); }
 sg4::Mailbox* root_box() { return sg4::Mailbox::by_name("root"); }
+sg4::Mailbox* waiting_box(int r) { return sg4::Mailbox::by_name(fmt::format("rank-{}-to-root", r)); }
 
 /// A worker rank's communication thread (worker_loop): asks for chunks while fewer than threads + prefetch are in
 /// flight, results riding along; otherwise sends results in batches. It sees finished partitions when it next
@@ -162,7 +201,7 @@ void worker_actor(world& w, int rank, sg4::Mailbox* boss, int index_at_boss) {
   const auto& o = w.options;
   rank_threads threads(o.threads, *w.costs, w.cal.partition_s);
   inbox in(rank_box(rank));
-  outbox out;
+  outbox out = o.levels == 1 ? outbox(&w.root_queue, waiting_box(rank)) : outbox();
   const int target = o.threads + o.prefetch;
   int requested = 0;
   std::vector<finished_partition> results;
@@ -227,7 +266,7 @@ void root_actor(world& w) {
   dispatcher d(o.partitions, threads, make_policy(o.policy, o.chunk), dopt);
   rank_threads local(local_work ? o.threads : 0, *w.costs, w.cal.partition_s);
   std::vector<finished_partition> local_results;
-  inbox in(root_box(), 16);
+  inbox in(root_box(), 16, flat ? &w.root_queue : nullptr);
   server me;
   std::vector<std::uint32_t> parked(threads.size(), 0);
   std::vector<int> parked_list;  // workers with parked > 0
