@@ -78,6 +78,8 @@ void send(sg4::Mailbox* to, std::unique_ptr<sim_message> m) {
 struct send_queue {
   int free_receives = 0;              // posted on the root's mailbox and not yet claimed by a send
   std::deque<sg4::Mailbox*> waiting;  // senders' own mailboxes with a send waiting, oldest first
+  std::vector<sg4::Mailbox*> own;     // each rank's own mailbox (made before the run: Mailbox::by_name is a simcall,
+                                      // and an actor's simcalls are left as they were)
 };
 
 /// A worker's sending end. Its messages go as comms it keeps until they are delivered, not detached ones: SimGrid
@@ -201,7 +203,7 @@ void worker_actor(world& w, int rank, sg4::Mailbox* boss, int index_at_boss) {
   const auto& o = w.options;
   rank_threads threads(o.threads, *w.costs, w.cal.partition_s);
   inbox in(rank_box(rank));
-  outbox out = o.levels == 1 ? outbox(&w.root_queue, waiting_box(rank)) : outbox();
+  outbox out = o.levels == 1 ? outbox(&w.root_queue, w.root_queue.own[static_cast<std::size_t>(rank)]) : outbox();
   const int target = o.threads + o.prefetch;
   int requested = 0;
   std::vector<finished_partition> results;
@@ -565,6 +567,8 @@ model_result run_model(const model_options& o, const calibration& cal, const std
     return h;
   };
   const bool flat = o.levels == 1;
+  if (flat)
+    for (int r = 0; r < o.ranks; ++r) w.root_queue.own.push_back(waiting_box(r));
   sg4::Actor::create("root", host(0), [&w] { root_actor(w); });
   if (!flat)
     for (int n = 0; n < w.node_count(); ++n)
