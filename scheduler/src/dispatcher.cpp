@@ -228,7 +228,10 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
     ++wk.tally.chunks;
     out.push_back(std::move(chunk));
   }
-  if (!out.empty()) ++wk.tally.messages;
+  if (!out.empty()) {
+    ++wk.tally.messages;
+    ++generation_;
+  }
   if (wk.held.size() > 256) prune(wk);
   return out;
 }
@@ -255,17 +258,39 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
   const auto want = std::min<std::uint64_t>(idle, static_cast<std::uint64_t>(std::max(0, chunks)));
   const double median = median_seconds();
   if (want == 0 || median <= 0) return out;
+  const auto& found = overdue(now);
+  for (const auto& c : found) {
+    if (out.size() >= want) break;
+    if (c.holder == w) continue;
+    copied_.emplace(c.id, copy_state{c.holder, w, w});
+    wk.held.push_back(held_chunk{id_range{c.id, c.id + 1}, now, wk.unfinished});
+    ++wk.unfinished;
+    ++wk.tally.chunks;
+    ++wk.tally.copies;
+    copies_.push_back(speculative_copy{partition_id{c.id}, rank_t{c.holder}, rank_t{w}, c.outstanding});
+    out.push_back({id_range{c.id, c.id + 1}});
+  }
+  if (!out.empty()) {
+    ++wk.tally.messages;
+    ++generation_;
+  }
+  return out;
+}
+
+const std::vector<dispatcher::overdue_partition>& dispatcher::overdue(clock::time_point now) {
+  // Workers whose requests were parked ask one after another at the same `now`, and mostly get nothing: between
+  // them nothing changed, so the list is made once (a scan of every held chunk: at 10^4-10^5 workers, once per
+  // parked worker was most of the scheduler's time in the simulator).
+  if (overdue_valid_ && overdue_generation_ == generation_ && overdue_now_ == now) return overdue_;
+  overdue_valid_ = true;
+  overdue_generation_ = generation_;
+  overdue_now_ = now;
+  overdue_.clear();
+  const double median = median_seconds();
   const double mean = sample_sum_ / static_cast<double>(sample_count_);
   const auto& o = options_.speculation;
-  struct candidate {
-    double overdue;  // outstanding / allowed
-    std::uint64_t id;
-    int holder;
-    double outstanding;
-  };
-  std::vector<candidate> found;
   for (std::size_t h = 0; h < workers_.size(); ++h) {
-    if (static_cast<int>(h) == w || workers_[h].tally.lost) continue;
+    if (workers_[h].tally.lost) continue;
     auto& other = workers_[h];
     prune(other);
     const double threads = std::max(1, other.threads);
@@ -278,29 +303,17 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
         // Queued before it on the holder: its chunk-mates (run in order on one thread) and what was ahead.
         const double before = static_cast<double>(c.ahead) / threads + static_cast<double>(id - c.range.begin);
         const double allowed = std::max(o.floor_seconds, o.factor * (median + before * mean));
-        if (outstanding > allowed) found.push_back({outstanding / allowed, id, static_cast<int>(h), outstanding});
+        if (outstanding > allowed)
+          overdue_.push_back({outstanding / allowed, id, static_cast<int>(h), outstanding});
       }
     }
   }
-  // The most overdue first; only the first `want` are used (a whole sort of every overdue partition of a large
-  // chunk showed in the profile at the end of tiny-partition jobs).
-  const auto first = std::min<std::size_t>(found.size(), static_cast<std::size_t>(want));
-  std::partial_sort(found.begin(), found.begin() + static_cast<long>(first), found.end(),
-                    [](const candidate& a, const candidate& b) {
-                      return a.overdue != b.overdue ? a.overdue > b.overdue : a.id < b.id;
-                    });
-  for (const auto& c : found) {
-    if (out.size() >= want) break;
-    copied_.emplace(c.id, copy_state{c.holder, w, w});
-    wk.held.push_back(held_chunk{id_range{c.id, c.id + 1}, now, wk.unfinished});
-    ++wk.unfinished;
-    ++wk.tally.chunks;
-    ++wk.tally.copies;
-    copies_.push_back(speculative_copy{partition_id{c.id}, rank_t{c.holder}, rank_t{w}, c.outstanding});
-    out.push_back({id_range{c.id, c.id + 1}});
-  }
-  if (!out.empty()) ++wk.tally.messages;
-  return out;
+  // The most overdue first (ids are distinct, so the order is total and each asker's first ones are those a
+  // partial sort of its own candidates would give).
+  std::sort(overdue_.begin(), overdue_.end(), [](const overdue_partition& a, const overdue_partition& b) {
+    return a.overdue != b.overdue ? a.overdue > b.overdue : a.id < b.id;
+  });
+  return overdue_;
 }
 
 void dispatcher::prune(worker& wk) {
@@ -331,6 +344,7 @@ bool dispatcher::complete(rank_t worker, partition_id partition, double seconds)
   if (id >= total_) throw error("dispatcher: result for partition " + std::to_string(id) + " of " + std::to_string(total_));
   if (!done_.insert(id)) return false;
   ++done_count_;
+  ++generation_;
   // Requeued after a loss, yet its first holder's result came (e.g. a rank that turned to the root): it no longer
   // counts as unassigned, and take() skips it in retry_ as it skips every done id.
   if (retry_.contains(id)) --unassigned_;
@@ -357,6 +371,7 @@ std::uint64_t dispatcher::lose(rank_t worker) {
   const int w = worker.value;
   auto& wk = workers_.at(static_cast<std::size_t>(w));
   if (wk.tally.lost) return 0;
+  ++generation_;
   const double speed_before = counted_speed(wk);
   wk.tally.lost = true;
   note_speed(speed_before, 0);
@@ -396,6 +411,7 @@ bool dispatcher::adopt(rank_t worker, int threads) {
   if (wk.tally.lost || wk.threads > 0 || threads <= 0) return false;
   wk.threads = threads;
   total_threads_ += threads;
+  ++generation_;
   return true;
 }
 

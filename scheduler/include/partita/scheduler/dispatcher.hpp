@@ -159,6 +159,16 @@ class dispatcher {
   /// Worker speed `before` became `after` (0: not counted): updates the running sum.
   void note_speed(double before, double after);
   std::vector<std::vector<id_range>> speculate(int w, int chunks, clock::time_point now);
+  /// A partition held past its allowance (speculation), and how far past it.
+  struct overdue_partition {
+    double overdue;  // outstanding / allowed
+    std::uint64_t id;
+    int holder;
+    double outstanding;
+  };
+  /// Every overdue partition at `now`, most overdue first, whoever holds it. Made afresh only when `now` or the
+  /// state changed since the last call (a scan of every held chunk).
+  const std::vector<overdue_partition>& overdue(clock::time_point now);
   void settle(int w, std::uint64_t id);
 
   std::uint64_t total_;
@@ -189,6 +199,11 @@ class dispatcher {
   std::unordered_map<std::uint64_t, copy_state> copied_;
   std::vector<speculative_copy> copies_;
   std::uint64_t copies_won_ = 0;
+  std::uint64_t generation_ = 0;             // bumped by every change overdue() depends on
+  std::vector<overdue_partition> overdue_;   // overdue()'s last list, for overdue_now_ and overdue_generation_
+  bool overdue_valid_ = false;
+  std::uint64_t overdue_generation_ = 0;
+  clock::time_point overdue_now_{};
   // The most recent measured partition times (a ring), for the median; the mean is over all of them.
   static constexpr std::size_t sample_ring = 1024;
   std::vector<float> samples_;
