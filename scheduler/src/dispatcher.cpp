@@ -259,8 +259,9 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
   const double median = median_seconds();
   if (want == 0 || median <= 0) return out;
   const auto& found = overdue(now);
-  for (const auto& c : found) {
-    if (out.size() >= want) break;
+  for (std::size_t i = 0; i < found.size() && out.size() < want; ++i) {
+    if (i == overdue_sorted_) sort_overdue();
+    const auto c = found[i];
     if (c.holder == w) continue;
     copied_.emplace(c.id, copy_state{c.holder, w, w});
     wk.held.push_back(held_chunk{id_range{c.id, c.id + 1}, now, wk.unfinished});
@@ -308,12 +309,20 @@ const std::vector<dispatcher::overdue_partition>& dispatcher::overdue(clock::tim
       }
     }
   }
-  // The most overdue first (ids are distinct, so the order is total and each asker's first ones are those a
-  // partial sort of its own candidates would give).
-  std::sort(overdue_.begin(), overdue_.end(), [](const overdue_partition& a, const overdue_partition& b) {
-    return a.overdue != b.overdue ? a.overdue > b.overdue : a.id < b.id;
-  });
+  overdue_sorted_ = 0;
   return overdue_;
+}
+
+void dispatcher::sort_overdue() {
+  // The most overdue first (ids are distinct, so the order is total and each asker's first ones are those a
+  // partial sort of its own candidates would give). Sorted as far as askers read, doubling: most read a few.
+  const auto upto = std::min(overdue_.size(), std::max<std::size_t>(2 * overdue_sorted_, overdue_sorted_ + 64));
+  const auto first = overdue_.begin();
+  std::partial_sort(first + static_cast<long>(overdue_sorted_), first + static_cast<long>(upto), overdue_.end(),
+                    [](const overdue_partition& a, const overdue_partition& b) {
+                      return a.overdue != b.overdue ? a.overdue > b.overdue : a.id < b.id;
+                    });
+  overdue_sorted_ = upto;
 }
 
 void dispatcher::prune(worker& wk) {

@@ -166,9 +166,11 @@ class dispatcher {
     int holder;
     double outstanding;
   };
-  /// Every overdue partition at `now`, most overdue first, whoever holds it. Made afresh only when `now` or the
-  /// state changed since the last call (a scan of every held chunk).
+  /// Every overdue partition at `now`, whoever holds it, sorted most overdue first up to overdue_sorted_. Made
+  /// afresh only when `now` or the state changed since the last call (a scan of every held chunk).
   const std::vector<overdue_partition>& overdue(clock::time_point now);
+  /// Sorts more of overdue()'s list (at least 64 more, at least twice as far).
+  void sort_overdue();
   void settle(int w, std::uint64_t id);
 
   std::uint64_t total_;
@@ -201,6 +203,7 @@ class dispatcher {
   std::uint64_t copies_won_ = 0;
   std::uint64_t generation_ = 0;             // bumped by every change overdue() depends on
   std::vector<overdue_partition> overdue_;   // overdue()'s last list, for overdue_now_ and overdue_generation_
+  std::size_t overdue_sorted_ = 0;           // overdue_[0, overdue_sorted_) is in order
   bool overdue_valid_ = false;
   std::uint64_t overdue_generation_ = 0;
   clock::time_point overdue_now_{};
