@@ -157,15 +157,34 @@ double speed_of(const worker_tally& t) {
 }
 }  // namespace
 
-double dispatcher::mean_speed() const {
-  double sum = 0;
-  int n = 0;
+double dispatcher::counted_speed(const worker& wk) {
+  return wk.tally.lost ? 0 : speed_of(wk.tally);
+}
+
+double dispatcher::mean_speed() const { return speeds_counted_ ? speed_sum_ / speeds_counted_ : 0; }
+
+// assign() reads the mean speed for every chunk, so it is kept as a running sum (a sum over the workers each time
+// made every assign cost O(workers): 10^10 operations for 10^6 messages to 10^4 workers). The running sum's
+// rounding is bounded by summing afresh, in worker order, once every `workers` updates (O(1) amortised).
+void dispatcher::note_speed(double before, double after) {
+  if (before > 0) {
+    speed_sum_ -= before;
+    --speeds_counted_;
+  }
+  if (after > 0) {
+    speed_sum_ += after;
+    ++speeds_counted_;
+  }
+  if (speeds_counted_ == 0) speed_sum_ = 0;
+  if (++speed_updates_ < workers_.size()) return;
+  speed_updates_ = 0;
+  speed_sum_ = 0;
+  speeds_counted_ = 0;
   for (const auto& wk : workers_)
-    if (const double v = speed_of(wk.tally); !wk.tally.lost && v > 0) {
-      sum += v;
-      ++n;
+    if (const double v = counted_speed(wk); v > 0) {
+      speed_sum_ += v;
+      ++speeds_counted_;
     }
-  return n ? sum / n : 0;
 }
 
 std::uint64_t dispatcher::min_chunk() const {
@@ -212,7 +231,10 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
     ++wk.tally.chunks;
     out.push_back(std::move(chunk));
   }
-  if (!out.empty()) ++wk.tally.messages;
+  if (!out.empty()) {
+    ++wk.tally.messages;
+    ++generation_;
+  }
   chunks_since_note_ += out.size();
   if (wk.held.size() > 256) prune(wk);
   return out;
@@ -240,17 +262,40 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
   const auto want = std::min<std::uint64_t>(idle, static_cast<std::uint64_t>(std::max(0, chunks)));
   const double median = median_seconds();
   if (want == 0 || median <= 0) return out;
+  const auto& found = overdue(now);
+  for (std::size_t i = 0; i < found.size() && out.size() < want; ++i) {
+    if (i == overdue_sorted_) sort_overdue();
+    const auto c = found[i];
+    if (c.holder == w) continue;
+    copied_.emplace(c.id, copy_state{c.holder, w, w});
+    wk.held.push_back(held_chunk{id_range{c.id, c.id + 1}, now, wk.unfinished});
+    ++wk.unfinished;
+    ++wk.tally.chunks;
+    ++wk.tally.copies;
+    copies_.push_back(speculative_copy{partition_id{c.id}, rank_t{c.holder}, rank_t{w}, c.outstanding});
+    out.push_back({id_range{c.id, c.id + 1}});
+  }
+  if (!out.empty()) {
+    ++wk.tally.messages;
+    ++generation_;
+  }
+  return out;
+}
+
+const std::vector<dispatcher::overdue_partition>& dispatcher::overdue(clock::time_point now) {
+  // Workers whose requests were parked ask one after another at the same `now`, and mostly get nothing: between
+  // them nothing changed, so the list is made once (a scan of every held chunk: at 10^4-10^5 workers, once per
+  // parked worker was most of the scheduler's time in the simulator).
+  if (overdue_valid_ && overdue_generation_ == generation_ && overdue_now_ == now) return overdue_;
+  overdue_valid_ = true;
+  overdue_generation_ = generation_;
+  overdue_now_ = now;
+  overdue_.clear();
+  const double median = median_seconds();
   const double mean = sample_sum_ / static_cast<double>(sample_count_);
   const auto& o = options_.speculation;
-  struct candidate {
-    double overdue;  // outstanding / allowed
-    std::uint64_t id;
-    int holder;
-    double outstanding;
-  };
-  std::vector<candidate> found;
   for (std::size_t h = 0; h < workers_.size(); ++h) {
-    if (static_cast<int>(h) == w || workers_[h].tally.lost) continue;
+    if (workers_[h].tally.lost) continue;
     auto& other = workers_[h];
     prune(other);
     const double threads = std::max(1, other.threads);
@@ -263,29 +308,25 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
         // Queued before it on the holder: its chunk-mates (run in order on one thread) and what was ahead.
         const double before = static_cast<double>(c.ahead) / threads + static_cast<double>(id - c.range.begin);
         const double allowed = std::max(o.floor_seconds, o.factor * (median + before * mean));
-        if (outstanding > allowed) found.push_back({outstanding / allowed, id, static_cast<int>(h), outstanding});
+        if (outstanding > allowed)
+          overdue_.push_back({outstanding / allowed, id, static_cast<int>(h), outstanding});
       }
     }
   }
-  // The most overdue first; only the first `want` are used (a whole sort of every overdue partition of a large
-  // chunk showed in the profile at the end of tiny-partition jobs).
-  const auto first = std::min<std::size_t>(found.size(), static_cast<std::size_t>(want));
-  std::partial_sort(found.begin(), found.begin() + static_cast<long>(first), found.end(),
-                    [](const candidate& a, const candidate& b) {
+  overdue_sorted_ = 0;
+  return overdue_;
+}
+
+void dispatcher::sort_overdue() {
+  // The most overdue first (ids are distinct, so the order is total and each asker's first ones are those a
+  // partial sort of its own candidates would give). Sorted as far as askers read, doubling: most read a few.
+  const auto upto = std::min(overdue_.size(), std::max<std::size_t>(2 * overdue_sorted_, overdue_sorted_ + 64));
+  const auto first = overdue_.begin();
+  std::partial_sort(first + static_cast<long>(overdue_sorted_), first + static_cast<long>(upto), overdue_.end(),
+                    [](const overdue_partition& a, const overdue_partition& b) {
                       return a.overdue != b.overdue ? a.overdue > b.overdue : a.id < b.id;
                     });
-  for (const auto& c : found) {
-    if (out.size() >= want) break;
-    copied_.emplace(c.id, copy_state{c.holder, w, w});
-    wk.held.push_back(held_chunk{id_range{c.id, c.id + 1}, now, wk.unfinished});
-    ++wk.unfinished;
-    ++wk.tally.chunks;
-    ++wk.tally.copies;
-    copies_.push_back(speculative_copy{partition_id{c.id}, rank_t{c.holder}, rank_t{w}, c.outstanding});
-    out.push_back({id_range{c.id, c.id + 1}});
-  }
-  if (!out.empty()) ++wk.tally.messages;
-  return out;
+  overdue_sorted_ = upto;
 }
 
 void dispatcher::prune(worker& wk) {
@@ -316,6 +357,7 @@ bool dispatcher::complete(rank_t worker, partition_id partition, double seconds)
   if (id >= total_) throw error("dispatcher: result for partition " + std::to_string(id) + " of " + std::to_string(total_));
   if (!done_.insert(id)) return false;
   ++done_count_;
+  ++generation_;
   // Requeued after a loss, yet its first holder's result came (e.g. a rank that turned to the root): it no longer
   // counts as unassigned, and take() skips it in retry_ as it skips every done id.
   if (retry_.contains(id)) --unassigned_;
@@ -331,8 +373,10 @@ bool dispatcher::complete(rank_t worker, partition_id partition, double seconds)
   else samples_[sample_count_ % sample_ring] = static_cast<float>(seconds);
   ++sample_count_;
   sample_sum_ += seconds;
+  const double speed_before = counted_speed(wk);
   ++wk.tally.partitions;
   wk.tally.busy_seconds += seconds;
+  note_speed(speed_before, counted_speed(wk));
   return true;
 }
 
@@ -340,7 +384,10 @@ std::uint64_t dispatcher::lose(rank_t worker) {
   const int w = worker.value;
   auto& wk = workers_.at(static_cast<std::size_t>(w));
   if (wk.tally.lost) return 0;
+  ++generation_;
+  const double speed_before = counted_speed(wk);
   wk.tally.lost = true;
+  note_speed(speed_before, 0);
   std::uint64_t n = 0;
   for (const auto& c : wk.held)
     for (auto id = c.range.begin; id < c.range.end; ++id) {
@@ -377,6 +424,7 @@ bool dispatcher::adopt(rank_t worker, int threads) {
   if (wk.tally.lost || wk.threads > 0 || threads <= 0) return false;
   wk.threads = threads;
   total_threads_ += threads;
+  ++generation_;
   return true;
 }
 

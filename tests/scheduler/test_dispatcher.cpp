@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -202,6 +203,50 @@ TEST(Scheduler_Dispatcher, AHugeJobNeedsNoMemoryPerPartition) {
           for (auto id = r.begin; id < r.end && id < r.begin + 1000; ++id) d.complete(rank_t{w}, partition_id{id}, 1e-6);
   EXPECT_GT(d.done_count(), 0u);
   EXPECT_LT(d.done_set().range_count(), 1000u);
+}
+
+// Adaptive weighs a worker's speed against the mean over the measured workers that are not lost.
+TEST(Scheduler_Dispatcher, AdaptiveWeighsSpeedAgainstTheMeanOfLiveWorkers) {
+  dispatcher d(12'000, {1, 1, 1}, make_policy("adaptive"));
+  auto run = [&](int w, double seconds) {
+    for (auto id : ids_of(d.assign(rank_t{w}, 1))) d.complete(rank_t{w}, partition_id{id}, seconds);
+  };
+  auto expected = [&](double weight) {
+    return static_cast<std::size_t>(std::ceil(static_cast<double>(d.unassigned()) / 6.0 * weight));
+  };
+  run(0, 1.0);   // speed 1
+  run(1, 0.25);  // speed 4; worker 2 is never measured
+  auto size = expected(4.0 / 2.5);
+  auto chunk = ids_of(d.assign(rank_t{1}, 1));
+  EXPECT_EQ(chunk.size(), size) << "worker 1 against the mean of 1 and 4";
+  d.lose(rank_t{1});
+  size = expected(1.0);
+  EXPECT_EQ(ids_of(d.assign(rank_t{0}, 1)).size(), size) << "the lost worker's speed no longer counts";
+  size = expected(1.0);
+  EXPECT_EQ(ids_of(d.assign(rank_t{2}, 1)).size(), size) << "an unmeasured worker gets the plain chunk";
+}
+
+// assign() and complete() cost O(1) in the worker count (the simulator drives 10^4-10^5 workers): 10^6 of each
+// over 100,000 workers take well under a second here; a sum over the workers per assign would take minutes.
+TEST(Scheduler_Dispatcher, AssignCostDoesNotGrowWithTheWorkerCount) {
+  constexpr int workers = 100'000;
+  constexpr std::uint64_t n = 1'000'000;
+  partita::dispatcher_options o;
+  o.max_chunk = 1;  // one partition per assign: 10^6 assigns
+  dispatcher d(n, std::vector<int>(workers, 1), make_policy("adaptive"), o);
+  const auto start = std::chrono::steady_clock::now();
+  std::uint64_t assigns = 0;
+  for (std::uint64_t i = 0; !d.finished(); ++i) {
+    const int w = static_cast<int>(i % workers);
+    for (const auto& chunk : d.assign(rank_t{w}, 1)) {
+      ++assigns;
+      for (const auto& r : chunk)
+        for (auto id = r.begin; id < r.end; ++id) d.complete(rank_t{w}, partition_id{id}, 1e-3 * (1 + w % 7));
+    }
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(assigns, n);
+  EXPECT_LT(seconds, 10.0) << "10^6 assigns to 10^5 workers";
 }
 
 TEST(Scheduler_Dispatcher, TheCostPolicyRefusesJobsPastItsBound) {

@@ -170,6 +170,23 @@ TEST(Scheduler_Speculation, PartitionsQueuedBehindOthersGetMoreTime) {
   EXPECT_EQ(ids_of(d.assign(rank_t{3}, 1, at(0.46))), (std::vector<std::uint64_t>{2}));
 }
 
+// Parked workers ask one after another at the same moment (the scheduler's list of overdue partitions is made
+// once for them): each gets a different copy, most overdue first, and what they got no longer counts.
+TEST(Scheduler_Speculation, WorkersAskingAtTheSameMomentGetDistinctCopies) {
+  dispatcher d(9, {1, 1, 1, 1}, make_policy("dynamic", 3), speculating());
+  ASSERT_EQ(ids_of(d.assign(rank_t{0}, 1, at(0))), (std::vector<std::uint64_t>{0, 1, 2}));
+  for (int w : {1, 2})
+    for (auto id : ids_of(d.assign(rank_t{w}, 1, at(0)))) d.complete(rank_t{w}, partition_id{id}, 0.05);
+  ASSERT_EQ(d.unassigned(), 0u);
+  EXPECT_TRUE(d.assign(rank_t{0}, 1, at(1)).empty()) << "its own partitions";
+  EXPECT_EQ(ids_of(d.assign(rank_t{1}, 1, at(1))), (std::vector<std::uint64_t>{0}));
+  EXPECT_EQ(ids_of(d.assign(rank_t{2}, 1, at(1))), (std::vector<std::uint64_t>{1}));
+  EXPECT_EQ(ids_of(d.assign(rank_t{3}, 1, at(1))), (std::vector<std::uint64_t>{2}));
+  EXPECT_TRUE(d.complete(rank_t{1}, partition_id{0}, 0.05));
+  EXPECT_TRUE(d.assign(rank_t{1}, 1, at(1)).empty()) << "0 is done, 1 and 2 have their copy";
+  EXPECT_EQ(d.copies_made().size(), 3u);
+}
+
 TEST(Scheduler_Speculation, CopiesGoToIdleThreadsOnly) {
   dispatcher d(8, {1, 2, 1}, make_policy("dynamic", 1), speculating());
   d.assign(rank_t{0}, 1, at(0));  // partition 0, straggling

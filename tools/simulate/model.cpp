@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <map>
 #include <memory>
@@ -50,6 +51,7 @@ struct sim_message {
   std::vector<finished_partition> results;       // request: results riding along
   std::uint32_t answers = 0;                     // assign: how many wanted chunks this answers
   std::vector<std::vector<id_range>> chunks;     // assign
+  std::shared_ptr<bool> delivered;               // set by the receiving inbox (see outbox)
 
   /// Bytes on the wire, as detail/protocol.hpp encodes them (ids, times and ends per result; a ~24-byte
   /// result each; 16 bytes per range).
@@ -65,30 +67,109 @@ void send(sg4::Mailbox* to, std::unique_ptr<sim_message> m) {
   to->put_init(m.release(), size)->detach([](void* p) { delete static_cast<sim_message*>(p); });
 }
 
+/// Where a flat run's messages wait for the root. SimGrid 3.32 keeps a mailbox's unmatched sends in a
+/// circular_buffer that every send to it scans and every match shifts: with the requests of 10^4 ranks queued at the
+/// root, that was most of the simulation's time. So the root's receives are posted on its mailbox as before, but a
+/// send that finds none of them free goes to its sender's own mailbox, and the root posts its next receive there, in
+/// the order the sends were made: the same matches at the same simulated times as one queue at the root. (An actor's
+/// code runs up to its next simcall, and simcalls are handled in the order the actors ran, so what a sender sees
+/// here is what the engine will see when it handles the send.)
+struct send_queue {
+  int free_receives = 0;              // posted on the root's mailbox and not yet claimed by a send
+  std::deque<sg4::Mailbox*> waiting;  // senders' own mailboxes with a send waiting, oldest first
+  std::vector<sg4::Mailbox*> own;     // each rank's own mailbox (made before the run: Mailbox::by_name is a simcall,
+                                      // and an actor's simcalls are left as they were)
+};
+
+/// A worker's sending end. Its messages go as comms it keeps until they are delivered, not detached ones: SimGrid
+/// 3.32 keeps every detached comm in one engine-wide std::list that each finishing detached comm walks, and with the
+/// requests of 10^3-10^5 ranks queued at the root that walk was most of the simulation's time. What is simulated is
+/// the same (a detached send is a send nobody waits for).
+class outbox {
+ public:
+  /// Sends to a receiver that has a send_queue go through it, `own` being this sender's mailbox for waiting sends.
+  explicit outbox(send_queue* queue = nullptr, sg4::Mailbox* own = nullptr) : queue_(queue), own_(own) {}
+  outbox(const outbox&) = delete;
+  outbox& operator=(const outbox&) = delete;
+  /// The actor is killed at the end of the simulation with sends in flight: their handles are left to the engine
+  /// (SimGrid prints a backtrace for a comm released while it runs).
+  ~outbox() {
+    for (auto& s : sent_) (void)s.comm.detach();
+  }
+
+  void send(sg4::Mailbox* to, std::unique_ptr<sim_message> m) {
+    while (!sent_.empty() && *sent_.front().delivered) sent_.pop_front();
+    auto delivered = std::make_shared<bool>(false);
+    m->delivered = delivered;
+    const auto size = static_cast<std::uint64_t>(m->bytes());
+    if (queue_ && queue_->free_receives == 0) {
+      queue_->waiting.push_back(own_);
+      to = own_;
+    } else if (queue_) {
+      --queue_->free_receives;
+    }
+    sent_.push_back({to->put_async(m.release(), size), std::move(delivered)});
+  }
+
+ private:
+  struct in_flight {
+    sg4::CommPtr comm;
+    std::shared_ptr<bool> delivered;
+  };
+  send_queue* queue_;
+  sg4::Mailbox* own_;
+  std::deque<in_flight> sent_;
+};
+
 /// An actor's receiving end: `posted` receives kept posted (a scheduler receives many messages while it is busy:
 /// their transfers overlap, as with MPI's eager protocol), waited on with a deadline. Messages are delivered in
 /// the order their transfers end.
 class inbox {
  public:
-  explicit inbox(sg4::Mailbox* box, std::size_t posted = 1) : box_(box), got_(posted, nullptr) {}
+  /// With a send_queue, senders find the free receives and their waiting sends there (flat runs' root).
+  explicit inbox(sg4::Mailbox* box, std::size_t posted = 1, send_queue* queue = nullptr)
+      : box_(box), queue_(queue), pending_(posted), got_(posted, nullptr) {}
   /// The next message, waiting at most until simulated time `until` (infinity: no limit); null on timeout.
   std::unique_ptr<sim_message> wait_until(double until) {
-    if (pending_.empty())
-      for (std::size_t i = 0; i < got_.size(); ++i) pending_.push_back(box_->get_async<sim_message>(&got_[i]));
+    if (!posted_) {
+      for (std::size_t i = 0; i < got_.size(); ++i) post(i);
+      posted_ = true;
+    }
     const double now = sg4::Engine::get_clock();
     ssize_t i = -1;
-    if (until <= now) i = sg4::Comm::test_any(pending_);
+    // A receive whose transfer has ended has its message already (SimGrid copies the pointer when the transfer
+    // ends). Such a one is taken with wait_any, not test_any: both return the first finished receive at once, but
+    // SimGrid 3.32 forgets a receive finished by a test in the actor's list of activities, a std::list it walks on
+    // every later finish: at 10^3-10^5 ranks that list made the simulation quadratic in its messages.
+    if (until <= now) i = arrived() ? sg4::Comm::wait_any(pending_) : sg4::Comm::test_any(pending_);
     else if (until == infinity) i = sg4::Comm::wait_any(pending_);
     else i = sg4::Comm::wait_any_for(pending_, until - now);
     if (i < 0) return nullptr;
     const auto k = static_cast<std::size_t>(i);
     std::unique_ptr<sim_message> m(std::exchange(got_[k], nullptr));
-    pending_[k] = box_->get_async<sim_message>(&got_[k]);
+    if (m->delivered) *m->delivered = true;
+    post(k);
     return m;
   }
 
  private:
+  void post(std::size_t k) {
+    sg4::Mailbox* from = box_;
+    if (queue_ && !queue_->waiting.empty()) {
+      from = queue_->waiting.front();
+      queue_->waiting.pop_front();
+    } else if (queue_) {
+      ++queue_->free_receives;
+    }
+    pending_[k] = from->get_async<sim_message>(&got_[k]);
+  }
+  bool arrived() const {
+    return std::any_of(got_.begin(), got_.end(), [](const sim_message* m) { return m != nullptr; });
+  }
+
   sg4::Mailbox* box_;
+  send_queue* queue_;
+  bool posted_ = false;
   std::vector<sg4::CommPtr> pending_;
   std::vector<sim_message*> got_;
 };
@@ -103,12 +184,14 @@ struct world {
   std::vector<int> threads;     // kernel threads per rank (0: the root, when it is dedicated)
   std::vector<double> node_busy;
   std::vector<std::unique_ptr<detail::node_pool>> pools;  // the node schedulers' (they outlive the actors)
+  send_queue root_queue;  // the messages of the ranks that report to the root
 
   int node_of(int rank) const { return rank / options.ranks_per_node; }
   int node_count() const { return (options.ranks + options.ranks_per_node - 1) / options.ranks_per_node; }
 };
 
 sg4::Mailbox* rank_box(int r) { return sg4::Mailbox::by_name(fmt::format("rank-{}", r)); }
+sg4::Mailbox* waiting_box(int r) { return sg4::Mailbox::by_name(fmt::format("rank-{}-to-root", r)); }
 
 /// A worker rank's communication thread (worker_loop): asks for chunks while fewer than threads + prefetch are in
 /// flight, results riding along; otherwise sends results in batches. It sees finished partitions when it next
@@ -117,6 +200,9 @@ void worker_actor(world& w, int rank, sg4::Mailbox* boss, int index_at_boss) {
   const auto& o = w.options;
   rank_threads threads(o.threads, *w.costs, w.cal.partition_s);
   inbox in(rank_box(rank));
+  outbox out = w.tree.boss[static_cast<std::size_t>(rank)] == 0
+                   ? outbox(&w.root_queue, w.root_queue.own[static_cast<std::size_t>(rank)])
+                   : outbox();
   const int target = o.threads + o.prefetch;
   int requested = 0;
   std::vector<finished_partition> results;
@@ -135,7 +221,7 @@ void worker_actor(world& w, int rank, sg4::Mailbox* boss, int index_at_boss) {
       results.clear();
       requested += std::max(lacking, 0);
       oldest = infinity;
-      send(boss, std::move(m));
+      out.send(boss, std::move(m));
     }
     double wake = threads.in_flight() > 0 ? threads.next_finish() + threads.poll_interval() / 2 : infinity;
     if (!results.empty()) wake = std::min(wake, oldest + result_batch_age_s);
@@ -183,7 +269,7 @@ void root_actor(world& w) {
   dopt.speculation.enabled = o.speculate;
   dispatcher d(o.partitions, workers, make_policy(o.policy, o.chunk), dopt);
   own_threads local(w.threads[0], w);
-  inbox in(rank_box(0), 16);
+  inbox in(rank_box(0), 16, &w.root_queue);
   server me;
   std::vector<std::uint32_t> parked(workers.size(), 0);
   std::vector<int> parked_list;  // workers with parked > 0
@@ -297,6 +383,7 @@ void node_actor(world& w, int self, int node) {
       std::make_unique<detail::node_pool>(self, w.threads[static_cast<std::size_t>(self)], std::move(members)));
   own_threads local(w.threads[static_cast<std::size_t>(self)], w);
   inbox in(rank_box(self), 16);
+  outbox to_root(&w.root_queue, w.root_queue.own[static_cast<std::size_t>(self)]);
   server me;
   std::vector<finished_partition> up;
   double oldest = infinity;
@@ -314,7 +401,7 @@ void node_actor(world& w, int self, int node) {
     req->results = std::move(up);
     up.clear();
     oldest = infinity;
-    send(rank_box(0), std::move(req));
+    to_root.send(rank_box(0), std::move(req));
   };
 
   auto own_free = [&] { return static_cast<std::uint32_t>(std::max(0, local.threads.threads() - local.threads.in_flight())); };
@@ -407,6 +494,7 @@ model_result run_model(const model_options& o, const calibration& cal, const std
                                     platform.string(), node_host(node), o.ranks, o.ranks_per_node, w.node_count()));
     return h;
   };
+  for (int r = 0; r < o.ranks; ++r) w.root_queue.own.push_back(waiting_box(r));
   // Rank 0 is the root; with two levels each node's lowest rank is its node scheduler (but on the root's node).
   sg4::Actor::create("root", host(0), [&w] { root_actor(w); });
   for (int r = 1; r < o.ranks; ++r) {

@@ -153,8 +153,25 @@ class dispatcher {
   std::uint64_t take_range(id_range from, std::uint64_t count, std::vector<id_range>& out, skip what = skip::done);
   void push_id(std::vector<id_range>& out, std::uint64_t id);
   void prune(worker& wk);
+  /// Mean speed (partitions/s of kernel time) over the workers that have one and are not lost. O(1).
   double mean_speed() const;
+  /// A worker's speed as mean_speed() counts it (0: not counted).
+  static double counted_speed(const worker& wk);
+  /// Worker speed `before` became `after` (0: not counted): updates the running sum.
+  void note_speed(double before, double after);
   std::vector<std::vector<id_range>> speculate(int w, int chunks, clock::time_point now);
+  /// A partition held past its allowance (speculation), and how far past it.
+  struct overdue_partition {
+    double overdue;  // outstanding / allowed
+    std::uint64_t id;
+    int holder;
+    double outstanding;
+  };
+  /// Every overdue partition at `now`, whoever holds it, sorted most overdue first up to overdue_sorted_. Made
+  /// afresh only when `now` or the state changed since the last call (a scan of every held chunk).
+  const std::vector<overdue_partition>& overdue(clock::time_point now);
+  /// Sorts more of overdue()'s list (at least 64 more, at least twice as far).
+  void sort_overdue();
   void settle(int w, std::uint64_t id);
 
   std::uint64_t total_;
@@ -174,6 +191,9 @@ class dispatcher {
   double ema_message_ = 0;                   // scheduler seconds per message
   double ema_chunks_ = 0;                    // chunks handed out per message (node schedulers ask for many)
   std::uint64_t chunks_since_note_ = 0;      // chunks handed out since the last note_message_cost
+  double speed_sum_ = 0;                     // sum of counted_speed() over the workers (note_speed)
+  std::uint64_t speeds_counted_ = 0;         // how many workers it sums
+  std::size_t speed_updates_ = 0;            // since the sum was last made afresh
   // Partitions that had a speculative copy (few, so a map, not a vector per partition): who runs the original
   // and the copy now (-1: nobody), and who was given the copy (for good: at most one copy per partition).
   struct copy_state {
@@ -184,6 +204,12 @@ class dispatcher {
   std::unordered_map<std::uint64_t, copy_state> copied_;
   std::vector<speculative_copy> copies_;
   std::uint64_t copies_won_ = 0;
+  std::uint64_t generation_ = 0;             // bumped by every change overdue() depends on
+  std::vector<overdue_partition> overdue_;   // overdue()'s last list, for overdue_now_ and overdue_generation_
+  std::size_t overdue_sorted_ = 0;           // overdue_[0, overdue_sorted_) is in order
+  bool overdue_valid_ = false;
+  std::uint64_t overdue_generation_ = 0;
+  clock::time_point overdue_now_{};
   // The most recent measured partition times (a ring), for the median; the mean is over all of them.
   static constexpr std::size_t sample_ring = 1024;
   std::vector<float> samples_;
