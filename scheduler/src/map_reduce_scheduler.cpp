@@ -283,7 +283,8 @@ struct map_reduce_scheduler::running {
     switch (m.tag) {
       case msg::request: {
         ++requests_seen_[static_cast<std::size_t>(m.source.value)];
-        auto req = decode_request(m.payload);
+        auto& req = request_;
+        decode_request(m.payload, req);
         commit(m.source.value, req.results);
         if (req.want > 0) answer(m.source, req.want, tally.start);
         tally.request = true;
@@ -664,6 +665,7 @@ struct map_reduce_scheduler::running {
   cpu_meter cpu_;  // this rank's CPU since the loop was built
   std::unique_ptr<executor> local_;
   std::optional<comm_waiter> waiter_;
+  request_msg request_;  // the request being handled; its buffers are reused from one message to the next
   result_batch local_results_;
   clock::time_point last_speculation_check_ = clock::now();
   bool speculation_round_ = false;  // this round of the loop may hand out speculative copies

@@ -85,11 +85,16 @@ inline bytes encode_request(std::uint32_t want, const result_batch& r) {
   return out;
 }
 
-inline request_msg decode_request(std::span<const std::byte> in) {
-  request_msg m;
+/// Decodes into `m`, reusing its buffers: the scheduler decodes one request per message into the same one.
+inline void decode_request(std::span<const std::byte> in, request_msg& m) {
   wire_reader r(in);
   m.want = r.get<std::uint32_t>();
   get_results(r, m.results);
+}
+
+inline request_msg decode_request(std::span<const std::byte> in) {
+  request_msg m;
+  decode_request(in, m);
   return m;
 }
 
@@ -99,7 +104,10 @@ struct assign_msg {
 };
 
 inline bytes encode_assign(std::uint32_t answers, const std::vector<std::vector<id_range>>& chunks) {
+  std::size_t size = 2 * sizeof(std::uint32_t);
+  for (const auto& c : chunks) size += sizeof(std::uint64_t) + c.size() * sizeof(id_range);
   bytes out;
+  out.reserve(size);  // one allocation, not one per field: an assign is sent per request
   wire_writer w(out);
   w.put(answers);
   w.put<std::uint32_t>(static_cast<std::uint32_t>(chunks.size()));
