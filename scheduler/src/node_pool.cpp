@@ -36,8 +36,9 @@ const node_pool::rank_state& node_pool::at(int r) const { return const_cast<node
 
 void node_pool::add(std::vector<chunk> chunks, std::uint32_t answers) {
   requested_ -= std::min(requested_, answers);
+  // Once dry, for good: what the root hands out after that are speculative copies (or a lost rank's partitions),
+  // and their results are what the end of the job waits for.
   if (chunks.empty() && answers == 0) root_dry_ = true;
-  if (!chunks.empty()) root_dry_ = false;
   for (auto& c : chunks)
     if (!c.empty()) pool_.push_back(std::move(c));
 }

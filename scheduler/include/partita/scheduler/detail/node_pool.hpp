@@ -39,7 +39,7 @@ class node_pool {
   node_pool(int self, int self_threads, std::vector<node_member> members);
 
   /// Chunks from the root, queued behind those already in the pool; they answer `answers` chunks it asked for.
-  /// No chunks and no answer: the root's queue is empty for now (it keeps the request).
+  /// No chunks and no answer: the root's queue is empty (it keeps the request); the job is in its tail from now on.
   void add(std::vector<chunk> chunks, std::uint32_t answers);
   /// Up to `n` chunks for rank `r` (counted as one message when any); none for a lost rank.
   std::vector<chunk> take(int r, std::uint32_t n);
@@ -119,7 +119,7 @@ class node_pool {
   std::uint32_t reserve_ = 1;    // below this many chunks beyond what its ranks wait for, ask the root
   std::uint32_t batch_ = 1;      // and ask for this many more
   std::uint32_t requested_ = 0;  // chunks asked of the root and not answered yet
-  bool root_dry_ = false;        // the root's last word: its queue is empty
+  bool root_dry_ = false;        // the root said its queue ran empty
 };
 
 }  // namespace partita::detail
