@@ -339,7 +339,8 @@ struct map_reduce_scheduler::running {
     if (chunks.empty()) {
       auto& parked = parked_[static_cast<std::size_t>(to.value)];
       // A node scheduler hears that the queue is empty (an assign of nothing that answers nothing): its results
-      // then go up at once, so that the end of the job does not wait for its batching.
+      // then wait 20 ms at most, not its batching age, so that the end of the job does not wait for them
+      // (node_pool::result_wait).
       if (!again && parked == 0 && setup_.tree.is_node_scheduler(to.value)) {
         tp_.send_bytes(to, msg::assign, encode_assign(0, {}));
         peers_.sent(to, now);

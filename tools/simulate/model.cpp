@@ -46,7 +46,7 @@ dispatcher::clock::time_point at(double seconds) {
 struct sim_message {
   enum class kind { request, assign, finish };
   kind what = kind::request;
-  int from = 0;                                  // the sender's worker index at the receiving scheduler
+  int from = 0;                                  // request: the sender's rank
   std::uint32_t want = 0;                        // request: chunks wanted
   std::vector<finished_partition> results;       // request: results riding along
   std::uint32_t answers = 0;                     // assign: how many wanted chunks this answers
@@ -67,9 +67,9 @@ void send(sg4::Mailbox* to, std::unique_ptr<sim_message> m) {
   to->put_init(m.release(), size)->detach([](void* p) { delete static_cast<sim_message*>(p); });
 }
 
-/// Where a flat run's messages wait for the root. SimGrid 3.32 keeps a mailbox's unmatched sends in a
-/// circular_buffer that every send to it scans and every match shifts: with the requests of 10^4 ranks queued at the
-/// root, that was most of the simulation's time. So the root's receives are posted on its mailbox as before, but a
+/// Where the messages of the ranks that report to the root wait for it. SimGrid 3.32 keeps a mailbox's unmatched
+/// sends in a circular_buffer that every send to it scans and every match shifts: with the requests of 10^4 ranks
+/// queued at the root, that was most of the simulation's time. So the root's receives are posted on its mailbox as before, but a
 /// send that finds none of them free goes to its sender's own mailbox, and the root posts its next receive there, in
 /// the order the sends were made: the same matches at the same simulated times as one queue at the root. (An actor's
 /// code runs up to its next simcall, and simcalls are handled in the order the actors ran, so what a sender sees
@@ -126,7 +126,7 @@ class outbox {
 /// the order their transfers end.
 class inbox {
  public:
-  /// With a send_queue, senders find the free receives and their waiting sends there (flat runs' root).
+  /// With a send_queue, senders find the free receives and their waiting sends there (the root's inbox).
   explicit inbox(sg4::Mailbox* box, std::size_t posted = 1, send_queue* queue = nullptr)
       : box_(box), queue_(queue), pending_(posted), got_(posted, nullptr) {}
   /// The next message, waiting at most until simulated time `until` (infinity: no limit); null on timeout.
@@ -196,7 +196,8 @@ sg4::Mailbox* waiting_box(int r) { return sg4::Mailbox::by_name(fmt::format("ran
 /// A worker rank's communication thread (worker_loop): asks for chunks while fewer than threads + prefetch are in
 /// flight, results riding along; otherwise sends results in batches. It sees finished partitions when it next
 /// looks at its threads, on average half a poll interval after they finish.
-void worker_actor(world& w, int rank, sg4::Mailbox* boss, int index_at_boss) {
+/// `boss` is the mailbox of the rank it reports to (made by run_model: Mailbox::by_name is a simcall).
+void worker_actor(world& w, int rank, sg4::Mailbox* boss) {
   const auto& o = w.options;
   rank_threads threads(o.threads, *w.costs, w.cal.partition_s);
   inbox in(rank_box(rank));
@@ -215,7 +216,7 @@ void worker_actor(world& w, int rank, sg4::Mailbox* boss, int index_at_boss) {
     const int lacking = target - threads.in_flight() - requested;
     if (lacking > 0 || (!results.empty() && (results.size() >= result_batch_size || reached(now, oldest + result_batch_age_s)))) {
       auto m = std::make_unique<sim_message>();
-      m->from = index_at_boss;
+      m->from = rank;
       m->want = static_cast<std::uint32_t>(std::max(lacking, 0));
       m->results = std::move(results);
       results.clear();
@@ -244,8 +245,8 @@ struct server {
   }
 };
 
-/// A scheduler's own kernel threads (its executor; serve_local): it commits their results, and hands them chunks
-/// through `take` (the root's dispatcher, or a node's pool). Charges the scheduler for what it did.
+/// A scheduler's own kernel threads (its executor; serve_local) and the results they finished that it has not
+/// committed yet. The scheduler hands them chunks (from the root's dispatcher, or a node's pool) and charges itself.
 struct own_threads {
   rank_threads threads;
   std::vector<finished_partition> results;
@@ -404,7 +405,9 @@ void node_actor(world& w, int self, int node) {
     to_root.send(rank_box(0), std::move(req));
   };
 
-  auto own_free = [&] { return static_cast<std::uint32_t>(std::max(0, local.threads.threads() - local.threads.in_flight())); };
+  auto own_free = [&] {
+    return static_cast<std::uint32_t>(std::max(0, local.threads.threads() - local.threads.in_flight()));
+  };
   std::unique_ptr<sim_message> next;  // a message the idle wait brought
   for (;;) {
     const double now = sg4::Engine::get_clock();
@@ -452,7 +455,8 @@ void node_actor(world& w, int self, int node) {
     if (service > 0) me.serve(service);
     // talk_up: ask when running low (results ride along), else results when many or old.
     if (const auto want = pool.to_ask(own_free()); want > 0) send_up(want);
-    else if (!up.empty() && (up.size() >= result_batch_size || reached(sg4::Engine::get_clock(), oldest + pool.result_wait(age))))
+    else if (!up.empty() && (up.size() >= result_batch_size ||
+                             reached(sg4::Engine::get_clock(), oldest + pool.result_wait(age))))
       send_up(0);
     w.node_busy[static_cast<std::size_t>(node)] = me.busy;
     if (busy) continue;
@@ -504,7 +508,7 @@ model_result run_model(const model_options& o, const calibration& cal, const std
       continue;
     }
     sg4::Mailbox* boss = rank_box(w.tree.boss[static_cast<std::size_t>(r)]);
-    sg4::Actor::create(fmt::format("rank-{}", r), host(node), [&w, r, boss] { worker_actor(w, r, boss, r); });
+    sg4::Actor::create(fmt::format("rank-{}", r), host(node), [&w, r, boss] { worker_actor(w, r, boss); });
   }
   e.run();
 

@@ -57,13 +57,13 @@ class node_pool {
     std::vector<chunk> chunks;
   };
   /// Serves waiting members from the pool: first a chunk per thread for every member that waits, then prefetch
-  /// from what lies beyond the reserve. The first chunks come from the front of the pool, the prefetch from its back:
-  /// the root's policy sizes the first chunks of a node for one thread each and later ones smaller (its floor), and a
-  /// rank should queue a small chunk behind the one it runs, not a large one another thread of the node could run
-  /// (as the flat dispatcher does for a worker's prefetch). One member that asks first must not take what the root sized for the whole
+  /// from what lies beyond the reserve. One member that asks first must not take what the root sized for the whole
   /// node (a static block, a guided batch), nor may a member that asks again take the first chunks of a member that
   /// has not asked yet (it starts late, or is slower to start than its partitions are short): those wait for it,
-  /// one per thread, until it asks or is lost.
+  /// one per thread, until it asks or is lost. The first chunks come from the front of the pool, the prefetch from
+  /// its back: the root's policy sizes a node's first chunks for one thread each and later ones smaller (its
+  /// floor), and a rank should queue a small chunk behind the one it runs, not a large one another thread of the
+  /// node could run (as the flat dispatcher does for a worker's prefetch).
   std::vector<grant> serve_waiting();
   /// Chunks for the node scheduler's own `free_threads` idle threads, from what the pool holds beyond the first
   /// shares of members not served yet (no prefetch: the pool is next door).
