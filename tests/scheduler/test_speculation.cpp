@@ -154,13 +154,20 @@ TEST(Scheduler_Speculation, NoCopyWhileTheQueueHasWork) {
   EXPECT_TRUE(d.copies_made().empty()) << "partition 0 is overdue, but unassigned work comes first";
 }
 
+/// Four workers of one thread, chunks of 3 partitions of 50 ms: worker 0 holds 0..2 (run one after another),
+/// workers 1 and 2 finished theirs, nothing is left to hand out.
+dispatcher three_queued_on_worker_0() {
+  dispatcher d(9, {1, 1, 1, 1}, make_policy("dynamic", 3), speculating());
+  EXPECT_EQ(ids_of(d.assign(rank_t{0}, 1, at(0))), (std::vector<std::uint64_t>{0, 1, 2}));
+  for (int w : {1, 2})
+    for (auto id : ids_of(d.assign(rank_t{w}, 1, at(0)))) d.complete(rank_t{w}, partition_id{id}, 0.05);
+  return d;
+}
+
 TEST(Scheduler_Speculation, PartitionsQueuedBehindOthersGetMoreTime) {
   // Worker 0 (1 thread) gets partitions 0..2 in one chunk: they run one after another, so with 50 ms
   // partitions partition k is allowed 3 x (50 ms + k x 50 ms).
-  dispatcher d(9, {1, 1, 1, 1}, make_policy("dynamic", 3), speculating());
-  ASSERT_EQ(ids_of(d.assign(rank_t{0}, 1, at(0))), (std::vector<std::uint64_t>{0, 1, 2}));
-  for (int w : {1, 2})
-    for (auto id : ids_of(d.assign(rank_t{w}, 1, at(0)))) d.complete(rank_t{w}, partition_id{id}, 0.05);
+  auto d = three_queued_on_worker_0();
   ASSERT_EQ(d.unassigned(), 0u);
   EXPECT_TRUE(d.assign(rank_t{1}, 1, at(0.14)).empty());
   EXPECT_EQ(ids_of(d.assign(rank_t{1}, 1, at(0.2))), (std::vector<std::uint64_t>{0}));
@@ -173,10 +180,7 @@ TEST(Scheduler_Speculation, PartitionsQueuedBehindOthersGetMoreTime) {
 // Parked workers ask one after another at the same moment (the scheduler's list of overdue partitions is made
 // once for them): each gets a different copy, most overdue first, and what they got no longer counts.
 TEST(Scheduler_Speculation, WorkersAskingAtTheSameMomentGetDistinctCopies) {
-  dispatcher d(9, {1, 1, 1, 1}, make_policy("dynamic", 3), speculating());
-  ASSERT_EQ(ids_of(d.assign(rank_t{0}, 1, at(0))), (std::vector<std::uint64_t>{0, 1, 2}));
-  for (int w : {1, 2})
-    for (auto id : ids_of(d.assign(rank_t{w}, 1, at(0)))) d.complete(rank_t{w}, partition_id{id}, 0.05);
+  auto d = three_queued_on_worker_0();
   ASSERT_EQ(d.unassigned(), 0u);
   EXPECT_TRUE(d.assign(rank_t{0}, 1, at(1)).empty()) << "its own partitions";
   EXPECT_EQ(ids_of(d.assign(rank_t{1}, 1, at(1))), (std::vector<std::uint64_t>{0}));
