@@ -205,7 +205,9 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
   auto& wk = workers_.at(static_cast<std::size_t>(w));
   std::vector<std::vector<id_range>> out;
   if (wk.tally.lost || wk.threads == 0) return out;
-  // A splitting worker's chunk is `pieces` one-thread chunks; it asks for chunks of that many (node_pool).
+  // A splitting worker's chunk is `pieces` one-thread chunks; it asks for chunks of that many (node_pool). A
+  // speculative copy is one id, so each chunk asked for stands for `pieces` copies (speculate() still fills only
+  // idle threads).
   const int pieces = wk.splits ? std::max(1, wk.threads) : 1;
   if (unassigned_ == 0)
     return options_.speculation.enabled ? speculate(w, chunks * pieces, now) : out;
@@ -240,7 +242,8 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
     if (got == 0) break;  // static: this worker's block is empty
     unassigned_ -= got;
     // Held (for speculation's allowances and the prune) piece by piece, as the worker runs them: a piece's ids
-    // wait behind their piece-mates on one thread, not behind the whole chunk.
+    // wait behind their piece-mates on one thread, not behind the whole chunk. (The node splits evenly: the same
+    // pieces when the policy sized them alike, pieces of the mean size otherwise.)
     std::size_t k = 0;
     std::uint64_t left = sizes[0];  // ids of piece k not recorded yet
     for (auto range : chunk)
