@@ -387,4 +387,38 @@ TEST(Scheduler_Speculation, AskersGetTheMostOverdueOfEverythingHeld) {
   EXPECT_GT(copies, 100u);
 }
 
+// Looking for stragglers costs what it hands out, not the held chunks of every worker: the same requests of idle
+// workers at the end of a job (nothing overdue yet, asked 100 times at each of 900 moments; then copies for all) over
+// 10^3 and over 10^5 holders. A search that scans every held chunk at each moment takes about 100 times longer with
+// 100 times the holders.
+TEST(Scheduler_Speculation, LookingForStragglersCostDoesNotGrowWithTheWorkerCount) {
+  auto seconds_for = [](int workers) {
+    constexpr int askers = 100;  // workers 0..99 finish at once and ask again and again
+    const auto n = static_cast<std::uint64_t>(workers);
+    dispatcher d(n, std::vector<int>(static_cast<std::size_t>(workers), 1), make_policy("dynamic", 1), speculating());
+    for (int w = 0; w < workers; ++w) EXPECT_EQ(ids_of(d.assign(rank_t{w}, 1, at(0))).size(), 1u);
+    for (int w = 0; w < askers; ++w) EXPECT_TRUE(d.complete(rank_t{w}, partition_id{static_cast<std::uint64_t>(w)}, 0.01));
+    const auto start = std::chrono::steady_clock::now();
+    std::uint64_t nothing = 0;
+    for (int round = 0; round < 9; ++round)  // at 0.01 ... 0.09 s: nothing is overdue before 0.1 s
+      for (int w = 0; w < askers; ++w)
+        for (int again = 0; again < 100; ++again)
+          nothing += d.assign(rank_t{w}, 1, at(0.01 * (round + 1) + 1e-6 * w)).empty();
+    std::vector<std::uint64_t> copied;
+    for (int w = 0; w < askers; ++w)  // every holder's partition is overdue now, the lowest id first (equally late)
+      for (auto id : ids_of(d.assign(rank_t{w}, 1, at(0.2 + 1e-6 * w)))) copied.push_back(id);
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(nothing, 900u * askers);
+    std::vector<std::uint64_t> expected(askers);
+    for (int i = 0; i < askers; ++i) expected[static_cast<std::size_t>(i)] = static_cast<std::uint64_t>(askers + i);
+    EXPECT_EQ(copied, expected);
+    return took;
+  };
+  const double few = std::min(seconds_for(1'000), seconds_for(1'000));
+  const double many = std::min(seconds_for(100'000), seconds_for(100'000));
+  RecordProperty("seconds_over_1000_holders", std::to_string(few));
+  RecordProperty("seconds_over_100000_holders", std::to_string(many));
+  EXPECT_LT(many, 10 * few) << few << " s over 10^3 holders, " << many << " s over 10^5";
+}
+
 }  // namespace
