@@ -92,6 +92,8 @@ void session::start(int* argc, char*** argv, const session_options& options) {
   MPI_Comm world = MPI_COMM_NULL;
   PARTITA_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &world));
   use(world);
+  launch_ranks_.resize(static_cast<std::size_t>(size_));
+  for (int r = 0; r < size_; ++r) launch_ranks_[static_cast<std::size_t>(r)] = r;
   mark_started(rank_.value, size_);
   log().debug("session up: {} ranks on {} nodes, {} CPUs per rank, {}", size_, nodes_.node_count(),
               env_.cpus_per_rank, level_name(provided));
@@ -109,6 +111,9 @@ void session::continue_with(const std::vector<int>& survivors) {
   if (rc != MPI_SUCCESS || next == MPI_COMM_NULL)
     throw error("the surviving ranks could not form a communicator (MPI_Comm_create_group failed)");
   ++generation_;
+  std::vector<int> launch;
+  for (int r : survivors) launch.push_back(launch_rank(r));
+  launch_ranks_ = std::move(launch);
   const int was = rank_.value;
   use(next);  // the old one is deliberately not freed (see the header)
   if (rank_.value != was) log().info("rank {} of the {} survivors (was rank {})", rank_.value, size_, was);

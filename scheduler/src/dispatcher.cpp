@@ -27,6 +27,7 @@ dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::
     total_threads_ += workers_[w].threads;
   }
   if (total_threads_ == 0) throw error("dispatcher: no worker has a thread to run partitions on");
+  for (int w : options_.splitting) workers_.at(static_cast<std::size_t>(w)).splits = true;
   done_ = std::move(options_.done);
   if (!done_.empty() && done_.ranges().back().end > total_) throw error("dispatcher: done set has ids past the last partition");
   done_count_ = done_.count();
@@ -206,30 +207,57 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
   auto& wk = workers_.at(static_cast<std::size_t>(w));
   std::vector<std::vector<id_range>> out;
   if (wk.tally.lost || wk.threads == 0) return out;
-  if (unassigned_ == 0) return options_.speculation.enabled ? speculate(w, chunks, now) : out;
+  // A splitting worker's chunk is `pieces` one-thread chunks; it asks for chunks of that many (node_pool). A
+  // speculative copy is one id, so each chunk asked for stands for `pieces` copies (speculate() still fills only
+  // idle threads).
+  const int pieces = wk.splits ? std::max(1, wk.threads) : 1;
+  if (unassigned_ == 0)
+    return options_.speculation.enabled ? speculate(w, chunks * pieces, now) : out;
   const std::uint64_t floor = min_chunk();
+  const std::uint64_t cap = options_.max_chunk > 0 ? std::max(options_.max_chunk, options_.fixed_chunk) : 0;
   const double speed = speed_of(wk.tally), mean = mean_speed();
+  std::vector<std::uint64_t> sizes;  // the chunk's pieces
+  std::uint64_t handed = 0;          // one-thread chunks handed out (pieces)
   for (int c = 0; c < chunks && unassigned_ > 0; ++c) {
-    chunk_request r;
-    r.remaining = unassigned_;
-    r.total = total_;
-    r.total_threads = total_threads_;
-    r.worker_threads = wk.threads;
-    r.worker_speed = speed;
-    r.mean_speed = mean;
-    r.min_chunk = floor;
-    r.worker_unfinished = wk.unfinished;
-    std::uint64_t size = policy_->chunk_size(r);
-    if (options_.max_chunk > 0) size = std::min(size, std::max(options_.max_chunk, options_.fixed_chunk));
-    size = std::clamp<std::uint64_t>(size, 1, unassigned_);
+    // The policy sizes the pieces as if they were handed out one after another: what remains shrinks and what the
+    // worker holds grows with each, so a guided or factoring size is the same as for one chunk per thread.
+    sizes.clear();
+    std::uint64_t size = 0;
+    for (int k = 0; k < pieces && size < unassigned_; ++k) {
+      chunk_request r;
+      r.remaining = unassigned_ - size;
+      r.total = total_;
+      r.total_threads = total_threads_;
+      r.worker_threads = wk.threads;
+      r.worker_speed = speed;
+      r.mean_speed = mean;
+      r.min_chunk = floor;
+      r.worker_unfinished = wk.unfinished + size;
+      std::uint64_t piece = policy_->chunk_size(r);
+      if (cap > 0) piece = std::min(piece, cap);
+      piece = std::clamp<std::uint64_t>(piece, 1, unassigned_ - size);
+      sizes.push_back(piece);
+      size += piece;
+    }
     std::vector<id_range> chunk;
     const std::uint64_t got = take(w, size, chunk);
     if (got == 0) break;  // static: this worker's block is empty
     unassigned_ -= got;
-    for (const auto& range : chunk) {
-      wk.held.push_back(held_chunk{range, now, wk.unfinished});
-      wk.unfinished += range.size();
-    }
+    // Held (for speculation's allowances and the prune) piece by piece, as the worker runs them: a piece's ids
+    // wait behind their piece-mates on one thread, not behind the whole chunk. (The node splits evenly: the same
+    // pieces when the policy sized them alike, pieces of the mean size otherwise.)
+    std::size_t k = 0;
+    std::uint64_t left = sizes[0];  // ids of piece k not recorded yet
+    for (auto range : chunk)
+      while (range.begin < range.end) {
+        if (left == 0 && k + 1 < sizes.size()) left = sizes[++k];
+        const auto end = left > 0 ? std::min(range.end, range.begin + left) : range.end;
+        wk.held.push_back(held_chunk{id_range{range.begin, end}, now, wk.unfinished});
+        wk.unfinished += end - range.begin;
+        left -= std::min(left, end - range.begin);
+        range.begin = end;
+      }
+    handed += k + 1;
     ++wk.tally.chunks;
     out.push_back(std::move(chunk));
   }
@@ -242,7 +270,7 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
       watch(w, now, lowest);
     }
   }
-  chunks_since_note_ += out.size();
+  chunks_since_note_ += handed;
   if (wk.held.size() > 256) prune(wk);
   return out;
 }

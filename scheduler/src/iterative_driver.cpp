@@ -90,9 +90,10 @@ run_report run_iterative(session& s, iterative_job_model& job, const run_config&
       if (who.ranks.empty()) return detail::left_job_report(job.name());
       if (who.ranks.front() == s.rank().value)
         for (int lost : who.lost) detail::record_lost_rank(s, config, job.name(), lost);
+      // Reported as the launch numbers them: after a first rollback the survivors are renumbered.
+      for (int lost : who.lost) r.lost_ranks.push_back(s.launch_rank(lost));
       watchdog.pet("forming a communicator of the survivors");
       s.continue_with(who.ranks);
-      r.lost_ranks = who.lost;
       r.ranks_after = s.size();
       r.resumed_at_seconds = since(t0);
       if (s.rank().value == 0)

@@ -116,7 +116,7 @@ void record_lost_rank(const session& s, const run_config& config, const std::str
   const auto& host = s.nodes().hosts.at(static_cast<std::size_t>(s.nodes().node_of(rank)));
   try {
     append_failure_history(history, host,
-                           fmt::format("rank {} of job '{}' lost: silent for {:.0f} s", rank, job,
+                           fmt::format("rank {} of job '{}' lost: silent for {:.0f} s", s.launch_rank(rank), job,
                                        config.timeout_seconds));
   } catch (const std::exception& e) {
     log().warn("{}", e.what());

@@ -11,6 +11,29 @@ double node_result_age_seconds(int node_schedulers) {
   return std::clamp(result_batch_age_seconds * node_schedulers / 16.0, result_batch_age_seconds, 1.0);
 }
 
+std::vector<std::vector<id_range>> split_chunk(const std::vector<id_range>& chunk, std::size_t pieces) {
+  std::uint64_t n = 0;
+  for (const auto& r : chunk) n += r.begin < r.end ? r.size() : 0;
+  const std::uint64_t k = std::min<std::uint64_t>(std::max<std::size_t>(pieces, 1), n);
+  std::vector<std::vector<id_range>> out;
+  if (k == 0) return out;
+  out.reserve(static_cast<std::size_t>(k));
+  auto range = chunk.begin();
+  std::uint64_t at = range->begin;
+  for (std::uint64_t i = 0; i < k; ++i) {
+    std::uint64_t want = n / k + (i < n % k ? 1 : 0);
+    auto& piece = out.emplace_back();
+    while (want > 0) {
+      while (at >= range->end) at = (++range)->begin;  // past this range (or an empty one): the next
+      const auto end = std::min(range->end, at + want);
+      piece.push_back(id_range{at, end});
+      want -= end - at;
+      at = end;
+    }
+  }
+  return out;
+}
+
 node_pool::node_pool(int self, int self_threads, std::vector<node_member> members)
     : self_(self), members_(std::move(members)) {
   int node_threads = std::max(0, self_threads);
@@ -19,11 +42,12 @@ node_pool::node_pool(int self, int self_threads, std::vector<node_member> member
     node_threads += m.threads;
   }
   if (self_threads > 0) ranks_[self_];
-  // At least one chunk per rank it serves waits in the pool, so a rank that asks is answered without a round trip
-  // to the root. Below that it asks for two chunks per thread of the node: the root hears from the node about once
-  // per two chunks per thread; more would hold back work other nodes need at the end.
+  // At least one piece per rank it serves waits in the pool, so a rank that asks is answered without a round trip
+  // to the root. Below that it asks for two pieces per thread of the node: the root hears from the node about once
+  // per two pieces per thread; more would hold back work other nodes need at the end.
   reserve_ = static_cast<std::uint32_t>(std::max<std::size_t>(1, ranks_.size()));
   batch_ = std::max<std::uint32_t>(reserve_, 2 * static_cast<std::uint32_t>(node_threads));
+  pieces_ = static_cast<std::uint32_t>(std::max(1, node_threads));
 }
 
 node_pool::rank_state& node_pool::at(int r) {
@@ -35,12 +59,16 @@ node_pool::rank_state& node_pool::at(int r) {
 const node_pool::rank_state& node_pool::at(int r) const { return const_cast<node_pool*>(this)->at(r); }
 
 void node_pool::add(std::vector<chunk> chunks, std::uint32_t answers) {
-  requested_ -= std::min(requested_, answers);
+  requested_ -= static_cast<std::uint32_t>(std::min<std::uint64_t>(requested_, std::uint64_t{answers} * pieces_));
   // Once dry, for good: what the root hands out after that are speculative copies (or a lost rank's partitions),
   // and their results are what the end of the job waits for.
   if (chunks.empty() && answers == 0) root_dry_ = true;
-  for (auto& c : chunks)
-    if (!c.empty()) pool_.push_back(std::move(c));
+  // The root sized each chunk as pieces_ one-thread chunks in a row (dispatcher::assign): even pieces give each
+  // thread what the root would have given it when those were alike (a request's first chunk: one thread's share
+  // per piece; later ones: the floor per piece); a chunk that mixes both (the node still held part of its share)
+  // becomes pieces of the mean size. A speculative copy (one id) stays whole.
+  for (const auto& c : chunks)
+    for (auto& piece : split_chunk(c, pieces_)) pool_.push_back(std::move(piece));
 }
 
 std::vector<node_pool::chunk> node_pool::take(int r, std::uint32_t n) { return take(r, n, 0); }
@@ -170,9 +198,10 @@ std::uint32_t node_pool::to_ask(std::uint32_t own_free) {
   // What is kept for members that have not asked yet is theirs: it does not count as having work for the others.
   const std::uint64_t have = spare() + requested_;
   if (have >= waiting + reserve_) return 0;
-  const auto want = static_cast<std::uint32_t>(waiting + batch_ - have);
-  requested_ += want;
-  return want;
+  const std::uint64_t want = waiting + batch_ - have;  // pieces
+  const auto chunks = static_cast<std::uint32_t>((want + pieces_ - 1) / pieces_);
+  requested_ += chunks * pieces_;
+  return chunks;
 }
 
 double node_pool::result_wait(double age) const {

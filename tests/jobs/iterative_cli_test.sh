@@ -29,6 +29,13 @@ restart_and_compare() {
   [ "$got" = "$ref" ] || fail "restarted result '$got' differs from the uninterrupted '$ref'"
   [ "$(field "$work/re.json" "d['checkpoints']['restored_from'] != ''")" = True ] || fail "did not restart from a checkpoint"
 }
+# Starts the job under mpirun --enable-recovery in the background (pid in $pid): $1 ranks, a checkpoint every $2 steps.
+start_with_recovery() {
+  $mpirun --enable-recovery -n "$1" "$partita" "${job[@]}" --checkpoint-dir "$ck" --checkpoint-every "$2" --timeout 3 \
+    --heartbeat 0.5 --summary-json "$work/rb.json" > "$work/log" 2>&1 &
+  pid=$!
+}
+first_checkpoint() { for _ in $(seq 300); do grep -q "heat.1.h5" "$work/log" 2>/dev/null && break; sleep 0.1; done; }
 one_line() {  # exit code $1 expected, and exactly one line mentioning $2 on stderr/stdout
   local want=$1 pattern=$2 rc=$3
   [ "$rc" = "$want" ] || fail "exit code $rc, expected $want"
@@ -141,16 +148,37 @@ rollback_worker|rollback_coordinator|rollback_no_checkpoint)
   else
     [ "$(field "$work/rb.json" "d['rollbacks'][0]['from_step']")" = 0 ] || fail "without checkpoints it goes on from the start"
   fi ;;
+rollback_twice)
+  # Two ranks killed at once, then, after the survivors went on, a third: two rollbacks in one run, the exact result,
+  # and the lost ranks named as the launch numbers them (launch rank 4 is rank 2 of the 3 left after the first).
+  job=(run heat --param blocks_x=4 --param blocks_y=4 --param block=96 --param steps=8000 --quiet --threads 1)
+  reference
+  start_with_recovery 5 200
+  v1=$(rank_pid 1 $pid) && v3=$(rank_pid 3 $pid) && v4=$(rank_pid 4 $pid) || fail "ranks not found under the launcher"
+  first_checkpoint
+  kill -9 "$v1" "$v3"
+  for _ in $(seq 300); do grep -q "in-job rollback: rank" "$work/log" 2>/dev/null && break; sleep 0.1; done
+  # The survivors are stepping again once they commit a checkpoint of their own.
+  before=$(cat "$ck/LATEST" 2>/dev/null)
+  for _ in $(seq 300); do [ "$(cat "$ck/LATEST" 2>/dev/null)" != "$before" ] && break; sleep 0.05; done
+  kill -9 "$v4"
+  wait $pid; rc=$?
+  [ $rc = 0 ] || fail "exited $rc (the survivors should have finished the job)"
+  got=$(result "$work/rb.json")
+  [ "$got" = "$ref" ] || fail "after two rollbacks: '$got', uninterrupted: '$ref'"
+  [ "$(field "$work/rb.json" "[(r['lost_ranks'], r['ranks_after']) for r in d['rollbacks']]")" = "[([1, 3], 3), ([4], 2)]" ] \
+    || fail "summary: $(field "$work/rb.json" "d['rollbacks']")"
+  grep -q "in-job rollback: rank(s) 1, 3 lost" "$work/log" && grep -q "in-job rollback: rank(s) 4 lost" "$work/log" \
+    || fail "the rollback lines do not name launch ranks 1, 3 and then 4"
+  [ "$(grep -c "# rank [134] of job 'heat' lost" "$ck/failure-history")" = 3 ] || fail "failure history: $(cat "$ck/failure-history")" ;;
 rollback_frozen)
   # A rank frozen (SIGSTOP) past the timeout is left behind; when it resumes it hears nobody, leaves the job quietly
   # (exit 0, no result of its own), and the others' result is the uninterrupted one.
   job=(run heat --param blocks_x=4 --param blocks_y=4 --param block=96 --param steps=30000 --quiet --threads 1)
   reference
-  $mpirun --enable-recovery -n 3 "$partita" "${job[@]}" --checkpoint-dir "$ck" --checkpoint-every 1000 --timeout 3 \
-    --heartbeat 0.5 --summary-json "$work/rb.json" > "$work/log" 2>&1 &
-  pid=$!
+  start_with_recovery 3 1000
   victim=$(rank_pid 2 $pid) || fail "rank 2 not found under the launcher"
-  for _ in $(seq 100); do grep -q "heat.1.h5" "$work/log" 2>/dev/null && break; sleep 0.1; done
+  first_checkpoint
   kill -STOP "$victim"
   sleep 12
   kill -CONT "$victim"

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include <partita/runtime/error.hpp>
@@ -59,23 +60,38 @@ TEST(Scheduler_TwoLevel, SingleRankNodesAndOneNodeStayFlat) {
   EXPECT_EQ(f.root_view({1, 2, 3}), (std::vector<int>{1, 2, 3}));
 }
 
-TEST(Scheduler_TwoLevel, PoolHandsOutWholeChunksInOrder) {
-  node_pool p(0, 0, {{1, 1}, {2, 1}});
+TEST(Scheduler_TwoLevel, SplitChunkMakesEvenPiecesInIdOrder) {
+  using detail::split_chunk;
+  using chunks = std::vector<std::vector<id_range>>;
+  EXPECT_EQ(split_chunk({{0, 8}}, 4), (chunks{{{0, 2}}, {{2, 4}}, {{4, 6}}, {{6, 8}}}));
+  // Sizes differ by at most one, the larger first; a piece may span a hole.
+  EXPECT_EQ(split_chunk({{0, 2}, {10, 13}, {20, 22}}, 3), (chunks{{{0, 2}, {10, 11}}, {{11, 13}}, {{20, 22}}}));
+  // Fewer ids than pieces: one id each; an empty chunk (or empty ranges) gives none; 0 pieces is one.
+  EXPECT_EQ(split_chunk({{5, 6}, {9, 9}, {7, 8}}, 32), (chunks{{{5, 6}}, {{7, 8}}}));
+  EXPECT_TRUE(split_chunk({}, 4).empty());
+  EXPECT_TRUE(split_chunk({{3, 3}}, 4).empty());
+  EXPECT_EQ(split_chunk({{0, 5}}, 0), (chunks{{{0, 5}}}));
+}
+
+TEST(Scheduler_TwoLevel, PoolSplitsChunksAndHandsOutPiecesInOrder) {
+  node_pool p(0, 0, {{1, 1}, {2, 1}});  // two threads: a chunk from the root is two pieces
+  EXPECT_EQ(p.pieces(), 2u);
   p.add({{{0, 4}}, {{4, 8}}, {{8, 9}, {12, 14}}}, 0);
-  EXPECT_EQ(p.queued(), 3u);
-  EXPECT_EQ(ids_of(p.take(1, 2)), (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5, 6, 7}));
-  EXPECT_EQ(p.outstanding(1), 8u);
-  EXPECT_EQ(ids_of(p.take(2, 5)), (std::vector<std::uint64_t>{8, 12, 13}));
+  EXPECT_EQ(p.queued(), 6u);
+  EXPECT_EQ(p.take(1, 2), (std::vector<node_pool::chunk>{{{0, 2}}, {{2, 4}}}));
+  EXPECT_EQ(p.outstanding(1), 4u);
+  EXPECT_EQ(ids_of(p.take(2, 5)), (std::vector<std::uint64_t>{4, 5, 6, 7, 8, 12, 13}));
   EXPECT_TRUE(p.take(2, 1).empty());
   EXPECT_EQ(p.tally(1).chunks, 2u);
   EXPECT_EQ(p.tally(1).messages, 1u);
+  EXPECT_EQ(p.tally(2).chunks, 4u);
   EXPECT_THROW(p.take(3, 1), error);  // not one of its ranks
 }
 
 TEST(Scheduler_TwoLevel, LostRankRequeuesExactlyItsUnfinishedIds) {
   node_pool p(0, 0, {{1, 1}, {2, 1}});
-  p.add({{{0, 10}}, {{10, 20}}}, 0);
-  p.take(1, 1);
+  p.add({{{0, 10}}, {{10, 20}}}, 0);  // pieces [0,5) [5,10) [10,15) [15,20)
+  p.take(1, 2);
   for (std::uint64_t id : {0, 3, 4, 9}) p.complete(1, id);
   EXPECT_EQ(p.outstanding(1), 6u);
   EXPECT_EQ(p.tally(1).partitions, 4u);
@@ -90,15 +106,17 @@ TEST(Scheduler_TwoLevel, LostRankRequeuesExactlyItsUnfinishedIds) {
 TEST(Scheduler_TwoLevel, PoolServesFirstSharesBeforePrefetch) {
   // Node scheduler 0 with 1 thread; members 1 (2 threads) and 2 (1 thread): 4 threads, 3 ranks served.
   node_pool p(0, 1, {{1, 2}, {2, 1}});
-  // Empty pool: it asks the root for what its ranks wait for plus two chunks per thread of the node.
+  // Empty pool: it asks the root for what its ranks wait for plus two pieces per thread of the node (14), in
+  // chunks of one piece per thread (4).
   p.ask(1, 5);
-  EXPECT_EQ(p.to_ask(1), 5u + 1u + 8u);
-  EXPECT_EQ(p.asked_of_root(), 14u);
+  EXPECT_EQ(p.pieces(), 4u);
+  EXPECT_EQ(p.to_ask(1), 4u);
+  EXPECT_EQ(p.asked_of_root(), 16u);
   EXPECT_EQ(p.to_ask(1), 0u);  // asked already: covered
   EXPECT_TRUE(p.serve_waiting().empty());
   std::vector<node_pool::chunk> chunks;
   for (std::uint64_t i = 0; i < 6; ++i) chunks.push_back({{i, i + 1}});
-  p.add(chunks, 14);
+  p.add(chunks, 4);  // single ids stay whole
   EXPECT_EQ(p.asked_of_root(), 0u);
   // Rank 1 asked for 5 but gets its first share (2) only: what is left (4) is the reserve (one chunk per rank
   // served) and rank 2's first share.
@@ -124,10 +142,10 @@ TEST(Scheduler_TwoLevel, PoolServesFirstSharesBeforePrefetch) {
 }
 
 TEST(Scheduler_TwoLevel, PrefetchComesFromTheBackOfThePool) {
-  // The root's first chunks for a node are large (one thread's share), later ones small: a member's first chunk is
-  // the oldest, what it queues behind it the newest.
+  // The root's first chunk for a node is large (one thread's share per piece), later ones small: a member's first
+  // piece is the oldest, what it queues behind it the newest.
   node_pool p(0, 0, {{1, 1}, {2, 1}});
-  p.add({{{0, 100}}, {{100, 200}}, {{200, 202}}, {{202, 204}}, {{204, 206}}, {{206, 208}}}, 0);
+  p.add({{{0, 200}}, {{200, 204}}, {{204, 208}}}, 0);
   p.ask(1, 3);
   auto g = p.serve_waiting();
   ASSERT_EQ(g.size(), 1u);
@@ -137,16 +155,16 @@ TEST(Scheduler_TwoLevel, PrefetchComesFromTheBackOfThePool) {
   EXPECT_EQ(g[0].chunks[2], (std::vector<id_range>{{204, 206}}));
   EXPECT_EQ(p.tally(1).messages, 1u);
   p.ask(2, 1);
-  EXPECT_EQ(ids_of(p.serve_waiting()[0].chunks).front(), 100u);  // the large one was kept for it
+  EXPECT_EQ(ids_of(p.serve_waiting()[0].chunks).front(), 100u);  // the other large piece was kept for it
 }
 
 TEST(Scheduler_TwoLevel, ResultsWaitLessOnlyOnceTheRootIsDry) {
   node_pool p(0, 1, {{1, 1}});
   const double age = 0.5, worker_age = detail::result_batch_age_seconds;
   p.ask(1, 1);
-  EXPECT_EQ(p.to_ask(0), 1u + 4u);  // what rank 1 waits for, and two chunks per thread of the node
+  EXPECT_EQ(p.to_ask(0), 3u);  // what rank 1 waits for and two pieces per thread of the node: 5 pieces, 2 a chunk
   EXPECT_EQ(p.result_wait(age), age);  // the pool is empty, but the root may just be slow: results keep their age
-  p.add({{{0, 1}}, {{1, 2}}}, 5);
+  p.add({{{0, 1}}, {{1, 2}}}, 3);
   EXPECT_EQ(p.serve_waiting().size(), 1u);
   EXPECT_EQ(p.take_own(1).size(), 1u);
   p.add({}, 0);  // the root's queue is empty
@@ -162,6 +180,59 @@ TEST(Scheduler_TwoLevel, ResultsWaitLessOnlyOnceTheRootIsDry) {
   EXPECT_EQ(detail::node_result_age_seconds(2), detail::result_batch_age_seconds);
   EXPECT_GT(detail::node_result_age_seconds(313), 0.3);
   EXPECT_EQ(detail::node_result_age_seconds(100000), 1.0);
+}
+
+TEST(Scheduler_TwoLevel, NodeChunksAreTheOneThreadChunksInARow) {
+  // Node scheduler 1 (4 threads) splits its chunks; rank 2 (2 threads) and the root (1) do not. A chunk for the node
+  // holds exactly what four one-thread chunks asked for one after another would: the same sizes (guided ones shrink
+  // with what remains), the same ids, the same chunk floor, and so the same tail.
+  for (const char* name : {"static", "dynamic", "guided", "factoring", "adaptive", "cost"}) {
+    SCOPED_TRACE(name);
+    dispatcher_options split;
+    split.splitting = {1};
+    dispatcher a(1000, {1, 4, 2}, make_policy(name, 3), split);
+    dispatcher b(1000, {1, 4, 2}, make_policy(name, 3));
+    for (int round = 0; round < 1000 && !(a.finished() && b.finished()); ++round) {
+      const auto node_a = a.assign(rank_t{1}, 2), node_b = b.assign(rank_t{1}, 8);
+      EXPECT_LE(node_a.size(), 2u);
+      ASSERT_EQ(ids_of(node_a), ids_of(node_b));
+      for (int w : {0, 2}) {
+        const auto got_a = a.assign(rank_t{w}, 1 + round % 3), got_b = b.assign(rank_t{w}, 1 + round % 3);
+        ASSERT_EQ(got_a, got_b);
+        for (auto id : ids_of(got_a)) {
+          EXPECT_TRUE(a.complete(rank_t{w}, partition_id{id}, 2e-3));
+          EXPECT_TRUE(b.complete(rank_t{w}, partition_id{id}, 2e-3));
+        }
+      }
+      for (auto id : ids_of(node_a)) {
+        const double seconds = 1e-3 * (1 + static_cast<double>(id % 7));
+        EXPECT_TRUE(a.complete(rank_t{1}, partition_id{id}, seconds));
+        EXPECT_TRUE(b.complete(rank_t{1}, partition_id{id}, seconds));
+      }
+      a.note_message_cost(2e-5);
+      b.note_message_cost(2e-5);
+      ASSERT_EQ(a.min_chunk(), b.min_chunk());
+    }
+    EXPECT_TRUE(a.finished());
+    EXPECT_LT(a.tally(rank_t{1}).chunks, b.tally(rank_t{1}).chunks);
+  }
+}
+
+TEST(Scheduler_TwoLevel, SplittingWorkerGetsSpeculativeCopiesPerPiece) {
+  // Rank 2 (one thread) holds everything and is slow; node scheduler 1 (4 idle threads) asks for one chunk: it may
+  // take a copy for each of its threads, not one copy for the chunk.
+  dispatcher_options o;
+  o.splitting = {1};
+  o.speculation.enabled = true;
+  o.speculation.min_samples = 5;
+  dispatcher d(20, {0, 4, 1}, make_policy("dynamic", 1), o);
+  const auto t0 = dispatcher::clock::time_point{} + std::chrono::seconds(1);
+  ASSERT_EQ(ids_of(d.assign(rank_t{2}, 20, t0)).size(), 20u);
+  for (std::uint64_t id = 0; id < 5; ++id) ASSERT_TRUE(d.complete(rank_t{2}, partition_id{id}, 0.01));
+  const auto copies = d.assign(rank_t{1}, 1, t0 + std::chrono::seconds(10));
+  ASSERT_EQ(copies.size(), 4u);
+  for (const auto& c : copies) EXPECT_EQ(ids_of({c}).size(), 1u);
+  EXPECT_EQ(d.copies_made().size(), 4u);
 }
 
 TEST(Scheduler_TwoLevel, DispatcherAdoptsARankOfALostNode) {

@@ -190,6 +190,7 @@ int main(int argc, char** argv) {
         {"dispatches", std::to_string(r.dispatches)},
         {"chunks", std::to_string(r.chunks)},
         {"root_dispatches", std::to_string(r.root_dispatches)},
+        {"root_chunks", std::to_string(r.root_chunks)},
         {"dispatch_rate_per_s", fmt::format("{:.6g}", r.makespan_s > 0 ? r.dispatches / r.makespan_s : 0)},
         {"partitions_per_s", fmt::format("{:.6g}", r.makespan_s > 0 ? c.model.partitions / r.makespan_s : 0)},
         {"node_busy_fraction_max", fmt::format("{:.4f}", r.makespan_s > 0 ? r.node_busy_max_s / r.makespan_s : 0)},

@@ -268,6 +268,8 @@ void root_actor(world& w) {
   dispatcher_options dopt;
   dopt.fixed_chunk = o.chunk;
   dopt.speculation.enabled = o.speculate;
+  for (int r = 0; r < o.ranks; ++r)
+    if (w.tree.is_node_scheduler(r)) dopt.splitting.push_back(r);
   dispatcher d(o.partitions, workers, make_policy(o.policy, o.chunk), dopt);
   own_threads local(w.threads[0], w);
   inbox in(rank_box(0), 16, &w.root_queue);
@@ -364,6 +366,7 @@ void root_actor(world& w) {
   r.root_messages = me.received;
   for (int k = 0; k < d.worker_count(); ++k) {
     r.root_dispatches += d.tally(rank_t{k}).messages;
+    r.root_chunks += d.tally(rank_t{k}).chunks;
     if (w.tree.is_node_scheduler(k)) continue;  // the summary counts what the node handed out (run_model)
     r.dispatches += d.tally(rank_t{k}).messages;
     r.chunks += d.tally(rank_t{k}).chunks;

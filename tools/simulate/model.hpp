@@ -35,6 +35,7 @@ struct model_result {
                                    ///< the node schedulers' to their ranks and themselves, the root's to the rest)
   std::uint64_t chunks = 0;        ///< chunks in those
   std::uint64_t root_dispatches = 0;  ///< assignment messages the root's dispatcher made (tally.messages)
+  std::uint64_t root_chunks = 0;   ///< chunks in those (two levels: a node scheduler's count once, however split)
   double node_busy_max_s = 0;      ///< the busiest node scheduler's serving time (two levels)
   std::uint64_t node_messages = 0; ///< messages all node schedulers received
   std::uint64_t speculative_copies = 0;

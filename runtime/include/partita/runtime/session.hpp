@@ -57,6 +57,9 @@ class session {
   void continue_with(const std::vector<int>& survivors);
   /// How many times continue_with narrowed the session (0: every rank of the start is in it).
   int generation() const noexcept { return generation_; }
+  /// The rank in the launch (MPI_COMM_WORLD: what mpirun and srun number, and operators see) of rank `r` of comm():
+  /// `r` itself until continue_with renumbers the survivors.
+  int launch_rank(int r) const { return launch_ranks_.at(static_cast<std::size_t>(r)); }
 
   /// The code this process will exit with, set before the session ends. A non-zero one is made visible to
   /// `mpirun --enable-recovery` (which would otherwise exit 0) once MPI is finalised: see exit_status.hpp.
@@ -76,6 +79,7 @@ class session {
   bool owns_mpi_ = false;
   int exit_code_ = 0;
   int generation_ = 0;
+  std::vector<int> launch_ranks_;  // launch rank of each rank of comm_
 };
 
 /// Ends a process that found a usage error before its session started (bad flag, unknown job):

@@ -48,6 +48,10 @@ struct dispatcher_options {
   /// worker as if assigned now; ids done or listed twice are skipped.
   std::vector<std::pair<int, std::vector<id_range>>> held;
   speculation_options speculation;       ///< off unless enabled (the driver turns it on from run_config)
+  /// Workers (indices) that split every chunk into one piece per thread: node schedulers (docs/design.md,
+  /// "Two-level scheduling"). Such a worker's chunk is sized as one chunk per thread handed out in a row, so the
+  /// scheduler takes, records and sends one chunk where it would otherwise handle one per thread.
+  std::vector<int> splitting;
 };
 
 /// Per-worker accounting the summary reports.
@@ -89,11 +93,14 @@ class dispatcher {
              dispatcher_options options = {});
 
   /// Up to `chunks` chunks for worker `w` (each a list of ranges); empty when nothing is left to hand out.
-  /// When the queue is empty and speculation is on, the chunks may be copies of overdue partitions held by
-  /// other workers (see speculation_options; copies_made() lists them). Cost: O(chunk) from the queue. When the
+  /// A splitting worker (dispatcher_options::splitting) of T threads gets chunks of T pieces each: the policy sizes
+  /// T one-thread chunks in a row and their sum is handed out as one chunk (their sizes shrink with what remains,
+  /// as the policy's would). When the queue is empty and speculation is on, the chunks may be copies of overdue
+  /// partitions held by other workers (see speculation_options; copies_made() lists them; up to T per chunk asked
+  /// of a splitting worker). Cost: O(chunk) from the queue, plus O(T) per chunk of a splitting worker. When the
   /// queue is empty and speculation is on, O(log workers) plus a look at the holders that may hold an overdue
-  /// partition, oldest chunk first, until the `chunks` most overdue are known: holders whose chunks are all younger
-  /// than the least allowance (max(floor, factor × median)) are never looked at.
+  /// partition, oldest chunk first, until the copies asked for are found: holders whose chunks are all younger than
+  /// the least allowance (max(floor, factor × median)) are never looked at.
   std::vector<std::vector<id_range>> assign(rank_t w, int chunks, clock::time_point now = {});
 
   /// Records partition `id` finished by worker `w` in `seconds`. False if it was already committed
@@ -149,6 +156,7 @@ class dispatcher {
     std::uint64_t unfinished = 0; // partitions handed to it and not reported done
     worker_tally tally;
     id_range block;               // static policy: this worker's block cursor
+    bool splits = false;          // it splits each chunk into one piece per thread (a node scheduler)
     /// Its place in holders_ (none: not there): at most the hand-out time of its oldest chunk with a partition that
     /// is neither done nor copied, and at most the lowest such partition.
     std::optional<std::pair<clock::time_point, std::uint64_t>> watched;

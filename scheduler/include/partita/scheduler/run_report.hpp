@@ -54,7 +54,7 @@ struct failover_summary {
 /// An in-job rollback of an iterative job (docs/design.md, "In-job rollback"): ranks were lost, the survivors went
 /// on from the last checkpoint in the same run.
 struct rollback_summary {
-  std::vector<int> lost_ranks;         ///< ranks lost (numbered as before the rollback)
+  std::vector<int> lost_ranks;         ///< ranks lost, numbered as in the launch (mpirun, srun)
   int ranks_before = 0;
   int ranks_after = 0;
   double noticed_at_seconds = 0;       ///< since the run's start: a bounded wait ran out

@@ -72,7 +72,8 @@ void arm_injection(const session& s, const run_config& config, const job_setup& 
 /// count). A checkpoint of other parameters must never be mixed into a run.
 std::uint64_t params_hash(const parameters& params, std::uint64_t seed, std::uint64_t partition_count);
 
-/// Appends "rank R of job J lost: …" to the failure history (if the job has one); logs instead of throwing.
+/// Appends "rank R of job J lost: …" to the failure history (if the job has one; R numbered as in the launch);
+/// logs instead of throwing. `rank` is a rank of s.comm().
 void record_lost_rank(const session& s, const run_config& config, const std::string& job, int rank);
 
 }  // namespace partita::detail

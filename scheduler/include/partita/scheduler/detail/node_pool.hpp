@@ -28,8 +28,13 @@ struct node_member {
   int threads = 1;
 };
 
-/// Chunks go out whole, in the order the root handed them (the root's policy sized them for one thread each);
-/// a lost rank's unfinished ids go back to the front of the pool. Single-threaded. Value type.
+/// `chunk`'s ids in id order as min(pieces, ids) chunks whose sizes differ by at most one, largest first; an
+/// empty chunk gives none. How a node scheduler splits a chunk the root sized for its whole node.
+std::vector<std::vector<id_range>> split_chunk(const std::vector<id_range>& chunk, std::size_t pieces);
+
+/// The root sizes a node's chunks for all its threads (dispatcher_options::splitting); the pool splits each into
+/// one piece per thread (split_chunk) and hands pieces out whole, in the order the root handed the chunks; a lost
+/// rank's unfinished ids go back to the front of the pool. Single-threaded. Value type.
 class node_pool {
  public:
   using chunk = std::vector<id_range>;
@@ -38,8 +43,9 @@ class node_pool {
   /// node's other ranks, which it serves.
   node_pool(int self, int self_threads, std::vector<node_member> members);
 
-  /// Chunks from the root, queued behind those already in the pool; they answer `answers` chunks it asked for.
-  /// No chunks and no answer: the root's queue is empty (it keeps the request); the job is in its tail from now on.
+  /// Chunks from the root, each split into one piece per thread of the node and queued behind those already in
+  /// the pool; they answer `answers` chunks it asked for (to_ask). No chunks and no answer: the root's queue is
+  /// empty (it keeps the request); the job is in its tail from now on.
   void add(std::vector<chunk> chunks, std::uint32_t answers);
   /// Up to `n` chunks for rank `r` (counted as one message when any); none for a lost rank.
   std::vector<chunk> take(int r, std::uint32_t n);
@@ -70,8 +76,9 @@ class node_pool {
   std::vector<chunk> take_own(std::uint32_t free_threads);
   /// How many chunks to ask the root for now (0: none), counted as asked until add() answers them. The node asks
   /// when what it has (beyond the first shares it keeps) and has asked for cannot cover what its ranks wait for
-  /// (`own_free` threads of its own included) plus one chunk per rank, and then asks for two chunks per thread of
-  /// the node beyond that: the root hears from a node about once per two chunks per thread.
+  /// (`own_free` threads of its own included) plus one piece per rank, and then asks for two pieces per thread of
+  /// the node beyond that, in chunks of one piece per thread (pieces()): the root hears from a node about once per
+  /// two pieces per thread, and hands it about two chunks each time.
   std::uint32_t to_ask(std::uint32_t own_free);
   /// How long its ranks' results may wait here before they go up on their own (before that they ride on requests):
   /// `age` (node_result_age_seconds) while the root has work. Once the root said its queue is empty and the pool is
@@ -80,7 +87,10 @@ class node_pool {
   /// pool is empty" alone: with a root slow to answer, sending results sooner would load it more.)
   double result_wait(double age) const;
 
+  /// Pieces in the pool.
   std::size_t queued() const noexcept { return pool_.size(); }
+  /// Pieces a chunk from the root is split into: the node's threads (the root's view of it: root_view).
+  std::uint32_t pieces() const noexcept { return pieces_; }
   /// Ids handed to `r` and not reported yet.
   std::uint64_t outstanding(int r) const;
   /// Chunks member `r` asked for and was not given yet.
@@ -116,9 +126,10 @@ class node_pool {
   std::vector<node_member> members_;
   std::deque<chunk> pool_;
   std::map<int, rank_state> ranks_;
-  std::uint32_t reserve_ = 1;    // below this many chunks beyond what its ranks wait for, ask the root
+  std::uint32_t reserve_ = 1;    // below this many pieces beyond what its ranks wait for, ask the root
   std::uint32_t batch_ = 1;      // and ask for this many more
-  std::uint32_t requested_ = 0;  // chunks asked of the root and not answered yet
+  std::uint32_t pieces_ = 1;     // pieces per chunk from the root
+  std::uint32_t requested_ = 0;  // pieces asked of the root and not answered yet
   bool root_dry_ = false;        // the root said its queue ran empty
 };
 
