@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <utility>
 
@@ -46,6 +47,7 @@ dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::
         wk.held.push_back(held_chunk{range, now, wk.unfinished});
         wk.unfinished += range.size();
       }
+      if (!chunk.empty() && options_.speculation.enabled) watch(w, now, chunk.front().begin);
     }
     options_.held.clear();
   }
@@ -261,7 +263,12 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
   }
   if (!out.empty()) {
     ++wk.tally.messages;
-    ++generation_;
+    if (options_.speculation.enabled) {
+      auto lowest = out.front().front().begin;
+      for (const auto& chunk : out)
+        for (const auto& range : chunk) lowest = std::min(lowest, range.begin);
+      watch(w, now, lowest);
+    }
   }
   chunks_since_note_ += handed;
   if (wk.held.size() > 256) prune(wk);
@@ -290,11 +297,7 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
   const auto want = std::min<std::uint64_t>(idle, static_cast<std::uint64_t>(std::max(0, chunks)));
   const double median = median_seconds();
   if (want == 0 || median <= 0) return out;
-  const auto& found = overdue(now);
-  for (std::size_t i = 0; i < found.size() && out.size() < want; ++i) {
-    if (i == overdue_sorted_) sort_overdue();
-    const auto c = found[i];
-    if (c.holder == w) continue;
+  for (const auto& c : most_overdue(w, want, now)) {
     copied_.emplace(c.id, copy_state{c.holder, w, w});
     wk.held.push_back(held_chunk{id_range{c.id, c.id + 1}, now, wk.unfinished});
     ++wk.unfinished;
@@ -303,58 +306,113 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
     copies_.push_back(speculative_copy{partition_id{c.id}, rank_t{c.holder}, rank_t{w}, c.outstanding});
     out.push_back({id_range{c.id, c.id + 1}});
   }
-  if (!out.empty()) {
-    ++wk.tally.messages;
-    ++generation_;
-  }
+  if (!out.empty()) ++wk.tally.messages;
+  if (wk.held.size() > 256) prune(wk);
   return out;
 }
 
-const std::vector<dispatcher::overdue_partition>& dispatcher::overdue(clock::time_point now) {
-  // Workers whose requests were parked ask one after another at the same `now`, and mostly get nothing: between
-  // them nothing changed, so the list is made once (a scan of every held chunk: at 10^4-10^5 workers, once per
-  // parked worker was most of the scheduler's time in the simulator).
-  if (overdue_valid_ && overdue_generation_ == generation_ && overdue_now_ == now) return overdue_;
-  overdue_valid_ = true;
-  overdue_generation_ = generation_;
-  overdue_now_ = now;
-  overdue_.clear();
+void dispatcher::watch(int w, clock::time_point since, std::uint64_t lowest) {
+  auto& wk = workers_[static_cast<std::size_t>(w)];
+  if (wk.watched) {
+    const auto [was_since, was_lowest] = *wk.watched;
+    if (was_since <= since && was_lowest <= lowest) return;
+    holders_.erase({was_since, was_lowest, w});
+    since = std::min(since, was_since);
+    lowest = std::min(lowest, was_lowest);
+  }
+  wk.watched = {since, lowest};
+  holders_.emplace(since, lowest, w);
+}
+
+std::uint64_t dispatcher::first_candidate(id_range r, std::uint64_t from) const {
+  for (auto id = from;; ++id) {
+    id = done_.next_absent(id);
+    if (id >= r.end) return r.end;
+    if (copied_.empty() || copied_.count(id) == 0) return id;
+  }
+}
+
+std::vector<dispatcher::overdue_partition> dispatcher::most_overdue(int w, std::uint64_t want, clock::time_point now) {
+  std::vector<overdue_partition> best;  // a heap of at most `want`, the least overdue of them on top
+  if (want == 0) return best;
   const double median = median_seconds();
   const double mean = sample_sum_ / static_cast<double>(sample_count_);
   const auto& o = options_.speculation;
-  for (std::size_t h = 0; h < workers_.size(); ++h) {
-    if (workers_[h].tally.lost) continue;
-    auto& other = workers_[h];
+  auto seconds = [](clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  // Most overdue first; ids are distinct, so the order is total and the same whatever order the holders are met in.
+  auto ahead_of = [](const overdue_partition& a, const overdue_partition& b) {
+    return a.overdue != b.overdue ? a.overdue > b.overdue : a.id < b.id;
+  };
+  // With a finite mean >= 0 a partition's allowance (below) grows with what is queued before it, so it is never
+  // below `least`, and along a chunk the first candidate is the most overdue one. Then a holder whose oldest
+  // candidate chunk is `outstanding` old can offer nothing if outstanding <= least, and nothing above
+  // outstanding / least: the walk over holders_, oldest first, stops there. (Otherwise it looks at every holder.)
+  const bool bounded = std::isfinite(median) && std::isfinite(mean) && mean >= 0;
+  const double least = std::max(o.floor_seconds, o.factor * median);
+  for (auto it = holders_.begin(); it != holders_.end();) {
+    const auto [since, lowest, h] = *it;
+    const double oldest = seconds(now - since);
+    if (bounded && oldest <= least) break;
+    if (bounded && best.size() == want) {
+      const double most = oldest / least;
+      if (most < best.front().overdue) break;
+      if (most == best.front().overdue && lowest > best.front().id) {
+        // The holders placed at `since` can at best tie with the last of the best, and lose on the id (their lowest
+        // candidate is higher): on to the younger ones.
+        it = holders_.upper_bound({since, std::numeric_limits<std::uint64_t>::max(), std::numeric_limits<int>::max()});
+        continue;
+      }
+    }
+    const auto next = std::next(it);
+    if (h == w) {  // never its own partitions
+      it = next;
+      continue;
+    }
+    auto& other = workers_[static_cast<std::size_t>(h)];
     prune(other);
+    // Its place must be its oldest chunk with a candidate and its lowest candidate: if it is earlier, partitions
+    // finished (or were copied) since, and the holder is met again further on in its true place (or not at all if
+    // it holds no candidate).
+    std::optional<std::pair<clock::time_point, std::uint64_t>> truth;
+    for (const auto& c : other.held)
+      if (const auto id = first_candidate(c.range, c.range.begin); id < c.range.end)
+        truth = truth ? std::pair{std::min(truth->first, c.since), std::min(truth->second, id)} : std::pair{c.since, id};
+    if (truth != std::pair{since, lowest}) {
+      holders_.erase(it);
+      other.watched = truth;
+      if (truth) holders_.emplace(truth->first, truth->second, h);
+      it = holders_.upper_bound({since, lowest, h});  // its true place is later, maybe before `next`
+      continue;
+    }
     const double threads = std::max(1, other.threads);
     for (const auto& c : other.held) {
-      const double outstanding = std::chrono::duration<double>(now - c.since).count();
+      const double outstanding = seconds(now - c.since);
       if (outstanding <= o.floor_seconds) continue;
-      for (auto id = c.range.begin; id < c.range.end; ++id) {
-        // Its own copies are in `held` too; they, and partitions copied once already, have an entry.
-        if (done_.contains(id) || copied_.count(id)) continue;
+      for (auto id = first_candidate(c.range, c.range.begin); id < c.range.end; id = first_candidate(c.range, id + 1)) {
         // Queued before it on the holder: its chunk-mates (run in order on one thread) and what was ahead.
         const double before = static_cast<double>(c.ahead) / threads + static_cast<double>(id - c.range.begin);
         const double allowed = std::max(o.floor_seconds, o.factor * (median + before * mean));
-        if (outstanding > allowed)
-          overdue_.push_back({outstanding / allowed, id, static_cast<int>(h), outstanding});
+        if (!(outstanding > allowed)) {
+          if (bounded) break;  // the rest of the chunk is allowed as long or longer
+          continue;
+        }
+        const overdue_partition p{outstanding / allowed, id, h, outstanding};
+        if (best.size() < want) {
+          best.push_back(p);
+          std::push_heap(best.begin(), best.end(), ahead_of);
+        } else if (ahead_of(p, best.front())) {
+          std::pop_heap(best.begin(), best.end(), ahead_of);
+          best.back() = p;
+          std::push_heap(best.begin(), best.end(), ahead_of);
+        } else if (bounded) {
+          break;  // the rest of the chunk comes after it
+        }
       }
     }
+    it = next;
   }
-  overdue_sorted_ = 0;
-  return overdue_;
-}
-
-void dispatcher::sort_overdue() {
-  // The most overdue first (ids are distinct, so the order is total and each asker's first ones are those a
-  // partial sort of its own candidates would give). Sorted as far as askers read, doubling: most read a few.
-  const auto upto = std::min(overdue_.size(), std::max<std::size_t>(2 * overdue_sorted_, overdue_sorted_ + 64));
-  const auto first = overdue_.begin();
-  std::partial_sort(first + static_cast<long>(overdue_sorted_), first + static_cast<long>(upto), overdue_.end(),
-                    [](const overdue_partition& a, const overdue_partition& b) {
-                      return a.overdue != b.overdue ? a.overdue > b.overdue : a.id < b.id;
-                    });
-  overdue_sorted_ = upto;
+  std::sort_heap(best.begin(), best.end(), ahead_of);
+  return best;
 }
 
 void dispatcher::prune(worker& wk) {
@@ -385,7 +443,6 @@ bool dispatcher::complete(rank_t worker, partition_id partition, double seconds)
   if (id >= total_) throw error("dispatcher: result for partition " + std::to_string(id) + " of " + std::to_string(total_));
   if (!done_.insert(id)) return false;
   ++done_count_;
-  ++generation_;
   // Requeued after a loss, yet its first holder's result came (e.g. a rank that turned to the root): it no longer
   // counts as unassigned, and take() skips it in retry_ as it skips every done id.
   if (retry_.contains(id)) --unassigned_;
@@ -412,7 +469,8 @@ std::uint64_t dispatcher::lose(rank_t worker) {
   const int w = worker.value;
   auto& wk = workers_.at(static_cast<std::size_t>(w));
   if (wk.tally.lost) return 0;
-  ++generation_;
+  if (wk.watched) holders_.erase({wk.watched->first, wk.watched->second, w});
+  wk.watched.reset();
   const double speed_before = counted_speed(wk);
   wk.tally.lost = true;
   note_speed(speed_before, 0);
@@ -452,7 +510,6 @@ bool dispatcher::adopt(rank_t worker, int threads) {
   if (wk.tally.lost || wk.threads > 0 || threads <= 0) return false;
   wk.threads = threads;
   total_threads_ += threads;
-  ++generation_;
   return true;
 }
 

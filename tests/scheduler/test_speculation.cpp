@@ -1,8 +1,10 @@
 // Scheduler_Speculation: copies of overdue partitions for idle workers (docs/design.md, "Speculative execution"), driven by a fake clock.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
+#include <set>
 
 #include <partita/scheduler/dispatcher.hpp>
 
@@ -248,6 +250,175 @@ TEST(Scheduler_Speculation, RandomRunsCommitEveryPartitionExactlyOnce) {
     }
   }
   EXPECT_GT(copies, 0u) << "the slow worker's partitions should have been copied";
+}
+
+/// The rule of docs/design.md, "Speculative execution", spelled out by brute force over everything handed out: what
+/// the dispatcher must copy for worker `w` asking for `chunks` at `now`. Fed the same calls as the dispatcher.
+struct speculation_rule {
+  struct chunk {
+    id_range range;
+    double since;
+    std::uint64_t ahead;
+  };
+  std::vector<int> threads;
+  std::vector<std::vector<chunk>> held;
+  std::vector<bool> lost;
+  std::set<std::uint64_t> done, copied;
+  std::vector<float> samples;  // the last 1024
+  std::uint64_t sample_count = 0;
+  double sample_sum = 0;
+
+  explicit speculation_rule(std::vector<int> t)
+      : threads(t), held(t.size()), lost(t.size(), false) {}
+
+  /// What `d` handed to `w` at `t`; `unfinished` is d.unfinished(w) before the call.
+  void handed(int w, const std::vector<std::vector<id_range>>& chunks, double t, std::uint64_t unfinished, bool copies) {
+    for (const auto& c : chunks)
+      for (const auto& r : c) {
+        held[static_cast<std::size_t>(w)].push_back(chunk{r, t, unfinished});
+        unfinished += r.size();
+        if (copies) copied.insert(r.begin);
+      }
+  }
+  void completed(std::uint64_t id, double seconds) {
+    if (!done.insert(id).second) return;
+    if (samples.size() < 1024) samples.push_back(static_cast<float>(seconds));
+    else samples[sample_count % 1024] = static_cast<float>(seconds);
+    ++sample_count;
+    sample_sum += seconds;
+  }
+  void lose(int w) {
+    lost[static_cast<std::size_t>(w)] = true;
+    held[static_cast<std::size_t>(w)].clear();
+  }
+
+  std::vector<std::uint64_t> copies_for(int w, int chunks, double now, std::uint64_t unfinished) const {
+    const auto idle = unfinished >= static_cast<std::uint64_t>(threads[static_cast<std::size_t>(w)])
+                          ? 0 : static_cast<std::uint64_t>(threads[static_cast<std::size_t>(w)]) - unfinished;
+    const auto want = std::min<std::uint64_t>(idle, static_cast<std::uint64_t>(chunks));
+    if (want == 0 || sample_count < 5) return {};
+    auto sorted = samples;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<long>(sorted.size() / 2), sorted.end());
+    const double median = sorted[sorted.size() / 2];
+    const double mean = sample_sum / static_cast<double>(sample_count);
+    if (median <= 0) return {};
+    struct candidate {
+      double overdue;
+      std::uint64_t id;
+    };
+    std::vector<candidate> all;
+    for (std::size_t h = 0; h < held.size(); ++h) {
+      if (lost[h] || static_cast<int>(h) == w) continue;
+      bool front = true;  // the first chunk with a partition not done runs from its first such partition
+      for (const auto& c : held[h]) {
+        auto begin = c.range.begin;
+        if (front) {
+          while (begin < c.range.end && done.count(begin)) ++begin;
+          if (begin == c.range.end) continue;
+          front = false;
+        }
+        const double outstanding = now - c.since;
+        for (auto id = begin; id < c.range.end; ++id) {
+          if (done.count(id) || copied.count(id)) continue;
+          const double before = static_cast<double>(c.ahead) / std::max(1, threads[h]) + static_cast<double>(id - begin);
+          const double allowed = std::max(0.1, 3.0 * (median + before * mean));
+          if (outstanding > 0.1 && outstanding > allowed) all.push_back({outstanding / allowed, id});
+        }
+      }
+    }
+    std::sort(all.begin(), all.end(), [](const candidate& a, const candidate& b) {
+      return a.overdue != b.overdue ? a.overdue > b.overdue : a.id < b.id;
+    });
+    std::vector<std::uint64_t> out;
+    for (std::size_t i = 0; i < all.size() && out.size() < want; ++i) out.push_back(all[i].id);
+    return out;
+  }
+};
+
+// Many idle workers ask at the same moments, between results and after copies: each gets exactly the copies the
+// rule gives over everything held (distinct, most overdue first), however the dispatcher finds them.
+TEST(Scheduler_Speculation, AskersGetTheMostOverdueOfEverythingHeld) {
+  std::size_t copies = 0, compared = 0;
+  for (unsigned seed = 1; seed <= 30; ++seed) {
+    std::mt19937 rng(seed);
+    const std::vector<int> threads{1, 2, 1, 3, 1, 1, 2, 1, 1, 1, 4, 1};
+    const int workers = static_cast<int>(threads.size());
+    const char* policy = seed % 3 == 0 ? "adaptive" : "dynamic";
+    dispatcher d(300, threads, make_policy(policy, seed % 3 == 0 ? 0 : 1 + seed % 4), speculating());
+    speculation_rule rule(threads);
+    std::vector<std::vector<std::uint64_t>> running(static_cast<std::size_t>(workers));
+    double t = 0;
+    for (int step = 0; step < 100000 && !d.finished(); ++step) {
+      if (rng() % 4 == 0) t += 0.001 * static_cast<double>(rng() % 40);  // else at the same moment as before
+      const int w = static_cast<int>(rng() % static_cast<unsigned>(workers));
+      if (rule.lost[static_cast<std::size_t>(w)]) continue;
+      auto& mine = running[static_cast<std::size_t>(w)];
+      if (seed % 5 == 0 && step == 500 && w > 1) {
+        d.lose(rank_t{w});
+        rule.lose(w);
+        mine.clear();
+        continue;
+      }
+      if (mine.empty() || rng() % 3 == 0) {
+        const int chunks = 1 + static_cast<int>(rng() % 3);
+        const bool from_queue = d.unassigned() > 0;
+        const auto unfinished = d.unfinished(rank_t{w});
+        const auto expected = from_queue ? std::vector<std::uint64_t>{} : rule.copies_for(w, chunks, t, unfinished);
+        const auto got = d.assign(rank_t{w}, chunks, at(t));
+        if (!from_queue) {
+          ASSERT_EQ(ids_of(got), expected) << "seed " << seed << " step " << step << " worker " << w;
+          ++compared;
+          copies += expected.size();
+        }
+        rule.handed(w, got, t, unfinished, !from_queue);
+        for (auto id : ids_of(got)) mine.push_back(id);
+      } else if (w % 4 != 0 || rng() % 30 == 0) {  // workers 0, 4 and 8 are slow
+        const auto k = rng() % mine.size();
+        const auto id = mine[k];
+        mine.erase(mine.begin() + static_cast<long>(k));
+        const double seconds = 0.005 + 0.001 * static_cast<double>(rng() % 20);
+        d.complete(rank_t{w}, partition_id{id}, seconds);
+        rule.completed(id, seconds);
+      }
+    }
+    ASSERT_TRUE(d.finished()) << "seed " << seed;
+  }
+  EXPECT_GT(compared, 1000u);
+  EXPECT_GT(copies, 100u);
+}
+
+// Looking for stragglers costs what it hands out, not the held chunks of every worker: the same requests of idle
+// workers at the end of a job (nothing overdue yet, asked 100 times at each of 900 moments; then copies for all) over
+// 10^3 and over 10^5 holders. A search that scans every held chunk at each moment takes about 100 times longer with
+// 100 times the holders.
+TEST(Scheduler_Speculation, LookingForStragglersCostDoesNotGrowWithTheWorkerCount) {
+  auto seconds_for = [](int workers) {
+    constexpr int askers = 100;  // workers 0..99 finish at once and ask again and again
+    const auto n = static_cast<std::uint64_t>(workers);
+    dispatcher d(n, std::vector<int>(static_cast<std::size_t>(workers), 1), make_policy("dynamic", 1), speculating());
+    for (int w = 0; w < workers; ++w) EXPECT_EQ(ids_of(d.assign(rank_t{w}, 1, at(0))).size(), 1u);
+    for (int w = 0; w < askers; ++w) EXPECT_TRUE(d.complete(rank_t{w}, partition_id{static_cast<std::uint64_t>(w)}, 0.01));
+    const auto start = std::chrono::steady_clock::now();
+    std::uint64_t nothing = 0;
+    for (int round = 0; round < 9; ++round)  // at 0.01 ... 0.09 s: nothing is overdue before 0.1 s
+      for (int w = 0; w < askers; ++w)
+        for (int again = 0; again < 100; ++again)
+          nothing += d.assign(rank_t{w}, 1, at(0.01 * (round + 1) + 1e-6 * w)).empty();
+    std::vector<std::uint64_t> copied;
+    for (int w = 0; w < askers; ++w)  // every holder's partition is overdue now, the lowest id first (equally late)
+      for (auto id : ids_of(d.assign(rank_t{w}, 1, at(0.2 + 1e-6 * w)))) copied.push_back(id);
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(nothing, 900u * askers);
+    std::vector<std::uint64_t> expected(askers);
+    for (int i = 0; i < askers; ++i) expected[static_cast<std::size_t>(i)] = static_cast<std::uint64_t>(askers + i);
+    EXPECT_EQ(copied, expected);
+    return took;
+  };
+  const double few = std::min(seconds_for(1'000), seconds_for(1'000));
+  const double many = std::min(seconds_for(100'000), seconds_for(100'000));
+  RecordProperty("seconds_over_1000_holders", std::to_string(few));
+  RecordProperty("seconds_over_100000_holders", std::to_string(many));
+  EXPECT_LT(many, 10 * few) << few << " s over 10^3 holders, " << many << " s over 10^5";
 }
 
 }  // namespace

@@ -8,7 +8,9 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -95,8 +97,10 @@ class dispatcher {
   /// T one-thread chunks in a row and their sum is handed out as one chunk (their sizes shrink with what remains,
   /// as the policy's would). When the queue is empty and speculation is on, the chunks may be copies of overdue
   /// partitions held by other workers (see speculation_options; copies_made() lists them; up to T per chunk asked
-  /// of a splitting worker). Cost: O(chunk) from the queue, plus O(T) per chunk of a splitting worker; a scan of
-  /// every held chunk when the queue is empty and speculation is on.
+  /// of a splitting worker). Cost: O(chunk) from the queue, plus O(T) per chunk of a splitting worker. When the
+  /// queue is empty and speculation is on, O(log workers) plus a look at the holders that may hold an overdue
+  /// partition, oldest chunk first, until the copies asked for are found: holders whose chunks are all younger than
+  /// the least allowance (max(floor, factor × median)) are never looked at.
   std::vector<std::vector<id_range>> assign(rank_t w, int chunks, clock::time_point now = {});
 
   /// Records partition `id` finished by worker `w` in `seconds`. False if it was already committed
@@ -153,6 +157,9 @@ class dispatcher {
     worker_tally tally;
     id_range block;               // static policy: this worker's block cursor
     bool splits = false;          // it splits each chunk into one piece per thread (a node scheduler)
+    /// Its place in holders_ (none: not there): at most the hand-out time of its oldest chunk with a partition that
+    /// is neither done nor copied, and at most the lowest such partition.
+    std::optional<std::pair<clock::time_point, std::uint64_t>> watched;
   };
 
   std::uint64_t take(int w, std::uint64_t count, std::vector<id_range>& out);
@@ -175,11 +182,12 @@ class dispatcher {
     int holder;
     double outstanding;
   };
-  /// Every overdue partition at `now`, whoever holds it, sorted most overdue first up to overdue_sorted_. Made
-  /// afresh only when `now` or the state changed since the last call (a scan of every held chunk).
-  const std::vector<overdue_partition>& overdue(clock::time_point now);
-  /// Sorts more of overdue()'s list (at least 64 more, at least twice as far).
-  void sort_overdue();
+  /// The `want` most overdue partitions at `now` held by others than `w`, most overdue first (then lowest id).
+  std::vector<overdue_partition> most_overdue(int w, std::uint64_t want, clock::time_point now);
+  /// The first id of `r` from `from` on that is neither done nor copied (r.end: none).
+  std::uint64_t first_candidate(id_range r, std::uint64_t from) const;
+  /// Worker `w` got chunks at `since`, the lowest id in them `lowest`: keeps its place in holders_ at or below both.
+  void watch(int w, clock::time_point since, std::uint64_t lowest);
   void settle(int w, std::uint64_t id);
 
   std::uint64_t total_;
@@ -212,12 +220,10 @@ class dispatcher {
   std::unordered_map<std::uint64_t, copy_state> copied_;
   std::vector<speculative_copy> copies_;
   std::uint64_t copies_won_ = 0;
-  std::uint64_t generation_ = 0;             // bumped by every change overdue() depends on
-  std::vector<overdue_partition> overdue_;   // overdue()'s last list, for overdue_now_ and overdue_generation_
-  std::size_t overdue_sorted_ = 0;           // overdue_[0, overdue_sorted_) is in order
-  bool overdue_valid_ = false;
-  std::uint64_t overdue_generation_ = 0;
-  clock::time_point overdue_now_{};
+  // Speculation on: the workers that may hold a partition neither done nor copied, by worker::watched, then worker
+  // (the oldest first: only they can be overdue). A place may be earlier than the truth (its chunk has finished
+  // since): it is set right when most_overdue() meets it.
+  std::set<std::tuple<clock::time_point, std::uint64_t, int>> holders_;
   // The most recent measured partition times (a ring), for the median; the mean is over all of them.
   static constexpr std::size_t sample_ring = 1024;
   std::vector<float> samples_;
