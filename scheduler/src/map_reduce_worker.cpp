@@ -165,6 +165,9 @@ bool map_reduce_worker::turn_to_root(const std::string& why) {
   if (setup_.tree.levels != 2 || boss_ == setup_.scheduler.value) return false;
   log().warn("node scheduler rank {} {}: rank {} turns to the scheduler (rank {})", boss_, why, s_.rank().value,
              setup_.scheduler.value);
+  // Every send so far went to the node scheduler, which is gone: they may never complete and would hold up this
+  // rank's last flush (10 s) at the end of the job.
+  tp_.abandon_pending();
   boss_ = setup_.scheduler.value;
   requested_ = 0;  // what the node scheduler owed is requeued by the root; ask the root afresh
   return true;

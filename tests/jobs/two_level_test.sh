@@ -56,8 +56,14 @@ node_scheduler_killed)
   timeout 150 $mpirun --enable-recovery -n 6 "$partita" "${args[@]}" --scheduler-levels 2 --ranks-per-node 3 \
     --inject kill:rank=3:after=60 --timeout 3 --heartbeat 0.5 --failure-history "$work/history" \
     --summary-json "$work/s.json" > "$work/log" 2>&1; rc=$?
+  ended=$(date +%s.%N)
   [ $rc -eq 0 ] || fail "exit code $rc (124: hung)"
   grep -q "worker rank 3 silent for 3 s: declared lost" "$work/log" || fail "the root did not declare the node scheduler lost"
+  # The ranks leave soon after the root wrote the summary: none waits for its sends to the dead node scheduler
+  # to complete (the last flush gives up after 10 s).
+  python3 -c "import os,sys;sys.exit(float(sys.argv[2]) - os.path.getmtime(sys.argv[1]) > 5)" "$work/s.json" "$ended" \
+    || fail "mpirun exited $(python3 -c "import os,sys;print(round(float(sys.argv[2]) - os.path.getmtime(sys.argv[1]), 1))" \
+                              "$work/s.json" "$ended") s after the summary was written"
   for r in 4 5; do
     grep -q "rank $r turns to the scheduler (rank 0)" "$work/log" || fail "rank $r did not turn to the root"
   done
