@@ -153,15 +153,19 @@ rollback_twice)
   # and the lost ranks named as the launch numbers them (launch rank 4 is rank 2 of the 3 left after the first).
   job=(run heat --param blocks_x=4 --param blocks_y=4 --param block=96 --param steps=8000 --quiet --threads 1)
   reference
-  start_with_recovery 5 200
+  # Kills land between checkpoints (every 2000 steps, seconds apart; each kill a moment after a commit): a rank
+  # killed inside the collective checkpoint write ends the run instead (rollback_in_checkpoint).
+  start_with_recovery 5 2000
   v1=$(rank_pid 1 $pid) && v3=$(rank_pid 3 $pid) && v4=$(rank_pid 4 $pid) || fail "ranks not found under the launcher"
   first_checkpoint
+  sleep 0.3
   kill -9 "$v1" "$v3"
   for _ in $(seq 300); do grep -q "in-job rollback: rank" "$work/log" 2>/dev/null && break; sleep 0.1; done
   # The survivors are stepping again once they commit a checkpoint of their own.
   before=$(cat "$ck/LATEST" 2>/dev/null)
-  for _ in $(seq 300); do [ "$(cat "$ck/LATEST" 2>/dev/null)" != "$before" ] && break; sleep 0.05; done
-  kill -9 "$v4"
+  for _ in $(seq 600); do [ "$(cat "$ck/LATEST" 2>/dev/null)" != "$before" ] && break; sleep 0.05; done
+  sleep 0.3
+  kill -9 "$v4" || fail "the job ended before the third kill"
   wait $pid; rc=$?
   [ $rc = 0 ] || fail "exited $rc (the survivors should have finished the job)"
   got=$(result "$work/rb.json")
