@@ -120,8 +120,7 @@ struct map_reduce_scheduler::running {
     o.speculation.enabled = config_.speculate;
     o.speculation.factor = config_.speculation_factor;
     o.done = state_.done;
-    for (int r = 0; r < s_.size(); ++r)  // a node scheduler splits what it gets for its node's threads
-      if (setup_.tree.is_node_scheduler(r)) o.splitting.push_back(r);
+    o.splitting = setup_.tree.node_schedulers();  // a node scheduler splits what it gets for its node's threads
     const auto ranks_with_threads = std::count_if(setup_.threads.begin(), setup_.threads.end(), [](int t) { return t > 0; });
     // Before the cost policy's per-partition arrays: a job that cannot fit is refused in one line, not by bad_alloc.
     dispatcher::check_fits(job_.partition_count(), config_.policy, static_cast<int>(ranks_with_threads));

@@ -46,10 +46,11 @@ scheduler_tree scheduler_tree::by_node(const std::vector<int>& node_of_rank, ran
   return t;
 }
 
-int scheduler_tree::node_scheduler_count() const {
-  int n = 0;
-  for (int r = 0; r < ranks(); ++r) n += is_node_scheduler(r) ? 1 : 0;
-  return n;
+std::vector<int> scheduler_tree::node_schedulers() const {
+  std::vector<int> out;
+  for (int r = 0; r < ranks(); ++r)
+    if (is_node_scheduler(r)) out.push_back(r);
+  return out;
 }
 
 std::vector<int> scheduler_tree::root_view(const std::vector<int>& threads) const {

@@ -268,8 +268,7 @@ void root_actor(world& w) {
   dispatcher_options dopt;
   dopt.fixed_chunk = o.chunk;
   dopt.speculation.enabled = o.speculate;
-  for (int r = 0; r < o.ranks; ++r)
-    if (w.tree.is_node_scheduler(r)) dopt.splitting.push_back(r);
+  dopt.splitting = w.tree.node_schedulers();
   dispatcher d(o.partitions, workers, make_policy(o.policy, o.chunk), dopt);
   own_threads local(w.threads[0], w);
   inbox in(rank_box(0), 16, &w.root_queue);

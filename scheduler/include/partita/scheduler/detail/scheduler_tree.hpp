@@ -36,7 +36,9 @@ struct scheduler_tree {
   bool is_node_scheduler(int r) const { return r != root.value && !members.at(static_cast<std::size_t>(r)).empty(); }
   /// Whether `r` is one of the root's direct workers (a node scheduler or a rank of the root's own node).
   bool reports_to_root(int r) const { return r != root.value && boss.at(static_cast<std::size_t>(r)) == root.value; }
-  int node_scheduler_count() const;
+  /// The node schedulers' ranks, ascending (the root's splitting workers: dispatcher_options::splitting).
+  std::vector<int> node_schedulers() const;
+  int node_scheduler_count() const { return static_cast<int>(node_schedulers().size()); }
   /// The root's view of the thread counts: a node scheduler counts its whole node's threads, its members none.
   std::vector<int> root_view(const std::vector<int>& threads) const;
 };
