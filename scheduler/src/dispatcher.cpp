@@ -43,11 +43,13 @@ dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::
             push_id(chunk, id);
             --unassigned_;
           }
+      auto lowest = std::numeric_limits<std::uint64_t>::max();
       for (const auto& range : chunk) {
         wk.held.push_back(held_chunk{range, now, wk.unfinished});
         wk.unfinished += range.size();
+        lowest = std::min(lowest, range.begin);
       }
-      if (!chunk.empty() && options_.speculation.enabled) watch(w, now, chunk.front().begin);
+      if (!chunk.empty() && options_.speculation.enabled) watch(w, now, lowest);
     }
     options_.held.clear();
   }
@@ -218,6 +220,7 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
   const double speed = speed_of(wk.tally), mean = mean_speed();
   std::vector<std::uint64_t> sizes;  // the chunk's pieces
   std::uint64_t handed = 0;          // one-thread chunks handed out (pieces)
+  auto lowest = std::numeric_limits<std::uint64_t>::max();  // the lowest id handed out
   for (int c = 0; c < chunks && unassigned_ > 0; ++c) {
     // The policy sizes the pieces as if they were handed out one after another: what remains shrinks and what the
     // worker holds grows with each, so a guided or factoring size is the same as for one chunk per thread.
@@ -248,7 +251,8 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
     // pieces when the policy sized them alike, pieces of the mean size otherwise.)
     std::size_t k = 0;
     std::uint64_t left = sizes[0];  // ids of piece k not recorded yet
-    for (auto range : chunk)
+    for (auto range : chunk) {
+      lowest = std::min(lowest, range.begin);
       while (range.begin < range.end) {
         if (left == 0 && k + 1 < sizes.size()) left = sizes[++k];
         const auto end = left > 0 ? std::min(range.end, range.begin + left) : range.end;
@@ -257,18 +261,14 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
         left -= std::min(left, end - range.begin);
         range.begin = end;
       }
+    }
     handed += k + 1;
     ++wk.tally.chunks;
     out.push_back(std::move(chunk));
   }
   if (!out.empty()) {
     ++wk.tally.messages;
-    if (options_.speculation.enabled) {
-      auto lowest = out.front().front().begin;
-      for (const auto& chunk : out)
-        for (const auto& range : chunk) lowest = std::min(lowest, range.begin);
-      watch(w, now, lowest);
-    }
+    if (options_.speculation.enabled) watch(w, now, lowest);
   }
   chunks_since_note_ += handed;
   if (wk.held.size() > 256) prune(wk);
