@@ -76,9 +76,8 @@ std::string checkpoint_driver::stop_signal() {
   return name + " received";
 }
 
-std::string checkpoint_driver::due(std::uint64_t progress) {
+std::string checkpoint_driver::due(std::uint64_t progress, clock::time_point now) {
   if (!enabled()) return "";
-  const auto now = clock::now();
   if (now - last_check_ < std::chrono::milliseconds(20)) return "";
   last_check_ = now;
   return schedule_.due(progress, now);

@@ -84,14 +84,16 @@ struct map_reduce_scheduler::running {
     event("job start");
     std::string stop;
     while (!(dispatch_.finished() && state_.folded == job_.partition_count()) || fenced()) {
-      note_stall();
+      // One clock read for the round's bookkeeping: on the one-partition-per-message path each read shows.
+      const auto now = clock::now();
+      note_stall(now);
       speculation_round_ = speculation_due();
       bool busy = serve_local();
-      busy |= serve_messages();
+      busy |= serve_messages(busy ? clock::now() : now);  // a message's cost must not include the local work
       serve_parked();
-      keep_alive();
-      progress_.update(dispatch_.done_count());
-      stop = checkpoint_if_due();
+      keep_alive(now);
+      progress_.update(dispatch_.done_count(), now);
+      stop = checkpoint_if_due(now);
       if (!stop.empty()) break;
       if (!busy) idle_wait();
     }
@@ -178,13 +180,13 @@ struct map_reduce_scheduler::running {
   }
 
   /// Checkpoints when a trigger fires. Returns why the job must stop now ("" to go on).
-  std::string checkpoint_if_due() {
-    if (fenced()) return "";  // after a stall: nothing is committed until no other rank can have taken over
+  std::string checkpoint_if_due(clock::time_point now = clock::now()) {
+    if (fenced(now)) return "";  // after a stall: nothing is committed until no other rank can have taken over
     if (auto stop = ckpt_.stop_signal(); !stop.empty()) {
       checkpoint(stop, checkpoint_need::required);
       return stop;
     }
-    const auto why = ckpt_.due(dispatch_.done_count());
+    const auto why = ckpt_.due(dispatch_.done_count(), now);
     if (why.empty()) return "";
     checkpoint(why, checkpoint_need::optional);
     if (ckpt_.out_of_time() && !dispatch_.finished()) return "the wall time runs out before another checkpoint would fit";
@@ -243,12 +245,14 @@ struct map_reduce_scheduler::running {
     return busy;
   }
 
-  bool serve_messages() {
+  /// Handles the messages waiting (at most 256). Each message's cost is timed from the end of the one before (its
+  /// receive included), the first from `now`: one clock read per message.
+  bool serve_messages(clock::time_point now) {
     bool any = false;
     for (int i = 0; i < 256; ++i) {
       auto m = tp_.poll();
       if (!m) break;
-      handle(*m);
+      now = handle(*m, now);
       any = true;
     }
     return any;
@@ -260,36 +264,37 @@ struct map_reduce_scheduler::running {
     if (auto m = waiter_->wait(std::chrono::microseconds(2000))) handle(*m);
   }
 
-  void handle(const message<msg>& m) {
-    // Clock reads are a visible share of a one-partition message: one here, one as handle ends.
-    struct tally_on_exit {  // the root's load (docs/design.md, "Two-level scheduling"): counted however handle ends
-      running& self;
-      clock::time_point start;
-      bool request = false;
-      ~tally_on_exit() {
-        const double took = since(start);
-        ++self.messages_handled_;
-        self.handling_seconds_ += took;
-        if (request) self.dispatch_.note_message_cost(took);
-      }
-    } tally{*this, clock::now()};
-    peers_.heard(m.source, tally.start);
+  /// Handles `m`, received at `start` or before, and counts the time it took in the root's load (docs/design.md,
+  /// "Two-level scheduling"). Returns when it was done. Clock reads are a visible share of a one-partition
+  /// message: the caller passes the start it has (serve_messages: the end of the message before).
+  clock::time_point handle(const message<msg>& m, clock::time_point start = clock::now()) {
+    const bool request = serve(m, start);
+    const auto end = clock::now();
+    const double took = seconds_d(end - start).count();
+    ++messages_handled_;
+    handling_seconds_ += took;
+    if (request) dispatch_.note_message_cost(took);
+    return end;
+  }
+
+  /// What `m` asks for. True for a work request (its cost is a sample of the message cost).
+  bool serve(const message<msg>& m, clock::time_point start) {
+    peers_.heard(m.source, start);
     if (m.tag == msg::takeover) {  // from any rank, lost or not: a higher term means this scheduler was replaced
       if (const auto term = decode_number(m.payload); term > term_) throw deposed{m.source.value, term};
-      return;
+      return false;
     }
     // A peer declared lost stays lost (its late results were re-run); a rank whose node scheduler went silent
     // becomes a direct worker.
-    if (!peers_[m.source.value].alive && !adopt(m.source.value)) return;
+    if (!peers_[m.source.value].alive && !adopt(m.source.value)) return false;
     switch (m.tag) {
       case msg::request: {
         ++requests_seen_[static_cast<std::size_t>(m.source.value)];
         auto& req = request_;
         decode_request(m.payload, req);
         commit(m.source.value, req.results);
-        if (req.want > 0) answer(m.source, req.want, tally.start);
-        tally.request = true;
-        break;
+        if (req.want > 0) answer(m.source, req.want, start);
+        return true;
       }
       case msg::failure: {
         const auto f = decode_failure(m.payload);
@@ -305,6 +310,7 @@ struct map_reduce_scheduler::running {
       default:
         log().warn("scheduler: unexpected message {} from rank {}", static_cast<int>(m.tag), m.source.value);
     }
+    return false;
   }
 
   /// Two levels (docs/design.md, "Two-level scheduling"): rank `r` of a node scheduler's node writes to the root,
@@ -386,8 +392,8 @@ struct map_reduce_scheduler::running {
     }
   }
 
-  void keep_alive() {
-    for (int r : peers_.sweep(tp_, msg::heartbeat, config_.heartbeat_seconds, config_.timeout_seconds)) lose(r);
+  void keep_alive(clock::time_point now = clock::now()) {
+    for (int r : peers_.sweep(tp_, msg::heartbeat, config_.heartbeat_seconds, config_.timeout_seconds, now)) lose(r);
   }
 
   /// Declares worker rank `r` lost. While the job runs its partitions go back to the queue, and losing the last
@@ -628,8 +634,7 @@ struct map_reduce_scheduler::running {
   /// A scheduler whose loop stalled (frozen by SIGSTOP, starved) may have been replaced meanwhile: its peers get a
   /// fresh timeout, and it commits nothing (no checkpoint, no end of job) until a takeover, if any, has had the
   /// time to arrive.
-  void note_stall() {
-    const auto now = clock::now();
+  void note_stall(clock::time_point now) {
     const double stalled = seconds_d(now - last_round_).count();
     last_round_ = now;
     if (!setup_.failover || stalled < std::max(0.5 * config_.timeout_seconds, 2 * config_.heartbeat_seconds)) return;
@@ -639,7 +644,7 @@ struct map_reduce_scheduler::running {
       if (peers_[r].alive) peers_[r].last_heard = now;
     fence_until_ = now + to_ns(std::max(0.5, 2 * config_.heartbeat_seconds));
   }
-  bool fenced() const { return clock::now() < fence_until_; }
+  bool fenced(clock::time_point now = clock::now()) const { return now < fence_until_; }
 
   session& s_;
   map_job_model& job_;

@@ -63,8 +63,8 @@ class checkpoint_driver {
   /// A stop signal received: the reason to checkpoint and stop ("SIGUSR1 received"), or "" to go on. Without a
   /// checkpoint directory SIGUSR1/SIGUSR2 are logged and ignored and SIGTERM throws error (nothing can be saved).
   std::string stop_signal();
-  /// The periodic trigger that fires now, or "" (looked at no more often than every 20 ms).
-  std::string due(std::uint64_t progress);
+  /// The periodic trigger that fires at `now`, or "" (looked at no more often than every 20 ms).
+  std::string due(std::uint64_t progress, clock::time_point now = clock::now());
   /// The periodic trigger that fires now, looked at on every call: for models whose unit of progress is rare
   /// enough (a step of an iterative job), so that --checkpoint-every N lands exactly after N steps.
   std::string due_now(std::uint64_t progress);

@@ -32,11 +32,11 @@ class peer_table {
 
   /// Sends a heartbeat (tag `beat`, empty payload) to every live peer not written to for `heartbeat_s`, and
   /// returns the live peers silent for more than `timeout_s` (the caller declares them lost). Looks at most every
-  /// 0.1 s; otherwise returns nothing at once.
+  /// 0.1 s; otherwise returns nothing at once. `now`: the caller's clock read of this round.
   template <class Tag>
-  std::vector<int> sweep(transport<Tag>& tp, Tag beat, double heartbeat_s, double timeout_s) {
+  std::vector<int> sweep(transport<Tag>& tp, Tag beat, double heartbeat_s, double timeout_s,
+                         clock::time_point now = clock::now()) {
     std::vector<int> silent;
-    const auto now = clock::now();
     if (seconds_d(now - last_sweep_).count() < 0.1) return silent;
     last_sweep_ = now;
     for (int r = 0; r < size(); ++r) {

@@ -19,6 +19,8 @@ class progress_meter {
 
   /// Shows `done` of the total, with `extra` appended (e.g. "residual 1.2e-5"), if it is time to (or `force`).
   void update(std::uint64_t done, const std::string& extra = {}, bool force = false);
+  /// The same at `now` (a loop that read the clock for its round already).
+  void update(std::uint64_t done, clock::time_point now);
   /// Ends the live line (a newline on a terminal).
   void finish();
 
