@@ -27,7 +27,7 @@ void add_run_options(CLI::App& app, run_config& c) {
   app.add_option("--seed", c.seed, "seed of the per-partition random streams")->capture_default_str();
   app.add_option("--chunk", c.chunk, "partitions per chunk for dynamic, a floor for other policies (0: measured)")
       ->capture_default_str();
-  app.add_option("--prefetch", c.prefetch, "chunks a worker rank keeps queued beyond one running per thread (hides the round trip to the scheduler)")
+  app.add_option("--prefetch", c.prefetch, "chunks a worker rank keeps queued beyond one running per thread (hides the round trip to the scheduler); more while chunks are shorter than the measured round trip, up to 4x threads+prefetch in flight")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--max-chunks-per-message", c.max_chunks_per_message,

@@ -16,7 +16,8 @@ map_reduce_worker::map_reduce_worker(session& s, map_job_model& job, const run_c
     : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm),
       exec_(std::make_unique<executor>(job, setup.threads_of(s.rank()), config.seed, config.trace.has_value(),
                                        setup.t0, s.rank())),
-      boss_(setup.boss_of(s.rank()).value), excluded_(static_cast<std::size_t>(s.size()), false) {
+      depth_(exec_->threads(), config.prefetch), boss_(setup.boss_of(s.rank()).value),
+      excluded_(static_cast<std::size_t>(s.size()), false) {
   if (setup_.failover) running_.assign(job.partition_count(), false);
 }
 
@@ -42,14 +43,18 @@ void map_reduce_worker::send_request(std::uint32_t want) {
   results_.clear();
 }
 
-void map_reduce_worker::talk(std::uint32_t target, std::uint32_t per_message, clock::time_point now) {
+void map_reduce_worker::talk(clock::time_point now) {
   // Ask for work while the local queue is short; results ride along.
+  const auto target = static_cast<std::uint32_t>(depth_.target(seconds_d(exec_->mean_chunk_time()).count()));
+  const auto per_message =
+      config_.max_chunks_per_message > 0 ? static_cast<std::uint32_t>(config_.max_chunks_per_message) : target;
   const auto have = static_cast<std::uint32_t>(exec_->in_flight()) + requested_;
   std::uint32_t lacking = target > have ? target - have : 0;
   bool sent = false;
   while (lacking > 0) {
     const auto want = std::min(lacking, per_message);
     send_request(want);
+    depth_.asked(seconds_d(now - setup_.t0).count(), want);
     requested_ += want;
     lacking -= want;
     sent = true;
@@ -80,16 +85,13 @@ void map_reduce_worker::drain(clock::time_point now) {
 }
 
 std::optional<run_report> map_reduce_worker::run() {
-  const auto target = static_cast<std::uint32_t>(exec_->threads() + config_.prefetch);
-  const auto per_message =
-      config_.max_chunks_per_message > 0 ? static_cast<std::uint32_t>(config_.max_chunks_per_message) : target;
   last_heard_ = clock::now();
   auto last_round = clock::now();
   for (;;) {
     const auto now = clock::now();  // one clock read per round: on the one-partition-per-message path it shows
     drain(now);
     if (auto f = exec_->failure()) report_failure(*f);
-    talk(target, per_message, now);
+    talk(now);
 
     // A rank frozen (SIGSTOP) or starved past the timeout may have been declared lost and the job may have ended
     // without it: it must not elect itself and run the job again. It leaves the job (its partitions were re-run).
@@ -138,6 +140,7 @@ std::optional<run_report> map_reduce_worker::run() {
       case msg::assign: {
         auto a = decode_assign(m->payload);
         requested_ -= std::min(requested_, a.answers);
+        depth_.answered(since(setup_.t0), a.answers);
         for (auto& c : a.chunks) {
           if (setup_.failover)
             for (const auto& r : c)
@@ -170,6 +173,7 @@ bool map_reduce_worker::turn_to_root(const std::string& why) {
   tp_.abandon_pending();
   boss_ = setup_.scheduler.value;
   requested_ = 0;  // what the node scheduler owed is requeued by the root; ask the root afresh
+  depth_.forget();
   return true;
 }
 
@@ -214,6 +218,7 @@ bool map_reduce_worker::follow(const message<msg>& m) {
   boss_ = m.source.value;
   term_ = term;
   requested_ = 0;  // requests to the old scheduler go unanswered
+  depth_.forget();
   // Everything this rank holds goes to the new scheduler, and is kept (as request 0 of the term) until one of its
   // checkpoints holds it.
   auto all = retained_results();

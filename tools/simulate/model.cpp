@@ -13,6 +13,7 @@
 
 #include <partita/runtime/error.hpp>
 #include <partita/scheduler/detail/node_pool.hpp>
+#include <partita/scheduler/detail/prefetch_depth.hpp>
 #include <partita/scheduler/detail/protocol.hpp>
 #include <partita/scheduler/detail/scheduler_tree.hpp>
 #include <partita/scheduler/dispatcher.hpp>
@@ -193,8 +194,9 @@ struct world {
 sg4::Mailbox* rank_box(int r) { return sg4::Mailbox::by_name(fmt::format("rank-{}", r)); }
 sg4::Mailbox* waiting_box(int r) { return sg4::Mailbox::by_name(fmt::format("rank-{}-to-root", r)); }
 
-/// A worker rank's communication thread (worker_loop): asks for chunks while fewer than threads + prefetch are in
-/// flight, results riding along; otherwise sends results in batches. It sees finished partitions when it next
+/// A worker rank's communication thread (worker_loop): asks for chunks while fewer than the prefetch depth are in
+/// flight (partita's prefetch_depth: threads + prefetch, more while chunks are shorter than the round trip), results
+/// riding along; otherwise sends results in batches. It sees finished partitions when it next
 /// looks at its threads, on average half a poll interval after they finish.
 /// `boss` is the mailbox of the rank it reports to (made by run_model: Mailbox::by_name is a simcall).
 void worker_actor(world& w, int rank, sg4::Mailbox* boss) {
@@ -204,7 +206,7 @@ void worker_actor(world& w, int rank, sg4::Mailbox* boss) {
   outbox out = w.tree.boss[static_cast<std::size_t>(rank)] == 0
                    ? outbox(&w.root_queue, w.root_queue.own[static_cast<std::size_t>(rank)])
                    : outbox();
-  const int target = o.threads + o.prefetch;
+  detail::prefetch_depth depth(o.threads, o.prefetch);
   int requested = 0;
   std::vector<finished_partition> results;
   double oldest = infinity;
@@ -213,7 +215,7 @@ void worker_actor(world& w, int rank, sg4::Mailbox* boss) {
     const auto before = results.size();
     threads.advance(now, results);
     if (results.size() > before && oldest == infinity) oldest = now;
-    const int lacking = target - threads.in_flight() - requested;
+    const int lacking = depth.target(threads.mean_chunk()) - threads.in_flight() - requested;
     if (lacking > 0 || (!results.empty() && (results.size() >= result_batch_size || reached(now, oldest + result_batch_age_s)))) {
       auto m = std::make_unique<sim_message>();
       m->from = rank;
@@ -221,6 +223,7 @@ void worker_actor(world& w, int rank, sg4::Mailbox* boss) {
       m->results = std::move(results);
       results.clear();
       requested += std::max(lacking, 0);
+      depth.asked(now, m->want);
       oldest = infinity;
       out.send(boss, std::move(m));
     }
@@ -231,6 +234,7 @@ void worker_actor(world& w, int rank, sg4::Mailbox* boss) {
     if (m->what == sim_message::kind::finish) return;
     requested -= std::min<int>(requested, static_cast<int>(m->answers));
     const double t = sg4::Engine::get_clock();
+    depth.answered(t, m->answers);
     for (auto& c : m->chunks) threads.submit(std::move(c), t);
   }
 }

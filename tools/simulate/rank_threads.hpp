@@ -36,6 +36,8 @@ class rank_threads {
   /// How long the comm thread waits between looks at its threads: a quarter of the recent mean chunk time,
   /// between 2 us and 500 us (the rule of executor::poll_interval()).
   double poll_interval() const;
+  /// The recent mean chunk time (0 before the first chunk ends; executor::mean_chunk_time()).
+  double mean_chunk() const noexcept { return mean_chunk_; }
   double busy_seconds() const noexcept { return busy_; }
   std::uint64_t partitions_run() const noexcept { return ran_; }
 

@@ -39,7 +39,7 @@ struct run_config {
   int threads = 0;                       ///< --threads per rank; 0: SLURM_CPUS_PER_TASK or the affinity mask
   std::uint64_t seed = 1;                ///< --seed for the per-partition random streams
   std::uint64_t chunk = 0;               ///< --chunk: partitions per chunk for dynamic, a floor for the others; 0: measured
-  int prefetch = 2;                      ///< --prefetch: chunks a worker rank keeps queued beyond one per thread
+  int prefetch = 2;                      ///< --prefetch: chunks a worker rank keeps queued beyond one per thread (at least; detail::prefetch_depth)
   int max_chunks_per_message = 0;        ///< chunks one request may ask for; 0: as many as the worker lacks
   bool scheduler_runs_partitions = true; ///< --dedicated-scheduler turns it off
   bool speculate = true;                 ///< --speculate / --no-speculate: idle workers run copies of stragglers

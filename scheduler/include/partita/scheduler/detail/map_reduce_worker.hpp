@@ -16,6 +16,7 @@
 #include <partita/scheduler/detail/cpu_meter.hpp>
 #include <partita/scheduler/detail/failover.hpp>
 #include <partita/scheduler/detail/job_setup.hpp>
+#include <partita/scheduler/detail/prefetch_depth.hpp>
 #include <partita/scheduler/detail/protocol.hpp>
 #include <partita/scheduler/executor.hpp>
 #include <partita/scheduler/job_model.hpp>
@@ -43,8 +44,9 @@ class map_reduce_worker {
   [[noreturn]] void report_failure(const kernel_failure& f);
   [[noreturn]] void aborted(const message<msg>& m);
   run_report finish(const message<msg>& m);
-  /// Sends a request when chunks are lacking, a result batch when it is big or old enough, or a heartbeat.
-  void talk(std::uint32_t target, std::uint32_t per_message, clock::time_point now);
+  /// Sends a request when fewer than the prefetch depth's chunks are in flight, a result batch when it is big or
+  /// old enough, or a heartbeat.
+  void talk(clock::time_point now);
   void send_request(std::uint32_t want);
   /// Moves finished results from the executor into results_ and notes them finished.
   void drain(clock::time_point now);
@@ -66,6 +68,7 @@ class map_reduce_worker {
   comm_waiter waiter_{tp_, exec_.get()};   // declared after exec_: it watches it
   result_batch results_;
   std::uint32_t requested_ = 0;
+  prefetch_depth depth_;  // chunks to keep in flight (requested_ among them)
   clock::time_point last_sent_ = clock::now();
   clock::time_point oldest_result_ = clock::time_point::max();
   clock::time_point last_heard_ = clock::now();
