@@ -49,7 +49,9 @@ dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::
         wk.unfinished += range.size();
         lowest = std::min(lowest, range.begin);
       }
-      if (!chunk.empty() && options_.speculation.enabled) watch(w, now, lowest);
+      // The first chunk is due first: the least queued before it.
+      if (!chunk.empty() && options_.speculation.enabled)
+        watch(w, due_key(wk.held[wk.held.size() - chunk.size()], wk.threads), lowest);
     }
     options_.held.clear();
   }
@@ -221,6 +223,7 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
   std::vector<std::uint64_t> sizes;  // the chunk's pieces
   std::uint64_t handed = 0;          // one-thread chunks handed out (pieces)
   auto lowest = std::numeric_limits<std::uint64_t>::max();  // the lowest id handed out
+  const auto held_before = wk.held.size();  // the first piece handed out now is due first (the least before it)
   for (int c = 0; c < chunks && unassigned_ > 0; ++c) {
     // The policy sizes the pieces as if they were handed out one after another: what remains shrinks and what the
     // worker holds grows with each, so a guided or factoring size is the same as for one chunk per thread.
@@ -268,7 +271,8 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
   }
   if (!out.empty()) {
     ++wk.tally.messages;
-    if (options_.speculation.enabled) watch(w, now, lowest);
+    if (options_.speculation.enabled)
+      watch(w, due_key(wk.held[held_before], wk.threads), lowest);
   }
   chunks_since_note_ += handed;
   if (wk.held.size() > 256) prune(wk);
@@ -311,17 +315,43 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
   return out;
 }
 
-void dispatcher::watch(int w, clock::time_point since, std::uint64_t lowest) {
+void dispatcher::watch(int w, clock::time_point due, std::uint64_t lowest) {
   auto& wk = workers_[static_cast<std::size_t>(w)];
   if (wk.watched) {
-    const auto [was_since, was_lowest] = *wk.watched;
-    if (was_since <= since && was_lowest <= lowest) return;
-    holders_.erase({was_since, was_lowest, w});
-    since = std::min(since, was_since);
+    const auto [was_due, was_lowest] = *wk.watched;
+    if (was_due <= due && was_lowest <= lowest) return;
+    holders_.erase({was_due, was_lowest, w});
+    due = std::min(due, was_due);
     lowest = std::min(lowest, was_lowest);
   }
-  wk.watched = {since, lowest};
-  holders_.emplace(since, lowest, w);
+  wk.watched = {due, lowest};
+  holders_.emplace(due, lowest, w);
+}
+
+dispatcher::clock::time_point dispatcher::due_key(const held_chunk& c, int threads) const {
+  const auto& o = options_.speculation;
+  const double before = static_cast<double>(c.ahead) / std::max(1, threads);
+  const double wait = std::max(o.floor_seconds, o.factor * before * due_mean_);
+  // Truncated: never later than the time it stands for.
+  return c.since + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(wait));
+}
+
+void dispatcher::rekey_holders(double mean) {
+  due_mean_ = mean;
+  holders_.clear();
+  for (std::size_t h = 0; h < workers_.size(); ++h) {
+    auto& wk = workers_[h];
+    if (!wk.watched) continue;
+    wk.watched.reset();
+    prune(wk);
+    for (const auto& c : wk.held)
+      if (const auto id = first_candidate(c.range, c.range.begin); id < c.range.end) {
+        const auto due = due_key(c, wk.threads);
+        wk.watched = wk.watched ? std::pair{std::min(wk.watched->first, due), std::min(wk.watched->second, id)}
+                                : std::pair{due, id};
+      }
+    if (wk.watched) holders_.emplace(wk.watched->first, wk.watched->second, static_cast<int>(h));
+  }
 }
 
 std::uint64_t dispatcher::first_candidate(id_range r, std::uint64_t from) const {
@@ -344,22 +374,29 @@ std::vector<dispatcher::overdue_partition> dispatcher::most_overdue(int w, std::
     return a.overdue != b.overdue ? a.overdue > b.overdue : a.id < b.id;
   };
   // With a finite mean >= 0 a partition's allowance (below) grows with what is queued before it, so it is never
-  // below `least`, and along a chunk the first candidate is the most overdue one. Then a holder whose oldest
-  // candidate chunk is `outstanding` old can offer nothing if outstanding <= least, and nothing above
-  // outstanding / least: the walk over holders_, oldest first, stops there. (Otherwise it looks at every holder.)
+  // below `least`, and along a chunk the first candidate is the most overdue one. A holder's place is its earliest
+  // due_key(): hand-out time plus D = max(floor, factor * ahead / threads * due_mean_), due_mean_ <= mean. For a
+  // candidate outstanding o = A + D (A: how long ago that key passed), outstanding / allowed is at most
+  // max(1, (A + floor) / least): if D = floor, allowed >= least; otherwise allowed >= factor * median + D and
+  // (A + D) / (factor * median + D) is at most 1 or falls with D. So a holder can offer nothing once A + floor <=
+  // least, and nothing above (A + floor) / least: the walk over holders_, earliest first, stops there. (Otherwise
+  // it looks at every holder.) Keys of queued chunks lie later by their queue: the walk passes over few of them.
   const bool bounded = std::isfinite(median) && std::isfinite(mean) && mean >= 0;
+  if (bounded && mean < due_mean_) rekey_holders(mean / 2);  // keys later than the truth: rare (the mean halved)
   const double least = std::max(o.floor_seconds, o.factor * median);
+  // The floor as due_key() adds it: (now - due) + floor is then exactly the outstanding time of a chunk whose key is
+  // its hand-out time plus the floor, so a holder that can only tie is seen to (below).
+  const auto floor = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(o.floor_seconds));
   for (auto it = holders_.begin(); it != holders_.end();) {
-    const auto [since, lowest, h] = *it;
-    const double oldest = seconds(now - since);
-    if (bounded && oldest <= least) break;
+    const auto [due, lowest, h] = *it;
+    const double most = seconds(now - due + floor) / least;
+    if (bounded && most <= 1) break;
     if (bounded && best.size() == want) {
-      const double most = oldest / least;
       if (most < best.front().overdue) break;
       if (most == best.front().overdue && lowest > best.front().id) {
-        // The holders placed at `since` can at best tie with the last of the best, and lose on the id (their lowest
-        // candidate is higher): on to the younger ones.
-        it = holders_.upper_bound({since, std::numeric_limits<std::uint64_t>::max(), std::numeric_limits<int>::max()});
+        // The holders placed at `due` can at best tie with the last of the best, and lose on the id (their lowest
+        // candidate is higher): on to the later ones.
+        it = holders_.upper_bound({due, std::numeric_limits<std::uint64_t>::max(), std::numeric_limits<int>::max()});
         continue;
       }
     }
@@ -370,18 +407,20 @@ std::vector<dispatcher::overdue_partition> dispatcher::most_overdue(int w, std::
     }
     auto& other = workers_[static_cast<std::size_t>(h)];
     prune(other);
-    // Its place must be its oldest chunk with a candidate and its lowest candidate: if it is earlier, partitions
-    // finished (or were copied) since, and the holder is met again further on in its true place (or not at all if
-    // it holds no candidate).
+    // Its place must be the earliest due_key() of its chunks' first candidates and its lowest candidate: if it is
+    // earlier, partitions finished (or were copied) since, and the holder is met again further on in its true place
+    // (or not at all if it holds no candidate).
     std::optional<std::pair<clock::time_point, std::uint64_t>> truth;
     for (const auto& c : other.held)
-      if (const auto id = first_candidate(c.range, c.range.begin); id < c.range.end)
-        truth = truth ? std::pair{std::min(truth->first, c.since), std::min(truth->second, id)} : std::pair{c.since, id};
-    if (truth != std::pair{since, lowest}) {
+      if (const auto id = first_candidate(c.range, c.range.begin); id < c.range.end) {
+        const auto c_due = due_key(c, other.threads);
+        truth = truth ? std::pair{std::min(truth->first, c_due), std::min(truth->second, id)} : std::pair{c_due, id};
+      }
+    if (truth != std::pair{due, lowest}) {
       holders_.erase(it);
       other.watched = truth;
       if (truth) holders_.emplace(truth->first, truth->second, h);
-      it = holders_.upper_bound({since, lowest, h});  // its true place is later, maybe before `next`
+      it = holders_.upper_bound({due, lowest, h});  // its true place is later, maybe before `next`
       continue;
     }
     const double threads = std::max(1, other.threads);
@@ -458,6 +497,9 @@ bool dispatcher::complete(rank_t worker, partition_id partition, double seconds)
   else samples_[sample_count_ % sample_ring] = static_cast<float>(seconds);
   ++sample_count_;
   sample_sum_ += seconds;
+  // Keys made from now on assume half the mean; those made before assumed less, so they are early, not wrong, and
+  // most_overdue() moves them to their place when it meets them.
+  if (const double mean = sample_sum_ / static_cast<double>(sample_count_); mean > 4 * due_mean_) due_mean_ = mean / 2;
   const double speed_before = counted_speed(wk);
   ++wk.tally.partitions;
   wk.tally.busy_seconds += seconds;

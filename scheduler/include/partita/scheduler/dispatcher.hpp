@@ -157,7 +157,7 @@ class dispatcher {
     worker_tally tally;
     id_range block;               // static policy: this worker's block cursor
     bool splits = false;          // it splits each chunk into one piece per thread (a node scheduler)
-    /// Its place in holders_ (none: not there): at most the hand-out time of its oldest chunk with a partition that
+    /// Its place in holders_ (none: not there): at most the earliest due_key() of its chunks with a partition that
     /// is neither done nor copied, and at most the lowest such partition.
     std::optional<std::pair<clock::time_point, std::uint64_t>> watched;
   };
@@ -186,8 +186,16 @@ class dispatcher {
   std::vector<overdue_partition> most_overdue(int w, std::uint64_t want, clock::time_point now);
   /// The first id of `r` from `from` on that is neither done nor copied (r.end: none).
   std::uint64_t first_candidate(id_range r, std::uint64_t from) const;
-  /// Worker `w` got chunks at `since`, the lowest id in them `lowest`: keeps its place in holders_ at or below both.
-  void watch(int w, clock::time_point since, std::uint64_t lowest);
+  /// Worker `w` got chunks due at `due` at the earliest (due_key), the lowest id in them `lowest`: keeps its place in
+  /// holders_ at or below both.
+  void watch(int w, clock::time_point due, std::uint64_t lowest);
+  /// A time before which no partition of chunk `c`, held by a worker with `threads` threads, can be overdue however
+  /// the median and the mean (at least due_mean_) change: its hand-out time plus the larger of the floor and the
+  /// allowance at due_mean_ for what was queued before it (its `ahead`: fixed, unlike its partitions' places in
+  /// it, which move up as its front is pruned). docs/design.md, "Speculative execution".
+  clock::time_point due_key(const held_chunk& c, int threads) const;
+  /// Sets every key in holders_ afresh with a new due_mean_ (the mean fell below it).
+  void rekey_holders(double mean);
   void settle(int w, std::uint64_t id);
 
   std::uint64_t total_;
@@ -221,9 +229,13 @@ class dispatcher {
   std::vector<speculative_copy> copies_;
   std::uint64_t copies_won_ = 0;
   // Speculation on: the workers that may hold a partition neither done nor copied, by worker::watched, then worker
-  // (the oldest first: only they can be overdue). A place may be earlier than the truth (its chunk has finished
-  // since): it is set right when most_overdue() meets it.
+  // (the earliest due first: only they can be overdue). A place may be earlier than the truth (its chunk has
+  // finished since): it is set right when most_overdue() meets it.
   std::set<std::tuple<clock::time_point, std::uint64_t, int>> holders_;
+  // The mean partition time new keys assume: half the mean when it was set, raised once the mean is four times
+  // it; no key assumes more (a key made with less is early, so most_overdue() meets it and moves it later). Keys
+  // must assume at most the mean: most_overdue() makes them afresh if the mean falls below.
+  double due_mean_ = 0;
   // The most recent measured partition times (a ring), for the median; the mean is over all of them.
   static constexpr std::size_t sample_ring = 1024;
   std::vector<float> samples_;
