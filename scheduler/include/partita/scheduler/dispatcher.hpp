@@ -99,8 +99,10 @@ class dispatcher {
   /// partitions held by other workers (see speculation_options; copies_made() lists them; up to T per chunk asked
   /// of a splitting worker). Cost: O(chunk) from the queue, plus O(T) per chunk of a splitting worker. When the
   /// queue is empty and speculation is on, O(log workers) plus a look at the holders that may hold an overdue
-  /// partition, oldest chunk first, until the copies asked for are found: holders whose chunks are all younger than
-  /// the least allowance (max(floor, factor × median)) are never looked at.
+  /// partition, earliest due key first (hand-out time plus the floor or the allowance for what was queued before),
+  /// until the copies asked for are found: holders none of whose chunks can be overdue yet are never looked at
+  /// (docs/design.md, "Speculative execution"); once in a while (the mean partition time fell below half of what
+  /// it was) every holder's key is made afresh, O(workers + held chunks).
   std::vector<std::vector<id_range>> assign(rank_t w, int chunks, clock::time_point now = {});
 
   /// Records partition `id` finished by worker `w` in `seconds`. False if it was already committed
