@@ -336,20 +336,24 @@ dispatcher::clock::time_point dispatcher::due_key(const held_chunk& c, int threa
   return c.since + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(wait));
 }
 
+std::optional<std::pair<dispatcher::clock::time_point, std::uint64_t>> dispatcher::place_of(const worker& wk) const {
+  std::optional<std::pair<clock::time_point, std::uint64_t>> place;
+  for (const auto& c : wk.held)
+    if (const auto id = first_candidate(c.range, c.range.begin); id < c.range.end) {
+      const auto due = due_key(c, wk.threads);
+      place = place ? std::pair{std::min(place->first, due), std::min(place->second, id)} : std::pair{due, id};
+    }
+  return place;
+}
+
 void dispatcher::rekey_holders(double mean) {
   due_mean_ = mean;
   holders_.clear();
   for (std::size_t h = 0; h < workers_.size(); ++h) {
     auto& wk = workers_[h];
     if (!wk.watched) continue;
-    wk.watched.reset();
     prune(wk);
-    for (const auto& c : wk.held)
-      if (const auto id = first_candidate(c.range, c.range.begin); id < c.range.end) {
-        const auto due = due_key(c, wk.threads);
-        wk.watched = wk.watched ? std::pair{std::min(wk.watched->first, due), std::min(wk.watched->second, id)}
-                                : std::pair{due, id};
-      }
+    wk.watched = place_of(wk);
     if (wk.watched) holders_.emplace(wk.watched->first, wk.watched->second, static_cast<int>(h));
   }
 }
@@ -407,15 +411,9 @@ std::vector<dispatcher::overdue_partition> dispatcher::most_overdue(int w, std::
     }
     auto& other = workers_[static_cast<std::size_t>(h)];
     prune(other);
-    // Its place must be the earliest due_key() of its chunks' first candidates and its lowest candidate: if it is
-    // earlier, partitions finished (or were copied) since, and the holder is met again further on in its true place
-    // (or not at all if it holds no candidate).
-    std::optional<std::pair<clock::time_point, std::uint64_t>> truth;
-    for (const auto& c : other.held)
-      if (const auto id = first_candidate(c.range, c.range.begin); id < c.range.end) {
-        const auto c_due = due_key(c, other.threads);
-        truth = truth ? std::pair{std::min(truth->first, c_due), std::min(truth->second, id)} : std::pair{c_due, id};
-      }
+    // If its place is earlier than place_of() says, partitions finished (or were copied) since, and the holder is
+    // met again further on in its true place (or not at all if it holds no candidate).
+    const auto truth = place_of(other);
     if (truth != std::pair{due, lowest}) {
       holders_.erase(it);
       other.watched = truth;

@@ -196,6 +196,9 @@ class dispatcher {
   /// allowance at due_mean_ for what was queued before it (its `ahead`: fixed, unlike its partitions' places in
   /// it, which move up as its front is pruned). docs/design.md, "Speculative execution".
   clock::time_point due_key(const held_chunk& c, int threads) const;
+  /// Where `wk` belongs in holders_ now: the earliest due_key() of its chunks that hold a partition neither done nor
+  /// copied, and the lowest such partition (none: it holds no such partition). O(held chunks).
+  std::optional<std::pair<clock::time_point, std::uint64_t>> place_of(const worker& wk) const;
   /// Sets every key in holders_ afresh with a new due_mean_ (the mean fell below it).
   void rekey_holders(double mean);
   void settle(int w, std::uint64_t id);
