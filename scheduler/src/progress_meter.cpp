@@ -37,14 +37,14 @@ progress_meter::progress_meter(std::string unit, std::uint64_t total, std::uint6
     : unit_(std::move(unit)), total_(total), start_done_(already), interval_(interval), quiet_(quiet),
       tty_(!quiet && watched_on_terminal()), start_(clock::now()), last_(start_) {}
 
-void progress_meter::update(std::uint64_t done, clock::time_point now) {
-  if (quiet_ || seconds_d(now - last_).count() < (tty_ ? 0.2 : interval_)) return;
-  update(done, {}, true);
-}
+void progress_meter::update(std::uint64_t done, clock::time_point now) { show(done, now, {}, false); }
 
 void progress_meter::update(std::uint64_t done, const std::string& extra, bool force) {
+  show(done, clock::now(), extra, force);
+}
+
+void progress_meter::show(std::uint64_t done, clock::time_point now, const std::string& extra, bool force) {
   if (quiet_) return;
-  const auto now = clock::now();
   const double step = tty_ ? 0.2 : interval_;
   if (!force && seconds_d(now - last_).count() < step) return;
   last_ = now;

@@ -25,6 +25,8 @@ class progress_meter {
   void finish();
 
  private:
+  void show(std::uint64_t done, clock::time_point now, const std::string& extra, bool force);
+
   std::string unit_;
   std::uint64_t total_, start_done_;
   double interval_;
