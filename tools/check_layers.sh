@@ -8,6 +8,11 @@
 #   - checkpoint/  must not include partita/{scheduler,jobs}/
 #   - scheduler/   must not include partita/jobs/
 # and a layer's CMake files must not link partita::<higher> / partita_<higher> (nor the umbrella partita::partita).
+# Inside scheduler/, the two job models stand side by side on the job machinery:
+#   - scheduler/map_reduce/  must not include partita/scheduler/iterative/ nor link partita::iterative
+#   - scheduler/iterative/   must not include partita/scheduler/map_reduce/ nor link partita::map_reduce
+#   - the machinery (the rest of scheduler/) uses neither model; only the layer's umbrella header
+#     (scheduler/include/partita/scheduler.hpp) and scheduler/CMakeLists.txt bring the three together.
 # Exit codes: 0 clean, 1 back edges found, 2 bad usage (e.g. ROOT holds none of the layers).
 set -euo pipefail
 
@@ -65,6 +70,33 @@ for i in "${!layers[@]}"; do
   fi
 done
 
+# The job models inside scheduler/: neither uses the other, the machinery uses neither.
+# check_family <dir> <label> <forbidden model>... (dir relative to scheduler/; "" is the machinery)
+check_family() {
+  local sub="$1" label="$2"
+  shift 2
+  local dir="$root/scheduler${sub:+/$sub}" alt prune=()
+  [[ -d "$dir" ]] || return 0
+  alt="$(IFS='|'; echo "$*")"
+  [[ -z "$sub" ]] && prune=(-path "$root/scheduler/map_reduce" -prune -o -path "$root/scheduler/iterative" -prune -o)
+  mapfile -d '' fsources < <(find "$dir" "${prune[@]}" -type f \( -name '*.hpp' -o -name '*.cpp' -o -name '*.h' \) \
+                                  ! -path "$root/scheduler/include/partita/scheduler.hpp" -print0 | sort -z)
+  mapfile -d '' fcmakes < <(find "$dir" "${prune[@]}" -type f \( -name 'CMakeLists.txt' -o -name '*.cmake' \) \
+                                 ! -path "$root/scheduler/CMakeLists.txt" -print0 | sort -z)
+  if (( ${#fsources[@]} > 0 )); then
+    report "$label includes a job model it must not use" \
+      "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]partita/scheduler/($alt)/" 0 "${fsources[@]}"
+  fi
+  if (( ${#fcmakes[@]} > 0 )); then
+    report "$label links a job model it must not use" "(partita::|partita_)($alt)([^A-Za-z0-9_]|$)" 1 "${fcmakes[@]}"
+  fi
+}
+if [[ -d "$root/scheduler" ]]; then
+  check_family map_reduce "the map/reduce model" iterative
+  check_family iterative "the iterative model" map_reduce
+  check_family "" "the job machinery" map_reduce iterative
+fi
+
 if (( found_layers == 0 )); then
   echo "check_layers: none of ${layers[*]} found under '$root'; is that the repository root?" >&2
   exit 2
@@ -73,4 +105,5 @@ if (( offences > 0 )); then
   echo "check_layers: $offences back edge(s); dependencies must point jobs -> scheduler -> checkpoint -> runtime" >&2
   exit 1
 fi
-echo "check_layers: OK ($found_layers layers, $checked files; jobs -> scheduler -> checkpoint -> runtime)"
+echo "check_layers: OK ($found_layers layers, $checked files; jobs -> scheduler -> checkpoint -> runtime;" \
+     "scheduler's models use the machinery, not each other)"

@@ -43,8 +43,8 @@
 #include <partita/runtime/session.hpp>
 
 #include "bench_start.hpp"
-#include <partita/scheduler/map_reduce_driver.hpp>
-#include <partita/scheduler/policy.hpp>
+#include <partita/scheduler/map_reduce/driver.hpp>
+#include <partita/scheduler/map_reduce/policy.hpp>
 
 namespace {
 

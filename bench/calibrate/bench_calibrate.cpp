@@ -34,10 +34,10 @@
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/serialize.hpp>
 #include <partita/runtime/session.hpp>
-#include <partita/scheduler/detail/protocol.hpp>
-#include <partita/scheduler/dispatcher.hpp>
-#include <partita/scheduler/executor.hpp>
-#include <partita/scheduler/policy.hpp>
+#include <partita/scheduler/map_reduce/detail/protocol.hpp>
+#include <partita/scheduler/map_reduce/dispatcher.hpp>
+#include <partita/scheduler/map_reduce/executor.hpp>
+#include <partita/scheduler/map_reduce/policy.hpp>
 
 #include "bench_start.hpp"
 

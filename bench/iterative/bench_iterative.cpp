@@ -13,7 +13,7 @@
 
 #include <partita/jobs/builtin_iterative.hpp>
 #include <partita/partita.hpp>
-#include <partita/scheduler/detail/iterative_placement.hpp>
+#include <partita/scheduler/iterative/detail/placement.hpp>
 
 #include "bench_start.hpp"
 

@@ -14,8 +14,8 @@
 #include <partita/runtime/launch_env.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/runtime/session.hpp>
-#include <partita/scheduler/iterative_driver.hpp>
-#include <partita/scheduler/map_reduce_driver.hpp>
+#include <partita/scheduler/iterative/driver.hpp>
+#include <partita/scheduler/map_reduce/driver.hpp>
 
 namespace {
 

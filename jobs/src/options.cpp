@@ -11,7 +11,7 @@
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/launch_env.hpp>
 #include <partita/runtime/session.hpp>
-#include <partita/scheduler/policy.hpp>
+#include <partita/scheduler/map_reduce/policy.hpp>
 
 namespace partita {
 

@@ -1,7 +1,7 @@
 #include <partita/jobs/registry.hpp>
 
 #include <partita/runtime/error.hpp>
-#include <partita/scheduler/iterative_model.hpp>
+#include <partita/scheduler/iterative/job_model.hpp>
 
 namespace partita {
 

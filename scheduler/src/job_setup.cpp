@@ -9,7 +9,6 @@
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/exit_status.hpp>
 #include <partita/runtime/log.hpp>
-#include <partita/scheduler/policy.hpp>
 
 namespace partita::detail {
 
@@ -23,7 +22,6 @@ job_comm::~job_comm() {
 }
 
 void check_run_config(const run_config& config) {
-  make_policy(config.policy);  // a bad policy is a usage error on every rank
   if (config.prefetch < 0) throw usage_error("--prefetch must be 0 or more");
   if (config.scheduler_levels < 0 || config.scheduler_levels > 2)
     throw usage_error("--scheduler-levels must be 1 or 2 (or 0: two levels from 1024 ranks on)");

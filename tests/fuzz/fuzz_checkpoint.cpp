@@ -26,7 +26,7 @@
 #include <partita/checkpoint/reader.hpp>
 #include <partita/checkpoint/verify.hpp>
 #include <partita/runtime/error.hpp>
-#include <partita/scheduler/map_reduce_state.hpp>
+#include <partita/scheduler/map_reduce/state.hpp>
 
 #include "alloc_meter.hpp"
 #include "crafted_checkpoints.hpp"

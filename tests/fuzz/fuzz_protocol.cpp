@@ -13,7 +13,7 @@
 #include <vector>
 
 #include <partita/runtime/error.hpp>
-#include <partita/scheduler/detail/protocol.hpp>
+#include <partita/scheduler/map_reduce/detail/protocol.hpp>
 
 #include "alloc_meter.hpp"
 

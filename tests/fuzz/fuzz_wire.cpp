@@ -15,8 +15,8 @@
 
 #include <partita/runtime/error.hpp>
 #include <partita/scheduler/detail/wire.hpp>
-#include <partita/scheduler/dispatcher.hpp>
-#include <partita/scheduler/executor.hpp>
+#include <partita/scheduler/map_reduce/dispatcher.hpp>
+#include <partita/scheduler/map_reduce/executor.hpp>
 
 #include "alloc_meter.hpp"
 

@@ -12,7 +12,7 @@
 #include <fstream>
 
 #include <partita/partita.hpp>
-#include <partita/scheduler/policy.hpp>
+#include <partita/scheduler/map_reduce/policy.hpp>
 
 #include "mpi_test_env.hpp"
 

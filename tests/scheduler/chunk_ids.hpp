@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include <partita/scheduler/dispatcher.hpp>
+#include <partita/scheduler/map_reduce/dispatcher.hpp>
 
 namespace partita::testing {
 

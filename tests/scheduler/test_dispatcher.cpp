@@ -8,7 +8,7 @@
 #include <random>
 
 #include <partita/runtime/error.hpp>
-#include <partita/scheduler/dispatcher.hpp>
+#include <partita/scheduler/map_reduce/dispatcher.hpp>
 
 #include "chunk_ids.hpp"
 

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <thread>
 
-#include <partita/scheduler/executor.hpp>
+#include <partita/scheduler/map_reduce/executor.hpp>
 
 namespace {
 

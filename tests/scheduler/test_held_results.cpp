@@ -1,5 +1,5 @@
 // Scheduler_HeldResults: results committed ahead of the fold are folded once, in id order, whatever order they came in.
-#include <partita/scheduler/detail/held_results.hpp>
+#include <partita/scheduler/map_reduce/detail/held_results.hpp>
 
 #include <gtest/gtest.h>
 

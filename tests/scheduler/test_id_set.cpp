@@ -1,5 +1,5 @@
 // Scheduler_IdSet: the done set as ranges agrees with a plain set of ids, and stays small for huge id spaces.
-#include <partita/scheduler/id_set.hpp>
+#include <partita/scheduler/map_reduce/id_set.hpp>
 
 #include <gtest/gtest.h>
 

@@ -2,8 +2,8 @@
 // iterative job, without MPI.
 #include <gtest/gtest.h>
 
-#include <partita/scheduler/detail/iterative_placement.hpp>
-#include <partita/scheduler/detail/iterative_state.hpp>
+#include <partita/scheduler/iterative/detail/placement.hpp>
+#include <partita/scheduler/iterative/detail/state.hpp>
 
 namespace {
 using namespace partita::detail;

@@ -1,6 +1,6 @@
 // Scheduler_MapReduceState: the map/reduce checkpoint state round-trips through an image, and a damaged image is
 // refused with an error that names the file and the problem (no MPI, no HDF5).
-#include <partita/scheduler/map_reduce_state.hpp>
+#include <partita/scheduler/map_reduce/state.hpp>
 
 #include <gtest/gtest.h>
 

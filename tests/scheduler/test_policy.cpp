@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <partita/runtime/error.hpp>
-#include <partita/scheduler/policy.hpp>
+#include <partita/scheduler/map_reduce/policy.hpp>
 
 namespace {
 

@@ -1,6 +1,6 @@
 // Scheduler_PrefetchDepth: a worker keeps threads + prefetch chunks in flight, and more while its chunks are shorter
 // than the round trip to its scheduler; within a bound, and robust to a request answered late.
-#include <partita/scheduler/detail/prefetch_depth.hpp>
+#include <partita/scheduler/map_reduce/detail/prefetch_depth.hpp>
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <partita/runtime/error.hpp>
-#include <partita/scheduler/detail/protocol.hpp>
+#include <partita/scheduler/map_reduce/detail/protocol.hpp>
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <random>
 #include <set>
 
-#include <partita/scheduler/dispatcher.hpp>
+#include <partita/scheduler/map_reduce/dispatcher.hpp>
 
 #include "chunk_ids.hpp"
 

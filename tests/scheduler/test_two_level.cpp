@@ -7,10 +7,10 @@
 #include <set>
 
 #include <partita/runtime/error.hpp>
-#include <partita/scheduler/detail/node_pool.hpp>
-#include <partita/scheduler/detail/protocol.hpp>
+#include <partita/scheduler/map_reduce/detail/node_pool.hpp>
+#include <partita/scheduler/map_reduce/detail/protocol.hpp>
 #include <partita/scheduler/detail/scheduler_tree.hpp>
-#include <partita/scheduler/dispatcher.hpp>
+#include <partita/scheduler/map_reduce/dispatcher.hpp>
 
 #include "chunk_ids.hpp"
 

@@ -31,7 +31,25 @@ make_clean_tree() {
     >"$t/scheduler/include/partita/scheduler/policy.hpp"
   printf 'partita_layer(scheduler SOURCES src/policy.cpp PUBLIC_DEPS partita::checkpoint partita_runtime)\n' \
     >"$t/scheduler/CMakeLists.txt"
-  printf '#pragma once\n#include <partita/scheduler/policy.hpp>\n' >"$t/jobs/include/partita/jobs/job.hpp"
+  # The two job models inside scheduler/ stand on the machinery; the umbrella header brings all three together.
+  mkdir -p "$t/scheduler/map_reduce/include/partita/scheduler/map_reduce" "$t/scheduler/map_reduce/src" \
+           "$t/scheduler/iterative/include/partita/scheduler/iterative" "$t/scheduler/iterative/src"
+  printf '#pragma once\n#include <partita/scheduler/policy.hpp>\n' \
+    >"$t/scheduler/map_reduce/include/partita/scheduler/map_reduce/dispatcher.hpp"
+  printf '#include <partita/scheduler/map_reduce/dispatcher.hpp>\n' >"$t/scheduler/map_reduce/src/dispatcher.cpp"
+  printf 'partita_layer(map_reduce SOURCES src/dispatcher.cpp PUBLIC_DEPS partita::job_machinery)\n' \
+    >"$t/scheduler/map_reduce/CMakeLists.txt"
+  printf '#pragma once\n#include <partita/scheduler/policy.hpp>\n' \
+    >"$t/scheduler/iterative/include/partita/scheduler/iterative/run.hpp"
+  printf '#include <partita/scheduler/iterative/run.hpp>\n' >"$t/scheduler/iterative/src/run.cpp"
+  printf 'partita_layer(iterative SOURCES src/run.cpp PUBLIC_DEPS partita::job_machinery)\n' \
+    >"$t/scheduler/iterative/CMakeLists.txt"
+  printf '#pragma once\n#include <partita/scheduler/map_reduce/dispatcher.hpp>\n#include <partita/scheduler/iterative/run.hpp>\n' \
+    >"$t/scheduler/include/partita/scheduler.hpp"
+  printf 'add_subdirectory(map_reduce)\nadd_subdirectory(iterative)\ntarget_link_libraries(partita_scheduler INTERFACE partita::map_reduce partita::iterative)\n' \
+    >>"$t/scheduler/CMakeLists.txt"
+  printf '#pragma once\n#include <partita/scheduler/policy.hpp>\n#include <partita/scheduler/iterative/run.hpp>\n' \
+    >"$t/jobs/include/partita/jobs/job.hpp"
   printf 'partita_layer(jobs SOURCES src/registry.cpp PUBLIC_DEPS partita::scheduler)\n' >"$t/jobs/CMakeLists.txt"
 }
 
@@ -83,6 +101,17 @@ expect_back_edge "checkpoint CMake links scheduler by target name" "checkpoint/C
   "printf 'target_link_libraries(partita_checkpoint PUBLIC partita_scheduler)\n' >>checkpoint/CMakeLists.txt"
 expect_back_edge "scheduler CMake links jobs" "scheduler/CMakeLists.txt:1:" \
   "sed -i 's/partita::checkpoint/partita::checkpoint partita::jobs/' scheduler/CMakeLists.txt"
+expect_back_edge "map/reduce model includes the iterative model" "scheduler/map_reduce/src/dispatcher.cpp:2:" \
+  "printf '#include <partita/scheduler/iterative/run.hpp>\n' >>scheduler/map_reduce/src/dispatcher.cpp"
+expect_back_edge "iterative model header includes the map/reduce model" \
+  "scheduler/iterative/include/partita/scheduler/iterative/run.hpp:3:" \
+  "printf '#include \"partita/scheduler/map_reduce/dispatcher.hpp\"\n' >>scheduler/iterative/include/partita/scheduler/iterative/run.hpp"
+expect_back_edge "iterative model CMake links the map/reduce model" "scheduler/iterative/CMakeLists.txt:2:" \
+  "printf 'target_link_libraries(partita_iterative PRIVATE partita::map_reduce)\n' >>scheduler/iterative/CMakeLists.txt"
+expect_back_edge "the machinery includes a model" "scheduler/src/policy.cpp:1:" \
+  "printf '#include <partita/scheduler/map_reduce/dispatcher.hpp>\n' >scheduler/src/policy.cpp"
+expect_back_edge "a machinery header includes a model" "scheduler/include/partita/scheduler/policy.hpp:4:" \
+  "printf '#include <partita/scheduler/iterative/run.hpp>\n' >>scheduler/include/partita/scheduler/policy.hpp"
 
 # Several back edges are all listed.
 tree="$work/many"

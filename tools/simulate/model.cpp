@@ -12,12 +12,12 @@
 #include <simgrid/s4u.hpp>
 
 #include <partita/runtime/error.hpp>
-#include <partita/scheduler/detail/node_pool.hpp>
-#include <partita/scheduler/detail/prefetch_depth.hpp>
-#include <partita/scheduler/detail/protocol.hpp>
+#include <partita/scheduler/map_reduce/detail/node_pool.hpp>
+#include <partita/scheduler/map_reduce/detail/prefetch_depth.hpp>
+#include <partita/scheduler/map_reduce/detail/protocol.hpp>
 #include <partita/scheduler/detail/scheduler_tree.hpp>
-#include <partita/scheduler/dispatcher.hpp>
-#include <partita/scheduler/policy.hpp>
+#include <partita/scheduler/map_reduce/dispatcher.hpp>
+#include <partita/scheduler/map_reduce/policy.hpp>
 
 #include "cluster_platform.hpp"
 #include "rank_threads.hpp"

@@ -7,7 +7,7 @@
 #include <limits>
 #include <vector>
 
-#include <partita/scheduler/dispatcher.hpp>
+#include <partita/scheduler/map_reduce/dispatcher.hpp>
 
 namespace partita::simulate {
 

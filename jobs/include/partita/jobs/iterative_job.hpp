@@ -19,8 +19,8 @@
 #include <partita/runtime/serialize.hpp>
 #include <partita/runtime/session.hpp>
 #include <partita/scheduler/context.hpp>
-#include <partita/scheduler/iterative_driver.hpp>
-#include <partita/scheduler/iterative_model.hpp>
+#include <partita/scheduler/iterative/driver.hpp>
+#include <partita/scheduler/iterative/job_model.hpp>
 #include <partita/scheduler/parameters.hpp>
 #include <partita/scheduler/run_config.hpp>
 #include <partita/scheduler/run_report.hpp>

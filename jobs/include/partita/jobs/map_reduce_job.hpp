@@ -19,7 +19,7 @@
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/serialize.hpp>
 #include <partita/scheduler/context.hpp>
-#include <partita/scheduler/job_model.hpp>
+#include <partita/scheduler/map_reduce/job_model.hpp>
 #include <partita/scheduler/parameters.hpp>
 
 namespace partita {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include <partita/scheduler/iterative_model.hpp>
-#include <partita/scheduler/job_model.hpp>
+#include <partita/scheduler/iterative/job_model.hpp>
+#include <partita/scheduler/map_reduce/job_model.hpp>
 #include <partita/scheduler/parameters.hpp>
 
 namespace partita {

@@ -4,7 +4,7 @@
 #include <partita/jobs/map_reduce_job.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/session.hpp>
-#include <partita/scheduler/map_reduce_driver.hpp>
+#include <partita/scheduler/map_reduce/driver.hpp>
 #include <partita/scheduler/run_config.hpp>
 #include <partita/scheduler/run_report.hpp>
 

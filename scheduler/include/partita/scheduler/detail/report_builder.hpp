@@ -5,16 +5,9 @@
 
 #include <partita/runtime/session.hpp>
 #include <partita/scheduler/detail/job_setup.hpp>
-#include <partita/scheduler/detail/protocol.hpp>
-#include <partita/scheduler/job_model.hpp>
 #include <partita/scheduler/run_report.hpp>
 
 namespace partita::detail {
-
-/// What a rank that did not schedule the job knows at its end, from the scheduler's finish message: status,
-/// result and its text, and the job's shape.
-run_report report_from_finish(finish_msg fin, const map_job_model& job, const run_config& config, rank_t scheduler,
-                              int ranks);
 
 /// The report of a rank that leaves a job the others go on with (replaced as the scheduler, declared lost while
 /// frozen, left out of an in-job rollback): status completed, not the scheduler (so it prints nothing and exits 0),

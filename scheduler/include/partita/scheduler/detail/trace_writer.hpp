@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include <partita/scheduler/executor.hpp>
+#include <partita/scheduler/trace_slice.hpp>
 
 namespace partita::detail {
 

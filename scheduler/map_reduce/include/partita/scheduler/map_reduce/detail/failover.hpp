@@ -1,0 +1,58 @@
+#pragma once
+/// Scheduler failover of a map/reduce job inside the running `mpirun --enable-recovery` (docs/design.md,
+/// "Scheduler failover"): who takes over, and what the new scheduler collects from the survivors.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <partita/runtime/session.hpp>
+#include <partita/runtime/transport.hpp>
+#include <partita/scheduler/detail/job_setup.hpp>
+#include <partita/scheduler/map_reduce/detail/protocol.hpp>
+#include <partita/scheduler/map_reduce/executor.hpp>
+
+namespace partita::detail {
+
+/// The ranks that may take over, in the order they are tried: ranks not `excluded` (lost schedulers, candidates
+/// that did not take over), first those on hosts the failure history does not name, each group by rank. Every
+/// survivor computes the same list from the same inputs, so they agree without a collective.
+std::vector<int> failover_candidates(const session& s, const job_setup& setup, const std::vector<bool>& excluded);
+
+/// What a worker that must take over hands to itself as the new scheduler.
+struct takeover_input {
+  std::uint64_t term = 0;                ///< the new scheduler's term (the first scheduler's is 0)
+  std::vector<bool> excluded;            ///< per rank: lost schedulers and candidates that did not take over
+  int lost_scheduler = -1;               ///< the scheduler whose loss started this takeover
+  double noticed_at = 0;                 ///< seconds since the job's start when the loss was noticed
+  result_batch results;                  ///< this rank's results no checkpoint holds yet
+  std::vector<id_range> running;         ///< partitions this rank's executor runs or has queued
+  std::uint64_t dropped = 0;             ///< results this rank dropped (memory bound)
+  std::unique_ptr<executor> exec;        ///< this rank's executor, still running them
+};
+
+/// What the survivors told the new scheduler.
+struct survivors_report {
+  std::vector<bool> reported;                             ///< per rank (the new scheduler itself: true)
+  std::vector<std::pair<int, result_batch>> results;      ///< per reporting rank: results no checkpoint holds
+  std::vector<std::pair<int, std::vector<id_range>>> running;  ///< per reporting rank: partitions it runs
+  std::uint64_t dropped = 0;                              ///< results the survivors no longer held
+  std::vector<message<msg>> early;  ///< what reporting ranks sent after their report (requests with results):
+                                    ///< handled first once the new scheduler runs
+};
+
+/// Thrown inside a scheduler that learns that another rank took over with a higher term: it must commit nothing
+/// more and leave the job (its rank exits 0; the job goes on under the new scheduler).
+struct deposed {
+  int by = -1;
+  std::uint64_t term = 0;
+};
+
+/// The new scheduler's handshake: sends takeover{term} to every other rank (lost ones too, so that a frozen
+/// scheduler that resumes learns it was replaced) and collects the survivors' reports, waiting at most
+/// `timeout_s`. Ranks that do not report are left out (not reported). Throws deposed if a takeover of a higher
+/// term arrives meanwhile.
+survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_input& me, double timeout_s);
+
+}  // namespace partita::detail

@@ -1,0 +1,253 @@
+#pragma once
+/// The scheduler's bookkeeping as a pure state machine (no MPI): the partition queue, who holds what,
+/// exactly-once completion, requeue on loss, chunk sizing by the policy and by measurement, speculative copies of
+/// stragglers.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include <partita/runtime/ids.hpp>
+#include <partita/scheduler/map_reduce/id_set.hpp>
+#include <partita/scheduler/map_reduce/policy.hpp>
+
+namespace partita {
+
+/// When an idle worker may run a copy of a straggling partition (docs/design.md, "Speculative execution").
+///
+/// Only when nothing is left to hand out. A partition held by another worker is overdue once it has been
+/// outstanding longer than max(floor, factor × expected), where expected = the median measured partition time
+/// plus, for the partitions queued before it on its holder, the mean one (a holder runs a chunk's partitions in
+/// order on one thread and its chunks on `threads` threads). At most one copy per partition, never on its
+/// holder, only to a worker's idle threads, one partition per chunk.
+struct speculation_options {
+  bool enabled = false;
+  double factor = 3.0;              ///< --speculation-factor
+  double floor_seconds = 0.1;       ///< never sooner (result batching and heartbeats delay what the scheduler sees)
+  std::uint64_t min_samples = 5;    ///< measured partitions needed before anything counts as overdue
+};
+
+struct dispatcher_options {
+  std::uint64_t fixed_chunk = 0;         ///< --chunk: a floor for every policy (0: measured)
+  /// A cap on every chunk (unless --chunk asks for more): results that finish out of id order wait on the
+  /// scheduler until the fold reaches them, so the first chunks of factoring policies (a quarter of a 10^9 job)
+  /// would hold hundreds of millions of results. 65536 partitions are milliseconds of work when partitions are
+  /// that many and that small.
+  std::uint64_t max_chunk = std::uint64_t{1} << 16;
+  std::vector<float> costs;              ///< per-partition cost for the cost policy's order (measured earlier or
+                                         ///< hinted; NaN or missing: unknown); empty = unknown
+  id_set done;                           ///< partitions already committed (restart)
+  /// Partitions already running on a worker (a scheduler failover adopts what the survivors run): handed to that
+  /// worker as if assigned now; ids done or listed twice are skipped.
+  std::vector<std::pair<int, std::vector<id_range>>> held;
+  speculation_options speculation;       ///< off unless enabled (the driver turns it on from run_config)
+  /// Workers (indices) that split every chunk into one piece per thread: node schedulers (docs/design.md,
+  /// "Two-level scheduling"). Such a worker's chunk is sized as one chunk per thread handed out in a row, so the
+  /// scheduler takes, records and sends one chunk where it would otherwise handle one per thread.
+  std::vector<int> splitting;
+};
+
+/// Per-worker accounting the summary reports.
+struct worker_tally {
+  std::uint64_t partitions = 0;    ///< results committed from this worker
+  std::uint64_t chunks = 0;        ///< chunks handed to it
+  std::uint64_t messages = 0;      ///< assignment messages sent to it
+  double busy_seconds = 0;         ///< sum of its partitions' measured times
+  std::uint64_t copies = 0;        ///< speculative copies handed to it
+  std::uint64_t copies_won = 0;    ///< of those, committed (its copy finished before the original)
+  bool lost = false;
+};
+
+/// A speculative copy handed out by assign(): partition `id`, held unfinished by worker `holder`.
+struct speculative_copy {
+  partition_id id{0};
+  rank_t holder{0};
+  rank_t worker{0};
+  double outstanding_seconds = 0;  ///< how long the holder had it when the copy was made
+};
+
+/// Owns the queue and the results index of a map/reduce job. Single-threaded (the scheduler's comm thread).
+/// Time comes in as `now` (steady clock) so that tests can drive it with a fake clock.
+class dispatcher {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  /// The cost policy keeps an order of every partition (8 bytes each): it refuses jobs of more partitions than
+  /// this (256 MB of order); the other policies keep nothing per partition.
+  static constexpr std::uint64_t cost_policy_limit = std::uint64_t{1} << 25;
+  /// Throws usage_error (one line: what to change) if a job of `partitions` cannot be scheduled by `policy` over
+  /// `workers` worker ranks in bounded memory: cost (its order) and static with several workers (each rank's
+  /// block finishes long before the blocks below it, so their results wait for the fold) above
+  /// cost_policy_limit partitions. Called up front, before anything is allocated for the job.
+  static void check_fits(std::uint64_t partitions, std::string_view policy, int workers = 1);
+
+  /// `threads[w]` is worker w's thread count (worker 0 may be the scheduler's own executor).
+  dispatcher(std::uint64_t partitions, std::vector<int> threads, std::unique_ptr<policy> p,
+             dispatcher_options options = {});
+
+  /// Up to `chunks` chunks for worker `w` (each a list of ranges); empty when nothing is left to hand out.
+  /// A splitting worker (dispatcher_options::splitting) of T threads gets chunks of T pieces each: the policy sizes
+  /// T one-thread chunks in a row and their sum is handed out as one chunk (their sizes shrink with what remains,
+  /// as the policy's would). When the queue is empty and speculation is on, the chunks may be copies of overdue
+  /// partitions held by other workers (see speculation_options; copies_made() lists them; up to T per chunk asked
+  /// of a splitting worker). Cost: O(chunk) from the queue, plus O(T) per chunk of a splitting worker. When the
+  /// queue is empty and speculation is on, O(log workers) plus a look at the holders that may hold an overdue
+  /// partition, earliest due key first (hand-out time plus the floor or the allowance for what was queued before),
+  /// until the copies asked for are found: holders none of whose chunks can be overdue yet are never looked at
+  /// (docs/design.md, "Speculative execution"); once in a while (the mean partition time fell below half of what
+  /// it was) every holder's key is made afresh, O(workers + held chunks).
+  std::vector<std::vector<id_range>> assign(rank_t w, int chunks, clock::time_point now = {});
+
+  /// Records partition `id` finished by worker `w` in `seconds`. False if it was already committed
+  /// (a duplicate, e.g. the slower of a speculative copy and its original: dropped, so every result is
+  /// committed exactly once). The first result settles the partition for both of its holders.
+  bool complete(rank_t w, partition_id id, double seconds);
+
+  /// Worker `w` is gone: its unfinished partitions go back to the queue, except those a speculative copy is
+  /// still running elsewhere (the copy becomes the original). Returns how many went back.
+  std::uint64_t lose(rank_t w);
+
+  /// Worker `w`, which had no threads so far (a rank whose node scheduler was lost turns to the root: docs/design.md,
+  /// "Two-level scheduling"), now runs partitions on `threads` threads and may be assigned work. A lost worker
+  /// stays lost, and a worker that has threads keeps its count. Returns whether `w` was adopted.
+  bool adopt(rank_t w, int threads);
+
+  /// Whether a worker asking now could get a speculative copy (cheap pre-check for parked requests).
+  bool may_speculate() const noexcept { return options_.speculation.enabled && unassigned_ == 0 && !finished(); }
+  /// Speculative copies handed out so far, in order, and how many of them won (were committed).
+  const std::vector<speculative_copy>& copies_made() const noexcept { return copies_; }
+  std::uint64_t copies_won() const noexcept { return copies_won_; }
+  /// The expected partition time speculation uses now: median of the measured ones (0: too few yet).
+  double median_seconds() const;
+
+  /// The scheduler's measured cost of handling one message, in seconds (feeds automatic chunking, with the chunks
+  /// assign() handed out since the previous call).
+  void note_message_cost(double seconds);
+
+  bool finished() const noexcept { return done_count_ == total_; }
+  std::uint64_t total() const noexcept { return total_; }
+  std::uint64_t done_count() const noexcept { return done_count_; }
+  std::uint64_t unassigned() const noexcept { return unassigned_; }
+  bool is_done(partition_id id) const { return done_.contains(id.value); }
+  /// The committed partitions, as ranges (its size grows with the holes in it, not with the partition count).
+  const id_set& done_set() const noexcept { return done_; }
+  const worker_tally& tally(rank_t w) const { return workers_.at(static_cast<std::size_t>(w.value)).tally; }
+  /// Partitions handed to worker `w` (originals and copies) that nobody has committed yet.
+  std::uint64_t unfinished(rank_t w) const { return workers_.at(static_cast<std::size_t>(w.value)).unfinished; }
+  int worker_count() const noexcept { return static_cast<int>(workers_.size()); }
+  std::string_view policy_name() const { return policy_->name(); }
+  /// The current floor on chunk sizes from measurement (for logs and tests).
+  std::uint64_t min_chunk() const;
+
+ private:
+  struct held_chunk {
+    id_range range;
+    clock::time_point since;      // when it was handed out
+    std::uint64_t ahead = 0;      // partitions the worker held unfinished before it
+  };
+  struct worker {
+    int threads = 1;
+    std::deque<held_chunk> held;  // chunks handed out, pruned from the front once done
+    std::uint64_t unfinished = 0; // partitions handed to it and not reported done
+    worker_tally tally;
+    id_range block;               // static policy: this worker's block cursor
+    bool splits = false;          // it splits each chunk into one piece per thread (a node scheduler)
+    /// Its place in holders_ (none: not there): at most the earliest due_key() of its chunks with a partition that
+    /// is neither done nor copied, and at most the lowest such partition.
+    std::optional<std::pair<clock::time_point, std::uint64_t>> watched;
+  };
+
+  std::uint64_t take(int w, std::uint64_t count, std::vector<id_range>& out);
+  /// What take_range passes over besides done ids: nothing (requeued ids), or also adopted ones (the queue).
+  enum class skip { done, adopted };
+  std::uint64_t take_range(id_range from, std::uint64_t count, std::vector<id_range>& out, skip what = skip::done);
+  void push_id(std::vector<id_range>& out, std::uint64_t id);
+  void prune(worker& wk);
+  /// Mean speed (partitions/s of kernel time) over the workers that have one and are not lost. O(1).
+  double mean_speed() const;
+  /// A worker's speed as mean_speed() counts it (0: not counted).
+  static double counted_speed(const worker& wk);
+  /// Worker speed `before` became `after` (0: not counted): updates the running sum.
+  void note_speed(double before, double after);
+  std::vector<std::vector<id_range>> speculate(int w, int chunks, clock::time_point now);
+  /// A partition held past its allowance (speculation), and how far past it.
+  struct overdue_partition {
+    double overdue;  // outstanding / allowed
+    std::uint64_t id;
+    int holder;
+    double outstanding;
+  };
+  /// The `want` most overdue partitions at `now` held by others than `w`, most overdue first (then lowest id).
+  std::vector<overdue_partition> most_overdue(int w, std::uint64_t want, clock::time_point now);
+  /// The first id of `r` from `from` on that is neither done nor copied (r.end: none).
+  std::uint64_t first_candidate(id_range r, std::uint64_t from) const;
+  /// Worker `w` got chunks due at `due` at the earliest (due_key), the lowest id in them `lowest`: keeps its place in
+  /// holders_ at or below both.
+  void watch(int w, clock::time_point due, std::uint64_t lowest);
+  /// A time before which no partition of chunk `c`, held by a worker with `threads` threads, can be overdue however
+  /// the median and the mean (at least due_mean_) change: its hand-out time plus the larger of the floor and the
+  /// allowance at due_mean_ for what was queued before it (its `ahead`: fixed, unlike its partitions' places in
+  /// it, which move up as its front is pruned). docs/design.md, "Speculative execution".
+  clock::time_point due_key(const held_chunk& c, int threads) const;
+  /// Where `wk` belongs in holders_ now: the earliest due_key() of its chunks that hold a partition neither done nor
+  /// copied, and the lowest such partition (none: it holds no such partition). O(held chunks).
+  std::optional<std::pair<clock::time_point, std::uint64_t>> place_of(const worker& wk) const;
+  /// Sets every key in holders_ afresh with a new due_mean_ (the mean fell below it).
+  void rekey_holders(double mean);
+  void settle(int w, std::uint64_t id);
+
+  std::uint64_t total_;
+  std::vector<worker> workers_;
+  std::unique_ptr<policy> policy_;
+  dispatcher_options options_;
+  int total_threads_ = 0;
+  id_set done_;
+  std::uint64_t done_count_ = 0;
+  std::uint64_t unassigned_ = 0;
+  std::uint64_t consumed_to_ = 0;            // take_range: where it stopped
+  std::uint64_t cursor_ = 0;                 // by_id: next id; by_cost: next index into order_
+  std::vector<std::uint64_t> order_;         // by_cost: ids, longest first (bounded: cost_policy_limit)
+  id_set retry_;                             // ids requeued after a loss (lowest first)
+  id_set adopted_;                           // handed out at construction (options.held): the queue skips them
+  double ema_partition_ = 0;                 // mean seconds per partition, all workers
+  double ema_message_ = 0;                   // scheduler seconds per message
+  double ema_chunks_ = 0;                    // chunks handed out per message (node schedulers ask for many)
+  std::uint64_t chunks_since_note_ = 0;      // chunks handed out since the last note_message_cost
+  double speed_sum_ = 0;                     // sum of counted_speed() over the workers (note_speed)
+  std::uint64_t speeds_counted_ = 0;         // how many workers it sums
+  std::size_t speed_updates_ = 0;            // since the sum was last made afresh
+  // Partitions that had a speculative copy (few, so a map, not a vector per partition): who runs the original
+  // and the copy now (-1: nobody), and who was given the copy (for good: at most one copy per partition).
+  struct copy_state {
+    int original = -1;
+    int copy = -1;
+    int by = -1;
+  };
+  std::unordered_map<std::uint64_t, copy_state> copied_;
+  std::vector<speculative_copy> copies_;
+  std::uint64_t copies_won_ = 0;
+  // Speculation on: the workers that may hold a partition neither done nor copied, by worker::watched, then worker
+  // (the earliest due first: only they can be overdue). A place may be earlier than the truth (its chunk has
+  // finished since): it is set right when most_overdue() meets it.
+  std::set<std::tuple<clock::time_point, std::uint64_t, int>> holders_;
+  // The mean partition time new keys assume: half the mean when it was set, raised once the mean is four times
+  // it; no key assumes more (a key made with less is early, so most_overdue() meets it and moves it later). Keys
+  // must assume at most the mean: most_overdue() makes them afresh if the mean falls below.
+  double due_mean_ = 0;
+  // The most recent measured partition times (a ring), for the median; the mean is over all of them.
+  static constexpr std::size_t sample_ring = 1024;
+  std::vector<float> samples_;
+  std::uint64_t sample_count_ = 0;
+  double sample_sum_ = 0;
+  mutable double median_ = 0;                // cached for sample_count_ == median_at_
+  mutable std::uint64_t median_at_ = 0;
+};
+
+}  // namespace partita

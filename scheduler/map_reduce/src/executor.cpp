@@ -1,0 +1,175 @@
+#include <partita/scheduler/map_reduce/executor.hpp>
+
+#include <oneapi/tbb/task_arena.h>
+
+#include <time.h>
+
+#include <algorithm>
+#include <exception>
+#include <thread>
+
+#include <partita/runtime/crash_point.hpp>
+#include <partita/runtime/log.hpp>
+
+namespace partita {
+
+namespace {
+std::uint64_t thread_cpu_ns() noexcept {
+  timespec ts{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+}  // namespace
+
+void result_batch::append(result_batch&& other) {
+  if (ids.empty()) {
+    *this = std::move(other);
+    other.clear();
+    return;
+  }
+  const auto base = static_cast<std::uint32_t>(data.size());
+  ids.insert(ids.end(), other.ids.begin(), other.ids.end());
+  nanos.insert(nanos.end(), other.nanos.begin(), other.nanos.end());
+  for (auto e : other.ends) ends.push_back(base + e);
+  data.insert(data.end(), other.data.begin(), other.data.end());
+  other.clear();
+}
+
+executor::executor(map_job_model& job, int threads, std::uint64_t seed, bool trace,
+                   std::chrono::steady_clock::time_point t0, rank_t rank)
+    : job_(job), threads_(std::max(1, threads)), seed_(seed), trace_(trace), rank_(rank), t0_(t0),
+      // TBB's default pool is one thread per core for the whole process; a rank that asks for more
+      // (oversubscribed sleeping kernels, or a rank sharing its node) must raise the limit.
+      parallelism_(tbb::global_control::max_allowed_parallelism,
+                   std::max<std::size_t>(static_cast<std::size_t>(threads_) + 1,
+                                         tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism))),
+      arena_(threads_, 0) {}
+
+executor::~executor() {
+  cancel();
+  wait_idle();
+}
+
+void executor::wait_idle() {
+  while (in_flight() > 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+}
+
+void executor::submit(std::vector<id_range> chunk) {
+  const auto mean = mean_chunk_time();
+  const bool tiny = in_flight() == 0 && mean.count() > 0 && mean < inline_below && !cancel_.load();
+  ++submitted_;
+  if (tiny) {
+    ++inline_chunks_;
+    run_chunk(chunk, runs_on::caller);
+    return;
+  }
+  arena_.enqueue([this, chunk = std::move(chunk)] { run_chunk(chunk, runs_on::arena); });
+}
+
+void executor::run_chunk(const std::vector<id_range>& chunk, runs_on where) {
+  using clock = std::chrono::steady_clock;
+  result_batch local;
+  std::vector<trace_slice> slices;
+  // The caller's lane in a trace comes after the kernel threads'.
+  const int thread = where == runs_on::caller ? threads_ : tbb::this_task_arena::current_thread_index();
+  const auto chunk_start = clock::now();
+  auto last_end = chunk_start;
+  // A tiny chunk on the caller runs without a pause, so its wall time is its CPU time; this spares the two
+  // per-thread CPU clock reads (system calls, more than the chunk itself costs).
+  const auto cpu_start = where == runs_on::arena ? thread_cpu_ns() : 0;
+  std::uint64_t busy = 0;
+  // Results go to the communication thread as they come, not only at the end of the chunk: a large
+  // chunk (early factoring chunks run for many seconds) must not hide its finished partitions from the
+  // progress line, the checkpoints and the fold.
+  auto last_publish = chunk_start;
+  // Every publication wakes the communication thread (wait_for_event); the last one also ends the chunk, under
+  // the same lock, so a woken thread never sees the results of a chunk that still counts as in flight.
+  auto publish = [&](bool last) {
+    busy_ns_ += busy;
+    ran_ += local.size();
+    busy = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (!cancel_.load()) done_.append(std::move(local));
+      local.clear();
+      if (trace_) slices_.insert(slices_.end(), slices.begin(), slices.end());
+      slices.clear();
+      if (last) finished_.fetch_add(1, std::memory_order_release);
+      events_.fetch_add(1, std::memory_order_release);
+    }
+    event_.notify_all();
+  };
+  for (const auto& range : chunk) {
+    for (auto id = range.begin; id < range.end; ++id) {
+      if (cancel_.load(std::memory_order_relaxed)) break;
+      const auto start = last_end;  // partitions of a chunk run back to back: one clock read each
+      try {
+        context ctx(partition_id{id}, step_t{0}, seed_, job_.params(), arena_, cancel_, rank_);
+        job_.run(partition_id{id}, ctx, local.data);
+      } catch (const std::exception& e) {
+        fail(kernel_failure{partition_id{id}, e.what()});
+        break;
+      } catch (...) {
+        fail(kernel_failure{partition_id{id}, "an exception not derived from std::exception"});
+        break;
+      }
+      crash_point("partition.done");  // fault tests: PARTITA_CRASH_AT=partition.done@RANK:N kills a rank mid-job
+      const auto end = clock::now();
+      last_end = end;
+      const auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+      busy += ns;
+      local.ids.push_back(id);
+      local.nanos.push_back(ns);
+      local.ends.push_back(static_cast<std::uint32_t>(local.data.size()));
+      if (trace_)
+        slices.push_back(trace_slice{id, thread,
+                                     std::chrono::duration_cast<std::chrono::nanoseconds>(start - t0_).count(),
+                                     std::chrono::duration_cast<std::chrono::nanoseconds>(end - t0_).count()});
+      if (local.size() >= 256 || end - last_publish > std::chrono::milliseconds(10)) {
+        publish(false);
+        last_publish = end;
+      }
+    }
+  }
+  // A racy moving average is fine: a lost update only delays how fast it follows a change.
+  const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(last_end - chunk_start).count();
+  const auto old = chunk_ns_.load(std::memory_order_relaxed);
+  chunk_ns_.store(old == 0 ? took : old + (took - old) / 8, std::memory_order_relaxed);
+  kernel_cpu_ns_ += where == runs_on::arena ? thread_cpu_ns() - cpu_start : static_cast<std::uint64_t>(took);
+  publish(true);
+}
+
+void executor::fail(kernel_failure f) {
+  std::lock_guard lock(mutex_);
+  if (!failure_) failure_ = std::move(f);
+  failed_.store(true, std::memory_order_release);
+  cancel_.store(true);
+}
+
+bool executor::drain(result_batch& into) {
+  const auto seen = events();
+  if (seen == drained_events_) return false;
+  std::lock_guard lock(mutex_);
+  drained_events_ = seen;
+  if (done_.empty()) return false;
+  into.append(std::move(done_));
+  return true;
+}
+
+bool executor::wait_for_event(std::uint64_t seen, std::chrono::nanoseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return event_.wait_for(lock, timeout, [&] { return events_.load(std::memory_order_relaxed) != seen; });
+}
+
+std::optional<kernel_failure> executor::failure() const {
+  if (!failed_.load(std::memory_order_acquire)) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  return failure_;
+}
+
+std::vector<trace_slice> executor::take_trace() {
+  std::lock_guard lock(mutex_);
+  return std::move(slices_);
+}
+
+}  // namespace partita

@@ -1,0 +1,64 @@
+#include <partita/scheduler/map_reduce/detail/failover.hpp>
+
+#include <fmt/format.h>
+
+#include <partita/runtime/failure_history.hpp>
+#include <partita/runtime/log.hpp>
+
+namespace partita::detail {
+
+std::vector<int> failover_candidates(const session& s, const job_setup& setup, const std::vector<bool>& excluded) {
+  const auto suspects = suspect_hosts(setup.history);
+  std::vector<int> good, suspect;
+  for (int r = 0; r < s.size(); ++r) {
+    if (excluded.at(static_cast<std::size_t>(r))) continue;
+    const auto& host = s.nodes().hosts.at(static_cast<std::size_t>(s.nodes().node_of(r)));
+    (suspects.count(host) ? suspect : good).push_back(r);
+  }
+  good.insert(good.end(), suspect.begin(), suspect.end());
+  return good;
+}
+
+survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_input& me, double timeout_s) {
+  const int n = s.size();
+  const int self = s.rank().value;
+  survivors_report out;
+  out.reported.assign(static_cast<std::size_t>(n), false);
+  out.reported[static_cast<std::size_t>(self)] = true;
+  int waiting = 0;
+  for (int r = 0; r < n; ++r) {
+    if (r == self) continue;
+    tp.send_bytes(rank_t{r}, msg::takeover, encode_number(me.term));
+    if (!me.excluded[static_cast<std::size_t>(r)]) ++waiting;
+  }
+  const auto deadline = clock::now() + to_ns(timeout_s);
+  while (waiting > 0 && clock::now() < deadline) {
+    auto m = tp.wait(std::chrono::milliseconds(20));
+    if (!m) continue;
+    const auto r = static_cast<std::size_t>(m->source.value);
+    if (m->tag == msg::takeover) {
+      const auto term = decode_number(m->payload);
+      if (term > me.term) throw deposed{m->source.value, term};
+      continue;  // a lower term: that rank will learn of ours
+    }
+    if (m->tag != msg::report) {
+      // A rank that has reported already goes on as this scheduler's worker: keep its messages for the loop.
+      if (out.reported[r]) out.early.push_back(std::move(*m));
+      continue;
+    }
+    auto rep = decode_report(m->payload);
+    if (rep.term != me.term || me.excluded[r] || out.reported[r]) continue;
+    out.reported[r] = true;
+    --waiting;
+    out.dropped += rep.dropped;
+    if (!rep.results.empty()) out.results.emplace_back(m->source.value, std::move(rep.results));
+    if (!rep.running.empty()) out.running.emplace_back(m->source.value, std::move(rep.running));
+  }
+  if (waiting > 0) log().warn("failover: {} rank(s) did not report within {:.0f} s: they count as lost", waiting, timeout_s);
+  // A takeover to a dead rank may never complete, and would hold up every later flush; freed requests still
+  // complete in the background (a frozen scheduler that resumes still gets its takeover).
+  tp.abandon_pending();
+  return out;
+}
+
+}  // namespace partita::detail

@@ -1,0 +1,759 @@
+#include <partita/scheduler/map_reduce/detail/scheduler.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include <fmt/ranges.h>
+
+#include <partita/checkpoint/restart.hpp>
+#include <partita/runtime/crash_point.hpp>
+#include <partita/runtime/error.hpp>
+#include <partita/runtime/log.hpp>
+#include <partita/scheduler/detail/report_builder.hpp>
+
+namespace partita::detail {
+
+void abort_workers(transport<msg>& tp, const std::vector<bool>& alive, const std::string& what,
+                   double timeout_s) noexcept {
+  try {
+    std::vector<bool> waiting = alive;
+    int left = 0;
+    for (std::size_t r = 0; r < alive.size(); ++r)
+      if (alive[r]) {
+        tp.send_bytes(rank_t{static_cast<int>(r)}, msg::abort, encode_abort(what));
+        ++left;
+      }
+    const auto deadline = clock::now() + to_ns(std::min(10.0, timeout_s));
+    while (left > 0 && clock::now() < deadline) {
+      auto m = tp.wait(std::chrono::milliseconds(20));
+      if (m && m->tag == msg::aborted && waiting[static_cast<std::size_t>(m->source.value)]) {
+        waiting[static_cast<std::size_t>(m->source.value)] = false;
+        --left;
+      }
+    }
+    if (left > 0) log().warn("{} worker(s) did not acknowledge the abort", left);
+    tp.flush_or_abandon(std::chrono::seconds(5));
+  } catch (const std::exception& e) {
+    log().error("could not tell every worker that the job failed: {}", e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The loop's state: dispatcher, folding, liveness, checkpoints, the scheduler's own executor.
+// ---------------------------------------------------------------------------------------------------------
+struct map_reduce_scheduler::running {
+  /// `takeover` and `survivors` are set when this rank took over from a lost scheduler (failover).
+  running(session& s, map_job_model& job, const run_config& config, const job_setup& setup, transport<msg>& tp,
+          std::uint64_t hash, std::optional<restart_point> restart, takeover_input* takeover = nullptr,
+          survivors_report* survivors = nullptr)
+      : s_(s), job_(job), config_(config), setup_(setup), tp_(tp), hash_(hash), takeover_(takeover),
+        survivors_(survivors), term_(takeover ? takeover->term : 0),
+        state_(initial_state(restart, job.partition_count(), takeover, survivors, failover_)),
+        restored_from_(restart ? restart->file.string() : std::string()),
+        restored_done_(state_.done_count()), restored_costs_(restart ? state_.measured_count() : 0),
+        dispatch_(job.partition_count(), setup.tree.root_view(setup.threads), make_policy(config.policy, config.chunk),
+                  make_options()),
+        peers_(s.size(), s.rank()), parked_(static_cast<std::size_t>(s.size()), 0),
+        requests_seen_(static_cast<std::size_t>(s.size()), 0),
+        progress_("partitions", job.partition_count(), dispatch_.done_count(), config.progress_interval_seconds,
+                  config.quiet),
+        ckpt_(s, config, setup, job.name(), state_.run_seconds, dispatch_.done_count()) {
+    if (restart && !takeover)
+      log().info("restart: from {} (epoch {}): {} of {} partitions already done, {} measured costs", restored_from_,
+                 restart->image.meta.epoch.value, restored_done_, job.partition_count(), restored_costs_);
+    job_.reset();
+    if (restart) job_.restore(state_.accumulator);
+    fold_held();  // results the survivors reported may continue the folded prefix
+    state_.done.clear();  // the dispatcher owns the done set while the job runs, held_ the held results
+    held_.add(state_.held);
+    state_.held.clear();
+    for (int r = 0; r < s.size(); ++r)  // two levels: the root talks to node schedulers, not to their ranks
+      if (!setup.tree.reports_to_root(r)) peers_[r].alive = false;
+    if (takeover && takeover->exec) {
+      local_ = std::move(takeover->exec);  // still running the partitions this rank had as a worker
+    } else if (const int mine = setup.threads_of(s.rank()); mine > 0) {
+      local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank());
+    }
+    waiter_.emplace(tp_, local_.get());
+    if (takeover) start_after_takeover(restart);
+  }
+
+  run_report run() {
+    event("job start");
+    std::string stop;
+    while (!(dispatch_.finished() && state_.folded == job_.partition_count()) || fenced()) {
+      // One clock read for the round's bookkeeping: on the one-partition-per-message path each read shows.
+      const auto now = clock::now();
+      note_stall(now);
+      speculation_round_ = speculation_due();
+      bool busy = serve_local();
+      busy |= serve_messages(busy ? clock::now() : now);  // a message's cost must not include the local work
+      serve_parked();
+      keep_alive(now);
+      progress_.update(dispatch_.done_count(), now);
+      stop = checkpoint_if_due(now);
+      if (!stop.empty()) break;
+      if (!busy) idle_wait();
+    }
+    progress_.update(dispatch_.done_count(), {}, true);
+    progress_.finish();
+    if (stop.empty() && ckpt_.enabled() && dispatch_.done_count() > ckpt_.progress_at_last())
+      checkpoint("end of job", checkpoint_need::optional);
+    event("job end");
+    return finish(stop);
+  }
+
+  /// The ranks to stop: the live workers, and (two levels) the ranks of lost node schedulers, adopted now.
+  std::vector<bool> alive_mask() {
+    adopt_orphans();
+    return peers_.alive_mask();
+  }
+  std::uint64_t term() const noexcept { return term_; }
+  void cancel_local() noexcept {
+    if (local_) local_->cancel();
+  }
+
+ private:
+  dispatcher_options make_options() const {
+    dispatcher_options o;
+    o.fixed_chunk = config_.chunk;
+    o.speculation.enabled = config_.speculate;
+    o.speculation.factor = config_.speculation_factor;
+    o.done = state_.done;
+    o.splitting = setup_.tree.node_schedulers();  // a node scheduler splits what it gets for its node's threads
+    const auto ranks_with_threads = std::count_if(setup_.threads.begin(), setup_.threads.end(), [](int t) { return t > 0; });
+    // Before the cost policy's per-partition arrays: a job that cannot fit is refused in one line, not by bad_alloc.
+    dispatcher::check_fits(job_.partition_count(), config_.policy, static_cast<int>(ranks_with_threads));
+    if (takeover_) {
+      if (!takeover_->running.empty()) o.held.emplace_back(s_.rank().value, takeover_->running);
+      for (const auto& r : survivors_->running) o.held.push_back(r);
+    }
+    if (config_.policy == "cost") {
+      // Measured costs from the previous run where there are any; the job's hints elsewhere, scaled to seconds by
+      // the partitions that have both.
+      const auto n = job_.partition_count();
+      o.costs.resize(n);
+      double hinted = 0, measured = 0;
+      for (std::uint64_t i = 0; i < n; ++i) {
+        o.costs[i] = static_cast<float>(job_.cost_hint(partition_id{i}));
+        if (const float m = state_.cost_of(i); !std::isnan(m) && o.costs[i] > 0) {
+          hinted += o.costs[i];
+          measured += m;
+        }
+      }
+      const double scale = hinted > 0 ? measured / hinted : 1.0;
+      for (std::uint64_t i = 0; i < n; ++i)
+        if (const float m = state_.cost_of(i); !std::isnan(m)) o.costs[i] = m;
+        else o.costs[i] = static_cast<float>(o.costs[i] * scale);
+      if (restored_costs_ > 0)
+        log().info("cost policy: ordering by {} measured costs from the checkpoint, hints for the rest", restored_costs_);
+    }
+    return o;
+  }
+
+  /// Writes a checkpoint of the scheduler's state (the scheduler holds every committed result, so it writes alone
+  /// and never waits on a worker).
+  void checkpoint(const std::string& why, checkpoint_need need) {
+    checkpoint_image img;
+    img.meta.params_hash = hash_;
+    img.meta.model = map_reduce_state::model;
+    img.meta.partition_count = job_.partition_count();
+    state_.accumulator = job_.accumulator();
+    state_.done = dispatch_.done_set();
+    state_.run_seconds = ckpt_.run_seconds();
+    state_.held = held_.to_map();
+    state_.to_image(img);
+    state_.done.clear();
+    state_.held.clear();
+    const auto start = clock::now();
+    const auto done = dispatch_.done_count();
+    if (auto r = ckpt_.write(MPI_COMM_SELF, img, why, need, done,
+                             fmt::format("{} of {} partitions done", done, job_.partition_count()))) {
+      event("checkpoint " + std::to_string(r->epoch.value), static_cast<std::int64_t>(r->seconds * 1e9), start);
+      // The checkpoint holds every result received so far: the workers may drop what they kept for a failover.
+      if (setup_.failover)
+        for (int w = 0; w < s_.size(); ++w)
+          if (peers_[w].alive) tp_.send_bytes(rank_t{w}, msg::covered, encode_number(requests_seen_[static_cast<std::size_t>(w)]));
+    }
+  }
+
+  /// Checkpoints when a trigger fires. Returns why the job must stop now ("" to go on).
+  std::string checkpoint_if_due(clock::time_point now = clock::now()) {
+    if (fenced(now)) return "";  // after a stall: nothing is committed until no other rank can have taken over
+    if (auto stop = ckpt_.stop_signal(); !stop.empty()) {
+      checkpoint(stop, checkpoint_need::required);
+      return stop;
+    }
+    const auto why = ckpt_.due(dispatch_.done_count(), now);
+    if (why.empty()) return "";
+    checkpoint(why, checkpoint_need::optional);
+    if (ckpt_.out_of_time() && !dispatch_.finished()) return "the wall time runs out before another checkpoint would fit";
+    return "";
+  }
+
+  void event(std::string name, std::int64_t dur_ns = -1, clock::time_point at = clock::now()) {
+    if (!config_.trace) return;
+    events_.push_back({std::move(name), s_.rank().value,
+                       std::chrono::duration_cast<std::chrono::nanoseconds>(at - setup_.t0).count(), dur_ns});
+  }
+
+  void commit(int worker, const result_batch& results) {
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const auto id = results.ids[i];
+      const double secs = static_cast<double>(results.nanos[i]) * 1e-9;
+      const auto won_before = dispatch_.copies_won();
+      if (!dispatch_.complete(rank_t{worker}, partition_id{id}, secs)) continue;
+      if (term_ == 0) crash_point("scheduler.commit");  // --inject kill:scheduler targets the first scheduler
+      if (takeover_ && !first_commit_logged_) {
+        first_commit_logged_ = true;
+        log().info("failover: first result committed {:.3f} s after the loss was noticed (partition {} from rank {})",
+                   since(setup_.t0) - failover_.noticed_at_seconds, id, worker);
+      }
+      if (dispatch_.copies_won() != won_before)
+        event(fmt::format("speculative copy of partition {} won on rank {}", id, worker));
+      state_.note_cost(id, static_cast<float>(secs));
+      if (id == state_.folded) {
+        held_.close();  // the fold may reach the open run
+        job_.fold(results.result(i));
+        state_.folded = held_.fold_from(state_.folded + 1, [&](std::span<const std::byte> r) { job_.fold(r); });
+      } else {
+        held_.append(id, results.result(i));
+      }
+    }
+    held_.close();
+  }
+
+  bool serve_local() {
+    if (!local_) return false;
+    bool busy = false;
+    if (local_->drain(local_results_)) {
+      commit(s_.rank().value, local_results_);
+      local_results_.clear();
+      busy = true;
+    }
+    if (auto f = local_->failure()) throw kernel_error(job_.name(), f->id.value, f->message);
+    const int target = local_->threads() + config_.prefetch;
+    const int lacking = target - local_->in_flight();
+    if (lacking > 0 && (dispatch_.unassigned() > 0 || speculation_round_)) {
+      auto chunks = dispatch_.assign(s_.rank(), lacking, clock::now());
+      note_copies();
+      busy = !chunks.empty();
+      for (auto& chunk : chunks) local_->submit(std::move(chunk));
+    }
+    return busy;
+  }
+
+  /// Handles the messages waiting (at most 256). Each message's cost is timed from the end of the one before (its
+  /// receive included), the first from `now`: one clock read per message.
+  bool serve_messages(clock::time_point now) {
+    bool any = false;
+    for (int i = 0; i < 256; ++i) {
+      auto m = tp_.poll();
+      if (!m) break;
+      now = handle(*m, now);
+      any = true;
+    }
+    return any;
+  }
+
+  void idle_wait() {
+    // Nothing to do this round: wait for a message or for the local kernels' results, asleep while they run
+    // (comm_waiter), so that neither an idle scheduler nor its kernels lose a core to this thread.
+    if (auto m = waiter_->wait(std::chrono::microseconds(2000))) handle(*m);
+  }
+
+  /// Handles `m`, received at `start` or before, and counts the time it took in the root's load (docs/design.md,
+  /// "Two-level scheduling"). Returns when it was done. Clock reads are a visible share of a one-partition
+  /// message: the caller passes the start it has (serve_messages: the end of the message before).
+  clock::time_point handle(const message<msg>& m, clock::time_point start = clock::now()) {
+    const bool request = serve(m, start);
+    const auto end = clock::now();
+    const double took = seconds_d(end - start).count();
+    ++messages_handled_;
+    handling_seconds_ += took;
+    if (request) dispatch_.note_message_cost(took);
+    return end;
+  }
+
+  /// What `m` asks for. True for a work request (its cost is a sample of the message cost).
+  bool serve(const message<msg>& m, clock::time_point start) {
+    peers_.heard(m.source, start);
+    if (m.tag == msg::takeover) {  // from any rank, lost or not: a higher term means this scheduler was replaced
+      if (const auto term = decode_number(m.payload); term > term_) throw deposed{m.source.value, term};
+      return false;
+    }
+    // A peer declared lost stays lost (its late results were re-run); a rank whose node scheduler went silent
+    // becomes a direct worker.
+    if (!peers_[m.source.value].alive && !adopt(m.source.value)) return false;
+    switch (m.tag) {
+      case msg::request: {
+        ++requests_seen_[static_cast<std::size_t>(m.source.value)];
+        auto& req = request_;
+        decode_request(m.payload, req);
+        commit(m.source.value, req.results);
+        if (req.want > 0) answer(m.source, req.want, start);
+        return true;
+      }
+      case msg::failure: {
+        const auto f = decode_failure(m.payload);
+        throw kernel_error(job_.name(), f.id.value, f.message);
+      }
+      case msg::heartbeat:
+        break;
+      case msg::takeover:
+        if (const auto term = decode_number(m.payload); term > term_) throw deposed{m.source.value, term};
+        break;
+      case msg::report:  // a late answer to this rank's takeover: that rank was left out
+        break;
+      default:
+        log().warn("scheduler: unexpected message {} from rank {}", static_cast<int>(m.tag), m.source.value);
+    }
+    return false;
+  }
+
+  /// Two levels (docs/design.md, "Two-level scheduling"): rank `r` of a node scheduler's node writes to the root,
+  /// so it lost its node scheduler; from now on it is one of the root's workers. False for anyone else.
+  bool adopt(int r) {
+    if (r == s_.rank().value || setup_.tree.reports_to_root(r) || !dispatch_.adopt(rank_t{r}, setup_.threads_of(rank_t{r})))
+      return false;
+    peers_[r].alive = true;
+    log().warn("rank {} lost its node scheduler (rank {}) and now reports to the scheduler", r,
+               setup_.tree.boss_of(rank_t{r}).value);
+    event(fmt::format("rank {} adopted", r));
+    return true;
+  }
+
+  /// Two levels: the ranks of node schedulers the root lost that have not turned to it yet become its workers (at
+  /// the end of the job or on abort, so that they hear it; a dead one is lost after the timeout). Returns them.
+  std::vector<int> adopt_orphans() {
+    std::vector<int> out;
+    for (int r = 0; r < s_.size(); ++r) {
+      if (r == s_.rank().value || setup_.tree.reports_to_root(r) || peers_[r].alive) continue;
+      if (!dispatch_.tally(setup_.tree.boss_of(rank_t{r})).lost || !adopt(r)) continue;
+      peers_[r].last_heard = clock::now();
+      out.push_back(r);
+    }
+    return out;
+  }
+
+  /// Hands `to` up to `want` chunks, or parks the request. `again`: a parked request served again (a node scheduler
+  /// was told already that the queue is empty).
+  void answer(rank_t to, std::uint32_t want, clock::time_point now = clock::now(), bool again = false) {
+    auto chunks = dispatch_.assign(to, static_cast<int>(want), now);
+    note_copies();
+    if (chunks.empty()) {
+      auto& parked = parked_[static_cast<std::size_t>(to.value)];
+      // A node scheduler hears that the queue is empty (an assign of nothing that answers nothing): its results
+      // then wait 20 ms at most, not its batching age, so that the end of the job does not wait for them
+      // (node_pool::result_wait).
+      if (!again && parked == 0 && setup_.tree.is_node_scheduler(to.value)) {
+        tp_.send_bytes(to, msg::assign, encode_assign(0, {}));
+        peers_.sent(to, now);
+      }
+      parked += want;  // answered later, when work comes back, or by finish
+      return;
+    }
+    tp_.send_bytes(to, msg::assign, encode_assign(want, chunks));
+    peers_.sent(to, now);
+  }
+
+  /// Whether to look for overdue partitions now: only when nothing is left in the queue, and not on every round
+  /// of the loop (the look scans every held chunk).
+  bool speculation_due() {
+    if (!dispatch_.may_speculate()) return false;
+    const auto now = clock::now();
+    if (now - last_speculation_check_ < std::chrono::milliseconds(10)) return false;
+    last_speculation_check_ = now;
+    return true;
+  }
+
+  /// Logs and traces the speculative copies assign() made since the last call.
+  void note_copies() {
+    const auto& copies = dispatch_.copies_made();
+    for (; copies_seen_ < copies.size(); ++copies_seen_) {
+      const auto& c = copies[copies_seen_];
+      log().debug("speculation: partition {} outstanding {:.3f} s on rank {} (median partition {:.3f} s): a copy runs "
+                  "on rank {}", c.id.value, c.outstanding_seconds, c.holder.value, dispatch_.median_seconds(), c.worker.value);
+      event(fmt::format("speculative copy of partition {} (held by rank {}) on rank {}", c.id.value, c.holder.value, c.worker.value));
+    }
+  }
+
+  void serve_parked() {
+    if (dispatch_.unassigned() == 0 && !speculation_round_) return;
+    for (int r = 0; r < s_.size(); ++r) {
+      auto& parked = parked_[static_cast<std::size_t>(r)];
+      if (peers_[r].alive && parked > 0) {
+        const auto want = parked;
+        parked = 0;
+        answer(rank_t{r}, want, clock::now(), true);
+      }
+    }
+  }
+
+  void keep_alive(clock::time_point now = clock::now()) {
+    for (int r : peers_.sweep(tp_, msg::heartbeat, config_.heartbeat_seconds, config_.timeout_seconds, now)) lose(r);
+  }
+
+  /// Declares worker rank `r` lost. While the job runs its partitions go back to the queue, and losing the last
+  /// worker fails the job; at the end (`running` false) it is only recorded.
+  void lose(int r, bool running = true) {
+    peers_[r].alive = false;
+    const auto requeued = dispatch_.lose(rank_t{r});
+    log().warn("worker rank {} silent for {:.0f} s: declared lost; {} of its partitions go back to the queue", r,
+               config_.timeout_seconds, requeued);
+    event(fmt::format("rank {} lost", r));
+    record_lost_rank(s_, config_, job_.name(), r);
+    if (!(local_ != nullptr || !running || peers_.any_alive()))
+      throw error("every worker rank is lost and the scheduler runs no partitions itself; job '" + job_.name() +
+                  "' cannot finish");
+  }
+
+  /// Tells every worker the result, collects their figures (a bounded wait: a lost rank sends none) and builds
+  /// the report.
+  run_report finish(const std::string& stop) {
+    if (local_) local_->cancel();  // a losing speculative copy may still run here: its result is no longer wanted
+    run_report rep;
+    const bool stopped = !stop.empty();
+    rep.status = stopped ? run_status::checkpointed : run_status::completed;
+    rep.stop_reason = stop;
+    rep.checkpoints = ckpt_.stats().count;
+    rep.checkpoint_seconds = ckpt_.stats().seconds;
+    rep.checkpoint_bytes = ckpt_.stats().bytes;
+    rep.restored_from = restored_from_;
+    rep.restored_done = restored_from_.empty() ? 0 : restored_done_;
+    rep.restored_costs = restored_costs_;
+    if (takeover_) {
+      rep.failovers.push_back(failover_);
+      rep.restored_from.clear();  // the failover's checkpoint is in its own record
+      rep.restored_done = 0;
+    }
+    rep.job = job_.name();
+    rep.policy = std::string(dispatch_.policy_name());
+    rep.is_scheduler = true;
+    rep.speculation = config_.speculate;
+    rep.speculation_factor = config_.speculation_factor;
+    rep.speculative_copies = dispatch_.copies_made().size();
+    rep.speculative_won = dispatch_.copies_won();
+    rep.scheduler = s_.rank();
+    rep.ranks = s_.size();
+    rep.scheduler_levels = setup_.tree.levels;
+    rep.scheduler_messages = messages_handled_;
+    rep.scheduler_busy_seconds = handling_seconds_;
+    rep.partitions = job_.partition_count();
+    rep.result = job_.accumulator();
+    rep.result_text = stopped ? fmt::format("(incomplete: {} of {} partitions done; restart to finish)",
+                                            dispatch_.done_count(), job_.partition_count())
+                              : job_.describe(rep.result);
+    const auto stats = collect_stats(encode_finish(stopped ? finish_status::checkpointed : finish_status::completed,
+                                                   rep.result), stopped);
+    rep.wall_seconds = since(setup_.t0);
+
+    std::vector<worker_summary> rows;
+    std::vector<rank_trace> traces;
+    for (int r = 0; r < s_.size(); ++r) {
+      const auto& tally = dispatch_.tally(rank_t{r});
+      auto ws = worker_row(s_, setup_, r);
+      ws.partitions = tally.partitions;
+      ws.chunks = tally.chunks;
+      ws.messages = tally.messages;
+      ws.copies = tally.copies;
+      ws.copies_won = tally.copies_won;
+      ws.lost = tally.lost;
+      ws.busy_seconds = tally.busy_seconds;
+      if (const auto& st = stats[static_cast<std::size_t>(r)]; st && st->has_tally) {
+        // Two levels: the root's tally of a node scheduler is its whole node's; the node counted each rank.
+        ws.partitions = st->tally.partitions;
+        ws.chunks = st->tally.chunks;
+        ws.messages = st->tally.messages;
+        ws.lost = ws.lost || st->tally.lost != 0;
+      }
+      rank_trace tr{r, ws.host, {}};
+      if (r == s_.rank().value) {
+        ws.framework_cpu_seconds = cpu_.framework_seconds(local_ ? local_->kernel_cpu_seconds() : 0.0);
+        if (local_) {
+          ws.busy_seconds = local_->busy_seconds();
+          ws.executed = local_->partitions_run();
+          tr.slices = local_->take_trace();
+        }
+      } else if (auto& st = stats[static_cast<std::size_t>(r)]) {
+        ws.busy_seconds = st->busy_seconds;
+        ws.executed = st->partitions;
+        ws.framework_cpu_seconds = st->framework_cpu_seconds;
+        tr.slices = std::move(st->trace);
+      }
+      rows.push_back(std::move(ws));
+      traces.push_back(std::move(tr));
+    }
+    add_worker_rows(rep, std::move(rows));
+    if (config_.trace) write_trace(*config_.trace, job_.name(), traces, events_, s_.rank().value);
+    tp_.flush_or_abandon(std::chrono::seconds(5));
+    return rep;
+  }
+
+  /// Sends `fin` to every live worker and waits (bounded) for each one's figures. After a stop signal
+  /// (`stopped`) Slurm's kill wait is running and a live worker answers at once: a rank silent for 5 s then is
+  /// gone, most likely killed by srun after a rank died, and the launcher, not this rank, judges its node
+  /// (docs/design.md, "Slurm as operators run it").
+  std::vector<std::optional<worker_stats>> collect_stats(const bytes& fin, bool stopped) {
+    std::vector<std::optional<worker_stats>> stats(static_cast<std::size_t>(s_.size()));
+    int waiting = 0;
+    adopt_orphans();
+    for (int r = 0; r < s_.size(); ++r)
+      if (peers_[r].alive) {
+        tp_.send_bytes(rank_t{r}, msg::finish, fin);
+        ++waiting;
+      }
+    const double patience = stopped ? std::min(5.0, config_.timeout_seconds) : config_.timeout_seconds;
+    const auto deadline = clock::now() + to_ns(stopped ? 5.0 : std::max(5.0, config_.timeout_seconds));
+    while (waiting > 0 && clock::now() < deadline) {
+      // A rank that died after speculative copies finished its partitions was never waited for: it is lost all the
+      // same (summary, failure history) once silent for the timeout.
+      for (int r = 0; r < s_.size(); ++r)
+        if (peers_[r].alive && !stats[static_cast<std::size_t>(r)] && since(peers_[r].last_heard) > patience) {
+          if (stopped) {
+            log().warn("worker rank {} silent for {:.0f} s after the stop: not waiting for its figures", r, patience);
+            peers_[r].alive = false;
+            dispatch_.lose(rank_t{r});
+          } else {
+            lose(r, false);
+          }
+          --waiting;
+          for (int o : adopt_orphans()) {  // a node scheduler lost at the end: its ranks hear the end from here
+            tp_.send_bytes(rank_t{o}, msg::finish, fin);
+            ++waiting;
+          }
+        }
+      auto m = tp_.wait(std::chrono::milliseconds(50));
+      if (!m) continue;
+      peers_.heard(m->source);
+      if (m->tag != msg::stats || !peers_[m->source.value].alive || stats[static_cast<std::size_t>(m->source.value)])
+        continue;
+      // A node scheduler relays its ranks' figures first (origin = the rank), its own (origin = itself) last.
+      auto got = decode_stats(m->payload);
+      const int origin = got.origin < 0 ? m->source.value : got.origin;
+      if (origin >= s_.size()) {
+        log().warn("scheduler: figures of rank {} from rank {}: no such rank; ignored", origin, m->source.value);
+        continue;
+      }
+      auto& st = stats[static_cast<std::size_t>(origin)];
+      const bool direct = origin == m->source.value;
+      if (!st || direct) st = std::move(got);  // a rank's own word over a relayed one (it may have turned to the root)
+      if (direct) --waiting;
+    }
+    if (waiting > 0) log().warn("{} worker(s) did not report their figures at the end", waiting);
+    return stats;
+  }
+
+  /// The state to go on from: the checkpoint (or nothing), plus after a takeover the results the survivors
+  /// reported that the checkpoint does not hold (each partition once: keyed by id).
+  static map_reduce_state initial_state(const std::optional<restart_point>& restart, std::uint64_t partitions,
+                                        takeover_input* takeover, survivors_report* survivors, failover_summary& f) {
+    auto st = restart ? map_reduce_state::from_image(restart->image, partitions, restart->file.string())
+                      : map_reduce_state::fresh(partitions);
+    if (!takeover) return st;
+    f.from_checkpoint = st.done_count();
+    auto add = [&](const result_batch& b) {
+      for (std::size_t i = 0; i < b.size(); ++i) {
+        const auto id = b.ids[i];
+        if (id >= partitions) throw error(fmt::format("failover: a survivor reported partition {} of {}", id, partitions));
+        if (!st.done.insert(id)) continue;
+        st.note_cost(id, static_cast<float>(static_cast<double>(b.nanos[i]) * 1e-9));
+        const auto r = b.result(i);
+        st.held.emplace(id, bytes(r.begin(), r.end()));
+        ++f.from_workers;
+      }
+    };
+    add(takeover->results);
+    for (const auto& [rank, batch] : survivors->results) add(batch);
+    return st;
+  }
+
+  /// Folds held results that continue the folded prefix.
+  void fold_held() {
+    auto& held = state_.held;
+    for (auto it = held.begin(); it != held.end() && it->first == state_.folded; it = held.erase(it)) {
+      job_.fold(it->second);
+      ++state_.folded;
+    }
+  }
+
+  /// After a takeover: the ranks that did not report and the lost scheduler are lost; the summary and the failure
+  /// history say what happened.
+  void start_after_takeover(const std::optional<restart_point>& restart) {
+    auto& f = failover_;
+    f.lost_scheduler = takeover_->lost_scheduler;
+    f.new_scheduler = s_.rank().value;
+    f.term = term_;
+    f.noticed_at_seconds = takeover_->noticed_at;
+    f.checkpoint = restart ? restart->file.string() : std::string();
+    f.dropped = takeover_->dropped + survivors_->dropped;
+    for (int r = 0; r < s_.size(); ++r) {
+      if (r == s_.rank().value || survivors_->reported[static_cast<std::size_t>(r)]) continue;
+      peers_[r].alive = false;
+      dispatch_.lose(rank_t{r});
+      f.lost_ranks.push_back(r);
+      if (!takeover_->excluded[static_cast<std::size_t>(r)] || r == f.lost_scheduler)
+        record_lost_rank(s_, config_, job_.name(), r);
+    }
+    std::uint64_t adopted = 0;
+    for (int r = 0; r < s_.size(); ++r) adopted += dispatch_.unfinished(rank_t{r});
+    f.adopted_running = adopted;
+    f.to_run = dispatch_.unassigned();
+    {  // below the highest id known done or running, everything left was handed out before (ids go out in order)
+      const auto n = job_.partition_count();
+      std::vector<bool> adopted(n, false);
+      std::uint64_t top = 0;
+      auto mark = [&](const std::vector<id_range>& ranges) {
+        for (const auto& r : ranges) {
+          for (auto id = r.begin; id < std::min(r.end, n); ++id) adopted[id] = true;
+          top = std::max(top, std::min(r.end, n));
+        }
+      };
+      mark(takeover_->running);
+      for (const auto& [rank, ranges] : survivors_->running) mark(ranges);
+      for (std::uint64_t id = 0; id < n; ++id)
+        if (dispatch_.is_done(partition_id{id})) top = std::max(top, id + 1);
+      for (std::uint64_t id = 0; id < top; ++id)
+        if (!dispatch_.is_done(partition_id{id}) && !adopted[id]) ++f.rerun;
+    }
+    f.resumed_at_seconds = since(setup_.t0);
+    log().warn("failover: rank {} is the scheduler now (term {}), {:.3f} s after the loss was noticed: {} partitions "
+               "from {}, {} results from the survivors, {} running there, {} left ({} of them run again){}",
+               f.new_scheduler, f.term, f.resumed_at_seconds - f.noticed_at_seconds, f.from_checkpoint,
+               f.checkpoint.empty() ? std::string("no checkpoint") : f.checkpoint, f.from_workers, f.adopted_running,
+               f.to_run, f.rerun, f.lost_ranks.empty() ? std::string() : fmt::format("; lost ranks: {}", fmt::join(f.lost_ranks, ", ")));
+    event(fmt::format("failover: rank {} took over from rank {} (term {})", f.new_scheduler, f.lost_scheduler, f.term));
+    if (!local_ && !peers_.any_alive())
+      throw error("failover: no rank is left to run partitions; job '" + job_.name() + "' cannot finish");
+    for (const auto& m : survivors_->early) handle(m);  // requests that came while the others were reporting
+    survivors_->early.clear();
+  }
+
+  /// A scheduler whose loop stalled (frozen by SIGSTOP, starved) may have been replaced meanwhile: its peers get a
+  /// fresh timeout, and it commits nothing (no checkpoint, no end of job) until a takeover, if any, has had the
+  /// time to arrive.
+  void note_stall(clock::time_point now) {
+    const double stalled = seconds_d(now - last_round_).count();
+    last_round_ = now;
+    if (!setup_.failover || stalled < std::max(0.5 * config_.timeout_seconds, 2 * config_.heartbeat_seconds)) return;
+    log().warn("the scheduler was stalled for {:.1f} s (frozen?): committing nothing until it knows that no other "
+               "rank took over", stalled);
+    for (int r = 0; r < s_.size(); ++r)
+      if (peers_[r].alive) peers_[r].last_heard = now;
+    fence_until_ = now + to_ns(std::max(0.5, 2 * config_.heartbeat_seconds));
+  }
+  bool fenced(clock::time_point now = clock::now()) const { return now < fence_until_; }
+
+  session& s_;
+  map_job_model& job_;
+  const run_config& config_;
+  const job_setup& setup_;
+  transport<msg>& tp_;
+  std::uint64_t hash_;
+  takeover_input* takeover_;    // set after a failover (what this rank brought), else null
+  survivors_report* survivors_; // set after a failover (what the others reported), else null
+  std::uint64_t term_;          // 0 for the first scheduler; one more per failover
+  failover_summary failover_;   // filled by initial_state() and start_after_takeover()
+  map_reduce_state state_;  // folded prefix, measured costs (done set: dispatcher; held results: held_)
+  held_results held_;
+  std::string restored_from_;
+  std::uint64_t restored_done_ = 0, restored_costs_ = 0;
+  dispatcher dispatch_;
+  peer_table peers_;
+  std::vector<std::uint32_t> parked_;  // per rank: chunks asked for that could not be handed out yet
+  std::vector<std::uint64_t> requests_seen_;  // per rank: requests received in this term (for covered)
+  clock::time_point last_round_ = clock::now();
+  clock::time_point fence_until_{};  // after a stall: commit nothing before this
+  bool first_commit_logged_ = false;
+  progress_meter progress_;
+  checkpoint_driver ckpt_;
+  cpu_meter cpu_;  // this rank's CPU since the loop was built
+  std::unique_ptr<executor> local_;
+  std::optional<comm_waiter> waiter_;
+  request_msg request_;  // the request being handled; its buffers are reused from one message to the next
+  result_batch local_results_;
+  clock::time_point last_speculation_check_ = clock::now();
+  bool speculation_round_ = false;  // this round of the loop may hand out speculative copies
+  std::size_t copies_seen_ = 0;
+  std::vector<trace_event> events_;
+  std::uint64_t messages_handled_ = 0;  // messages from workers while the job ran, and the time spent on them
+  double handling_seconds_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------------------
+
+map_reduce_scheduler::map_reduce_scheduler(session& s, map_job_model& job, const run_config& config,
+                                           const job_setup& setup)
+    : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm) {}
+
+map_reduce_scheduler::map_reduce_scheduler(session& s, map_job_model& job, const run_config& config,
+                                           const job_setup& setup, takeover_input takeover)
+    : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm), takeover_(std::move(takeover)) {}
+
+map_reduce_scheduler::~map_reduce_scheduler() = default;
+
+run_report map_reduce_scheduler::run() {
+  std::optional<survivors_report> survivors;
+  try {
+    const auto hash = params_hash(job_.params(), config_.seed, job_.partition_count());
+    const checkpoint_expectation expect{job_.name(), hash, map_reduce_state::model};
+    if (!takeover_) {
+      loop_ = std::make_unique<running>(s_, job_, config_, setup_, tp_, hash, find_restart(config_, expect));
+    } else {
+      // Failover: the survivors' reports, then the newest committed checkpoint (whatever --restart said: the
+      // workers dropped what the checkpoints hold).
+      survivors = collect_reports(tp_, s_, *takeover_, config_.timeout_seconds);
+      std::optional<restart_point> restart;
+      if (config_.checkpoint_dir) {
+        auto choice = select_restart(*config_.checkpoint_dir, expect);
+        if (choice.file) restart = restart_point{*choice.file, std::move(*choice.image)};
+      }
+      loop_ = std::make_unique<running>(s_, job_, config_, setup_, tp_, hash, std::move(restart), &*takeover_,
+                                        &*survivors);
+    }
+    return loop_->run();
+  } catch (const deposed& d) {
+    // Another rank took over with a higher term: commit nothing more, leave the job to it.
+    log().warn("rank {} took over as the scheduler (term {}): this rank was replaced (stalled or cut off) and "
+               "leaves the job without committing anything more", d.by, d.term);
+    if (loop_) loop_->cancel_local();
+    tp_.abandon_pending();
+    return left_job_report(job_.name(), "(replaced as the scheduler)");
+  } catch (...) {
+    fail(std::current_exception());
+  }
+}
+
+void map_reduce_scheduler::fail(std::exception_ptr e) noexcept(false) {
+  std::string what;
+  bool reported = false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const kernel_error& k) {
+    what = k.what();
+  } catch (const error& x) {
+    what = x.what();
+    reported = x.reported();
+  } catch (const std::exception& x) {
+    what = fmt::format("job '{}' failed on the scheduler: {}", job_.name(), x.what());
+    e = std::make_exception_ptr(error(what));
+  }
+  if (!reported) log().error("{}", what);
+  std::vector<bool> alive(static_cast<std::size_t>(s_.size()), true);  // before the loop exists: every worker
+  alive[static_cast<std::size_t>(s_.rank().value)] = false;
+  if (loop_) {
+    alive = loop_->alive_mask();
+    loop_->cancel_local();
+  }
+  abort_workers(tp_, alive, what, config_.timeout_seconds);
+  try {
+    std::rethrow_exception(e);
+  } catch (const error& x) {
+    x.mark_reported();
+    throw;
+  }
+}
+
+}  // namespace partita::detail

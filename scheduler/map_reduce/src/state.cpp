@@ -1,0 +1,122 @@
+#include <partita/scheduler/map_reduce/state.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include <partita/runtime/error.hpp>
+
+namespace partita {
+
+namespace {
+// Every dataset key of a map/reduce checkpoint, defined once.
+constexpr const char* key_accumulator = "scheduler/accumulator";
+constexpr const char* key_folded = "scheduler/folded_prefix";
+constexpr const char* key_done_ranges = "scheduler/done_ranges";
+constexpr const char* key_held_ids = "scheduler/held_ids";
+constexpr const char* key_held_ends = "scheduler/held_ends";
+constexpr const char* key_held_results = "scheduler/held_results";
+constexpr const char* key_cost = "scheduler/cost";
+constexpr const char* key_cost_stride = "scheduler/cost_stride";
+constexpr const char* key_run_seconds = "scheduler/run_seconds";
+
+template <class Map>
+const typename Map::mapped_type* find(const Map& m, const char* key) {
+  const auto it = m.find(key);
+  return it == m.end() ? nullptr : &it->second;
+}
+}  // namespace
+
+map_reduce_state map_reduce_state::fresh(std::uint64_t partitions) {
+  map_reduce_state s;
+  s.cost_stride = partitions <= cost_sample_limit ? 1 : (partitions + cost_sample_limit - 1) / cost_sample_limit;
+  s.measured.assign((partitions + s.cost_stride - 1) / s.cost_stride, std::nanf(""));
+  return s;
+}
+
+float map_reduce_state::cost_of(std::uint64_t id) const {
+  if (id % cost_stride != 0 || id / cost_stride >= measured.size()) return std::nanf("");
+  return measured[id / cost_stride];
+}
+
+std::uint64_t map_reduce_state::done_count() const { return done.count(); }
+
+std::uint64_t map_reduce_state::measured_count() const {
+  return static_cast<std::uint64_t>(std::count_if(measured.begin(), measured.end(), [](float x) { return std::isfinite(x); }));
+}
+
+void map_reduce_state::to_image(checkpoint_image& img) const {
+  img.blobs[key_accumulator] = accumulator;
+  img.u64[key_folded] = {folded};
+  auto& ranges = img.u64[key_done_ranges];
+  for (const auto& r : done.ranges()) {
+    ranges.push_back(r.begin);
+    ranges.push_back(r.end);
+  }
+  img.f64[key_cost].assign(measured.begin(), measured.end());
+  img.u64[key_cost_stride] = {cost_stride};
+  img.f64[key_run_seconds] = {run_seconds};
+  auto& ids = img.u64[key_held_ids];
+  auto& ends = img.u64[key_held_ends];
+  auto& data = img.blobs[key_held_results];
+  for (const auto& [id, b] : held) {
+    ids.push_back(id);
+    data.insert(data.end(), b.begin(), b.end());
+    ends.push_back(data.size());
+  }
+}
+
+map_reduce_state map_reduce_state::from_image(const checkpoint_image& image, std::uint64_t n, const std::string& file) {
+  auto bad = [&](const std::string& what) { return checkpoint_error(file, what); };
+  if (image.meta.partition_count != n)
+    throw bad(fmt::format("it has {} partitions, this job {}", image.meta.partition_count, n));
+  const auto* acc = find(image.blobs, key_accumulator);
+  const auto* folded = find(image.u64, key_folded);
+  const auto* ranges = find(image.u64, key_done_ranges);
+  if (!acc || !folded || !ranges || folded->size() != 1 || ranges->size() % 2 != 0)
+    throw bad("the scheduler state (accumulator, folded prefix, done ranges) is missing or malformed");
+  map_reduce_state r = fresh(n);
+  r.accumulator = *acc;
+  r.folded = (*folded)[0];
+  if (r.folded > n) throw bad("its folded prefix is past the last partition");
+  for (std::size_t i = 0; i < ranges->size(); i += 2) {
+    const auto b = (*ranges)[i], e = (*ranges)[i + 1];
+    if (b >= e || e > n) throw bad(fmt::format("done range [{}, {}) is outside 0..{}", b, e, n));
+    r.done.insert(id_range{b, e});
+  }
+  if (const auto gap = r.done.next_absent(0); gap < r.folded)
+    throw bad(fmt::format("partition {} is folded but not marked done", gap));
+  const auto* ids = find(image.u64, key_held_ids);
+  const auto* ends = find(image.u64, key_held_ends);
+  const auto* data = find(image.blobs, key_held_results);
+  if (!ids || !ends || !data || ids->size() != ends->size())
+    throw bad("the held results (held_ids, held_ends, held_results) are missing or disagree");
+  std::uint64_t begin = 0;
+  for (std::size_t i = 0; i < ids->size(); ++i) {
+    const auto id = (*ids)[i], end = (*ends)[i];
+    if (id >= n || id < r.folded || !r.done.contains(id) || r.held.count(id))
+      throw bad(fmt::format("stray result for partition {}", id));
+    if (end < begin || end > data->size()) throw bad(fmt::format("result of partition {} is out of bounds", id));
+    r.held.emplace(id, bytes(data->begin() + static_cast<long>(begin), data->begin() + static_cast<long>(end)));
+    begin = end;
+  }
+  // Every done id past the folded prefix must have its result (a walk over the done ranges; it stops at the
+  // first missing one, so a huge bogus range costs nothing).
+  for (auto id = r.done.next_present(r.folded); id != id_set::none && id < n; id = r.done.next_present(id + 1))
+    if (!r.held.count(id)) throw bad(fmt::format("partition {} is done but its result is missing", id));
+  // Costs are advisory (the cost policy's order): a sample that does not fit this job is ignored.
+  const auto* stride = find(image.u64, key_cost_stride);
+  const std::uint64_t step = stride && stride->size() == 1 && (*stride)[0] > 0 ? (*stride)[0] : 1;
+  if (const auto* cost = find(image.f64, key_cost); cost && cost->size() == (n + step - 1) / step) {
+    r.cost_stride = step;
+    r.measured.assign(cost->size(), std::nanf(""));
+    for (std::size_t i = 0; i < cost->size(); ++i)
+      if (std::isfinite((*cost)[i])) r.measured[i] = static_cast<float>((*cost)[i]);
+  }
+  if (const auto* run = find(image.f64, key_run_seconds); run && run->size() == 1 && std::isfinite((*run)[0]) && (*run)[0] >= 0)
+    r.run_seconds = (*run)[0];
+  return r;
+}
+
+}  // namespace partita
