@@ -9,7 +9,7 @@
 
 namespace partita::detail {
 
-std::optional<restart_point> find_restart(const run_config& c, const checkpoint_expectation& expect) {
+std::optional<restart_point> find_restart(const checkpoint_options& c, const checkpoint_expectation& expect) {
   if (!c.restart) return std::nullopt;
   if (*c.restart != "auto") return restart_point{*c.restart, read_checkpoint(*c.restart, expect)};
   auto choice = select_restart(*c.checkpoint_dir, expect);  // logs what it passed over, or "starting fresh"
@@ -17,7 +17,7 @@ std::optional<restart_point> find_restart(const run_config& c, const checkpoint_
   return restart_point{*choice.file, std::move(*choice.image)};
 }
 
-checkpoint_driver::checkpoint_driver(const session& s, const run_config& config, const job_setup& setup,
+checkpoint_driver::checkpoint_driver(const session& s, const checkpoint_options& config, const job_setup& setup,
                                      std::string job, double earlier_run_seconds, std::uint64_t progress_at_restore)
     : config_(config), setup_(setup), job_(std::move(job)), earlier_run_seconds_(earlier_run_seconds),
       schedule_(make_triggers(s), setup.t0), progress_at_last_(progress_at_restore) {

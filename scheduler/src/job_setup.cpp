@@ -21,11 +21,52 @@ job_comm::~job_comm() {
   if (comm_ != MPI_COMM_NULL && MPI_Comm_free(&comm_) != MPI_SUCCESS) log().warn("could not free the job's communicator");
 }
 
-void check_run_config(const run_config& config) {
-  if (config.prefetch < 0) throw usage_error("--prefetch must be 0 or more");
-  if (config.scheduler_levels < 0 || config.scheduler_levels > 2)
-    throw usage_error("--scheduler-levels must be 1 or 2 (or 0: two levels from 1024 ranks on)");
-  if (config.ranks_per_node < 0) throw usage_error("--ranks-per-node must be 1 or more (0: the real nodes)");
+namespace {
+
+// Options of the map/reduce dispatcher have no meaning for an iterative job: say so rather than ignore them.
+void refuse_dispatch_options(const dispatch_options& d) {
+  const auto refuse = [](const char* flag) {
+    throw usage_error(fmt::format("{} applies to map/reduce jobs only; an iterative job places partitions by measured "
+                                  "cost (see --rebalance-every, --imbalance-threshold)", flag));
+  };
+  const dispatch_options defaults;
+  if (d.policy != defaults.policy) refuse("--policy");
+  if (d.chunk != defaults.chunk) refuse("--chunk");
+  if (d.prefetch != defaults.prefetch) refuse("--prefetch");
+  if (d.max_chunks_per_message != defaults.max_chunks_per_message) refuse("--max-chunks-per-message");
+  if (d.scheduler_runs_partitions != defaults.scheduler_runs_partitions) refuse("--dedicated-scheduler");
+  if (d.speculate != defaults.speculate || d.speculation_factor != defaults.speculation_factor)
+    refuse("--speculate/--speculation-factor");
+  if (d.scheduler_levels != defaults.scheduler_levels) refuse("--scheduler-levels");
+  if (d.ranks_per_node != defaults.ranks_per_node) refuse("--ranks-per-node");
+  if (d != defaults) refuse("a dispatch option");  // one added to dispatch_options but not named above
+}
+
+// And the iterative job's rebalancing options have none for a map/reduce job.
+void refuse_iterative_options(const iterative_options& it) {
+  const auto refuse = [](const char* flag) {
+    throw usage_error(fmt::format("{} applies to iterative jobs only; a map/reduce job balances partitions as it "
+                                  "hands them out (see --policy)", flag));
+  };
+  const iterative_options defaults;
+  if (it.rebalance_every_steps != defaults.rebalance_every_steps) refuse("--rebalance-every");
+  if (it.imbalance_threshold != defaults.imbalance_threshold) refuse("--imbalance-threshold");
+  if (it != defaults) refuse("an iterative option");
+}
+
+}  // namespace
+
+void check_run_config(const run_config& config, model_kind model) {
+  if (model == model_kind::iterative) {
+    refuse_dispatch_options(config);
+    if (config.imbalance_threshold < 0) throw usage_error("--imbalance-threshold must be 0 (off) or more, e.g. 1.1");
+  } else {
+    refuse_iterative_options(config);
+    if (config.prefetch < 0) throw usage_error("--prefetch must be 0 or more");
+    if (config.scheduler_levels < 0 || config.scheduler_levels > 2)
+      throw usage_error("--scheduler-levels must be 1 or 2 (or 0: two levels from 1024 ranks on)");
+    if (config.ranks_per_node < 0) throw usage_error("--ranks-per-node must be 1 or more (0: the real nodes)");
+  }
   if (config.restart && *config.restart == "auto" && !config.checkpoint_dir)
     throw usage_error("--restart auto needs --checkpoint-dir (where to look for checkpoints)");
   const bool timed = config.checkpoint_every_partitions > 0 || config.checkpoint_every_seconds > 0 ||
@@ -68,7 +109,7 @@ job_setup set_up(session& s, const run_config& config, MPI_Comm comm) {
   return setup;
 }
 
-bool in_job_recovery(const run_config& config) noexcept {
+bool in_job_recovery(const liveness_options& config) noexcept {
   return config.failover == 1 || (config.failover < 0 && under_open_mpi_recovery());
 }
 

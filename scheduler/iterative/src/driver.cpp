@@ -30,19 +30,7 @@ double fold_in_id_order(const iterative_job_model& model, std::size_t k, std::sp
 }
 
 run_report run_iterative(session& s, iterative_job_model& job, const run_config& config) {
-  detail::check_run_config(config);
-  // Options of the map/reduce dispatcher have no meaning here: say so rather than ignore them.
-  const auto refuse = [](const char* flag) {
-    throw usage_error(fmt::format("{} applies to map/reduce jobs only; an iterative job places partitions by measured "
-                                  "cost (see --rebalance-every, --imbalance-threshold)", flag));
-  };
-  if (config.policy != run_config{}.policy) refuse("--policy");
-  if (config.chunk != 0) refuse("--chunk");
-  if (config.prefetch != run_config{}.prefetch) refuse("--prefetch");
-  if (config.max_chunks_per_message != 0) refuse("--max-chunks-per-message");
-  if (!config.scheduler_runs_partitions) refuse("--dedicated-scheduler");
-  if (!config.speculate || config.speculation_factor != run_config{}.speculation_factor) refuse("--speculate/--speculation-factor");
-  if (config.imbalance_threshold < 0) throw usage_error("--imbalance-threshold must be 0 (off) or more, e.g. 1.1");
+  detail::check_run_config(config, detail::model_kind::iterative);
   if (job.partition_count() == 0) throw usage_error("job '" + job.name() + "' has no partitions");
   // Under in-job recovery a lost rank does not end the run: the survivors agree on who is left, form a
   // communicator of their own and go on from the last checkpoint (docs/design.md, "In-job rollback").

@@ -29,7 +29,7 @@ struct restart_point {
 /// The checkpoint --restart names (auto: the newest usable one in --checkpoint-dir; or a file), or none (no
 /// --restart, or auto found nothing: "starting fresh" is logged). Throws checkpoint_error for an explicitly named
 /// file that cannot be used. Local; call it on the rank that decides (the scheduler).
-std::optional<restart_point> find_restart(const run_config& config, const checkpoint_expectation& expect);
+std::optional<restart_point> find_restart(const checkpoint_options& config, const checkpoint_expectation& expect);
 
 /// Whether a failed checkpoint fails the job (a stop on a signal must save) or is logged and retried later.
 enum class checkpoint_need { optional, required };
@@ -53,7 +53,7 @@ struct checkpoint_stats {
 class checkpoint_driver {
  public:
   /// `earlier_run_seconds` and `progress_at_restore` come from the checkpoint this run restarted from (0 if fresh).
-  checkpoint_driver(const session& s, const run_config& config, const job_setup& setup, std::string job,
+  checkpoint_driver(const session& s, const checkpoint_options& config, const job_setup& setup, std::string job,
                     double earlier_run_seconds, std::uint64_t progress_at_restore);
   checkpoint_driver(const checkpoint_driver&) = delete;
   checkpoint_driver& operator=(const checkpoint_driver&) = delete;
@@ -89,7 +89,7 @@ class checkpoint_driver {
  private:
   checkpoint_triggers make_triggers(const session& s) const;
 
-  const run_config& config_;
+  const checkpoint_options& config_;
   const job_setup& setup_;
   std::string job_;
   double earlier_run_seconds_;

@@ -36,7 +36,7 @@ class job_comm {
 
 /// Whether a lost rank should be recovered inside the run (scheduler failover, iterative rollback): --failover,
 /// or by default under `mpirun --enable-recovery`, which it needs; never with --no-failover.
-bool in_job_recovery(const run_config& config) noexcept;
+bool in_job_recovery(const liveness_options& config) noexcept;
 
 /// What every rank knows once the job is set up. Value type.
 struct job_setup {
@@ -53,9 +53,15 @@ struct job_setup {
   rank_t boss_of(rank_t r) const { return tree.boss_of(r); }
 };
 
-/// Refuses a configuration no model can run (a usage_error naming the flag and the fix). Local and
-/// deterministic, so every rank reaches the same verdict before anyone waits on anyone.
-void check_run_config(const run_config& config);
+/// The job model a configuration is checked for.
+enum class model_kind { map_reduce, iterative };
+
+/// Refuses a configuration `model` cannot run (a usage_error naming the flag and the fix): a bad value, or an option
+/// of the other model (dispatch_options for an iterative job, iterative_options for a map/reduce job) set away from
+/// its default. The one place where either model's options are refused. Local and deterministic, so every rank
+/// reaches the same verdict before anyone waits on anyone. The policy name is the map/reduce model's to check
+/// (make_policy).
+void check_run_config(const run_config& config, model_kind model);
 
 /// The collective part: the election and the thread counts (the last collectives before the job runs).
 /// Collective over `comm`.
