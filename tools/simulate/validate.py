@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Validation of partita_simulate against real runs on this machine (README, "Model of large runs").
+"""Validation of partita_simulate against real runs on this machine (docs/benchmarks.md, "Validation").
 
 For each workload: runs `mpirun -n R partita run synthetic ... --summary-json --trace` (best of --reps by wall
 time), then the model twice: with the partition times the run measured (from its trace: what the kernels really
