@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include <partita/checkpoint/detail/crc32.hpp>
+#include <partita/checkpoint/detail/h5_types.hpp>
 #include <partita/checkpoint/h5_check.hpp>
 
 namespace partita::detail {
@@ -128,9 +129,7 @@ class attr_reader {
     if (size == 0 || size > max_string_bytes)
       throw checkpoint_error(file_, fmt::format("/meta attribute '{}' claims {} bytes (bound {})", name, size,
                                                 max_string_bytes));
-    h5_handle mem(PARTITA_H5(H5Tcopy(H5T_C_S1)), h5_kind::datatype);
-    PARTITA_H5(H5Tset_size(mem.get(), size));
-    PARTITA_H5(H5Tset_strpad(mem.get(), H5T_STR_NULLPAD));
+    h5_handle mem = string_type(size, H5T_STR_NULLPAD);
     std::string buf(size, '\0');
     PARTITA_H5(H5Aread(attr.get(), mem.get(), buf.data()));
     if (auto nul = buf.find('\0'); nul != std::string::npos) buf.resize(nul);
@@ -243,28 +242,10 @@ std::vector<manifest_row> checkpoint_file::read_manifest(const checkpoint_meta& 
       throw bad_dataset(name_, where, "stores fewer bytes than its rows need (unwritten or truncated)");
 
     // In memory: packed rows {char path[L]; u64 bytes; u32 crc32; u64 step}.
-    const std::size_t row = path_len + 20;
-    h5_handle mem(PARTITA_H5(H5Tcreate(H5T_COMPOUND, row)), h5_kind::datatype);
-    h5_handle mem_str(PARTITA_H5(H5Tcopy(H5T_C_S1)), h5_kind::datatype);
-    PARTITA_H5(H5Tset_size(mem_str.get(), path_len));
-    PARTITA_H5(H5Tset_strpad(mem_str.get(), H5T_STR_NULLPAD));
-    PARTITA_H5(H5Tinsert(mem.get(), "path", 0, mem_str.get()));
-    PARTITA_H5(H5Tinsert(mem.get(), "bytes", path_len, H5T_NATIVE_UINT64));
-    PARTITA_H5(H5Tinsert(mem.get(), "crc32", path_len + 8, H5T_NATIVE_UINT32));
-    PARTITA_H5(H5Tinsert(mem.get(), "step", path_len + 12, H5T_NATIVE_UINT64));
-    std::vector<char> buf(static_cast<std::size_t>(*n) * row);
+    h5_handle mem = manifest_row_type(path_len, row_place::memory, H5T_STR_NULLPAD);
+    std::vector<char> buf(static_cast<std::size_t>(*n) * manifest_row_size(path_len));
     PARTITA_H5(H5Dread(ds.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()));
-
-    std::vector<manifest_row> rows(static_cast<std::size_t>(*n));
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const char* p = buf.data() + i * row;
-      std::string path(p, path_len);
-      if (auto nul = path.find('\0'); nul != std::string::npos) path.resize(nul);
-      rows[i].path = std::move(path);
-      std::memcpy(&rows[i].bytes, p + path_len, 8);
-      std::memcpy(&rows[i].crc, p + path_len + 8, 4);
-      std::memcpy(&rows[i].step, p + path_len + 12, 8);
-    }
+    const std::vector<manifest_row> rows = unpack_manifest(buf, path_len);
     const std::uint64_t stored_crc = attr_reader(ds.get(), name_).unsigned_value("crc32");
     const std::uint32_t computed = manifest_crc(rows);
     if (stored_crc != computed)
@@ -277,7 +258,7 @@ std::vector<manifest_row> checkpoint_file::read_manifest(const checkpoint_meta& 
     std::set<std::string_view> seen;
     bool meta_seen = false;
     std::uint64_t total = 0;
-    for (auto& r : rows) {
+    for (const auto& r : rows) {
       if (!seen.insert(r.path).second) throw bad_dataset(name_, where, "lists " + r.path + " twice");
       if (r.path == meta_row_path) {
         const bytes enc = encode_meta(meta);
@@ -356,10 +337,7 @@ bytes checkpoint_file::read_dataset(const manifest_row& row, dataset_kind& kind)
     bytes data(static_cast<std::size_t>(row.bytes));
     bytes_read_ += row.bytes;
     if (!data.empty()) {
-      const hid_t mem = kind == dataset_kind::blob  ? H5T_NATIVE_UINT8
-                        : kind == dataset_kind::u64 ? H5T_NATIVE_UINT64
-                                                    : H5T_NATIVE_DOUBLE;
-      PARTITA_H5(H5Dread(ds.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()));
+      PARTITA_H5(H5Dread(ds.get(), mem_type_of(kind), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()));
     }
     const std::uint32_t crc = crc32(data);
     if (crc != row.crc)
@@ -370,6 +348,22 @@ bytes checkpoint_file::read_dataset(const manifest_row& row, dataset_kind& kind)
     throw;
   } catch (const hdf5_error& e) {
     throw bad_dataset(name_, row.path, std::string("unreadable: ") + e.what());
+  }
+}
+
+void checkpoint_file::for_each_dataset(const std::vector<manifest_row>& rows, const dataset_fn& use,
+                                       const bad_dataset_fn& on_bad) {
+  for (const auto& row : rows) {
+    dataset_kind kind{};
+    bytes data;
+    try {
+      data = read_dataset(row, kind);
+    } catch (const bad_dataset& e) {
+      if (!on_bad) throw;
+      on_bad(e);
+      continue;
+    }
+    use(row, kind, std::move(data));
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,16 @@ class checkpoint_file {
   /// Reads the dataset of `row` after checking kind, shape and size; checks its CRC-32. The bytes are the
   /// elements in little-endian order.
   bytes read_dataset(const manifest_row& row, dataset_kind& kind);
+
+  /// What for_each_dataset hands on: a dataset's row, its element kind and its bytes, checked.
+  using dataset_fn = std::function<void(const manifest_row& row, dataset_kind kind, bytes&& data)>;
+  /// What for_each_dataset tells of a bad dataset when the pass goes on past it.
+  using bad_dataset_fn = std::function<void(const bad_dataset& e)>;
+  /// The one pass of every reader: reads the datasets `rows` lists, in order, each as read_dataset does, and
+  /// hands each to `use`. The first bad dataset throws bad_dataset, unless `on_bad` is given: then it goes
+  /// there and the pass goes on with the next row. Cost: one dataset in memory at a time (plus what `use` keeps).
+  void for_each_dataset(const std::vector<manifest_row>& rows, const dataset_fn& use,
+                        const bad_dataset_fn& on_bad = {});
 
  private:
   [[noreturn]] void fail(const std::string& problem) const;
