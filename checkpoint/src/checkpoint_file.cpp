@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <set>
 #include <system_error>
 
@@ -34,6 +35,18 @@ std::optional<std::string> expectation_mismatch(const checkpoint_meta& m, const 
   if (!e.model.empty() && m.model != e.model)
     return fmt::format("holds a '{}' job, but job '{}' is '{}'", m.model, e.job, e.model);
   return std::nullopt;
+}
+
+std::string problem_of_current_exception() {
+  try {
+    throw;
+  } catch (const checkpoint_error& e) {
+    return e.problem();
+  } catch (const std::bad_alloc&) {
+    return "out of memory while verifying it";
+  } catch (const std::exception& e) {
+    return e.what();
+  }
 }
 
 h5_handle make_fapl() {
@@ -199,6 +212,63 @@ checkpoint_meta checkpoint_file::read_meta() {
   }
 }
 
+// Every member must be there with the expected class and size; the path's string size is the file's.
+std::size_t checkpoint_file::manifest_path_len(hid_t ftype) const {
+  const std::string where(manifest_dataset);
+  auto member = [&](const char* name, H5T_class_t cls) {
+    const int idx = H5Tget_member_index(ftype, name);
+    if (idx < 0) {
+      H5Eclear2(H5E_DEFAULT);
+      throw bad_dataset(name_, where, std::string("has no member '") + name + "'");
+    }
+    h5_handle t(PARTITA_H5(H5Tget_member_type(ftype, static_cast<unsigned>(idx))), h5_kind::datatype);
+    if (PARTITA_H5(H5Tget_class(t.get())) != cls) throw bad_dataset(name_, where, std::string("member '") + name + "' has the wrong type");
+    return t;
+  };
+  h5_handle path_type = member("path", H5T_STRING);
+  if (PARTITA_H5(H5Tis_variable_str(path_type.get())) > 0)
+    throw bad_dataset(name_, where, "member 'path' is not a fixed-length string");
+  const std::size_t path_len = type_size(path_type.get());
+  if (path_len == 0 || path_len > max_string_bytes)
+    throw bad_dataset(name_, where, fmt::format("paths claim {} bytes each (bound {})", path_len, max_string_bytes));
+  for (const char* n : {"bytes", "crc32", "step"}) {
+    h5_handle t = member(n, H5T_INTEGER);
+    if (type_size(t.get()) > 8) throw bad_dataset(name_, where, std::string("member '") + n + "' is wider than 64 bits");
+  }
+  return path_len;
+}
+
+// The /meta row, then the data rows: unique, absolute, and together no larger than the file.
+std::vector<manifest_row> checkpoint_file::data_rows(const std::vector<manifest_row>& rows,
+                                                     const checkpoint_meta& meta) const {
+  const std::string where(manifest_dataset);
+  std::vector<manifest_row> data;
+  data.reserve(rows.size() - 1);
+  std::set<std::string_view> seen;
+  bool meta_seen = false;
+  std::uint64_t total = 0;
+  for (const auto& r : rows) {
+    if (!seen.insert(r.path).second) throw bad_dataset(name_, where, "lists " + r.path + " twice");
+    if (r.path == meta_row_path) {
+      const bytes enc = encode_meta(meta);
+      const std::uint32_t crc = crc32(enc);
+      if (r.crc != crc || r.bytes != enc.size())
+        throw bad_dataset(name_, std::string(meta_row_path),
+                          fmt::format("checksum mismatch (manifest {:#010x}, computed {:#010x})", r.crc, crc));
+      meta_seen = true;
+      continue;
+    }
+    if (r.path.size() < 2 || r.path.front() != '/' || r.path == where)
+      throw bad_dataset(name_, where, "lists an invalid dataset path '" + r.path + "'");
+    if (!checked_add(total, r.bytes) || total > size_)
+      throw bad_dataset(name_, where, fmt::format("lists {} bytes of data or more, but the file has only {} bytes",
+                                                  total, size_));
+    data.push_back(r);
+  }
+  if (!meta_seen) throw bad_dataset(name_, where, "has no row for /meta");
+  return data;
+}
+
 std::vector<manifest_row> checkpoint_file::read_manifest(const checkpoint_meta& meta) {
   const std::string where(manifest_dataset);
   try {
@@ -208,27 +278,7 @@ std::vector<manifest_row> checkpoint_file::read_manifest(const checkpoint_meta& 
     h5_handle ftype = type_of(ds.get(), false);
     if (PARTITA_H5(H5Tget_class(ftype.get())) != H5T_COMPOUND) throw bad_dataset(name_, where, "not a compound dataset");
 
-    // Every member must be there with the expected class and size; the path's string size is the file's.
-    auto member = [&](const char* name, H5T_class_t cls) {
-      const int idx = H5Tget_member_index(ftype.get(), name);
-      if (idx < 0) {
-        H5Eclear2(H5E_DEFAULT);
-        throw bad_dataset(name_, where, std::string("has no member '") + name + "'");
-      }
-      h5_handle t(PARTITA_H5(H5Tget_member_type(ftype.get(), static_cast<unsigned>(idx))), h5_kind::datatype);
-      if (PARTITA_H5(H5Tget_class(t.get())) != cls) throw bad_dataset(name_, where, std::string("member '") + name + "' has the wrong type");
-      return t;
-    };
-    h5_handle path_type = member("path", H5T_STRING);
-    if (PARTITA_H5(H5Tis_variable_str(path_type.get())) > 0)
-      throw bad_dataset(name_, where, "member 'path' is not a fixed-length string");
-    const std::size_t path_len = type_size(path_type.get());
-    if (path_len == 0 || path_len > max_string_bytes)
-      throw bad_dataset(name_, where, fmt::format("paths claim {} bytes each (bound {})", path_len, max_string_bytes));
-    for (const char* n : {"bytes", "crc32", "step"}) {
-      h5_handle t = member(n, H5T_INTEGER);
-      if (type_size(t.get()) > 8) throw bad_dataset(name_, where, std::string("member '") + n + "' is wider than 64 bits");
-    }
+    const std::size_t path_len = manifest_path_len(ftype.get());
 
     h5_handle space(PARTITA_H5(H5Dget_space(ds.get())), h5_kind::dataspace);
     const auto n = count_1d(space.get());
@@ -252,32 +302,7 @@ std::vector<manifest_row> checkpoint_file::read_manifest(const checkpoint_meta& 
       throw bad_dataset(name_, where, fmt::format("checksum mismatch (stored {:#010x}, computed {:#010x})",
                                                   stored_crc, computed));
 
-    // The /meta row, then the data rows: unique, absolute, and together no larger than the file.
-    std::vector<manifest_row> data;
-    data.reserve(rows.size() - 1);
-    std::set<std::string_view> seen;
-    bool meta_seen = false;
-    std::uint64_t total = 0;
-    for (const auto& r : rows) {
-      if (!seen.insert(r.path).second) throw bad_dataset(name_, where, "lists " + r.path + " twice");
-      if (r.path == meta_row_path) {
-        const bytes enc = encode_meta(meta);
-        const std::uint32_t crc = crc32(enc);
-        if (r.crc != crc || r.bytes != enc.size())
-          throw bad_dataset(name_, std::string(meta_row_path),
-                            fmt::format("checksum mismatch (manifest {:#010x}, computed {:#010x})", r.crc, crc));
-        meta_seen = true;
-        continue;
-      }
-      if (r.path.size() < 2 || r.path.front() != '/' || r.path == where)
-        throw bad_dataset(name_, where, "lists an invalid dataset path '" + r.path + "'");
-      if (!checked_add(total, r.bytes) || total > size_)
-        throw bad_dataset(name_, where, fmt::format("lists {} bytes of data or more, but the file has only {} bytes",
-                                                    total, size_));
-      data.push_back(r);
-    }
-    if (!meta_seen) throw bad_dataset(name_, where, "has no row for /meta");
-    return data;
+    return data_rows(rows, meta);
   } catch (const checkpoint_error&) {
     throw;
   } catch (const hdf5_error& e) {

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <limits>
 #include <optional>
-#include <new>
 #include <set>
 #include <sstream>
 
@@ -27,15 +26,9 @@ verify_report verify_checkpoint(const fs::path& file) {
   } catch (const detail::bad_dataset& e) {
     r.first_bad = e.dataset();
     r.problem = e.problem();
-  } catch (const checkpoint_error& e) {
+  } catch (...) {
+    r.problem = detail::problem_of_current_exception();
     r.first_bad = file.string();
-    r.problem = e.problem();
-  } catch (const std::bad_alloc&) {
-    r.first_bad = file.string();
-    r.problem = "out of memory while verifying it";
-  } catch (const std::exception& e) {
-    r.first_bad = file.string();
-    r.problem = e.what();
   }
   return r;
 }

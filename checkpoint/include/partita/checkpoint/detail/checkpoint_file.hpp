@@ -63,6 +63,8 @@ class checkpoint_file {
 
  private:
   [[noreturn]] void fail(const std::string& problem) const;
+  std::size_t manifest_path_len(hid_t row_type) const;  // checks the row type's members
+  std::vector<manifest_row> data_rows(const std::vector<manifest_row>& rows, const checkpoint_meta& meta) const;
   std::filesystem::path path_;
   std::string name_;  // path_.string(), for errors
   std::uint64_t size_ = 0;
@@ -70,6 +72,11 @@ class checkpoint_file {
   h5_handle file_;
   std::uint64_t bytes_read_ = 0;  // all datasets together may not exceed the file
 };
+
+/// The problem of the exception being handled, for reports that do not throw (verify, restart selection):
+/// a checkpoint_error's problem(), "out of memory while verifying it", or another std::exception's what().
+/// Call it only inside a catch block; an exception of another type goes on up.
+std::string problem_of_current_exception();
 
 /// Why `meta` does not fit `expect` (other job, other parameters hash, other model), if it does not.
 std::optional<std::string> expectation_mismatch(const checkpoint_meta& meta, const checkpoint_expectation& expect);
