@@ -5,10 +5,12 @@
 #include <fmt/format.h>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <set>
 #include <system_error>
 
 #include <partita/checkpoint/detail/crc32.hpp>
+#include <partita/checkpoint/detail/h5_types.hpp>
 #include <partita/checkpoint/h5_check.hpp>
 
 namespace partita::detail {
@@ -33,6 +35,18 @@ std::optional<std::string> expectation_mismatch(const checkpoint_meta& m, const 
   if (!e.model.empty() && m.model != e.model)
     return fmt::format("holds a '{}' job, but job '{}' is '{}'", m.model, e.job, e.model);
   return std::nullopt;
+}
+
+std::string problem_of_current_exception() {
+  try {
+    throw;
+  } catch (const checkpoint_error& e) {
+    return e.problem();
+  } catch (const std::bad_alloc&) {
+    return "out of memory while verifying it";
+  } catch (const std::exception& e) {
+    return e.what();
+  }
 }
 
 h5_handle make_fapl() {
@@ -128,9 +142,7 @@ class attr_reader {
     if (size == 0 || size > max_string_bytes)
       throw checkpoint_error(file_, fmt::format("/meta attribute '{}' claims {} bytes (bound {})", name, size,
                                                 max_string_bytes));
-    h5_handle mem(PARTITA_H5(H5Tcopy(H5T_C_S1)), h5_kind::datatype);
-    PARTITA_H5(H5Tset_size(mem.get(), size));
-    PARTITA_H5(H5Tset_strpad(mem.get(), H5T_STR_NULLPAD));
+    h5_handle mem = string_type(size, H5T_STR_NULLPAD);
     std::string buf(size, '\0');
     PARTITA_H5(H5Aread(attr.get(), mem.get(), buf.data()));
     if (auto nul = buf.find('\0'); nul != std::string::npos) buf.resize(nul);
@@ -200,6 +212,63 @@ checkpoint_meta checkpoint_file::read_meta() {
   }
 }
 
+// Every member must be there with the expected class and size; the path's string size is the file's.
+std::size_t checkpoint_file::manifest_path_len(hid_t ftype) const {
+  const std::string where(manifest_dataset);
+  auto member = [&](const char* name, H5T_class_t cls) {
+    const int idx = H5Tget_member_index(ftype, name);
+    if (idx < 0) {
+      H5Eclear2(H5E_DEFAULT);
+      throw bad_dataset(name_, where, std::string("has no member '") + name + "'");
+    }
+    h5_handle t(PARTITA_H5(H5Tget_member_type(ftype, static_cast<unsigned>(idx))), h5_kind::datatype);
+    if (PARTITA_H5(H5Tget_class(t.get())) != cls) throw bad_dataset(name_, where, std::string("member '") + name + "' has the wrong type");
+    return t;
+  };
+  h5_handle path_type = member("path", H5T_STRING);
+  if (PARTITA_H5(H5Tis_variable_str(path_type.get())) > 0)
+    throw bad_dataset(name_, where, "member 'path' is not a fixed-length string");
+  const std::size_t path_len = type_size(path_type.get());
+  if (path_len == 0 || path_len > max_string_bytes)
+    throw bad_dataset(name_, where, fmt::format("paths claim {} bytes each (bound {})", path_len, max_string_bytes));
+  for (const char* n : {"bytes", "crc32", "step"}) {
+    h5_handle t = member(n, H5T_INTEGER);
+    if (type_size(t.get()) > 8) throw bad_dataset(name_, where, std::string("member '") + n + "' is wider than 64 bits");
+  }
+  return path_len;
+}
+
+// The /meta row, then the data rows: unique, absolute, and together no larger than the file.
+std::vector<manifest_row> checkpoint_file::data_rows(const std::vector<manifest_row>& rows,
+                                                     const checkpoint_meta& meta) const {
+  const std::string where(manifest_dataset);
+  std::vector<manifest_row> data;
+  data.reserve(rows.size() - 1);
+  std::set<std::string_view> seen;
+  bool meta_seen = false;
+  std::uint64_t total = 0;
+  for (const auto& r : rows) {
+    if (!seen.insert(r.path).second) throw bad_dataset(name_, where, "lists " + r.path + " twice");
+    if (r.path == meta_row_path) {
+      const bytes enc = encode_meta(meta);
+      const std::uint32_t crc = crc32(enc);
+      if (r.crc != crc || r.bytes != enc.size())
+        throw bad_dataset(name_, std::string(meta_row_path),
+                          fmt::format("checksum mismatch (manifest {:#010x}, computed {:#010x})", r.crc, crc));
+      meta_seen = true;
+      continue;
+    }
+    if (r.path.size() < 2 || r.path.front() != '/' || r.path == where)
+      throw bad_dataset(name_, where, "lists an invalid dataset path '" + r.path + "'");
+    if (!checked_add(total, r.bytes) || total > size_)
+      throw bad_dataset(name_, where, fmt::format("lists {} bytes of data or more, but the file has only {} bytes",
+                                                  total, size_));
+    data.push_back(r);
+  }
+  if (!meta_seen) throw bad_dataset(name_, where, "has no row for /meta");
+  return data;
+}
+
 std::vector<manifest_row> checkpoint_file::read_manifest(const checkpoint_meta& meta) {
   const std::string where(manifest_dataset);
   try {
@@ -209,27 +278,7 @@ std::vector<manifest_row> checkpoint_file::read_manifest(const checkpoint_meta& 
     h5_handle ftype = type_of(ds.get(), false);
     if (PARTITA_H5(H5Tget_class(ftype.get())) != H5T_COMPOUND) throw bad_dataset(name_, where, "not a compound dataset");
 
-    // Every member must be there with the expected class and size; the path's string size is the file's.
-    auto member = [&](const char* name, H5T_class_t cls) {
-      const int idx = H5Tget_member_index(ftype.get(), name);
-      if (idx < 0) {
-        H5Eclear2(H5E_DEFAULT);
-        throw bad_dataset(name_, where, std::string("has no member '") + name + "'");
-      }
-      h5_handle t(PARTITA_H5(H5Tget_member_type(ftype.get(), static_cast<unsigned>(idx))), h5_kind::datatype);
-      if (PARTITA_H5(H5Tget_class(t.get())) != cls) throw bad_dataset(name_, where, std::string("member '") + name + "' has the wrong type");
-      return t;
-    };
-    h5_handle path_type = member("path", H5T_STRING);
-    if (PARTITA_H5(H5Tis_variable_str(path_type.get())) > 0)
-      throw bad_dataset(name_, where, "member 'path' is not a fixed-length string");
-    const std::size_t path_len = type_size(path_type.get());
-    if (path_len == 0 || path_len > max_string_bytes)
-      throw bad_dataset(name_, where, fmt::format("paths claim {} bytes each (bound {})", path_len, max_string_bytes));
-    for (const char* n : {"bytes", "crc32", "step"}) {
-      h5_handle t = member(n, H5T_INTEGER);
-      if (type_size(t.get()) > 8) throw bad_dataset(name_, where, std::string("member '") + n + "' is wider than 64 bits");
-    }
+    const std::size_t path_len = manifest_path_len(ftype.get());
 
     h5_handle space(PARTITA_H5(H5Dget_space(ds.get())), h5_kind::dataspace);
     const auto n = count_1d(space.get());
@@ -243,60 +292,17 @@ std::vector<manifest_row> checkpoint_file::read_manifest(const checkpoint_meta& 
       throw bad_dataset(name_, where, "stores fewer bytes than its rows need (unwritten or truncated)");
 
     // In memory: packed rows {char path[L]; u64 bytes; u32 crc32; u64 step}.
-    const std::size_t row = path_len + 20;
-    h5_handle mem(PARTITA_H5(H5Tcreate(H5T_COMPOUND, row)), h5_kind::datatype);
-    h5_handle mem_str(PARTITA_H5(H5Tcopy(H5T_C_S1)), h5_kind::datatype);
-    PARTITA_H5(H5Tset_size(mem_str.get(), path_len));
-    PARTITA_H5(H5Tset_strpad(mem_str.get(), H5T_STR_NULLPAD));
-    PARTITA_H5(H5Tinsert(mem.get(), "path", 0, mem_str.get()));
-    PARTITA_H5(H5Tinsert(mem.get(), "bytes", path_len, H5T_NATIVE_UINT64));
-    PARTITA_H5(H5Tinsert(mem.get(), "crc32", path_len + 8, H5T_NATIVE_UINT32));
-    PARTITA_H5(H5Tinsert(mem.get(), "step", path_len + 12, H5T_NATIVE_UINT64));
-    std::vector<char> buf(static_cast<std::size_t>(*n) * row);
+    h5_handle mem = manifest_row_type(path_len, row_place::memory, H5T_STR_NULLPAD);
+    std::vector<char> buf(static_cast<std::size_t>(*n) * manifest_row_size(path_len));
     PARTITA_H5(H5Dread(ds.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()));
-
-    std::vector<manifest_row> rows(static_cast<std::size_t>(*n));
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const char* p = buf.data() + i * row;
-      std::string path(p, path_len);
-      if (auto nul = path.find('\0'); nul != std::string::npos) path.resize(nul);
-      rows[i].path = std::move(path);
-      std::memcpy(&rows[i].bytes, p + path_len, 8);
-      std::memcpy(&rows[i].crc, p + path_len + 8, 4);
-      std::memcpy(&rows[i].step, p + path_len + 12, 8);
-    }
+    const std::vector<manifest_row> rows = unpack_manifest(buf, path_len);
     const std::uint64_t stored_crc = attr_reader(ds.get(), name_).unsigned_value("crc32");
     const std::uint32_t computed = manifest_crc(rows);
     if (stored_crc != computed)
       throw bad_dataset(name_, where, fmt::format("checksum mismatch (stored {:#010x}, computed {:#010x})",
                                                   stored_crc, computed));
 
-    // The /meta row, then the data rows: unique, absolute, and together no larger than the file.
-    std::vector<manifest_row> data;
-    data.reserve(rows.size() - 1);
-    std::set<std::string_view> seen;
-    bool meta_seen = false;
-    std::uint64_t total = 0;
-    for (auto& r : rows) {
-      if (!seen.insert(r.path).second) throw bad_dataset(name_, where, "lists " + r.path + " twice");
-      if (r.path == meta_row_path) {
-        const bytes enc = encode_meta(meta);
-        const std::uint32_t crc = crc32(enc);
-        if (r.crc != crc || r.bytes != enc.size())
-          throw bad_dataset(name_, std::string(meta_row_path),
-                            fmt::format("checksum mismatch (manifest {:#010x}, computed {:#010x})", r.crc, crc));
-        meta_seen = true;
-        continue;
-      }
-      if (r.path.size() < 2 || r.path.front() != '/' || r.path == where)
-        throw bad_dataset(name_, where, "lists an invalid dataset path '" + r.path + "'");
-      if (!checked_add(total, r.bytes) || total > size_)
-        throw bad_dataset(name_, where, fmt::format("lists {} bytes of data or more, but the file has only {} bytes",
-                                                    total, size_));
-      data.push_back(r);
-    }
-    if (!meta_seen) throw bad_dataset(name_, where, "has no row for /meta");
-    return data;
+    return data_rows(rows, meta);
   } catch (const checkpoint_error&) {
     throw;
   } catch (const hdf5_error& e) {
@@ -356,10 +362,7 @@ bytes checkpoint_file::read_dataset(const manifest_row& row, dataset_kind& kind)
     bytes data(static_cast<std::size_t>(row.bytes));
     bytes_read_ += row.bytes;
     if (!data.empty()) {
-      const hid_t mem = kind == dataset_kind::blob  ? H5T_NATIVE_UINT8
-                        : kind == dataset_kind::u64 ? H5T_NATIVE_UINT64
-                                                    : H5T_NATIVE_DOUBLE;
-      PARTITA_H5(H5Dread(ds.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()));
+      PARTITA_H5(H5Dread(ds.get(), mem_type_of(kind), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()));
     }
     const std::uint32_t crc = crc32(data);
     if (crc != row.crc)
@@ -370,6 +373,22 @@ bytes checkpoint_file::read_dataset(const manifest_row& row, dataset_kind& kind)
     throw;
   } catch (const hdf5_error& e) {
     throw bad_dataset(name_, row.path, std::string("unreadable: ") + e.what());
+  }
+}
+
+void checkpoint_file::for_each_dataset(const std::vector<manifest_row>& rows, const dataset_fn& use,
+                                       const bad_dataset_fn& on_bad) {
+  for (const auto& row : rows) {
+    dataset_kind kind{};
+    bytes data;
+    try {
+      data = read_dataset(row, kind);
+    } catch (const bad_dataset& e) {
+      if (!on_bad) throw;
+      on_bad(e);
+      continue;
+    }
+    use(row, kind, std::move(data));
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <charconv>
+#include <cstring>
 
 #include <partita/checkpoint/detail/crc32.hpp>
 
@@ -60,6 +61,34 @@ std::uint32_t manifest_crc(const std::vector<manifest_row>& rows) {
     crc = crc32(buf, crc);
   }
   return crc;
+}
+
+std::vector<char> pack_manifest(const std::vector<manifest_row>& rows, std::size_t path_len) {
+  const std::size_t row = manifest_row_size(path_len);
+  std::vector<char> buf(rows.size() * row, '\0');
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    char* p = buf.data() + i * row;
+    std::memcpy(p, rows[i].path.data(), rows[i].path.size());
+    std::memcpy(p + path_len, &rows[i].bytes, 8);
+    std::memcpy(p + path_len + 8, &rows[i].crc, 4);
+    std::memcpy(p + path_len + 12, &rows[i].step, 8);
+  }
+  return buf;
+}
+
+std::vector<manifest_row> unpack_manifest(const std::vector<char>& packed, std::size_t path_len) {
+  const std::size_t row = manifest_row_size(path_len);
+  std::vector<manifest_row> rows(packed.size() / row);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const char* p = packed.data() + i * row;
+    std::string path(p, path_len);
+    if (auto nul = path.find('\0'); nul != std::string::npos) path.resize(nul);
+    rows[i].path = std::move(path);
+    std::memcpy(&rows[i].bytes, p + path_len, 8);
+    std::memcpy(&rows[i].crc, p + path_len + 8, 4);
+    std::memcpy(&rows[i].step, p + path_len + 12, 8);
+  }
+  return rows;
 }
 
 std::string partition_path(std::uint64_t id, std::string_view name) {

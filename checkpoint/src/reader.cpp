@@ -1,7 +1,6 @@
 #include <partita/checkpoint/reader.hpp>
 
 #include <algorithm>
-#include <cstring>
 #include <new>
 
 #include <partita/checkpoint/detail/checkpoint_file.hpp>
@@ -15,31 +14,19 @@ checkpoint_image read_checkpoint(const std::filesystem::path& file, const checkp
     img.meta = f.read_meta();
     const auto rows = f.read_manifest(img.meta);
     if (auto why = detail::expectation_mismatch(img.meta, expect)) throw checkpoint_error(file.string(), *why);
-    for (const auto& row : rows) {
-      detail::dataset_kind kind{};
-      bytes data = f.read_dataset(row, kind);
+    f.for_each_dataset(rows, [&](const detail::manifest_row& row, detail::dataset_kind kind, bytes&& data) {
       if (auto part = detail::parse_partition_path(row.path)) {
         img.partitions.push_back({partition_id{part->first}, step_t{row.step}, std::move(part->second), std::move(data),
                                   kind == detail::dataset_kind::f64 ? element_type::f64 : element_type::u8});
-        continue;
+        return;
       }
       const std::string key = row.path.substr(1);
       switch (kind) {
         case detail::dataset_kind::blob: img.blobs[key] = std::move(data); break;
-        case detail::dataset_kind::u64: {
-          auto& v = img.u64[key];
-          v.resize(data.size() / 8);
-          if (!v.empty()) std::memcpy(v.data(), data.data(), data.size());
-          break;
-        }
-        case detail::dataset_kind::f64: {
-          auto& v = img.f64[key];
-          v.resize(data.size() / 8);
-          if (!v.empty()) std::memcpy(v.data(), data.data(), data.size());
-          break;
-        }
+        case detail::dataset_kind::u64: img.u64[key] = detail::elements_of<std::uint64_t>(data); break;
+        case detail::dataset_kind::f64: img.f64[key] = detail::elements_of<double>(data); break;
       }
-    }
+    });
     std::sort(img.partitions.begin(), img.partitions.end(), [](const partition_blob& a, const partition_blob& b) {
       return a.id != b.id ? a.id < b.id : a.name < b.name;
     });

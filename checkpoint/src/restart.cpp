@@ -1,8 +1,8 @@
 #include <partita/checkpoint/restart.hpp>
 
-#include <new>
 #include <variant>
 
+#include <partita/checkpoint/detail/checkpoint_file.hpp>
 #include <partita/checkpoint/detail/files.hpp>
 #include <partita/runtime/log.hpp>
 
@@ -15,12 +15,8 @@ std::variant<checkpoint_image, std::string> try_read(const std::filesystem::path
                                                      const checkpoint_expectation& expect) {
   try {
     return read_checkpoint(file, expect);
-  } catch (const checkpoint_error& e) {
-    return e.problem();
-  } catch (const std::bad_alloc&) {
-    return std::string("out of memory while verifying it");
-  } catch (const std::exception& e) {
-    return std::string(e.what());
+  } catch (...) {
+    return detail::problem_of_current_exception();
   }
 }
 }  // namespace

@@ -3,11 +3,12 @@
 #include <algorithm>
 #include <fmt/format.h>
 #include <limits>
-#include <new>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include <partita/checkpoint/detail/checkpoint_file.hpp>
+#include <partita/checkpoint/detail/human_bytes.hpp>
 
 namespace partita {
 
@@ -20,40 +21,66 @@ verify_report verify_checkpoint(const fs::path& file) {
     const auto meta = f.read_meta();
     const auto rows = f.read_manifest(meta);
     r.datasets_checked = 1;  // the /meta record
-    for (const auto& row : rows) {
-      detail::dataset_kind kind{};
-      ++r.datasets_checked;
-      (void)f.read_dataset(row, kind);
-    }
+    f.for_each_dataset(rows, [&](const detail::manifest_row&, detail::dataset_kind, bytes&&) { ++r.datasets_checked; });
     r.ok = true;
   } catch (const detail::bad_dataset& e) {
     r.first_bad = e.dataset();
     r.problem = e.problem();
-  } catch (const checkpoint_error& e) {
+  } catch (...) {
+    r.problem = detail::problem_of_current_exception();
     r.first_bad = file.string();
-    r.problem = e.problem();
-  } catch (const std::bad_alloc&) {
-    r.first_bad = file.string();
-    r.problem = "out of memory while verifying it";
-  } catch (const std::exception& e) {
-    r.first_bad = file.string();
-    r.problem = e.what();
   }
   return r;
 }
 
 namespace {
-std::string size_text(std::uint64_t b) {
-  if (b < 1024) return fmt::format("{} B", b);
-  const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b) / 1024;
-  int u = 0;
-  while (v >= 1024 && u < 3) {
-    v /= 1024;
-    ++u;
+
+/// What inspect tells of the datasets: partitions counted, one line per scheduler dataset.
+struct dataset_summary {
+  std::set<std::uint64_t> ids;
+  std::uint64_t part_bytes = 0, part_sets = 0;
+  std::vector<std::string> sched_lines;
+  std::optional<std::uint64_t> done;  // partitions covered by a done_ranges dataset
+  std::string first_bad;
+
+  void add(const detail::manifest_row& row, detail::dataset_kind kind, const bytes& data) {
+    if (auto p = detail::parse_partition_path(row.path)) {
+      ids.insert(p->first);
+      ++part_sets;
+      part_bytes += row.bytes;
+      return;
+    }
+    std::string line =
+        fmt::format("    {:<28} {:>8} {}", row.path, detail::kind_name(kind), detail::human_bytes(row.bytes));
+    if (kind == detail::dataset_kind::f64 && !data.empty()) line += f64_stats(detail::elements_of<double>(data));
+    if (kind == detail::dataset_kind::u64) line += u64_note(row.path, detail::elements_of<std::uint64_t>(data));
+    sched_lines.push_back(std::move(line));
   }
-  return fmt::format("{:.1f} {}", v, units[u]);
-}
+
+  static std::string f64_stats(const std::vector<double>& v) {
+    double lo = std::numeric_limits<double>::infinity(), hi = -lo, sum = 0;
+    for (double x : v) {
+      lo = std::min(lo, x);
+      hi = std::max(hi, x);
+      sum += x;
+    }
+    return fmt::format("  ({} values: min {:.4g}, mean {:.4g}, max {:.4g}, sum {:.4g})", v.size(), lo,
+                       sum / static_cast<double>(v.size()), hi, sum);
+  }
+
+  std::string u64_note(const std::string& path, const std::vector<std::uint64_t>& v) {
+    const std::size_t n = v.size();
+    std::string note = fmt::format("  ({} values)", n);
+    if (path.ends_with("done_ranges") && n % 2 == 0) {
+      std::uint64_t total = 0;
+      for (std::size_t i = 0; i + 1 < n; i += 2) total += v[i + 1] > v[i] ? v[i + 1] - v[i] : 0;
+      done = total;
+      note += fmt::format(" = {} [begin,end) ranges covering {} partitions", n / 2, total);
+    }
+    return note;
+  }
+};
+
 }  // namespace
 
 std::string inspect_checkpoint(const fs::path& file) {
@@ -61,69 +88,29 @@ std::string inspect_checkpoint(const fs::path& file) {
   out << "checkpoint " << file.string();
   try {
     detail::checkpoint_file f(file);
-    out << " (" << size_text(f.file_size()) << ")\n";
+    out << " (" << detail::human_bytes(f.file_size()) << ")\n";
     const auto m = f.read_meta();
     out << fmt::format("  job          {} ({}), parameters hash {:#018x}\n", m.job, m.model, m.params_hash);
     out << fmt::format("  epoch        {}, step {}, written by {} rank(s)\n", m.epoch.value, m.step.value, m.rank_count);
     out << fmt::format("  written by   Partita {}, format version {}\n", m.code_version, m.format_version);
     const auto rows = f.read_manifest(m);
 
-    std::set<std::uint64_t> ids;
-    std::uint64_t part_bytes = 0, part_sets = 0;
-    std::vector<std::string> sched_lines;
-    std::optional<std::uint64_t> done;
-    std::string first_bad;
-    std::size_t checked = 1;
-    for (const auto& row : rows) {
-      detail::dataset_kind kind{};
-      bytes data;
-      ++checked;
-      try {
-        data = f.read_dataset(row, kind);
-      } catch (const detail::bad_dataset& e) {
-        if (first_bad.empty()) first_bad = e.dataset() + ": " + e.problem();
-        continue;
-      }
-      if (auto p = detail::parse_partition_path(row.path)) {
-        ids.insert(p->first);
-        ++part_sets;
-        part_bytes += row.bytes;
-        continue;
-      }
-      std::string line = fmt::format("    {:<28} {:>8} {}", row.path, detail::kind_name(kind), size_text(row.bytes));
-      const std::size_t n = data.size() / 8;
-      if (kind == detail::dataset_kind::f64 && n > 0) {
-        std::vector<double> v(n);
-        std::memcpy(v.data(), data.data(), data.size());
-        double lo = std::numeric_limits<double>::infinity(), hi = -lo, sum = 0;
-        for (double x : v) {
-          lo = std::min(lo, x);
-          hi = std::max(hi, x);
-          sum += x;
-        }
-        line += fmt::format("  ({} values: min {:.4g}, mean {:.4g}, max {:.4g}, sum {:.4g})", n, lo,
-                            sum / static_cast<double>(n), hi, sum);
-      } else if (kind == detail::dataset_kind::u64) {
-        std::vector<std::uint64_t> v(n);
-        if (n) std::memcpy(v.data(), data.data(), data.size());
-        line += fmt::format("  ({} values)", n);
-        if (row.path.ends_with("done_ranges") && n % 2 == 0) {
-          std::uint64_t total = 0;
-          for (std::size_t i = 0; i + 1 < n; i += 2) total += v[i + 1] > v[i] ? v[i + 1] - v[i] : 0;
-          done = total;
-          line += fmt::format(" = {} [begin,end) ranges covering {} partitions", n / 2, total);
-        }
-      }
-      sched_lines.push_back(std::move(line));
-    }
+    dataset_summary s;
+    f.for_each_dataset(
+        rows, [&](const detail::manifest_row& row, detail::dataset_kind kind, bytes&& data) { s.add(row, kind, data); },
+        [&](const detail::bad_dataset& e) {
+          if (s.first_bad.empty()) s.first_bad = e.dataset() + ": " + e.problem();
+        });
+    const std::size_t checked = 1 + rows.size();  // the /meta record and every row, bad ones included
     out << fmt::format("  partitions   {} in the job", m.partition_count);
-    if (done) out << fmt::format(", {} done", *done);
-    out << fmt::format("; {} stored here ({} dataset(s), {})\n", ids.size(), part_sets, size_text(part_bytes));
-    if (!ids.empty()) out << fmt::format("               ids {}..{}\n", *ids.begin(), *ids.rbegin());
+    if (s.done) out << fmt::format(", {} done", *s.done);
+    out << fmt::format("; {} stored here ({} dataset(s), {})\n", s.ids.size(), s.part_sets,
+                       detail::human_bytes(s.part_bytes));
+    if (!s.ids.empty()) out << fmt::format("               ids {}..{}\n", *s.ids.begin(), *s.ids.rbegin());
     out << "  datasets\n";
-    for (const auto& l : sched_lines) out << l << '\n';
-    if (first_bad.empty()) out << fmt::format("  checksums    all {} verify (CRC-32)\n", checked);
-    else out << "  checksums    BAD: " << first_bad << '\n';
+    for (const auto& l : s.sched_lines) out << l << '\n';
+    if (s.first_bad.empty()) out << fmt::format("  checksums    all {} verify (CRC-32)\n", checked);
+    else out << "  checksums    BAD: " << s.first_bad << '\n';
   } catch (const checkpoint_error& e) {
     out << "\n  cannot be read: " << e.problem() << '\n';
   } catch (const std::exception& e) {

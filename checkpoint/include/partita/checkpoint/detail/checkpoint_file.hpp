@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,8 +51,20 @@ class checkpoint_file {
   /// elements in little-endian order.
   bytes read_dataset(const manifest_row& row, dataset_kind& kind);
 
+  /// What for_each_dataset hands on: a dataset's row, its element kind and its bytes, checked.
+  using dataset_fn = std::function<void(const manifest_row& row, dataset_kind kind, bytes&& data)>;
+  /// What for_each_dataset tells of a bad dataset when the pass goes on past it.
+  using bad_dataset_fn = std::function<void(const bad_dataset& e)>;
+  /// The one pass of every reader: reads the datasets `rows` lists, in order, each as read_dataset does, and
+  /// hands each to `use`. The first bad dataset throws bad_dataset, unless `on_bad` is given: then it goes
+  /// there and the pass goes on with the next row. Cost: one dataset in memory at a time (plus what `use` keeps).
+  void for_each_dataset(const std::vector<manifest_row>& rows, const dataset_fn& use,
+                        const bad_dataset_fn& on_bad = {});
+
  private:
   [[noreturn]] void fail(const std::string& problem) const;
+  std::size_t manifest_path_len(hid_t row_type) const;  // checks the row type's members
+  std::vector<manifest_row> data_rows(const std::vector<manifest_row>& rows, const checkpoint_meta& meta) const;
   std::filesystem::path path_;
   std::string name_;  // path_.string(), for errors
   std::uint64_t size_ = 0;
@@ -59,6 +72,11 @@ class checkpoint_file {
   h5_handle file_;
   std::uint64_t bytes_read_ = 0;  // all datasets together may not exceed the file
 };
+
+/// The problem of the exception being handled, for reports that do not throw (verify, restart selection):
+/// a checkpoint_error's problem(), "out of memory while verifying it", or another std::exception's what().
+/// Call it only inside a catch block; an exception of another type goes on up.
+std::string problem_of_current_exception();
 
 /// Why `meta` does not fit `expect` (other job, other parameters hash, other model), if it does not.
 std::optional<std::string> expectation_mismatch(const checkpoint_meta& meta, const checkpoint_expectation& expect);

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,7 +46,25 @@ struct manifest_row {
   std::uint64_t bytes = 0;
   std::uint32_t crc = 0;
   std::uint64_t step = 0;
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) { ar & path & bytes & crc & step; }
 };
+
+/// The elements of a dataset's bytes (little-endian, as read_dataset returns them) as values of T (uint64 or
+/// double); a trailing partial element is dropped.
+template <class T>
+std::vector<T> elements_of(const bytes& data) {
+  std::vector<T> v(data.size() / sizeof(T));
+  if (!v.empty()) std::memcpy(v.data(), data.data(), v.size() * sizeof(T));
+  return v;
+}
+
+/// The size of one packed manifest row {char path[path_len]; u64 bytes; u32 crc32; u64 step}.
+inline constexpr std::size_t manifest_row_size(std::size_t path_len) noexcept { return path_len + 20; }
+/// `rows` packed, native byte order, each path NUL-padded to `path_len` bytes (which must exceed every path).
+std::vector<char> pack_manifest(const std::vector<manifest_row>& rows, std::size_t path_len);
+/// The rows of `packed` (as pack_manifest packs them); each path ends at its first NUL or after `path_len` bytes.
+std::vector<manifest_row> unpack_manifest(const std::vector<char>& packed, std::size_t path_len);
 
 /// The canonical bytes of the meta record (what the /meta row's CRC covers).
 bytes encode_meta(const checkpoint_meta& meta);
