@@ -15,6 +15,7 @@
 #include <partita/scheduler/map_reduce/detail/node_pool.hpp>
 #include <partita/scheduler/map_reduce/detail/prefetch_depth.hpp>
 #include <partita/scheduler/map_reduce/detail/protocol.hpp>
+#include <partita/scheduler/map_reduce/detail/root_core.hpp>
 #include <partita/scheduler/detail/scheduler_tree.hpp>
 #include <partita/scheduler/map_reduce/dispatcher.hpp>
 #include <partita/scheduler/map_reduce/policy.hpp>
@@ -31,7 +32,6 @@ namespace {
 constexpr double infinity = std::numeric_limits<double>::infinity();
 constexpr double result_batch_age_s = detail::result_batch_age_seconds;  // lone results go up once this old
 constexpr std::size_t result_batch_size = detail::result_batch_limit;    // ... or once this many
-constexpr double speculation_check_s = 0.01;        // the scheduler looks for stragglers at most this often
 constexpr double scheduler_local_poll_s = 200e-6;   // the scheduler's longest wait while its own kernels run
 constexpr double tick_s = 1e-9;                     // a wake-up at a deadline counts as the deadline reached
 
@@ -41,6 +41,11 @@ bool reached(double now, double deadline) { return now + tick_s >= deadline; }
 dispatcher::clock::time_point at(double seconds) {
   return dispatcher::clock::time_point{} +
          std::chrono::duration_cast<dispatcher::clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+/// Simulated seconds of a dispatcher time point (the inverse of at()).
+double seconds_at(dispatcher::clock::time_point t) {
+  return std::chrono::duration<double>(t - dispatcher::clock::time_point{}).count();
 }
 
 /// One protocol message (detail/protocol.hpp's request and assign, plus finish).
@@ -268,44 +273,41 @@ struct own_threads {
 /// and the ranks of its own node. Rank 0 (this actor) runs partitions too unless dedicated.
 void root_actor(world& w) {
   const auto& o = w.options;
-  const auto workers = w.tree.root_view(w.threads);
   dispatcher_options dopt;
   dopt.fixed_chunk = o.chunk;
   dopt.speculation.enabled = o.speculate;
   dopt.splitting = w.tree.node_schedulers();
-  dispatcher d(o.partitions, workers, make_policy(o.policy, o.chunk), dopt);
+  // The product's root decisions (parking, speculation cadence, commit): the simulated results carry no bytes.
+  detail::root_core core(dispatcher(o.partitions, w.tree.root_view(w.threads), make_policy(o.policy, o.chunk), dopt),
+                         w.tree, w.threads, map_reduce_state::fresh(o.partitions), [](std::span<const std::byte>) {},
+                         at(0));
+  auto& d = core.dispatch();
   own_threads local(w.threads[0], w);
   inbox in(rank_box(0), 16, &w.root_queue);
   server me;
-  std::vector<std::uint32_t> parked(workers.size(), 0);
-  std::vector<int> parked_list;  // workers with parked > 0
-  double last_speculation_check = 0;
-  bool speculation_round = false;
 
-  auto answer = [&](int worker, std::uint32_t want, double& service_chunks, bool again = false) {
-    auto chunks = d.assign(rank_t{worker}, static_cast<int>(want), at(sg4::Engine::get_clock()));
-    if (chunks.empty()) {  // answered later, when work comes back
-      const bool first = parked[static_cast<std::size_t>(worker)] == 0;
-      if (first) parked_list.push_back(worker);
-      parked[static_cast<std::size_t>(worker)] += want;
-      if (again || !first || !w.tree.is_node_scheduler(worker)) return std::unique_ptr<sim_message>();
-      auto dry = std::make_unique<sim_message>();  // a node scheduler hears that the queue is empty
-      dry->what = sim_message::kind::assign;
-      return dry;
-    }
-    service_chunks += static_cast<double>(chunks.size());
+  // What the core answers `want` chunks for `worker`, as a message (null: parked, nothing to send).
+  auto answer = [&](int worker, std::uint32_t want, double& service_chunks,
+                    detail::request_kind kind = detail::request_kind::fresh) {
+    auto a = core.answer(rank_t{worker}, want, at(sg4::Engine::get_clock()), kind);
+    if (!a) return std::unique_ptr<sim_message>();
+    service_chunks += static_cast<double>(a->chunks.size());
     auto m = std::make_unique<sim_message>();
     m->what = sim_message::kind::assign;
-    m->answers = want;
-    m->chunks = std::move(chunks);
+    m->answers = a->answers;
+    m->chunks = std::move(a->chunks);
     return m;
+  };
+  auto commit = [&](int worker, const std::vector<finished_partition>& results) {
+    for (const auto& r : results) core.commit(rank_t{worker}, partition_id{r.id}, r.seconds, {});
+    core.end_batch();
   };
 
   // One message (handle(): commit its results, answer its request), served in turn.
   auto handle = [&](std::unique_ptr<sim_message> m) {
     ++me.received;
     const std::uint64_t n = m->results.size();
-    for (const auto& r : m->results) d.complete(rank_t{m->from}, partition_id{r.id}, r.seconds);
+    commit(m->from, m->results);
     double chunks = 0;
     std::unique_ptr<sim_message> reply;
     if (m->want > 0) reply = answer(m->from, m->want, chunks);
@@ -317,20 +319,16 @@ void root_actor(world& w) {
 
   while (!d.finished()) {
     const double now = sg4::Engine::get_clock();
-    speculation_round = false;
-    if (d.may_speculate() && reached(now, last_speculation_check + speculation_check_s)) {
-      last_speculation_check = now;
-      speculation_round = true;
-    }
+    core.begin_round(at(now));
     // Its own executor (serve_local).
     if (local.threads.threads() > 0) {
       local.threads.advance(now, local.results);
       double chunks_given = 0;
       const int lacking = o.threads + o.prefetch - local.threads.in_flight();
-      for (const auto& r : local.results) d.complete(rank_t{0}, partition_id{r.id}, r.seconds);
+      commit(0, local.results);
       const auto committed = local.results.size();
       local.results.clear();
-      if (lacking > 0 && (d.unassigned() > 0 || speculation_round)) {
+      if (lacking > 0 && core.may_hand_out()) {
         auto chunks = d.assign(rank_t{0}, lacking, at(now));
         chunks_given = static_cast<double>(chunks.size());
         for (auto& c : chunks) local.threads.submit(std::move(c), now);
@@ -349,18 +347,16 @@ void root_actor(world& w) {
     }
     if (d.finished()) break;
     // Parked requests, once work is back (speculative copies; serve_parked).
-    if ((d.unassigned() > 0 || speculation_round) && !parked_list.empty())
-      for (const int p : std::exchange(parked_list, {})) {
-        const auto want = std::exchange(parked[static_cast<std::size_t>(p)], 0);
-        double chunks = 0;
-        auto reply = answer(p, want, chunks, true);
-        if (chunks > 0) me.serve(w.cal.assign_s * chunks);
-        if (reply) send(rank_box(p), std::move(reply));
-      }
+    for (const auto& p : core.take_parked()) {
+      double chunks = 0;
+      auto reply = answer(p.rank.value, p.want, chunks, detail::request_kind::parked_again);
+      if (chunks > 0) me.serve(w.cal.assign_s * chunks);
+      if (reply) send(rank_box(p.rank.value), std::move(reply));
+    }
     if (any) continue;
     // Nothing there (idle_wait): wait for a message, for its own kernels, or for the next look for stragglers.
     double wake = local.next_look();
-    if (!parked_list.empty() && d.may_speculate()) wake = std::min(wake, last_speculation_check + speculation_check_s);
+    if (core.has_parked() && d.may_speculate()) wake = std::min(wake, seconds_at(core.next_speculation_check()));
     if (auto m = in.wait_until(std::max(wake, sg4::Engine::get_clock()))) handle(std::move(m));
   }
   auto& r = w.result;

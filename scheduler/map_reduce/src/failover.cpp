@@ -4,6 +4,8 @@
 
 #include <partita/runtime/failure_history.hpp>
 #include <partita/runtime/log.hpp>
+#include <partita/scheduler/detail/bounded_gather.hpp>
+#include <partita/scheduler/detail/timing.hpp>
 
 namespace partita::detail {
 
@@ -25,35 +27,34 @@ survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_
   survivors_report out;
   out.reported.assign(static_cast<std::size_t>(n), false);
   out.reported[static_cast<std::size_t>(self)] = true;
-  int waiting = 0;
+  // Every other rank hears the takeover (a lost one too: a frozen scheduler that resumes learns it was replaced);
+  // only those not excluded are waited for.
+  bounded_gather<msg> gather(tp, n);
   for (int r = 0; r < n; ++r) {
     if (r == self) continue;
-    tp.send_bytes(rank_t{r}, msg::takeover, encode_number(me.term));
-    if (!me.excluded[static_cast<std::size_t>(r)]) ++waiting;
+    if (me.excluded[static_cast<std::size_t>(r)]) gather.tell(rank_t{r}, msg::takeover, encode_number(me.term));
+    else gather.ask(rank_t{r}, msg::takeover, encode_number(me.term));
   }
-  const auto deadline = clock::now() + to_ns(timeout_s);
-  while (waiting > 0 && clock::now() < deadline) {
-    auto m = tp.wait(std::chrono::milliseconds(20));
-    if (!m) continue;
-    const auto r = static_cast<std::size_t>(m->source.value);
-    if (m->tag == msg::takeover) {
-      const auto term = decode_number(m->payload);
-      if (term > me.term) throw deposed{m->source.value, term};
-      continue;  // a lower term: that rank will learn of ours
+  const int waiting = gather.run(clock::now() + to_ns(timeout_s), std::chrono::milliseconds(20), [&](message<msg>& m) {
+    const auto r = static_cast<std::size_t>(m.source.value);
+    if (m.tag == msg::takeover) {
+      const auto term = decode_number(m.payload);
+      if (term > me.term) throw deposed{m.source.value, term};
+      return;  // a lower term: that rank will learn of ours
     }
-    if (m->tag != msg::report) {
+    if (m.tag != msg::report) {
       // A rank that has reported already goes on as this scheduler's worker: keep its messages for the loop.
-      if (out.reported[r]) out.early.push_back(std::move(*m));
-      continue;
+      if (out.reported[r]) out.early.push_back(std::move(m));
+      return;
     }
-    auto rep = decode_report(m->payload);
-    if (rep.term != me.term || me.excluded[r] || out.reported[r]) continue;
+    auto rep = decode_report(m.payload);
+    if (rep.term != me.term || me.excluded[r] || out.reported[r]) return;
     out.reported[r] = true;
-    --waiting;
+    gather.answered(m.source);
     out.dropped += rep.dropped;
-    if (!rep.results.empty()) out.results.emplace_back(m->source.value, std::move(rep.results));
-    if (!rep.running.empty()) out.running.emplace_back(m->source.value, std::move(rep.running));
-  }
+    if (!rep.results.empty()) out.results.emplace_back(m.source.value, std::move(rep.results));
+    if (!rep.running.empty()) out.running.emplace_back(m.source.value, std::move(rep.running));
+  });
   if (waiting > 0) log().warn("failover: {} rank(s) did not report within {:.0f} s: they count as lost", waiting, timeout_s);
   // A takeover to a dead rank may never complete, and would hold up every later flush; freed requests still
   // complete in the background (a frozen scheduler that resumes still gets its takeover).

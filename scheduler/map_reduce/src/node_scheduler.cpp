@@ -7,6 +7,7 @@
 #include <partita/scheduler/map_reduce/detail/finish_report.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
+#include <partita/scheduler/detail/bounded_gather.hpp>
 #include <partita/scheduler/map_reduce/detail/scheduler.hpp>
 
 namespace partita::detail {
@@ -214,34 +215,33 @@ run_report node_scheduler::finish(const message<msg>& m) {
 
   // Pass the finish on and collect the members' figures (bounded, within the root's own wait for ours).
   std::vector<std::optional<worker_stats>> got(static_cast<std::size_t>(s_.size()));
-  int waiting = 0;
+  bounded_gather<msg> gather(tp_, s_.size());
   for (int r : members_)
-    if (peers_[r].alive) {
-      tp_.send_bytes(rank_t{r}, msg::finish, m.payload);
-      ++waiting;
-    }
-  const auto deadline = clock::now() + to_ns(0.7 * std::max(5.0, config_.timeout_seconds));
+    if (peers_[r].alive) gather.ask(rank_t{r}, msg::finish, m.payload);
   auto beat = clock::now();
-  while ((waiting > 0 || (local_ && local_->in_flight() > 0)) && clock::now() < deadline) {
+  auto round = [&] {
     for (int r : members_)
       if (peers_[r].alive && !got[static_cast<std::size_t>(r)] && since(peers_[r].last_heard) > config_.timeout_seconds) {
         lose(r, false);
-        --waiting;
+        gather.answered(rank_t{r});
       }
     if (since(beat) > config_.heartbeat_seconds) {  // the root must not take this live rank for a lost one
       send_up(msg::heartbeat, {});
       beat = clock::now();
     }
-    auto in = tp_.wait(std::chrono::milliseconds(20));
-    if (!in) continue;
-    peers_.heard(in->source);
-    const int r = in->source.value;
-    if (in->tag == msg::stats && pool_.serves(r) && r != s_.rank().value && peers_[r].alive &&
+  };
+  auto on_message = [&](const message<msg>& in) {
+    peers_.heard(in.source);
+    const int r = in.source.value;
+    if (in.tag == msg::stats && pool_.serves(r) && r != s_.rank().value && peers_[r].alive &&
         !got[static_cast<std::size_t>(r)]) {
-      got[static_cast<std::size_t>(r)] = decode_stats(in->payload);
-      --waiting;
+      got[static_cast<std::size_t>(r)] = decode_stats(in.payload);
+      gather.answered(in.source);
     }
-  }
+  };
+  const int waiting = gather.run(clock::now() + to_ns(0.7 * std::max(5.0, config_.timeout_seconds)),
+                                 std::chrono::milliseconds(20), on_message, round,
+                                 [&] { return local_ && local_->in_flight() > 0; });
   if (waiting > 0) log().warn("node scheduler rank {}: {} rank(s) did not report their figures at the end",
                               s_.rank().value, waiting);
 

@@ -11,28 +11,24 @@
 #include <partita/runtime/crash_point.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
+#include <partita/scheduler/detail/bounded_gather.hpp>
 #include <partita/scheduler/detail/report_builder.hpp>
+#include <partita/scheduler/map_reduce/detail/root_core.hpp>
+#include <partita/scheduler/map_reduce/detail/root_report.hpp>
+#include <partita/scheduler/map_reduce/detail/root_start.hpp>
 
 namespace partita::detail {
 
 void abort_workers(transport<msg>& tp, const std::vector<bool>& alive, const std::string& what,
                    double timeout_s) noexcept {
   try {
-    std::vector<bool> waiting = alive;
-    int left = 0;
+    bounded_gather<msg> gather(tp, static_cast<int>(alive.size()));
     for (std::size_t r = 0; r < alive.size(); ++r)
-      if (alive[r]) {
-        tp.send_bytes(rank_t{static_cast<int>(r)}, msg::abort, encode_abort(what));
-        ++left;
-      }
-    const auto deadline = clock::now() + to_ns(std::min(10.0, timeout_s));
-    while (left > 0 && clock::now() < deadline) {
-      auto m = tp.wait(std::chrono::milliseconds(20));
-      if (m && m->tag == msg::aborted && waiting[static_cast<std::size_t>(m->source.value)]) {
-        waiting[static_cast<std::size_t>(m->source.value)] = false;
-        --left;
-      }
-    }
+      if (alive[r]) gather.ask(rank_t{static_cast<int>(r)}, msg::abort, encode_abort(what));
+    const int left = gather.run(clock::now() + to_ns(std::min(10.0, timeout_s)), std::chrono::milliseconds(20),
+                                [&](const message<msg>& m) {
+                                  if (m.tag == msg::aborted && gather.awaited(m.source)) gather.answered(m.source);
+                                });
     if (left > 0) log().warn("{} worker(s) did not acknowledge the abort", left);
     tp.flush_or_abandon(std::chrono::seconds(5));
   } catch (const std::exception& e) {
@@ -41,65 +37,37 @@ void abort_workers(transport<msg>& tp, const std::vector<bool>& alive, const std
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The loop's state: dispatcher, folding, liveness, checkpoints, the scheduler's own executor.
+// The loop: moves messages between the workers and the root's decisions (root_core), and around them the
+// liveness of the workers, checkpoints, the scheduler's own executor and the end of the job.
 // ---------------------------------------------------------------------------------------------------------
 struct map_reduce_scheduler::running {
   /// `takeover` and `survivors` are set when this rank took over from a lost scheduler (failover).
   running(session& s, map_job_model& job, const run_config& config, const job_setup& setup, transport<msg>& tp,
           std::uint64_t hash, std::optional<restart_point> restart, takeover_input* takeover = nullptr,
           survivors_report* survivors = nullptr)
-      : s_(s), job_(job), config_(config), setup_(setup), tp_(tp), hash_(hash), takeover_(takeover),
-        survivors_(survivors), term_(takeover ? takeover->term : 0),
-        state_(initial_state(restart, job.partition_count(), takeover, survivors, failover_)),
-        restored_from_(restart ? restart->file.string() : std::string()),
-        restored_done_(state_.done_count()), restored_costs_(restart ? state_.measured_count() : 0),
-        dispatch_(job.partition_count(), setup.tree.root_view(setup.threads), make_policy(config.policy, config.chunk),
-                  make_options()),
-        peers_(s.size(), s.rank()), parked_(static_cast<std::size_t>(s.size()), 0),
-        requests_seen_(static_cast<std::size_t>(s.size()), 0),
-        progress_("partitions", job.partition_count(), dispatch_.done_count(), config.progress_interval_seconds,
-                  config.quiet),
-        ckpt_(s, config, setup, job.name(), state_.run_seconds, dispatch_.done_count()) {
-    if (restart && !takeover)
-      log().info("restart: from {} (epoch {}): {} of {} partitions already done, {} measured costs", restored_from_,
-                 restart->image.meta.epoch.value, restored_done_, job.partition_count(), restored_costs_);
-    job_.reset();
-    if (restart) job_.restore(state_.accumulator);
-    fold_held();  // results the survivors reported may continue the folded prefix
-    state_.done.clear();  // the dispatcher owns the done set while the job runs, held_ the held results
-    held_.add(state_.held);
-    state_.held.clear();
-    for (int r = 0; r < s.size(); ++r)  // two levels: the root talks to node schedulers, not to their ranks
-      if (!setup.tree.reports_to_root(r)) peers_[r].alive = false;
-    if (takeover && takeover->exec) {
-      local_ = std::move(takeover->exec);  // still running the partitions this rank had as a worker
-    } else if (const int mine = setup.threads_of(s.rank()); mine > 0) {
-      local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank());
-    }
-    waiter_.emplace(tp_, local_.get());
-    if (takeover) start_after_takeover(restart);
-  }
+      : running(s, job, config, setup, tp, hash, restart, takeover, survivors,
+                start_of(restart, job.partition_count(), takeover, survivors)) {}
 
   run_report run() {
     event("job start");
     std::string stop;
-    while (!(dispatch_.finished() && state_.folded == job_.partition_count()) || fenced()) {
+    while (!core_.complete() || fenced()) {
       // One clock read for the round's bookkeeping: on the one-partition-per-message path each read shows.
       const auto now = clock::now();
       note_stall(now);
-      speculation_round_ = speculation_due();
+      core_.begin_round(clock::now());
       bool busy = serve_local();
       busy |= serve_messages(busy ? clock::now() : now);  // a message's cost must not include the local work
       serve_parked();
       keep_alive(now);
-      progress_.update(dispatch_.done_count(), now);
+      progress_.update(dispatch().done_count(), now);
       stop = checkpoint_if_due(now);
       if (!stop.empty()) break;
       if (!busy) idle_wait();
     }
-    progress_.update(dispatch_.done_count(), {}, true);
+    progress_.update(dispatch().done_count(), {}, true);
     progress_.finish();
-    if (stop.empty() && ckpt_.enabled() && dispatch_.done_count() > ckpt_.progress_at_last())
+    if (stop.empty() && ckpt_.enabled() && dispatch().done_count() > ckpt_.progress_at_last())
       checkpoint("end of job", checkpoint_need::optional);
     event("job end");
     return finish(stop);
@@ -116,12 +84,57 @@ struct map_reduce_scheduler::running {
   }
 
  private:
-  dispatcher_options make_options() const {
+  /// The state the loop starts from, with what a failover counted on the way (initial_state()).
+  struct start {
+    map_reduce_state state;
+    failover_summary failover;
+  };
+
+  running(session& s, map_job_model& job, const run_config& config, const job_setup& setup, transport<msg>& tp,
+          std::uint64_t hash, const std::optional<restart_point>& restart, takeover_input* takeover,
+          survivors_report* survivors, start st)
+      : s_(s), job_(job), config_(config), setup_(setup), tp_(tp), hash_(hash), takeover_(takeover),
+        survivors_(survivors), term_(takeover ? takeover->term : 0), failover_(std::move(st.failover)),
+        restored_from_(restart ? restart->file.string() : std::string()),
+        restored_done_(st.state.done_count()), restored_costs_(restart ? st.state.measured_count() : 0),
+        core_(make_core(std::move(st.state), restart.has_value())), peers_(s.size(), s.rank()),
+        requests_seen_(static_cast<std::size_t>(s.size()), 0),
+        progress_("partitions", job.partition_count(), dispatch().done_count(), config.progress_interval_seconds,
+                  config.quiet),
+        ckpt_(s, config, setup, job.name(), core_.state().run_seconds, dispatch().done_count()) {
+    if (restart && !takeover)
+      log().info("restart: from {} (epoch {}): {} of {} partitions already done, {} measured costs", restored_from_,
+                 restart->image.meta.epoch.value, restored_done_, job.partition_count(), restored_costs_);
+    for (int r = 0; r < s.size(); ++r)  // two levels: the root talks to node schedulers, not to their ranks
+      if (!setup.tree.reports_to_root(r)) peers_[r].alive = false;
+    if (takeover && takeover->exec) {
+      local_ = std::move(takeover->exec);  // still running the partitions this rank had as a worker
+    } else if (const int mine = setup.threads_of(s.rank()); mine > 0) {
+      local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank());
+    }
+    waiter_.emplace(tp_, local_.get());
+    if (takeover) start_after_takeover(restart);
+  }
+
+  dispatcher& dispatch() noexcept { return core_.dispatch(); }
+
+  /// The root's decisions over a dispatcher of every partition, from `st` (the job's accumulator restored first:
+  /// held results that continue the folded prefix are folded at once).
+  root_core make_core(map_reduce_state st, bool restored) {
+    dispatcher d(job_.partition_count(), setup_.tree.root_view(setup_.threads),
+                 make_policy(config_.policy, config_.chunk), make_options(st));
+    job_.reset();
+    if (restored) job_.restore(st.accumulator);
+    return root_core(std::move(d), setup_.tree, setup_.threads, std::move(st),
+                     [this](std::span<const std::byte> r) { job_.fold(r); }, clock::now());
+  }
+
+  dispatcher_options make_options(const map_reduce_state& st) const {
     dispatcher_options o;
     o.fixed_chunk = config_.chunk;
     o.speculation.enabled = config_.speculate;
     o.speculation.factor = config_.speculation_factor;
-    o.done = state_.done;
+    o.done = st.done;
     o.splitting = setup_.tree.node_schedulers();  // a node scheduler splits what it gets for its node's threads
     const auto ranks_with_threads = std::count_if(setup_.threads.begin(), setup_.threads.end(), [](int t) { return t > 0; });
     // Before the cost policy's per-partition arrays: a job that cannot fit is refused in one line, not by bad_alloc.
@@ -131,22 +144,7 @@ struct map_reduce_scheduler::running {
       for (const auto& r : survivors_->running) o.held.push_back(r);
     }
     if (config_.policy == "cost") {
-      // Measured costs from the previous run where there are any; the job's hints elsewhere, scaled to seconds by
-      // the partitions that have both.
-      const auto n = job_.partition_count();
-      o.costs.resize(n);
-      double hinted = 0, measured = 0;
-      for (std::uint64_t i = 0; i < n; ++i) {
-        o.costs[i] = static_cast<float>(job_.cost_hint(partition_id{i}));
-        if (const float m = state_.cost_of(i); !std::isnan(m) && o.costs[i] > 0) {
-          hinted += o.costs[i];
-          measured += m;
-        }
-      }
-      const double scale = hinted > 0 ? measured / hinted : 1.0;
-      for (std::uint64_t i = 0; i < n; ++i)
-        if (const float m = state_.cost_of(i); !std::isnan(m)) o.costs[i] = m;
-        else o.costs[i] = static_cast<float>(o.costs[i] * scale);
+      o.costs = seeded_costs(job_, st);
       if (restored_costs_ > 0)
         log().info("cost policy: ordering by {} measured costs from the checkpoint, hints for the rest", restored_costs_);
     }
@@ -160,15 +158,9 @@ struct map_reduce_scheduler::running {
     img.meta.params_hash = hash_;
     img.meta.model = map_reduce_state::model;
     img.meta.partition_count = job_.partition_count();
-    state_.accumulator = job_.accumulator();
-    state_.done = dispatch_.done_set();
-    state_.run_seconds = ckpt_.run_seconds();
-    state_.held = held_.to_map();
-    state_.to_image(img);
-    state_.done.clear();
-    state_.held.clear();
+    core_.to_image(img, job_.accumulator(), ckpt_.run_seconds());
     const auto start = clock::now();
-    const auto done = dispatch_.done_count();
+    const auto done = dispatch().done_count();
     if (auto r = ckpt_.write(MPI_COMM_SELF, img, why, need, done,
                              fmt::format("{} of {} partitions done", done, job_.partition_count()))) {
       event("checkpoint " + std::to_string(r->epoch.value), static_cast<std::int64_t>(r->seconds * 1e9), start);
@@ -186,10 +178,10 @@ struct map_reduce_scheduler::running {
       checkpoint(stop, checkpoint_need::required);
       return stop;
     }
-    const auto why = ckpt_.due(dispatch_.done_count(), now);
+    const auto why = ckpt_.due(dispatch().done_count(), now);
     if (why.empty()) return "";
     checkpoint(why, checkpoint_need::optional);
-    if (ckpt_.out_of_time() && !dispatch_.finished()) return "the wall time runs out before another checkpoint would fit";
+    if (ckpt_.out_of_time() && !dispatch().finished()) return "the wall time runs out before another checkpoint would fit";
     return "";
   }
 
@@ -199,30 +191,24 @@ struct map_reduce_scheduler::running {
                        std::chrono::duration_cast<std::chrono::nanoseconds>(at - setup_.t0).count(), dur_ns});
   }
 
+  /// Commits `results` from `worker` (root_core::commit), with the crash point, the failover's first commit and
+  /// the speculative copies that won on the way.
   void commit(int worker, const result_batch& results) {
     for (std::size_t i = 0; i < results.size(); ++i) {
       const auto id = results.ids[i];
       const double secs = static_cast<double>(results.nanos[i]) * 1e-9;
-      const auto won_before = dispatch_.copies_won();
-      if (!dispatch_.complete(rank_t{worker}, partition_id{id}, secs)) continue;
+      const auto outcome = core_.commit(rank_t{worker}, partition_id{id}, secs, results.result(i));
+      if (outcome == commit_outcome::duplicate) continue;
       if (term_ == 0) crash_point("scheduler.commit");  // --inject kill:scheduler targets the first scheduler
       if (takeover_ && !first_commit_logged_) {
         first_commit_logged_ = true;
         log().info("failover: first result committed {:.3f} s after the loss was noticed (partition {} from rank {})",
                    since(setup_.t0) - failover_.noticed_at_seconds, id, worker);
       }
-      if (dispatch_.copies_won() != won_before)
+      if (outcome == commit_outcome::copy_won)
         event(fmt::format("speculative copy of partition {} won on rank {}", id, worker));
-      state_.note_cost(id, static_cast<float>(secs));
-      if (id == state_.folded) {
-        held_.close();  // the fold may reach the open run
-        job_.fold(results.result(i));
-        state_.folded = held_.fold_from(state_.folded + 1, [&](std::span<const std::byte> r) { job_.fold(r); });
-      } else {
-        held_.append(id, results.result(i));
-      }
     }
-    held_.close();
+    core_.end_batch();
   }
 
   bool serve_local() {
@@ -236,8 +222,8 @@ struct map_reduce_scheduler::running {
     if (auto f = local_->failure()) throw kernel_error(job_.name(), f->id.value, f->message);
     const int target = local_->threads() + config_.prefetch;
     const int lacking = target - local_->in_flight();
-    if (lacking > 0 && (dispatch_.unassigned() > 0 || speculation_round_)) {
-      auto chunks = dispatch_.assign(s_.rank(), lacking, clock::now());
+    if (lacking > 0 && core_.may_hand_out()) {
+      auto chunks = dispatch().assign(s_.rank(), lacking, clock::now());
       note_copies();
       busy = !chunks.empty();
       for (auto& chunk : chunks) local_->submit(std::move(chunk));
@@ -273,7 +259,7 @@ struct map_reduce_scheduler::running {
     const double took = seconds_d(end - start).count();
     ++messages_handled_;
     handling_seconds_ += took;
-    if (request) dispatch_.note_message_cost(took);
+    if (request) dispatch().note_message_cost(took);
     return end;
   }
 
@@ -316,80 +302,53 @@ struct map_reduce_scheduler::running {
   /// Two levels (docs/design.md, "Two-level scheduling"): rank `r` of a node scheduler's node writes to the root,
   /// so it lost its node scheduler; from now on it is one of the root's workers. False for anyone else.
   bool adopt(int r) {
-    if (r == s_.rank().value || setup_.tree.reports_to_root(r) || !dispatch_.adopt(rank_t{r}, setup_.threads_of(rank_t{r})))
-      return false;
-    peers_[r].alive = true;
-    log().warn("rank {} lost its node scheduler (rank {}) and now reports to the scheduler", r,
-               setup_.tree.boss_of(rank_t{r}).value);
-    event(fmt::format("rank {} adopted", r));
+    if (!core_.adopt(rank_t{r})) return false;
+    adopted(r);
     return true;
   }
 
   /// Two levels: the ranks of node schedulers the root lost that have not turned to it yet become its workers (at
   /// the end of the job or on abort, so that they hear it; a dead one is lost after the timeout). Returns them.
   std::vector<int> adopt_orphans() {
-    std::vector<int> out;
-    for (int r = 0; r < s_.size(); ++r) {
-      if (r == s_.rank().value || setup_.tree.reports_to_root(r) || peers_[r].alive) continue;
-      if (!dispatch_.tally(setup_.tree.boss_of(rank_t{r})).lost || !adopt(r)) continue;
+    const auto out = core_.adopt_orphans([&](int r) { return peers_[r].alive; });
+    for (const int r : out) {
+      adopted(r);
       peers_[r].last_heard = clock::now();
-      out.push_back(r);
     }
     return out;
   }
 
-  /// Hands `to` up to `want` chunks, or parks the request. `again`: a parked request served again (a node scheduler
-  /// was told already that the queue is empty).
-  void answer(rank_t to, std::uint32_t want, clock::time_point now = clock::now(), bool again = false) {
-    auto chunks = dispatch_.assign(to, static_cast<int>(want), now);
-    note_copies();
-    if (chunks.empty()) {
-      auto& parked = parked_[static_cast<std::size_t>(to.value)];
-      // A node scheduler hears that the queue is empty (an assign of nothing that answers nothing): its results
-      // then wait 20 ms at most, not its batching age, so that the end of the job does not wait for them
-      // (node_pool::result_wait).
-      if (!again && parked == 0 && setup_.tree.is_node_scheduler(to.value)) {
-        tp_.send_bytes(to, msg::assign, encode_assign(0, {}));
-        peers_.sent(to, now);
-      }
-      parked += want;  // answered later, when work comes back, or by finish
-      return;
-    }
-    tp_.send_bytes(to, msg::assign, encode_assign(want, chunks));
-    peers_.sent(to, now);
+  /// Rank `r` became one of the root's workers (root_core::adopt).
+  void adopted(int r) {
+    peers_[r].alive = true;
+    log().warn("rank {} lost its node scheduler (rank {}) and now reports to the scheduler", r,
+               setup_.tree.boss_of(rank_t{r}).value);
+    event(fmt::format("rank {} adopted", r));
   }
 
-  /// Whether to look for overdue partitions now: only when nothing is left in the queue, and not on every round
-  /// of the loop (the look scans every held chunk).
-  bool speculation_due() {
-    if (!dispatch_.may_speculate()) return false;
-    const auto now = clock::now();
-    if (now - last_speculation_check_ < std::chrono::milliseconds(10)) return false;
-    last_speculation_check_ = now;
-    return true;
+  /// Sends what root_core answers a request of `want` chunks from `to` (nothing when it parks the request).
+  void answer(rank_t to, std::uint32_t want, clock::time_point now = clock::now(),
+              request_kind kind = request_kind::fresh) {
+    const auto a = core_.answer(to, want, now, kind);
+    note_copies();
+    if (!a) return;
+    tp_.send_bytes(to, msg::assign, encode_assign(a->answers, a->chunks));
+    peers_.sent(to, now);
   }
 
   /// Logs and traces the speculative copies assign() made since the last call.
   void note_copies() {
-    const auto& copies = dispatch_.copies_made();
+    const auto& copies = dispatch().copies_made();
     for (; copies_seen_ < copies.size(); ++copies_seen_) {
       const auto& c = copies[copies_seen_];
       log().debug("speculation: partition {} outstanding {:.3f} s on rank {} (median partition {:.3f} s): a copy runs "
-                  "on rank {}", c.id.value, c.outstanding_seconds, c.holder.value, dispatch_.median_seconds(), c.worker.value);
+                  "on rank {}", c.id.value, c.outstanding_seconds, c.holder.value, dispatch().median_seconds(), c.worker.value);
       event(fmt::format("speculative copy of partition {} (held by rank {}) on rank {}", c.id.value, c.holder.value, c.worker.value));
     }
   }
 
   void serve_parked() {
-    if (dispatch_.unassigned() == 0 && !speculation_round_) return;
-    for (int r = 0; r < s_.size(); ++r) {
-      auto& parked = parked_[static_cast<std::size_t>(r)];
-      if (peers_[r].alive && parked > 0) {
-        const auto want = parked;
-        parked = 0;
-        answer(rank_t{r}, want, clock::now(), true);
-      }
-    }
+    for (const auto& p : core_.take_parked()) answer(p.rank, p.want, clock::now(), request_kind::parked_again);
   }
 
   void keep_alive(clock::time_point now = clock::now()) {
@@ -400,7 +359,8 @@ struct map_reduce_scheduler::running {
   /// worker fails the job; at the end (`running` false) it is only recorded.
   void lose(int r, bool running = true) {
     peers_[r].alive = false;
-    const auto requeued = dispatch_.lose(rank_t{r});
+    core_.forget(rank_t{r});
+    const auto requeued = dispatch().lose(rank_t{r});
     log().warn("worker rank {} silent for {:.0f} s: declared lost; {} of its partitions go back to the queue", r,
                config_.timeout_seconds, requeued);
     event(fmt::format("rank {} lost", r));
@@ -414,6 +374,20 @@ struct map_reduce_scheduler::running {
   /// the report.
   run_report finish(const std::string& stop) {
     if (local_) local_->cancel();  // a losing speculative copy may still run here: its result is no longer wanted
+    const bool stopped = !stop.empty();
+    auto rep = report(stop);
+    auto stats = collect_stats(encode_finish(stopped ? finish_status::checkpointed : finish_status::completed,
+                                             rep.result), stopped);
+    rep.wall_seconds = since(setup_.t0);
+    const double framework_cpu = cpu_.framework_seconds(local_ ? local_->kernel_cpu_seconds() : 0.0);
+    const auto traces = add_rank_rows(rep, s_, setup_, dispatch(), stats, local_.get(), framework_cpu);
+    if (config_.trace) write_trace(*config_.trace, job_.name(), traces, events_, s_.rank().value);
+    tp_.flush_or_abandon(std::chrono::seconds(5));
+    return rep;
+  }
+
+  /// The job's report as the root knows it at the end (`stop`: why it stopped early, "" when complete).
+  run_report report(const std::string& stop) {
     run_report rep;
     const bool stopped = !stop.empty();
     rep.status = stopped ? run_status::checkpointed : run_status::completed;
@@ -429,13 +403,14 @@ struct map_reduce_scheduler::running {
       rep.restored_from.clear();  // the failover's checkpoint is in its own record
       rep.restored_done = 0;
     }
+    const auto& d = dispatch();
     rep.job = job_.name();
-    rep.policy = std::string(dispatch_.policy_name());
+    rep.policy = std::string(d.policy_name());
     rep.is_scheduler = true;
     rep.speculation = config_.speculate;
     rep.speculation_factor = config_.speculation_factor;
-    rep.speculative_copies = dispatch_.copies_made().size();
-    rep.speculative_won = dispatch_.copies_won();
+    rep.speculative_copies = d.copies_made().size();
+    rep.speculative_won = d.copies_won();
     rep.scheduler = s_.rank();
     rep.ranks = s_.size();
     rep.scheduler_levels = setup_.tree.levels;
@@ -444,51 +419,8 @@ struct map_reduce_scheduler::running {
     rep.partitions = job_.partition_count();
     rep.result = job_.accumulator();
     rep.result_text = stopped ? fmt::format("(incomplete: {} of {} partitions done; restart to finish)",
-                                            dispatch_.done_count(), job_.partition_count())
+                                            d.done_count(), job_.partition_count())
                               : job_.describe(rep.result);
-    const auto stats = collect_stats(encode_finish(stopped ? finish_status::checkpointed : finish_status::completed,
-                                                   rep.result), stopped);
-    rep.wall_seconds = since(setup_.t0);
-
-    std::vector<worker_summary> rows;
-    std::vector<rank_trace> traces;
-    for (int r = 0; r < s_.size(); ++r) {
-      const auto& tally = dispatch_.tally(rank_t{r});
-      auto ws = worker_row(s_, setup_, r);
-      ws.partitions = tally.partitions;
-      ws.chunks = tally.chunks;
-      ws.messages = tally.messages;
-      ws.copies = tally.copies;
-      ws.copies_won = tally.copies_won;
-      ws.lost = tally.lost;
-      ws.busy_seconds = tally.busy_seconds;
-      if (const auto& st = stats[static_cast<std::size_t>(r)]; st && st->has_tally) {
-        // Two levels: the root's tally of a node scheduler is its whole node's; the node counted each rank.
-        ws.partitions = st->tally.partitions;
-        ws.chunks = st->tally.chunks;
-        ws.messages = st->tally.messages;
-        ws.lost = ws.lost || st->tally.lost != 0;
-      }
-      rank_trace tr{r, ws.host, {}};
-      if (r == s_.rank().value) {
-        ws.framework_cpu_seconds = cpu_.framework_seconds(local_ ? local_->kernel_cpu_seconds() : 0.0);
-        if (local_) {
-          ws.busy_seconds = local_->busy_seconds();
-          ws.executed = local_->partitions_run();
-          tr.slices = local_->take_trace();
-        }
-      } else if (auto& st = stats[static_cast<std::size_t>(r)]) {
-        ws.busy_seconds = st->busy_seconds;
-        ws.executed = st->partitions;
-        ws.framework_cpu_seconds = st->framework_cpu_seconds;
-        tr.slices = std::move(st->trace);
-      }
-      rows.push_back(std::move(ws));
-      traces.push_back(std::move(tr));
-    }
-    add_worker_rows(rep, std::move(rows));
-    if (config_.trace) write_trace(*config_.trace, job_.name(), traces, events_, s_.rank().value);
-    tp_.flush_or_abandon(std::chrono::seconds(5));
     return rep;
   }
 
@@ -498,85 +430,69 @@ struct map_reduce_scheduler::running {
   /// (docs/design.md, "Slurm as operators run it").
   std::vector<std::optional<worker_stats>> collect_stats(const bytes& fin, bool stopped) {
     std::vector<std::optional<worker_stats>> stats(static_cast<std::size_t>(s_.size()));
-    int waiting = 0;
+    bounded_gather<msg> gather(tp_, s_.size());
     adopt_orphans();
     for (int r = 0; r < s_.size(); ++r)
-      if (peers_[r].alive) {
-        tp_.send_bytes(rank_t{r}, msg::finish, fin);
-        ++waiting;
-      }
+      if (peers_[r].alive) gather.ask(rank_t{r}, msg::finish, fin);
     const double patience = stopped ? std::min(5.0, config_.timeout_seconds) : config_.timeout_seconds;
-    const auto deadline = clock::now() + to_ns(stopped ? 5.0 : std::max(5.0, config_.timeout_seconds));
-    while (waiting > 0 && clock::now() < deadline) {
-      // A rank that died after speculative copies finished its partitions was never waited for: it is lost all the
-      // same (summary, failure history) once silent for the timeout.
+    // A rank that died after speculative copies finished its partitions was never waited for: it is lost all the
+    // same (summary, failure history) once silent for the timeout.
+    auto round = [&] {
       for (int r = 0; r < s_.size(); ++r)
         if (peers_[r].alive && !stats[static_cast<std::size_t>(r)] && since(peers_[r].last_heard) > patience) {
           if (stopped) {
             log().warn("worker rank {} silent for {:.0f} s after the stop: not waiting for its figures", r, patience);
             peers_[r].alive = false;
-            dispatch_.lose(rank_t{r});
+            dispatch().lose(rank_t{r});
           } else {
             lose(r, false);
           }
-          --waiting;
-          for (int o : adopt_orphans()) {  // a node scheduler lost at the end: its ranks hear the end from here
-            tp_.send_bytes(rank_t{o}, msg::finish, fin);
-            ++waiting;
-          }
+          gather.answered(rank_t{r});
+          for (int o : adopt_orphans())  // a node scheduler lost at the end: its ranks hear the end from here
+            gather.ask(rank_t{o}, msg::finish, fin);
         }
-      auto m = tp_.wait(std::chrono::milliseconds(50));
-      if (!m) continue;
-      peers_.heard(m->source);
-      if (m->tag != msg::stats || !peers_[m->source.value].alive || stats[static_cast<std::size_t>(m->source.value)])
-        continue;
+    };
+    auto on_message = [&](const message<msg>& m) {
+      peers_.heard(m.source);
+      if (m.tag != msg::stats || !peers_[m.source.value].alive || stats[static_cast<std::size_t>(m.source.value)])
+        return;
       // A node scheduler relays its ranks' figures first (origin = the rank), its own (origin = itself) last.
-      auto got = decode_stats(m->payload);
-      const int origin = got.origin < 0 ? m->source.value : got.origin;
+      auto got = decode_stats(m.payload);
+      const int origin = got.origin < 0 ? m.source.value : got.origin;
       if (origin >= s_.size()) {
-        log().warn("scheduler: figures of rank {} from rank {}: no such rank; ignored", origin, m->source.value);
-        continue;
+        log().warn("scheduler: figures of rank {} from rank {}: no such rank; ignored", origin, m.source.value);
+        return;
       }
       auto& st = stats[static_cast<std::size_t>(origin)];
-      const bool direct = origin == m->source.value;
+      const bool direct = origin == m.source.value;
       if (!st || direct) st = std::move(got);  // a rank's own word over a relayed one (it may have turned to the root)
-      if (direct) --waiting;
-    }
+      if (direct) gather.answered(m.source);
+    };
+    const int waiting = gather.run(clock::now() + to_ns(stopped ? 5.0 : std::max(5.0, config_.timeout_seconds)),
+                                   std::chrono::milliseconds(50), on_message, round, [] { return false; });
     if (waiting > 0) log().warn("{} worker(s) did not report their figures at the end", waiting);
     return stats;
   }
 
   /// The state to go on from: the checkpoint (or nothing), plus after a takeover the results the survivors
-  /// reported that the checkpoint does not hold (each partition once: keyed by id).
-  static map_reduce_state initial_state(const std::optional<restart_point>& restart, std::uint64_t partitions,
-                                        takeover_input* takeover, survivors_report* survivors, failover_summary& f) {
-    auto st = restart ? map_reduce_state::from_image(restart->image, partitions, restart->file.string())
-                      : map_reduce_state::fresh(partitions);
-    if (!takeover) return st;
-    f.from_checkpoint = st.done_count();
-    auto add = [&](const result_batch& b) {
-      for (std::size_t i = 0; i < b.size(); ++i) {
-        const auto id = b.ids[i];
-        if (id >= partitions) throw error(fmt::format("failover: a survivor reported partition {} of {}", id, partitions));
-        if (!st.done.insert(id)) continue;
-        st.note_cost(id, static_cast<float>(static_cast<double>(b.nanos[i]) * 1e-9));
-        const auto r = b.result(i);
-        st.held.emplace(id, bytes(r.begin(), r.end()));
-        ++f.from_workers;
-      }
-    };
-    add(takeover->results);
-    for (const auto& [rank, batch] : survivors->results) add(batch);
+  /// reported that the checkpoint does not hold (resume_state).
+  static start start_of(const std::optional<restart_point>& restart, std::uint64_t partitions,
+                        takeover_input* takeover, survivors_report* survivors) {
+    start st{restart ? map_reduce_state::from_image(restart->image, partitions, restart->file.string())
+                     : map_reduce_state::fresh(partitions),
+             {}};
+    if (takeover) st.state = resume_state(std::move(st.state), partitions, work_of(*takeover, *survivors), st.failover);
     return st;
   }
 
-  /// Folds held results that continue the folded prefix.
-  void fold_held() {
-    auto& held = state_.held;
-    for (auto it = held.begin(); it != held.end() && it->first == state_.folded; it = held.erase(it)) {
-      job_.fold(it->second);
-      ++state_.folded;
-    }
+  /// What this rank and the survivors brought to the takeover, as root_start's functions read it.
+  static survivor_work work_of(const takeover_input& takeover, const survivors_report& survivors) {
+    survivor_work w;
+    w.results.push_back(&takeover.results);
+    for (const auto& [rank, batch] : survivors.results) w.results.push_back(&batch);
+    w.running.push_back(&takeover.running);
+    for (const auto& [rank, ranges] : survivors.running) w.running.push_back(&ranges);
+    return w;
   }
 
   /// After a takeover: the ranks that did not report and the lost scheduler are lost; the summary and the failure
@@ -592,32 +508,16 @@ struct map_reduce_scheduler::running {
     for (int r = 0; r < s_.size(); ++r) {
       if (r == s_.rank().value || survivors_->reported[static_cast<std::size_t>(r)]) continue;
       peers_[r].alive = false;
-      dispatch_.lose(rank_t{r});
+      dispatch().lose(rank_t{r});
       f.lost_ranks.push_back(r);
       if (!takeover_->excluded[static_cast<std::size_t>(r)] || r == f.lost_scheduler)
         record_lost_rank(s_, config_, job_.name(), r);
     }
     std::uint64_t adopted = 0;
-    for (int r = 0; r < s_.size(); ++r) adopted += dispatch_.unfinished(rank_t{r});
+    for (int r = 0; r < s_.size(); ++r) adopted += dispatch().unfinished(rank_t{r});
     f.adopted_running = adopted;
-    f.to_run = dispatch_.unassigned();
-    {  // below the highest id known done or running, everything left was handed out before (ids go out in order)
-      const auto n = job_.partition_count();
-      std::vector<bool> adopted(n, false);
-      std::uint64_t top = 0;
-      auto mark = [&](const std::vector<id_range>& ranges) {
-        for (const auto& r : ranges) {
-          for (auto id = r.begin; id < std::min(r.end, n); ++id) adopted[id] = true;
-          top = std::max(top, std::min(r.end, n));
-        }
-      };
-      mark(takeover_->running);
-      for (const auto& [rank, ranges] : survivors_->running) mark(ranges);
-      for (std::uint64_t id = 0; id < n; ++id)
-        if (dispatch_.is_done(partition_id{id})) top = std::max(top, id + 1);
-      for (std::uint64_t id = 0; id < top; ++id)
-        if (!dispatch_.is_done(partition_id{id}) && !adopted[id]) ++f.rerun;
-    }
+    f.to_run = dispatch().unassigned();
+    f.rerun = rerun_count(dispatch(), work_of(*takeover_, *survivors_));
     f.resumed_at_seconds = since(setup_.t0);
     log().warn("failover: rank {} is the scheduler now (term {}), {:.3f} s after the loss was noticed: {} partitions "
                "from {}, {} results from the survivors, {} running there, {} left ({} of them run again){}",
@@ -655,14 +555,11 @@ struct map_reduce_scheduler::running {
   takeover_input* takeover_;    // set after a failover (what this rank brought), else null
   survivors_report* survivors_; // set after a failover (what the others reported), else null
   std::uint64_t term_;          // 0 for the first scheduler; one more per failover
-  failover_summary failover_;   // filled by initial_state() and start_after_takeover()
-  map_reduce_state state_;  // folded prefix, measured costs (done set: dispatcher; held results: held_)
-  held_results held_;
+  failover_summary failover_;   // filled by start_of() and start_after_takeover()
   std::string restored_from_;
   std::uint64_t restored_done_ = 0, restored_costs_ = 0;
-  dispatcher dispatch_;
+  root_core core_;  // the dispatcher, parked requests, speculation cadence, adoption, commit and fold
   peer_table peers_;
-  std::vector<std::uint32_t> parked_;  // per rank: chunks asked for that could not be handed out yet
   std::vector<std::uint64_t> requests_seen_;  // per rank: requests received in this term (for covered)
   clock::time_point last_round_ = clock::now();
   clock::time_point fence_until_{};  // after a stall: commit nothing before this
@@ -674,8 +571,6 @@ struct map_reduce_scheduler::running {
   std::optional<comm_waiter> waiter_;
   request_msg request_;  // the request being handled; its buffers are reused from one message to the next
   result_batch local_results_;
-  clock::time_point last_speculation_check_ = clock::now();
-  bool speculation_round_ = false;  // this round of the loop may hand out speculative copies
   std::size_t copies_seen_ = 0;
   std::vector<trace_event> events_;
   std::uint64_t messages_handled_ = 0;  // messages from workers while the job ran, and the time spent on them

@@ -1,0 +1,126 @@
+#pragma once
+/// The root scheduler's decisions without MPI: parking requests, speculation cadence, adoption, commit and fold.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include <partita/scheduler/detail/scheduler_tree.hpp>
+#include <partita/scheduler/map_reduce/detail/held_results.hpp>
+#include <partita/scheduler/map_reduce/dispatcher.hpp>
+#include <partita/scheduler/map_reduce/executor.hpp>
+#include <partita/scheduler/map_reduce/state.hpp>
+
+namespace partita::detail {
+
+/// What answers a work request: `answers` of the chunks asked for, and the chunks. An answer of nothing
+/// (answers 0, no chunks) tells a node scheduler that the queue is empty.
+struct root_answer {
+  std::uint32_t answers = 0;
+  std::vector<std::vector<id_range>> chunks;
+};
+
+/// Whether a request is new or a parked one served again (a node scheduler was told already that the queue is
+/// empty).
+enum class request_kind { fresh, parked_again };
+
+/// A request that could not be answered when it came: `want` chunks for `rank`.
+struct parked_request {
+  rank_t rank;
+  std::uint32_t want = 0;
+};
+
+/// What commit() did with one result.
+enum class commit_outcome {
+  duplicate,  ///< the partition was committed before (the slower of a copy and its original): dropped
+  committed,  ///< committed (folded, or held until the fold reaches it)
+  copy_won,   ///< committed, and it was a speculative copy's result that finished before its original
+};
+
+/// The root scheduler's decisions (docs/design.md, "Two-level scheduling", "Speculative execution"): the
+/// dispatcher, the requests parked while nothing is left to hand out, when a round of the loop may hand out
+/// speculative copies, which ranks of lost node schedulers it adopts, and the commit of results with their fold
+/// in partition-id order. Both the MPI loop (map_reduce_scheduler) and the simulator's root actor drive it: they
+/// move messages and charge time, it decides. Single-threaded; no MPI, no clock reads (every call takes `now`).
+/// Move-only (it owns the dispatcher).
+class root_core {
+ public:
+  using clock = dispatcher::clock;
+  /// Folds one result into the job's accumulator.
+  using fold_fn = std::function<void(std::span<const std::byte>)>;
+
+  /// The root `tree.root` over `d`, whose workers are the ranks that report to it (`threads` per rank of the job).
+  /// `state` is the folded prefix and measured costs to go on from (its done set is the dispatcher's, its held
+  /// results are taken over); results that continue the prefix are folded at once with `fold`. `start` is when the
+  /// loop started (the first look for stragglers is one interval later).
+  root_core(dispatcher d, scheduler_tree tree, std::vector<int> threads, map_reduce_state state, fold_fn fold,
+            clock::time_point start);
+
+  dispatcher& dispatch() noexcept { return dispatch_; }
+  const dispatcher& dispatch() const noexcept { return dispatch_; }
+  const map_reduce_state& state() const noexcept { return state_; }
+
+  // -- speculation cadence ----------------------------------------------------------------------------------
+  /// How often a round may look for overdue partitions (the look scans the held chunks).
+  static constexpr std::chrono::milliseconds speculation_interval{10};
+  /// Starts a round of the loop at `now`: whether it may hand out speculative copies (only when the queue is
+  /// empty, and at most once per speculation_interval). Cost: O(1).
+  bool begin_round(clock::time_point now);
+  /// Whether this round may hand out work: the queue holds some, or it is a speculation round.
+  bool may_hand_out() const noexcept { return dispatch_.unassigned() > 0 || speculation_round_; }
+  /// When the next round may look for overdue partitions (for an idle wait's deadline).
+  clock::time_point next_speculation_check() const noexcept { return last_speculation_check_ + speculation_interval; }
+
+  // -- requests -----------------------------------------------------------------------------------------------
+  /// Up to `want` chunks for `to`, or the request is parked (answered later, when work comes back, or by the end
+  /// of the job): then nothing to send, except to a node scheduler the first time it is parked (its results then
+  /// wait 20 ms at most, not its batching age: node_pool::result_wait). Cost: dispatcher::assign's.
+  std::optional<root_answer> answer(rank_t to, std::uint32_t want, clock::time_point now,
+                                    request_kind kind = request_kind::fresh);
+  /// The parked requests to answer again (answer(..., parked_again)) when work is back (may_hand_out()), in the
+  /// order they were parked; they leave the book. Empty otherwise.
+  std::vector<parked_request> take_parked();
+  /// Whether any request waits.
+  bool has_parked() const noexcept { return !parked_order_.empty(); }
+  /// Forgets rank `r`'s parked request (`r` was lost).
+  void forget(rank_t r);
+
+  // -- adoption (two levels) ------------------------------------------------------------------------------------
+  /// Whether rank `r`, which writes to the root though it does not report to it, becomes one of its workers (it
+  /// lost its node scheduler): then the dispatcher has adopted it. False for anyone else (a lost worker stays lost).
+  bool adopt(rank_t r);
+  /// The ranks of node schedulers the root lost that have not turned to it yet (not `talks(r)`), adopted now: at
+  /// the end of the job or on abort, so that they hear it.
+  std::vector<int> adopt_orphans(const std::function<bool(int)>& talks);
+
+  // -- commit and fold ------------------------------------------------------------------------------------------
+  /// Commits the result of partition `id` finished by `w` in `seconds`: once only, its cost measured, folded in
+  /// id order (held until the ids below it are folded). Call end_batch() after the last result of a message.
+  commit_outcome commit(rank_t w, partition_id id, double seconds, std::span<const std::byte> result);
+  /// Closes the run of held results a message's results made.
+  void end_batch() { held_.close(); }
+  /// Partitions folded into the accumulator (ids below this).
+  std::uint64_t folded() const noexcept { return state_.folded; }
+  /// Whether the job is over: everything committed and folded.
+  bool complete() const noexcept { return dispatch_.finished() && state_.folded == dispatch_.total(); }
+  /// Writes the state a checkpoint holds into `image`: the folded prefix (its accumulator `accumulator`), the done
+  /// set, the held results, the measured costs and `run_seconds`. Cost: O(done ranges + held results + partitions).
+  void to_image(checkpoint_image& image, bytes accumulator, double run_seconds);
+
+ private:
+  dispatcher dispatch_;
+  scheduler_tree tree_;
+  std::vector<int> threads_;
+  map_reduce_state state_;  // folded prefix, measured costs (done set: the dispatcher's; held results: held_)
+  held_results held_;
+  fold_fn fold_;
+  clock::time_point last_speculation_check_;
+  bool speculation_round_ = false;
+  std::vector<std::uint32_t> parked_;  // per rank: chunks asked for that could not be handed out yet
+  std::vector<int> parked_order_;      // ranks with parked_ > 0, in the order they were parked
+};
+
+}  // namespace partita::detail
