@@ -18,11 +18,13 @@ std::optional<restart_point> find_restart(const checkpoint_options& c, const che
 }
 
 checkpoint_driver::checkpoint_driver(const session& s, const checkpoint_options& config, const job_setup& setup,
-                                     std::string job, double earlier_run_seconds, std::uint64_t progress_at_restore)
-    : config_(config), setup_(setup), job_(std::move(job)), earlier_run_seconds_(earlier_run_seconds),
-      schedule_(make_triggers(s), setup.t0), progress_at_last_(progress_at_restore) {
+                                     std::string job, double earlier_run_seconds, std::uint64_t progress_at_restore,
+                                     checkpoint_role role)
+    : role_(role), config_(config), setup_(setup), job_(std::move(job)), earlier_run_seconds_(earlier_run_seconds),
+      schedule_(role == checkpoint_role::decides ? make_triggers(s) : checkpoint_triggers{}, setup.t0),
+      progress_at_last_(progress_at_restore) {
   schedule_.resume_from(progress_at_restore);
-  if (config_.checkpoint_dir) {
+  if (role_ == checkpoint_role::decides && config_.checkpoint_dir) {
     const auto newest = newest_epoch(*config_.checkpoint_dir, job_);
     next_epoch_ = newest ? newest->value + 1 : 1;
   }
@@ -114,6 +116,26 @@ std::optional<commit_result> checkpoint_driver::write(MPI_Comm comm, checkpoint_
     if (need == checkpoint_need::required) throw;
     log().error("{}; the job goes on and tries again at the next checkpoint", e.what());
     schedule_.taken(since(start), progress, clock::now());
+    return std::nullopt;
+  }
+}
+
+std::optional<commit_result> checkpoint_driver::write_collective(MPI_Comm comm, checkpoint_image& img, epoch_t epoch,
+                                                                 const std::string& why, checkpoint_need need,
+                                                                 std::uint64_t progress,
+                                                                 const std::string& progress_text) {
+  if (role_ == checkpoint_role::decides) {
+    if (epoch.value != next_epoch_)
+      throw error(fmt::format("internal: a collective checkpoint numbered {} where {} is due", epoch.value, next_epoch_));
+    return write(comm, img, why, need, progress, progress_text);
+  }
+  img.meta.job = job_;
+  img.meta.epoch = epoch;
+  img.meta.rank_count = static_cast<int>(setup_.threads.size());
+  try {
+    return write_checkpoint(comm, store_options{*config_.checkpoint_dir, config_.keep}, img);
+  } catch (const checkpoint_error& e) {
+    if (need == checkpoint_need::required) throw remote_failure(e.what());  // the deciding rank reports it
     return std::nullopt;
   }
 }

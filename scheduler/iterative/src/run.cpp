@@ -3,7 +3,6 @@
 #include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
-#include <limits>
 #include <set>
 
 #include <partita/runtime/crash_point.hpp>
@@ -15,11 +14,23 @@
 
 namespace partita::detail {
 
+iterative_run::iterative_run(session& s, iterative_job_model& job, const run_config& config, const job_setup& setup,
+                             stall_watchdog& watchdog)
+    : s_(s), job_(job), config_(config), setup_(setup), watchdog_(watchdog), comm_(setup.comm), me_(s.rank().value),
+      ranks_(s.size()), n_(job.partition_count()), coordinator_(s.rank() == setup.scheduler),
+      arena_(std::max(1, setup.threads_of(s.rank()))), threads_(setup.threads),
+      balance_(config.rebalance_every_steps, config.imbalance_threshold), trace_(config.trace.has_value(), setup.t0),
+      link_(setup.comm), halos_(nbrs_, s.rank()) {
+  for (auto& t : threads_) t = std::max(1, t);
+}
+
 run_report iterative_run::run() {
   check_graph();
   start(choose_restart());
-  plan_halos();
-  if (coordinator_) driver_ = std::make_unique<checkpoint_driver>(s_, config_, setup_, job_.name(), earlier_seconds_, steps_);
+  halos_.plan(place_);
+  // Every rank writes its partitions into each checkpoint; the coordinator decides when and numbers them.
+  checkpoints_ = std::make_unique<step_checkpoints>(s_, config_, setup_, job_.name(), earlier_seconds_, steps_,
+                                                    coordinator_ ? checkpoint_role::decides : checkpoint_role::joins);
   auto rep = report_header();
   step_loop(rep);
   conclude(rep);
@@ -71,7 +82,7 @@ std::optional<restart_point> iterative_run::choose_restart() {
   return restart;
 }
 
-void iterative_run::start(std::optional<detail::restart_point> restart) {
+void iterative_run::start(std::optional<restart_point> restart) {
   // The coordinator chose the checkpoint; tell every rank which file (or the error), then each reads it.
   std::string text;
   int status = 0;  // 0 fresh, 1 restart from `text`, 2 error `text`
@@ -86,29 +97,36 @@ void iterative_run::start(std::optional<detail::restart_point> restart) {
   PARTITA_MPI(MPI_Bcast(text.data(), len, MPI_CHAR, setup_.scheduler.value, comm_));
 
   if (status == 0) {
-    place_ = detail::even_placement(n_, ranks_);
-    cost_.assign(n_, 0.0);
+    place_ = even_placement(n_, ranks_);
+    costs_ = step_costs(n_);
     red_.assign(job_.reductions().size(), 0.0);
     init_owned();
     return;
   }
-  const checkpoint_expectation expect{job_.name(), detail::params_hash(job_.params(), config_.seed, n_),
-                                      detail::iterative_state::model};
   checkpoint_image image;
+  if (coordinator_) image = std::move(restart->image);
+  restore(std::move(image), text);
+  if (coordinator_)
+    log().info("restarting job '{}' from {} at step {} on {} ranks", job_.name(), text, steps_, ranks_);
+}
+
+// Collective: every rank reads `file` (the coordinator has it in `image` already) and loads its partitions.
+void iterative_run::restore(checkpoint_image image, const std::string& file) {
+  const checkpoint_expectation expect{job_.name(), params_hash(job_.params(), config_.seed, n_), iterative_state::model};
   std::exception_ptr problem;
   try {
-    image = coordinator_ ? std::move(restart->image) : read_checkpoint(text, expect);
-    const auto st = detail::iterative_state::from_image(image, text, job_.reductions().size());
+    if (!coordinator_) image = read_checkpoint(file, expect);
+    const auto st = iterative_state::from_image(image, file, job_.reductions().size());
     if (st.partition_count != n_)
-      throw checkpoint_error(text, fmt::format("it has {} partitions, the job {}", st.partition_count, n_));
+      throw checkpoint_error(file, fmt::format("it has {} partitions, the job {}", st.partition_count, n_));
     steps_ = steps_at_start_ = st.steps;
     red_ = st.reductions;
-    cost_ = st.cost;
+    costs_ = step_costs::restored(st.cost);
     earlier_seconds_ = st.run_seconds;
-    place_ = detail::balanced_placement(cost_, threads_);
+    place_ = balanced_placement(costs_.per_partition(), threads_);
     for (auto id = owned_begin(); id < owned_end(); ++id) {
-      const auto arrays = detail::arrays_of(image, id);
-      if (arrays.empty()) throw checkpoint_error(text, fmt::format("partition {} has no saved state", id));
+      const auto arrays = arrays_of(image, id);
+      if (arrays.empty()) throw checkpoint_error(file, fmt::format("partition {} has no saved state", id));
       owned_[id] = job_.load(partition_id{id}, arrays);
     }
   } catch (...) {
@@ -118,31 +136,27 @@ void iterative_run::start(std::optional<detail::restart_point> restart) {
   PARTITA_MPI(MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm_));
   if (problem) std::rethrow_exception(problem);
   if (any) throw remote_failure("another rank could not restore its partitions");
-  restored_from_ = text;
-  if (coordinator_)
-    log().info("restarting job '{}' from {} at step {} on {} ranks", job_.name(), text, steps_, ranks_);
+  restored_from_ = file;
 }
 
 void iterative_run::init_owned() {
   std::vector<std::uint64_t> ids;
   for (auto id = owned_begin(); id < owned_end(); ++id) ids.push_back(id);
   std::vector<std::unique_ptr<partition_state>> made(ids.size());
-  std::mutex m;
-  std::optional<std::pair<std::uint64_t, std::string>> failed;
+  first_failure failed;
   arena_.execute([&] {
     tbb::parallel_for(std::size_t{0}, ids.size(), [&](std::size_t i) {
       try {
         auto ctx = ctx_for(ids[i], 0);
         made[i] = job_.init(partition_id{ids[i]}, ctx);
       } catch (const std::exception& e) {
-        std::lock_guard lock(m);
-        if (!failed || ids[i] < failed->first) failed = std::make_pair(ids[i], std::string(e.what()));
+        failed.note(ids[i], e.what());
       }
     });
   });
   int bad = failed ? 1 : 0, any = 0;
   PARTITA_MPI(MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm_));
-  if (failed) throw kernel_error(job_.name(), failed->first, "init: " + failed->second);
+  if (failed) throw kernel_error(job_.name(), failed.partition(), "init: " + failed.what());
   if (any) throw remote_failure("the init of a partition failed on another rank");
   for (std::size_t i = 0; i < ids.size(); ++i) owned_[ids[i]] = std::move(made[i]);
 }
@@ -165,91 +179,65 @@ run_report iterative_run::report_header() const {
 void iterative_run::step_loop(run_report& rep) {
   std::optional<progress_meter> meter;
   if (coordinator_) meter.emplace("steps", job_.max_steps(), steps_, config_.progress_interval_seconds, config_.quiet);
-  recent_.assign(n_ * cost_window, std::numeric_limits<double>::infinity());
-  for (std::uint64_t id = 0; id < n_; ++id)
-    if (cost_[id] > 0) recent_[id * cost_window] = cost_[id];  // restored from a checkpoint
   const std::size_t nred = job_.reductions().size();
   std::vector<double> contribution, all;
   bool done = steps_ > 0 && job_.done(steps_, red_);
   while (!done) {
     watchdog_.pet("running a step");
-    auto tail = exchange_and_step(contribution);
-    if (coordinator_ && tail.err == step_tail::ok) decide_boundary(tail);
-    tail.put(contribution);
+    auto control = exchange_and_step(contribution);
+    // What every rank does at the end of this step: decided on the coordinator, carried by the reductions' gather.
+    if (coordinator_ && control.error == step_error::none) checkpoints_->decide(control, steps_ + 1);
+    put_step_control(control, contribution);
     gather(contribution, all);
-    const auto tails = absorb_step(all);
+    const auto controls = absorb_step(all);
     ++steps_;
     crash_point("step.done");
     if (coordinator_) crash_point("scheduler.commit");
-    if (!measured_start_) {
-      imbalance_start_ = placement_imbalance(place_, cost_, threads_);
-      measured_start_ = true;
-    }
+    if (!imbalance_start_) imbalance_start_ = placement_imbalance(place_, costs_.per_partition(), threads_);
     done = job_.done(steps_, red_);
-    const auto& ctl = tails[static_cast<std::size_t>(setup_.scheduler.value)];
+    const auto& decided = controls[static_cast<std::size_t>(setup_.scheduler.value)];
     if (meter) {
       std::string extra;
       for (std::size_t k = 0; k < nred; ++k) extra += fmt::format("{}{} {:.4g}", k ? ", " : "", rep.reduction_names[k], red_[k]);
       meter->update(steps_, extra, done);
     }
-    if (ctl.control != step_tail::go_on && !done) {
-      const bool stop = ctl.control == step_tail::checkpoint_and_stop;
-      write_checkpoint_now(stop_reason_.empty() ? "every N steps" : stop_reason_, stop,
-                           epoch_t{static_cast<std::uint64_t>(ctl.epoch)});
-      if (stop) {
+    if (decided.action != boundary_action::go_on && !done) {
+      write_checkpoint(decided);
+      if (decided.action == boundary_action::checkpoint_and_stop) {
         rep.status = run_status::checkpointed;
-        rep.stop_reason = stop_reason_;
+        rep.stop_reason = checkpoints_->reason();
         break;
       }
-      stop_reason_.clear();
     }
     if (!done) rebalance();
   }
   if (meter) meter->finish();
 }
 
-// What every rank does at the end of this step: decided on the coordinator, carried by the reductions' gather.
-void iterative_run::decide_boundary(step_tail& tail) {
-  std::string why = driver_->stop_signal();
-  bool stop = !why.empty();
-  if (!stop && driver_->enabled() && driver_->out_of_time()) {
-    why = "the wall time runs out";
-    stop = true;
-  }
-  if (!stop) why = driver_->due_now(steps_ + 1);
-  if (!why.empty()) {
-    tail.control = stop ? step_tail::checkpoint_and_stop : step_tail::checkpoint;
-    tail.epoch = static_cast<double>(driver_->next_epoch().value);
-    stop_reason_ = why;
-  }
-}
-
 // The gathered step on every rank: errors first (the lowest rank that saw one speaks for all), then the measured
-// costs and the fold of each reduction in partition-id order. Returns every rank's tail.
-std::vector<step_tail> iterative_run::absorb_step(const std::vector<double>& all) {
+// costs and the fold of each reduction in partition-id order. Returns every rank's step control.
+std::vector<step_control> iterative_run::absorb_step(const std::vector<double>& all) {
   const std::size_t nred = job_.reductions().size(), per = nred + 1;
-  std::vector<step_tail> tails(static_cast<std::size_t>(ranks_));
+  std::vector<step_control> controls(static_cast<std::size_t>(ranks_));
   std::vector<double> values(n_ * nred);
   std::size_t pos = 0;
   for (int r = 0; r < ranks_; ++r) {
     for (auto id = place_.begin(r); id < place_.end(r); ++id) {
       for (std::size_t k = 0; k < nred; ++k) values[k * n_ + id] = all[pos + k];
-      recent_[id * cost_window + steps_ % cost_window] = all[pos + nred];
-      cost_[id] = *std::min_element(recent_.begin() + static_cast<std::ptrdiff_t>(id * cost_window),
-                                    recent_.begin() + static_cast<std::ptrdiff_t>((id + 1) * cost_window));
+      costs_.record(id, steps_, all[pos + nred]);
       pos += per;
     }
-    tails[static_cast<std::size_t>(r)] = step_tail::get(&all[pos]);
-    pos += step_tail::size;
+    controls[static_cast<std::size_t>(r)] = get_step_control(std::span<const double>(all).subspan(pos));
+    pos += step_control::doubles;
   }
   for (int r = 0; r < ranks_; ++r)
-    if (tails[static_cast<std::size_t>(r)].err != step_tail::ok) {
+    if (controls[static_cast<std::size_t>(r)].error != step_error::none) {
       cancel_ = true;
-      raise(tails[static_cast<std::size_t>(r)], r);
+      raise(controls[static_cast<std::size_t>(r)], r);
     }
   for (std::size_t k = 0; k < nred; ++k)
     red_[k] = fold_in_id_order(job_, k, std::span<const double>(values).subspan(k * n_, n_));
-  return tails;
+  return controls;
 }
 
 void iterative_run::conclude(run_report& rep) {
@@ -258,10 +246,10 @@ void iterative_run::conclude(run_report& rep) {
   rep.steps_run = steps_ - steps_at_start_;
   rep.partitions_run = rep.steps_run * n_;
   rep.reduction_values = red_;
-  rep.migrations = migrations_;
-  rep.rebalances = rebalances_;
-  rep.imbalance_start = imbalance_start_;
-  rep.imbalance_end = placement_imbalance(place_, cost_, threads_);
+  rep.migrations = balance_.migrations();
+  rep.rebalances = balance_.rebalances();
+  rep.imbalance_start = imbalance_start_.value_or(1);
+  rep.imbalance_end = placement_imbalance(place_, costs_.per_partition(), threads_);
   watchdog_.pet("ending the job (collective)");
   if (rep.status == run_status::completed) {
     auto states = gather_final_states(rep.state_digest);
@@ -286,7 +274,7 @@ void iterative_run::conclude(run_report& rep) {
   add_worker_rows(rep, std::move(rows));
   rep.partitions = n_;
   rep.partitions_run = rep.steps_run * n_;
-  const auto& cs = driver_->stats();
+  const auto& cs = checkpoints_->stats();
   rep.checkpoints = cs.count;
   rep.checkpoint_seconds = cs.seconds;
   rep.checkpoint_bytes = cs.bytes;
@@ -294,7 +282,7 @@ void iterative_run::conclude(run_report& rep) {
   for (std::size_t k = 0; k < nred; ++k) text += fmt::format(", {} {}", rep.reduction_names[k], red_[k]);
   if (!rep.state_digest.empty()) text += ", state " + rep.state_digest;
   rep.result_text = text;
-  if (config_.trace) write_trace(*config_.trace, job_.name(), traces, events_, setup_.scheduler.value);
+  if (config_.trace) write_trace(*config_.trace, job_.name(), traces, trace_.events(), setup_.scheduler.value);
 }
 
 }  // namespace partita::detail

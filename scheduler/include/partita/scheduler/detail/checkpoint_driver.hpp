@@ -48,13 +48,21 @@ struct checkpoint_stats {
   }
 };
 
-/// One per run, on the rank that decides when to checkpoint (the scheduler). Single-threaded. Non-copyable.
+/// What a rank's checkpoint_driver does: decide when to checkpoint and number, write, commit and log each checkpoint
+/// (the scheduler), or only join the collective writes that rank decided (the other ranks of a model whose every
+/// rank writes its own part, as an iterative job's).
+enum class checkpoint_role { decides, joins };
+
+/// One per run, on the rank that decides when to checkpoint (the scheduler), and on every rank that joins its
+/// collective writes. Single-threaded. Non-copyable.
 /// "Progress" is the model's unit of work: committed partitions, or steps.
 class checkpoint_driver {
  public:
   /// `earlier_run_seconds` and `progress_at_restore` come from the checkpoint this run restarted from (0 if fresh).
+  /// A driver that joins has no triggers of its own and logs nothing.
   checkpoint_driver(const session& s, const checkpoint_options& config, const job_setup& setup, std::string job,
-                    double earlier_run_seconds, std::uint64_t progress_at_restore);
+                    double earlier_run_seconds, std::uint64_t progress_at_restore,
+                    checkpoint_role role = checkpoint_role::decides);
   checkpoint_driver(const checkpoint_driver&) = delete;
   checkpoint_driver& operator=(const checkpoint_driver&) = delete;
 
@@ -78,6 +86,14 @@ class checkpoint_driver {
   std::optional<commit_result> write(MPI_Comm comm, checkpoint_image& image, const std::string& why, checkpoint_need need,
                                      std::uint64_t progress, const std::string& progress_text);
 
+  /// Every rank's part of one collective checkpoint, numbered `epoch` by the deciding rank (its next_epoch(), sent to
+  /// the others with the decision). Collective over `comm`. The deciding rank does as write(); a joining rank writes
+  /// its part quietly under the same number and counts nothing. On failure a joining rank throws remote_failure
+  /// for a `required` checkpoint (the deciding rank reports the error) and returns nullopt for an `optional` one.
+  std::optional<commit_result> write_collective(MPI_Comm comm, checkpoint_image& image, epoch_t epoch,
+                                                const std::string& why, checkpoint_need need, std::uint64_t progress,
+                                                const std::string& progress_text);
+
   /// The job's running time over all runs so far (earlier runs plus this one).
   double run_seconds() const;
   /// Progress at the last committed checkpoint (or at the restart).
@@ -89,6 +105,7 @@ class checkpoint_driver {
  private:
   checkpoint_triggers make_triggers(const session& s) const;
 
+  checkpoint_role role_;
   const checkpoint_options& config_;
   const job_setup& setup_;
   std::string job_;
