@@ -67,7 +67,7 @@ run_report run_iterative(session& s, iterative_job_model& job, const run_config&
     try {
       auto rep = runner.run();
       note_start();
-      rep.rollbacks = std::move(rollbacks);
+      rep.iterative.rollbacks = std::move(rollbacks);
       if (rep.is_scheduler) {
         rep.checkpoints += earlier.count;
         rep.checkpoint_seconds += earlier.seconds;

@@ -348,7 +348,7 @@ iterative_result<State> run(session& s, const iterative_job<State>& job, const r
   auto report = run_iterative(s, *model, config);
   std::vector<std::string> names;
   for (const auto& r : model->reductions()) names.push_back(r.name);
-  reductions last(report.steps, std::move(names), report.reduction_values);
+  reductions last(report.iterative.steps, std::move(names), report.iterative.reduction_values);
   return iterative_result<State>(std::move(report), std::move(last), std::move(*sink));
 }
 
