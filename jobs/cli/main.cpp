@@ -6,11 +6,10 @@
 
 #include <partita/checkpoint/verify.hpp>
 #include <partita/jobs/cli_options.hpp>
+#include <partita/jobs/conclude_run.hpp>
 #include <partita/jobs/options.hpp>
-#include <partita/jobs/program.hpp>
 #include <partita/jobs/registry.hpp>
 #include <partita/runtime/error.hpp>
-#include <partita/runtime/exit_status.hpp>
 #include <partita/runtime/launch_env.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/runtime/session.hpp>
@@ -46,27 +45,16 @@ int run_job(int argc, char** argv, const std::string& name, const std::vector<st
     exit_together(exit_usage, fmt::format("partita: error: {}", e.what()));
   }
   session s(argc, argv);
-  const int code = [&] {
-    try {
-      if (iterative) {  // its outputs (e.g. heat's image) are written by the job itself when it completes
-        const auto report = run_iterative(s, *iterative, config);
-        if (!report.is_scheduler) return report.status == run_status::checkpointed ? exit_checkpointed : 0;
-        const int code = conclude_run(report, config, stdout);
-        record_exit_status(code);  // the job's own word for the launcher (PARTITA_STATUS_FILE)
-        return code;
-      }
-      const auto report = run_map_reduce(s, *model, config);
-      if (!report.is_scheduler) return report.status == run_status::checkpointed ? exit_checkpointed : 0;
-      const int code = conclude_run(report, config, stdout);
-      if (const auto* job = reg.find(name); job && job->write_output && code == 0) job->write_output(report.result, params);
-      record_exit_status(code);  // the job's own word for the launcher (PARTITA_STATUS_FILE)
-      return code;
-    } catch (...) {
-      return exit_code_of_current_exception("partita", s.rank());
-    }
-  }();
-  s.set_exit_code(code);
-  return code;
+  run_report report;
+  return conclude_run(
+      s, {"partita", config, stdout},
+      [&]() -> const run_report& {
+        return report = iterative ? run_iterative(s, *iterative, config) : run_map_reduce(s, *model, config);
+      },
+      [&] {
+        // An iterative job writes its outputs (e.g. heat's image) itself when it completes.
+        if (const auto* job = reg.find(name); !iterative && job && job->write_output) job->write_output(report.result, params);
+      });
 }
 
 }  // namespace

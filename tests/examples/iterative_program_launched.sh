@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# A user's own iterative program (partita::main / partita::program) ends a run like `partita run`, also for the
+# launcher: through slurm/partita-launch.sh under `mpirun --enable-recovery` (which exits 0 whatever the ranks do),
+# it must write the job's word to PARTITA_STATUS_FILE and make a failure seen. Cases:
+#   completed       exit 0, launched once, the result line printed once
+#   walltime_stop   each launch stops at --walltime (exit 75) and is relaunched with --restart auto until it
+#                   finishes: the result line printed once, the same as an uninterrupted run's
+#   kernel_throws   exit 1, the partition named once
+# Usage: iterative_program_launched.sh CASE LAUNCHER RING_DIFFUSION THROWING_RING
+set -u
+case_=$1 launch=$2 ring=$3 throwing=$4
+mpirun=${PARTITA_MPIRUN:-mpirun --oversubscribe}
+work=$(mktemp -d /tmp/partita-launched.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; echo "--- output:"; cat "$work/out" 2>/dev/null; exit 1; }
+count() { grep -c -- "$1" "$2" || true; }
+# The launcher under mpirun --enable-recovery, 3 ranks; one relaunch unless told otherwise.
+launched() {
+  local relaunches=$1
+  shift
+  "$launch" --via mpirun -n 3 --mpirun-args "--oversubscribe --enable-recovery --mca mpi_yield_when_idle 1" \
+    --max-relaunch "$relaunches" --start-retry-delay 1 --history "$work/history" -- "$@" >"$work/out" 2>&1
+}
+
+case "$case_" in
+completed)
+  launched 1 "$ring" --quiet --checkpoint-dir "$work/ck"
+  rc=$?
+  [ "$rc" -eq 0 ] || fail "exit $rc, expected 0"
+  n=$(count "settled after" "$work/out")
+  [ "$n" -eq 1 ] || fail "the result line was printed $n times, expected once"
+  grep -q "relaunching" "$work/out" && fail "a completed run was relaunched"
+  grep -q "never said it finished" "$work/out" && fail "the program did not write its exit status for the launcher"
+  ;;
+walltime_stop)
+  ref=$($mpirun -n 1 "$ring" --quiet | grep "settled after")
+  [ -n "$ref" ] || fail "no result from the uninterrupted run"
+  launched 20 "$ring" --quiet --checkpoint-dir "$work/ck" --walltime 0.3
+  rc=$?
+  [ "$rc" -eq 0 ] || fail "exit $rc after the relaunches, expected 0"
+  grep -q "relaunching with --restart auto" "$work/out" || fail "the run was not stopped by the wall time"
+  n=$(count "settled after" "$work/out")
+  [ "$n" -eq 1 ] || fail "the result line was printed $n times, expected once"
+  got=$(grep "settled after" "$work/out")
+  [ "$got" = "$ref" ] || fail "the relaunched result '$got' differs from the uninterrupted '$ref'"
+  grep -q "never said it finished" "$work/out" && fail "the program did not write its exit status for the launcher"
+  ;;
+kernel_throws)
+  launched 0 "$throwing" --quiet --param throw_on=2 --param throw_at=3
+  rc=$?
+  [ "$rc" -eq 1 ] || fail "exit $rc for a throwing kernel, expected 1"
+  n=$(count "the kernel threw on partition 2: segment 2 overheated" "$work/out")
+  [ "$n" -eq 1 ] || fail "the failure was printed $n times, expected once"
+  grep -q "ring done" "$work/out" && fail "a failed run printed a result"
+  grep -q "terminate called" "$work/out" && fail "std::terminate"
+  ;;
+*) echo "unknown case $case_"; exit 2 ;;
+esac
+echo "PASS $case_"
