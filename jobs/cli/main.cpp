@@ -22,7 +22,7 @@ using namespace partita;
 
 void list_jobs(const job_registry& reg) {
   for (const auto& j : reg.all()) {
-    std::printf("%-12s %-11s %s\n", j.name.c_str(), j.model(), j.description.c_str());
+    std::printf("%-12s %-11s %s\n", j.name.c_str(), model_name(j.model()), j.description.c_str());
     for (const auto& p : j.params)
       std::printf("    --param %s=%s%*s %s\n", p.name.c_str(), p.default_value.c_str(),
                   static_cast<int>(std::max<std::size_t>(0, 24 - p.name.size() - p.default_value.size())), "",
@@ -30,17 +30,22 @@ void list_jobs(const job_registry& reg) {
   }
 }
 
+/// Runs one model's job on every rank: a map/reduce or an iterative one.
+run_report run_built(session& s, const built_job& job, const run_config& config) {
+  if (const auto* iterative = std::get_if<std::unique_ptr<iterative_job_model>>(&job))
+    return run_iterative(s, **iterative, config);
+  return run_map_reduce(s, *std::get<std::unique_ptr<map_job_model>>(job), config);
+}
+
 int run_job(int argc, char** argv, const std::string& name, const std::vector<std::string>& items,
             const run_config& config) {
   const auto& reg = builtin_jobs();
   parameters params;
-  std::unique_ptr<map_job_model> model;
-  std::unique_ptr<iterative_job_model> iterative;
+  built_job job;
   try {
     // Bad parameters are found before MPI starts: one message, exit code 2, no MPI start-up cost.
     params = reg.effective_parameters(name, parameters::parse(items));
-    if (reg.find(name)->make_iterative) iterative = reg.make_iterative(name, params);
-    else model = reg.make(name, params);
+    job = reg.find(name)->build(params);
   } catch (const usage_error& e) {
     exit_together(exit_usage, fmt::format("partita: error: {}", e.what()));
   }
@@ -48,12 +53,11 @@ int run_job(int argc, char** argv, const std::string& name, const std::vector<st
   run_report report;
   return conclude_run(
       s, {"partita", config, stdout},
-      [&]() -> const run_report& {
-        return report = iterative ? run_iterative(s, *iterative, config) : run_map_reduce(s, *model, config);
-      },
+      [&]() -> const run_report& { return report = run_built(s, job, config); },
       [&] {
-        // An iterative job writes its outputs (e.g. heat's image) itself when it completes.
-        if (const auto* job = reg.find(name); !iterative && job && job->write_output) job->write_output(report.result, params);
+        // Only a map/reduce job has write_output: an iterative one writes its outputs (e.g. heat's image) itself.
+        const auto* factory = std::get_if<map_reduce_factory>(&reg.find(name)->factory);
+        if (factory && factory->write_output) factory->write_output(report.result, params);
       });
 }
 
