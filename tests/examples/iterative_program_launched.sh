@@ -14,6 +14,14 @@ work=$(mktemp -d /tmp/partita-launched.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; echo "--- output:"; cat "$work/out" 2>/dev/null; exit 1; }
 count() { grep -c -- "$1" "$2" || true; }
+# once LINE WHAT: the output has LINE exactly once.
+once() {
+  local n
+  n=$(count "$1" "$work/out")
+  [ "$n" -eq 1 ] || fail "$2 was printed $n times, expected once"
+}
+# The launcher must have had the job's own word (PARTITA_STATUS_FILE) from the program.
+said_its_word() { grep -q "never said it finished" "$work/out" && fail "the program did not write its exit status for the launcher"; }
 # The launcher under mpirun --enable-recovery, 3 ranks; one relaunch unless told otherwise.
 launched() {
   local relaunches=$1
@@ -27,10 +35,9 @@ completed)
   launched 1 "$ring" --quiet --checkpoint-dir "$work/ck"
   rc=$?
   [ "$rc" -eq 0 ] || fail "exit $rc, expected 0"
-  n=$(count "settled after" "$work/out")
-  [ "$n" -eq 1 ] || fail "the result line was printed $n times, expected once"
+  once "settled after" "the result line"
   grep -q "relaunching" "$work/out" && fail "a completed run was relaunched"
-  grep -q "never said it finished" "$work/out" && fail "the program did not write its exit status for the launcher"
+  said_its_word
   ;;
 walltime_stop)
   ref=$($mpirun -n 1 "$ring" --quiet | grep "settled after")
@@ -39,18 +46,16 @@ walltime_stop)
   rc=$?
   [ "$rc" -eq 0 ] || fail "exit $rc after the relaunches, expected 0"
   grep -q "relaunching with --restart auto" "$work/out" || fail "the run was not stopped by the wall time"
-  n=$(count "settled after" "$work/out")
-  [ "$n" -eq 1 ] || fail "the result line was printed $n times, expected once"
+  once "settled after" "the result line"
   got=$(grep "settled after" "$work/out")
   [ "$got" = "$ref" ] || fail "the relaunched result '$got' differs from the uninterrupted '$ref'"
-  grep -q "never said it finished" "$work/out" && fail "the program did not write its exit status for the launcher"
+  said_its_word
   ;;
 kernel_throws)
   launched 0 "$throwing" --quiet --param throw_on=2 --param throw_at=3
   rc=$?
   [ "$rc" -eq 1 ] || fail "exit $rc for a throwing kernel, expected 1"
-  n=$(count "the kernel threw on partition 2: segment 2 overheated" "$work/out")
-  [ "$n" -eq 1 ] || fail "the failure was printed $n times, expected once"
+  once "the kernel threw on partition 2: segment 2 overheated" "the failure"
   grep -q "ring done" "$work/out" && fail "a failed run printed a result"
   grep -q "terminate called" "$work/out" && fail "std::terminate"
   ;;

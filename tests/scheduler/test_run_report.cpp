@@ -31,7 +31,9 @@ run_report filled(model_kind model) {
   w.rank = 0, w.host = "h0", w.threads = 2, w.busy_seconds = 1.5, w.idle_seconds = 0.5, w.partitions = 7;
   w.chunks = 3, w.messages = 4, w.copies = 1, w.copies_won = 1, w.framework_cpu_seconds = 0.01, w.lost = true;
   w.executed = 8;
-  r.workers = {w, w};
+  worker_summary w2 = w;
+  w2.rank = 1, w2.host = "h1", w2.partitions = 9, w2.busy_seconds = 0.75, w2.lost = false;
+  r.workers = {w, w2};
   r.result_text = "forty-two";
   r.checkpoints = 2, r.checkpoint_seconds = 0.25, r.checkpoint_bytes = 1000, r.restored_from = "ck/j.3.h5";
   r.restored_done = 12;
@@ -58,11 +60,11 @@ TEST(Scheduler_RunReport, MapReduceTextIsTheSummaryPartitaRunPrints) {
   EXPECT_EQ(filled(model_kind::map_reduce).to_text(), R"(job j checkpointed and stopped in 2.500 s: 40 partitions (30 run now) on 3 ranks, policy adaptive, scheduler rank 1
 result: forty-two
 dispatches: 17 messages, 9 chunks; imbalance (max/mean busy per thread): 1.250
-Partita's own threads: 0.125 CPU s on all ranks (4.17% of the kernels' 3.000 s)
+Partita's own threads: 0.125 CPU s on all ranks (5.56% of the kernels' 2.250 s)
 speculation: 1 copy of straggling partitions, 1 won (after 3x the expected time)
   rank                 host threads  partitions      busy s      idle s   chunks
      0                   h0       2           7       1.500       0.500        3  LOST
-     0                   h0       2           7       1.500       0.500        3  LOST
+     1                   h1       2           9       0.750       0.500        3
 checkpoints: 2 written, 0.250 s (10.00% of wall time), 1000 bytes; restored from: ck/j.3.h5
 failover: scheduler rank 0 lost (noticed at 0.000 s); rank 1 took over (term 2) and went on at 0.000 s from no checkpoint (0 partitions) + 0 results held by workers + 0 running there; 0 left, 0 of them run again (3 dropped by --failover-memory)
 stopped: SIGUSR1; relaunch with --restart auto to continue
@@ -75,7 +77,7 @@ result: forty-two
 placement: contiguous ranges by measured cost; imbalance (max/mean cost per rank) 1.500 at the start, 1.062 at the end; 2 rebalances, 1 migration; busy imbalance per thread 1.250; 3 partition steps run while halos were on their way
   rank                 host threads  partitions      busy s      idle s
      0                   h0       2           7       1.500       0.500
-     0                   h0       2           7       1.500       0.500
+     1                   h1       2           9       0.750       0.500
 checkpoints: 2 written, 0.250 s, 1000 bytes; restored from: ck/j.3.h5 (step 12)
 rollback: rank(s) 2 lost after step 7 (noticed at 0.000 s); 2 of 3 ranks went on at 0.000 s from x (step 5), 2 step(s) run again
 stopped: SIGUSR1; relaunch with --restart auto to continue
@@ -183,18 +185,18 @@ TEST(Scheduler_RunReport, IterativeJsonHasTheIterativeKeysAndTheCommonOnes) {
       "threads": 2
     },
     {
-      "busy_seconds": 1.5,
+      "busy_seconds": 0.75,
       "chunks": 3,
       "copies": 1,
       "copies_won": 1,
       "executed": 8,
       "framework_cpu_seconds": 0.01,
-      "host": "h0",
+      "host": "h1",
       "idle_seconds": 0.5,
-      "lost": true,
+      "lost": false,
       "messages": 4,
-      "partitions": 7,
-      "rank": 0,
+      "partitions": 9,
+      "rank": 1,
       "threads": 2
     }
   ]
