@@ -3,8 +3,8 @@
 # launcher: through slurm/partita-launch.sh under `mpirun --enable-recovery` (which exits 0 whatever the ranks do),
 # it must write the job's word to PARTITA_STATUS_FILE and make a failure seen. Cases:
 #   completed       exit 0, launched once, the result line printed once
-#   walltime_stop   each launch stops at --walltime (exit 75) and is relaunched with --restart auto until it
-#                   finishes: the result line printed once, the same as an uninterrupted run's
+#   sigusr1_stop    SIGUSR1 stops the first launch at a checkpoint (exit 75), the launcher relaunches it with
+#                   --restart auto, and it finishes: the result line printed once, the same as an uninterrupted run's
 #   kernel_throws   exit 1, the partition named once
 # Usage: iterative_program_launched.sh CASE LAUNCHER RING_DIFFUSION THROWING_RING
 set -u
@@ -39,13 +39,19 @@ completed)
   grep -q "relaunching" "$work/out" && fail "a completed run was relaunched"
   said_its_word
   ;;
-walltime_stop)
+sigusr1_stop)
   ref=$($mpirun -n 1 "$ring" --quiet | grep "settled after")
   [ -n "$ref" ] || fail "no result from the uninterrupted run"
-  launched 20 "$ring" --quiet --checkpoint-dir "$work/ck" --walltime 0.3
+  # SIGUSR1 (Slurm's warning before the time limit) to the ranks, not to the launcher (which would take it as
+  # the end of its allocation), once the first checkpoint is committed: the run checkpoints and stops (75).
+  launched 1 "$ring" --quiet --checkpoint-dir "$work/ck" --checkpoint-every 100 &
+  pid=$!
+  for _ in $(seq 1200); do [ -e "$work/ck/ring_diffusion.1.h5" ] && break; sleep 0.05; done
+  pkill -USR1 -f "^$ring --quiet --checkpoint-dir $work/ck"
+  wait $pid
   rc=$?
-  [ "$rc" -eq 0 ] || fail "exit $rc after the relaunches, expected 0"
-  grep -q "relaunching with --restart auto" "$work/out" || fail "the run was not stopped by the wall time"
+  [ "$rc" -eq 0 ] || fail "exit $rc after the relaunch, expected 0"
+  grep -q "relaunching with --restart auto" "$work/out" || fail "the run was not stopped by SIGUSR1"
   once "settled after" "the result line"
   got=$(grep "settled after" "$work/out")
   [ "$got" = "$ref" ] || fail "the relaunched result '$got' differs from the uninterrupted '$ref'"

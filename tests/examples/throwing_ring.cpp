@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
                    s[0] = 0.5 * s[0] + 0.25 * (h.from(ring(me, segments - 1))[0] + h.from(ring(me, 1))[0]);
                  })
                  .reduce("heat", partita::reduce_op::sum, [](const std::vector<double>& s) { return s[0]; })
-                 .until(10);
+                 .until(std::uint64_t{10});
   return prog.run(job, [](const partita::reductions& r, const std::vector<std::vector<double>>&) {
     std::printf("ring done after %llu steps: heat %.17g\n", static_cast<unsigned long long>(r.steps()), r["heat"]);
   });
