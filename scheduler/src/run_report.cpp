@@ -66,13 +66,21 @@ void add_iterative_json(nlohmann::json& doc, const iterative_figures& it) {
   doc["rollbacks"] = rollbacks_json(it.rollbacks);
 }
 
-std::string iterative_text(const run_report& r) {
+/// The first line of a summary: the job, how it ended, and the model's own counts.
+std::string headline(const run_report& r) {
+  if (r.model == model_kind::iterative)
+    return fmt::format("job {} {} in {:.3f} s: {} partitions, {} steps ({} run now) on {} ranks, coordinator rank {}\n",
+                       r.job, status_phrase(r.status), r.wall_seconds, r.partitions, r.iterative.steps,
+                       r.iterative.steps_run, r.ranks, r.scheduler.value);
+  return fmt::format("job {} {} in {:.3f} s: {} partitions ({} run now) on {} ranks, policy {}, scheduler rank {}\n",
+                     r.job, status_phrase(r.status), r.wall_seconds, r.partitions, r.partitions_run, r.ranks, r.policy,
+                     r.scheduler.value);
+}
+
+/// The lines after the result of an iterative summary: placement, workers, checkpoints, rollbacks.
+std::string iterative_details(const run_report& r) {
   const auto& it = r.iterative;
   std::string out;
-  out += fmt::format("job {} {} in {:.3f} s: {} partitions, {} steps ({} run now) on {} ranks, coordinator rank {}\n",
-                     r.job, status_phrase(r.status), r.wall_seconds, r.partitions, it.steps, it.steps_run, r.ranks,
-                     r.scheduler.value);
-  out += fmt::format("result: {}\n", r.result_text);
   out += fmt::format("placement: contiguous ranges by measured cost; imbalance (max/mean cost per rank) {:.3f} at "
                      "the start, {:.3f} at the end; {} rebalance{}, {} migration{}; busy imbalance per thread {:.3f}; "
                      "{} partition step{} run while halos were on their way\n",
@@ -96,13 +104,10 @@ std::string iterative_text(const run_report& r) {
   return out;
 }
 
-std::string map_reduce_text(const run_report& r) {
+/// The lines after the result of a map/reduce summary: dispatches, speculation, workers, checkpoints, failovers.
+std::string map_reduce_details(const run_report& r) {
   const auto& mr = r.map_reduce;
   std::string out;
-  out += fmt::format("job {} {} in {:.3f} s: {} partitions ({} run now) on {} ranks, policy {}, scheduler rank {}\n",
-                     r.job, status_phrase(r.status), r.wall_seconds, r.partitions, r.partitions_run, r.ranks, r.policy,
-                     r.scheduler.value);
-  out += fmt::format("result: {}\n", r.result_text);
   out += fmt::format("dispatches: {} messages, {} chunks; imbalance (max/mean busy per thread): {:.3f}\n", r.dispatches,
                      r.chunks, r.imbalance);
   double busy = 0;
@@ -164,7 +169,9 @@ std::string run_report::to_json() const {
 }
 
 std::string run_report::to_text() const {
-  std::string out = model == model_kind::iterative ? iterative_text(*this) : map_reduce_text(*this);
+  std::string out = headline(*this);
+  out += fmt::format("result: {}\n", result_text);
+  out += model == model_kind::iterative ? iterative_details(*this) : map_reduce_details(*this);
   if (status == run_status::checkpointed)
     out += fmt::format("stopped: {}; relaunch with --restart auto to continue\n", stop_reason);
   return out;
