@@ -231,8 +231,8 @@ void straggler_case(partita::session& s, const options& o) {
       const double t = timed(s.comm(), cpu, [&] { report = partita::run_map_reduce(s, *job, c); });
       if (t < best[on]) {
         best[on] = t;
-        copies[on] = report.speculative_copies;
-        won[on] = report.speculative_won;
+        copies[on] = report.map_reduce.speculative_copies;
+        won[on] = report.map_reduce.speculative_won;
       }
       result[on] = report.result_text;
     }

@@ -144,9 +144,9 @@ partita_figures partita_heat(partita::session& s, const options& o, std::uint64_
   partita_figures f;
   f.step_seconds = t / static_cast<double>(o.steps);
   f.residual = r.value()["residual"];
-  f.imbalance_start = r.report().imbalance_start;
-  f.imbalance_end = r.report().imbalance_end;
-  f.migrations = r.report().migrations;
+  f.imbalance_start = r.report().iterative.imbalance_start;
+  f.imbalance_end = r.report().iterative.imbalance_end;
+  f.migrations = r.report().iterative.migrations;
   // The coordinator's figures to every rank (only it has the complete report).
   double v[3] = {f.imbalance_start, f.imbalance_end, static_cast<double>(f.migrations)};
   MPI_Bcast(v, 3, MPI_DOUBLE, r.report().scheduler.value, s.comm());

@@ -106,9 +106,9 @@ int main(int argc, char** argv) {
         if (res.is_scheduler()) {
           const auto& rp = res.report();
           figures[0] = rp.wall_seconds;
-          figures[1] = static_cast<double>(rp.scheduler_messages);
-          figures[2] = rp.scheduler_busy_seconds;
-          r.levels = rp.scheduler_levels;
+          figures[1] = static_cast<double>(rp.map_reduce.scheduler_messages);
+          figures[2] = rp.map_reduce.scheduler_busy_seconds;
+          r.levels = rp.map_reduce.scheduler_levels;
         }
         PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, figures, 3, MPI_DOUBLE, MPI_MAX, comm));
         if (figures[0] < r.seconds) {

@@ -6,11 +6,10 @@
 
 #include <partita/checkpoint/verify.hpp>
 #include <partita/jobs/cli_options.hpp>
+#include <partita/jobs/conclude_run.hpp>
 #include <partita/jobs/options.hpp>
-#include <partita/jobs/program.hpp>
 #include <partita/jobs/registry.hpp>
 #include <partita/runtime/error.hpp>
-#include <partita/runtime/exit_status.hpp>
 #include <partita/runtime/launch_env.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/runtime/session.hpp>
@@ -23,7 +22,7 @@ using namespace partita;
 
 void list_jobs(const job_registry& reg) {
   for (const auto& j : reg.all()) {
-    std::printf("%-12s %-11s %s\n", j.name.c_str(), j.model(), j.description.c_str());
+    std::printf("%-12s %-11s %s\n", j.name.c_str(), model_name(j.model()), j.description.c_str());
     for (const auto& p : j.params)
       std::printf("    --param %s=%s%*s %s\n", p.name.c_str(), p.default_value.c_str(),
                   static_cast<int>(std::max<std::size_t>(0, 24 - p.name.size() - p.default_value.size())), "",
@@ -31,42 +30,35 @@ void list_jobs(const job_registry& reg) {
   }
 }
 
+/// Runs one model's job on every rank: a map/reduce or an iterative one.
+run_report run_built(session& s, const built_job& job, const run_config& config) {
+  if (const auto* iterative = std::get_if<std::unique_ptr<iterative_job_model>>(&job))
+    return run_iterative(s, **iterative, config);
+  return run_map_reduce(s, *std::get<std::unique_ptr<map_job_model>>(job), config);
+}
+
 int run_job(int argc, char** argv, const std::string& name, const std::vector<std::string>& items,
             const run_config& config) {
   const auto& reg = builtin_jobs();
   parameters params;
-  std::unique_ptr<map_job_model> model;
-  std::unique_ptr<iterative_job_model> iterative;
+  built_job job;
   try {
     // Bad parameters are found before MPI starts: one message, exit code 2, no MPI start-up cost.
     params = reg.effective_parameters(name, parameters::parse(items));
-    if (reg.find(name)->make_iterative) iterative = reg.make_iterative(name, params);
-    else model = reg.make(name, params);
+    job = reg.find(name)->build(params);
   } catch (const usage_error& e) {
     exit_together(exit_usage, fmt::format("partita: error: {}", e.what()));
   }
   session s(argc, argv);
-  const int code = [&] {
-    try {
-      if (iterative) {  // its outputs (e.g. heat's image) are written by the job itself when it completes
-        const auto report = run_iterative(s, *iterative, config);
-        if (!report.is_scheduler) return report.status == run_status::checkpointed ? exit_checkpointed : 0;
-        const int code = conclude_run(report, config, stdout);
-        record_exit_status(code);  // the job's own word for the launcher (PARTITA_STATUS_FILE)
-        return code;
-      }
-      const auto report = run_map_reduce(s, *model, config);
-      if (!report.is_scheduler) return report.status == run_status::checkpointed ? exit_checkpointed : 0;
-      const int code = conclude_run(report, config, stdout);
-      if (const auto* job = reg.find(name); job && job->write_output && code == 0) job->write_output(report.result, params);
-      record_exit_status(code);  // the job's own word for the launcher (PARTITA_STATUS_FILE)
-      return code;
-    } catch (...) {
-      return exit_code_of_current_exception("partita", s.rank());
-    }
-  }();
-  s.set_exit_code(code);
-  return code;
+  run_report report;
+  return conclude_run(
+      s, {"partita", config, stdout},
+      [&]() -> const run_report& { return report = run_built(s, job, config); },
+      [&] {
+        // Only a map/reduce job has write_output: an iterative one writes its outputs (e.g. heat's image) itself.
+        const auto* factory = std::get_if<map_reduce_factory>(&reg.find(name)->factory);
+        if (factory && factory->write_output) factory->write_output(report.result, params);
+      });
 }
 
 }  // namespace

@@ -16,19 +16,38 @@ const registered_job* job_registry::find(const std::string& name) const {
   return nullptr;
 }
 
-std::unique_ptr<map_job_model> job_registry::make(const std::string& name, const parameters& given) const {
+built_job registered_job::build(const parameters& effective) const {
+  return std::visit([&](const auto& f) { return built_job(f.make(effective)); }, factory);
+}
+
+built_job job_registry::build(const std::string& name, const parameters& given) const {
   // effective_parameters throws a usage error for an unknown job, so it must run before find() is used.
   const auto effective = effective_parameters(name, given);
-  const auto* job = find(name);
-  if (!job->make) throw usage_error("job '" + name + "' is an iterative job, not a map/reduce job");
-  return job->make(effective);
+  return find(name)->build(effective);
+}
+
+namespace {
+
+/// The job of model `M` built by `job`, or a usage error (before anything is built) if `job` is of the other model.
+template <class M>
+std::unique_ptr<M> build_as(const registered_job& job, model_kind wanted, const parameters& effective) {
+  if (job.model() != wanted)
+    throw usage_error("job '" + job.name + "' is " +
+                      (wanted == model_kind::map_reduce ? "an iterative job, not a map/reduce job"
+                                                        : "a map/reduce job, not an iterative job"));
+  return std::get<std::unique_ptr<M>>(job.build(effective));
+}
+
+}  // namespace
+
+std::unique_ptr<map_job_model> job_registry::make(const std::string& name, const parameters& given) const {
+  const auto effective = effective_parameters(name, given);
+  return build_as<map_job_model>(*find(name), model_kind::map_reduce, effective);
 }
 
 std::unique_ptr<iterative_job_model> job_registry::make_iterative(const std::string& name, const parameters& given) const {
   const auto effective = effective_parameters(name, given);
-  const auto* job = find(name);
-  if (!job->make_iterative) throw usage_error("job '" + name + "' is a map/reduce job, not an iterative job");
-  return job->make_iterative(effective);
+  return build_as<iterative_job_model>(*find(name), model_kind::iterative, effective);
 }
 
 parameters job_registry::effective_parameters(const std::string& name, const parameters& given) const {

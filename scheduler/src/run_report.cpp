@@ -8,31 +8,143 @@
 
 namespace partita {
 
-std::string run_report::to_json() const {
-  nlohmann::json workers_json = nlohmann::json::array();
+namespace {
+
+const char* status_word(run_status s) { return s == run_status::completed ? "completed" : "checkpointed"; }
+const char* status_phrase(run_status s) {
+  return s == run_status::completed ? "completed" : "checkpointed and stopped";
+}
+
+nlohmann::json workers_json(const std::vector<worker_summary>& workers) {
+  nlohmann::json out = nlohmann::json::array();
   for (const auto& w : workers)
-    workers_json.push_back({{"rank", w.rank}, {"host", w.host}, {"threads", w.threads},
-                            {"busy_seconds", w.busy_seconds}, {"idle_seconds", w.idle_seconds},
-                            {"partitions", w.partitions}, {"chunks", w.chunks}, {"messages", w.messages},
-                            {"copies", w.copies}, {"copies_won", w.copies_won}, {"framework_cpu_seconds", w.framework_cpu_seconds}, {"lost", w.lost},
-                            {"executed", w.executed}});
-  nlohmann::json failovers_json = nlohmann::json::array();
+    out.push_back({{"rank", w.rank}, {"host", w.host}, {"threads", w.threads},
+                   {"busy_seconds", w.busy_seconds}, {"idle_seconds", w.idle_seconds},
+                   {"partitions", w.partitions}, {"chunks", w.chunks}, {"messages", w.messages},
+                   {"copies", w.copies}, {"copies_won", w.copies_won}, {"framework_cpu_seconds", w.framework_cpu_seconds}, {"lost", w.lost},
+                   {"executed", w.executed}});
+  return out;
+}
+
+nlohmann::json failovers_json(const std::vector<failover_summary>& failovers) {
+  nlohmann::json out = nlohmann::json::array();
   for (const auto& f : failovers)
-    failovers_json.push_back({{"lost_scheduler", f.lost_scheduler}, {"new_scheduler", f.new_scheduler},
-                              {"term", f.term}, {"noticed_at_seconds", f.noticed_at_seconds},
-                              {"resumed_at_seconds", f.resumed_at_seconds}, {"checkpoint", f.checkpoint},
-                              {"from_checkpoint", f.from_checkpoint}, {"from_workers", f.from_workers},
-                              {"adopted_running", f.adopted_running}, {"dropped", f.dropped},
-                              {"to_run", f.to_run}, {"rerun", f.rerun}, {"lost_ranks", f.lost_ranks}});
-  nlohmann::json rollbacks_json = nlohmann::json::array();
+    out.push_back({{"lost_scheduler", f.lost_scheduler}, {"new_scheduler", f.new_scheduler},
+                   {"term", f.term}, {"noticed_at_seconds", f.noticed_at_seconds},
+                   {"resumed_at_seconds", f.resumed_at_seconds}, {"checkpoint", f.checkpoint},
+                   {"from_checkpoint", f.from_checkpoint}, {"from_workers", f.from_workers},
+                   {"adopted_running", f.adopted_running}, {"dropped", f.dropped},
+                   {"to_run", f.to_run}, {"rerun", f.rerun}, {"lost_ranks", f.lost_ranks}});
+  return out;
+}
+
+nlohmann::json rollbacks_json(const std::vector<rollback_summary>& rollbacks) {
+  nlohmann::json out = nlohmann::json::array();
   for (const auto& r : rollbacks)
-    rollbacks_json.push_back({{"lost_ranks", r.lost_ranks}, {"ranks_before", r.ranks_before},
-                              {"ranks_after", r.ranks_after}, {"noticed_at_seconds", r.noticed_at_seconds},
-                              {"resumed_at_seconds", r.resumed_at_seconds}, {"lost_at_step", r.lost_at_step},
-                              {"from_step", r.from_step}, {"checkpoint", r.checkpoint}});
+    out.push_back({{"lost_ranks", r.lost_ranks}, {"ranks_before", r.ranks_before},
+                   {"ranks_after", r.ranks_after}, {"noticed_at_seconds", r.noticed_at_seconds},
+                   {"resumed_at_seconds", r.resumed_at_seconds}, {"lost_at_step", r.lost_at_step},
+                   {"from_step", r.from_step}, {"checkpoint", r.checkpoint}});
+  return out;
+}
+
+/// The keys only an iterative summary has, added to `doc`.
+void add_iterative_json(nlohmann::json& doc, const iterative_figures& it) {
+  nlohmann::json red = nlohmann::json::object();
+  for (std::size_t k = 0; k < it.reduction_names.size() && k < it.reduction_values.size(); ++k)
+    red[it.reduction_names[k]] = it.reduction_values[k];
+  doc["model"] = model_name(model_kind::iterative);
+  doc["steps"] = it.steps;
+  doc["steps_run"] = it.steps_run;
+  doc["reductions"] = red;
+  doc["migrations"] = it.migrations;
+  doc["steps_overlapped"] = it.steps_overlapped;
+  doc["rebalances"] = it.rebalances;
+  doc["imbalance_start"] = it.imbalance_start;
+  doc["imbalance_end"] = it.imbalance_end;
+  doc["state_digest"] = it.state_digest;
+  doc["rollbacks"] = rollbacks_json(it.rollbacks);
+}
+
+/// The first line of a summary: the job, how it ended, and the model's own counts.
+std::string headline(const run_report& r) {
+  if (r.model == model_kind::iterative)
+    return fmt::format("job {} {} in {:.3f} s: {} partitions, {} steps ({} run now) on {} ranks, coordinator rank {}\n",
+                       r.job, status_phrase(r.status), r.wall_seconds, r.partitions, r.iterative.steps,
+                       r.iterative.steps_run, r.ranks, r.scheduler.value);
+  return fmt::format("job {} {} in {:.3f} s: {} partitions ({} run now) on {} ranks, policy {}, scheduler rank {}\n",
+                     r.job, status_phrase(r.status), r.wall_seconds, r.partitions, r.partitions_run, r.ranks, r.policy,
+                     r.scheduler.value);
+}
+
+/// The lines after the result of an iterative summary: placement, workers, checkpoints, rollbacks.
+std::string iterative_details(const run_report& r) {
+  const auto& it = r.iterative;
+  std::string out;
+  out += fmt::format("placement: contiguous ranges by measured cost; imbalance (max/mean cost per rank) {:.3f} at "
+                     "the start, {:.3f} at the end; {} rebalance{}, {} migration{}; busy imbalance per thread {:.3f}; "
+                     "{} partition step{} run while halos were on their way\n",
+                     it.imbalance_start, it.imbalance_end, it.rebalances, it.rebalances == 1 ? "" : "s", it.migrations,
+                     it.migrations == 1 ? "" : "s", r.imbalance, it.steps_overlapped, it.steps_overlapped == 1 ? "" : "s");
+  out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11} {:>11}\n", "rank", "host", "threads", "partitions", "busy s",
+                     "idle s");
+  for (const auto& w : r.workers)
+    out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11.3f} {:>11.3f}\n", w.rank, w.host, w.threads, w.partitions,
+                       w.busy_seconds, w.idle_seconds);
+  if (r.checkpoints > 0 || !r.restored_from.empty())
+    out += fmt::format("checkpoints: {} written, {:.3f} s, {} bytes; restored from: {}{}\n", r.checkpoints,
+                       r.checkpoint_seconds, r.checkpoint_bytes, r.restored_from.empty() ? "-" : r.restored_from,
+                       r.restored_from.empty() ? "" : fmt::format(" (step {})", r.restored_done));
+  for (const auto& b : it.rollbacks)
+    out += fmt::format("rollback: rank(s) {} lost after step {} (noticed at {:.3f} s); {} of {} ranks went on at "
+                       "{:.3f} s from {} (step {}), {} step(s) run again\n",
+                       fmt::join(b.lost_ranks, ", "), b.lost_at_step, b.noticed_at_seconds, b.ranks_after,
+                       b.ranks_before, b.resumed_at_seconds, b.checkpoint.empty() ? std::string("the start") : b.checkpoint,
+                       b.from_step, b.lost_at_step - std::min(b.lost_at_step, b.from_step));
+  return out;
+}
+
+/// The lines after the result of a map/reduce summary: dispatches, speculation, workers, checkpoints, failovers.
+std::string map_reduce_details(const run_report& r) {
+  const auto& mr = r.map_reduce;
+  std::string out;
+  out += fmt::format("dispatches: {} messages, {} chunks; imbalance (max/mean busy per thread): {:.3f}\n", r.dispatches,
+                     r.chunks, r.imbalance);
+  double busy = 0;
+  for (const auto& w : r.workers) busy += w.busy_seconds;
+  out += fmt::format("Partita's own threads: {:.3f} CPU s on all ranks ({:.2f}% of the kernels' {:.3f} s)\n",
+                     r.framework_cpu_seconds, busy > 0 ? 100.0 * r.framework_cpu_seconds / busy : 0.0, busy);
+  if (mr.speculation)
+    out += fmt::format("speculation: {} cop{} of straggling partitions, {} won (after {:g}x the expected time)\n",
+                       mr.speculative_copies, mr.speculative_copies == 1 ? "y" : "ies", mr.speculative_won,
+                       mr.speculation_factor);
+  out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11} {:>11} {:>8}\n", "rank", "host", "threads", "partitions",
+                     "busy s", "idle s", "chunks");
+  for (const auto& w : r.workers)
+    out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11.3f} {:>11.3f} {:>8}{}\n", w.rank, w.host, w.threads,
+                       w.partitions, w.busy_seconds, w.idle_seconds, w.chunks, w.lost ? "  LOST" : "");
+  if (r.checkpoints > 0 || !r.restored_from.empty())
+    out += fmt::format("checkpoints: {} written, {:.3f} s ({:.2f}% of wall time), {} bytes; restored from: {}\n",
+                       r.checkpoints, r.checkpoint_seconds,
+                       r.wall_seconds > 0 ? 100.0 * r.checkpoint_seconds / r.wall_seconds : 0.0, r.checkpoint_bytes,
+                       r.restored_from.empty() ? "-" : r.restored_from);
+  for (const auto& f : mr.failovers)
+    out += fmt::format("failover: scheduler rank {} lost (noticed at {:.3f} s); rank {} took over (term {}) and went on "
+                       "at {:.3f} s from {} ({} partitions) + {} results held by workers + {} running there; {} left, "
+                       "{} of them run again{}\n",
+                       f.lost_scheduler, f.noticed_at_seconds, f.new_scheduler, f.term, f.resumed_at_seconds,
+                       f.checkpoint.empty() ? std::string("no checkpoint") : f.checkpoint, f.from_checkpoint,
+                       f.from_workers, f.adopted_running, f.to_run, f.rerun,
+                       f.dropped > 0 ? fmt::format(" ({} dropped by --failover-memory)", f.dropped) : std::string());
+  return out;
+}
+
+}  // namespace
+
+std::string run_report::to_json() const {
   nlohmann::json doc = {{"job", job},
           {"policy", policy},
-          {"status", status == run_status::completed ? "completed" : "checkpointed"},
+          {"status", status_word(status)},
           {"result", result_text},
           {"ranks", ranks},
           {"scheduler_rank", scheduler.value},
@@ -42,96 +154,24 @@ std::string run_report::to_json() const {
           {"imbalance", imbalance},
           {"dispatches", dispatches},
           {"chunks", chunks},
-          {"scheduler", {{"levels", scheduler_levels}, {"messages", scheduler_messages},
-                         {"busy_seconds", scheduler_busy_seconds}}},
+          {"scheduler", {{"levels", map_reduce.scheduler_levels}, {"messages", map_reduce.scheduler_messages},
+                         {"busy_seconds", map_reduce.scheduler_busy_seconds}}},
           {"framework_cpu_seconds", framework_cpu_seconds},
-          {"speculation", {{"enabled", speculation}, {"factor", speculation_factor},
-                           {"copies", speculative_copies}, {"won", speculative_won}}},
-          {"workers", workers_json},
-          {"failovers", failovers_json},
+          {"speculation", {{"enabled", map_reduce.speculation}, {"factor", map_reduce.speculation_factor},
+                           {"copies", map_reduce.speculative_copies}, {"won", map_reduce.speculative_won}}},
+          {"workers", workers_json(workers)},
+          {"failovers", failovers_json(map_reduce.failovers)},
           {"checkpoints", {{"count", checkpoints}, {"seconds", checkpoint_seconds}, {"bytes", checkpoint_bytes},
                            {"restored_from", restored_from}, {"restored_done", restored_done},
-                           {"restored_costs", restored_costs}, {"stop_reason", stop_reason}}}};
-  if (model == "iterative") {
-    nlohmann::json red = nlohmann::json::object();
-    for (std::size_t k = 0; k < reduction_names.size() && k < reduction_values.size(); ++k)
-      red[reduction_names[k]] = reduction_values[k];
-    doc["model"] = model;
-    doc["steps"] = steps;
-    doc["steps_run"] = steps_run;
-    doc["reductions"] = red;
-    doc["migrations"] = migrations;
-    doc["steps_overlapped"] = steps_overlapped;
-    doc["rebalances"] = rebalances;
-    doc["imbalance_start"] = imbalance_start;
-    doc["imbalance_end"] = imbalance_end;
-    doc["state_digest"] = state_digest;
-    doc["rollbacks"] = rollbacks_json;
-  }
+                           {"restored_costs", map_reduce.restored_costs}, {"stop_reason", stop_reason}}}};
+  if (model == model_kind::iterative) add_iterative_json(doc, iterative);
   return doc.dump(2);
 }
 
 std::string run_report::to_text() const {
-  std::string out;
-  if (model == "iterative") {
-    out += fmt::format("job {} {} in {:.3f} s: {} partitions, {} steps ({} run now) on {} ranks, coordinator rank {}\n",
-                       job, status == run_status::completed ? "completed" : "checkpointed and stopped", wall_seconds,
-                       partitions, steps, steps_run, ranks, scheduler.value);
-    out += fmt::format("result: {}\n", result_text);
-    out += fmt::format("placement: contiguous ranges by measured cost; imbalance (max/mean cost per rank) {:.3f} at "
-                       "the start, {:.3f} at the end; {} rebalance{}, {} migration{}; busy imbalance per thread {:.3f}; "
-                       "{} partition step{} run while halos were on their way\n",
-                       imbalance_start, imbalance_end, rebalances, rebalances == 1 ? "" : "s", migrations,
-                       migrations == 1 ? "" : "s", imbalance, steps_overlapped, steps_overlapped == 1 ? "" : "s");
-    out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11} {:>11}\n", "rank", "host", "threads", "partitions", "busy s",
-                       "idle s");
-    for (const auto& w : workers)
-      out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11.3f} {:>11.3f}\n", w.rank, w.host, w.threads, w.partitions,
-                         w.busy_seconds, w.idle_seconds);
-    if (checkpoints > 0 || !restored_from.empty())
-      out += fmt::format("checkpoints: {} written, {:.3f} s, {} bytes; restored from: {}{}\n", checkpoints,
-                         checkpoint_seconds, checkpoint_bytes, restored_from.empty() ? "-" : restored_from,
-                         restored_from.empty() ? "" : fmt::format(" (step {})", restored_done));
-    for (const auto& r : rollbacks)
-      out += fmt::format("rollback: rank(s) {} lost after step {} (noticed at {:.3f} s); {} of {} ranks went on at "
-                         "{:.3f} s from {} (step {}), {} step(s) run again\n",
-                         fmt::join(r.lost_ranks, ", "), r.lost_at_step, r.noticed_at_seconds, r.ranks_after,
-                         r.ranks_before, r.resumed_at_seconds, r.checkpoint.empty() ? std::string("the start") : r.checkpoint,
-                         r.from_step, r.lost_at_step - std::min(r.lost_at_step, r.from_step));
-    if (status == run_status::checkpointed)
-      out += fmt::format("stopped: {}; relaunch with --restart auto to continue\n", stop_reason);
-    return out;
-  }
-  out += fmt::format("job {} {} in {:.3f} s: {} partitions ({} run now) on {} ranks, policy {}, scheduler rank {}\n",
-                     job, status == run_status::completed ? "completed" : "checkpointed and stopped", wall_seconds,
-                     partitions, partitions_run, ranks, policy, scheduler.value);
+  std::string out = headline(*this);
   out += fmt::format("result: {}\n", result_text);
-  out += fmt::format("dispatches: {} messages, {} chunks; imbalance (max/mean busy per thread): {:.3f}\n", dispatches,
-                     chunks, imbalance);
-  double busy = 0;
-  for (const auto& w : workers) busy += w.busy_seconds;
-  out += fmt::format("Partita's own threads: {:.3f} CPU s on all ranks ({:.2f}% of the kernels' {:.3f} s)\n",
-                     framework_cpu_seconds, busy > 0 ? 100.0 * framework_cpu_seconds / busy : 0.0, busy);
-  if (speculation)
-    out += fmt::format("speculation: {} cop{} of straggling partitions, {} won (after {:g}x the expected time)\n",
-                       speculative_copies, speculative_copies == 1 ? "y" : "ies", speculative_won, speculation_factor);
-  out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11} {:>11} {:>8}\n", "rank", "host", "threads", "partitions",
-                     "busy s", "idle s", "chunks");
-  for (const auto& w : workers)
-    out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11.3f} {:>11.3f} {:>8}{}\n", w.rank, w.host, w.threads,
-                       w.partitions, w.busy_seconds, w.idle_seconds, w.chunks, w.lost ? "  LOST" : "");
-  if (checkpoints > 0 || !restored_from.empty())
-    out += fmt::format("checkpoints: {} written, {:.3f} s ({:.2f}% of wall time), {} bytes; restored from: {}\n",
-                       checkpoints, checkpoint_seconds, wall_seconds > 0 ? 100.0 * checkpoint_seconds / wall_seconds : 0.0,
-                       checkpoint_bytes, restored_from.empty() ? "-" : restored_from);
-  for (const auto& f : failovers)
-    out += fmt::format("failover: scheduler rank {} lost (noticed at {:.3f} s); rank {} took over (term {}) and went on "
-                       "at {:.3f} s from {} ({} partitions) + {} results held by workers + {} running there; {} left, "
-                       "{} of them run again{}\n",
-                       f.lost_scheduler, f.noticed_at_seconds, f.new_scheduler, f.term, f.resumed_at_seconds,
-                       f.checkpoint.empty() ? std::string("no checkpoint") : f.checkpoint, f.from_checkpoint,
-                       f.from_workers, f.adopted_running, f.to_run, f.rerun,
-                       f.dropped > 0 ? fmt::format(" ({} dropped by --failover-memory)", f.dropped) : std::string());
+  out += model == model_kind::iterative ? iterative_details(*this) : map_reduce_details(*this);
   if (status == run_status::checkpointed)
     out += fmt::format("stopped: {}; relaunch with --restart auto to continue\n", stop_reason);
   return out;

@@ -100,7 +100,7 @@ TEST(Jobs_Iterative, HeatWithMigrationEveryFewStepsEqualsSerialReference) {
   const heat_reference ref(h, h.steps);
   EXPECT_TRUE(same_bits(r.value()["residual"], ref.residual));
   if (test_session().size() > 1 && r.is_scheduler()) {
-    EXPECT_GT(r.report().migrations, 0u) << "20x refined blocks at the start should move";
+    EXPECT_GT(r.report().iterative.migrations, 0u) << "20x refined blocks at the start should move";
   }
   if (r.is_scheduler()) {
     std::size_t differ = 0;
@@ -211,7 +211,7 @@ TEST(Jobs_Iterative, ImbalancedStartConvergesUnderTenPercentAndTheResultDoesNotC
   EXPECT_TRUE(same_bits(fixed.value()["sum"], moved.value()["sum"]));
   EXPECT_TRUE(same_bits(fixed.value()["product-ish"], moved.value()["product-ish"]));
   if (moved.is_scheduler() && test_session().size() > 1) {
-    EXPECT_GT(moved.report().migrations, 0u);
+    EXPECT_GT(moved.report().iterative.migrations, 0u);
     // Judge the final placement by the nominal costs (the measured ones carry the machine's wake-up delays): the
     // ranks own contiguous ranges, so their partition counts give the ranges.
     double max_load = 0, total = 0;
@@ -224,8 +224,8 @@ TEST(Jobs_Iterative, ImbalancedStartConvergesUnderTenPercentAndTheResultDoesNotC
     }
     ASSERT_EQ(id, 39u);
     const double imbalance = max_load / (total / static_cast<double>(test_session().size()));
-    EXPECT_LT(imbalance, 1.1) << "after " << moved.report().rebalances << " rebalance(s); measured "
-                              << moved.report().imbalance_end;
+    EXPECT_LT(imbalance, 1.1) << "after " << moved.report().iterative.rebalances << " rebalance(s); measured "
+                              << moved.report().iterative.imbalance_end;
   }
 }
 

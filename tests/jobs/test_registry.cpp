@@ -18,9 +18,10 @@ TEST(Jobs_Registry, ListsTheFourBuiltInJobsWithDescriptions) {
 
 TEST(Jobs_Registry, IterativeJobsSayTheirModelAndBuildOnlyAsIterative) {
   const auto& reg = partita::builtin_jobs();
-  EXPECT_STREQ(reg.find("heat")->model(), "iterative");
-  EXPECT_STREQ(reg.find("pagerank")->model(), "iterative");
-  EXPECT_STREQ(reg.find("pi")->model(), "map_reduce");
+  EXPECT_EQ(reg.find("heat")->model(), partita::model_kind::iterative);
+  EXPECT_EQ(reg.find("pagerank")->model(), partita::model_kind::iterative);
+  EXPECT_EQ(reg.find("pi")->model(), partita::model_kind::map_reduce);
+  EXPECT_STREQ(partita::model_name(reg.find("heat")->model()), "iterative");
   const auto heat = reg.make_iterative("heat", partita::parameters::parse({"blocks_x=3", "blocks_y=2"}));
   EXPECT_EQ(heat->partition_count(), 6u);
   EXPECT_EQ(heat->neighbours(partita::partition_id{4}).size(), 3u);  // up, left, right
@@ -28,6 +29,23 @@ TEST(Jobs_Registry, IterativeJobsSayTheirModelAndBuildOnlyAsIterative) {
   EXPECT_THROW(reg.make_iterative("pi", {}), partita::usage_error);
   EXPECT_THROW(reg.make_iterative("heat", partita::parameters::parse({"block=0"})), partita::usage_error);
   EXPECT_THROW(reg.make_iterative("pagerank", partita::parameters::parse({"blocks=0"})), partita::usage_error);
+}
+
+TEST(Jobs_Registry, BuildGivesTheJobOfItsOwnModel) {
+  const auto& reg = partita::builtin_jobs();
+  const auto heat = reg.build("heat", partita::parameters::parse({"blocks_x=3", "blocks_y=2"}));
+  ASSERT_TRUE(std::holds_alternative<std::unique_ptr<partita::iterative_job_model>>(heat));
+  const auto& iterative = *std::get<std::unique_ptr<partita::iterative_job_model>>(heat);
+  EXPECT_EQ(iterative.partition_count(), 6u);
+  EXPECT_EQ(iterative.kind(), partita::model_kind::iterative);
+  const auto pi = reg.build("pi", partita::parameters::parse({"samples=1000", "partitions=10"}));
+  ASSERT_TRUE(std::holds_alternative<std::unique_ptr<partita::map_job_model>>(pi));
+  const partita::job_model& common = *std::get<std::unique_ptr<partita::map_job_model>>(pi);
+  EXPECT_EQ(common.name(), "pi");
+  EXPECT_EQ(common.partition_count(), 10u);
+  EXPECT_EQ(common.params().get_int("samples", 0), 1000);
+  EXPECT_EQ(common.kind(), partita::model_kind::map_reduce);
+  EXPECT_THROW(reg.build("py", {}), partita::usage_error);
 }
 
 TEST(Jobs_Registry, UnknownJobOrParameterNamesTheValidOnes) {

@@ -12,7 +12,7 @@ namespace {
 using partita::run_config;
 using partita::usage_error;
 using partita::detail::check_run_config;
-using partita::detail::model_kind;
+using partita::model_kind;
 
 // The usage error `config` gets for `model`, or "" if it is accepted.
 std::string refusal(const run_config& config, model_kind model) {

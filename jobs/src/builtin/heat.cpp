@@ -139,7 +139,7 @@ void register_heat(job_registry& r) {
               {"refine", "1", "refined blocks cost this many times more (same result)"},
               {"refined", "0.25", "fraction of blocks that are refined (the lowest ids)"},
               {"output", "", "write the final field as a PGM image to this file"}};
-  j.make_iterative = [](const parameters& p) { return make_heat_job(p).model(); };
+  j.factory = iterative_factory{[](const parameters& p) { return make_heat_job(p).model(); }};
   r.add(std::move(j));
 }
 }  // namespace detail

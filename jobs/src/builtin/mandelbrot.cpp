@@ -42,6 +42,19 @@ std::uint64_t fnv(const std::vector<std::uint8_t>& v) {
   for (auto b : v) h = (h ^ b) * 0x100000001b3ull;
   return h;
 }
+
+/// Writes the image to --param output (a PGM), if one was given: mandelbrot's write_output.
+void write_image(std::span<const std::byte> result, const parameters& p) {
+  const auto path = p.get_string("output", "");
+  if (path.empty()) return;
+  const frame f(p);
+  const auto img = deserialize<image_rows>(result);
+  std::ofstream out(path, std::ios::binary);
+  out << "P5\n" << f.width << ' ' << f.height << "\n255\n";
+  out.write(reinterpret_cast<const char*>(img.pixels.data()), static_cast<std::streamsize>(img.pixels.size()));
+  if (!out) throw error("cannot write the image " + path + "; check the folder exists and has space");
+}
+
 }  // namespace
 
 void register_mandelbrot(job_registry& r) {
@@ -54,7 +67,7 @@ void register_mandelbrot(job_registry& r) {
        {"xmin", "-2.2", "left edge"}, {"xmax", "1.0", "right edge"},
        {"ymin", "-1.2", "bottom edge"}, {"ymax", "1.2", "top edge"},
        {"output", "", "write the image to this .pgm file (scheduler rank)"}},
-      [](const parameters& p) {
+      map_reduce_factory{[](const parameters& p) {
         const frame f(p);
         return map_reduce_job<image_rows>("mandelbrot")
             .params(p)
@@ -95,17 +108,7 @@ void register_mandelbrot(job_registry& r) {
             })
             .model();
       },
-      {}};
-  job.write_output = [](std::span<const std::byte> result, const parameters& p) {
-    const auto path = p.get_string("output", "");
-    if (path.empty()) return;
-    const frame f(p);
-    const auto img = deserialize<image_rows>(result);
-    std::ofstream out(path, std::ios::binary);
-    out << "P5\n" << f.width << ' ' << f.height << "\n255\n";
-    out.write(reinterpret_cast<const char*>(img.pixels.data()), static_cast<std::streamsize>(img.pixels.size()));
-    if (!out) throw error("cannot write the image " + path + "; check the folder exists and has space");
-  };
+      write_image}};
   r.add(std::move(job));
 }
 

@@ -161,7 +161,7 @@ void register_pagerank(job_registry& r) {
               {"damping", "0.85", "damping factor"},
               {"tol", "1e-10", "stop once the L1 change of a step is below it (0: off)"},
               {"steps", "100", "steps at most"}};
-  j.make_iterative = [](const parameters& p) { return make_pagerank_job(p).model(); };
+  j.factory = iterative_factory{[](const parameters& p) { return make_pagerank_job(p).model(); }};
   r.add(std::move(j));
 }
 }  // namespace detail

@@ -17,7 +17,7 @@ struct pi_tally {
 void register_pi(job_registry& r) {
   r.add({"pi", "Monte Carlo estimate of pi (points in the unit square that fall in the quarter circle)",
          {{"samples", "20000000", "random points in all"}, {"partitions", "100", "number of partitions"}},
-         [](const parameters& p) {
+         map_reduce_factory{[](const parameters& p) {
            const auto samples = p.get_int("samples", 0);
            const auto parts = p.get_int("partitions", 0);
            if (samples < 1) throw usage_error("pi: samples must be at least 1, e.g. --param samples=1000000");
@@ -49,8 +49,7 @@ void register_pi(job_registry& r) {
                  return fmt::format("pi ~ {:.8f} ({} of {} points inside)", pi, t.inside, t.samples);
                })
                .model();
-         },
-         {}});
+         }}});
 }
 
 }  // namespace partita::detail

@@ -96,7 +96,7 @@ void register_synthetic(job_registry& r) {
           {"fail_at", "-1", "make this partition's kernel throw (to rehearse failures); -1: never"},
           {"slow_rank", "-1", "partitions run on this rank take slow_factor times their cost (a degraded node); -1: none"},
           {"slow_factor", "8", "how much slower slow_rank runs (the result does not change)"}},
-         [](const parameters& p) {
+         map_reduce_factory{[](const parameters& p) {
            const auto parts = p.get_int("partitions", 0);
            if (parts < 0) throw usage_error("synthetic: partitions must be 0 or more, e.g. --param partitions=1000");
            const cost_model costs(p);
@@ -135,8 +135,7 @@ void register_synthetic(job_registry& r) {
                                     static_cast<double>(s.cost_ns) * 1e-9);
                })
                .model();
-         },
-         {}});
+         }}});
 }
 
 }  // namespace detail

@@ -46,7 +46,7 @@ void register_wordcount(job_registry& r) {
   r.add({"wordcount", "counts words in the files of a folder (each file a partition); prints the most frequent",
          {{"dir", "", "folder whose files are counted (recursively)"},
           {"top", "10", "how many of the most frequent words to print"}},
-         [](const parameters& p) {
+         map_reduce_factory{[](const parameters& p) {
            const auto dir = p.get_string("dir", "");
            if (dir.empty()) throw usage_error("wordcount needs a folder: --param dir=<folder>");
            const auto top = p.get_int("top", 10);
@@ -100,8 +100,7 @@ void register_wordcount(job_registry& r) {
                  return s;
                })
                .model();
-         },
-         {}});
+         }}});
 }
 
 }  // namespace partita::detail

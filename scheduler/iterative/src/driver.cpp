@@ -30,7 +30,7 @@ double fold_in_id_order(const iterative_job_model& model, std::size_t k, std::sp
 }
 
 run_report run_iterative(session& s, iterative_job_model& job, const run_config& config) {
-  detail::check_run_config(config, detail::model_kind::iterative);
+  detail::check_run_config(config, model_kind::iterative);
   if (job.partition_count() == 0) throw usage_error("job '" + job.name() + "' has no partitions");
   // Under in-job recovery a lost rank does not end the run: the survivors agree on who is left, form a
   // communicator of their own and go on from the last checkpoint (docs/design.md, "In-job rollback").
@@ -55,7 +55,7 @@ run_report run_iterative(session& s, iterative_job_model& job, const run_config&
     try {
       auto rep = runner.run();
       note_start();
-      rep.rollbacks = std::move(rollbacks);
+      rep.iterative.rollbacks = std::move(rollbacks);
       if (rep.is_scheduler) {
         rep.checkpoints += earlier.count;
         rep.checkpoint_seconds += earlier.seconds;

@@ -164,7 +164,7 @@ void iterative_run::init_owned() {
 run_report iterative_run::report_header() const {
   run_report rep;
   rep.job = job_.name();
-  rep.model = "iterative";
+  rep.model = model_kind::iterative;
   rep.policy = "contiguous";
   rep.is_scheduler = coordinator_;
   rep.scheduler = setup_.scheduler;
@@ -172,7 +172,7 @@ run_report iterative_run::report_header() const {
   rep.partitions = n_;
   rep.restored_from = restored_from_;
   rep.restored_done = steps_;
-  for (const auto& r : job_.reductions()) rep.reduction_names.push_back(r.name);
+  for (const auto& r : job_.reductions()) rep.iterative.reduction_names.push_back(r.name);
   return rep;
 }
 
@@ -198,7 +198,7 @@ void iterative_run::step_loop(run_report& rep) {
     const auto& decided = controls[static_cast<std::size_t>(setup_.scheduler.value)];
     if (meter) {
       std::string extra;
-      for (std::size_t k = 0; k < nred; ++k) extra += fmt::format("{}{} {:.4g}", k ? ", " : "", rep.reduction_names[k], red_[k]);
+      for (std::size_t k = 0; k < nred; ++k) extra += fmt::format("{}{} {:.4g}", k ? ", " : "", rep.iterative.reduction_names[k], red_[k]);
       meter->update(steps_, extra, done);
     }
     if (decided.action != boundary_action::go_on && !done) {
@@ -242,17 +242,17 @@ std::vector<step_control> iterative_run::absorb_step(const std::vector<double>& 
 
 void iterative_run::conclude(run_report& rep) {
   const std::size_t nred = job_.reductions().size();
-  rep.steps = steps_;
-  rep.steps_run = steps_ - steps_at_start_;
-  rep.partitions_run = rep.steps_run * n_;
-  rep.reduction_values = red_;
-  rep.migrations = balance_.migrations();
-  rep.rebalances = balance_.rebalances();
-  rep.imbalance_start = imbalance_start_.value_or(1);
-  rep.imbalance_end = placement_imbalance(place_, costs_.per_partition(), threads_);
+  rep.iterative.steps = steps_;
+  rep.iterative.steps_run = steps_ - steps_at_start_;
+  rep.partitions_run = rep.iterative.steps_run * n_;
+  rep.iterative.reduction_values = red_;
+  rep.iterative.migrations = balance_.migrations();
+  rep.iterative.rebalances = balance_.rebalances();
+  rep.iterative.imbalance_start = imbalance_start_.value_or(1);
+  rep.iterative.imbalance_end = placement_imbalance(place_, costs_.per_partition(), threads_);
   watchdog_.pet("ending the job (collective)");
   if (rep.status == run_status::completed) {
-    auto states = gather_final_states(rep.state_digest);
+    auto states = gather_final_states(rep.iterative.state_digest);
     if (coordinator_) job_.conclude(steps_, red_, std::move(states));
   }
   // Per-rank busy time (and with --trace the step slices) to the coordinator for the summary.
@@ -267,20 +267,20 @@ void iterative_run::conclude(run_report& rep) {
   for (int r = 0; r < ranks_; ++r) {
     auto w = worker_row(s_, setup_, r);
     w.busy_seconds = figures[2 * static_cast<std::size_t>(r)];
-    rep.steps_overlapped += static_cast<std::uint64_t>(figures[2 * static_cast<std::size_t>(r) + 1]);
+    rep.iterative.steps_overlapped += static_cast<std::uint64_t>(figures[2 * static_cast<std::size_t>(r) + 1]);
     w.partitions = (place_.end(r) - place_.begin(r));
     rows.push_back(std::move(w));
   }
   add_worker_rows(rep, std::move(rows));
   rep.partitions = n_;
-  rep.partitions_run = rep.steps_run * n_;
+  rep.partitions_run = rep.iterative.steps_run * n_;
   const auto& cs = checkpoints_->stats();
   rep.checkpoints = cs.count;
   rep.checkpoint_seconds = cs.seconds;
   rep.checkpoint_bytes = cs.bytes;
   std::string text = fmt::format("{} steps", steps_);
-  for (std::size_t k = 0; k < nred; ++k) text += fmt::format(", {} {}", rep.reduction_names[k], red_[k]);
-  if (!rep.state_digest.empty()) text += ", state " + rep.state_digest;
+  for (std::size_t k = 0; k < nred; ++k) text += fmt::format(", {} {}", rep.iterative.reduction_names[k], red_[k]);
+  if (!rep.iterative.state_digest.empty()) text += ", state " + rep.iterative.state_digest;
   rep.result_text = text;
   if (config_.trace) write_trace(*config_.trace, job_.name(), traces, trace_.events(), setup_.scheduler.value);
 }

@@ -11,7 +11,7 @@ namespace partita {
 run_report run_map_reduce(session& s, map_job_model& job, const run_config& config) {
   // The same verdict on every rank, before anyone waits on anyone.
   make_policy(config.policy);  // a bad policy is a usage error
-  detail::check_run_config(config, detail::model_kind::map_reduce);
+  detail::check_run_config(config, model_kind::map_reduce);
   detail::job_comm comm(s.comm());
   const auto setup = detail::set_up(s, config, comm.get());
   detail::arm_injection(s, config, setup);

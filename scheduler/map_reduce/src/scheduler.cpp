@@ -397,9 +397,9 @@ struct map_reduce_scheduler::running {
     rep.checkpoint_bytes = ckpt_.stats().bytes;
     rep.restored_from = restored_from_;
     rep.restored_done = restored_from_.empty() ? 0 : restored_done_;
-    rep.restored_costs = restored_costs_;
+    rep.map_reduce.restored_costs = restored_costs_;
     if (takeover_) {
-      rep.failovers.push_back(failover_);
+      rep.map_reduce.failovers.push_back(failover_);
       rep.restored_from.clear();  // the failover's checkpoint is in its own record
       rep.restored_done = 0;
     }
@@ -407,15 +407,15 @@ struct map_reduce_scheduler::running {
     rep.job = job_.name();
     rep.policy = std::string(d.policy_name());
     rep.is_scheduler = true;
-    rep.speculation = config_.speculate;
-    rep.speculation_factor = config_.speculation_factor;
-    rep.speculative_copies = d.copies_made().size();
-    rep.speculative_won = d.copies_won();
+    rep.map_reduce.speculation = config_.speculate;
+    rep.map_reduce.speculation_factor = config_.speculation_factor;
+    rep.map_reduce.speculative_copies = d.copies_made().size();
+    rep.map_reduce.speculative_won = d.copies_won();
     rep.scheduler = s_.rank();
     rep.ranks = s_.size();
-    rep.scheduler_levels = setup_.tree.levels;
-    rep.scheduler_messages = messages_handled_;
-    rep.scheduler_busy_seconds = handling_seconds_;
+    rep.map_reduce.scheduler_levels = setup_.tree.levels;
+    rep.map_reduce.scheduler_messages = messages_handled_;
+    rep.map_reduce.scheduler_busy_seconds = handling_seconds_;
     rep.partitions = job_.partition_count();
     rep.result = job_.accumulator();
     rep.result_text = stopped ? fmt::format("(incomplete: {} of {} partitions done; restart to finish)",

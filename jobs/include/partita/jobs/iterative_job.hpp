@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include <partita/jobs/run_result.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/serialize.hpp>
 #include <partita/runtime/session.hpp>
@@ -304,52 +305,21 @@ std::unique_ptr<iterative_job_model> iterative_job<State>::model(std::shared_ptr
   return std::make_unique<detail_iterative_adapter<State>>(*this, std::move(sink));
 }
 
-/// What one run of an iterative job gave: the report, and once the job completed, the reductions of the last step
-/// and (on the coordinating rank) every partition's final state in id order. A run stopped at a checkpoint has no
-/// value. Value type.
-template <class State>
-class iterative_result {
- public:
-  iterative_result(run_report report, reductions last, std::vector<State> states)
-      : report_(std::move(report)), last_(std::move(last)), states_(std::move(states)) {}
-  bool completed() const noexcept { return report_.status == run_status::completed; }
-  /// The reductions after the last step. Throws job_stopped if the run stopped before it completed.
-  const reductions& value() const {
-    check();
-    return last_;
-  }
-  /// Every partition's final state in id order (on the coordinating rank; empty elsewhere). Throws like value().
-  const std::vector<State>& states() const {
-    check();
-    return states_;
-  }
-  const run_report& report() const noexcept { return report_; }
-  bool is_scheduler() const noexcept { return report_.is_scheduler; }
-
- private:
-  void check() const {
-    if (!completed())
-      throw job_stopped("job '" + report_.job + "' stopped at a checkpoint before it completed (" +
-                        report_.stop_reason + "); it has no result yet: relaunch with --restart auto to finish it");
-  }
-  run_report report_;
-  reductions last_;
-  std::vector<State> states_;
-};
-
 /// Runs an iterative job over every rank of the session. Collective: every rank calls it with an identical job.
+/// Its result's value() is the reductions after the last step, states() every partition's final state (on the
+/// coordinating rank, in id order); both only once the job completed.
 ///
 ///     auto r = partita::run(session, job, config);
 ///     if (r.completed() && r.is_scheduler()) fmt::print("residual {}\n", r.value()["residual"]);
 template <class State>
-iterative_result<State> run(session& s, const iterative_job<State>& job, const run_config& config = {}) {
+run_result<reductions, State> run(session& s, const iterative_job<State>& job, const run_config& config = {}) {
   auto sink = std::make_shared<std::vector<State>>();
   auto model = job.model(sink);
   auto report = run_iterative(s, *model, config);
   std::vector<std::string> names;
   for (const auto& r : model->reductions()) names.push_back(r.name);
-  reductions last(report.steps, std::move(names), report.reduction_values);
-  return iterative_result<State>(std::move(report), std::move(last), std::move(*sink));
+  reductions last(report.iterative.steps, std::move(names), report.iterative.reduction_values);
+  return run_result<reductions, State>(std::move(report), std::move(last), std::move(*sink));
 }
 
 }  // namespace partita

@@ -7,6 +7,7 @@
 
 #include <partita/runtime/ids.hpp>
 #include <partita/runtime/serialize.hpp>
+#include <partita/scheduler/model_kind.hpp>
 
 namespace partita {
 
@@ -64,10 +65,40 @@ struct rollback_summary {
   std::string checkpoint;              ///< the checkpoint they went on from ("" none)
 };
 
-/// The outcome of run(). On every rank: status, result bytes and text. Timings and per-worker figures
-/// are complete on the scheduler rank (is_scheduler).
+/// The figures only a map/reduce run fills in (an iterative run leaves them at their defaults).
+struct map_reduce_figures {
+  bool speculation = false;             ///< speculative execution was on
+  double speculation_factor = 0;
+  std::uint64_t speculative_copies = 0; ///< copies of straggling partitions handed to idle workers
+  std::uint64_t speculative_won = 0;    ///< copies whose result was committed (finished before the original)
+  int scheduler_levels = 1;             ///< 2: node schedulers between the scheduler and their nodes' ranks
+  std::uint64_t scheduler_messages = 0; ///< messages the scheduler rank received from workers while the job ran
+  double scheduler_busy_seconds = 0;    ///< time the scheduler rank spent handling them
+  std::uint64_t restored_costs = 0;     ///< measured partition costs the restored checkpoint brought (cost policy)
+  std::vector<failover_summary> failovers;  ///< scheduler failovers in this run (the last one, on its scheduler)
+};
+
+/// The figures only an iterative run fills in; map/reduce summaries do not show them.
+struct iterative_figures {
+  std::uint64_t steps = 0;               ///< steps done over all runs
+  std::uint64_t steps_run = 0;           ///< steps done in this run
+  std::vector<std::string> reduction_names;
+  std::vector<double> reduction_values;  ///< after the last step, on every rank
+  std::uint64_t migrations = 0;          ///< partitions moved to another rank by rebalancing
+  std::uint64_t steps_overlapped = 0;    ///< partition steps run while halos from other ranks were on their way
+  std::uint64_t rebalances = 0;          ///< placement changes
+  double imbalance_start = 1;            ///< measured imbalance (max/mean cost per rank) of the first placement
+  double imbalance_end = 1;              ///< of the last placement, with the last measured costs
+  std::string state_digest;              ///< FNV-1a 64 of every partition's final state in id order (completed runs)
+  std::vector<rollback_summary> rollbacks;  ///< in-job rollbacks after lost ranks, in order
+};
+
+/// The outcome of run(): what both models report, and the figures of the job's model (`model` says which).
+/// On every rank: status, result bytes and text. Timings and per-worker figures are complete on the scheduler
+/// rank (is_scheduler). Value type.
 struct run_report {
   std::string job;
+  model_kind model = model_kind::map_reduce;
   std::string policy;
   run_status status = run_status::completed;
   bool is_scheduler = false;
@@ -80,13 +111,6 @@ struct run_report {
   std::uint64_t dispatches = 0;         ///< assignment messages (including the scheduler's own executor)
   std::uint64_t chunks = 0;
   double framework_cpu_seconds = 0;     ///< CPU all ranks used outside kernels (sum of the workers' figures)
-  bool speculation = false;             ///< speculative execution was on
-  double speculation_factor = 0;
-  std::uint64_t speculative_copies = 0; ///< copies of straggling partitions handed to idle workers
-  std::uint64_t speculative_won = 0;    ///< copies whose result was committed (finished before the original)
-  int scheduler_levels = 1;             ///< 2: node schedulers between the scheduler and their nodes' ranks
-  std::uint64_t scheduler_messages = 0; ///< messages the scheduler rank received from workers while the job ran
-  double scheduler_busy_seconds = 0;    ///< time the scheduler rank spent handling them
   std::vector<worker_summary> workers;
   bytes result;                         ///< the accumulator's bytes
   std::string result_text;              ///< the result as printed
@@ -95,26 +119,14 @@ struct run_report {
   double checkpoint_seconds = 0;
   std::uint64_t checkpoint_bytes = 0;
   std::string restored_from;             ///< the checkpoint this run started from ("" if fresh)
-  std::uint64_t restored_done = 0;       ///< partitions already committed in it
-  std::uint64_t restored_costs = 0;      ///< measured partition costs it brought (the cost policy uses them)
+  std::uint64_t restored_done = 0;       ///< partitions (iterative: the step) already done in it
   std::string stop_reason;               ///< why a checkpointed run stopped (signal, wall time)
-  // Iterative jobs (model == "iterative"); map/reduce summaries do not show these.
-  std::string model = "map_reduce";      ///< "map_reduce" or "iterative"
-  std::uint64_t steps = 0;               ///< steps done over all runs
-  std::uint64_t steps_run = 0;           ///< steps done in this run
-  std::vector<std::string> reduction_names;
-  std::vector<double> reduction_values;  ///< after the last step, on every rank
-  std::uint64_t migrations = 0;          ///< partitions moved to another rank by rebalancing
-  std::uint64_t steps_overlapped = 0;    ///< partition steps run while halos from other ranks were on their way
-  std::uint64_t rebalances = 0;          ///< placement changes
-  double imbalance_start = 1;            ///< measured imbalance (max/mean cost per rank) of the first placement
-  double imbalance_end = 1;              ///< of the last placement, with the last measured costs
-  std::string state_digest;              ///< FNV-1a 64 of every partition's final state in id order (completed runs)
-  std::vector<failover_summary> failovers;  ///< scheduler failovers in this run (the last one, on its scheduler)
-  std::vector<rollback_summary> rollbacks;  ///< iterative jobs: in-job rollbacks after lost ranks, in order
+  map_reduce_figures map_reduce;         ///< model == model_kind::map_reduce
+  iterative_figures iterative;           ///< model == model_kind::iterative
 
   /// The summary as a JSON document (text, indented), as --summary-json writes it.
   std::string to_json() const;
+  /// The summary as text, as `partita run` prints it (without --quiet).
   std::string to_text() const;
 };
 

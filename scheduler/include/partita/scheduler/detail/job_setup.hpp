@@ -12,6 +12,7 @@
 #include <partita/runtime/session.hpp>
 #include <partita/scheduler/detail/scheduler_tree.hpp>
 #include <partita/scheduler/detail/timing.hpp>
+#include <partita/scheduler/model_kind.hpp>
 #include <partita/scheduler/parameters.hpp>
 #include <partita/scheduler/run_config.hpp>
 
@@ -52,9 +53,6 @@ struct job_setup {
   /// The rank `r` talks to: the scheduler, or its node's scheduler with two levels.
   rank_t boss_of(rank_t r) const { return tree.boss_of(r); }
 };
-
-/// The job model a configuration is checked for.
-enum class model_kind { map_reduce, iterative };
 
 /// Refuses a configuration `model` cannot run (a usage_error naming the flag and the fix): a bad value, or an option
 /// of the other model (dispatch_options for an iterative job, iterative_options for a map/reduce job) set away from

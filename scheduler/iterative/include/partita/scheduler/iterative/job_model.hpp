@@ -14,6 +14,7 @@
 #include <partita/runtime/ids.hpp>
 #include <partita/runtime/serialize.hpp>
 #include <partita/scheduler/context.hpp>
+#include <partita/scheduler/job_model.hpp>
 #include <partita/scheduler/parameters.hpp>
 
 namespace partita {
@@ -61,13 +62,10 @@ class halo_view {
 
 /// An iterative job as the scheduler sees it. Every rank builds the same model (SPMD). Calls that take a state
 /// are made concurrently from arena threads for different partitions; the rest are const and thread-safe.
-class iterative_job_model {
+class iterative_job_model : public job_model {
  public:
-  virtual ~iterative_job_model() = default;
+  model_kind kind() const noexcept final { return model_kind::iterative; }
 
-  virtual const std::string& name() const = 0;
-  virtual std::uint64_t partition_count() const = 0;
-  virtual const parameters& params() const = 0;
   /// The partitions `id` exchanges halos with (sends one to each, receives one from each). Must be symmetric.
   virtual std::vector<partition_id> neighbours(partition_id id) const = 0;
   /// The halo length (doubles) `from` sends `to`, if the job declares it; a halo of another length is a usage error.

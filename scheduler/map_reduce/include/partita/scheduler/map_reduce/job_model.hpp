@@ -8,6 +8,7 @@
 #include <partita/runtime/ids.hpp>
 #include <partita/runtime/serialize.hpp>
 #include <partita/scheduler/context.hpp>
+#include <partita/scheduler/job_model.hpp>
 #include <partita/scheduler/parameters.hpp>
 
 namespace partita {
@@ -15,17 +16,12 @@ namespace partita {
 /// A map/reduce job as the scheduler sees it: dense partitions 0..N-1, a kernel that turns one into result
 /// bytes, and an accumulator that folds result bytes in partition-id order. Every rank builds the same model
 /// (SPMD), so partitions travel as ids, never as payloads.
-class map_job_model {
+class map_job_model : public job_model {
  public:
-  virtual ~map_job_model() = default;
+  model_kind kind() const noexcept final { return model_kind::map_reduce; }
 
-  /// The registered name (logs, traces and checkpoints find the job by it).
-  virtual const std::string& name() const = 0;
-  virtual std::uint64_t partition_count() const = 0;
   /// A relative cost estimate for partition `id`; 0 or less means unknown.
   virtual double cost_hint(partition_id id) const = 0;
-  /// The job's parameters (seen by kernels as ctx.params()).
-  virtual const parameters& params() const = 0;
 
   /// Runs the kernel on one partition and appends its serialized result to `out`. Called concurrently
   /// from arena threads. Exceptions propagate (the executor turns them into a job failure).
