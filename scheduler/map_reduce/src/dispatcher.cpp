@@ -206,6 +206,49 @@ std::uint64_t dispatcher::min_chunk() const {
   return static_cast<std::uint64_t>(std::clamp(c, 1.0, cap));
 }
 
+namespace {
+// The policy sizes the pieces of a chunk as if they were handed out one after another: what remains (of
+// `unassigned`) shrinks and what the worker holds (`unfinished` before) grows with each, so a guided or factoring
+// size is the same as for one chunk per thread. Returns the chunk's size, its pieces' in `sizes`.
+std::uint64_t size_pieces(policy& p, chunk_request r, std::uint64_t unassigned, std::uint64_t unfinished, int pieces,
+                          std::uint64_t cap, std::vector<std::uint64_t>& sizes) {
+  sizes.clear();
+  std::uint64_t size = 0;
+  for (int k = 0; k < pieces && size < unassigned; ++k) {
+    r.remaining = unassigned - size;
+    r.worker_unfinished = unfinished + size;
+    std::uint64_t piece = p.chunk_size(r);
+    if (cap > 0) piece = std::min(piece, cap);
+    piece = std::clamp<std::uint64_t>(piece, 1, unassigned - size);
+    sizes.push_back(piece);
+    size += piece;
+  }
+  return size;
+}
+
+// Records `chunk` as held (for speculation's allowances and the prune) piece by piece, as the worker runs them: a
+// piece's ids wait behind their piece-mates on one thread, not behind the whole chunk. (The node splits evenly: the
+// same pieces when the policy sized them alike, pieces of the mean size otherwise.) Returns how many pieces.
+std::size_t hold_pieces(std::deque<detail::held_chunk>& held, std::uint64_t& unfinished,
+                        const std::vector<id_range>& chunk, const std::vector<std::uint64_t>& sizes,
+                        dispatcher::clock::time_point now, std::uint64_t& lowest) {
+  std::size_t k = 0;
+  std::uint64_t left = sizes[0];  // ids of piece k not recorded yet
+  for (auto range : chunk) {
+    lowest = std::min(lowest, range.begin);
+    while (range.begin < range.end) {
+      if (left == 0 && k + 1 < sizes.size()) left = sizes[++k];
+      const auto end = left > 0 ? std::min(range.end, range.begin + left) : range.end;
+      held.push_back(detail::held_chunk{id_range{range.begin, end}, now, unfinished});
+      unfinished += end - range.begin;
+      left -= std::min(left, end - range.begin);
+      range.begin = end;
+    }
+  }
+  return k + 1;
+}
+}  // namespace
+
 std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks, clock::time_point now) {
   const int w = worker.value;
   auto& wk = workers_.at(static_cast<std::size_t>(w));
@@ -217,55 +260,25 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
   const int pieces = wk.splits ? std::max(1, wk.threads) : 1;
   if (unassigned_ == 0)
     return options_.speculation.enabled ? speculate(w, chunks * pieces, now) : out;
-  const std::uint64_t floor = min_chunk();
+  chunk_request request;  // what stays the same for every piece of this call
+  request.total = total_;
+  request.total_threads = total_threads_;
+  request.worker_threads = wk.threads;
+  request.worker_speed = speed_of(wk.tally);
+  request.mean_speed = mean_speed();
+  request.min_chunk = min_chunk();
   const std::uint64_t cap = options_.max_chunk > 0 ? std::max(options_.max_chunk, options_.fixed_chunk) : 0;
-  const double speed = speed_of(wk.tally), mean = mean_speed();
   std::vector<std::uint64_t> sizes;  // the chunk's pieces
   std::uint64_t handed = 0;          // one-thread chunks handed out (pieces)
   auto lowest = std::numeric_limits<std::uint64_t>::max();  // the lowest id handed out
   const auto held_before = wk.held.size();  // the first piece handed out now is due first (the least before it)
   for (int c = 0; c < chunks && unassigned_ > 0; ++c) {
-    // The policy sizes the pieces as if they were handed out one after another: what remains shrinks and what the
-    // worker holds grows with each, so a guided or factoring size is the same as for one chunk per thread.
-    sizes.clear();
-    std::uint64_t size = 0;
-    for (int k = 0; k < pieces && size < unassigned_; ++k) {
-      chunk_request r;
-      r.remaining = unassigned_ - size;
-      r.total = total_;
-      r.total_threads = total_threads_;
-      r.worker_threads = wk.threads;
-      r.worker_speed = speed;
-      r.mean_speed = mean;
-      r.min_chunk = floor;
-      r.worker_unfinished = wk.unfinished + size;
-      std::uint64_t piece = policy_->chunk_size(r);
-      if (cap > 0) piece = std::min(piece, cap);
-      piece = std::clamp<std::uint64_t>(piece, 1, unassigned_ - size);
-      sizes.push_back(piece);
-      size += piece;
-    }
+    const std::uint64_t size = size_pieces(*policy_, request, unassigned_, wk.unfinished, pieces, cap, sizes);
     std::vector<id_range> chunk;
     const std::uint64_t got = take(w, size, chunk);
     if (got == 0) break;  // static: this worker's block is empty
     unassigned_ -= got;
-    // Held (for speculation's allowances and the prune) piece by piece, as the worker runs them: a piece's ids
-    // wait behind their piece-mates on one thread, not behind the whole chunk. (The node splits evenly: the same
-    // pieces when the policy sized them alike, pieces of the mean size otherwise.)
-    std::size_t k = 0;
-    std::uint64_t left = sizes[0];  // ids of piece k not recorded yet
-    for (auto range : chunk) {
-      lowest = std::min(lowest, range.begin);
-      while (range.begin < range.end) {
-        if (left == 0 && k + 1 < sizes.size()) left = sizes[++k];
-        const auto end = left > 0 ? std::min(range.end, range.begin + left) : range.end;
-        wk.held.push_back(held_chunk{id_range{range.begin, end}, now, wk.unfinished});
-        wk.unfinished += end - range.begin;
-        left -= std::min(left, end - range.begin);
-        range.begin = end;
-      }
-    }
-    handed += k + 1;
+    handed += hold_pieces(wk.held, wk.unfinished, chunk, sizes, now, lowest);
     ++wk.tally.chunks;
     out.push_back(std::move(chunk));
   }
