@@ -19,7 +19,8 @@ double ema(double old, double sample) { return old == 0 ? sample : old + ema_wei
 
 dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::unique_ptr<policy> p,
                        dispatcher_options options)
-    : total_(partitions), policy_(std::move(p)), options_(std::move(options)) {
+    : total_(partitions), policy_(std::move(p)), options_(std::move(options)),
+      watch_(options_.speculation, threads.size()) {
   if (threads.empty()) throw error("dispatcher: no workers");
   workers_.resize(threads.size());
   for (std::size_t w = 0; w < threads.size(); ++w) {
@@ -50,8 +51,7 @@ dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::
         lowest = std::min(lowest, range.begin);
       }
       // The first chunk is due first: the least queued before it.
-      if (!chunk.empty() && options_.speculation.enabled)
-        watch(w, due_key(wk.held[wk.held.size() - chunk.size()], wk.threads), lowest);
+      if (!chunk.empty()) watch_.watch(w, wk.held[wk.held.size() - chunk.size()], wk.threads, lowest);
     }
     options_.held.clear();
   }
@@ -206,6 +206,49 @@ std::uint64_t dispatcher::min_chunk() const {
   return static_cast<std::uint64_t>(std::clamp(c, 1.0, cap));
 }
 
+namespace {
+// The policy sizes the pieces of a chunk as if they were handed out one after another: what remains (of
+// `unassigned`) shrinks and what the worker holds (`unfinished` before) grows with each, so a guided or factoring
+// size is the same as for one chunk per thread. Returns the chunk's size, its pieces' in `sizes`.
+std::uint64_t size_pieces(policy& p, chunk_request r, std::uint64_t unassigned, std::uint64_t unfinished, int pieces,
+                          std::uint64_t cap, std::vector<std::uint64_t>& sizes) {
+  sizes.clear();
+  std::uint64_t size = 0;
+  for (int k = 0; k < pieces && size < unassigned; ++k) {
+    r.remaining = unassigned - size;
+    r.worker_unfinished = unfinished + size;
+    std::uint64_t piece = p.chunk_size(r);
+    if (cap > 0) piece = std::min(piece, cap);
+    piece = std::clamp<std::uint64_t>(piece, 1, unassigned - size);
+    sizes.push_back(piece);
+    size += piece;
+  }
+  return size;
+}
+
+// Records `chunk` as held (for speculation's allowances and the prune) piece by piece, as the worker runs them: a
+// piece's ids wait behind their piece-mates on one thread, not behind the whole chunk. (The node splits evenly: the
+// same pieces when the policy sized them alike, pieces of the mean size otherwise.) Returns how many pieces.
+std::size_t hold_pieces(std::deque<detail::held_chunk>& held, std::uint64_t& unfinished,
+                        const std::vector<id_range>& chunk, const std::vector<std::uint64_t>& sizes,
+                        dispatcher::clock::time_point now, std::uint64_t& lowest) {
+  std::size_t k = 0;
+  std::uint64_t left = sizes[0];  // ids of piece k not recorded yet
+  for (auto range : chunk) {
+    lowest = std::min(lowest, range.begin);
+    while (range.begin < range.end) {
+      if (left == 0 && k + 1 < sizes.size()) left = sizes[++k];
+      const auto end = left > 0 ? std::min(range.end, range.begin + left) : range.end;
+      held.push_back(detail::held_chunk{id_range{range.begin, end}, now, unfinished});
+      unfinished += end - range.begin;
+      left -= std::min(left, end - range.begin);
+      range.begin = end;
+    }
+  }
+  return k + 1;
+}
+}  // namespace
+
 std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks, clock::time_point now) {
   const int w = worker.value;
   auto& wk = workers_.at(static_cast<std::size_t>(w));
@@ -217,79 +260,53 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
   const int pieces = wk.splits ? std::max(1, wk.threads) : 1;
   if (unassigned_ == 0)
     return options_.speculation.enabled ? speculate(w, chunks * pieces, now) : out;
-  const std::uint64_t floor = min_chunk();
+  chunk_request request;  // what stays the same for every piece of this call
+  request.total = total_;
+  request.total_threads = total_threads_;
+  request.worker_threads = wk.threads;
+  request.worker_speed = speed_of(wk.tally);
+  request.mean_speed = mean_speed();
+  request.min_chunk = min_chunk();
   const std::uint64_t cap = options_.max_chunk > 0 ? std::max(options_.max_chunk, options_.fixed_chunk) : 0;
-  const double speed = speed_of(wk.tally), mean = mean_speed();
   std::vector<std::uint64_t> sizes;  // the chunk's pieces
   std::uint64_t handed = 0;          // one-thread chunks handed out (pieces)
   auto lowest = std::numeric_limits<std::uint64_t>::max();  // the lowest id handed out
   const auto held_before = wk.held.size();  // the first piece handed out now is due first (the least before it)
   for (int c = 0; c < chunks && unassigned_ > 0; ++c) {
-    // The policy sizes the pieces as if they were handed out one after another: what remains shrinks and what the
-    // worker holds grows with each, so a guided or factoring size is the same as for one chunk per thread.
-    sizes.clear();
-    std::uint64_t size = 0;
-    for (int k = 0; k < pieces && size < unassigned_; ++k) {
-      chunk_request r;
-      r.remaining = unassigned_ - size;
-      r.total = total_;
-      r.total_threads = total_threads_;
-      r.worker_threads = wk.threads;
-      r.worker_speed = speed;
-      r.mean_speed = mean;
-      r.min_chunk = floor;
-      r.worker_unfinished = wk.unfinished + size;
-      std::uint64_t piece = policy_->chunk_size(r);
-      if (cap > 0) piece = std::min(piece, cap);
-      piece = std::clamp<std::uint64_t>(piece, 1, unassigned_ - size);
-      sizes.push_back(piece);
-      size += piece;
-    }
+    const std::uint64_t size = size_pieces(*policy_, request, unassigned_, wk.unfinished, pieces, cap, sizes);
     std::vector<id_range> chunk;
     const std::uint64_t got = take(w, size, chunk);
     if (got == 0) break;  // static: this worker's block is empty
     unassigned_ -= got;
-    // Held (for speculation's allowances and the prune) piece by piece, as the worker runs them: a piece's ids
-    // wait behind their piece-mates on one thread, not behind the whole chunk. (The node splits evenly: the same
-    // pieces when the policy sized them alike, pieces of the mean size otherwise.)
-    std::size_t k = 0;
-    std::uint64_t left = sizes[0];  // ids of piece k not recorded yet
-    for (auto range : chunk) {
-      lowest = std::min(lowest, range.begin);
-      while (range.begin < range.end) {
-        if (left == 0 && k + 1 < sizes.size()) left = sizes[++k];
-        const auto end = left > 0 ? std::min(range.end, range.begin + left) : range.end;
-        wk.held.push_back(held_chunk{id_range{range.begin, end}, now, wk.unfinished});
-        wk.unfinished += end - range.begin;
-        left -= std::min(left, end - range.begin);
-        range.begin = end;
-      }
-    }
-    handed += k + 1;
+    handed += hold_pieces(wk.held, wk.unfinished, chunk, sizes, now, lowest);
     ++wk.tally.chunks;
     out.push_back(std::move(chunk));
   }
   if (!out.empty()) {
     ++wk.tally.messages;
-    if (options_.speculation.enabled)
-      watch(w, due_key(wk.held[held_before], wk.threads), lowest);
+    watch_.watch(w, wk.held[held_before], wk.threads, lowest);
   }
   chunks_since_note_ += handed;
-  if (wk.held.size() > 256) prune(wk);
+  if (wk.held.size() > 256) detail::prune_done(wk.held, done_);
   return out;
 }
 
-double dispatcher::median_seconds() const {
-  if (sample_count_ < std::max<std::uint64_t>(1, options_.speculation.min_samples)) return 0;
-  if (median_at_ != sample_count_) {  // at most 1024 samples: a few microseconds
-    auto copy = samples_;
-    auto mid = copy.begin() + static_cast<long>(copy.size() / 2);
-    std::nth_element(copy.begin(), mid, copy.end());
-    median_ = *mid;
-    median_at_ = sample_count_;
+double dispatcher::median_seconds() const { return watch_.median_seconds(); }
+
+class dispatcher::holdings_view final : public detail::holdings {
+ public:
+  explicit holdings_view(dispatcher& d) : d_(d) {}
+  const id_set& done() const override { return d_.done_; }
+  int threads(int h) const override { return d_.workers_[static_cast<std::size_t>(h)].threads; }
+  const std::deque<held_chunk>& chunks(int h) override {
+    auto& wk = d_.workers_[static_cast<std::size_t>(h)];
+    detail::prune_done(wk.held, d_.done_);
+    return wk.held;
   }
-  return median_;
-}
+
+ private:
+  dispatcher& d_;
+};
 
 std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, clock::time_point now) {
   std::vector<std::vector<id_range>> out;
@@ -299,166 +316,19 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
                         ? 0
                         : static_cast<std::uint64_t>(wk.threads) - wk.unfinished;
   const auto want = std::min<std::uint64_t>(idle, static_cast<std::uint64_t>(std::max(0, chunks)));
-  const double median = median_seconds();
-  if (want == 0 || median <= 0) return out;
-  for (const auto& c : most_overdue(w, want, now)) {
-    copied_.emplace(c.id, copy_state{c.holder, w, w});
-    wk.held.push_back(held_chunk{id_range{c.id, c.id + 1}, now, wk.unfinished});
+  if (want == 0 || watch_.median_seconds() <= 0) return out;
+  holdings_view of(*this);
+  for (const auto& c : watch_.copy_for(w, want, now, of)) {
+    const auto id = c.id.value;
+    wk.held.push_back(held_chunk{id_range{id, id + 1}, now, wk.unfinished});
     ++wk.unfinished;
     ++wk.tally.chunks;
     ++wk.tally.copies;
-    copies_.push_back(speculative_copy{partition_id{c.id}, rank_t{c.holder}, rank_t{w}, c.outstanding});
-    out.push_back({id_range{c.id, c.id + 1}});
+    out.push_back({id_range{id, id + 1}});
   }
   if (!out.empty()) ++wk.tally.messages;
-  if (wk.held.size() > 256) prune(wk);
+  if (wk.held.size() > 256) detail::prune_done(wk.held, done_);
   return out;
-}
-
-void dispatcher::watch(int w, clock::time_point due, std::uint64_t lowest) {
-  auto& wk = workers_[static_cast<std::size_t>(w)];
-  if (wk.watched) {
-    const auto [was_due, was_lowest] = *wk.watched;
-    if (was_due <= due && was_lowest <= lowest) return;
-    holders_.erase({was_due, was_lowest, w});
-    due = std::min(due, was_due);
-    lowest = std::min(lowest, was_lowest);
-  }
-  wk.watched = {due, lowest};
-  holders_.emplace(due, lowest, w);
-}
-
-dispatcher::clock::time_point dispatcher::due_key(const held_chunk& c, int threads) const {
-  const auto& o = options_.speculation;
-  const double before = static_cast<double>(c.ahead) / std::max(1, threads);
-  const double wait = std::max(o.floor_seconds, o.factor * before * due_mean_);
-  // Truncated: never later than the time it stands for.
-  return c.since + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(wait));
-}
-
-std::optional<std::pair<dispatcher::clock::time_point, std::uint64_t>> dispatcher::place_of(const worker& wk) const {
-  std::optional<std::pair<clock::time_point, std::uint64_t>> place;
-  for (const auto& c : wk.held)
-    if (const auto id = first_candidate(c.range, c.range.begin); id < c.range.end) {
-      const auto due = due_key(c, wk.threads);
-      place = place ? std::pair{std::min(place->first, due), std::min(place->second, id)} : std::pair{due, id};
-    }
-  return place;
-}
-
-void dispatcher::rekey_holders(double mean) {
-  due_mean_ = mean;
-  holders_.clear();
-  for (std::size_t h = 0; h < workers_.size(); ++h) {
-    auto& wk = workers_[h];
-    if (!wk.watched) continue;
-    prune(wk);
-    wk.watched = place_of(wk);
-    if (wk.watched) holders_.emplace(wk.watched->first, wk.watched->second, static_cast<int>(h));
-  }
-}
-
-std::uint64_t dispatcher::first_candidate(id_range r, std::uint64_t from) const {
-  for (auto id = from;; ++id) {
-    id = done_.next_absent(id);
-    if (id >= r.end) return r.end;
-    if (copied_.empty() || copied_.count(id) == 0) return id;
-  }
-}
-
-std::vector<dispatcher::overdue_partition> dispatcher::most_overdue(int w, std::uint64_t want, clock::time_point now) {
-  std::vector<overdue_partition> best;  // a heap of at most `want`, the least overdue of them on top
-  if (want == 0) return best;
-  const double median = median_seconds();
-  const double mean = sample_sum_ / static_cast<double>(sample_count_);
-  const auto& o = options_.speculation;
-  auto seconds = [](clock::duration d) { return std::chrono::duration<double>(d).count(); };
-  // Most overdue first; ids are distinct, so the order is total and the same whatever order the holders are met in.
-  auto ahead_of = [](const overdue_partition& a, const overdue_partition& b) {
-    return a.overdue != b.overdue ? a.overdue > b.overdue : a.id < b.id;
-  };
-  // With a finite mean >= 0 a partition's allowance (below) grows with what is queued before it, so it is never
-  // below `least`, and along a chunk the first candidate is the most overdue one. A holder's place is its earliest
-  // due_key(): hand-out time plus D = max(floor, factor * ahead / threads * due_mean_), due_mean_ <= mean. For a
-  // candidate outstanding o = A + D (A: how long ago that key passed), outstanding / allowed is at most
-  // max(1, (A + floor) / least): if D = floor, allowed >= least; otherwise allowed >= factor * median + D and
-  // (A + D) / (factor * median + D) is at most 1 or falls with D. So a holder can offer nothing once A + floor <=
-  // least, and nothing above (A + floor) / least: the walk over holders_, earliest first, stops there. (Otherwise
-  // it looks at every holder.) Keys of queued chunks lie later by their queue: the walk passes over few of them.
-  const bool bounded = std::isfinite(median) && std::isfinite(mean) && mean >= 0;
-  if (bounded && mean < due_mean_) rekey_holders(mean / 2);  // keys later than the truth: rare (the mean halved)
-  const double least = std::max(o.floor_seconds, o.factor * median);
-  // The floor as due_key() adds it: (now - due) + floor is then exactly the outstanding time of a chunk whose key is
-  // its hand-out time plus the floor, so a holder that can only tie is seen to (below).
-  const auto floor = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(o.floor_seconds));
-  for (auto it = holders_.begin(); it != holders_.end();) {
-    const auto [due, lowest, h] = *it;
-    const double most = seconds(now - due + floor) / least;
-    if (bounded && most <= 1) break;
-    if (bounded && best.size() == want) {
-      if (most < best.front().overdue) break;
-      if (most == best.front().overdue && lowest > best.front().id) {
-        // The holders placed at `due` can at best tie with the last of the best, and lose on the id (their lowest
-        // candidate is higher): on to the later ones.
-        it = holders_.upper_bound({due, std::numeric_limits<std::uint64_t>::max(), std::numeric_limits<int>::max()});
-        continue;
-      }
-    }
-    const auto next = std::next(it);
-    if (h == w) {  // never its own partitions
-      it = next;
-      continue;
-    }
-    auto& other = workers_[static_cast<std::size_t>(h)];
-    prune(other);
-    // If its place is earlier than place_of() says, partitions finished (or were copied) since, and the holder is
-    // met again further on in its true place (or not at all if it holds no candidate).
-    const auto truth = place_of(other);
-    if (truth != std::pair{due, lowest}) {
-      holders_.erase(it);
-      other.watched = truth;
-      if (truth) holders_.emplace(truth->first, truth->second, h);
-      it = holders_.upper_bound({due, lowest, h});  // its true place is later, maybe before `next`
-      continue;
-    }
-    const double threads = std::max(1, other.threads);
-    for (const auto& c : other.held) {
-      const double outstanding = seconds(now - c.since);
-      if (outstanding <= o.floor_seconds) continue;
-      for (auto id = first_candidate(c.range, c.range.begin); id < c.range.end; id = first_candidate(c.range, id + 1)) {
-        // Queued before it on the holder: its chunk-mates (run in order on one thread) and what was ahead.
-        const double before = static_cast<double>(c.ahead) / threads + static_cast<double>(id - c.range.begin);
-        const double allowed = std::max(o.floor_seconds, o.factor * (median + before * mean));
-        if (!(outstanding > allowed)) {
-          if (bounded) break;  // the rest of the chunk is allowed as long or longer
-          continue;
-        }
-        const overdue_partition p{outstanding / allowed, id, h, outstanding};
-        if (best.size() < want) {
-          best.push_back(p);
-          std::push_heap(best.begin(), best.end(), ahead_of);
-        } else if (ahead_of(p, best.front())) {
-          std::pop_heap(best.begin(), best.end(), ahead_of);
-          best.back() = p;
-          std::push_heap(best.begin(), best.end(), ahead_of);
-        } else if (bounded) {
-          break;  // the rest of the chunk comes after it
-        }
-      }
-    }
-    it = next;
-  }
-  std::sort_heap(best.begin(), best.end(), ahead_of);
-  return best;
-}
-
-void dispatcher::prune(worker& wk) {
-  while (!wk.held.empty()) {
-    auto& r = wk.held.front().range;
-    r.begin = std::min(r.end, done_.next_absent(r.begin));
-    if (r.begin < r.end) break;
-    wk.held.pop_front();
-  }
 }
 
 void dispatcher::settle(int w, std::uint64_t id) {
@@ -468,10 +338,10 @@ void dispatcher::settle(int w, std::uint64_t id) {
     if (wk.unfinished > 0) --wk.unfinished;
   };
   done_with(w);
-  if (copied_.empty()) return;  // the common case: no speculative copy was ever made
-  if (const auto it = copied_.find(id); it != copied_.end())
-    for (int h : {it->second.original, it->second.copy})
-      if (h >= 0 && h != w) done_with(h);
+  const auto copy = watch_.settle(w, id);
+  for (int h : copy.others)
+    if (h >= 0) done_with(h);
+  if (copy.won) ++workers_[static_cast<std::size_t>(w)].tally.copies_won;
 }
 
 bool dispatcher::complete(rank_t worker, partition_id partition, double seconds) {
@@ -484,20 +354,9 @@ bool dispatcher::complete(rank_t worker, partition_id partition, double seconds)
   // counts as unassigned, and take() skips it in retry_ as it skips every done id.
   if (retry_.contains(id)) --unassigned_;
   auto& wk = workers_.at(static_cast<std::size_t>(w));
-  settle(w, id);
-  // A win also when the copy carried on as the original after its holder was lost.
-  if (const auto it = copied_.empty() ? copied_.end() : copied_.find(id); it != copied_.end() && it->second.by == w) {
-    ++copies_won_;
-    ++wk.tally.copies_won;
-  }
+  settle(w, id);  // and counts a won copy
   ema_partition_ = ema(ema_partition_, std::max(seconds, 1e-9));
-  if (samples_.size() < sample_ring) samples_.push_back(static_cast<float>(seconds));
-  else samples_[sample_count_ % sample_ring] = static_cast<float>(seconds);
-  ++sample_count_;
-  sample_sum_ += seconds;
-  // Keys made from now on assume half the mean; those made before assumed less, so they are early, not wrong, and
-  // most_overdue() moves them to their place when it meets them.
-  if (const double mean = sample_sum_ / static_cast<double>(sample_count_); mean > 4 * due_mean_) due_mean_ = mean / 2;
+  watch_.note_result(seconds);
   const double speed_before = counted_speed(wk);
   ++wk.tally.partitions;
   wk.tally.busy_seconds += seconds;
@@ -509,28 +368,14 @@ std::uint64_t dispatcher::lose(rank_t worker) {
   const int w = worker.value;
   auto& wk = workers_.at(static_cast<std::size_t>(w));
   if (wk.tally.lost) return 0;
-  if (wk.watched) holders_.erase({wk.watched->first, wk.watched->second, w});
-  wk.watched.reset();
+  watch_.forget(w);
   const double speed_before = counted_speed(wk);
   wk.tally.lost = true;
   note_speed(speed_before, 0);
   std::uint64_t n = 0;
   for (const auto& c : wk.held)
     for (auto id = c.range.begin; id < c.range.end; ++id) {
-      if (done_.contains(id)) continue;
-      if (const auto it = copied_.find(id); it != copied_.end()) {
-        auto& st = it->second;
-        if (st.copy == w) {  // the original still runs on its holder
-          st.copy = -1;
-          continue;
-        }
-        if (st.copy >= 0) {  // w ran the original: the copy carries on as the original
-          st.original = st.copy;
-          st.copy = -1;
-          continue;
-        }
-        st.original = -1;  // nobody runs it any more
-      }
+      if (done_.contains(id) || watch_.runs_elsewhere(w, id)) continue;  // a copy carries on as the original
       if (retry_.insert(id)) {
         ++unassigned_;
         ++n;

@@ -7,32 +7,18 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <optional>
-#include <set>
 #include <string_view>
-#include <tuple>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <partita/runtime/ids.hpp>
+#include <partita/scheduler/map_reduce/detail/held_chunk.hpp>
+#include <partita/scheduler/map_reduce/detail/straggler_watch.hpp>
 #include <partita/scheduler/map_reduce/id_set.hpp>
 #include <partita/scheduler/map_reduce/policy.hpp>
+#include <partita/scheduler/map_reduce/speculation.hpp>
 
 namespace partita {
-
-/// When an idle worker may run a copy of a straggling partition (docs/design.md, "Speculative execution").
-///
-/// Only when nothing is left to hand out. A partition held by another worker is overdue once it has been
-/// outstanding longer than max(floor, factor × expected), where expected = the median measured partition time
-/// plus, for the partitions queued before it on its holder, the mean one (a holder runs a chunk's partitions in
-/// order on one thread and its chunks on `threads` threads). At most one copy per partition, never on its
-/// holder, only to a worker's idle threads, one partition per chunk.
-struct speculation_options {
-  bool enabled = false;
-  double factor = 3.0;              ///< --speculation-factor
-  double floor_seconds = 0.1;       ///< never sooner (result batching and heartbeats delay what the scheduler sees)
-  std::uint64_t min_samples = 5;    ///< measured partitions needed before anything counts as overdue
-};
 
 struct dispatcher_options {
   std::uint64_t fixed_chunk = 0;         ///< --chunk: a floor for every policy (0: measured)
@@ -63,14 +49,6 @@ struct worker_tally {
   std::uint64_t copies = 0;        ///< speculative copies handed to it
   std::uint64_t copies_won = 0;    ///< of those, committed (its copy finished before the original)
   bool lost = false;
-};
-
-/// A speculative copy handed out by assign(): partition `id`, held unfinished by worker `holder`.
-struct speculative_copy {
-  partition_id id{0};
-  rank_t holder{0};
-  rank_t worker{0};
-  double outstanding_seconds = 0;  ///< how long the holder had it when the copy was made
 };
 
 /// Owns the queue and the results index of a map/reduce job. Single-threaded (the scheduler's comm thread).
@@ -122,8 +100,8 @@ class dispatcher {
   /// Whether a worker asking now could get a speculative copy (cheap pre-check for parked requests).
   bool may_speculate() const noexcept { return options_.speculation.enabled && unassigned_ == 0 && !finished(); }
   /// Speculative copies handed out so far, in order, and how many of them won (were committed).
-  const std::vector<speculative_copy>& copies_made() const noexcept { return copies_; }
-  std::uint64_t copies_won() const noexcept { return copies_won_; }
+  const std::vector<speculative_copy>& copies_made() const noexcept { return watch_.copies(); }
+  std::uint64_t copies_won() const noexcept { return watch_.copies_won(); }
   /// The expected partition time speculation uses now: median of the measured ones (0: too few yet).
   double median_seconds() const;
 
@@ -147,11 +125,7 @@ class dispatcher {
   std::uint64_t min_chunk() const;
 
  private:
-  struct held_chunk {
-    id_range range;
-    clock::time_point since;      // when it was handed out
-    std::uint64_t ahead = 0;      // partitions the worker held unfinished before it
-  };
+  using held_chunk = detail::held_chunk;
   struct worker {
     int threads = 1;
     std::deque<held_chunk> held;  // chunks handed out, pruned from the front once done
@@ -159,48 +133,24 @@ class dispatcher {
     worker_tally tally;
     id_range block;               // static policy: this worker's block cursor
     bool splits = false;          // it splits each chunk into one piece per thread (a node scheduler)
-    /// Its place in holders_ (none: not there): at most the earliest due_key() of its chunks with a partition that
-    /// is neither done nor copied, and at most the lowest such partition.
-    std::optional<std::pair<clock::time_point, std::uint64_t>> watched;
   };
+  /// The straggler watch's view of workers_ and done_ (detail::holdings), made for one call.
+  class holdings_view;
 
   std::uint64_t take(int w, std::uint64_t count, std::vector<id_range>& out);
   /// What take_range passes over besides done ids: nothing (requeued ids), or also adopted ones (the queue).
   enum class skip { done, adopted };
   std::uint64_t take_range(id_range from, std::uint64_t count, std::vector<id_range>& out, skip what = skip::done);
   void push_id(std::vector<id_range>& out, std::uint64_t id);
-  void prune(worker& wk);
   /// Mean speed (partitions/s of kernel time) over the workers that have one and are not lost. O(1).
   double mean_speed() const;
   /// A worker's speed as mean_speed() counts it (0: not counted).
   static double counted_speed(const worker& wk);
   /// Worker speed `before` became `after` (0: not counted): updates the running sum.
   void note_speed(double before, double after);
+  /// Copies of overdue partitions for worker `w`'s idle threads, up to `chunks` (the queue is empty).
   std::vector<std::vector<id_range>> speculate(int w, int chunks, clock::time_point now);
-  /// A partition held past its allowance (speculation), and how far past it.
-  struct overdue_partition {
-    double overdue;  // outstanding / allowed
-    std::uint64_t id;
-    int holder;
-    double outstanding;
-  };
-  /// The `want` most overdue partitions at `now` held by others than `w`, most overdue first (then lowest id).
-  std::vector<overdue_partition> most_overdue(int w, std::uint64_t want, clock::time_point now);
-  /// The first id of `r` from `from` on that is neither done nor copied (r.end: none).
-  std::uint64_t first_candidate(id_range r, std::uint64_t from) const;
-  /// Worker `w` got chunks due at `due` at the earliest (due_key), the lowest id in them `lowest`: keeps its place in
-  /// holders_ at or below both.
-  void watch(int w, clock::time_point due, std::uint64_t lowest);
-  /// A time before which no partition of chunk `c`, held by a worker with `threads` threads, can be overdue however
-  /// the median and the mean (at least due_mean_) change: its hand-out time plus the larger of the floor and the
-  /// allowance at due_mean_ for what was queued before it (its `ahead`: fixed, unlike its partitions' places in
-  /// it, which move up as its front is pruned). docs/design.md, "Speculative execution".
-  clock::time_point due_key(const held_chunk& c, int threads) const;
-  /// Where `wk` belongs in holders_ now: the earliest due_key() of its chunks that hold a partition neither done nor
-  /// copied, and the lowest such partition (none: it holds no such partition). O(held chunks).
-  std::optional<std::pair<clock::time_point, std::uint64_t>> place_of(const worker& wk) const;
-  /// Sets every key in holders_ afresh with a new due_mean_ (the mean fell below it).
-  void rekey_holders(double mean);
+  /// Partition `id`, committed by worker `w`, is settled for every worker that ran it (original and copy).
   void settle(int w, std::uint64_t id);
 
   std::uint64_t total_;
@@ -223,31 +173,7 @@ class dispatcher {
   double speed_sum_ = 0;                     // sum of counted_speed() over the workers (note_speed)
   std::uint64_t speeds_counted_ = 0;         // how many workers it sums
   std::size_t speed_updates_ = 0;            // since the sum was last made afresh
-  // Partitions that had a speculative copy (few, so a map, not a vector per partition): who runs the original
-  // and the copy now (-1: nobody), and who was given the copy (for good: at most one copy per partition).
-  struct copy_state {
-    int original = -1;
-    int copy = -1;
-    int by = -1;
-  };
-  std::unordered_map<std::uint64_t, copy_state> copied_;
-  std::vector<speculative_copy> copies_;
-  std::uint64_t copies_won_ = 0;
-  // Speculation on: the workers that may hold a partition neither done nor copied, by worker::watched, then worker
-  // (the earliest due first: only they can be overdue). A place may be earlier than the truth (its chunk has
-  // finished since): it is set right when most_overdue() meets it.
-  std::set<std::tuple<clock::time_point, std::uint64_t, int>> holders_;
-  // The mean partition time new keys assume: half the mean when it was set, raised once the mean is four times
-  // it; no key assumes more (a key made with less is early, so most_overdue() meets it and moves it later). Keys
-  // must assume at most the mean: most_overdue() makes them afresh if the mean falls below.
-  double due_mean_ = 0;
-  // The most recent measured partition times (a ring), for the median; the mean is over all of them.
-  static constexpr std::size_t sample_ring = 1024;
-  std::vector<float> samples_;
-  std::uint64_t sample_count_ = 0;
-  double sample_sum_ = 0;
-  mutable double median_ = 0;                // cached for sample_count_ == median_at_
-  mutable std::uint64_t median_at_ = 0;
+  detail::straggler_watch watch_;            // measured times, overdue partitions, speculative copies
 };
 
 }  // namespace partita
