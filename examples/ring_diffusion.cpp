@@ -13,7 +13,9 @@ struct segment {
   std::vector<double> t;
   double change = 0;
   template <class Archive>
-  void serialize(Archive& ar, unsigned) { ar & t & change; }
+  void serialize(Archive& ar, unsigned) {
+    ar& t& change;
+  }
 };
 
 int main(int argc, char** argv) {
@@ -21,7 +23,8 @@ int main(int argc, char** argv) {
   auto job = partita::iterative_job<segment>("ring_diffusion")
                  .partitions(segments, [](partita::partition_id) { return segment{std::vector<double>(cells, 0.0)}; })
                  .neighbours([](partita::partition_id id) {
-                   return std::vector<partita::partition_id>{partita::partition_id{(id.value + segments - 1) % segments},
+                   return std::vector<partita::partition_id>{partita::partition_id{(id.value + segments - 1) %
+                                                                                   segments},
                                                              partita::partition_id{(id.value + 1) % segments}};
                  })
                  .halo([](const segment& s, partita::partition_id to, partita::context& ctx) {
@@ -43,11 +46,12 @@ int main(int argc, char** argv) {
                    for (std::size_t i = 0; i < cells; ++i) s.change += std::abs(next[i] - s.t[i]);
                    s.t = std::move(next);
                  })
-                 .reduce("heat", partita::reduce_op::sum, [](const segment& s) {
-                   double sum = 0;
-                   for (double x : s.t) sum += x;
-                   return sum;
-                 })
+                 .reduce("heat", partita::reduce_op::sum,
+                         [](const segment& s) {
+                           double sum = 0;
+                           for (double x : s.t) sum += x;
+                           return sum;
+                         })
                  .reduce("change", partita::reduce_op::sum, [](const segment& s) { return s.change; })
                  .until([](const partita::reductions& r) { return r.steps() > 500 && r["change"] < 0.05; })
                  .max_steps(2000);

@@ -26,9 +26,9 @@
 #include <time.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -42,9 +42,9 @@
 #include <partita/runtime/log.hpp>
 #include <partita/runtime/session.hpp>
 
-#include "bench_start.hpp"
 #include <partita/scheduler/map_reduce/driver.hpp>
 #include <partita/scheduler/map_reduce/policy.hpp>
+#include "bench_start.hpp"
 
 namespace {
 
@@ -93,7 +93,8 @@ options parse(int argc, char** argv) {
       o.straggler_median_us = 5000;
       o.straggler_per_worker = 20;
     } else {
-      throw partita::usage_error("unknown option " + a + " (--partitions N --median-us U --sigma S --reps R --policies a,b "
+      throw partita::usage_error("unknown option " + a +
+                                 " (--partitions N --median-us U --sigma S --reps R --policies a,b "
                                  "--slow-factor F --no-speculate --smoke)");
     }
   }
@@ -166,7 +167,7 @@ struct row {
   double busy = 0;  // seconds inside kernels, summed over workers
   std::uint64_t dispatches = 0;
   double imbalance = 0;
-  double cpu = 0;   // CPU seconds of all ranks
+  double cpu = 0;  // CPU seconds of all ranks
 };
 
 double cpu_seconds() {

@@ -48,7 +48,7 @@ using clock_type = std::chrono::steady_clock;
 struct options {
   std::string out;
   std::uint64_t one = 100'000;        // partitions of the one-per-message job
-  std::uint64_t results = 2'000'000;   // results decoded and folded, partitions run by the executor
+  std::uint64_t results = 2'000'000;  // results decoded and folded, partitions run by the executor
   int pings = 20'000;
   int reps = 3;
 };
@@ -115,7 +115,8 @@ std::pair<double, double> dispatcher_costs(std::uint64_t n, int reps) {
           for (auto id = range.begin; id < range.end; ++id) ids.push_back(id);
     const double assign_s = seconds_since(t0) / static_cast<double>(n);
     const auto t1 = clock_type::now();
-    for (std::size_t i = 0; i < ids.size(); ++i) d.complete(partita::rank_t{static_cast<int>(i % 8)}, partita::partition_id{ids[i]}, 1e-6);
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      d.complete(partita::rank_t{static_cast<int>(i % 8)}, partita::partition_id{ids[i]}, 1e-6);
     const double complete_s = seconds_since(t1) / static_cast<double>(ids.size());
     if (!d.finished()) throw partita::error("bench_calibrate: the dispatcher did not finish");
     assign_best = std::min(assign_best, assign_s);
@@ -132,7 +133,9 @@ struct sample_result {
 auto sample_job(std::uint64_t n) {
   return partita::map_reduce_job<sample_result>("calibrate")
       .partitions(n)
-      .kernel([](const partita::partition& p, partita::context&) { return sample_result{p.id.value * 31, 1, 0}; })
+      .kernel([](const partita::partition& p, partita::context&) {
+        return sample_result{p.id.value * 31, 1, 0};
+      })
       .combine([](sample_result& a, sample_result&& b) {
         a.hash = a.hash * 1099511628211ull + b.hash;
         a.count += b.count;
@@ -177,7 +180,8 @@ double executor_overhead(std::uint64_t n, int reps) {
     exec.wait_idle();
     exec.drain(out);
     best = std::min(best, seconds_since(t0) / static_cast<double>(n));
-    if (out.size() != n) throw partita::error("bench_calibrate: the executor ran " + std::to_string(out.size()) + " partitions");
+    if (out.size() != n)
+      throw partita::error("bench_calibrate: the executor ran " + std::to_string(out.size()) + " partitions");
   }
   return best;
 }

@@ -67,8 +67,9 @@ options parse(int argc, char** argv) {
       o.bytes = 2ull << 30;
       o.reps = 5;
     } else {
-      throw partita::usage_error("unknown option " + a +
-                                 " (--bytes N[K|M|G] --partitions-per-rank P --reps R --dir D --mtti S --full --float64)");
+      throw partita::usage_error(
+          "unknown option " + a +
+          " (--bytes N[K|M|G] --partitions-per-rank P --reps R --dir D --mtti S --full --float64)");
     }
   }
   return o;
@@ -117,7 +118,8 @@ int main(int argc, char** argv) {
   image.meta.partition_count = static_cast<std::uint64_t>(size) * static_cast<std::uint64_t>(o.partitions_per_rank);
   image.f64["scheduler/cost"] = std::vector<double>(image.meta.partition_count, 1.0);
   std::vector<char> raw(per_rank);
-  for (std::uint64_t i = 0; i < per_rank; ++i) raw[i] = static_cast<char>((i * 131 + static_cast<std::uint64_t>(rank)) >> 3);
+  for (std::uint64_t i = 0; i < per_rank; ++i)
+    raw[i] = static_cast<char>((i * 131 + static_cast<std::uint64_t>(rank)) >> 3);
   for (int p = 0; p < o.partitions_per_rank; ++p) {
     const std::uint64_t begin = per_part * static_cast<std::uint64_t>(p);
     const std::uint64_t end = p + 1 == o.partitions_per_rank ? per_rank : begin + per_part;

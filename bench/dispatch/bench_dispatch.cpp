@@ -36,7 +36,7 @@
 namespace {
 
 struct options {
-  std::uint64_t one = 200'000;       // partitions for the one-per-message runs (hand loop included)
+  std::uint64_t one = 200'000;           // partitions for the one-per-message runs (hand loop included)
   std::uint64_t automatic = 20'000'000;  // partitions for the automatic-chunking runs
   int reps = 3;
 };
@@ -119,7 +119,7 @@ std::int64_t hand_loop(MPI_Comm comm, std::uint64_t n) {
 struct row {
   std::string name;
   std::uint64_t partitions = 0;
-  double seconds = 0;         // best wall time
+  double seconds = 0;  // best wall time
   std::uint64_t dispatches = 0;
   double rate() const { return static_cast<double>(partitions) / seconds; }
 };
@@ -182,7 +182,8 @@ int main(int argc, char** argv) {
   const auto one_shared = partita_row("partita 1/msg, scheduler runs partitions", o.one, "dynamic", 1, 1, false);
   const auto one_dedicated = partita_row("partita 1/msg, dedicated scheduler", o.one, "dynamic", 1, 1, true);
   const auto auto_shared = partita_row("partita auto chunk (dynamic), shared", o.automatic, "dynamic", 0, 0, false);
-  const auto auto_dedicated = partita_row("partita auto chunk (dynamic), dedicated", o.automatic, "dynamic", 0, 0, true);
+  const auto auto_dedicated = partita_row("partita auto chunk (dynamic), dedicated", o.automatic, "dynamic", 0, 0,
+                                          true);
   const auto adaptive = partita_row("partita auto chunk (adaptive), shared", o.automatic, "adaptive", 0, 0, false);
   times.resize(rows.size());
   for (int round = 0; round < o.reps; ++round)
@@ -207,7 +208,8 @@ int main(int argc, char** argv) {
     std::printf("auto chunking best: %.3g partitions/s (%s)\n", best_auto, best_auto >= 1e7 ? "met" : "MISSED");
     std::printf("1/msg dedicated / hand loop, round by round:");
     for (int round = 0; round < o.reps; ++round)
-      std::printf(" %.2f", times[0][static_cast<std::size_t>(round)] / times[one_dedicated][static_cast<std::size_t>(round)]);
+      std::printf(" %.2f",
+                  times[0][static_cast<std::size_t>(round)] / times[one_dedicated][static_cast<std::size_t>(round)]);
     std::printf("\n");
     std::printf("ratio 1/msg dedicated / hand loop: %.2f\n", dedicated);
     std::printf("ratio 1/msg shared / hand loop: %.2f\n", rows[one_shared].rate() / hand);

@@ -88,10 +88,12 @@ double hand_jacobi(const options& o, MPI_Comm comm, double& residual_out) {
           put_ghost(g[static_cast<std::uint64_t>(q) - b0], opposite, e);
         } else {
           reqs.emplace_back();
-          MPI_Isend(e.data(), static_cast<int>(s), MPI_DOUBLE, owner, static_cast<int>(q * 4 + static_cast<std::uint64_t>(opposite)), comm, &reqs.back());
+          MPI_Isend(e.data(), static_cast<int>(s), MPI_DOUBLE, owner,
+                    static_cast<int>(q * 4 + static_cast<std::uint64_t>(opposite)), comm, &reqs.back());
           reqs.emplace_back();
           auto& r = recvbuf[(b - b0) * 4 + static_cast<std::uint64_t>(k)];
-          MPI_Irecv(r.data(), static_cast<int>(s), MPI_DOUBLE, owner, static_cast<int>(b * 4 + static_cast<std::uint64_t>(k)), comm, &reqs.back());
+          MPI_Irecv(r.data(), static_cast<int>(s), MPI_DOUBLE, owner,
+                    static_cast<int>(b * 4 + static_cast<std::uint64_t>(k)), comm, &reqs.back());
         }
       }
     MPI_Waitall(static_cast<int>(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE);
@@ -104,14 +106,15 @@ double hand_jacobi(const options& o, MPI_Comm comm, double& residual_out) {
       auto& a = g[b - b0];
       auto& z = next[b - b0];
       for (std::uint64_t i = 1; i <= s; ++i)
-          for (std::uint64_t j = 1; j <= s; ++j) {
-            const std::size_t c = i * w + j;
-            const double v = 0.25 * (a[c - w] + a[c + w] + a[c - 1] + a[c + 1]);
-            res = std::max(res, std::abs(v - a[c]));
-            z[c] = v;
-          }
+        for (std::uint64_t j = 1; j <= s; ++j) {
+          const std::size_t c = i * w + j;
+          const double v = 0.25 * (a[c - w] + a[c + w] + a[c - 1] + a[c + 1]);
+          res = std::max(res, std::abs(v - a[c]));
+          z[c] = v;
+        }
       // Keep the ghost ring (boundary values) in the new array, then swap.
-      for (std::uint64_t i = 0; i < w; ++i) z[i] = a[i], z[(w - 1) * w + i] = a[(w - 1) * w + i], z[i * w] = a[i * w], z[i * w + w - 1] = a[i * w + w - 1];
+      for (std::uint64_t i = 0; i < w; ++i)
+        z[i] = a[i], z[(w - 1) * w + i] = a[(w - 1) * w + i], z[i * w] = a[i * w], z[i * w + w - 1] = a[i * w + w - 1];
       std::swap(a, z);
     }
     MPI_Allreduce(&res, &res_all, 1, MPI_DOUBLE, MPI_MAX, comm);
@@ -162,9 +165,10 @@ int main(int argc, char** argv) {
   if (!o) return 2;
   const bool root = s.rank().value == 0;
   if (root)
-    std::printf("bench_iterative: heat, %llux%llu blocks of %llu^2 cells, %llu steps, %d ranks, 1 thread each, best of %d\n",
-                (unsigned long long)o->blocks, (unsigned long long)o->blocks, (unsigned long long)o->block,
-                (unsigned long long)o->steps, s.size(), o->reps);
+    std::printf(
+        "bench_iterative: heat, %llux%llu blocks of %llu^2 cells, %llu steps, %d ranks, 1 thread each, best of %d\n",
+        (unsigned long long)o->blocks, (unsigned long long)o->blocks, (unsigned long long)o->block,
+        (unsigned long long)o->steps, s.size(), o->reps);
   double best_hand = 1e30, best_partita = 1e30, hand_res = 0;
   partita_figures uni;
   for (int rep = 0; rep < o->reps; ++rep) {
@@ -186,10 +190,11 @@ int main(int argc, char** argv) {
     best_moving = std::min(best_moving, moving.step_seconds);
   }
   if (root) {
-    std::printf("uneven cost (25%% of blocks %llux): imbalance %.3f at the start, %.3f after migration (%llu partitions "
-                "moved); fixed placement ends at %.3f\n",
-                (unsigned long long)o->refine, moving.imbalance_start, moving.imbalance_end,
-                (unsigned long long)moving.migrations, fixed.imbalance_end);
+    std::printf(
+        "uneven cost (25%% of blocks %llux): imbalance %.3f at the start, %.3f after migration (%llu partitions "
+        "moved); fixed placement ends at %.3f\n",
+        (unsigned long long)o->refine, moving.imbalance_start, moving.imbalance_end,
+        (unsigned long long)moving.migrations, fixed.imbalance_end);
     std::printf("uneven cost: fixed placement %.3f ms/step, with migration %.3f ms/step, speed-up %.3f\n",
                 best_fixed * 1e3, best_moving * 1e3, best_fixed / best_moving);
   }

@@ -37,7 +37,7 @@
 namespace {
 
 struct options {
-  int threads = 0;                 // 0: the cores this rank may use / ranks on the machine (at least 1)
+  int threads = 0;  // 0: the cores this rank may use / ranks on the machine (at least 1)
   std::uint64_t partitions = 200;
   std::uint64_t work = 1'000'000;  // units of integer work per partition (about 10 ms here)
   int reps = 3;
@@ -99,7 +99,8 @@ int main(int argc, char** argv) {
     for (int t = 0; t < o.threads; ++t)
       pool.emplace_back([&] {
         std::uint64_t local = 0;
-        for (auto id = next.fetch_add(ranks); id < o.partitions; id = next.fetch_add(ranks)) local += kernel(id, o.work);
+        for (auto id = next.fetch_add(ranks); id < o.partitions; id = next.fetch_add(ranks))
+          local += kernel(id, o.work);
         sum += local;
       });
     for (auto& t : pool) t.join();
@@ -110,7 +111,9 @@ int main(int argc, char** argv) {
 
   const auto job = partita::map_reduce_job<std::uint64_t>("spin")
                        .partitions(o.partitions)
-                       .kernel([w = o.work](const partita::partition& p, partita::context&) { return kernel(p.id.value, w); })
+                       .kernel([w = o.work](const partita::partition& p, partita::context&) {
+                         return kernel(p.id.value, w);
+                       })
                        .combine([](std::uint64_t& a, std::uint64_t&& b) { a += b; });
   struct figures {
     double seconds = 0, framework_cpu = 0, busy = 0;

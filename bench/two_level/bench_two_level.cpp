@@ -52,7 +52,8 @@ options parse(int argc, char** argv) {
       o.partitions = 3'000;
       o.reps = 1;
     } else {
-      throw partita::usage_error("unknown option " + a + " (--ranks-per-node K --partitions N --us U --reps R --smoke)");
+      throw partita::usage_error("unknown option " + a +
+                                 " (--ranks-per-node K --partitions N --us U --reps R --smoke)");
     }
   }
   return o;
@@ -122,8 +123,9 @@ int main(int argc, char** argv) {
     }
 
   if (root) {
-    std::printf("bench_two_level: %d ranks, %d per simulated node, %llu partitions of %d us, 1 thread per rank, best of %d\n",
-                s.size(), o.ranks_per_node, static_cast<unsigned long long>(o.partitions), o.us, o.reps);
+    std::printf(
+        "bench_two_level: %d ranks, %d per simulated node, %llu partitions of %d us, 1 thread per rank, best of %d\n",
+        s.size(), o.ranks_per_node, static_cast<unsigned long long>(o.partitions), o.us, o.reps);
     std::printf("%-32s %7s %9s %14s %14s %12s\n", "run", "levels", "wall s", "root messages", "root busy s",
                 "root busy %");
     for (const auto& r : rows)
@@ -138,7 +140,8 @@ int main(int argc, char** argv) {
       }
     for (std::size_t i = 0; i + 1 < rows.size(); i += 2)
       std::printf("ratio two levels / one level, %s: root messages %.3f, root busy %.3f, wall %.3f\n",
-                  rows[i].name.c_str(), static_cast<double>(rows[i + 1].messages) / static_cast<double>(rows[i].messages),
+                  rows[i].name.c_str(),
+                  static_cast<double>(rows[i + 1].messages) / static_cast<double>(rows[i].messages),
                   rows[i + 1].busy / rows[i].busy, rows[i + 1].seconds / rows[i].seconds);
   }
   return 0;

@@ -1,8 +1,8 @@
 #include <partita/checkpoint/detail/checkpoint_file.hpp>
 
+#include <fmt/format.h>
 #include <cstdlib>
 #include <cstring>
-#include <fmt/format.h>
 #include <limits>
 #include <mutex>
 #include <new>
@@ -58,9 +58,7 @@ h5_handle make_fapl() {
 namespace {
 
 // A crafted file must not make the reader open other files through external links.
-herr_t deny_external_link(const char*, const char*, const char*, const char*, unsigned*, hid_t, void*) {
-  return -1;
-}
+herr_t deny_external_link(const char*, const char*, const char*, const char*, unsigned*, hid_t, void*) { return -1; }
 
 h5_handle type_of(hid_t obj, bool attribute) {
   return h5_handle(attribute ? PARTITA_H5(H5Aget_type(obj)) : PARTITA_H5(H5Dget_type(obj)), h5_kind::datatype);
@@ -129,7 +127,8 @@ class attr_reader {
     h5_handle attr(PARTITA_H5(H5Aopen(obj_, name, H5P_DEFAULT)), h5_kind::attribute);
     h5_handle space(PARTITA_H5(H5Aget_space(attr.get())), h5_kind::dataspace);
     const auto n = count_1d(space.get());
-    if (!n || *n != 1) throw checkpoint_error(file_, std::string("/meta attribute '") + name + "' is not a single value");
+    if (!n || *n != 1)
+      throw checkpoint_error(file_, std::string("/meta attribute '") + name + "' is not a single value");
     return attr;
   }
 
@@ -174,8 +173,7 @@ class attr_reader {
 
 checkpoint_meta checkpoint_file::read_meta() {
   try {
-    if (PARTITA_H5(H5Lexists(file_.get(), "meta", H5P_DEFAULT)) <= 0)
-      fail("no /meta group: not a Partita checkpoint");
+    if (PARTITA_H5(H5Lexists(file_.get(), "meta", H5P_DEFAULT)) <= 0) fail("no /meta group: not a Partita checkpoint");
     h5_handle group(PARTITA_H5(H5Gopen2(file_.get(), meta_group, H5P_DEFAULT)), h5_kind::group);
     attr_reader attrs(group.get(), name_);
     checkpoint_meta m;
@@ -222,7 +220,8 @@ std::size_t checkpoint_file::manifest_path_len(hid_t ftype) const {
       throw bad_dataset(name_, where, std::string("has no member '") + name + "'");
     }
     h5_handle t(PARTITA_H5(H5Tget_member_type(ftype, static_cast<unsigned>(idx))), h5_kind::datatype);
-    if (PARTITA_H5(H5Tget_class(t.get())) != cls) throw bad_dataset(name_, where, std::string("member '") + name + "' has the wrong type");
+    if (PARTITA_H5(H5Tget_class(t.get())) != cls)
+      throw bad_dataset(name_, where, std::string("member '") + name + "' has the wrong type");
     return t;
   };
   h5_handle path_type = member("path", H5T_STRING);
@@ -233,7 +232,8 @@ std::size_t checkpoint_file::manifest_path_len(hid_t ftype) const {
     throw bad_dataset(name_, where, fmt::format("paths claim {} bytes each (bound {})", path_len, max_string_bytes));
   for (const char* n : {"bytes", "crc32", "step"}) {
     h5_handle t = member(n, H5T_INTEGER);
-    if (type_size(t.get()) > 8) throw bad_dataset(name_, where, std::string("member '") + n + "' is wider than 64 bits");
+    if (type_size(t.get()) > 8)
+      throw bad_dataset(name_, where, std::string("member '") + n + "' is wider than 64 bits");
   }
   return path_len;
 }
@@ -261,8 +261,8 @@ std::vector<manifest_row> checkpoint_file::data_rows(const std::vector<manifest_
     if (r.path.size() < 2 || r.path.front() != '/' || r.path == where)
       throw bad_dataset(name_, where, "lists an invalid dataset path '" + r.path + "'");
     if (!checked_add(total, r.bytes) || total > size_)
-      throw bad_dataset(name_, where, fmt::format("lists {} bytes of data or more, but the file has only {} bytes",
-                                                  total, size_));
+      throw bad_dataset(name_, where,
+                        fmt::format("lists {} bytes of data or more, but the file has only {} bytes", total, size_));
     data.push_back(r);
   }
   if (!meta_seen) throw bad_dataset(name_, where, "has no row for /meta");
@@ -276,7 +276,8 @@ std::vector<manifest_row> checkpoint_file::read_manifest(const checkpoint_meta& 
       throw bad_dataset(name_, where, "missing: the file has no checksum manifest");
     h5_handle ds(PARTITA_H5(H5Dopen2(file_.get(), manifest_dataset, lapl_.get())), h5_kind::dataset);
     h5_handle ftype = type_of(ds.get(), false);
-    if (PARTITA_H5(H5Tget_class(ftype.get())) != H5T_COMPOUND) throw bad_dataset(name_, where, "not a compound dataset");
+    if (PARTITA_H5(H5Tget_class(ftype.get())) != H5T_COMPOUND)
+      throw bad_dataset(name_, where, "not a compound dataset");
 
     const std::size_t path_len = manifest_path_len(ftype.get());
 
@@ -285,8 +286,9 @@ std::vector<manifest_row> checkpoint_file::read_manifest(const checkpoint_meta& 
     if (!n) throw bad_dataset(name_, where, "is not one-dimensional");
     const std::size_t disk_row = type_size(ftype.get());
     if (*n > max_manifest_rows || *n > size_ / std::max<std::size_t>(disk_row, 1))
-      throw bad_dataset(name_, where, fmt::format("claims {} rows of {} bytes, more than the file's {} bytes hold",
-                                                  *n, disk_row, size_));
+      throw bad_dataset(name_, where,
+                        fmt::format("claims {} rows of {} bytes, more than the file's {} bytes hold", *n, disk_row,
+                                    size_));
     if (*n == 0) throw bad_dataset(name_, where, "is empty (it must at least list /meta)");
     if (PARTITA_H5(H5Dget_storage_size(ds.get())) < *n * disk_row)
       throw bad_dataset(name_, where, "stores fewer bytes than its rows need (unwritten or truncated)");
@@ -299,8 +301,8 @@ std::vector<manifest_row> checkpoint_file::read_manifest(const checkpoint_meta& 
     const std::uint64_t stored_crc = attr_reader(ds.get(), name_).unsigned_value("crc32");
     const std::uint32_t computed = manifest_crc(rows);
     if (stored_crc != computed)
-      throw bad_dataset(name_, where, fmt::format("checksum mismatch (stored {:#010x}, computed {:#010x})",
-                                                  stored_crc, computed));
+      throw bad_dataset(name_, where,
+                        fmt::format("checksum mismatch (stored {:#010x}, computed {:#010x})", stored_crc, computed));
 
     return data_rows(rows, meta);
   } catch (const checkpoint_error&) {
@@ -343,11 +345,11 @@ bytes checkpoint_file::read_dataset(const manifest_row& row, dataset_kind& kind)
     if (!n) throw bad_dataset(name_, row.path, "is not one-dimensional");
     const std::size_t esize = element_size(kind);
     if (*n > max_dataset_bytes / esize || *n * esize != row.bytes)
-      throw bad_dataset(name_, row.path, fmt::format("holds {} elements of {} bytes, the manifest says {} bytes",
-                                                     *n, esize, row.bytes));
+      throw bad_dataset(name_, row.path,
+                        fmt::format("holds {} elements of {} bytes, the manifest says {} bytes", *n, esize, row.bytes));
     if (row.bytes > max_dataset_bytes || row.bytes > size_ || bytes_read_ + row.bytes > size_)
-      throw bad_dataset(name_, row.path, fmt::format("claims {} bytes, more than the file's {} bytes hold",
-                                                     row.bytes, size_));
+      throw bad_dataset(name_, row.path,
+                        fmt::format("claims {} bytes, more than the file's {} bytes hold", row.bytes, size_));
 
     // Only plain storage inside this file: no filters, no external files, no virtual datasets.
     h5_handle dcpl(PARTITA_H5(H5Dget_create_plist(ds.get())), h5_kind::plist);

@@ -1,8 +1,8 @@
 #include <partita/checkpoint/detail/collective.hpp>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cstdint>
-#include <fmt/format.h>
 #include <limits>
 
 #include <partita/runtime/error.hpp>
@@ -51,8 +51,8 @@ std::vector<bytes> allgather_bytes(const group_info& g, const bytes& mine) {
     total += sizes[r];
   }
   bytes all(static_cast<std::size_t>(total));
-  PARTITA_MPI(MPI_Allgatherv(mine.data(), static_cast<int>(n), MPI_BYTE, all.data(), counts.data(),
-                             displs.data(), MPI_BYTE, g.comm));
+  PARTITA_MPI(MPI_Allgatherv(mine.data(), static_cast<int>(n), MPI_BYTE, all.data(), counts.data(), displs.data(),
+                             MPI_BYTE, g.comm));
   std::vector<bytes> out(sizes.size());
   for (std::size_t r = 0; r < sizes.size(); ++r)
     out[r].assign(all.begin() + displs[r], all.begin() + displs[r] + counts[r]);

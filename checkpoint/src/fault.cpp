@@ -5,7 +5,7 @@ namespace partita::detail {
 namespace {
 std::optional<int> injected_rank;
 bool skip_space_check = false;
-}
+}  // namespace
 
 void inject_checkpoint_write_failure(std::optional<int> rank) noexcept { injected_rank = rank; }
 std::optional<int> injected_checkpoint_write_failure() noexcept { return injected_rank; }

@@ -1,8 +1,8 @@
 #include <partita/checkpoint/interval.hpp>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
-#include <fmt/format.h>
 
 namespace partita {
 
@@ -33,8 +33,8 @@ interval_choice young_daly_interval(double c, double m, std::optional<double> se
     if (t > hi) out.reason += fmt::format(", lowered to the upper bound {:.4g} s", hi);
   } else {
     out.seconds = std::clamp(m, lo, hi);
-    out.reason = fmt::format("Daly: C={:.3g} s >= 2M (M={:.4g} s): interval = M, clamped to [{:.4g}, {:.4g}] s",
-                             c, m, lo, hi);
+    out.reason = fmt::format("Daly: C={:.3g} s >= 2M (M={:.4g} s): interval = M, clamped to [{:.4g}, {:.4g}] s", c, m,
+                             lo, hi);
   }
   if (seconds_left) {
     const double left = *seconds_left;
@@ -44,7 +44,8 @@ interval_choice young_daly_interval(double c, double m, std::optional<double> se
     if (!(latest_start > 0)) {
       out.seconds = 0;
       out.reason += fmt::format("; only {:.4g} s of wall time left for a {:.3g} s checkpoint (plus as much margin): "
-                                "checkpoint now", left, cost);
+                                "checkpoint now",
+                                left, cost);
     } else if (out.seconds > latest_start) {
       out.seconds = latest_start;
       out.reason += fmt::format("; shortened to {:.4g} s so the checkpoint ends before the wall time ({:.4g} s left)",

@@ -118,7 +118,8 @@ std::optional<std::pair<std::uint64_t, std::string>> parse_partition_path(std::s
 std::optional<std::string> partition_name_problem(std::string_view name) {
   if (name.empty()) return "a partition dataset name is empty";
   if (name.size() > 255) return "partition dataset name longer than 255 bytes";
-  if (name.find('/') != std::string_view::npos) return "partition dataset name '" + std::string(name) + "' contains '/'";
+  if (name.find('/') != std::string_view::npos)
+    return "partition dataset name '" + std::string(name) + "' contains '/'";
   if (name == "." || name == "..") return "partition dataset name '" + std::string(name) + "' is not a name";
   if (!printable(name)) return "partition dataset name contains control characters";
   return std::nullopt;

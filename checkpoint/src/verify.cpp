@@ -1,7 +1,7 @@
 #include <partita/checkpoint/verify.hpp>
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 #include <limits>
 #include <optional>
 #include <set>
@@ -50,8 +50,8 @@ struct dataset_summary {
       part_bytes += row.bytes;
       return;
     }
-    std::string line =
-        fmt::format("    {:<28} {:>8} {}", row.path, detail::kind_name(kind), detail::human_bytes(row.bytes));
+    std::string line = fmt::format("    {:<28} {:>8} {}", row.path, detail::kind_name(kind),
+                                   detail::human_bytes(row.bytes));
     if (kind == detail::dataset_kind::f64 && !data.empty()) line += f64_stats(detail::elements_of<double>(data));
     if (kind == detail::dataset_kind::u64) line += u64_note(row.path, detail::elements_of<std::uint64_t>(data));
     sched_lines.push_back(std::move(line));
@@ -91,7 +91,8 @@ std::string inspect_checkpoint(const fs::path& file) {
     out << " (" << detail::human_bytes(f.file_size()) << ")\n";
     const auto m = f.read_meta();
     out << fmt::format("  job          {} ({}), parameters hash {:#018x}\n", m.job, m.model, m.params_hash);
-    out << fmt::format("  epoch        {}, step {}, written by {} rank(s)\n", m.epoch.value, m.step.value, m.rank_count);
+    out << fmt::format("  epoch        {}, step {}, written by {} rank(s)\n", m.epoch.value, m.step.value,
+                       m.rank_count);
     out << fmt::format("  written by   Partita {}, format version {}\n", m.code_version, m.format_version);
     const auto rows = f.read_manifest(m);
 

@@ -1,7 +1,7 @@
 #include <partita/checkpoint/detail/write_plan.hpp>
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 #include <iterator>
 #include <set>
 #include <span>

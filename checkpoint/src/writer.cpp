@@ -5,10 +5,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <fmt/format.h>
 #include <optional>
 #include <system_error>
 #include <utility>
@@ -117,9 +117,9 @@ std::vector<owned_dataset> create_partition_datasets(hid_t file, const std::vect
     if (open_id != e.id) {
       id_group.reset();
       const std::string name = std::to_string(e.id);
-      id_group = h5_handle(
-          PARTITA_H5(H5Gcreate2(partitions.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)),
-          h5_kind::group);
+      id_group = h5_handle(PARTITA_H5(H5Gcreate2(partitions.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT,
+                                                 H5P_DEFAULT)),
+                           h5_kind::group);
       open_id = e.id;
     }
     const std::string leaf = e.row.path.substr(e.row.path.rfind('/') + 1);
@@ -194,10 +194,10 @@ std::string explain_write_failure(const std::string& problem, const fs::path& di
   const bool says_space = lower.find("no space") != std::string::npos || lower.find("no_space") != std::string::npos ||
                           lower.find("quota") != std::string::npos || lower.find("enospc") != std::string::npos;
   const bool says_size = lower.find("file too large") != std::string::npos || lower.find("efbig") != std::string::npos;
-  struct statvfs vfs{};
+  struct statvfs vfs {};
   std::optional<std::uint64_t> free_bytes;
   if (::statvfs(dir.c_str(), &vfs) == 0) free_bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-  struct rlimit fsize{};
+  struct rlimit fsize {};
   const bool limited = ::getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY &&
                        static_cast<std::uint64_t>(fsize.rlim_cur) < needed;
   const std::string keep_note = "Nothing was published (no .tmp is left behind); " +
@@ -212,8 +212,8 @@ std::string explain_write_failure(const std::string& problem, const fs::path& di
   if (says_space || (free_bytes && *free_bytes < needed)) {
     return fmt::format("the file system holding {} is full: the checkpoint needs about {}, {} free. Free space "
                        "there or point the checkpoint directory at a larger file system. {} (Underlying error: {})",
-                       dir.string(), human_bytes(needed), free_bytes ? human_bytes(*free_bytes) : std::string("unknown"),
-                       keep_note, problem);
+                       dir.string(), human_bytes(needed),
+                       free_bytes ? human_bytes(*free_bytes) : std::string("unknown"), keep_note, problem);
   }
   return problem + ". " + keep_note;
 }
@@ -228,9 +228,7 @@ class phase_clock {
     marks_.emplace_back(name, std::chrono::duration<double>(now - last_).count());
     last_ = now;
   }
-  double seconds() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  }
+  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count(); }
   std::string text() const {
     std::string out;
     for (const auto& [name, secs] : marks_) out += fmt::format(" {} {:.4f}", name, secs);
@@ -293,7 +291,7 @@ std::vector<dataset_entry> all_partitions(const group_info& g, const std::vector
 std::string check_room(const group_info& g, const write_plan& plan, const commit_paths& paths, std::uint64_t needed) {
   // A file-size limit (ulimit -f) is checked before HDF5 sees the file: HDF5 1.10 cannot recover from a
   // failed H5Fclose, and a close that writes past the limit would fail.
-  struct rlimit fsize{};
+  struct rlimit fsize {};
   if (::getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY &&
       static_cast<std::uint64_t>(fsize.rlim_cur) < needed) {
     throw error("write would exceed the file-size limit (EFBIG)");
@@ -305,7 +303,7 @@ std::string check_room(const group_info& g, const write_plan& plan, const commit
                 "; a committed checkpoint is never overwritten (continue numbering after newest_epoch())");
   // The same for free space: a file system too full for the checkpoint is found before HDF5 has a file
   // whose close could fail. (A file system that fills up while we write is caught by the reservation.)
-  struct statvfs vfs{};
+  struct statvfs vfs {};
   if (!detail::free_space_check_skipped() && ::statvfs(paths.dir.c_str(), &vfs) == 0 &&
       static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize < needed)
     throw error("no space left on the file system (ENOSPC)");
@@ -419,8 +417,7 @@ class tmp_file {
       for (auto& w : to_write_) {
         const auto kind = w.entry->element_kind();
         const std::size_t esize = detail::element_size(kind);
-        write_whole(w.ds.get(), detail::mem_type_of(kind), data_of(local, *w.entry), w.entry->row.bytes / esize,
-                    esize);
+        write_whole(w.ds.get(), detail::mem_type_of(kind), data_of(local, *w.entry), w.entry->row.bytes / esize, esize);
         w.ds.close();
       }
       // Start the writeback now and checksum while the disk works (the fsync below then waits less).

@@ -1,6 +1,6 @@
 // The `partita` command: list, run, inspect and verify jobs.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 
@@ -52,8 +52,7 @@ int run_job(int argc, char** argv, const std::string& name, const std::vector<st
   session s(argc, argv);
   run_report report;
   return conclude_run(
-      s, {"partita", config, stdout},
-      [&]() -> const run_report& { return report = run_built(s, job, config); },
+      s, {"partita", config, stdout}, [&]() -> const run_report& { return report = run_built(s, job, config); },
       [&] {
         // Only a map/reduce job has write_output: an iterative one writes its outputs (e.g. heat's image) itself.
         const auto* factory = std::get_if<map_reduce_factory>(&reg.find(name)->factory);
@@ -80,7 +79,8 @@ int main(int argc, char** argv) {
   add_param_option(*run_cmd, items);
 
   std::string file;
-  auto* inspect_cmd = app.add_subcommand("inspect", "summarise a checkpoint file (job, epoch, progress, sizes, cost model)");
+  auto* inspect_cmd = app.add_subcommand("inspect",
+                                         "summarise a checkpoint file (job, epoch, progress, sizes, cost model)");
   inspect_cmd->add_option("file", file, "a checkpoint <job>.<epoch>.h5")->required();
   auto* verify_cmd = app.add_subcommand("verify", "recompute a checkpoint's checksums; exit 0 if good, 1 if not");
   verify_cmd->add_option("file", file, "a checkpoint <job>.<epoch>.h5")->required();

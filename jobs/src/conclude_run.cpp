@@ -34,7 +34,8 @@ int exit_code_of_current_exception(std::string_view program, rank_t rank) noexce
   try {
     throw;
   } catch (const usage_error& e) {
-    if (rank.value == 0 && !e.reported()) std::fprintf(stderr, "%.*s: error: %s\n", static_cast<int>(program.size()), program.data(), e.what());
+    if (rank.value == 0 && !e.reported())
+      std::fprintf(stderr, "%.*s: error: %s\n", static_cast<int>(program.size()), program.data(), e.what());
     if (rank.value == 0) record_exit_status(exit_usage);  // the launcher must not relaunch a usage error
     return exit_usage;
   } catch (const job_stopped& e) {

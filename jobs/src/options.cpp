@@ -1,10 +1,10 @@
-#include <partita/jobs/options.hpp>
 #include <partita/jobs/cli_options.hpp>
+#include <partita/jobs/options.hpp>
 
+#include <stdlib.h>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <stdlib.h>
 
 #include <fmt/format.h>
 
@@ -27,7 +27,10 @@ void add_run_options(CLI::App& app, run_config& c) {
   app.add_option("--seed", c.seed, "seed of the per-partition random streams")->capture_default_str();
   app.add_option("--chunk", c.chunk, "partitions per chunk for dynamic, a floor for other policies (0: measured)")
       ->capture_default_str();
-  app.add_option("--prefetch", c.prefetch, "chunks a worker rank keeps queued beyond one running per thread (hides the round trip to the scheduler); more while chunks are shorter than the measured round trip, up to 4x threads+prefetch in flight")
+  app.add_option(
+         "--prefetch", c.prefetch,
+         "chunks a worker rank keeps queued beyond one running per thread (hides the round trip to the scheduler); "
+         "more while chunks are shorter than the measured round trip, up to 4x threads+prefetch in flight")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--max-chunks-per-message", c.max_chunks_per_message,
@@ -61,13 +64,15 @@ void add_run_options(CLI::App& app, run_config& c) {
   app.add_option("--timeout", c.timeout_seconds, "seconds of silence after which a peer counts as lost")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_flag_callback("--failover", [&c] { c.failover = 1; },
-                        "when the scheduler rank is lost, the survivors elect a new one and the job goes on in the "
-                        "same run; when any rank of an iterative job is lost, the survivors roll back to the last "
-                        "checkpoint and go on (default: on under `mpirun --enable-recovery`, which it needs)");
-  app.add_flag_callback("--no-failover", [&c] { c.failover = 0; },
-                        "a lost scheduler (any lost rank of an iterative job) ends the run (non-zero exit; a launcher "
-                        "relaunches it)");
+  app.add_flag_callback(
+      "--failover", [&c] { c.failover = 1; },
+      "when the scheduler rank is lost, the survivors elect a new one and the job goes on in the "
+      "same run; when any rank of an iterative job is lost, the survivors roll back to the last "
+      "checkpoint and go on (default: on under `mpirun --enable-recovery`, which it needs)");
+  app.add_flag_callback(
+      "--no-failover", [&c] { c.failover = 0; },
+      "a lost scheduler (any lost rank of an iterative job) ends the run (non-zero exit; a launcher "
+      "relaunches it)");
   app.add_option("--failover-memory", c.failover_memory,
                  "bytes of results a worker keeps for a new scheduler until a checkpoint holds them; beyond, the "
                  "oldest are dropped and would run again")
@@ -98,7 +103,8 @@ void add_run_options(CLI::App& app, run_config& c) {
              used = 0;
            }
            if (used != num.size() || num.empty() || !(x > 0) || (scale == 0 && x != std::floor(x)))
-             throw CLI::ValidationError("--checkpoint-every", "'" + v + "' is neither a number of partitions (1000) nor a time (30s, 5m, 1h)");
+             throw CLI::ValidationError(
+                 "--checkpoint-every", "'" + v + "' is neither a number of partitions (1000) nor a time (30s, 5m, 1h)");
            if (scale > 0) c.checkpoint_every_seconds = x * scale;
            else c.checkpoint_every_partitions = static_cast<std::uint64_t>(x);
          },
@@ -108,7 +114,10 @@ void add_run_options(CLI::App& app, run_config& c) {
   app.add_option_function<std::string>(
          "--checkpoint-interval",
          [&c](const std::string& v) {
-           if (v != "auto") throw CLI::ValidationError("--checkpoint-interval", "only 'auto' (Young/Daly) is supported; for a fixed interval use --checkpoint-every 30s");
+           if (v != "auto")
+             throw CLI::ValidationError(
+                 "--checkpoint-interval",
+                 "only 'auto' (Young/Daly) is supported; for a fixed interval use --checkpoint-every 30s");
            c.checkpoint_interval_auto = true;
          },
          "auto: Young/Daly interval from the measured checkpoint cost and --mtti, clamped to the wall time")
@@ -121,8 +130,9 @@ void add_run_options(CLI::App& app, run_config& c) {
                  "seconds this run may take (overrides SLURM_JOB_END_TIME); the last checkpoint lands before it")
       ->check(CLI::PositiveNumber)
       ->group("Checkpoints");
-  app.add_option("--restart", c.restart,
-                 "auto: continue from the newest good checkpoint in --checkpoint-dir (fresh if none); or a checkpoint file")
+  app.add_option(
+         "--restart", c.restart,
+         "auto: continue from the newest good checkpoint in --checkpoint-dir (fresh if none); or a checkpoint file")
       ->type_name("auto|FILE")
       ->group("Checkpoints");
   app.add_option_function<std::string>(
@@ -130,16 +140,18 @@ void add_run_options(CLI::App& app, run_config& c) {
          [&c](const std::string& v) {
            c.inject = injected_failure::parse(v);
            if (!c.inject)
-             throw CLI::ValidationError("--inject", "'" + v + "' is not kill:rank=R:after=K or kill:scheduler:after=K "
-                                        "(R a rank, K >= 1 partitions)");
+             throw CLI::ValidationError("--inject", "'" + v +
+                                                        "' is not kill:rank=R:after=K or kill:scheduler:after=K "
+                                                        "(R a rank, K >= 1 partitions)");
          },
          "rehearse a failure: kill:rank=R:after=K SIGKILLs rank R after it ran K partitions, "
          "kill:scheduler:after=K the scheduler rank after K results; it fires once per job (the failure history "
          "remembers it, so a relaunch runs to the end); with mpirun --enable-recovery the job survives a lost worker")
       ->type_name("SPEC")
       ->group("Fault injection");
-  app.add_option("--rebalance-every", c.rebalance_every_steps,
-                 "iterative jobs: re-place partitions by their measured step costs every K steps (0: only on imbalance)")
+  app.add_option(
+         "--rebalance-every", c.rebalance_every_steps,
+         "iterative jobs: re-place partitions by their measured step costs every K steps (0: only on imbalance)")
       ->type_name("K")
       ->group("Iterative jobs");
   app.add_option("--imbalance-threshold", c.imbalance_threshold,
@@ -156,8 +168,7 @@ void add_run_options(CLI::App& app, run_config& c) {
 }
 
 void add_param_option(CLI::App& app, std::vector<std::string>& items) {
-  app.add_option("--param", items, "job parameter key=value (repeatable; `partita jobs` lists them)")
-      ->type_name("K=V");
+  app.add_option("--param", items, "job parameter key=value (repeatable; `partita jobs` lists them)")->type_name("K=V");
 }
 
 run_config parse_run_config(int argc, char** argv, const std::string& description, parameters* params) {

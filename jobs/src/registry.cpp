@@ -45,7 +45,8 @@ std::unique_ptr<map_job_model> job_registry::make(const std::string& name, const
   return build_as<map_job_model>(*find(name), model_kind::map_reduce, effective);
 }
 
-std::unique_ptr<iterative_job_model> job_registry::make_iterative(const std::string& name, const parameters& given) const {
+std::unique_ptr<iterative_job_model> job_registry::make_iterative(const std::string& name,
+                                                                  const parameters& given) const {
   const auto effective = effective_parameters(name, given);
   return build_as<iterative_job_model>(*find(name), model_kind::iterative, effective);
 }
@@ -65,8 +66,8 @@ parameters job_registry::effective_parameters(const std::string& name, const par
     if (!known) {
       std::string names;
       for (const auto& p : job->params) names += (names.empty() ? "" : ", ") + p.name;
-      throw usage_error("job '" + name + "' has no parameter '" + k + "'; its parameters are: " +
-                        (names.empty() ? std::string("(none)") : names));
+      throw usage_error("job '" + name + "' has no parameter '" + k +
+                        "'; its parameters are: " + (names.empty() ? std::string("(none)") : names));
     }
     effective.set(k, v);
   }

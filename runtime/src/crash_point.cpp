@@ -18,8 +18,8 @@ namespace partita {
 namespace {
 struct armed_point {
   std::string name;
-  int rank = -1;       // -1: any rank
-  long nth = 1;        // fire on the nth time the point is reached
+  int rank = -1;  // -1: any rank
+  long nth = 1;   // fire on the nth time the point is reached
   std::atomic<long> hits{0};
   std::function<void()> before_kill;
 };

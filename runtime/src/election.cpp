@@ -46,14 +46,17 @@ election_result elect_scheduler(MPI_Comm comm, const election_candidate& me, std
     }
     return result;
   }
-  struct { double score; int rank; } in{election_score(me), rank}, out{0.0, 0};
+  struct {
+    double score;
+    int rank;
+  } in{election_score(me), rank}, out{0.0, 0};
   PARTITA_MPI(MPI_Allreduce(&in, &out, 1, MPI_DOUBLE_INT, MPI_MAXLOC, comm));
   result.scheduler = rank_t{out.rank};
   result.all_suspect = out.score < std::ldexp(1.0, 40);
   if (rank == out.rank) {
     std::ostringstream why;
-    why << "node " << me.host << " has " << (me.node_free_memory >> 30) << " GiB free and runs "
-        << me.ranks_on_node << (me.ranks_on_node == 1 ? " rank" : " ranks") << "; ties go to the lowest rank";
+    why << "node " << me.host << " has " << (me.node_free_memory >> 30) << " GiB free and runs " << me.ranks_on_node
+        << (me.ranks_on_node == 1 ? " rank" : " ranks") << "; ties go to the lowest rank";
     result.reason = why.str();
     if (result.all_suspect) {
       result.reason = "every node is marked suspect in the failure history; taking the best of them: " + result.reason;

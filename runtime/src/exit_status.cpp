@@ -3,12 +3,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <chrono>
 #include <fstream>
-#include <thread>
 #include <string_view>
+#include <thread>
 
 #include <partita/runtime/log.hpp>
 

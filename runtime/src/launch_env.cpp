@@ -30,8 +30,8 @@ std::optional<Int> to_int(const env_lookup& lookup, std::string_view name) {
 }
 
 // One bracket group "01-04,07" expanded with the prefix, appended to out.
-void expand_group(std::string_view input, const std::string& prefix, std::string_view ranges,
-                  const std::string& suffix, std::vector<std::string>& out) {
+void expand_group(std::string_view input, const std::string& prefix, std::string_view ranges, const std::string& suffix,
+                  std::vector<std::string>& out) {
   auto bad = [&](const std::string& why) {
     return usage_error("malformed Slurm node list '" + std::string(input) + "': " + why);
   };
@@ -45,7 +45,8 @@ void expand_group(std::string_view input, const std::string& prefix, std::string
     std::string_view lo = item.substr(0, dash);
     std::string_view hi = dash == std::string_view::npos ? lo : item.substr(dash + 1);
     auto all_digits = [](std::string_view s) {
-      return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+      return !s.empty() &&
+             std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
     };
     if (!all_digits(lo) || !all_digits(hi)) throw bad("'" + std::string(item) + "' is not a number or a range");
     // from_chars, not stoul: a number too big is the user's typo (usage_error), not std::out_of_range.
@@ -60,7 +61,7 @@ void expand_group(std::string_view input, const std::string& prefix, std::string
     const std::uint64_t b = number(hi);
     if (b < a) throw bad("range '" + std::string(item) + "' runs backwards");
     if (b - a > 1'000'000) throw bad("range '" + std::string(item) + "' is implausibly large");
-    const std::size_t width = lo.size();  // zero padding follows the lower bound: n[01-10]
+    const std::size_t width = lo.size();      // zero padding follows the lower bound: n[01-10]
     for (std::uint64_t v = a; v <= b; ++v) {  // b <= 2^32, so v cannot wrap around
       std::string num = std::to_string(v);
       if (num.size() < width) num.insert(0, width - num.size(), '0');
@@ -90,9 +91,11 @@ std::vector<std::string> expand_nodelist(std::string_view list) {
     int depth = 0;
     for (; end < list.size(); ++end) {
       char c = list[end];
-      if (c == '[') { if (++depth > 1) throw bad("nested brackets"); }
-      else if (c == ']') { if (--depth < 0) throw bad("']' without '['"); }
-      else if (c == ',' && depth == 0) break;
+      if (c == '[') {
+        if (++depth > 1) throw bad("nested brackets");
+      } else if (c == ']') {
+        if (--depth < 0) throw bad("']' without '['");
+      } else if (c == ',' && depth == 0) break;
     }
     if (depth != 0) throw bad("'[' without ']'");
     std::string_view item = list.substr(pos, end - pos);

@@ -13,8 +13,7 @@ std::shared_ptr<spdlog::logger> make_logger() {
   auto logger = std::make_shared<spdlog::logger>("partita", sink);
   logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [partita] [%l] %v");
   logger->set_level(spdlog::level::info);
-  if (const char* lvl = std::getenv("PARTITA_LOG_LEVEL"))
-    logger->set_level(spdlog::level::from_str(lvl));
+  if (const char* lvl = std::getenv("PARTITA_LOG_LEVEL")) logger->set_level(spdlog::level::from_str(lvl));
   logger->flush_on(spdlog::level::info);
   return logger;
 }

@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <future>
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
 
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/exit_status.hpp>
@@ -82,8 +82,8 @@ void session::start(int* argc, char*** argv, const session_options& options) {
   }
   provided_ = static_cast<thread_level>(provided);
   if (provided < wanted) {
-    std::string msg = std::string("MPI provides ") + level_name(provided) + " but the job needs " +
-                      level_name(wanted) + "; use an MPI library built with thread support";
+    std::string msg = std::string("MPI provides ") + level_name(provided) + " but the job needs " + level_name(wanted) +
+                      "; use an MPI library built with thread support";
     if (owns_mpi_) MPI_Finalize();
     owns_mpi_ = false;
     throw error(msg);
@@ -95,8 +95,8 @@ void session::start(int* argc, char*** argv, const session_options& options) {
   launch_ranks_.resize(static_cast<std::size_t>(size_));
   for (int r = 0; r < size_; ++r) launch_ranks_[static_cast<std::size_t>(r)] = r;
   mark_started(rank_.value, size_);
-  log().debug("session up: {} ranks on {} nodes, {} CPUs per rank, {}", size_, nodes_.node_count(),
-              env_.cpus_per_rank, level_name(provided));
+  log().debug("session up: {} ranks on {} nodes, {} CPUs per rank, {}", size_, nodes_.node_count(), env_.cpus_per_rank,
+              level_name(provided));
 }
 
 void session::continue_with(const std::vector<int>& survivors) {

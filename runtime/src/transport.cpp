@@ -69,7 +69,10 @@ bool transport_core::wait(int tag_or_any, std::chrono::nanoseconds timeout, int&
     progress();
     if (clock::now() >= deadline) return false;
     if (round < 64) continue;
-    if (round < 256) { sched_yield(); continue; }
+    if (round < 256) {
+      sched_yield();
+      continue;
+    }
     const auto nap = std::chrono::microseconds(std::min(1000, 10 * (round - 255)));
     std::this_thread::sleep_for(std::min<clock::duration>(nap, deadline - clock::now()));
   }

@@ -52,7 +52,8 @@ checkpoint_triggers checkpoint_driver::make_triggers(const session& s) const {
                            interrupts == 1 ? "" : "s", seconds_text(exposure));
     } else if (interrupts > 0) {
       source = fmt::format(" (assumed: the failure history has {} interrupt{} but no checkpoint tells this "
-                           "job's run time yet)", interrupts, interrupts == 1 ? "" : "s");
+                           "job's run time yet)",
+                           interrupts, interrupts == 1 ? "" : "s");
     }
   }
   if (t.young_daly)
@@ -126,7 +127,8 @@ std::optional<commit_result> checkpoint_driver::write_collective(MPI_Comm comm, 
                                                                  const std::string& progress_text) {
   if (role_ == checkpoint_role::decides) {
     if (epoch.value != next_epoch_)
-      throw error(fmt::format("internal: a collective checkpoint numbered {} where {} is due", epoch.value, next_epoch_));
+      throw error(fmt::format("internal: a collective checkpoint numbered {} where {} is due", epoch.value,
+                              next_epoch_));
     return write(comm, img, why, need, progress, progress_text);
   }
   img.meta.job = job_;

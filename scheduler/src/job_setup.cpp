@@ -18,7 +18,8 @@ job_comm::job_comm(MPI_Comm parent) {
 }
 
 job_comm::~job_comm() {
-  if (comm_ != MPI_COMM_NULL && MPI_Comm_free(&comm_) != MPI_SUCCESS) log().warn("could not free the job's communicator");
+  if (comm_ != MPI_COMM_NULL && MPI_Comm_free(&comm_) != MPI_SUCCESS)
+    log().warn("could not free the job's communicator");
 }
 
 namespace {
@@ -27,7 +28,8 @@ namespace {
 void refuse_dispatch_options(const dispatch_options& d) {
   const auto refuse = [](const char* flag) {
     throw usage_error(fmt::format("{} applies to map/reduce jobs only; an iterative job places partitions by measured "
-                                  "cost (see --rebalance-every, --imbalance-threshold)", flag));
+                                  "cost (see --rebalance-every, --imbalance-threshold)",
+                                  flag));
   };
   const dispatch_options defaults;
   if (d.policy != defaults.policy) refuse("--policy");
@@ -46,7 +48,8 @@ void refuse_dispatch_options(const dispatch_options& d) {
 void refuse_iterative_options(const iterative_options& it) {
   const auto refuse = [](const char* flag) {
     throw usage_error(fmt::format("{} applies to iterative jobs only; a map/reduce job balances partitions as it "
-                                  "hands them out (see --policy)", flag));
+                                  "hands them out (see --policy)",
+                                  flag));
   };
   const iterative_options defaults;
   if (it.rebalance_every_steps != defaults.rebalance_every_steps) refuse("--rebalance-every");
@@ -90,14 +93,14 @@ job_setup set_up(session& s, const run_config& config, MPI_Comm comm) {
     throw usage_error("--dedicated-scheduler needs at least two ranks: with one rank nobody would run partitions");
   setup.tree = scheduler_tree::flat(s.size(), setup.scheduler);
   if (scheduler_levels_for(s.size(), config.scheduler_levels) == 2) {
-    const auto nodes = config.ranks_per_node > 0 ? nodes_every(s.size(), config.ranks_per_node) : s.nodes().node_of_rank;
+    const auto nodes = config.ranks_per_node > 0 ? nodes_every(s.size(), config.ranks_per_node)
+                                                 : s.nodes().node_of_rank;
     setup.tree = scheduler_tree::by_node(nodes, setup.scheduler);
     if (s.rank() == setup.scheduler) {
       if (setup.tree.levels == 2)
         log().info("two-level scheduling: {} node scheduler(s) between the root (rank {}) and {} ranks",
                    setup.tree.node_scheduler_count(), setup.scheduler.value, s.size());
-      else
-        log().info("two-level scheduling asked for, but no node other than the root's has two ranks: one level");
+      else log().info("two-level scheduling asked for, but no node other than the root's has two ranks: one level");
     }
   }
   // Failover replaces a lost scheduler among workers that talk to it directly: with node schedulers in between
@@ -126,8 +129,8 @@ void arm_injection(const session& s, const run_config& config, const job_setup& 
     }
   const auto& rank = config.inject->rank;
   if (rank && *rank >= s.size())
-    throw usage_error(fmt::format("--inject {}: there is no rank {} in a job of {} ranks", config.inject->text(),
-                                  *rank, s.size()));
+    throw usage_error(fmt::format("--inject {}: there is no rank {} in a job of {} ranks", config.inject->text(), *rank,
+                                  s.size()));
   const std::string point = rank ? fmt::format("{}@{}:{}", worker_point, *rank, config.inject->after)
                                  : fmt::format("scheduler.commit:{}", config.inject->after);
   std::function<void()> record;

@@ -10,8 +10,8 @@ namespace partita {
 
 namespace {
 [[noreturn]] void bad(const std::string& key, const std::string& value, const std::string& expected) {
-  throw usage_error("parameter '" + key + "=" + value + "' is not " + expected + "; fix it with --param " + key +
-                    "=<" + expected + ">");
+  throw usage_error("parameter '" + key + "=" + value + "' is not " + expected + "; fix it with --param " + key + "=<" +
+                    expected + ">");
 }
 }  // namespace
 

@@ -18,10 +18,18 @@ const char* status_phrase(run_status s) {
 nlohmann::json workers_json(const std::vector<worker_summary>& workers) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& w : workers)
-    out.push_back({{"rank", w.rank}, {"host", w.host}, {"threads", w.threads},
-                   {"busy_seconds", w.busy_seconds}, {"idle_seconds", w.idle_seconds},
-                   {"partitions", w.partitions}, {"chunks", w.chunks}, {"messages", w.messages},
-                   {"copies", w.copies}, {"copies_won", w.copies_won}, {"framework_cpu_seconds", w.framework_cpu_seconds}, {"lost", w.lost},
+    out.push_back({{"rank", w.rank},
+                   {"host", w.host},
+                   {"threads", w.threads},
+                   {"busy_seconds", w.busy_seconds},
+                   {"idle_seconds", w.idle_seconds},
+                   {"partitions", w.partitions},
+                   {"chunks", w.chunks},
+                   {"messages", w.messages},
+                   {"copies", w.copies},
+                   {"copies_won", w.copies_won},
+                   {"framework_cpu_seconds", w.framework_cpu_seconds},
+                   {"lost", w.lost},
                    {"executed", w.executed}});
   return out;
 }
@@ -29,22 +37,33 @@ nlohmann::json workers_json(const std::vector<worker_summary>& workers) {
 nlohmann::json failovers_json(const std::vector<failover_summary>& failovers) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& f : failovers)
-    out.push_back({{"lost_scheduler", f.lost_scheduler}, {"new_scheduler", f.new_scheduler},
-                   {"term", f.term}, {"noticed_at_seconds", f.noticed_at_seconds},
-                   {"resumed_at_seconds", f.resumed_at_seconds}, {"checkpoint", f.checkpoint},
-                   {"from_checkpoint", f.from_checkpoint}, {"from_workers", f.from_workers},
-                   {"adopted_running", f.adopted_running}, {"dropped", f.dropped},
-                   {"to_run", f.to_run}, {"rerun", f.rerun}, {"lost_ranks", f.lost_ranks}});
+    out.push_back({{"lost_scheduler", f.lost_scheduler},
+                   {"new_scheduler", f.new_scheduler},
+                   {"term", f.term},
+                   {"noticed_at_seconds", f.noticed_at_seconds},
+                   {"resumed_at_seconds", f.resumed_at_seconds},
+                   {"checkpoint", f.checkpoint},
+                   {"from_checkpoint", f.from_checkpoint},
+                   {"from_workers", f.from_workers},
+                   {"adopted_running", f.adopted_running},
+                   {"dropped", f.dropped},
+                   {"to_run", f.to_run},
+                   {"rerun", f.rerun},
+                   {"lost_ranks", f.lost_ranks}});
   return out;
 }
 
 nlohmann::json rollbacks_json(const std::vector<rollback_summary>& rollbacks) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& r : rollbacks)
-    out.push_back({{"lost_ranks", r.lost_ranks}, {"ranks_before", r.ranks_before},
-                   {"ranks_after", r.ranks_after}, {"noticed_at_seconds", r.noticed_at_seconds},
-                   {"resumed_at_seconds", r.resumed_at_seconds}, {"lost_at_step", r.lost_at_step},
-                   {"from_step", r.from_step}, {"checkpoint", r.checkpoint}});
+    out.push_back({{"lost_ranks", r.lost_ranks},
+                   {"ranks_before", r.ranks_before},
+                   {"ranks_after", r.ranks_after},
+                   {"noticed_at_seconds", r.noticed_at_seconds},
+                   {"resumed_at_seconds", r.resumed_at_seconds},
+                   {"lost_at_step", r.lost_at_step},
+                   {"from_step", r.from_step},
+                   {"checkpoint", r.checkpoint}});
   return out;
 }
 
@@ -85,7 +104,8 @@ std::string iterative_details(const run_report& r) {
                      "the start, {:.3f} at the end; {} rebalance{}, {} migration{}; busy imbalance per thread {:.3f}; "
                      "{} partition step{} run while halos were on their way\n",
                      it.imbalance_start, it.imbalance_end, it.rebalances, it.rebalances == 1 ? "" : "s", it.migrations,
-                     it.migrations == 1 ? "" : "s", r.imbalance, it.steps_overlapped, it.steps_overlapped == 1 ? "" : "s");
+                     it.migrations == 1 ? "" : "s", r.imbalance, it.steps_overlapped,
+                     it.steps_overlapped == 1 ? "" : "s");
   out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11} {:>11}\n", "rank", "host", "threads", "partitions", "busy s",
                      "idle s");
   for (const auto& w : r.workers)
@@ -99,8 +119,9 @@ std::string iterative_details(const run_report& r) {
     out += fmt::format("rollback: rank(s) {} lost after step {} (noticed at {:.3f} s); {} of {} ranks went on at "
                        "{:.3f} s from {} (step {}), {} step(s) run again\n",
                        fmt::join(b.lost_ranks, ", "), b.lost_at_step, b.noticed_at_seconds, b.ranks_after,
-                       b.ranks_before, b.resumed_at_seconds, b.checkpoint.empty() ? std::string("the start") : b.checkpoint,
-                       b.from_step, b.lost_at_step - std::min(b.lost_at_step, b.from_step));
+                       b.ranks_before, b.resumed_at_seconds,
+                       b.checkpoint.empty() ? std::string("the start") : b.checkpoint, b.from_step,
+                       b.lost_at_step - std::min(b.lost_at_step, b.from_step));
   return out;
 }
 
@@ -129,13 +150,14 @@ std::string map_reduce_details(const run_report& r) {
                        r.wall_seconds > 0 ? 100.0 * r.checkpoint_seconds / r.wall_seconds : 0.0, r.checkpoint_bytes,
                        r.restored_from.empty() ? "-" : r.restored_from);
   for (const auto& f : mr.failovers)
-    out += fmt::format("failover: scheduler rank {} lost (noticed at {:.3f} s); rank {} took over (term {}) and went on "
-                       "at {:.3f} s from {} ({} partitions) + {} results held by workers + {} running there; {} left, "
-                       "{} of them run again{}\n",
-                       f.lost_scheduler, f.noticed_at_seconds, f.new_scheduler, f.term, f.resumed_at_seconds,
-                       f.checkpoint.empty() ? std::string("no checkpoint") : f.checkpoint, f.from_checkpoint,
-                       f.from_workers, f.adopted_running, f.to_run, f.rerun,
-                       f.dropped > 0 ? fmt::format(" ({} dropped by --failover-memory)", f.dropped) : std::string());
+    out += fmt::format(
+        "failover: scheduler rank {} lost (noticed at {:.3f} s); rank {} took over (term {}) and went on "
+        "at {:.3f} s from {} ({} partitions) + {} results held by workers + {} running there; {} left, "
+        "{} of them run again{}\n",
+        f.lost_scheduler, f.noticed_at_seconds, f.new_scheduler, f.term, f.resumed_at_seconds,
+        f.checkpoint.empty() ? std::string("no checkpoint") : f.checkpoint, f.from_checkpoint, f.from_workers,
+        f.adopted_running, f.to_run, f.rerun,
+        f.dropped > 0 ? fmt::format(" ({} dropped by --failover-memory)", f.dropped) : std::string());
   return out;
 }
 
@@ -143,27 +165,37 @@ std::string map_reduce_details(const run_report& r) {
 
 std::string run_report::to_json() const {
   nlohmann::json doc = {{"job", job},
-          {"policy", policy},
-          {"status", status_word(status)},
-          {"result", result_text},
-          {"ranks", ranks},
-          {"scheduler_rank", scheduler.value},
-          {"partitions", partitions},
-          {"partitions_run", partitions_run},
-          {"wall_seconds", wall_seconds},
-          {"imbalance", imbalance},
-          {"dispatches", dispatches},
-          {"chunks", chunks},
-          {"scheduler", {{"levels", map_reduce.scheduler_levels}, {"messages", map_reduce.scheduler_messages},
-                         {"busy_seconds", map_reduce.scheduler_busy_seconds}}},
-          {"framework_cpu_seconds", framework_cpu_seconds},
-          {"speculation", {{"enabled", map_reduce.speculation}, {"factor", map_reduce.speculation_factor},
-                           {"copies", map_reduce.speculative_copies}, {"won", map_reduce.speculative_won}}},
-          {"workers", workers_json(workers)},
-          {"failovers", failovers_json(map_reduce.failovers)},
-          {"checkpoints", {{"count", checkpoints}, {"seconds", checkpoint_seconds}, {"bytes", checkpoint_bytes},
-                           {"restored_from", restored_from}, {"restored_done", restored_done},
-                           {"restored_costs", map_reduce.restored_costs}, {"stop_reason", stop_reason}}}};
+                        {"policy", policy},
+                        {"status", status_word(status)},
+                        {"result", result_text},
+                        {"ranks", ranks},
+                        {"scheduler_rank", scheduler.value},
+                        {"partitions", partitions},
+                        {"partitions_run", partitions_run},
+                        {"wall_seconds", wall_seconds},
+                        {"imbalance", imbalance},
+                        {"dispatches", dispatches},
+                        {"chunks", chunks},
+                        {"scheduler",
+                         {{"levels", map_reduce.scheduler_levels},
+                          {"messages", map_reduce.scheduler_messages},
+                          {"busy_seconds", map_reduce.scheduler_busy_seconds}}},
+                        {"framework_cpu_seconds", framework_cpu_seconds},
+                        {"speculation",
+                         {{"enabled", map_reduce.speculation},
+                          {"factor", map_reduce.speculation_factor},
+                          {"copies", map_reduce.speculative_copies},
+                          {"won", map_reduce.speculative_won}}},
+                        {"workers", workers_json(workers)},
+                        {"failovers", failovers_json(map_reduce.failovers)},
+                        {"checkpoints",
+                         {{"count", checkpoints},
+                          {"seconds", checkpoint_seconds},
+                          {"bytes", checkpoint_bytes},
+                          {"restored_from", restored_from},
+                          {"restored_done", restored_done},
+                          {"restored_costs", map_reduce.restored_costs},
+                          {"stop_reason", stop_reason}}}};
   if (model == model_kind::iterative) add_iterative_json(doc, iterative);
   return doc.dump(2);
 }

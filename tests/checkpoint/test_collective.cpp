@@ -73,9 +73,8 @@ TEST(Checkpoint_Collective, PartitionsSpreadOverRanksReadBackIdenticallyEverywhe
     EXPECT_EQ(back.blobs, expected.blobs);
     EXPECT_EQ(back.u64, expected.u64);
     EXPECT_EQ(back.f64, expected.f64);
-    std::sort(expected.partitions.begin(), expected.partitions.end(), [](const auto& a, const auto& b) {
-      return a.id != b.id ? a.id < b.id : a.name < b.name;
-    });
+    std::sort(expected.partitions.begin(), expected.partitions.end(),
+              [](const auto& a, const auto& b) { return a.id != b.id ? a.id < b.id : a.name < b.name; });
     ASSERT_EQ(back.partitions.size(), 2 * n);
     EXPECT_TRUE(back.partitions == expected.partitions);
     EXPECT_TRUE(verify_checkpoint(r.file).ok);
@@ -119,7 +118,8 @@ TEST(Checkpoint_Collective, OneRankFailingMakesEveryRankThrowAndPublishesNothing
 
   // And the job can go on: the same epoch commits once the failure is gone.
   MPI_Barrier(s.comm());
-  const auto r = write_checkpoint(s.comm(), {dir.path(), 3}, partita::testing::make_image("fail", 2, 7, 500, rank, size));
+  const auto r = write_checkpoint(s.comm(), {dir.path(), 3},
+                                  partita::testing::make_image("fail", 2, 7, 500, rank, size));
   EXPECT_TRUE(verify_checkpoint(r.file).ok);
 }
 
@@ -142,9 +142,8 @@ TEST(Checkpoint_Collective, Float64PartitionArraysKeepTheirTypeOnDisk) {
   MPI_Barrier(s.comm());
   auto expected = all_partitions("typed", 1, n, size);
   typed(expected);
-  std::sort(expected.partitions.begin(), expected.partitions.end(), [](const auto& a, const auto& b) {
-    return a.id != b.id ? a.id < b.id : a.name < b.name;
-  });
+  std::sort(expected.partitions.begin(), expected.partitions.end(),
+            [](const auto& a, const auto& b) { return a.id != b.id ? a.id < b.id : a.name < b.name; });
   const auto back = read_checkpoint(r.file, partita::testing::expectation_for("typed"));
   EXPECT_TRUE(back.partitions == expected.partitions);
   // A float64 partition dataset of a size that is not whole doubles is refused before anything is written.

@@ -64,16 +64,15 @@ TEST_P(Checkpoint_CrashPoints, KilledWritingEpochTwoLeavesARestartableJob) {
   EXPECT_EQ(*after.file, dir.path() / "crashy.3.h5");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    EveryPhase, Checkpoint_CrashPoints,
-    ::testing::Values(crash_case{"ckpt.before_write", 1, false, "crashy.1.h5"},
-                      crash_case{"ckpt.after_tmp_close", 1, true, "crashy.1.h5"},
-                      crash_case{"ckpt.after_fsync", 1, true, "crashy.1.h5"},
-                      crash_case{"ckpt.after_rename", 2, false, "crashy.1.h5"},
-                      crash_case{"ckpt.after_dir_fsync", 2, false, "crashy.1.h5"},
-                      crash_case{"ckpt.after_latest", 2, false, "crashy.2.h5"},
-                      crash_case{"ckpt.after_prune", 2, false, "crashy.2.h5"}),
-    [](const ::testing::TestParamInfo<crash_case>& info) {
-      std::string name = info.param.point + 5;  // drop "ckpt."
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(EveryPhase, Checkpoint_CrashPoints,
+                         ::testing::Values(crash_case{"ckpt.before_write", 1, false, "crashy.1.h5"},
+                                           crash_case{"ckpt.after_tmp_close", 1, true, "crashy.1.h5"},
+                                           crash_case{"ckpt.after_fsync", 1, true, "crashy.1.h5"},
+                                           crash_case{"ckpt.after_rename", 2, false, "crashy.1.h5"},
+                                           crash_case{"ckpt.after_dir_fsync", 2, false, "crashy.1.h5"},
+                                           crash_case{"ckpt.after_latest", 2, false, "crashy.2.h5"},
+                                           crash_case{"ckpt.after_prune", 2, false, "crashy.2.h5"}),
+                         [](const ::testing::TestParamInfo<crash_case>& info) {
+                           std::string name = info.param.point + 5;  // drop "ckpt."
+                           return name;
+                         });

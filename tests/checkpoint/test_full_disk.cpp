@@ -106,8 +106,8 @@ TEST(Checkpoint_FullDisk, FileSizeLimitGivesAClearErrorAndKeepsThePrevious) {
   temp_dir dir;
   // Epoch 1 (~2.4 MiB) is written freely; then the helper limits file sizes to 256 KiB and writes epoch 2
   // (as large): write() fails with EFBIG, as on a full disk.
-  const auto r = partita::testing::run_child(
-      {PARTITA_CKPT_HELPER, dir.path().string(), "limited", "1", "2", "400000", std::to_string(256 * 1024)});
+  const auto r = partita::testing::run_child({PARTITA_CKPT_HELPER, dir.path().string(), "limited", "1", "2", "400000",
+                                              std::to_string(256 * 1024)});
   ASSERT_TRUE(r.exited) << r.output;
   EXPECT_EQ(r.exit_code, 3) << "expected a checkpoint_error; the helper said:\n" << r.output;
   EXPECT_NE(r.output.find("file-size limit"), std::string::npos) << r.output;

@@ -33,7 +33,9 @@ TEST(Checkpoint_Store, RoundTripGivesBackEveryByte) {
   EXPECT_EQ(back.f64, expected.f64);
   ASSERT_EQ(back.partitions.size(), expected.partitions.size());
   std::sort(expected.partitions.begin(), expected.partitions.end(),
-            [](const partition_blob& a, const partition_blob& b) { return a.id != b.id ? a.id < b.id : a.name < b.name; });
+            [](const partition_blob& a, const partition_blob& b) {
+              return a.id != b.id ? a.id < b.id : a.name < b.name;
+            });
   EXPECT_EQ(back.partitions, expected.partitions);
   EXPECT_TRUE(verify_checkpoint(r.file).ok);
 }

@@ -105,8 +105,8 @@ TEST(Checkpoint_Writer, PartitionsOfAllRanksAreSortedByIdAndPathAndNeverShared) 
   const auto all = sorted_partitions({on0, local_partitions(other, 1)});
   std::vector<std::string> paths;
   for (const auto& e : all) paths.push_back(e.row.path + "@" + std::to_string(e.owner));
-  EXPECT_EQ(paths, (std::vector<std::string>{"/partitions/1/result@1", "/partitions/1/state@0",
-                                             "/partitions/2/state@1", "/partitions/3/state@0"}));
+  EXPECT_EQ(paths, (std::vector<std::string>{"/partitions/1/result@1", "/partitions/1/state@0", "/partitions/2/state@1",
+                                             "/partitions/3/state@0"}));
   EXPECT_EQ(shared_partition_problem(all), std::nullopt);
 
   const auto twice = sorted_partitions({on0, on0});

@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
                  .halo([](const std::vector<double>& s, partita::partition_id) { return s; })
                  .step([=](std::vector<double>& s, const partita::halo_view& h, partita::context& ctx) {
                    const auto me = ctx.partition().value;
-                   if (static_cast<std::int64_t>(me) == throw_on && static_cast<std::int64_t>(ctx.step().value) >= throw_at)
+                   if (static_cast<std::int64_t>(me) == throw_on &&
+                       static_cast<std::int64_t>(ctx.step().value) >= throw_at)
                      throw std::runtime_error("segment " + std::to_string(me) + " overheated");
                    s[0] = 0.5 * s[0] + 0.25 * (h.from(ring(me, segments - 1))[0] + h.from(ring(me, 1))[0]);
                  })

@@ -153,8 +153,9 @@ verdict run_one(std::span<const std::byte> input) {
   PARTITA_FUZZ_CHECK(summary.starts_with("checkpoint "));
 
   static const bool show_peak = std::getenv("PARTITA_FUZZ_SHOW_PEAK") != nullptr;
-  if (show_peak) std::fprintf(stderr, "%zu bytes in, %lld heap bytes at the peak\n", input.size(),
-                              static_cast<long long>(meter.peak()));
+  if (show_peak)
+    std::fprintf(stderr, "%zu bytes in, %lld heap bytes at the peak\n", input.size(),
+                 static_cast<long long>(meter.peak()));
   if (meter.peak() > bound) {
     std::fprintf(stderr, "checkpoint of %zu bytes: %lld heap bytes at the peak, bound %lld\n", input.size(),
                  static_cast<long long>(meter.peak()), static_cast<long long>(bound));

@@ -44,5 +44,4 @@ inline void write_seed(const std::filesystem::path& dir, const std::string& name
 }  // namespace partita::fuzz
 
 /// Checks an invariant of the target on every input (in release builds too).
-#define PARTITA_FUZZ_CHECK(cond) \
-  ((cond) ? void(0) : ::partita::fuzz::invariant_failed(#cond, __FILE__, __LINE__))
+#define PARTITA_FUZZ_CHECK(cond) ((cond) ? void(0) : ::partita::fuzz::invariant_failed(#cond, __FILE__, __LINE__))

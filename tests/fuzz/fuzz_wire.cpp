@@ -27,8 +27,22 @@ namespace {
 using detail::wire_reader;
 
 enum class op : unsigned {
-  get_u8, get_u16, get_u32, get_u64, get_f64, get_int, get_range, get_slice,
-  array_byte, array_char, array_u32, array_u64, array_range, array_slice, string, at_end
+  get_u8,
+  get_u16,
+  get_u32,
+  get_u64,
+  get_f64,
+  get_int,
+  get_range,
+  get_slice,
+  array_byte,
+  array_char,
+  array_u32,
+  array_u64,
+  array_range,
+  array_slice,
+  string,
+  at_end
 };
 
 // The format as the writer defines it: values as they are; arrays and strings as a u64 count, then the

@@ -5,8 +5,8 @@
 #include <mpi.h>
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <thread>
 
@@ -108,7 +108,9 @@ TEST(Jobs_Iterative, HeatWithMigrationEveryFewStepsEqualsSerialReference) {
       for (std::size_t i = 0; i < h.side; ++i)
         for (std::size_t j = 0; j < h.side; ++j)
           differ += same_bits(r.states()[b].u[i * h.side + j],
-                              ref.at((b / h.blocks_x) * h.side + i, (b % h.blocks_x) * h.side + j)) ? 0 : 1;
+                              ref.at((b / h.blocks_x) * h.side + i, (b % h.blocks_x) * h.side + j))
+                        ? 0
+                        : 1;
     EXPECT_EQ(differ, 0u);
   }
 }
@@ -161,7 +163,8 @@ partita::iterative_job<double> chain(std::uint64_t n) {
         x = s / static_cast<double>(h.size() + 1) + 1e-3 * ctx.rng().uniform();
       })
       .reduce("sum", partita::reduce_op::sum, [](const double& x) { return x; })
-      .reduce("product-ish", [](double a, double b) { return a * 0.5 + b; }, [](const double& x) { return x; })
+      .reduce(
+          "product-ish", [](double a, double b) { return a * 0.5 + b; }, [](const double& x) { return x; })
       .until(25);
 }
 

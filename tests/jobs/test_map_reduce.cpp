@@ -135,7 +135,8 @@ TEST(Jobs_MapReduce, KernelsMayUseDeterministicTbbReductionsInside) {
                    return tbb::parallel_deterministic_reduce(
                        tbb::blocked_range<int>(0, 10000, 100), 0.0,
                        [&](const tbb::blocked_range<int>& r, double acc) {
-                         for (int i = r.begin(); i < r.end(); ++i) acc += 1.0 / (i + 1.0 + static_cast<double>(p.id.value));
+                         for (int i = r.begin(); i < r.end(); ++i)
+                           acc += 1.0 / (i + 1.0 + static_cast<double>(p.id.value));
                          return acc;
                        },
                        std::plus<>());

@@ -84,9 +84,12 @@ TEST(Jobs_Registry, SyntheticCostsFollowTheirDistribution) {
 
 TEST(Jobs_MapReduceJob, ModelRunsFoldsAndDescribesInIdOrder) {
   auto job = partita::map_reduce_job<std::string>("concat")
-                 .partitions({{partita::partition_id{0}, 0, "a"}, {partita::partition_id{0}, 0, "b"},
+                 .partitions({{partita::partition_id{0}, 0, "a"},
+                              {partita::partition_id{0}, 0, "b"},
                               {partita::partition_id{0}, 0, "c"}})
-                 .kernel([](const partita::partition& p, partita::context&) { return p.payload + std::to_string(p.id.value); })
+                 .kernel([](const partita::partition& p, partita::context&) {
+                   return p.payload + std::to_string(p.id.value);
+                 })
                  .combine([](std::string& a, std::string&& b) { a += b; });
   auto m = job.model();
   tbb::task_arena arena(1);

@@ -39,12 +39,12 @@ TEST(Jobs_RunResult, StoppedRunHasNoValueAndSaysHowToFinish) {
 TEST(Jobs_RunResult, IterativeRunCarriesReductionsAndStatesOnlyOnceCompleted) {
   const partita::reductions last(12, {"residual"}, {0.5});
   const partita::run_result<partita::reductions, double> done(report_of(partita::run_status::completed), last,
-                                                               {1.0, 2.0});
+                                                              {1.0, 2.0});
   EXPECT_EQ(done.value().steps(), 12u);
   EXPECT_EQ(done.value()["residual"], 0.5);
   EXPECT_EQ(done.states(), (std::vector<double>{1.0, 2.0}));
   const partita::run_result<partita::reductions, double> stopped(report_of(partita::run_status::checkpointed), last,
-                                                                  {1.0});
+                                                                 {1.0});
   EXPECT_THROW((void)stopped.value(), partita::job_stopped);
   EXPECT_THROW((void)stopped.states(), partita::job_stopped);
 }

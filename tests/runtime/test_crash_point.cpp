@@ -9,8 +9,8 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <string>
 #include <functional>
+#include <string>
 
 namespace {
 

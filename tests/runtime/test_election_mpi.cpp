@@ -190,16 +190,15 @@ TEST(Runtime_Election, MoreFreeMemoryWins) {
 
 TEST(Runtime_Election, MemoryOutranksRankCount) {
   // "big" has more memory and more ranks: memory decides. The last rank is alone on "small".
-  auto map = partita::node_map::from_assignment(
-      assignment([](int r, int n) { return n >= 2 && r == n - 1 ? 0 : 1; }), {"small", "big"}, {16 * GiB, 32 * GiB});
+  auto map = partita::node_map::from_assignment(assignment([](int r, int n) { return n >= 2 && r == n - 1 ? 0 : 1; }),
+                                                {"small", "big"}, {16 * GiB, 32 * GiB});
   expect_agreed(elect_on(map), 0);
 }
 
 TEST(Runtime_Election, EqualMemoryFewerRanksWins) {
   // The last rank is alone on node 1; everyone else shares node 0. Memory differs by less than a GiB.
-  auto map = partita::node_map::from_assignment(
-      assignment([](int r, int n) { return n >= 2 && r == n - 1 ? 1 : 0; }), {"crowded", "quiet"},
-      {8 * GiB + 300 * (GiB >> 10), 8 * GiB});
+  auto map = partita::node_map::from_assignment(assignment([](int r, int n) { return n >= 2 && r == n - 1 ? 1 : 0; }),
+                                                {"crowded", "quiet"}, {8 * GiB + 300 * (GiB >> 10), 8 * GiB});
   // At 2 ranks both nodes run one rank: a full tie, the lowest rank wins.
   expect_agreed(elect_on(map), size() >= 3 ? size() - 1 : 0);
 }

@@ -59,7 +59,10 @@ TEST(Runtime_Error, SuccessfulCallDoesNotThrow) {
 
 TEST(Runtime_Error, MacroEvaluatesTheCallOnce) {
   int calls = 0;
-  auto counted = [&] { ++calls; return MPI_SUCCESS; };
+  auto counted = [&] {
+    ++calls;
+    return MPI_SUCCESS;
+  };
   PARTITA_MPI(counted());
   EXPECT_EQ(calls, 1);
 }

@@ -22,9 +22,8 @@ using sys = std::chrono::system_clock;
 class Runtime_FailureHistory : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("partita_history_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() / ("partita_history_" + std::to_string(::getpid()) + "_" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }
@@ -42,15 +41,14 @@ TEST_F(Runtime_FailureHistory, MissingFileIsEmpty) {
 }
 
 TEST_F(Runtime_FailureHistory, ReadSkipsCommentsAndBlanks) {
-  const auto file = write_history(
-      "# failure history of job 42\n"
-      "\n"
-      "   \n"
-      "nodeA  # rank 3 died\n"
-      "  nodeB\textra words\n"
-      "   # indented comment\n"
-      "nodeA\n"
-      "nodeC");  // no final newline
+  const auto file = write_history("# failure history of job 42\n"
+                                  "\n"
+                                  "   \n"
+                                  "nodeA  # rank 3 died\n"
+                                  "  nodeB\textra words\n"
+                                  "   # indented comment\n"
+                                  "nodeA\n"
+                                  "nodeC");  // no final newline
   EXPECT_EQ(partita::read_failure_history(file), (std::set<std::string>{"nodeA", "nodeB", "nodeC"}));
 }
 
@@ -113,20 +111,20 @@ TEST(Runtime_FailureTime, RoundTripAndRejects) {
   EXPECT_EQ(partita::format_utc(t), "2026-11-25T09:46:40Z");
   EXPECT_EQ(partita::parse_utc(partita::format_utc(t)), t);
   EXPECT_EQ(partita::parse_utc("1970-01-01T00:00:00Z"), sys::from_time_t(0));
-  for (const char* bad : {"", "2026-11-25", "2026-11-25T10:04:11", "2026-11-25 10:04:11Z", "2026-00-25T10:04:11Z",
-                          "2026-11-25T24:04:11Z", "2026-11-25T10:60:11Z", "2O26-11-25T10:04:11Z",
-                          "2026-11-25T10:04:11Z0"})
+  for (const char* bad :
+       {"", "2026-11-25", "2026-11-25T10:04:11", "2026-11-25 10:04:11Z", "2026-00-25T10:04:11Z", "2026-11-25T24:04:11Z",
+        "2026-11-25T10:60:11Z", "2O26-11-25T10:04:11Z", "2026-11-25T10:04:11Z0"})
     EXPECT_FALSE(partita::parse_utc(bad)) << bad;
 }
 
 TEST(Runtime_FailureTime, InterruptsGroupEventsOfOneFailure) {
   const auto t = sys::from_time_t(1795600000);
-  std::vector<partita::failure_event> events{
-      {"n1", t, ""}, {"n2", t + 5s, ""},    // one failure that took two nodes
-      {"n3", std::nullopt, "by hand"},      // untimed: never an interrupt
-      {"-", t + 600s, ""},                  // a crash ten minutes later
-      {"n4", t + 659s, ""},                 // within a minute of it: the same interrupt
-      {"n5", t + 7200s, ""}};               // out of order in the file would not matter
+  std::vector<partita::failure_event> events{{"n1", t, ""},
+                                             {"n2", t + 5s, ""},               // one failure that took two nodes
+                                             {"n3", std::nullopt, "by hand"},  // untimed: never an interrupt
+                                             {"-", t + 600s, ""},              // a crash ten minutes later
+                                             {"n4", t + 659s, ""},    // within a minute of it: the same interrupt
+                                             {"n5", t + 7200s, ""}};  // out of order in the file would not matter
   EXPECT_EQ(partita::count_interrupts(events), 3u);
   EXPECT_EQ(partita::count_interrupts(events, 1s), 5u);
   EXPECT_EQ(partita::count_interrupts({}), 0u);

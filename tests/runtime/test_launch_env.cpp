@@ -65,8 +65,8 @@ TEST(Runtime_Nodelist, Suffix) {
 }
 
 TEST(Runtime_Nodelist, MalformedInputIsUsageErrorNamingTheInput) {
-  for (std::string bad : {"n[01-", "n]", "n[3-1]", "n[a-b]", ",", "", "n[1[2]]", "n[1-2][3]", "n[]", "n[1-]",
-                          "n[1,,2]", "n1,", "n1,,n2", "[1-2]", "n[1-2-3]"}) {
+  for (std::string bad : {"n[01-", "n]", "n[3-1]", "n[a-b]", ",", "", "n[1[2]]", "n[1-2][3]", "n[]", "n[1-]", "n[1,,2]",
+                          "n1,", "n1,,n2", "[1-2]", "n[1-2-3]"}) {
     SCOPED_TRACE("input: '" + bad + "'");
     const std::string msg = nodelist_error(bad);
     ASSERT_FALSE(msg.empty()) << "no usage_error for '" << bad << "'";
@@ -134,8 +134,8 @@ TEST(Runtime_LaunchEnv, EndTimeAfter2038) {
 }
 
 TEST(Runtime_LaunchEnv, OpenMpiOnly) {
-  auto env = partita::read_launch_env(fake_env(
-      {{"OMPI_COMM_WORLD_SIZE", "4"}, {"OMPI_COMM_WORLD_RANK", "3"}, {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}}));
+  auto env = partita::read_launch_env(
+      fake_env({{"OMPI_COMM_WORLD_SIZE", "4"}, {"OMPI_COMM_WORLD_RANK", "3"}, {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}}));
   EXPECT_EQ(env.kind, partita::launcher::open_mpi);
   EXPECT_FALSE(env.job_id.has_value());
   EXPECT_TRUE(env.nodes.empty());
@@ -149,8 +149,11 @@ TEST(Runtime_LaunchEnv, OpenMpiOnly) {
 }
 
 TEST(Runtime_LaunchEnv, OpenMpiRankWinsOverSlurmProcid) {
-  auto env = partita::read_launch_env(fake_env({{"SLURM_JOB_ID", "9"}, {"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"},
-                                                {"OMPI_COMM_WORLD_RANK", "1"}, {"OMPI_COMM_WORLD_SIZE", "2"}}));
+  auto env = partita::read_launch_env(fake_env({{"SLURM_JOB_ID", "9"},
+                                                {"SLURM_PROCID", "0"},
+                                                {"SLURM_NTASKS", "2"},
+                                                {"OMPI_COMM_WORLD_RANK", "1"},
+                                                {"OMPI_COMM_WORLD_SIZE", "2"}}));
   EXPECT_EQ(env.kind, partita::launcher::slurm);
   EXPECT_EQ(env.world_rank, 1);
   EXPECT_EQ(env.world_size, 2);
@@ -171,9 +174,9 @@ TEST(Runtime_LaunchEnv, NothingSetUsesAffinity) {
 
 TEST(Runtime_LaunchEnv, BadNumberIsUsageErrorNamingTheVariable) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"SLURM_CPUS_PER_TASK", "four"},      {"SLURM_CPUS_PER_TASK", "0"},  {"SLURM_CPUS_PER_TASK", "-2"},
-      {"SLURM_JOB_END_TIME", "tomorrow"},   {"SLURM_RESTART_COUNT", "x1"}, {"SLURM_NTASKS", "99999999999999"},
-      {"OMPI_COMM_WORLD_RANK", "rank0"},    {"SLURM_PROCID", "-"},
+      {"SLURM_CPUS_PER_TASK", "four"},    {"SLURM_CPUS_PER_TASK", "0"},  {"SLURM_CPUS_PER_TASK", "-2"},
+      {"SLURM_JOB_END_TIME", "tomorrow"}, {"SLURM_RESTART_COUNT", "x1"}, {"SLURM_NTASKS", "99999999999999"},
+      {"OMPI_COMM_WORLD_RANK", "rank0"},  {"SLURM_PROCID", "-"},
   };
   for (const auto& [name, value] : cases) {
     SCOPED_TRACE(name + "=" + value);

@@ -31,7 +31,7 @@ struct work_item {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar & partition & name & weights & tag;
+    ar& partition& name& weights& tag;
   }
   friend bool operator==(const work_item&, const work_item&) = default;
 };

@@ -27,8 +27,9 @@ TEST_F(Runtime_Signals, Usr1IsRecorded) {
 }
 
 TEST_F(Runtime_Signals, EachSignalMapsToItsFlag) {
-  for (auto [sig, flag] : {std::pair{SIGTERM, partita::stop_signal::term}, std::pair{SIGUSR1, partita::stop_signal::usr1},
-                           std::pair{SIGUSR2, partita::stop_signal::usr2}}) {
+  for (auto [sig, flag] :
+       {std::pair{SIGTERM, partita::stop_signal::term}, std::pair{SIGUSR1, partita::stop_signal::usr1},
+        std::pair{SIGUSR2, partita::stop_signal::usr2}}) {
     partita::clear_pending_signal();
     ASSERT_EQ(std::raise(sig), 0);  // with the flag handler installed this does not kill the test
     EXPECT_EQ(partita::pending_signal(), flag) << "signal " << sig;

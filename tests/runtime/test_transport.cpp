@@ -27,7 +27,7 @@ struct record {
   std::vector<std::int64_t> values;
   template <class Archive>
   void serialize(Archive& ar, unsigned) {
-    ar & partition & name & values;
+    ar& partition& name& values;
   }
 };
 
@@ -55,7 +55,8 @@ class Runtime_Transport : public ::testing::Test {
 
 partita::bytes pattern(std::size_t n, int seed) {
   partita::bytes b(n);
-  for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::byte>((i * 31 + static_cast<std::size_t>(seed) * 7) & 0xFF);
+  for (std::size_t i = 0; i < n; ++i)
+    b[i] = static_cast<std::byte>((i * 31 + static_cast<std::size_t>(seed) * 7) & 0xFF);
   return b;
 }
 
@@ -171,7 +172,8 @@ TEST_F(Runtime_Transport, PollWithTagReceivesOnlyThatTag) {
 TEST_F(Runtime_Transport, EveryoneSendsToEveryone) {
   // All-to-all with non-blocking sends: no rank blocks on a send, every message arrives once.
   partita::transport<tag> t(comm_);
-  for (int to = 0; to < size_; ++to) t.send(partita::rank_t{to}, tag::data, std::vector<int>(static_cast<std::size_t>(to + 1), rank_));
+  for (int to = 0; to < size_; ++to)
+    t.send(partita::rank_t{to}, tag::data, std::vector<int>(static_cast<std::size_t>(to + 1), rank_));
   std::vector<int> seen(static_cast<std::size_t>(size_), 0);
   for (int i = 0; i < size_; ++i) {
     auto m = t.wait(tag::data, 20s);

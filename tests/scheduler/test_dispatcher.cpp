@@ -89,7 +89,8 @@ TEST(Scheduler_Dispatcher, CommitsEachResultExactlyOnce) {
   auto got = ids_of(d.assign(rank_t{0}, 1));
   ASSERT_EQ(got.size(), 1u);
   EXPECT_TRUE(d.complete(rank_t{0}, partition_id{got[0]}, 0.1));
-  EXPECT_FALSE(d.complete(rank_t{1}, partition_id{got[0]}, 0.1)) << "a duplicate (e.g. speculative copy) must be dropped";
+  EXPECT_FALSE(d.complete(rank_t{1}, partition_id{got[0]}, 0.1))
+      << "a duplicate (e.g. speculative copy) must be dropped";
   EXPECT_EQ(d.done_count(), 1u);
   EXPECT_THROW(d.complete(rank_t{0}, partition_id{10}, 0.1), partita::error);
 }
@@ -151,8 +152,8 @@ TEST(Scheduler_Dispatcher, ChunksGrowWhenPartitionsAreTinyNextToDispatchCost) {
   dispatcher d(1'000'000, {2, 2}, make_policy("dynamic"));
   EXPECT_EQ(d.min_chunk(), 1u) << "nothing measured yet";
   auto first = ids_of(d.assign(rank_t{0}, 1));
-  for (auto id : first) d.complete(rank_t{0}, partition_id{id}, 1e-7);    // 0.1 us partitions
-  for (int i = 0; i < 50; ++i) d.note_message_cost(5e-6);  // 5 us per message
+  for (auto id : first) d.complete(rank_t{0}, partition_id{id}, 1e-7);  // 0.1 us partitions
+  for (int i = 0; i < 50; ++i) d.note_message_cost(5e-6);               // 5 us per message
   // 2 * P * m / t = 2 * 4 * 5e-6 / 1e-7 = 400
   EXPECT_GE(d.min_chunk(), 300u);
   EXPECT_LE(d.min_chunk(), 500u);
@@ -200,7 +201,8 @@ TEST(Scheduler_Dispatcher, AHugeJobNeedsNoMemoryPerPartition) {
     for (int w = 0; w < 2; ++w)
       for (const auto& chunk : d.assign(rank_t{w}, 2))
         for (const auto& r : chunk)
-          for (auto id = r.begin; id < r.end && id < r.begin + 1000; ++id) d.complete(rank_t{w}, partition_id{id}, 1e-6);
+          for (auto id = r.begin; id < r.end && id < r.begin + 1000; ++id)
+            d.complete(rank_t{w}, partition_id{id}, 1e-6);
   EXPECT_GT(d.done_count(), 0u);
   EXPECT_LT(d.done_set().range_count(), 1000u);
 }

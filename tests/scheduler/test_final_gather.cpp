@@ -27,9 +27,7 @@ TEST(Scheduler_FinalGather, TheDigestDoesNotDependOnWhichRankHeldWhat) {
   EXPECT_NE(state_digest(changed), state_digest(a));
 }
 
-TEST(Scheduler_FinalGather, TheDigestOfNothingIsTheFnvOffset) {
-  EXPECT_EQ(state_digest({}), "cbf29ce484222325");
-}
+TEST(Scheduler_FinalGather, TheDigestOfNothingIsTheFnvOffset) { EXPECT_EQ(state_digest({}), "cbf29ce484222325"); }
 
 TEST(Scheduler_FinalGather, APartitionThatDoesNotExistIsRefused) {
   bytes all;

@@ -93,7 +93,8 @@ TEST(Scheduler_HaloExchange, EveryHaloReachesItsNeighbourSlot) {
     for (auto p = place.begin(r); p < place.end(r); ++p)
       for (std::size_t j = 0; j < 2; ++j) {
         const auto q = g[p][j].value;  // the halo p reads in slot j is the one q computed for p
-        EXPECT_EQ(e.halo(p - place.begin(r), j), (std::vector<double>{100.0 * static_cast<double>(q) + static_cast<double>(p)}))
+        EXPECT_EQ(e.halo(p - place.begin(r), j),
+                  (std::vector<double>{100.0 * static_cast<double>(q) + static_cast<double>(p)}))
             << "partition " << p << " slot " << j;
       }
   }
@@ -114,7 +115,8 @@ TEST(Scheduler_HaloExchange, WorksWhileWaitingAndTimesOutOnASilentPeer) {
     FAIL() << "rank 1 never sent its halos";
   } catch (const peer_silent& e) {
     EXPECT_EQ(e.step(), 4u);
-    EXPECT_STREQ(e.what(), "step 5: halos from 1 rank(s) did not arrive within --timeout 0.05 s (a rank is lost or hangs)");
+    EXPECT_STREQ(e.what(),
+                 "step 5: halos from 1 rank(s) did not arrive within --timeout 0.05 s (a rank is lost or hangs)");
   }
   EXPECT_LT(idle_work, 0);  // the idle work ran before the wait was counted
 }

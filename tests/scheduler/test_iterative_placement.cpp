@@ -46,7 +46,9 @@ TEST(Scheduler_IterativeState, ImageRoundTrip) {
   s.run_seconds = 7;
   auto img = s.to_image();
   EXPECT_EQ(img.meta.model, "iterative");
-  add_partition(img, 1, 42, {partita::state_array{"u", partita::bytes(16), true}, partita::state_array{"x", partita::bytes(3), false}});
+  add_partition(img, 1, 42,
+                {partita::state_array{"u", partita::bytes(16), true},
+                 partita::state_array{"x", partita::bytes(3), false}});
   const auto back = iterative_state::from_image(img, "f.h5", 2);
   EXPECT_EQ(back.steps, 42u);
   EXPECT_EQ(back.reductions, s.reductions);

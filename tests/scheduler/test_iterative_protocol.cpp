@@ -47,10 +47,10 @@ TEST(Scheduler_IterativeProtocol, StepControlRefusesMalformedInput) {
     in[at] = v;
     return in;
   };
-  EXPECT_THROW(get_step_control(with(0, 3)), partita::error);     // no such error kind
-  EXPECT_THROW(get_step_control(with(5, 3)), partita::error);     // no such action
-  EXPECT_THROW(get_step_control(with(1, 1.5)), partita::error);   // not a whole partition id
-  EXPECT_THROW(get_step_control(with(6, -1)), partita::error);    // negative epoch
+  EXPECT_THROW(get_step_control(with(0, 3)), partita::error);    // no such error kind
+  EXPECT_THROW(get_step_control(with(5, 3)), partita::error);    // no such action
+  EXPECT_THROW(get_step_control(with(1, 1.5)), partita::error);  // not a whole partition id
+  EXPECT_THROW(get_step_control(with(6, -1)), partita::error);   // negative epoch
   EXPECT_THROW(get_step_control(with(2, std::numeric_limits<double>::quiet_NaN())), partita::error);
   EXPECT_THROW(get_step_control(std::vector<double>(7, 0.0)), partita::error);  // short
 }

@@ -76,8 +76,8 @@ TEST(Scheduler_PrefetchDepth, AnswersThatWaitedForWorkDoNotDeepenTheQueue) {
 
 TEST(Scheduler_PrefetchDepth, AnswersMatchRequestsInOrderAndPartAnswersSampleOnce) {
   prefetch_depth d(1, 0);
-  d.asked(0, 2);     // answered in two parts: 1 us (sampled), then 100 s later (not a new sample)
-  d.asked(0.5, 1);   // answered together with the rest of the first
+  d.asked(0, 2);    // answered in two parts: 1 us (sampled), then 100 s later (not a new sample)
+  d.asked(0.5, 1);  // answered together with the rest of the first
   d.answered(1e-6, 1);
   EXPECT_NEAR(d.round_trip(), 1e-6, 1e-12);
   d.answered(0.5 + 2e-6, 2);  // the first's second chunk, and the second request: 2 us after it left
@@ -85,8 +85,8 @@ TEST(Scheduler_PrefetchDepth, AnswersMatchRequestsInOrderAndPartAnswersSampleOnc
   prefetch_depth e(1, 0);
   e.asked(0, 2);
   e.asked(0.5, 1);
-  e.answered(3e-6, 1);          // the first request: a 3 us sample
-  e.answered(0.5 + 2e-6, 2);    // the rest of the first (no sample) and the second: a 2 us sample
+  e.answered(3e-6, 1);        // the first request: a 3 us sample
+  e.answered(0.5 + 2e-6, 2);  // the rest of the first (no sample) and the second: a 2 us sample
   EXPECT_NEAR(e.round_trip(), 2e-6, 1e-12);
   e.answered(10, 5);  // more than was asked (nothing outstanding): ignored
   EXPECT_NEAR(e.round_trip(), 2e-6, 1e-12);

@@ -38,8 +38,7 @@ bytes b(const std::string& s) {
 struct root {
   std::string folded;
   root_core core;
-  root(std::uint64_t partitions, scheduler_tree tree, bool speculate = false,
-       map_reduce_state st = map_reduce_state{})
+  root(std::uint64_t partitions, scheduler_tree tree, bool speculate = false, map_reduce_state st = map_reduce_state{})
       : core(make(partitions, std::move(tree), speculate, std::move(st), folded)) {}
 
   static root_core make(std::uint64_t n, scheduler_tree tree, bool speculate, map_reduce_state st,
@@ -160,7 +159,7 @@ TEST(Scheduler_RootCore, AdoptsOnlyTheRanksOfNodeSchedulers) {
   c.dispatch().lose(rank_t{3});
   EXPECT_EQ(c.adopt_orphans([](int r) { return r == 5; }), (std::vector<int>{4}));  // 5 turned to the root itself
   EXPECT_EQ(c.adopt_orphans(none), (std::vector<int>{5}));
-  EXPECT_FALSE(c.adopt(rank_t{4}));  // once
+  EXPECT_FALSE(c.adopt(rank_t{4}));            // once
   EXPECT_TRUE(c.answer(rank_t{4}, 1, at(0)));  // a worker of the root now
 }
 

@@ -9,10 +9,10 @@
 
 namespace {
 
+using partita::model_kind;
 using partita::run_config;
 using partita::usage_error;
 using partita::detail::check_run_config;
-using partita::model_kind;
 
 // The usage error `config` gets for `model`, or "" if it is accepted.
 std::string refusal(const run_config& config, model_kind model) {

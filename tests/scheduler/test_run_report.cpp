@@ -57,7 +57,9 @@ run_report filled(model_kind model) {
 }
 
 TEST(Scheduler_RunReport, MapReduceTextIsTheSummaryPartitaRunPrints) {
-  EXPECT_EQ(filled(model_kind::map_reduce).to_text(), R"(job j checkpointed and stopped in 2.500 s: 40 partitions (30 run now) on 3 ranks, policy adaptive, scheduler rank 1
+  EXPECT_EQ(
+      filled(model_kind::map_reduce).to_text(),
+      R"(job j checkpointed and stopped in 2.500 s: 40 partitions (30 run now) on 3 ranks, policy adaptive, scheduler rank 1
 result: forty-two
 dispatches: 17 messages, 9 chunks; imbalance (max/mean busy per thread): 1.250
 Partita's own threads: 0.125 CPU s on all ranks (5.56% of the kernels' 2.250 s)
@@ -72,7 +74,9 @@ stopped: SIGUSR1; relaunch with --restart auto to continue
 }
 
 TEST(Scheduler_RunReport, IterativeTextShowsStepsPlacementAndRollbacks) {
-  EXPECT_EQ(filled(model_kind::iterative).to_text(), R"(job j checkpointed and stopped in 2.500 s: 40 partitions, 100 steps (60 run now) on 3 ranks, coordinator rank 1
+  EXPECT_EQ(
+      filled(model_kind::iterative).to_text(),
+      R"(job j checkpointed and stopped in 2.500 s: 40 partitions, 100 steps (60 run now) on 3 ranks, coordinator rank 1
 result: forty-two
 placement: contiguous ranges by measured cost; imbalance (max/mean cost per rank) 1.500 at the start, 1.062 at the end; 2 rebalances, 1 migration; busy imbalance per thread 1.250; 3 partition steps run while halos were on their way
   rank                 host threads  partitions      busy s      idle s

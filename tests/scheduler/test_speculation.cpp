@@ -269,11 +269,11 @@ struct speculation_rule {
   std::uint64_t sample_count = 0;
   double sample_sum = 0;
 
-  explicit speculation_rule(std::vector<int> t)
-      : threads(t), held(t.size()), lost(t.size(), false) {}
+  explicit speculation_rule(std::vector<int> t) : threads(t), held(t.size()), lost(t.size(), false) {}
 
   /// What `d` handed to `w` at `t`; `unfinished` is d.unfinished(w) before the call.
-  void handed(int w, const std::vector<std::vector<id_range>>& chunks, double t, std::uint64_t unfinished, bool copies) {
+  void handed(int w, const std::vector<std::vector<id_range>>& chunks, double t, std::uint64_t unfinished,
+              bool copies) {
     for (const auto& c : chunks)
       for (const auto& r : c) {
         held[static_cast<std::size_t>(w)].push_back(chunk{r, t, unfinished});
@@ -295,7 +295,8 @@ struct speculation_rule {
 
   std::vector<std::uint64_t> copies_for(int w, int chunks, double now, std::uint64_t unfinished) const {
     const auto idle = unfinished >= static_cast<std::uint64_t>(threads[static_cast<std::size_t>(w)])
-                          ? 0 : static_cast<std::uint64_t>(threads[static_cast<std::size_t>(w)]) - unfinished;
+                          ? 0
+                          : static_cast<std::uint64_t>(threads[static_cast<std::size_t>(w)]) - unfinished;
     const auto want = std::min<std::uint64_t>(idle, static_cast<std::uint64_t>(chunks));
     if (want == 0 || sample_count < 5) return {};
     auto sorted = samples;
@@ -321,7 +322,8 @@ struct speculation_rule {
         const double outstanding = now - c.since;
         for (auto id = begin; id < c.range.end; ++id) {
           if (done.count(id) || copied.count(id)) continue;
-          const double before = static_cast<double>(c.ahead) / std::max(1, threads[h]) + static_cast<double>(id - begin);
+          const double before = static_cast<double>(c.ahead) / std::max(1, threads[h]) +
+                                static_cast<double>(id - begin);
           const double allowed = std::max(0.1, 3.0 * (median + before * mean));
           if (outstanding > 0.1 && outstanding > allowed) all.push_back({outstanding / allowed, id});
         }
@@ -389,8 +391,9 @@ void askers_get_the_rules_copies(unsigned seeds, const std::function<double(std:
 
 TEST(Scheduler_Speculation, AskersGetTheMostOverdueOfEverythingHeld) {
   std::size_t copies = 0, compared = 0;
-  askers_get_the_rules_copies(30, [](std::mt19937& rng, std::uint64_t) { return 0.005 + 0.001 * static_cast<double>(rng() % 20); },
-                              compared, copies);
+  askers_get_the_rules_copies(
+      30, [](std::mt19937& rng, std::uint64_t) { return 0.005 + 0.001 * static_cast<double>(rng() % 20); }, compared,
+      copies);
   EXPECT_GT(compared, 1000u);
   EXPECT_GT(copies, 100u);
 }
@@ -400,12 +403,20 @@ TEST(Scheduler_Speculation, AskersGetTheMostOverdueOfEverythingHeld) {
 // afresh, and when it rises they are early until met. The copies stay the rule's.
 TEST(Scheduler_Speculation, AskersGetTheRulesCopiesWhenTheMeanFallsOrRises) {
   std::size_t copies = 0, compared = 0;
-  askers_get_the_rules_copies(30, [](std::mt19937& rng, std::uint64_t before) {
-    return before < 30 ? 0.2 + 0.01 * static_cast<double>(rng() % 20) : 0.001 + 0.0001 * static_cast<double>(rng() % 20);
-  }, compared, copies);
-  askers_get_the_rules_copies(30, [](std::mt19937& rng, std::uint64_t before) {
-    return before < 100 ? 0.001 + 0.0001 * static_cast<double>(rng() % 20) : 0.05 + 0.01 * static_cast<double>(rng() % 20);
-  }, compared, copies);
+  askers_get_the_rules_copies(
+      30,
+      [](std::mt19937& rng, std::uint64_t before) {
+        return before < 30 ? 0.2 + 0.01 * static_cast<double>(rng() % 20)
+                           : 0.001 + 0.0001 * static_cast<double>(rng() % 20);
+      },
+      compared, copies);
+  askers_get_the_rules_copies(
+      30,
+      [](std::mt19937& rng, std::uint64_t before) {
+        return before < 100 ? 0.001 + 0.0001 * static_cast<double>(rng() % 20)
+                            : 0.05 + 0.01 * static_cast<double>(rng() % 20);
+      },
+      compared, copies);
   EXPECT_GT(compared, 1000u);
   EXPECT_GT(copies, 100u);
 }
@@ -420,7 +431,8 @@ TEST(Scheduler_Speculation, LookingForStragglersCostDoesNotGrowWithTheWorkerCoun
     const auto n = static_cast<std::uint64_t>(workers);
     dispatcher d(n, std::vector<int>(static_cast<std::size_t>(workers), 1), make_policy("dynamic", 1), speculating());
     for (int w = 0; w < workers; ++w) EXPECT_EQ(ids_of(d.assign(rank_t{w}, 1, at(0))).size(), 1u);
-    for (int w = 0; w < askers; ++w) EXPECT_TRUE(d.complete(rank_t{w}, partition_id{static_cast<std::uint64_t>(w)}, 0.01));
+    for (int w = 0; w < askers; ++w)
+      EXPECT_TRUE(d.complete(rank_t{w}, partition_id{static_cast<std::uint64_t>(w)}, 0.01));
     const auto start = std::chrono::steady_clock::now();
     std::uint64_t nothing = 0;
     for (int round = 0; round < 9; ++round)  // at 0.01 ... 0.09 s: nothing is overdue before 0.1 s

@@ -7,9 +7,9 @@
 #include <set>
 
 #include <partita/runtime/error.hpp>
+#include <partita/scheduler/detail/scheduler_tree.hpp>
 #include <partita/scheduler/map_reduce/detail/node_pool.hpp>
 #include <partita/scheduler/map_reduce/detail/protocol.hpp>
-#include <partita/scheduler/detail/scheduler_tree.hpp>
 #include <partita/scheduler/map_reduce/dispatcher.hpp>
 
 #include "chunk_ids.hpp"
@@ -96,10 +96,11 @@ TEST(Scheduler_TwoLevel, LostRankRequeuesExactlyItsUnfinishedIds) {
   EXPECT_EQ(p.outstanding(1), 6u);
   EXPECT_EQ(p.tally(1).partitions, 4u);
   EXPECT_EQ(p.lose(1), 6u);
-  EXPECT_EQ(p.lose(1), 0u);  // once
+  EXPECT_EQ(p.lose(1), 0u);           // once
   EXPECT_TRUE(p.take(1, 1).empty());  // a lost rank gets nothing
   // Its ids come back first, in order, then the rest of the pool.
-  EXPECT_EQ(ids_of(p.take(2, 10)), (std::vector<std::uint64_t>{1, 2, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}));
+  EXPECT_EQ(ids_of(p.take(2, 10)),
+            (std::vector<std::uint64_t>{1, 2, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}));
   EXPECT_EQ(p.tally(1).lost, 1u);
 }
 
@@ -167,13 +168,13 @@ TEST(Scheduler_TwoLevel, ResultsWaitLessOnlyOnceTheRootIsDry) {
   p.add({{{0, 1}}, {{1, 2}}}, 3);
   EXPECT_EQ(p.serve_waiting().size(), 1u);
   EXPECT_EQ(p.take_own(1).size(), 1u);
-  p.add({}, 0);  // the root's queue is empty
+  p.add({}, 0);                               // the root's queue is empty
   EXPECT_EQ(p.result_wait(age), worker_age);  // rank 1 and its own thread still run a partition each
   p.complete(1, 0);
   EXPECT_EQ(p.result_wait(age), worker_age);
   p.complete(0, 1);
   EXPECT_EQ(p.result_wait(age), 0.0);  // nothing of the node's is unfinished: the root may wait for these
-  p.add({{{7, 8}}}, 0);  // a speculative copy: the end of the job waits for its result
+  p.add({{{7, 8}}}, 0);                // a speculative copy: the end of the job waits for its result
   EXPECT_EQ(p.take_own(1).size(), 1u);
   EXPECT_EQ(p.result_wait(age), worker_age);
   // The age results may wait grows with the node count, from a worker's to at most a second.

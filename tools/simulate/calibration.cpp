@@ -15,10 +15,10 @@ calibration read_calibration(const std::filesystem::path& file) {
                       " (write one with: mpirun -n 2 build/bin/bench_calibrate --out FILE)");
   calibration c;
   c.source = file.string();
-  const std::map<std::string, double*> keys{{"latency_s", &c.latency_s},     {"bandwidth_Bps", &c.bandwidth_Bps},
-                                             {"message_s", &c.message_s},     {"complete_s", &c.complete_s},
-                                             {"assign_s", &c.assign_s},       {"result_s", &c.result_s},
-                                             {"partition_s", &c.partition_s}};
+  const std::map<std::string, double*> keys{{"latency_s", &c.latency_s},    {"bandwidth_Bps", &c.bandwidth_Bps},
+                                            {"message_s", &c.message_s},    {"complete_s", &c.complete_s},
+                                            {"assign_s", &c.assign_s},      {"result_s", &c.result_s},
+                                            {"partition_s", &c.partition_s}};
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     if (const auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
@@ -37,8 +37,8 @@ calibration read_calibration(const std::filesystem::path& file) {
     char* end = nullptr;
     const double v = std::strtod(value.c_str(), &end);
     if (value.empty() || *end != '\0' || !(v >= 0))
-      throw usage_error(file.string() + ":" + std::to_string(n) + ": " + key + " must be a number >= 0, got '" +
-                        value + "'");
+      throw usage_error(file.string() + ":" + std::to_string(n) + ": " + key + " must be a number >= 0, got '" + value +
+                        "'");
     *it->second = v;
   }
   if (c.bandwidth_Bps <= 0) throw usage_error(file.string() + ": bandwidth_Bps must be positive");

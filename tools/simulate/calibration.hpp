@@ -10,13 +10,13 @@ namespace partita::simulate {
 /// Every figure in seconds or bytes per second. The defaults are the figures of the machine the model was
 /// validated on (docs/design.md, "Model of large runs"); a calibration file replaces them.
 struct calibration {
-  double latency_s = 2e-6;           ///< one-way MPI latency of a small message between two ranks of a node
-  double bandwidth_Bps = 5e9;        ///< MPI bandwidth between two ranks of a node
-  double message_s = 4e-6;           ///< scheduler time per message beyond the dispatcher's own work
-  double complete_s = 30e-9;         ///< dispatcher::complete() per result
-  double assign_s = 200e-9;          ///< dispatcher::assign() per chunk handed out
-  double result_s = 50e-9;           ///< per result carried in a message: decode and fold, beyond complete()
-  double partition_s = 1e-6;         ///< a worker thread's own time per partition beyond the kernel (executor)
+  double latency_s = 2e-6;     ///< one-way MPI latency of a small message between two ranks of a node
+  double bandwidth_Bps = 5e9;  ///< MPI bandwidth between two ranks of a node
+  double message_s = 4e-6;     ///< scheduler time per message beyond the dispatcher's own work
+  double complete_s = 30e-9;   ///< dispatcher::complete() per result
+  double assign_s = 200e-9;    ///< dispatcher::assign() per chunk handed out
+  double result_s = 50e-9;     ///< per result carried in a message: decode and fold, beyond complete()
+  double partition_s = 1e-6;   ///< a worker thread's own time per partition beyond the kernel (executor)
   std::string source = "built-in defaults";
 
   /// Per-message service time of a scheduler that commits `results` results (`decoded` of them carried one by

@@ -11,9 +11,9 @@ namespace partita::simulate {
 struct cluster_shape {
   int nodes = 1;
   int cores = 32;
-  double link_Bps = 25e9 / 8;     ///< per node link
+  double link_Bps = 25e9 / 8;  ///< per node link
   double link_latency_s = 0.75e-6;
-  double loopback_Bps = 5e9;      ///< between ranks of one node (from the calibration)
+  double loopback_Bps = 5e9;  ///< between ranks of one node (from the calibration)
   double loopback_latency_s = 2e-6;
 };
 

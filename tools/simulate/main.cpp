@@ -35,9 +35,9 @@ struct cli {
   double median_us = 1000;
   double sigma = 1.0;
   std::uint64_t cost_seed = 1;
-  std::uint64_t per_thread = 0;       // --partitions-per-thread (0: --partitions)
+  std::uint64_t per_thread = 0;  // --partitions-per-thread (0: --partitions)
   std::string calibration_file;
-  std::string costs_file;             // --costs: measured seconds per partition, one a line (replaces the draws)
+  std::string costs_file;  // --costs: measured seconds per partition, one a line (replaces the draws)
   std::string platform;
   std::string write_platform;
   std::string json;
@@ -47,7 +47,8 @@ struct cli {
 const char* usage =
     "usage: partita_simulate [--ranks N] [--threads T] [--levels 1|2] [--ranks-per-node K]\n"
     "  [--partitions N | --partitions-per-thread N] [--dist lognormal|uniform|bimodal|constant] [--median-us U]\n"
-    "  [--sigma S] [--cost-seed S] [--costs FILE] [--policy P] [--chunk C] [--prefetch P] [--dedicated-scheduler] [--no-speculate]\n"
+    "  [--sigma S] [--cost-seed S] [--costs FILE] [--policy P] [--chunk C] [--prefetch P] [--dedicated-scheduler] "
+    "[--no-speculate]\n"
     "  [--calibration FILE] [--platform FILE.xml | --cores C] [--write-platform FILE.xml] [--json FILE]\n";
 
 cli parse(int argc, char** argv) {
@@ -63,7 +64,8 @@ cli parse(int argc, char** argv) {
       const auto v = text();
       char* end = nullptr;
       const double x = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end != '\0' || !(x >= 0)) throw partita::usage_error(a + ": expected a number >= 0, got '" + v + "'");
+      if (v.empty() || *end != '\0' || !(x >= 0))
+        throw partita::usage_error(a + ": expected a number >= 0, got '" + v + "'");
       return x;
     };
     auto count = [&]() { return static_cast<std::uint64_t>(number()); };
@@ -97,8 +99,9 @@ cli parse(int argc, char** argv) {
   }
   if (c.dist != "lognormal" && c.dist != "uniform" && c.dist != "bimodal" && c.dist != "constant")
     throw partita::usage_error("--dist must be lognormal, uniform, bimodal or constant, got '" + c.dist + "'");
-  if (c.per_thread > 0) c.model.partitions = c.per_thread * static_cast<std::uint64_t>(c.model.ranks) *
-                                             static_cast<std::uint64_t>(std::max(c.model.threads, 1));
+  if (c.per_thread > 0)
+    c.model.partitions = c.per_thread * static_cast<std::uint64_t>(c.model.ranks) *
+                         static_cast<std::uint64_t>(std::max(c.model.threads, 1));
   if (c.model.partitions == 0) c.model.partitions = 1000;
   return c;
 }
@@ -206,7 +209,8 @@ int main(int argc, char** argv) {
     if (!c.json.empty()) {
       std::ofstream js(c.json);
       js << "{";
-      for (std::size_t i = 0; i < out.size(); ++i) js << (i ? ", " : "") << '"' << out[i].first << "\": " << out[i].second;
+      for (std::size_t i = 0; i < out.size(); ++i)
+        js << (i ? ", " : "") << '"' << out[i].first << "\": " << out[i].second;
       js << "}\n";
       if (!js) throw partita::error("cannot write " + c.json);
     }

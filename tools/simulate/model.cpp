@@ -12,11 +12,11 @@
 #include <simgrid/s4u.hpp>
 
 #include <partita/runtime/error.hpp>
+#include <partita/scheduler/detail/scheduler_tree.hpp>
 #include <partita/scheduler/map_reduce/detail/node_pool.hpp>
 #include <partita/scheduler/map_reduce/detail/prefetch_depth.hpp>
 #include <partita/scheduler/map_reduce/detail/protocol.hpp>
 #include <partita/scheduler/map_reduce/detail/root_core.hpp>
-#include <partita/scheduler/detail/scheduler_tree.hpp>
 #include <partita/scheduler/map_reduce/dispatcher.hpp>
 #include <partita/scheduler/map_reduce/policy.hpp>
 
@@ -32,8 +32,8 @@ namespace {
 constexpr double infinity = std::numeric_limits<double>::infinity();
 constexpr double result_batch_age_s = detail::result_batch_age_seconds;  // lone results go up once this old
 constexpr std::size_t result_batch_size = detail::result_batch_limit;    // ... or once this many
-constexpr double scheduler_local_poll_s = 200e-6;   // the scheduler's longest wait while its own kernels run
-constexpr double tick_s = 1e-9;                     // a wake-up at a deadline counts as the deadline reached
+constexpr double scheduler_local_poll_s = 200e-6;  // the scheduler's longest wait while its own kernels run
+constexpr double tick_s = 1e-9;                    // a wake-up at a deadline counts as the deadline reached
 
 /// Whether `deadline` has come at `now` (deadlines are waited for exactly, so allow rounding).
 bool reached(double now, double deadline) { return now + tick_s >= deadline; }
@@ -52,12 +52,12 @@ double seconds_at(dispatcher::clock::time_point t) {
 struct sim_message {
   enum class kind { request, assign, finish };
   kind what = kind::request;
-  int from = 0;                                  // request: the sender's rank
-  std::uint32_t want = 0;                        // request: chunks wanted
-  std::vector<finished_partition> results;       // request: results riding along
-  std::uint32_t answers = 0;                     // assign: how many wanted chunks this answers
-  std::vector<std::vector<id_range>> chunks;     // assign
-  std::shared_ptr<bool> delivered;               // set by the receiving inbox (see outbox)
+  int from = 0;                               // request: the sender's rank
+  std::uint32_t want = 0;                     // request: chunks wanted
+  std::vector<finished_partition> results;    // request: results riding along
+  std::uint32_t answers = 0;                  // assign: how many wanted chunks this answers
+  std::vector<std::vector<id_range>> chunks;  // assign
+  std::shared_ptr<bool> delivered;            // set by the receiving inbox (see outbox)
 
   /// Bytes on the wire, as detail/protocol.hpp encodes them (ids, times and ends per result; a ~24-byte
   /// result each; 16 bytes per range).
@@ -190,7 +190,7 @@ struct world {
   std::vector<int> threads;     // kernel threads per rank (0: the root, when it is dedicated)
   std::vector<double> node_busy;
   std::vector<std::unique_ptr<detail::node_pool>> pools;  // the node schedulers' (they outlive the actors)
-  send_queue root_queue;  // the messages of the ranks that report to the root
+  send_queue root_queue;                                  // the messages of the ranks that report to the root
 
   int node_of(int rank) const { return rank / options.ranks_per_node; }
   int node_count() const { return (options.ranks + options.ranks_per_node - 1) / options.ranks_per_node; }
@@ -221,7 +221,8 @@ void worker_actor(world& w, int rank, sg4::Mailbox* boss) {
     threads.advance(now, results);
     if (results.size() > before && oldest == infinity) oldest = now;
     const int lacking = depth.target(threads.mean_chunk()) - threads.in_flight() - requested;
-    if (lacking > 0 || (!results.empty() && (results.size() >= result_batch_size || reached(now, oldest + result_batch_age_s)))) {
+    if (lacking > 0 ||
+        (!results.empty() && (results.size() >= result_batch_size || reached(now, oldest + result_batch_age_s)))) {
       auto m = std::make_unique<sim_message>();
       m->from = rank;
       m->want = static_cast<std::uint32_t>(std::max(lacking, 0));
@@ -278,9 +279,9 @@ void root_actor(world& w) {
   dopt.speculation.enabled = o.speculate;
   dopt.splitting = w.tree.node_schedulers();
   // The product's root decisions (parking, speculation cadence, commit): the simulated results carry no bytes.
-  detail::root_core core(dispatcher(o.partitions, w.tree.root_view(w.threads), make_policy(o.policy, o.chunk), dopt),
-                         w.tree, w.threads, map_reduce_state::fresh(o.partitions), [](std::span<const std::byte>) {},
-                         at(0));
+  detail::root_core core(
+      dispatcher(o.partitions, w.tree.root_view(w.threads), make_policy(o.policy, o.chunk), dopt), w.tree, w.threads,
+      map_reduce_state::fresh(o.partitions), [](std::span<const std::byte>) {}, at(0));
   auto& d = core.dispatch();
   own_threads local(w.threads[0], w);
   inbox in(rank_box(0), 16, &w.root_queue);
@@ -457,8 +458,8 @@ void node_actor(world& w, int self, int node) {
     if (service > 0) me.serve(service);
     // talk_up: ask when running low (results ride along), else results when many or old.
     if (const auto want = pool.to_ask(own_free()); want > 0) send_up(want);
-    else if (!up.empty() && (up.size() >= result_batch_size ||
-                             reached(sg4::Engine::get_clock(), oldest + pool.result_wait(age))))
+    else if (!up.empty() &&
+             (up.size() >= result_batch_size || reached(sg4::Engine::get_clock(), oldest + pool.result_wait(age))))
       send_up(0);
     w.node_busy[static_cast<std::size_t>(node)] = me.busy;
     if (busy) continue;
@@ -477,8 +478,7 @@ model_result run_model(const model_options& o, const calibration& cal, const std
   if (o.threads < 1) throw usage_error("--threads must be at least 1");
   if (o.levels != 1 && o.levels != 2) throw usage_error("--levels must be 1 or 2");
   if (o.ranks_per_node < 1) throw usage_error("--ranks-per-node must be at least 1");
-  if (o.ranks == 1 && !o.scheduler_runs_partitions)
-    throw usage_error("--dedicated-scheduler needs at least two ranks");
+  if (o.ranks == 1 && !o.scheduler_runs_partitions) throw usage_error("--dedicated-scheduler needs at least two ranks");
   if (costs.size() != o.partitions) throw error("run_model: one cost per partition expected");
   (void)make_policy(o.policy, o.chunk);  // an unknown policy fails here, with the list of valid ones
 

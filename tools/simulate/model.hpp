@@ -14,12 +14,12 @@ namespace partita::simulate {
 /// What to simulate (the options of partita_simulate).
 struct model_options {
   int ranks = 4;
-  int threads = 1;                 ///< kernel threads per rank
-  int levels = 1;                  ///< 1: one scheduler serves every rank; 2: node schedulers in between
+  int threads = 1;  ///< kernel threads per rank
+  int levels = 1;   ///< 1: one scheduler serves every rank; 2: node schedulers in between
   int ranks_per_node = 32;
-  int prefetch = 2;                ///< --prefetch of partita run
+  int prefetch = 2;  ///< --prefetch of partita run
   std::string policy = "adaptive";
-  std::uint64_t chunk = 0;         ///< --chunk (0: measured)
+  std::uint64_t chunk = 0;                ///< --chunk (0: measured)
   bool scheduler_runs_partitions = true;  ///< rank 0 (the root) also runs partitions (partita run's default)
   bool speculate = true;
   std::uint64_t partitions = 1000;
@@ -27,17 +27,17 @@ struct model_options {
 
 /// What one simulation predicts.
 struct model_result {
-  double makespan_s = 0;           ///< until the root has committed every partition
-  double lower_bound_s = 0;        ///< max(sum of costs / threads, longest partition)
-  double root_busy_s = 0;          ///< simulated time the root scheduler spent serving
-  std::uint64_t root_messages = 0; ///< messages the root received
-  std::uint64_t dispatches = 0;    ///< assignment messages to ranks, as partita's summary counts them (two levels:
-                                   ///< the node schedulers' to their ranks and themselves, the root's to the rest)
-  std::uint64_t chunks = 0;        ///< chunks in those
+  double makespan_s = 0;              ///< until the root has committed every partition
+  double lower_bound_s = 0;           ///< max(sum of costs / threads, longest partition)
+  double root_busy_s = 0;             ///< simulated time the root scheduler spent serving
+  std::uint64_t root_messages = 0;    ///< messages the root received
+  std::uint64_t dispatches = 0;       ///< assignment messages to ranks, as partita's summary counts them (two levels:
+                                      ///< the node schedulers' to their ranks and themselves, the root's to the rest)
+  std::uint64_t chunks = 0;           ///< chunks in those
   std::uint64_t root_dispatches = 0;  ///< assignment messages the root's dispatcher made (tally.messages)
-  std::uint64_t root_chunks = 0;   ///< chunks in those (two levels: a node scheduler's count once, however split)
-  double node_busy_max_s = 0;      ///< the busiest node scheduler's serving time (two levels)
-  std::uint64_t node_messages = 0; ///< messages all node schedulers received
+  std::uint64_t root_chunks = 0;      ///< chunks in those (two levels: a node scheduler's count once, however split)
+  double node_busy_max_s = 0;         ///< the busiest node scheduler's serving time (two levels)
+  std::uint64_t node_messages = 0;    ///< messages all node schedulers received
   std::uint64_t speculative_copies = 0;
   int nodes = 1;
   int total_threads = 0;

@@ -43,9 +43,9 @@ class rank_threads {
 
  private:
   struct lane {
-    std::vector<id_range> chunk;   // running chunk (empty: idle)
-    std::size_t range = 0;         // index of the running range
-    std::uint64_t next = 0;        // id of the running partition
+    std::vector<id_range> chunk;                            // running chunk (empty: idle)
+    std::size_t range = 0;                                  // index of the running range
+    std::uint64_t next = 0;                                 // id of the running partition
     double ends = std::numeric_limits<double>::infinity();  // when it finishes
     double chunk_start = 0;
   };

@@ -57,7 +57,7 @@ TEST(Simulate_RankThreads, PollIntervalFollowsTheExecutorRule) {
   std::vector<sim::finished_partition> out;
   t.advance(1, out);
   EXPECT_NEAR(t.poll_interval(), 250e-6, 1e-9);  // a quarter of a 1 ms chunk
-  t.submit({{1, 10}}, 1);                          // a 9 ms chunk: the moving average moves by 1/8
+  t.submit({{1, 10}}, 1);                        // a 9 ms chunk: the moving average moves by 1/8
   t.advance(20, out);
   EXPECT_NEAR(t.poll_interval(), (0.001 + (0.009 - 0.001) / 8) / 4, 1e-9);
 }

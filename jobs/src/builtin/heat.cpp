@@ -16,9 +16,10 @@ namespace partita {
 heat_shape::heat_shape(const parameters& p)
     : blocks_x(static_cast<std::uint64_t>(p.get_int("blocks_x", 4))),
       blocks_y(static_cast<std::uint64_t>(p.get_int("blocks_y", 4))),
-      side(static_cast<std::uint64_t>(p.get_int("block", 32))), steps(static_cast<std::uint64_t>(p.get_int("steps", 200))),
-      tol(p.get_double("tol", 0)), refine(static_cast<std::uint64_t>(p.get_int("refine", 1))),
-      refined(p.get_double("refined", 0.25)), output(p.get_string("output", "")) {
+      side(static_cast<std::uint64_t>(p.get_int("block", 32))),
+      steps(static_cast<std::uint64_t>(p.get_int("steps", 200))), tol(p.get_double("tol", 0)),
+      refine(static_cast<std::uint64_t>(p.get_int("refine", 1))), refined(p.get_double("refined", 0.25)),
+      output(p.get_string("output", "")) {
   if (p.get_int("blocks_x", 4) < 1 || p.get_int("blocks_y", 4) < 1 || p.get_int("blocks_x", 4) > 4096 ||
       p.get_int("blocks_y", 4) > 4096)
     throw usage_error("heat: blocks_x and blocks_y must be 1..4096, e.g. --param blocks_x=8");
@@ -27,7 +28,8 @@ heat_shape::heat_shape(const parameters& p)
   if (p.get_int("steps", 200) < 1) throw usage_error("heat: steps must be at least 1, e.g. --param steps=500");
   if (!(tol >= 0)) throw usage_error("heat: tol must be 0 (off) or more, e.g. --param tol=1e-4");
   if (p.get_int("refine", 1) < 1) throw usage_error("heat: refine must be at least 1, e.g. --param refine=8");
-  if (!(refined >= 0 && refined <= 1)) throw usage_error("heat: refined must be a fraction 0..1, e.g. --param refined=0.25");
+  if (!(refined >= 0 && refined <= 1))
+    throw usage_error("heat: refined must be a fraction 0..1, e.g. --param refined=0.25");
 }
 
 namespace {
@@ -41,8 +43,8 @@ void write_pgm(const heat_shape& h, const std::vector<heat_block>& blocks) {
     const auto bx = b % h.blocks_x, by = b / h.blocks_x;
     for (std::uint64_t i = 0; i < h.side; ++i)
       for (std::uint64_t j = 0; j < h.side; ++j)
-        px[(by * h.side + i) * w + bx * h.side + j] =
-            static_cast<unsigned char>(std::clamp(blocks[b].u[i * h.side + j], 0.0, 1.0) * 255.0 + 0.5);
+        px[(by * h.side + i) * w + bx * h.side + j] = static_cast<unsigned char>(
+            std::clamp(blocks[b].u[i * h.side + j], 0.0, 1.0) * 255.0 + 0.5);
   }
   std::ofstream f(h.output, std::ios::binary);
   f << "P5\n" << w << " " << ht << "\n255\n";
@@ -65,7 +67,10 @@ iterative_job<heat_block> make_heat_job(const parameters& p) {
   };
   auto job = iterative_job<heat_block>("heat")
                  .params(p)
-                 .partitions(n, [s](partition_id) { return heat_block{std::vector<double>(s * s, 0.0), 0.0}; })
+                 .partitions(n,
+                             [s](partition_id) {
+                               return heat_block{std::vector<double>(s * s, 0.0), 0.0};
+                             })
                  .neighbours([bx = h.blocks_x, by = h.blocks_y](partition_id id) {
                    const auto x = id.value % bx, y = id.value / bx;
                    std::vector<partition_id> out;
@@ -80,13 +85,20 @@ iterative_job<heat_block> make_heat_job(const parameters& p) {
                    std::vector<double> edge(s);
                    switch (facing(ctx.partition().value, to.value)) {
                      case up: std::copy_n(b.u.begin(), s, edge.begin()); break;
-                     case down: std::copy_n(b.u.begin() + static_cast<std::ptrdiff_t>((s - 1) * s), s, edge.begin()); break;
-                     case left: for (std::uint64_t i = 0; i < s; ++i) edge[i] = b.u[i * s]; break;
-                     case right: for (std::uint64_t i = 0; i < s; ++i) edge[i] = b.u[i * s + s - 1]; break;
+                     case down:
+                       std::copy_n(b.u.begin() + static_cast<std::ptrdiff_t>((s - 1) * s), s, edge.begin());
+                       break;
+                     case left:
+                       for (std::uint64_t i = 0; i < s; ++i) edge[i] = b.u[i * s];
+                       break;
+                     case right:
+                       for (std::uint64_t i = 0; i < s; ++i) edge[i] = b.u[i * s + s - 1];
+                       break;
                    }
                    return edge;
                  })
-                 .step([s, facing, refine = h.refine, refined_count](heat_block& b, const halo_view& halos, context& ctx) {
+                 .step([s, facing, refine = h.refine, refined_count](heat_block& b, const halo_view& halos,
+                                                                     context& ctx) {
                    const auto id = ctx.partition().value;
                    const std::size_t w = s + 2;
                    // The block with a ring of ghost cells: halos where a neighbour is, the boundary elsewhere.
@@ -95,13 +107,23 @@ iterative_job<heat_block> make_heat_job(const parameters& p) {
                      return facing(id, e.first.value) == up;
                    });
                    if (top_of_grid) std::fill_n(g.begin(), w, 1.0);
-                   for (std::uint64_t i = 0; i < s; ++i) std::copy_n(b.u.begin() + static_cast<std::ptrdiff_t>(i * s), s, g.begin() + static_cast<std::ptrdiff_t>((i + 1) * w + 1));
+                   for (std::uint64_t i = 0; i < s; ++i)
+                     std::copy_n(b.u.begin() + static_cast<std::ptrdiff_t>(i * s), s,
+                                 g.begin() + static_cast<std::ptrdiff_t>((i + 1) * w + 1));
                    for (const auto& [from, edge] : halos) {
                      switch (facing(id, from.value)) {
-                       case up: for (std::uint64_t j = 0; j < s; ++j) g[j + 1] = edge[j]; break;
-                       case down: for (std::uint64_t j = 0; j < s; ++j) g[(s + 1) * w + j + 1] = edge[j]; break;
-                       case left: for (std::uint64_t i = 0; i < s; ++i) g[(i + 1) * w] = edge[i]; break;
-                       case right: for (std::uint64_t i = 0; i < s; ++i) g[(i + 1) * w + s + 1] = edge[i]; break;
+                       case up:
+                         for (std::uint64_t j = 0; j < s; ++j) g[j + 1] = edge[j];
+                         break;
+                       case down:
+                         for (std::uint64_t j = 0; j < s; ++j) g[(s + 1) * w + j + 1] = edge[j];
+                         break;
+                       case left:
+                         for (std::uint64_t i = 0; i < s; ++i) g[(i + 1) * w] = edge[i];
+                         break;
+                       case right:
+                         for (std::uint64_t i = 0; i < s; ++i) g[(i + 1) * w + s + 1] = edge[i];
+                         break;
                      }
                    }
                    // A refined block redoes its sweep (the same numbers each time): cost without changing the result.
@@ -122,7 +144,8 @@ iterative_job<heat_block> make_heat_job(const parameters& p) {
                  .reduce("residual", reduce_op::max, [](const heat_block& b) { return b.residual; });
   if (h.tol > 0) job.until([tol = h.tol](const reductions& r) { return r["residual"] < tol; });
   job.max_steps(h.steps);
-  if (!h.output.empty()) job.on_finish([h](const reductions&, const std::vector<heat_block>& blocks) { write_pgm(h, blocks); });
+  if (!h.output.empty())
+    job.on_finish([h](const reductions&, const std::vector<heat_block>& blocks) { write_pgm(h, blocks); });
   return job;
 }
 

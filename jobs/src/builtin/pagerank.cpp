@@ -17,8 +17,10 @@ std::uint64_t pagerank_graph::block_of(std::uint64_t v) const {
 
 std::shared_ptr<const pagerank_graph> make_pagerank_graph(const parameters& p) {
   const auto vertices = p.get_int("vertices", 20000), blocks = p.get_int("blocks", 16), degree = p.get_int("degree", 8);
-  if (vertices < 1 || vertices > 100000000) throw usage_error("pagerank: vertices must be 1..1e8, e.g. --param vertices=20000");
-  if (blocks < 1 || blocks > vertices) throw usage_error("pagerank: blocks must be 1..vertices, e.g. --param blocks=16");
+  if (vertices < 1 || vertices > 100000000)
+    throw usage_error("pagerank: vertices must be 1..1e8, e.g. --param vertices=20000");
+  if (blocks < 1 || blocks > vertices)
+    throw usage_error("pagerank: blocks must be 1..vertices, e.g. --param blocks=16");
   if (degree < 1 || degree > 1000) throw usage_error("pagerank: degree must be 1..1000, e.g. --param degree=8");
   if (p.get_int("steps", 100) < 1) throw usage_error("pagerank: steps must be at least 1, e.g. --param steps=100");
   auto g = std::make_shared<pagerank_graph>();
@@ -28,7 +30,8 @@ std::shared_ptr<const pagerank_graph> make_pagerank_graph(const parameters& p) {
   g->steps = static_cast<std::uint64_t>(p.get_int("steps", 100));
   g->damping = p.get_double("damping", 0.85);
   g->tol = p.get_double("tol", 1e-10);
-  if (!(g->damping > 0 && g->damping < 1)) throw usage_error("pagerank: damping must be in (0, 1), e.g. --param damping=0.85");
+  if (!(g->damping > 0 && g->damping < 1))
+    throw usage_error("pagerank: damping must be in (0, 1), e.g. --param damping=0.85");
   if (!(g->tol >= 0)) throw usage_error("pagerank: tol must be 0 (off) or more, e.g. --param tol=1e-10");
   const auto seed = static_cast<std::uint64_t>(p.get_int("graph_seed", 1));
   for (std::uint64_t b = 0; b <= g->blocks; ++b) g->starts.push_back(b * g->vertices / g->blocks);
@@ -58,8 +61,9 @@ namespace {
 
 /// Per block: the halo layout to each neighbour block and where each in-edge's contribution comes from.
 struct pagerank_plan {
-  std::vector<std::vector<partition_id>> neighbours;                 // [block]
-  std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::uint64_t>> halo_sources;  // (from, to) -> sources u (ascending, repeated per edge)
+  std::vector<std::vector<partition_id>> neighbours;  // [block]
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::uint64_t>>
+      halo_sources;  // (from, to) -> sources u (ascending, repeated per edge)
 };
 
 std::shared_ptr<const pagerank_plan> make_plan(const pagerank_graph& g) {
@@ -76,7 +80,8 @@ std::shared_ptr<const pagerank_plan> make_plan(const pagerank_graph& g) {
       nb[bv].push_back(bu);
     }
   }
-  for (auto& [k, l] : plan->halo_sources) std::sort(l.begin(), l.end()), l.erase(std::unique(l.begin(), l.end()), l.end());
+  for (auto& [k, l] : plan->halo_sources)
+    std::sort(l.begin(), l.end()), l.erase(std::unique(l.begin(), l.end()), l.end());
   for (std::uint64_t b = 0; b < g.blocks; ++b) {
     std::sort(nb[b].begin(), nb[b].end());
     nb[b].erase(std::unique(nb[b].begin(), nb[b].end()), nb[b].end());

@@ -15,7 +15,8 @@ struct pi_tally {
 }  // namespace
 
 void register_pi(job_registry& r) {
-  r.add({"pi", "Monte Carlo estimate of pi (points in the unit square that fall in the quarter circle)",
+  r.add({"pi",
+         "Monte Carlo estimate of pi (points in the unit square that fall in the quarter circle)",
          {{"samples", "20000000", "random points in all"}, {"partitions", "100", "number of partitions"}},
          map_reduce_factory{[](const parameters& p) {
            const auto samples = p.get_int("samples", 0);

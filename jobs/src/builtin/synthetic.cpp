@@ -85,7 +85,8 @@ double synthetic_cost_seconds(const parameters& p, std::uint64_t id) { return co
 namespace detail {
 
 void register_synthetic(job_registry& r) {
-  r.add({"synthetic", "partitions that sleep or spin for a seeded random cost; result is a checksum (scheduling studies)",
+  r.add({"synthetic",
+         "partitions that sleep or spin for a seeded random cost; result is a checksum (scheduling studies)",
          {{"partitions", "1000", "number of partitions"},
           {"dist", "lognormal", "cost distribution: uniform|lognormal|bimodal"},
           {"median_us", "1000", "median cost in microseconds"},
@@ -94,7 +95,8 @@ void register_synthetic(job_registry& r) {
           {"cost_seed", "1", "seed of the cost draws"},
           {"hint", "true", "tell the scheduler each partition's cost (for the cost policy)"},
           {"fail_at", "-1", "make this partition's kernel throw (to rehearse failures); -1: never"},
-          {"slow_rank", "-1", "partitions run on this rank take slow_factor times their cost (a degraded node); -1: none"},
+          {"slow_rank", "-1",
+           "partitions run on this rank take slow_factor times their cost (a degraded node); -1: none"},
           {"slow_factor", "8", "how much slower slow_rank runs (the result does not change)"}},
          map_reduce_factory{[](const parameters& p) {
            const auto parts = p.get_int("partitions", 0);

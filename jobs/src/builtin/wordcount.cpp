@@ -1,7 +1,7 @@
 // Built-in job `wordcount`: the files of a folder are the partitions; counts words, merged in file order.
+#include <fmt/format.h>
 #include <boost/serialization/map.hpp>
 #include <boost/serialization/string.hpp>
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
@@ -25,7 +25,9 @@ struct word_counts {
   std::uint64_t files = 0;
   std::uint64_t bytes = 0;
   template <class Archive>
-  void serialize(Archive& ar, unsigned) { ar & counts & words & files & bytes; }
+  void serialize(Archive& ar, unsigned) {
+    ar& counts& words& files& bytes;
+  }
 };
 
 std::vector<fs::path> list_files(const fs::path& dir) {
@@ -43,7 +45,8 @@ std::vector<fs::path> list_files(const fs::path& dir) {
 }  // namespace
 
 void register_wordcount(job_registry& r) {
-  r.add({"wordcount", "counts words in the files of a folder (each file a partition); prints the most frequent",
+  r.add({"wordcount",
+         "counts words in the files of a folder (each file a partition); prints the most frequent",
          {{"dir", "", "folder whose files are counted (recursively)"},
           {"top", "10", "how many of the most frequent words to print"}},
          map_reduce_factory{[](const parameters& p) {

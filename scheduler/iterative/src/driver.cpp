@@ -5,10 +5,10 @@
 
 #include <partita/runtime/crash_point.hpp>
 #include <partita/runtime/log.hpp>
-#include <partita/scheduler/iterative/detail/recovery.hpp>
-#include <partita/scheduler/iterative/detail/run.hpp>
 #include <partita/scheduler/detail/job_setup.hpp>
 #include <partita/scheduler/detail/report_builder.hpp>
+#include <partita/scheduler/iterative/detail/recovery.hpp>
+#include <partita/scheduler/iterative/detail/run.hpp>
 
 namespace partita {
 
@@ -85,8 +85,8 @@ run_report run_iterative(session& s, iterative_job_model& job, const run_config&
       r.ranks_after = s.size();
       r.resumed_at_seconds = since(t0);
       if (s.rank().value == 0)
-        log().warn("in-job rollback: rank(s) {} lost after step {}; {} of {} ranks go on from {}", fmt::join(r.lost_ranks, ", "),
-                   r.lost_at_step, r.ranks_after, r.ranks_before,
+        log().warn("in-job rollback: rank(s) {} lost after step {}; {} of {} ranks go on from {}",
+                   fmt::join(r.lost_ranks, ", "), r.lost_at_step, r.ranks_after, r.ranks_before,
                    config.checkpoint_dir ? "the last checkpoint" : (config.restart ? *config.restart : "the start"));
       if (config.checkpoint_dir) attempt.restart = "auto";
       if (config.inject) arm_crash_point("");  // --inject fires once per job: a survivor must not fire it again

@@ -35,7 +35,8 @@ step_control iterative_run::exchange_and_step(std::vector<double>& contribution)
       tbb::parallel_for(std::size_t{0}, rest.size(), [&](std::size_t k) { step_partition(rest[k], results, failed); });
     });
   }
-  if (failed && control.error == step_error::none) control = step_control::kernel_error(partition_id{failed.partition()});
+  if (failed && control.error == step_error::none)
+    control = step_control::kernel_error(partition_id{failed.partition()});
   if (failed) failure_text_ = failed.what();
   double local_busy = 0;
   for (double t : results.measured) local_busy += t;
@@ -78,7 +79,8 @@ step_control iterative_run::check_halo_sizes(const halo_set& out) const {
     for (std::size_t j = 0; j < nbrs_[p.value].size(); ++j) {
       const auto q = nbrs_[p.value][j];
       const auto got = out[i][j].size();
-      if (auto want = job_.halo_size(p, q); want && *want != got) return step_control::halo_size_error(p, q, got, *want);
+      if (auto want = job_.halo_size(p, q); want && *want != got)
+        return step_control::halo_size_error(p, q, got, *want);
     }
   }
   return {};
@@ -108,8 +110,8 @@ void iterative_run::gather(const std::vector<double>& contribution, std::vector<
   std::vector<int> counts(static_cast<std::size_t>(ranks_)), displs(static_cast<std::size_t>(ranks_));
   int total = 0;
   for (int r = 0; r < ranks_; ++r) {
-    counts[static_cast<std::size_t>(r)] =
-        static_cast<int>((place_.end(r) - place_.begin(r)) * per + step_control::doubles);
+    counts[static_cast<std::size_t>(r)] = static_cast<int>((place_.end(r) - place_.begin(r)) * per +
+                                                           step_control::doubles);
     displs[static_cast<std::size_t>(r)] = total;
     total += counts[static_cast<std::size_t>(r)];
   }
@@ -123,8 +125,8 @@ void iterative_run::gather(const std::vector<double>& contribution, std::vector<
 void iterative_run::raise(const step_control& c, int from_rank) {
   if (c.error == step_error::halo_size)
     throw usage_error(fmt::format("job '{}': partition {} sent neighbour {} a halo of {} values, but the job "
-                                  "declares {}; fix the halo function or halo_size", job_.name(), c.partition.value,
-                                  c.neighbour.value, c.halo_values, c.halo_declared));
+                                  "declares {}; fix the halo function or halo_size",
+                                  job_.name(), c.partition.value, c.neighbour.value, c.halo_values, c.halo_declared));
   if (from_rank == me_) throw kernel_error(job_.name(), c.partition.value, failure_text_);
   // The rank whose kernel threw prints its message; the others only exit non-zero.
   throw remote_failure(fmt::format("partition {} failed on rank {}", c.partition.value, from_rank));

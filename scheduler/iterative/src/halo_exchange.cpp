@@ -49,7 +49,8 @@ void halo_exchange::post(peer_link& link, halo_set& out) {
 
 void halo_exchange::take(std::span<const std::byte> message) {
   read_halos(message, [&](halo_entry&& h) {
-    if (h.to.value < begin_ || h.to.value >= end_) throw error("a halo message names a partition this rank does not own");
+    if (h.to.value < begin_ || h.to.value >= end_)
+      throw error("a halo message names a partition this rank does not own");
     const auto slot = slot_of(h.to.value, h.from);
     if (slot == neighbours_[h.to.value].size())
       throw error("a halo message comes from a partition that is not a neighbour");

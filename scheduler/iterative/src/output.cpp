@@ -44,8 +44,8 @@ std::vector<rank_trace> iterative_run::gather_slices() {
   // Collective: every rank's slices as raw structs to the coordinator (trace_slice is plain data).
   static_assert(std::is_trivially_copyable_v<trace_slice>);
   const auto& slices = trace_.slices();
-  const auto g = gather_to_root(comm_, setup_.scheduler.value,
-                                std::as_bytes(std::span<const trace_slice>(slices)), limit(), "gathering the trace");
+  const auto g = gather_to_root(comm_, setup_.scheduler.value, std::as_bytes(std::span<const trace_slice>(slices)),
+                                limit(), "gathering the trace");
   std::vector<rank_trace> out;
   if (!coordinator_) return out;
   for (int r = 0; r < ranks_; ++r) {

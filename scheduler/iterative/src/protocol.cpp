@@ -28,9 +28,9 @@ Code code(double x, Code last, const char* field) {
 
 void put_step_control(const step_control& c, std::vector<double>& out) {
   const auto d = [](std::uint64_t v) { return static_cast<double>(v); };
-  out.insert(out.end(), {d(static_cast<std::uint64_t>(c.error)), d(c.partition.value), d(c.neighbour.value),
-                         d(c.halo_values), d(c.halo_declared), d(static_cast<std::uint64_t>(c.action)),
-                         d(c.epoch.value), c.busy_seconds});
+  out.insert(out.end(),
+             {d(static_cast<std::uint64_t>(c.error)), d(c.partition.value), d(c.neighbour.value), d(c.halo_values),
+              d(c.halo_declared), d(static_cast<std::uint64_t>(c.action)), d(c.epoch.value), c.busy_seconds});
 }
 
 step_control get_step_control(std::span<const double> in) {
@@ -54,8 +54,7 @@ void put_partition_state(bytes& out, partition_id id, const std::vector<state_ar
   encode_arrays(out, arrays);
 }
 
-std::pair<partition_id, std::vector<state_array>> get_partition_state(std::span<const std::byte> in,
-                                                                      std::size_t& pos) {
+std::pair<partition_id, std::vector<state_array>> get_partition_state(std::span<const std::byte> in, std::size_t& pos) {
   std::uint64_t id = 0;
   if (pos > in.size() || in.size() - pos < sizeof id) throw error("a partition state message is truncated");
   std::memcpy(&id, in.data() + pos, sizeof id);

@@ -106,7 +106,8 @@ survivors agree_on_survivors(MPI_Comm comm, double window_s) {
     disagreement = "a rank that was heard alive did not confirm what it heard";
   if (!disagreement.empty())
     throw error(fmt::format("in-job rollback: the surviving ranks do not agree on who is left ({}); ending the run "
-                            "so that it is relaunched from the last checkpoint", disagreement));
+                            "so that it is relaunched from the last checkpoint",
+                            disagreement));
 
   survivors out;
   for (int r = 0; r < size; ++r)
@@ -122,7 +123,8 @@ survivors agree_on_survivors(MPI_Comm comm, double window_s) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     throw error(fmt::format("in-job rollback: only {} of {} ranks are left, not a majority; ending the run so that "
-                            "it is relaunched from the last checkpoint", mine.size(), size));
+                            "it is relaunched from the last checkpoint",
+                            mine.size(), size));
   }
   // Tell the ranks left out that the job goes on without them: a frozen one that resumes then leaves quietly.
   if (mine.front() == self)

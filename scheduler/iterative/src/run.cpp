@@ -7,9 +7,9 @@
 
 #include <partita/runtime/crash_point.hpp>
 #include <partita/runtime/log.hpp>
-#include <partita/scheduler/iterative/detail/state.hpp>
 #include <partita/scheduler/detail/progress_meter.hpp>
 #include <partita/scheduler/detail/report_builder.hpp>
+#include <partita/scheduler/iterative/detail/state.hpp>
 #include <partita/scheduler/iterative/driver.hpp>
 
 namespace partita::detail {
@@ -46,10 +46,12 @@ void iterative_run::check_graph() {
     for (auto q : nbrs_[p]) {
       if (q.value >= n_)
         throw usage_error(fmt::format("job '{}': partition {} names neighbour {}, but the partitions are 0..{}; "
-                                      "fix the neighbours function", job_.name(), p, q.value, n_ - 1));
+                                      "fix the neighbours function",
+                                      job_.name(), p, q.value, n_ - 1));
       if (q.value == p)
         throw usage_error(fmt::format("job '{}': partition {} names itself as a neighbour; fix the neighbours "
-                                      "function", job_.name(), p));
+                                      "function",
+                                      job_.name(), p));
       if (!seen.insert(q.value).second)
         throw usage_error(fmt::format("job '{}': partition {} names neighbour {} twice; fix the neighbours function",
                                       job_.name(), p, q.value));
@@ -60,7 +62,8 @@ void iterative_run::check_graph() {
       const auto& back = nbrs_[q.value];
       if (std::find(back.begin(), back.end(), partition_id{p}) == back.end())
         throw usage_error(fmt::format("job '{}': partition {} names neighbour {}, but {} does not name {}; the "
-                                      "neighbour graph must be symmetric", job_.name(), p, q.value, q.value, p));
+                                      "neighbour graph must be symmetric",
+                                      job_.name(), p, q.value, q.value, p));
     }
 }
 
@@ -70,7 +73,8 @@ std::optional<restart_point> iterative_run::choose_restart() {
   std::exception_ptr problem;
   if (coordinator_) {
     try {
-      restart = find_restart(config_, {job_.name(), params_hash(job_.params(), config_.seed, n_), iterative_state::model});
+      restart = find_restart(config_,
+                             {job_.name(), params_hash(job_.params(), config_.seed, n_), iterative_state::model});
     } catch (...) {
       problem = std::current_exception();
     }
@@ -106,13 +110,13 @@ void iterative_run::start(std::optional<restart_point> restart) {
   checkpoint_image image;
   if (coordinator_) image = std::move(restart->image);
   restore(std::move(image), text);
-  if (coordinator_)
-    log().info("restarting job '{}' from {} at step {} on {} ranks", job_.name(), text, steps_, ranks_);
+  if (coordinator_) log().info("restarting job '{}' from {} at step {} on {} ranks", job_.name(), text, steps_, ranks_);
 }
 
 // Collective: every rank reads `file` (the coordinator has it in `image` already) and loads its partitions.
 void iterative_run::restore(checkpoint_image image, const std::string& file) {
-  const checkpoint_expectation expect{job_.name(), params_hash(job_.params(), config_.seed, n_), iterative_state::model};
+  const checkpoint_expectation expect{job_.name(), params_hash(job_.params(), config_.seed, n_),
+                                      iterative_state::model};
   std::exception_ptr problem;
   try {
     if (!coordinator_) image = read_checkpoint(file, expect);
@@ -198,7 +202,8 @@ void iterative_run::step_loop(run_report& rep) {
     const auto& decided = controls[static_cast<std::size_t>(setup_.scheduler.value)];
     if (meter) {
       std::string extra;
-      for (std::size_t k = 0; k < nred; ++k) extra += fmt::format("{}{} {:.4g}", k ? ", " : "", rep.iterative.reduction_names[k], red_[k]);
+      for (std::size_t k = 0; k < nred; ++k)
+        extra += fmt::format("{}{} {:.4g}", k ? ", " : "", rep.iterative.reduction_names[k], red_[k]);
       meter->update(steps_, extra, done);
     }
     if (decided.action != boundary_action::go_on && !done) {

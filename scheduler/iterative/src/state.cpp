@@ -38,7 +38,8 @@ iterative_state iterative_state::from_image(const checkpoint_image& image, const
   return s;
 }
 
-void add_partition(checkpoint_image& image, std::uint64_t id, std::uint64_t step, const std::vector<state_array>& arrays) {
+void add_partition(checkpoint_image& image, std::uint64_t id, std::uint64_t step,
+                   const std::vector<state_array>& arrays) {
   for (const auto& a : arrays)
     image.partitions.push_back(partition_blob{partition_id{id}, step_t{step}, a.name, a.data,
                                               a.doubles ? element_type::f64 : element_type::u8});
@@ -91,7 +92,8 @@ std::vector<state_array> decode_arrays(std::span<const std::byte> in, std::size_
       throw error("a partition state message is truncated");
     a.name.assign(reinterpret_cast<const char*>(in.data() + pos), name_len);
     pos += name_len;
-    a.data.assign(in.begin() + static_cast<std::ptrdiff_t>(pos), in.begin() + static_cast<std::ptrdiff_t>(pos + data_len));
+    a.data.assign(in.begin() + static_cast<std::ptrdiff_t>(pos),
+                  in.begin() + static_cast<std::ptrdiff_t>(pos + data_len));
     pos += data_len;
   }
   return out;

@@ -30,7 +30,8 @@ dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::
   if (total_threads_ == 0) throw error("dispatcher: no worker has a thread to run partitions on");
   for (int w : options_.splitting) workers_.at(static_cast<std::size_t>(w)).splits = true;
   done_ = std::move(options_.done);
-  if (!done_.empty() && done_.ranges().back().end > total_) throw error("dispatcher: done set has ids past the last partition");
+  if (!done_.empty() && done_.ranges().back().end > total_)
+    throw error("dispatcher: done set has ids past the last partition");
   done_count_ = done_.count();
   unassigned_ = total_ - done_count_;
   if (!options_.held.empty()) {
@@ -90,7 +91,8 @@ void dispatcher::check_fits(std::uint64_t partitions, std::string_view policy, i
   if (policy == "static" && workers > 1)
     throw usage_error(fmt::format("--policy static on {} ranks holds the results of every block until the blocks "
                                   "before it are folded, and takes at most {} partitions, this job has {}: use "
-                                  "--policy adaptive (or split the job)", workers, cost_policy_limit, partitions));
+                                  "--policy adaptive (or split the job)",
+                                  workers, cost_policy_limit, partitions));
 }
 
 void dispatcher::push_id(std::vector<id_range>& out, std::uint64_t id) {
@@ -164,9 +166,7 @@ double speed_of(const worker_tally& t) {
 }
 }  // namespace
 
-double dispatcher::counted_speed(const worker& wk) {
-  return wk.tally.lost ? 0 : speed_of(wk.tally);
-}
+double dispatcher::counted_speed(const worker& wk) { return wk.tally.lost ? 0 : speed_of(wk.tally); }
 
 double dispatcher::mean_speed() const { return speeds_counted_ ? speed_sum_ / speeds_counted_ : 0; }
 
@@ -258,8 +258,7 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
   // speculative copy is one id, so each chunk asked for stands for `pieces` copies (speculate() still fills only
   // idle threads).
   const int pieces = wk.splits ? std::max(1, wk.threads) : 1;
-  if (unassigned_ == 0)
-    return options_.speculation.enabled ? speculate(w, chunks * pieces, now) : out;
+  if (unassigned_ == 0) return options_.speculation.enabled ? speculate(w, chunks * pieces, now) : out;
   chunk_request request;  // what stays the same for every piece of this call
   request.total = total_;
   request.total_threads = total_threads_;
@@ -268,8 +267,8 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
   request.mean_speed = mean_speed();
   request.min_chunk = min_chunk();
   const std::uint64_t cap = options_.max_chunk > 0 ? std::max(options_.max_chunk, options_.fixed_chunk) : 0;
-  std::vector<std::uint64_t> sizes;  // the chunk's pieces
-  std::uint64_t handed = 0;          // one-thread chunks handed out (pieces)
+  std::vector<std::uint64_t> sizes;                         // the chunk's pieces
+  std::uint64_t handed = 0;                                 // one-thread chunks handed out (pieces)
   auto lowest = std::numeric_limits<std::uint64_t>::max();  // the lowest id handed out
   const auto held_before = wk.held.size();  // the first piece handed out now is due first (the least before it)
   for (int c = 0; c < chunks && unassigned_ > 0; ++c) {
@@ -347,7 +346,8 @@ void dispatcher::settle(int w, std::uint64_t id) {
 bool dispatcher::complete(rank_t worker, partition_id partition, double seconds) {
   const int w = worker.value;
   const std::uint64_t id = partition.value;
-  if (id >= total_) throw error("dispatcher: result for partition " + std::to_string(id) + " of " + std::to_string(total_));
+  if (id >= total_)
+    throw error("dispatcher: result for partition " + std::to_string(id) + " of " + std::to_string(total_));
   if (!done_.insert(id)) return false;
   ++done_count_;
   // Requeued after a loss, yet its first holder's result came (e.g. a rank that turned to the root): it no longer

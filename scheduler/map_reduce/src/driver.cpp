@@ -1,9 +1,9 @@
 #include <partita/scheduler/map_reduce/driver.hpp>
 
 #include <partita/scheduler/detail/job_setup.hpp>
+#include <partita/scheduler/map_reduce/detail/node_scheduler.hpp>
 #include <partita/scheduler/map_reduce/detail/scheduler.hpp>
 #include <partita/scheduler/map_reduce/detail/worker.hpp>
-#include <partita/scheduler/map_reduce/detail/node_scheduler.hpp>
 #include <partita/scheduler/map_reduce/policy.hpp>
 
 namespace partita {

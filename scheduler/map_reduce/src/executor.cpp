@@ -40,9 +40,10 @@ executor::executor(map_job_model& job, int threads, std::uint64_t seed, bool tra
     : job_(job), threads_(std::max(1, threads)), seed_(seed), trace_(trace), rank_(rank), t0_(t0),
       // TBB's default pool is one thread per core for the whole process; a rank that asks for more
       // (oversubscribed sleeping kernels, or a rank sharing its node) must raise the limit.
-      parallelism_(tbb::global_control::max_allowed_parallelism,
-                   std::max<std::size_t>(static_cast<std::size_t>(threads_) + 1,
-                                         tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism))),
+      parallelism_(
+          tbb::global_control::max_allowed_parallelism,
+          std::max<std::size_t>(static_cast<std::size_t>(threads_) + 1,
+                                tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism))),
       arena_(threads_, 0) {}
 
 executor::~executor() {
@@ -116,7 +117,8 @@ void executor::run_chunk(const std::vector<id_range>& chunk, runs_on where) {
       crash_point("partition.done");  // fault tests: PARTITA_CRASH_AT=partition.done@RANK:N kills a rank mid-job
       const auto end = clock::now();
       last_end = end;
-      const auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+      const auto ns = static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
       busy += ns;
       local.ids.push_back(id);
       local.nanos.push_back(ns);

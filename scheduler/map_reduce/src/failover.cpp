@@ -55,7 +55,8 @@ survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_
     if (!rep.results.empty()) out.results.emplace_back(m.source.value, std::move(rep.results));
     if (!rep.running.empty()) out.running.emplace_back(m.source.value, std::move(rep.running));
   });
-  if (waiting > 0) log().warn("failover: {} rank(s) did not report within {:.0f} s: they count as lost", waiting, timeout_s);
+  if (waiting > 0)
+    log().warn("failover: {} rank(s) did not report within {:.0f} s: they count as lost", waiting, timeout_s);
   // A takeover to a dead rank may never complete, and would hold up every later flush; freed requests still
   // complete in the background (a frozen scheduler that resumes still gets its takeover).
   tp.abandon_pending();

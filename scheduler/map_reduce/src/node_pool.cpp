@@ -161,8 +161,8 @@ std::vector<node_pool::grant> node_pool::serve_waiting() {
     if (st.tally.lost) continue;
     const bool first = !st.served;
     const std::size_t usable = first ? left : (left > first_shares ? left - first_shares : 0);
-    allot[i] = static_cast<std::uint32_t>(
-        std::min({static_cast<std::size_t>(st.waiting), share_of(members_[i]), usable}));
+    allot[i] = static_cast<std::uint32_t>(std::min({static_cast<std::size_t>(st.waiting), share_of(members_[i]),
+                                                    usable}));
     left -= allot[i];
     if (first && allot[i] > 0) first_shares -= std::min(first_shares, share_of(members_[i]));
   }

@@ -4,10 +4,10 @@
 
 #include <fmt/format.h>
 
-#include <partita/scheduler/map_reduce/detail/finish_report.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/scheduler/detail/bounded_gather.hpp>
+#include <partita/scheduler/map_reduce/detail/finish_report.hpp>
 #include <partita/scheduler/map_reduce/detail/scheduler.hpp>
 
 namespace partita::detail {
@@ -102,12 +102,9 @@ void node_scheduler::handle(const message<msg>& m) {
       pool_.add(std::move(a.chunks), a.answers);
       break;
     }
-    case msg::heartbeat:
-      break;
-    case msg::abort:
-      aborted(decode_abort(m.payload));
-    default:
-      log().warn("node scheduler: unexpected message {} from the scheduler", static_cast<int>(m.tag));
+    case msg::heartbeat: break;
+    case msg::abort: aborted(decode_abort(m.payload));
+    default: log().warn("node scheduler: unexpected message {} from the scheduler", static_cast<int>(m.tag));
   }
 }
 
@@ -127,10 +124,8 @@ void node_scheduler::from_member(const message<msg>& m) {
     case msg::failure:  // the root decides (it aborts the job); the payload goes up as it came
       send_up(msg::failure, m.payload);
       break;
-    case msg::heartbeat:
-      break;
-    default:
-      log().warn("node scheduler: unexpected message {} from rank {}", static_cast<int>(m.tag), r);
+    case msg::heartbeat: break;
+    default: log().warn("node scheduler: unexpected message {} from rank {}", static_cast<int>(m.tag), r);
   }
 }
 
@@ -141,8 +136,7 @@ std::uint32_t node_scheduler::own_free() const {
 
 void node_scheduler::serve_waiting() {
   for (auto& g : pool_.serve_waiting()) {
-    tp_.send_bytes(rank_t{g.rank}, msg::assign,
-                   encode_assign(static_cast<std::uint32_t>(g.chunks.size()), g.chunks));
+    tp_.send_bytes(rank_t{g.rank}, msg::assign, encode_assign(static_cast<std::uint32_t>(g.chunks.size()), g.chunks));
     peers_.sent(rank_t{g.rank});
   }
 }
@@ -177,10 +171,11 @@ void node_scheduler::lose(int r, bool running) {
   peers_[r].alive = false;
   const auto requeued = pool_.lose(r);
   log().warn("node scheduler rank {}: rank {} silent for {:.0f} s: declared lost; {} of its partitions go back to "
-             "the node's pool", s_.rank().value, r, config_.timeout_seconds, requeued);
+             "the node's pool",
+             s_.rank().value, r, config_.timeout_seconds, requeued);
   record_lost_rank(s_, config_, job_.name(), r);
-  const bool anyone = local_ != nullptr || std::any_of(members_.begin(), members_.end(),
-                                                       [&](int m) { return peers_[m].alive; });
+  const bool anyone = local_ != nullptr ||
+                      std::any_of(members_.begin(), members_.end(), [&](int m) { return peers_[m].alive; });
   if (running && !anyone)  // nobody left here to run the pool: let the root requeue it as a lost worker's
     give_up(fmt::format("node scheduler rank {}: every rank of its node is lost", s_.rank().value));
 }
@@ -221,7 +216,8 @@ run_report node_scheduler::finish(const message<msg>& m) {
   auto beat = clock::now();
   auto round = [&] {
     for (int r : members_)
-      if (peers_[r].alive && !got[static_cast<std::size_t>(r)] && since(peers_[r].last_heard) > config_.timeout_seconds) {
+      if (peers_[r].alive && !got[static_cast<std::size_t>(r)] &&
+          since(peers_[r].last_heard) > config_.timeout_seconds) {
         lose(r, false);
         gather.answered(rank_t{r});
       }
@@ -242,8 +238,8 @@ run_report node_scheduler::finish(const message<msg>& m) {
   const int waiting = gather.run(clock::now() + to_ns(0.7 * std::max(5.0, config_.timeout_seconds)),
                                  std::chrono::milliseconds(20), on_message, round,
                                  [&] { return local_ && local_->in_flight() > 0; });
-  if (waiting > 0) log().warn("node scheduler rank {}: {} rank(s) did not report their figures at the end",
-                              s_.rank().value, waiting);
+  if (waiting > 0)
+    log().warn("node scheduler rank {}: {} rank(s) did not report their figures at the end", s_.rank().value, waiting);
 
   // Each member's figures with what this node counted for it, then its own (origin = sender: the last message).
   for (int r : members_) {

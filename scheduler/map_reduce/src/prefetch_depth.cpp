@@ -5,11 +5,10 @@
 
 namespace partita::detail {
 
-prefetch_depth::prefetch_depth(int threads, int prefetch) : threads_(std::max(1, threads)), prefetch_(std::max(0, prefetch)) {}
+prefetch_depth::prefetch_depth(int threads, int prefetch)
+    : threads_(std::max(1, threads)), prefetch_(std::max(0, prefetch)) {}
 
-double prefetch_depth::round_trip() const noexcept {
-  return samples_ > 0 ? std::min(previous_min_, current_min_) : 0;
-}
+double prefetch_depth::round_trip() const noexcept { return samples_ > 0 ? std::min(previous_min_, current_min_) : 0; }
 
 int prefetch_depth::target(double chunk_seconds) const noexcept {
   const double rtt = round_trip();

@@ -7,8 +7,7 @@ namespace partita::detail {
 root_core::root_core(dispatcher d, scheduler_tree tree, std::vector<int> threads, map_reduce_state state, fold_fn fold,
                      clock::time_point start)
     : dispatch_(std::move(d)), tree_(std::move(tree)), threads_(std::move(threads)), state_(std::move(state)),
-      fold_(std::move(fold)), last_speculation_check_(start),
-      parked_(static_cast<std::size_t>(tree_.ranks()), 0) {
+      fold_(std::move(fold)), last_speculation_check_(start), parked_(static_cast<std::size_t>(tree_.ranks()), 0) {
   // Held results that continue the folded prefix (the survivors of a failover may have reported them) are folded
   // now; the rest wait in held_.
   auto& held = state_.held;

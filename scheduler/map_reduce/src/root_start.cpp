@@ -16,7 +16,8 @@ map_reduce_state resume_state(map_reduce_state from, std::uint64_t partitions, c
   for (const auto* b : work.results)
     for (std::size_t i = 0; i < b->size(); ++i) {
       const auto id = b->ids[i];
-      if (id >= partitions) throw error(fmt::format("failover: a survivor reported partition {} of {}", id, partitions));
+      if (id >= partitions)
+        throw error(fmt::format("failover: a survivor reported partition {} of {}", id, partitions));
       if (!st.done.insert(id)) continue;
       st.note_cost(id, static_cast<float>(static_cast<double>(b->nanos[i]) * 1e-9));
       const auto r = b->result(i);

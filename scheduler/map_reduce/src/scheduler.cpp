@@ -95,8 +95,8 @@ struct map_reduce_scheduler::running {
           survivors_report* survivors, start st)
       : s_(s), job_(job), config_(config), setup_(setup), tp_(tp), hash_(hash), takeover_(takeover),
         survivors_(survivors), term_(takeover ? takeover->term : 0), failover_(std::move(st.failover)),
-        restored_from_(restart ? restart->file.string() : std::string()),
-        restored_done_(st.state.done_count()), restored_costs_(restart ? st.state.measured_count() : 0),
+        restored_from_(restart ? restart->file.string() : std::string()), restored_done_(st.state.done_count()),
+        restored_costs_(restart ? st.state.measured_count() : 0),
         core_(make_core(std::move(st.state), restart.has_value())), peers_(s.size(), s.rank()),
         requests_seen_(static_cast<std::size_t>(s.size()), 0),
         progress_("partitions", job.partition_count(), dispatch().done_count(), config.progress_interval_seconds,
@@ -125,8 +125,9 @@ struct map_reduce_scheduler::running {
                  make_policy(config_.policy, config_.chunk), make_options(st));
     job_.reset();
     if (restored) job_.restore(st.accumulator);
-    return root_core(std::move(d), setup_.tree, setup_.threads, std::move(st),
-                     [this](std::span<const std::byte> r) { job_.fold(r); }, clock::now());
+    return root_core(
+        std::move(d), setup_.tree, setup_.threads, std::move(st),
+        [this](std::span<const std::byte> r) { job_.fold(r); }, clock::now());
   }
 
   dispatcher_options make_options(const map_reduce_state& st) const {
@@ -136,7 +137,8 @@ struct map_reduce_scheduler::running {
     o.speculation.factor = config_.speculation_factor;
     o.done = st.done;
     o.splitting = setup_.tree.node_schedulers();  // a node scheduler splits what it gets for its node's threads
-    const auto ranks_with_threads = std::count_if(setup_.threads.begin(), setup_.threads.end(), [](int t) { return t > 0; });
+    const auto ranks_with_threads = std::count_if(setup_.threads.begin(), setup_.threads.end(),
+                                                  [](int t) { return t > 0; });
     // Before the cost policy's per-partition arrays: a job that cannot fit is refused in one line, not by bad_alloc.
     dispatcher::check_fits(job_.partition_count(), config_.policy, static_cast<int>(ranks_with_threads));
     if (takeover_) {
@@ -146,7 +148,8 @@ struct map_reduce_scheduler::running {
     if (config_.policy == "cost") {
       o.costs = seeded_costs(job_, st);
       if (restored_costs_ > 0)
-        log().info("cost policy: ordering by {} measured costs from the checkpoint, hints for the rest", restored_costs_);
+        log().info("cost policy: ordering by {} measured costs from the checkpoint, hints for the rest",
+                   restored_costs_);
     }
     return o;
   }
@@ -167,7 +170,8 @@ struct map_reduce_scheduler::running {
       // The checkpoint holds every result received so far: the workers may drop what they kept for a failover.
       if (setup_.failover)
         for (int w = 0; w < s_.size(); ++w)
-          if (peers_[w].alive) tp_.send_bytes(rank_t{w}, msg::covered, encode_number(requests_seen_[static_cast<std::size_t>(w)]));
+          if (peers_[w].alive)
+            tp_.send_bytes(rank_t{w}, msg::covered, encode_number(requests_seen_[static_cast<std::size_t>(w)]));
     }
   }
 
@@ -181,7 +185,8 @@ struct map_reduce_scheduler::running {
     const auto why = ckpt_.due(dispatch().done_count(), now);
     if (why.empty()) return "";
     checkpoint(why, checkpoint_need::optional);
-    if (ckpt_.out_of_time() && !dispatch().finished()) return "the wall time runs out before another checkpoint would fit";
+    if (ckpt_.out_of_time() && !dispatch().finished())
+      return "the wall time runs out before another checkpoint would fit";
     return "";
   }
 
@@ -286,15 +291,13 @@ struct map_reduce_scheduler::running {
         const auto f = decode_failure(m.payload);
         throw kernel_error(job_.name(), f.id.value, f.message);
       }
-      case msg::heartbeat:
-        break;
+      case msg::heartbeat: break;
       case msg::takeover:
         if (const auto term = decode_number(m.payload); term > term_) throw deposed{m.source.value, term};
         break;
       case msg::report:  // a late answer to this rank's takeover: that rank was left out
         break;
-      default:
-        log().warn("scheduler: unexpected message {} from rank {}", static_cast<int>(m.tag), m.source.value);
+      default: log().warn("scheduler: unexpected message {} from rank {}", static_cast<int>(m.tag), m.source.value);
     }
     return false;
   }
@@ -342,8 +345,10 @@ struct map_reduce_scheduler::running {
     for (; copies_seen_ < copies.size(); ++copies_seen_) {
       const auto& c = copies[copies_seen_];
       log().debug("speculation: partition {} outstanding {:.3f} s on rank {} (median partition {:.3f} s): a copy runs "
-                  "on rank {}", c.id.value, c.outstanding_seconds, c.holder.value, dispatch().median_seconds(), c.worker.value);
-      event(fmt::format("speculative copy of partition {} (held by rank {}) on rank {}", c.id.value, c.holder.value, c.worker.value));
+                  "on rank {}",
+                  c.id.value, c.outstanding_seconds, c.holder.value, dispatch().median_seconds(), c.worker.value);
+      event(fmt::format("speculative copy of partition {} (held by rank {}) on rank {}", c.id.value, c.holder.value,
+                        c.worker.value));
     }
   }
 
@@ -376,8 +381,8 @@ struct map_reduce_scheduler::running {
     if (local_) local_->cancel();  // a losing speculative copy may still run here: its result is no longer wanted
     const bool stopped = !stop.empty();
     auto rep = report(stop);
-    auto stats = collect_stats(encode_finish(stopped ? finish_status::checkpointed : finish_status::completed,
-                                             rep.result), stopped);
+    auto stats = collect_stats(
+        encode_finish(stopped ? finish_status::checkpointed : finish_status::completed, rep.result), stopped);
     rep.wall_seconds = since(setup_.t0);
     const double framework_cpu = cpu_.framework_seconds(local_ ? local_->kernel_cpu_seconds() : 0.0);
     const auto traces = add_rank_rows(rep, s_, setup_, dispatch(), stats, local_.get(), framework_cpu);
@@ -418,8 +423,8 @@ struct map_reduce_scheduler::running {
     rep.map_reduce.scheduler_busy_seconds = handling_seconds_;
     rep.partitions = job_.partition_count();
     rep.result = job_.accumulator();
-    rep.result_text = stopped ? fmt::format("(incomplete: {} of {} partitions done; restart to finish)",
-                                            d.done_count(), job_.partition_count())
+    rep.result_text = stopped ? fmt::format("(incomplete: {} of {} partitions done; restart to finish)", d.done_count(),
+                                            job_.partition_count())
                               : job_.describe(rep.result);
     return rep;
   }
@@ -476,8 +481,8 @@ struct map_reduce_scheduler::running {
 
   /// The state to go on from: the checkpoint (or nothing), plus after a takeover the results the survivors
   /// reported that the checkpoint does not hold (resume_state).
-  static start start_of(const std::optional<restart_point>& restart, std::uint64_t partitions,
-                        takeover_input* takeover, survivors_report* survivors) {
+  static start start_of(const std::optional<restart_point>& restart, std::uint64_t partitions, takeover_input* takeover,
+                        survivors_report* survivors) {
     start st{restart ? map_reduce_state::from_image(restart->image, partitions, restart->file.string())
                      : map_reduce_state::fresh(partitions),
              {}};
@@ -523,7 +528,8 @@ struct map_reduce_scheduler::running {
                "from {}, {} results from the survivors, {} running there, {} left ({} of them run again){}",
                f.new_scheduler, f.term, f.resumed_at_seconds - f.noticed_at_seconds, f.from_checkpoint,
                f.checkpoint.empty() ? std::string("no checkpoint") : f.checkpoint, f.from_workers, f.adopted_running,
-               f.to_run, f.rerun, f.lost_ranks.empty() ? std::string() : fmt::format("; lost ranks: {}", fmt::join(f.lost_ranks, ", ")));
+               f.to_run, f.rerun,
+               f.lost_ranks.empty() ? std::string() : fmt::format("; lost ranks: {}", fmt::join(f.lost_ranks, ", ")));
     event(fmt::format("failover: rank {} took over from rank {} (term {})", f.new_scheduler, f.lost_scheduler, f.term));
     if (!local_ && !peers_.any_alive())
       throw error("failover: no rank is left to run partitions; job '" + job_.name() + "' cannot finish");
@@ -539,7 +545,8 @@ struct map_reduce_scheduler::running {
     last_round_ = now;
     if (!setup_.failover || stalled < std::max(0.5 * config_.timeout_seconds, 2 * config_.heartbeat_seconds)) return;
     log().warn("the scheduler was stalled for {:.1f} s (frozen?): committing nothing until it knows that no other "
-               "rank took over", stalled);
+               "rank took over",
+               stalled);
     for (int r = 0; r < s_.size(); ++r)
       if (peers_[r].alive) peers_[r].last_heard = now;
     fence_until_ = now + to_ns(std::max(0.5, 2 * config_.heartbeat_seconds));
@@ -552,10 +559,10 @@ struct map_reduce_scheduler::running {
   const job_setup& setup_;
   transport<msg>& tp_;
   std::uint64_t hash_;
-  takeover_input* takeover_;    // set after a failover (what this rank brought), else null
-  survivors_report* survivors_; // set after a failover (what the others reported), else null
-  std::uint64_t term_;          // 0 for the first scheduler; one more per failover
-  failover_summary failover_;   // filled by start_of() and start_after_takeover()
+  takeover_input* takeover_;     // set after a failover (what this rank brought), else null
+  survivors_report* survivors_;  // set after a failover (what the others reported), else null
+  std::uint64_t term_;           // 0 for the first scheduler; one more per failover
+  failover_summary failover_;    // filled by start_of() and start_after_takeover()
   std::string restored_from_;
   std::uint64_t restored_done_ = 0, restored_costs_ = 0;
   root_core core_;  // the dispatcher, parked requests, speculation cadence, adoption, commit and fold
@@ -612,7 +619,8 @@ run_report map_reduce_scheduler::run() {
   } catch (const deposed& d) {
     // Another rank took over with a higher term: commit nothing more, leave the job to it.
     log().warn("rank {} took over as the scheduler (term {}): this rank was replaced (stalled or cut off) and "
-               "leaves the job without committing anything more", d.by, d.term);
+               "leaves the job without committing anything more",
+               d.by, d.term);
     if (loop_) loop_->cancel_local();
     tp_.abandon_pending();
     return left_job_report(job_.name(), "(replaced as the scheduler)");

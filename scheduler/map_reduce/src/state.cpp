@@ -43,7 +43,8 @@ float map_reduce_state::cost_of(std::uint64_t id) const {
 std::uint64_t map_reduce_state::done_count() const { return done.count(); }
 
 std::uint64_t map_reduce_state::measured_count() const {
-  return static_cast<std::uint64_t>(std::count_if(measured.begin(), measured.end(), [](float x) { return std::isfinite(x); }));
+  return static_cast<std::uint64_t>(std::count_if(measured.begin(), measured.end(),
+                                                  [](float x) { return std::isfinite(x); }));
 }
 
 void map_reduce_state::to_image(checkpoint_image& img) const {
@@ -114,7 +115,8 @@ map_reduce_state map_reduce_state::from_image(const checkpoint_image& image, std
     for (std::size_t i = 0; i < cost->size(); ++i)
       if (std::isfinite((*cost)[i])) r.measured[i] = static_cast<float>((*cost)[i]);
   }
-  if (const auto* run = find(image.f64, key_run_seconds); run && run->size() == 1 && std::isfinite((*run)[0]) && (*run)[0] >= 0)
+  if (const auto* run = find(image.f64, key_run_seconds);
+      run && run->size() == 1 && std::isfinite((*run)[0]) && (*run)[0] >= 0)
     r.run_seconds = (*run)[0];
   return r;
 }

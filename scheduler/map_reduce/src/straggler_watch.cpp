@@ -146,8 +146,8 @@ struct straggler_watch::search {
   std::uint64_t want;
   double median;
   double mean;
-  bool bounded;        // the walk may stop early (below)
-  double least;        // the least any partition is allowed
+  bool bounded;  // the walk may stop early (below)
+  double least;  // the least any partition is allowed
   clock::duration floor;
   std::vector<overdue_partition> best;
 

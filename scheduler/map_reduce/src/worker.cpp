@@ -5,17 +5,17 @@
 
 #include <fmt/format.h>
 
-#include <partita/scheduler/map_reduce/detail/finish_report.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/runtime/signals.hpp>
+#include <partita/scheduler/map_reduce/detail/finish_report.hpp>
 
 namespace partita::detail {
 
 map_reduce_worker::map_reduce_worker(session& s, map_job_model& job, const run_config& config, const job_setup& setup)
     : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm),
-      exec_(std::make_unique<executor>(job, setup.threads_of(s.rank()), config.seed, config.trace.has_value(),
-                                       setup.t0, s.rank())),
+      exec_(std::make_unique<executor>(job, setup.threads_of(s.rank()), config.seed, config.trace.has_value(), setup.t0,
+                                       s.rank())),
       depth_(exec_->threads(), config.prefetch), boss_(setup.boss_of(s.rank()).value),
       excluded_(static_cast<std::size_t>(s.size()), false) {
   if (setup_.failover) running_.assign(job.partition_count(), false);
@@ -35,7 +35,8 @@ void map_reduce_worker::send_request(std::uint32_t want) {
       dropped_ += old.size();
       if (!warned && dropped_ == old.size())
         log().warn("failover: results not yet in a checkpoint exceed --failover-memory ({} bytes); dropping the "
-                   "oldest (a new scheduler would re-run them)", config_.failover_memory);
+                   "oldest (a new scheduler would re-run them)",
+                   config_.failover_memory);
       warned = true;
       retained_.pop_front();
     }
@@ -46,8 +47,9 @@ void map_reduce_worker::send_request(std::uint32_t want) {
 void map_reduce_worker::talk(clock::time_point now) {
   // Ask for work while the local queue is short; results ride along.
   const auto target = static_cast<std::uint32_t>(depth_.target(seconds_d(exec_->mean_chunk_time()).count()));
-  const auto per_message =
-      config_.max_chunks_per_message > 0 ? static_cast<std::uint32_t>(config_.max_chunks_per_message) : target;
+  const auto per_message = config_.max_chunks_per_message > 0
+                               ? static_cast<std::uint32_t>(config_.max_chunks_per_message)
+                               : target;
   const auto have = static_cast<std::uint32_t>(exec_->in_flight()) + requested_;
   std::uint32_t lacking = target > have ? target - have : 0;
   bool sent = false;
@@ -149,17 +151,11 @@ std::optional<run_report> map_reduce_worker::run() {
         }
         break;
       }
-      case msg::heartbeat:
-        break;
-      case msg::covered:
-        drop_covered(decode_number(m->payload));
-        break;
-      case msg::finish:
-        return finish(*m);
-      case msg::abort:
-        aborted(*m);
-      default:
-        log().warn("worker: unexpected message {} from rank {}", static_cast<int>(m->tag), m->source.value);
+      case msg::heartbeat: break;
+      case msg::covered: drop_covered(decode_number(m->payload)); break;
+      case msg::finish: return finish(*m);
+      case msg::abort: aborted(*m);
+      default: log().warn("worker: unexpected message {} from rank {}", static_cast<int>(m->tag), m->source.value);
     }
   }
 }
@@ -224,7 +220,8 @@ bool map_reduce_worker::follow(const message<msg>& m) {
   auto all = retained_results();
   const auto running = running_ranges();
   log().warn("rank {} took over as the scheduler (term {}): reporting {} results no checkpoint holds and {} "
-             "partition range(s) running here", boss_, term, all.size(), running.size());
+             "partition range(s) running here",
+             boss_, term, all.size(), running.size());
   tp_.send_bytes(rank_t{boss_}, msg::report, encode_report(term_, all, running, dropped_));
   retained_.clear();
   retained_bytes_ = all.data.size() + all.size() * 20;

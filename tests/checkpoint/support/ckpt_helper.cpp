@@ -33,7 +33,9 @@ int main(int argc, char** argv) {
       if (e > first && limit > 0) {
         // A file-size limit like a full disk: write() fails with EFBIG instead of raising SIGXFSZ.
         ::signal(SIGXFSZ, SIG_IGN);
-        struct rlimit rl{static_cast<rlim_t>(limit), static_cast<rlim_t>(limit)};
+        struct rlimit rl {
+          static_cast<rlim_t>(limit), static_cast<rlim_t>(limit)
+        };
         if (::setrlimit(RLIMIT_FSIZE, &rl) != 0) {
           std::perror("setrlimit");
           return 4;

@@ -58,12 +58,14 @@ checkpoint_image make_image(const std::string& job, std::uint64_t epoch, std::ui
   img.blobs["scheduler/empty"] = {};
   img.u64["scheduler/done_ranges"] = {0, epoch, epoch + 2, partitions};
   std::vector<double> cost(partitions);
-  for (std::uint64_t i = 0; i < partitions; ++i) cost[i] = 0.5 + static_cast<double>(i) * 0.25 + static_cast<double>(epoch);
+  for (std::uint64_t i = 0; i < partitions; ++i)
+    cost[i] = 0.5 + static_cast<double>(i) * 0.25 + static_cast<double>(epoch);
   img.f64["scheduler/cost"] = cost;
   for (std::uint64_t id = 0; id < partitions; ++id) {
     if (static_cast<int>(id % static_cast<std::uint64_t>(size)) != rank) continue;
     const std::size_t n = bytes_per_partition + static_cast<std::size_t>(id * 37 % 101);
-    img.partitions.push_back({partition_id{id}, step_t{epoch * 10}, "state", pattern(seed_of(job, epoch, 100 + id), n)});
+    img.partitions.push_back({partition_id{id}, step_t{epoch * 10}, "state",
+                              pattern(seed_of(job, epoch, 100 + id), n)});
     img.partitions.push_back({partition_id{id}, step_t{epoch * 10}, "result",
                               pattern(seed_of(job, epoch, 10000 + id), id % 3 == 0 ? 0 : 16)});
   }
@@ -174,7 +176,7 @@ child_result run_child(const std::vector<std::string>& argv, const std::vector<s
 }
 
 std::uint64_t peak_rss_bytes() {
-  struct rusage ru{};
+  struct rusage ru {};
   ::getrusage(RUSAGE_SELF, &ru);
   return static_cast<std::uint64_t>(ru.ru_maxrss) * 1024;
 }

@@ -35,8 +35,8 @@ checkpoint_image make_image(const std::string& job, std::uint64_t epoch, std::ui
 checkpoint_expectation expectation_for(const std::string& job);
 
 /// Writes make_image(job, epoch, ...) alone (MPI_COMM_SELF).
-commit_result write_epoch(const std::filesystem::path& dir, const std::string& job, std::uint64_t epoch,
-                          int keep = 3, std::size_t bytes_per_partition = 1000);
+commit_result write_epoch(const std::filesystem::path& dir, const std::string& job, std::uint64_t epoch, int keep = 3,
+                          std::size_t bytes_per_partition = 1000);
 
 /// The byte offset in the file of the first byte of dataset `path` (contiguous datasets), via H5Dget_offset.
 std::uint64_t dataset_offset(const std::filesystem::path& file, const std::string& path);

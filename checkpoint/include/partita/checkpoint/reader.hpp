@@ -11,9 +11,9 @@ namespace partita {
 
 /// What a restarting job requires of a checkpoint. Value type.
 struct checkpoint_expectation {
-  std::string job;               ///< must equal meta.job
-  std::uint64_t params_hash = 0; ///< must equal meta.params_hash
-  std::string model;             ///< must equal meta.model unless empty
+  std::string job;                ///< must equal meta.job
+  std::uint64_t params_hash = 0;  ///< must equal meta.params_hash
+  std::string model;              ///< must equal meta.model unless empty
 };
 
 /// Reads a whole checkpoint and checks it against `expect`.

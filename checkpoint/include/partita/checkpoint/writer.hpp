@@ -21,8 +21,8 @@ struct store_options {
 struct commit_result {
   std::filesystem::path file;  ///< the committed file, <dir>/<job>.<epoch>.h5
   epoch_t epoch;
-  std::uint64_t bytes = 0;     ///< size of the file
-  double seconds = 0;          ///< wall time of the whole commit (write, fsync, rename, LATEST, prune)
+  std::uint64_t bytes = 0;  ///< size of the file
+  double seconds = 0;       ///< wall time of the whole commit (write, fsync, rename, LATEST, prune)
 };
 
 /// Writes `local` as checkpoint epoch `local.meta.epoch` of job `local.meta.job` and commits it.

@@ -37,9 +37,9 @@ struct state_traits<heat_block> {
 struct heat_shape {
   std::uint64_t blocks_x = 4, blocks_y = 4, side = 32, steps = 200;
   double tol = 0;
-  std::uint64_t refine = 1;    ///< refined blocks redo their sweep this many times (the same result, more cost)
-  double refined = 0.25;       ///< the fraction of blocks (the lowest ids) that are refined
-  std::string output;          ///< a PGM file of the final field, or ""
+  std::uint64_t refine = 1;  ///< refined blocks redo their sweep this many times (the same result, more cost)
+  double refined = 0.25;     ///< the fraction of blocks (the lowest ids) that are refined
+  std::string output;        ///< a PGM file of the final field, or ""
   explicit heat_shape(const parameters& p);
 };
 iterative_job<heat_block> make_heat_job(const parameters& p);
@@ -71,7 +71,7 @@ struct pagerank_graph {
   double damping = 0.85, tol = 0;
   std::vector<std::vector<std::uint64_t>> out;  ///< out[u]: targets of u's edges, in edge order
   std::vector<std::vector<std::uint64_t>> in;   ///< in[v]: sources, sorted ascending
-  std::vector<std::uint64_t> starts;           ///< block b holds vertices [starts[b], starts[b+1])
+  std::vector<std::uint64_t> starts;            ///< block b holds vertices [starts[b], starts[b+1])
   std::uint64_t block_of(std::uint64_t v) const;
 };
 std::shared_ptr<const pagerank_graph> make_pagerank_graph(const parameters& p);

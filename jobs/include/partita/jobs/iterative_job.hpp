@@ -3,13 +3,13 @@
 /// `step(state, halos, ctx)` and named global reductions that decide when to stop.
 
 #include <algorithm>
-#include <cstring>
-#include <span>
 #include <concepts>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <memory>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -154,7 +154,8 @@ class iterative_job {
   }
   /// A named reduction with a built-in operator (sum, min, max) over value(state) after every step.
   iterative_job& reduce(std::string name, reduce_op op, value_fn value) {
-    if (op == reduce_op::custom) throw usage_error("reduction '" + name + "': pass the combine function for a custom operator");
+    if (op == reduce_op::custom)
+      throw usage_error("reduction '" + name + "': pass the combine function for a custom operator");
     reductions_.push_back({{std::move(name), op}, std::move(value), nullptr});
     return *this;
   }
@@ -282,7 +283,8 @@ class detail_iterative_adapter final : public iterative_job_model {
     std::vector<State> out;
     out.reserve(states.size());
     for (auto& s : states) out.push_back(std::move(get(*s)));
-    if (job_.finish_) job_.finish_(partita::reductions(steps, names_, std::vector<double>(values.begin(), values.end())), out);
+    if (job_.finish_)
+      job_.finish_(partita::reductions(steps, names_, std::vector<double>(values.begin(), values.end())), out);
     if (sink_) *sink_ = std::move(out);
   }
 

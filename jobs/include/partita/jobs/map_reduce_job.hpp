@@ -26,7 +26,9 @@ namespace partita {
 
 namespace detail {
 template <class T>
-concept streamable = requires(std::ostream& os, const T& v) { os << v; };
+concept streamable = requires(std::ostream& os, const T& v) {
+  os << v;
+};
 
 template <class Result>
 std::string default_describe(const Result& r) {
@@ -89,15 +91,13 @@ class map_reduce_job {
   }
   /// The kernel: Result(const partition&, context&). Called concurrently on many threads.
   template <class F>
-    requires std::is_invocable_r_v<Result, F&, const partition&, context&>
-  map_reduce_job& kernel(F f) {
+  requires std::is_invocable_r_v<Result, F&, const partition&, context&> map_reduce_job& kernel(F f) {
     kernel_ = std::move(f);
     return *this;
   }
   /// The associative combine: void(Result& into, Result&& next). Called on the scheduler rank in id order.
   template <class F>
-    requires std::is_invocable_v<F&, Result&, Result&&>
-  map_reduce_job& combine(F f) {
+  requires std::is_invocable_v<F&, Result&, Result&&> map_reduce_job& combine(F f) {
     combine_ = std::move(f);
     return *this;
   }
@@ -135,7 +135,8 @@ template <class Result>
 class map_job_adapter final : public map_job_model {
  public:
   map_job_adapter(std::string name, std::uint64_t count, typename map_reduce_job<Result>::partition_fn make,
-                  typename map_reduce_job<Result>::kernel_fn kernel, typename map_reduce_job<Result>::combine_fn combine,
+                  typename map_reduce_job<Result>::kernel_fn kernel,
+                  typename map_reduce_job<Result>::combine_fn combine,
                   typename map_reduce_job<Result>::describe_fn describe, parameters params)
       : name_(std::move(name)), count_(count), make_(std::move(make)), kernel_(std::move(kernel)),
         combine_(std::move(combine)), describe_(std::move(describe)), params_(std::move(params)) {}

@@ -11,8 +11,8 @@ namespace partita {
 /// results are combined.
 struct partition {
   partition_id id{0};
-  double cost_hint = 0;   ///< relative cost estimate for the `cost` policy; 0 = unknown
-  std::string payload;    ///< whatever the kernel needs (a file name, a tile, parameters)
+  double cost_hint = 0;  ///< relative cost estimate for the `cost` policy; 0 = unknown
+  std::string payload;   ///< whatever the kernel needs (a file name, a tile, parameters)
 };
 
 }  // namespace partita

@@ -3,8 +3,8 @@
 
 #include <cstddef>
 #include <functional>
-#include <span>
 #include <memory>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -42,8 +42,8 @@ using built_job = std::variant<std::unique_ptr<map_job_model>, std::unique_ptr<i
 
 /// A job the CLI can run by name.
 struct registered_job {
-  std::string name;          ///< stable: logs, traces and checkpoints find the job by it
-  std::string description;   ///< one line for `partita jobs`
+  std::string name;         ///< stable: logs, traces and checkpoints find the job by it
+  std::string description;  ///< one line for `partita jobs`
   std::vector<job_parameter> params;
   /// How it is built: its model is the factory's.
   std::variant<map_reduce_factory, iterative_factory> factory;

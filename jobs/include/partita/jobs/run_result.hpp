@@ -36,9 +36,7 @@ class run_result {
     return value_;
   }
   /// Every partition's final state in id order (on the coordinating rank; empty elsewhere). Throws like value().
-  const std::vector<State>& states() const
-    requires(!std::is_same_v<State, no_states>)
-  {
+  const std::vector<State>& states() const requires(!std::is_same_v<State, no_states>) {
     check_completed();
     return states_;
   }

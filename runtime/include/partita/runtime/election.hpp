@@ -26,9 +26,9 @@ struct election_candidate {
 /// The outcome, the same scheduler on every rank; `reason` is filled on the chosen rank.
 struct election_result {
   rank_t scheduler{0};
-  bool overridden = false;    ///< --scheduler-rank chose it
-  bool all_suspect = false;   ///< every node was suspect; the best of them was taken
-  std::string reason;         ///< why this rank (on the chosen rank only)
+  bool overridden = false;   ///< --scheduler-rank chose it
+  bool all_suspect = false;  ///< every node was suspect; the best of them was taken
+  std::string reason;        ///< why this rank (on the chosen rank only)
 };
 
 /// The candidate this rank is, from the node map and the set of suspect hosts.

@@ -95,8 +95,8 @@ namespace detail {
 
 /// Checks an MPI call; on failure throws partita::mpi_error naming the call and MPI's error string.
 /// Needs MPI_ERRORS_RETURN on the communicator (the session sets it).
-#define PARTITA_MPI(...)                                                  \
-  do {                                                                    \
-    const int partita_mpi_rc_ = (__VA_ARGS__);                            \
+#define PARTITA_MPI(...)                                                                         \
+  do {                                                                                           \
+    const int partita_mpi_rc_ = (__VA_ARGS__);                                                   \
     if (partita_mpi_rc_ != 0) ::partita::detail::throw_mpi_error(#__VA_ARGS__, partita_mpi_rc_); \
   } while (0)

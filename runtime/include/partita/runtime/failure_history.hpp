@@ -23,9 +23,9 @@
 namespace partita {
 
 struct failure_event {
-  std::string host;                                              ///< "-": not tied to a node
-  std::optional<std::chrono::system_clock::time_point> when;     ///< absent on untimed (hand-written) lines
-  std::string reason;                                            ///< the text after '#', trimmed
+  std::string host;                                           ///< "-": not tied to a node
+  std::optional<std::chrono::system_clock::time_point> when;  ///< absent on untimed (hand-written) lines
+  std::string reason;                                         ///< the text after '#', trimmed
 };
 
 /// Every event in the file, in file order. A missing file is an empty history; blank lines and lines

@@ -16,19 +16,19 @@ enum class launcher { none, slurm, open_mpi };
 /// What the launcher told this process. Value type.
 struct launch_env {
   launcher kind = launcher::none;
-  std::optional<std::string> job_id;              ///< SLURM_JOB_ID
-  std::vector<std::string> nodes;                 ///< SLURM_JOB_NODELIST / SLURM_NODELIST, expanded
-  std::optional<int> cpus_per_task;               ///< SLURM_CPUS_PER_TASK
+  std::optional<std::string> job_id;                                  ///< SLURM_JOB_ID
+  std::vector<std::string> nodes;                                     ///< SLURM_JOB_NODELIST / SLURM_NODELIST, expanded
+  std::optional<int> cpus_per_task;                                   ///< SLURM_CPUS_PER_TASK
   std::optional<std::chrono::system_clock::time_point> job_end_time;  ///< SLURM_JOB_END_TIME
-  std::optional<int> restart_count;               ///< SLURM_RESTART_COUNT (requeues so far)
-  std::optional<int> world_rank;                  ///< OMPI_COMM_WORLD_RANK, PMIX_RANK or SLURM_PROCID
-  std::optional<int> world_size;                  ///< OMPI_COMM_WORLD_SIZE or SLURM_NTASKS
-  std::optional<int> local_rank;                  ///< OMPI_COMM_WORLD_LOCAL_RANK or SLURM_LOCALID
-  int cpus_per_rank = 1;  ///< SLURM_CPUS_PER_TASK if set, else the CPUs in this process's affinity mask
+  std::optional<int> restart_count;                                   ///< SLURM_RESTART_COUNT (requeues so far)
+  std::optional<int> world_rank;  ///< OMPI_COMM_WORLD_RANK, PMIX_RANK or SLURM_PROCID
+  std::optional<int> world_size;  ///< OMPI_COMM_WORLD_SIZE or SLURM_NTASKS
+  std::optional<int> local_rank;  ///< OMPI_COMM_WORLD_LOCAL_RANK or SLURM_LOCALID
+  int cpus_per_rank = 1;          ///< SLURM_CPUS_PER_TASK if set, else the CPUs in this process's affinity mask
 
   /// Seconds of wall time left, if the launcher gave an end time.
-  std::optional<double> seconds_left(std::chrono::system_clock::time_point now =
-                                         std::chrono::system_clock::now()) const;
+  std::optional<double> seconds_left(
+      std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
 };
 
 /// Looks up one environment variable; tests pass a fake.

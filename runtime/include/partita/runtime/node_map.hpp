@@ -11,10 +11,10 @@ namespace partita {
 
 /// A snapshot of the job's nodes. Value type; identical on every rank of the communicator it was built on.
 struct node_map {
-  std::vector<int> node_of_rank;                 ///< node index of each rank
-  std::vector<std::string> hosts;                ///< host name of each node index
-  std::vector<int> ranks_on_node;                ///< how many ranks each node runs
-  std::vector<std::uint64_t> free_memory;        ///< bytes available on each node (MemAvailable)
+  std::vector<int> node_of_rank;           ///< node index of each rank
+  std::vector<std::string> hosts;          ///< host name of each node index
+  std::vector<int> ranks_on_node;          ///< how many ranks each node runs
+  std::vector<std::uint64_t> free_memory;  ///< bytes available on each node (MemAvailable)
 
   int node_count() const { return static_cast<int>(hosts.size()); }
   int node_of(int rank) const { return node_of_rank.at(static_cast<std::size_t>(rank)); }

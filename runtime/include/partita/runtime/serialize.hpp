@@ -83,8 +83,8 @@ bytes serialize(const T& value) {
 template <class T>
 T deserialize(std::span<const std::byte> in) {
   if constexpr (detail::is_plain_v<T>) {
-    if (in.size() != sizeof(T)) throw error("deserialize: expected " + std::to_string(sizeof(T)) +
-                                            " bytes, got " + std::to_string(in.size()));
+    if (in.size() != sizeof(T))
+      throw error("deserialize: expected " + std::to_string(sizeof(T)) + " bytes, got " + std::to_string(in.size()));
     T value;
     std::memcpy(&value, in.data(), sizeof(T));
     return value;

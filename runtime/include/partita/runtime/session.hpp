@@ -5,17 +5,21 @@
 
 #include <chrono>
 #include <memory>
-#include <string_view>
-#include <vector>
 #include <partita/runtime/ids.hpp>
 #include <partita/runtime/launch_env.hpp>
 #include <partita/runtime/node_map.hpp>
+#include <string_view>
+#include <vector>
 
 namespace partita {
 
 /// MPI thread support a job needs.
-enum class thread_level { single = MPI_THREAD_SINGLE, funneled = MPI_THREAD_FUNNELED,
-                          serialized = MPI_THREAD_SERIALIZED, multiple = MPI_THREAD_MULTIPLE };
+enum class thread_level {
+  single = MPI_THREAD_SINGLE,
+  funneled = MPI_THREAD_FUNNELED,
+  serialized = MPI_THREAD_SERIALIZED,
+  multiple = MPI_THREAD_MULTIPLE
+};
 
 struct session_options {
   thread_level threads = thread_level::funneled;  ///< the least MPI thread support acceptable

@@ -23,7 +23,9 @@ struct message {
   bytes payload;
 
   template <class T>
-  T as() const { return deserialize<T>(payload); }
+  T as() const {
+    return deserialize<T>(payload);
+  }
 };
 
 namespace detail {
@@ -60,17 +62,21 @@ class transport_core {
 /// no other thread can take the message. Not thread-safe: one thread per transport (the comm thread).
 /// Non-copyable, non-movable; a view over the communicator, which it does not own.
 template <class Tag>
-  requires std::is_enum_v<Tag>
+requires std::is_enum_v<Tag>
 class transport {
  public:
   explicit transport(MPI_Comm comm) : core_(comm) {}
 
   /// Sends `value` (serialized) to rank `to`. Returns at once; cost: one serialization and one MPI_Isend.
   template <class T>
-  void send(rank_t to, Tag tag, const T& value) { core_.send(to.value, static_cast<int>(tag), serialize(value)); }
+  void send(rank_t to, Tag tag, const T& value) {
+    core_.send(to.value, static_cast<int>(tag), serialize(value));
+  }
 
   /// Sends bytes as they are.
-  void send_bytes(rank_t to, Tag tag, bytes payload) { core_.send(to.value, static_cast<int>(tag), std::move(payload)); }
+  void send_bytes(rank_t to, Tag tag, bytes payload) {
+    core_.send(to.value, static_cast<int>(tag), std::move(payload));
+  }
 
   /// A message, if one is waiting (any tag, any source). Never blocks.
   std::optional<message<Tag>> poll() { return take(MPI_ANY_TAG, std::chrono::nanoseconds{-1}); }

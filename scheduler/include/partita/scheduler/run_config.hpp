@@ -32,41 +32,42 @@ struct injected_failure {
   }
   /// The spec in its normal form (what the failure history records).
   std::string text() const {
-    return (rank ? "kill:rank=" + std::to_string(*rank) : std::string("kill:scheduler")) + ":after=" +
-           std::to_string(after);
+    return (rank ? "kill:rank=" + std::to_string(*rank) : std::string("kill:scheduler")) +
+           ":after=" + std::to_string(after);
   }
   friend bool operator==(const injected_failure&, const injected_failure&) = default;
 };
 
 /// Where and how the job starts on its ranks: both models. Value type.
 struct launch_options {
-  int threads = 0;                       ///< --threads per rank; 0: SLURM_CPUS_PER_TASK or the affinity mask
-  std::uint64_t seed = 1;                ///< --seed for the per-partition random streams
-  std::optional<int> scheduler_rank;     ///< --scheduler-rank N overrides the election
-  std::filesystem::path failure_history; ///< --failure-history F (see run_config::failure_history_file())
-  std::optional<injected_failure> inject; ///< --inject kill:rank=R:after=K | kill:scheduler:after=K
+  int threads = 0;                         ///< --threads per rank; 0: SLURM_CPUS_PER_TASK or the affinity mask
+  std::uint64_t seed = 1;                  ///< --seed for the per-partition random streams
+  std::optional<int> scheduler_rank;       ///< --scheduler-rank N overrides the election
+  std::filesystem::path failure_history;   ///< --failure-history F (see run_config::failure_history_file())
+  std::optional<injected_failure> inject;  ///< --inject kill:rank=R:after=K | kill:scheduler:after=K
   friend bool operator==(const launch_options&, const launch_options&) = default;
 };
 
 /// How the map/reduce scheduler hands out partitions (docs/design.md, "Scheduler and workers"). An iterative job
 /// places partitions by measured cost instead and refuses every one of these that is not at its default. Value type.
 struct dispatch_options {
-  std::string policy = "adaptive";       ///< --policy: static, dynamic, guided, factoring, adaptive, cost
-  std::uint64_t chunk = 0;               ///< --chunk: partitions per chunk for dynamic, a floor for the others; 0: measured
-  int prefetch = 2;                      ///< --prefetch: chunks a worker rank keeps queued beyond one per thread (at least; detail::prefetch_depth)
-  int max_chunks_per_message = 0;        ///< chunks one request may ask for; 0: as many as the worker lacks
-  bool scheduler_runs_partitions = true; ///< --dedicated-scheduler turns it off
-  bool speculate = true;                 ///< --speculate / --no-speculate: idle workers run copies of stragglers
-  double speculation_factor = 3.0;       ///< --speculation-factor K: overdue after K × the expected time (>= 0.1 s)
-  int scheduler_levels = 0;              ///< --scheduler-levels 1|2; 0: two levels from 1024 ranks on (docs/design.md)
-  int ranks_per_node = 0;                ///< --ranks-per-node k: every k ranks are a "node" for two levels; 0: real nodes
+  std::string policy = "adaptive";  ///< --policy: static, dynamic, guided, factoring, adaptive, cost
+  std::uint64_t chunk = 0;          ///< --chunk: partitions per chunk for dynamic, a floor for the others; 0: measured
+  int prefetch =
+      2;  ///< --prefetch: chunks a worker rank keeps queued beyond one per thread (at least; detail::prefetch_depth)
+  int max_chunks_per_message = 0;         ///< chunks one request may ask for; 0: as many as the worker lacks
+  bool scheduler_runs_partitions = true;  ///< --dedicated-scheduler turns it off
+  bool speculate = true;                  ///< --speculate / --no-speculate: idle workers run copies of stragglers
+  double speculation_factor = 3.0;        ///< --speculation-factor K: overdue after K × the expected time (>= 0.1 s)
+  int scheduler_levels = 0;               ///< --scheduler-levels 1|2; 0: two levels from 1024 ranks on (docs/design.md)
+  int ranks_per_node = 0;  ///< --ranks-per-node k: every k ranks are a "node" for two levels; 0: real nodes
   friend bool operator==(const dispatch_options&, const dispatch_options&) = default;
 };
 
 /// How silent peers are found and what happens when one is lost: both models. Value type.
 struct liveness_options {
-  double heartbeat_seconds = 1.0;        ///< a silent peer sends a heartbeat this often
-  double timeout_seconds = 60.0;         ///< a peer silent this long is lost
+  double heartbeat_seconds = 1.0;  ///< a silent peer sends a heartbeat this often
+  double timeout_seconds = 60.0;   ///< a peer silent this long is lost
   /// --failover / --no-failover: when the scheduler is lost, the survivors elect a new one and the job goes on in
   /// the same run (needs `mpirun --enable-recovery`). -1: on exactly when running under it.
   int failover = -1;
@@ -79,13 +80,14 @@ struct liveness_options {
 /// directory. Value type.
 struct checkpoint_options {
   std::optional<std::filesystem::path> checkpoint_dir;  ///< --checkpoint-dir D
-  int keep = 3;                                 ///< --keep N: committed checkpoints kept per job
-  std::uint64_t checkpoint_every_partitions = 0;  ///< --checkpoint-every N: after N more results, or steps of an iterative job (0: off)
-  double checkpoint_every_seconds = 0;          ///< --checkpoint-every Ts: after T seconds (0: off)
-  bool checkpoint_interval_auto = false;        ///< --checkpoint-interval auto: Young/Daly
-  double mtti_seconds = 0;                      ///< --mtti S: mean time to interrupt (0: from the failure history)
-  std::optional<double> walltime_seconds;       ///< --walltime: overrides SLURM_JOB_END_TIME (seconds from start)
-  std::optional<std::string> restart;           ///< --restart auto | FILE
+  int keep = 3;                                         ///< --keep N: committed checkpoints kept per job
+  std::uint64_t checkpoint_every_partitions =
+      0;  ///< --checkpoint-every N: after N more results, or steps of an iterative job (0: off)
+  double checkpoint_every_seconds = 0;     ///< --checkpoint-every Ts: after T seconds (0: off)
+  bool checkpoint_interval_auto = false;   ///< --checkpoint-interval auto: Young/Daly
+  double mtti_seconds = 0;                 ///< --mtti S: mean time to interrupt (0: from the failure history)
+  std::optional<double> walltime_seconds;  ///< --walltime: overrides SLURM_JOB_END_TIME (seconds from start)
+  std::optional<std::string> restart;      ///< --restart auto | FILE
   friend bool operator==(const checkpoint_options&, const checkpoint_options&) = default;
 };
 
@@ -93,22 +95,28 @@ struct checkpoint_options {
 struct output_options {
   std::optional<std::filesystem::path> summary_json;  ///< --summary-json F
   std::optional<std::filesystem::path> trace;         ///< --trace F (Chrome trace-event JSON)
-  bool quiet = false;                    ///< no progress line or summary text
-  double progress_interval_seconds = 5;  ///< log-line progress period when stderr is not a terminal
+  bool quiet = false;                                 ///< no progress line or summary text
+  double progress_interval_seconds = 5;               ///< log-line progress period when stderr is not a terminal
   friend bool operator==(const output_options&, const output_options&) = default;
 };
 
 /// How an iterative job rebalances (docs/design.md, "Iterative jobs"). A map/reduce job refuses every one of these
 /// that is not at its default. Value type.
 struct iterative_options {
-  std::uint64_t rebalance_every_steps = 0;  ///< --rebalance-every K: re-place partitions by measured cost every K steps (0: off)
-  double imbalance_threshold = 1.1;         ///< --imbalance-threshold X: re-place when max/mean busy per rank passes X (0: off)
+  std::uint64_t
+      rebalance_every_steps = 0;  ///< --rebalance-every K: re-place partitions by measured cost every K steps (0: off)
+  double
+      imbalance_threshold = 1.1;  ///< --imbalance-threshold X: re-place when max/mean busy per rank passes X (0: off)
   friend bool operator==(const iterative_options&, const iterative_options&) = default;
 };
 
 /// The whole configuration of a run: its parts, each readable by itself (`const dispatch_options& d = config;`),
 /// their fields reachable directly (`config.policy`). Value type.
-struct run_config : launch_options, dispatch_options, liveness_options, checkpoint_options, output_options,
+struct run_config : launch_options,
+                    dispatch_options,
+                    liveness_options,
+                    checkpoint_options,
+                    output_options,
                     iterative_options {
   /// The failure history the job reads (runtime/failure_history.hpp): --failure-history, else
   /// <checkpoint dir>/failure-history (where slurm/partita-launch.sh writes by default), else none.

@@ -22,8 +22,8 @@ namespace partita::detail {
 class bad_dataset : public checkpoint_error {
  public:
   bad_dataset(const std::string& file, std::string dataset, std::string problem)
-      : checkpoint_error(file, "dataset " + dataset + ": " + problem),
-        dataset_(std::move(dataset)), problem_(std::move(problem)) {}
+      : checkpoint_error(file, "dataset " + dataset + ": " + problem), dataset_(std::move(dataset)),
+        problem_(std::move(problem)) {}
   const std::string& dataset() const noexcept { return dataset_; }
   const std::string& problem() const noexcept { return problem_; }
 

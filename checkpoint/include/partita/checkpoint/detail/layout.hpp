@@ -30,9 +30,9 @@ inline constexpr std::string_view meta_row_path = "/meta";
 inline constexpr const char* checksum_name = "CRC-32 (IEEE 802.3; zlib crc32, Boost crc_32_type)";
 
 /// Bounds a reader applies before it allocates, on top of "not larger than the file".
-inline constexpr std::size_t max_string_bytes = 4096;             ///< attribute strings, manifest paths
-inline constexpr std::uint64_t max_manifest_rows = 1ull << 28;    ///< 268M datasets
-inline constexpr std::uint64_t max_dataset_bytes = 1ull << 40;    ///< 1 TiB per dataset
+inline constexpr std::size_t max_string_bytes = 4096;           ///< attribute strings, manifest paths
+inline constexpr std::uint64_t max_manifest_rows = 1ull << 28;  ///< 268M datasets
+inline constexpr std::uint64_t max_dataset_bytes = 1ull << 40;  ///< 1 TiB per dataset
 
 /// The element type of a dataset.
 enum class dataset_kind : std::uint8_t { blob = 0, u64 = 1, f64 = 2 };
@@ -47,7 +47,9 @@ struct manifest_row {
   std::uint32_t crc = 0;
   std::uint64_t step = 0;
   template <class Archive>
-  void serialize(Archive& ar, unsigned) { ar & path & bytes & crc & step; }
+  void serialize(Archive& ar, unsigned) {
+    ar& path& bytes& crc& step;
+  }
 };
 
 /// The elements of a dataset's bytes (little-endian, as read_dataset returns them) as values of T (uint64 or

@@ -23,7 +23,9 @@ struct dataset_entry {
   std::uint64_t index = 0;  // position in the owner's partition list, or in rank 0's scheduler list
   dataset_kind element_kind() const noexcept { return static_cast<dataset_kind>(kind); }
   template <class Archive>
-  void serialize(Archive& ar, unsigned) { ar & row & kind & id & owner & index; }
+  void serialize(Archive& ar, unsigned) {
+    ar& row& kind& id& owner& index;
+  }
 };
 
 /// What rank 0 decides and broadcasts: the metadata, where the file goes, and the scheduler datasets (blobs,
@@ -37,8 +39,8 @@ struct write_plan {
   std::vector<dataset_entry> scheduler;
   template <class Archive>
   void serialize(Archive& ar, unsigned) {
-    ar & job & model & code_version & dir & params_hash & epoch & step & partition_count & rank_count &
-        format_version & keep & scheduler;
+    ar& job& model& code_version& dir& params_hash& epoch& step& partition_count& rank_count& format_version& keep&
+        scheduler;
   }
   /// The metadata as the file stores it (code_version and format_version those of this build).
   checkpoint_meta meta() const;

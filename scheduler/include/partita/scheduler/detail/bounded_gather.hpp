@@ -63,7 +63,8 @@ class bounded_gather {
   /// run() with nothing to do between messages.
   template <class OnMessage>
   int run(clock::time_point deadline, std::chrono::milliseconds poll, OnMessage&& on_message) {
-    return run(deadline, poll, std::forward<OnMessage>(on_message), [] {}, [] { return false; });
+    return run(
+        deadline, poll, std::forward<OnMessage>(on_message), [] {}, [] { return false; });
   }
 
  private:

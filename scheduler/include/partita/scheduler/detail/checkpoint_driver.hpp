@@ -83,8 +83,8 @@ class checkpoint_driver {
   /// Collective over `comm` (MPI_COMM_SELF when the scheduler writes alone). `progress_text` goes into the log
   /// line ("120 of 1000 partitions done"). On failure: `required` throws checkpoint_error; `optional` logs,
   /// returns nullopt and the next trigger tries again (the previous checkpoint stays valid).
-  std::optional<commit_result> write(MPI_Comm comm, checkpoint_image& image, const std::string& why, checkpoint_need need,
-                                     std::uint64_t progress, const std::string& progress_text);
+  std::optional<commit_result> write(MPI_Comm comm, checkpoint_image& image, const std::string& why,
+                                     checkpoint_need need, std::uint64_t progress, const std::string& progress_text);
 
   /// Every rank's part of one collective checkpoint, numbered `epoch` by the deciding rank (its next_epoch(), sent to
   /// the others with the decision). Collective over `comm`. The deciding rank does as write(); a joining rank writes

@@ -17,21 +17,19 @@ class wire_writer {
  public:
   explicit wire_writer(bytes& out) : out_(out) {}
   template <class T>
-    requires std::is_trivially_copyable_v<T>
+  requires std::is_trivially_copyable_v<T>
   void put(const T& v) {
     const auto* b = reinterpret_cast<const std::byte*>(&v);
     out_.insert(out_.end(), b, b + sizeof(T));
   }
   template <class T>
-    requires std::is_trivially_copyable_v<T>
+  requires std::is_trivially_copyable_v<T>
   void put_array(std::span<const T> v) {
     put<std::uint64_t>(v.size());
     const auto* b = reinterpret_cast<const std::byte*>(v.data());
     out_.insert(out_.end(), b, b + v.size_bytes());
   }
-  void put_string(const std::string& s) {
-    put_array(std::span<const char>(s.data(), s.size()));
-  }
+  void put_string(const std::string& s) { put_array(std::span<const char>(s.data(), s.size())); }
 
  private:
   bytes& out_;
@@ -41,8 +39,7 @@ class wire_reader {
  public:
   explicit wire_reader(std::span<const std::byte> in) : in_(in) {}
   template <class T>
-    requires std::is_trivially_copyable_v<T>
-  T get() {
+  requires std::is_trivially_copyable_v<T> T get() {
     need(sizeof(T));
     T v;
     std::memcpy(&v, in_.data() + pos_, sizeof(T));
@@ -50,7 +47,7 @@ class wire_reader {
     return v;
   }
   template <class T>
-    requires std::is_trivially_copyable_v<T>
+  requires std::is_trivially_copyable_v<T>
   void get_array(std::vector<T>& out) {
     const auto n = get<std::uint64_t>();
     if (n > (in_.size() - pos_) / sizeof(T)) throw error("malformed scheduler message: array longer than the message");

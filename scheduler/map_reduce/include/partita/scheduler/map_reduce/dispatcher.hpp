@@ -21,19 +21,19 @@
 namespace partita {
 
 struct dispatcher_options {
-  std::uint64_t fixed_chunk = 0;         ///< --chunk: a floor for every policy (0: measured)
+  std::uint64_t fixed_chunk = 0;  ///< --chunk: a floor for every policy (0: measured)
   /// A cap on every chunk (unless --chunk asks for more): results that finish out of id order wait on the
   /// scheduler until the fold reaches them, so the first chunks of factoring policies (a quarter of a 10^9 job)
   /// would hold hundreds of millions of results. 65536 partitions are milliseconds of work when partitions are
   /// that many and that small.
   std::uint64_t max_chunk = std::uint64_t{1} << 16;
-  std::vector<float> costs;              ///< per-partition cost for the cost policy's order (measured earlier or
-                                         ///< hinted; NaN or missing: unknown); empty = unknown
-  id_set done;                           ///< partitions already committed (restart)
+  std::vector<float> costs;  ///< per-partition cost for the cost policy's order (measured earlier or
+                             ///< hinted; NaN or missing: unknown); empty = unknown
+  id_set done;               ///< partitions already committed (restart)
   /// Partitions already running on a worker (a scheduler failover adopts what the survivors run): handed to that
   /// worker as if assigned now; ids done or listed twice are skipped.
   std::vector<std::pair<int, std::vector<id_range>>> held;
-  speculation_options speculation;       ///< off unless enabled (the driver turns it on from run_config)
+  speculation_options speculation;  ///< off unless enabled (the driver turns it on from run_config)
   /// Workers (indices) that split every chunk into one piece per thread: node schedulers (docs/design.md,
   /// "Two-level scheduling"). Such a worker's chunk is sized as one chunk per thread handed out in a row, so the
   /// scheduler takes, records and sends one chunk where it would otherwise handle one per thread.
@@ -42,12 +42,12 @@ struct dispatcher_options {
 
 /// Per-worker accounting the summary reports.
 struct worker_tally {
-  std::uint64_t partitions = 0;    ///< results committed from this worker
-  std::uint64_t chunks = 0;        ///< chunks handed to it
-  std::uint64_t messages = 0;      ///< assignment messages sent to it
-  double busy_seconds = 0;         ///< sum of its partitions' measured times
-  std::uint64_t copies = 0;        ///< speculative copies handed to it
-  std::uint64_t copies_won = 0;    ///< of those, committed (its copy finished before the original)
+  std::uint64_t partitions = 0;  ///< results committed from this worker
+  std::uint64_t chunks = 0;      ///< chunks handed to it
+  std::uint64_t messages = 0;    ///< assignment messages sent to it
+  double busy_seconds = 0;       ///< sum of its partitions' measured times
+  std::uint64_t copies = 0;      ///< speculative copies handed to it
+  std::uint64_t copies_won = 0;  ///< of those, committed (its copy finished before the original)
   bool lost = false;
 };
 
@@ -128,11 +128,11 @@ class dispatcher {
   using held_chunk = detail::held_chunk;
   struct worker {
     int threads = 1;
-    std::deque<held_chunk> held;  // chunks handed out, pruned from the front once done
-    std::uint64_t unfinished = 0; // partitions handed to it and not reported done
+    std::deque<held_chunk> held;   // chunks handed out, pruned from the front once done
+    std::uint64_t unfinished = 0;  // partitions handed to it and not reported done
     worker_tally tally;
-    id_range block;               // static policy: this worker's block cursor
-    bool splits = false;          // it splits each chunk into one piece per thread (a node scheduler)
+    id_range block;       // static policy: this worker's block cursor
+    bool splits = false;  // it splits each chunk into one piece per thread (a node scheduler)
   };
   /// The straggler watch's view of workers_ and done_ (detail::holdings), made for one call.
   class holdings_view;
@@ -161,19 +161,19 @@ class dispatcher {
   id_set done_;
   std::uint64_t done_count_ = 0;
   std::uint64_t unassigned_ = 0;
-  std::uint64_t consumed_to_ = 0;            // take_range: where it stopped
-  std::uint64_t cursor_ = 0;                 // by_id: next id; by_cost: next index into order_
-  std::vector<std::uint64_t> order_;         // by_cost: ids, longest first (bounded: cost_policy_limit)
-  id_set retry_;                             // ids requeued after a loss (lowest first)
-  id_set adopted_;                           // handed out at construction (options.held): the queue skips them
-  double ema_partition_ = 0;                 // mean seconds per partition, all workers
-  double ema_message_ = 0;                   // scheduler seconds per message
-  double ema_chunks_ = 0;                    // chunks handed out per message (node schedulers ask for many)
-  std::uint64_t chunks_since_note_ = 0;      // chunks handed out since the last note_message_cost
-  double speed_sum_ = 0;                     // sum of counted_speed() over the workers (note_speed)
-  std::uint64_t speeds_counted_ = 0;         // how many workers it sums
-  std::size_t speed_updates_ = 0;            // since the sum was last made afresh
-  detail::straggler_watch watch_;            // measured times, overdue partitions, speculative copies
+  std::uint64_t consumed_to_ = 0;        // take_range: where it stopped
+  std::uint64_t cursor_ = 0;             // by_id: next id; by_cost: next index into order_
+  std::vector<std::uint64_t> order_;     // by_cost: ids, longest first (bounded: cost_policy_limit)
+  id_set retry_;                         // ids requeued after a loss (lowest first)
+  id_set adopted_;                       // handed out at construction (options.held): the queue skips them
+  double ema_partition_ = 0;             // mean seconds per partition, all workers
+  double ema_message_ = 0;               // scheduler seconds per message
+  double ema_chunks_ = 0;                // chunks handed out per message (node schedulers ask for many)
+  std::uint64_t chunks_since_note_ = 0;  // chunks handed out since the last note_message_cost
+  double speed_sum_ = 0;                 // sum of counted_speed() over the workers (note_speed)
+  std::uint64_t speeds_counted_ = 0;     // how many workers it sums
+  std::size_t speed_updates_ = 0;        // since the sum was last made afresh
+  detail::straggler_watch watch_;        // measured times, overdue partitions, speculative copies
 };
 
 }  // namespace partita

@@ -14,21 +14,26 @@
 #include <vector>
 
 #include <partita/scheduler/map_reduce/dispatcher.hpp>
-#include <partita/scheduler/trace_slice.hpp>
 #include <partita/scheduler/map_reduce/job_model.hpp>
+#include <partita/scheduler/trace_slice.hpp>
 
 namespace partita {
 
 /// Results of finished partitions, packed: ids[i]'s result is data[ends[i-1], ends[i]). Value type.
 struct result_batch {
   std::vector<std::uint64_t> ids;
-  std::vector<std::uint64_t> nanos;   ///< measured kernel time of each partition
+  std::vector<std::uint64_t> nanos;  ///< measured kernel time of each partition
   std::vector<std::uint32_t> ends;
   bytes data;
 
   std::size_t size() const noexcept { return ids.size(); }
   bool empty() const noexcept { return ids.empty(); }
-  void clear() noexcept { ids.clear(); nanos.clear(); ends.clear(); data.clear(); }
+  void clear() noexcept {
+    ids.clear();
+    nanos.clear();
+    ends.clear();
+    data.clear();
+  }
   std::span<const std::byte> result(std::size_t i) const {
     const std::uint32_t begin = i == 0 ? 0 : ends[i - 1];
     return {data.data() + begin, ends[i] - begin};
@@ -56,8 +61,8 @@ struct kernel_failure {
 class executor {
  public:
   /// `rank` is what kernels see as context::rank().
-  executor(map_job_model& job, int threads, std::uint64_t seed, bool trace,
-           std::chrono::steady_clock::time_point t0, rank_t rank = rank_t{0});
+  executor(map_job_model& job, int threads, std::uint64_t seed, bool trace, std::chrono::steady_clock::time_point t0,
+           rank_t rank = rank_t{0});
   ~executor();
   executor(const executor&) = delete;
   executor& operator=(const executor&) = delete;
@@ -120,7 +125,7 @@ class executor {
   std::atomic<std::uint64_t> kernel_cpu_ns_{0};
   std::atomic<std::int64_t> chunk_ns_{0};  // moving average of a chunk's wall time (0: none finished yet)
   mutable std::mutex mutex_;
-  std::condition_variable event_;   // signalled (under mutex_) when events_ grows
+  std::condition_variable event_;  // signalled (under mutex_) when events_ grows
   std::atomic<std::uint64_t> events_{0};
   std::uint64_t drained_events_ = 0;  // events() at the last drain (the comm thread's)
   std::atomic<bool> failed_{false};   // failure_ is set

@@ -19,13 +19,13 @@ enum class queue_order {
 
 /// What a policy sees when it sizes the next chunk for one worker.
 struct chunk_request {
-  std::uint64_t remaining = 0;     ///< partitions not yet handed out
-  std::uint64_t total = 0;         ///< partitions in the job
-  int total_threads = 1;           ///< P: threads over all workers
-  int worker_threads = 1;          ///< threads of the worker asking
-  double worker_speed = 0;         ///< its measured partitions/s per thread (0: not measured yet)
-  double mean_speed = 0;           ///< mean measured speed over workers (0: none yet)
-  std::uint64_t min_chunk = 1;     ///< floor from measurement (dispatch cost vs partition cost) or --chunk
+  std::uint64_t remaining = 0;          ///< partitions not yet handed out
+  std::uint64_t total = 0;              ///< partitions in the job
+  int total_threads = 1;                ///< P: threads over all workers
+  int worker_threads = 1;               ///< threads of the worker asking
+  double worker_speed = 0;              ///< its measured partitions/s per thread (0: not measured yet)
+  double mean_speed = 0;                ///< mean measured speed over workers (0: none yet)
+  std::uint64_t min_chunk = 1;          ///< floor from measurement (dispatch cost vs partition cost) or --chunk
   std::uint64_t worker_unfinished = 0;  ///< partitions handed to this worker and not reported done yet
 };
 

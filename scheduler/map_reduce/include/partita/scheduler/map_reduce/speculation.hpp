@@ -17,9 +17,9 @@ namespace partita {
 /// holder, only to a worker's idle threads, one partition per chunk.
 struct speculation_options {
   bool enabled = false;
-  double factor = 3.0;              ///< --speculation-factor
-  double floor_seconds = 0.1;       ///< never sooner (result batching and heartbeats delay what the scheduler sees)
-  std::uint64_t min_samples = 5;    ///< measured partitions needed before anything counts as overdue
+  double factor = 3.0;            ///< --speculation-factor
+  double floor_seconds = 0.1;     ///< never sooner (result batching and heartbeats delay what the scheduler sees)
+  std::uint64_t min_samples = 5;  ///< measured partitions needed before anything counts as overdue
 };
 
 /// A speculative copy handed out by dispatcher::assign(): partition `id`, held unfinished by worker `holder`.

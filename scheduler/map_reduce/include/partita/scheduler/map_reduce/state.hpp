@@ -32,7 +32,7 @@ namespace partita {
 struct map_reduce_state {
   static constexpr const char* model = "map_reduce";  ///< checkpoint_meta::model of these checkpoints
 
-  bytes accumulator;                    ///< results of ids below `folded`, folded left to right
+  bytes accumulator;  ///< results of ids below `folded`, folded left to right
   std::uint64_t folded = 0;
   id_set done;                          ///< committed partitions (folded or held)
   std::map<std::uint64_t, bytes> held;  ///< committed, not yet folded (ids >= folded)

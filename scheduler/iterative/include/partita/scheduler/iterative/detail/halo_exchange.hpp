@@ -66,10 +66,10 @@ class halo_exchange {
   const std::vector<std::vector<partition_id>>& neighbours_;
   rank_t me_;
   placement place_;
-  std::uint64_t begin_ = 0, end_ = 0;           // the owned ids
-  std::map<int, std::size_t> expect_from_;      // rank -> halo entries it sends us per step
+  std::uint64_t begin_ = 0, end_ = 0;       // the owned ids
+  std::map<int, std::size_t> expect_from_;  // rank -> halo entries it sends us per step
   std::vector<std::uint64_t> interior_, boundary_;
-  halo_set inbox_;                              // [owned index][neighbour slot] the halo received
+  halo_set inbox_;  // [owned index][neighbour slot] the halo received
 };
 
 }  // namespace partita::detail

@@ -42,15 +42,17 @@ class mpi_peer_link final : public peer_link {
  public:
   explicit mpi_peer_link(MPI_Comm comm) : transport_(comm) {}
   ~mpi_peer_link() override { transport_.abandon_pending(); }
-  void send(rank_t to, iterative_tag tag, bytes payload) override { transport_.send_bytes(to, tag, std::move(payload)); }
+  void send(rank_t to, iterative_tag tag, bytes payload) override {
+    transport_.send_bytes(to, tag, std::move(payload));
+  }
   std::optional<bytes> poll(iterative_tag tag) override {
     auto m = transport_.poll(tag);
     if (!m) return std::nullopt;
     return std::move(m->payload);
   }
   bool flush(double timeout_seconds) override {
-    return transport_.flush(std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::duration<double>(timeout_seconds)));
+    return transport_.flush(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(timeout_seconds)));
   }
   void abandon() noexcept override { transport_.abandon_pending(); }
 

@@ -39,8 +39,8 @@ struct step_control {
   std::uint64_t halo_values = 0;    ///< halo_size: the values sent
   std::uint64_t halo_declared = 0;  ///< halo_size: the values the job declares
   boundary_action action = boundary_action::go_on;
-  epoch_t epoch{};                  ///< with a checkpoint action: the number the checkpoint gets
-  double busy_seconds = 0;          ///< this rank's kernel time in the step
+  epoch_t epoch{};          ///< with a checkpoint action: the number the checkpoint gets
+  double busy_seconds = 0;  ///< this rank's kernel time in the step
 
   /// Doubles it takes in the gather. Fixed layout: error, partition, neighbour, halo_values, halo_declared,
   /// action, epoch, busy_seconds (integers are exact in a double below 2^53).

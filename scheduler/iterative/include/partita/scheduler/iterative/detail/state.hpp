@@ -39,7 +39,8 @@ struct iterative_state {
 };
 
 /// Adds partition `id`'s arrays to `image.partitions` (float64 arrays keep their type).
-void add_partition(checkpoint_image& image, std::uint64_t id, std::uint64_t step, const std::vector<state_array>& arrays);
+void add_partition(checkpoint_image& image, std::uint64_t id, std::uint64_t step,
+                   const std::vector<state_array>& arrays);
 /// The arrays of partition `id` in `image` (sorted by (id, name) on read), empty if it has none.
 std::vector<state_array> arrays_of(const checkpoint_image& image, std::uint64_t id);
 

@@ -22,22 +22,22 @@ std::vector<int> failover_candidates(const session& s, const job_setup& setup, c
 
 /// What a worker that must take over hands to itself as the new scheduler.
 struct takeover_input {
-  std::uint64_t term = 0;                ///< the new scheduler's term (the first scheduler's is 0)
-  std::vector<bool> excluded;            ///< per rank: lost schedulers and candidates that did not take over
-  int lost_scheduler = -1;               ///< the scheduler whose loss started this takeover
-  double noticed_at = 0;                 ///< seconds since the job's start when the loss was noticed
-  result_batch results;                  ///< this rank's results no checkpoint holds yet
-  std::vector<id_range> running;         ///< partitions this rank's executor runs or has queued
-  std::uint64_t dropped = 0;             ///< results this rank dropped (memory bound)
-  std::unique_ptr<executor> exec;        ///< this rank's executor, still running them
+  std::uint64_t term = 0;          ///< the new scheduler's term (the first scheduler's is 0)
+  std::vector<bool> excluded;      ///< per rank: lost schedulers and candidates that did not take over
+  int lost_scheduler = -1;         ///< the scheduler whose loss started this takeover
+  double noticed_at = 0;           ///< seconds since the job's start when the loss was noticed
+  result_batch results;            ///< this rank's results no checkpoint holds yet
+  std::vector<id_range> running;   ///< partitions this rank's executor runs or has queued
+  std::uint64_t dropped = 0;       ///< results this rank dropped (memory bound)
+  std::unique_ptr<executor> exec;  ///< this rank's executor, still running them
 };
 
 /// What the survivors told the new scheduler.
 struct survivors_report {
-  std::vector<bool> reported;                             ///< per rank (the new scheduler itself: true)
-  std::vector<std::pair<int, result_batch>> results;      ///< per reporting rank: results no checkpoint holds
+  std::vector<bool> reported;                                  ///< per rank (the new scheduler itself: true)
+  std::vector<std::pair<int, result_batch>> results;           ///< per reporting rank: results no checkpoint holds
   std::vector<std::pair<int, std::vector<id_range>>> running;  ///< per reporting rank: partitions it runs
-  std::uint64_t dropped = 0;                              ///< results the survivors no longer held
+  std::uint64_t dropped = 0;                                   ///< results the survivors no longer held
   std::vector<message<msg>> early;  ///< what reporting ranks sent after their report (requests with results):
                                     ///< handled first once the new scheduler runs
 };

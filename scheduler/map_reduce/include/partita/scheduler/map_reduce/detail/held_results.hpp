@@ -57,7 +57,9 @@ class held_results {
   std::map<std::uint64_t, bytes> to_map() const {
     std::map<std::uint64_t, bytes> out;
     for (const auto& [first, r] : runs_)
-      r.each([&, f = first](std::size_t i, std::span<const std::byte> b) { out.emplace(f + i, bytes(b.begin(), b.end())); });
+      r.each([&, f = first](std::size_t i, std::span<const std::byte> b) {
+        out.emplace(f + i, bytes(b.begin(), b.end()));
+      });
     return out;
   }
   /// Adds the results of a checkpoint (ids ascending).
@@ -82,7 +84,7 @@ class held_results {
     }
   };
   std::map<std::uint64_t, run> runs_;  // by first id
-  run cur_;  // the open run
+  run cur_;                            // the open run
   bool open_ = false;
   std::uint64_t open_first_ = 0;
   std::uint64_t count_ = 0;

@@ -12,9 +12,9 @@
 
 #include <partita/runtime/session.hpp>
 #include <partita/runtime/transport.hpp>
-#include <partita/scheduler/map_reduce/detail/comm_wait.hpp>
 #include <partita/scheduler/detail/job_setup.hpp>
 #include <partita/scheduler/detail/liveness.hpp>
+#include <partita/scheduler/map_reduce/detail/comm_wait.hpp>
 #include <partita/scheduler/map_reduce/detail/node_pool.hpp>
 #include <partita/scheduler/map_reduce/detail/protocol.hpp>
 #include <partita/scheduler/map_reduce/executor.hpp>
@@ -64,12 +64,12 @@ class node_scheduler {
   const rank_t root_;
   const std::vector<int>& members_;
   transport<msg> tp_;
-  peer_table peers_;                    // the root and the members
+  peer_table peers_;  // the root and the members
   node_pool pool_;
   std::unique_ptr<executor> local_;
   std::optional<comm_waiter> waiter_;  // asleep while kernels run here (after local_: it watches it)
-  result_batch up_;                     // results not forwarded yet
-  double result_age_ = 0;               // they go up on their own once the oldest is this old
+  result_batch up_;                    // results not forwarded yet
+  double result_age_ = 0;              // they go up on their own once the oldest is this old
   result_batch local_results_;
   clock::time_point oldest_up_ = clock::time_point::max();
   std::optional<clock::time_point> failure_reported_;

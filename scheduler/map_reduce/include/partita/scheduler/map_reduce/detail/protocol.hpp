@@ -44,8 +44,19 @@ namespace partita::detail {
 inline constexpr std::size_t result_batch_limit = 4096;
 inline constexpr double result_batch_age_seconds = 0.02;
 
-enum class msg : int { request = 11, assign = 12, heartbeat = 13, failure = 14, finish = 15, abort = 16, stats = 17,
-                       aborted = 18, takeover = 19, report = 20, covered = 21 };
+enum class msg : int {
+  request = 11,
+  assign = 12,
+  heartbeat = 13,
+  failure = 14,
+  finish = 15,
+  abort = 16,
+  stats = 17,
+  aborted = 18,
+  takeover = 19,
+  report = 20,
+  covered = 21
+};
 
 enum class finish_status : std::uint8_t { completed = 0, checkpointed = 1 };
 
@@ -133,7 +144,7 @@ struct relayed_tally {
   std::uint64_t partitions = 0;  ///< results the rank reported (a losing speculative copy included)
   std::uint64_t chunks = 0;
   std::uint64_t messages = 0;
-  std::uint64_t lost = 0;        ///< 1: the node scheduler declared it lost
+  std::uint64_t lost = 0;  ///< 1: the node scheduler declared it lost
 };
 
 struct worker_stats {
@@ -141,8 +152,8 @@ struct worker_stats {
   std::uint64_t partitions = 0;
   int threads = 0;
   std::vector<trace_slice> trace;
-  int origin = -1;                     ///< the rank these figures are of (-1: the sender)
-  std::uint8_t has_tally = 0;          ///< 1: `tally` holds a node scheduler's counts for `origin`
+  int origin = -1;             ///< the rank these figures are of (-1: the sender)
+  std::uint8_t has_tally = 0;  ///< 1: `tally` holds a node scheduler's counts for `origin`
   relayed_tally tally;
   double framework_cpu_seconds = 0;  ///< CPU the rank used outside kernels (cpu_meter)
 };

@@ -145,7 +145,7 @@ class straggler_watch {
   std::vector<float> samples_;
   std::uint64_t sample_count_ = 0;
   double sample_sum_ = 0;
-  mutable double median_ = 0;                // cached for sample_count_ == median_at_
+  mutable double median_ = 0;  // cached for sample_count_ == median_at_
   mutable std::uint64_t median_at_ = 0;
 };
 

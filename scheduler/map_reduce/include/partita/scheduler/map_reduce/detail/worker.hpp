@@ -12,10 +12,10 @@
 
 #include <partita/runtime/session.hpp>
 #include <partita/runtime/transport.hpp>
-#include <partita/scheduler/map_reduce/detail/comm_wait.hpp>
 #include <partita/scheduler/detail/cpu_meter.hpp>
-#include <partita/scheduler/map_reduce/detail/failover.hpp>
 #include <partita/scheduler/detail/job_setup.hpp>
+#include <partita/scheduler/map_reduce/detail/comm_wait.hpp>
+#include <partita/scheduler/map_reduce/detail/failover.hpp>
 #include <partita/scheduler/map_reduce/detail/prefetch_depth.hpp>
 #include <partita/scheduler/map_reduce/detail/protocol.hpp>
 #include <partita/scheduler/map_reduce/executor.hpp>
@@ -64,8 +64,8 @@ class map_reduce_worker {
   const job_setup& setup_;
   transport<msg> tp_;
   cpu_meter cpu_;
-  std::unique_ptr<executor> exec_;          // handed to the scheduler this rank becomes after a failover
-  comm_waiter waiter_{tp_, exec_.get()};   // declared after exec_: it watches it
+  std::unique_ptr<executor> exec_;        // handed to the scheduler this rank becomes after a failover
+  comm_waiter waiter_{tp_, exec_.get()};  // declared after exec_: it watches it
   result_batch results_;
   std::uint32_t requested_ = 0;
   prefetch_depth depth_;  // chunks to keep in flight (requested_ among them)
@@ -74,14 +74,14 @@ class map_reduce_worker {
   clock::time_point last_heard_ = clock::now();
   // Failover: who the scheduler is now, and what a new one would need.
   int boss_;  // whom it talks to: the scheduler, its node scheduler (docs/design.md, "Two-level scheduling"), or
-             // after a failover the new scheduler
+              // after a failover the new scheduler
   std::uint64_t term_ = 0;
-  std::vector<bool> excluded_;               // lost schedulers, candidates that never took over
+  std::vector<bool> excluded_;                                   // lost schedulers, candidates that never took over
   std::deque<std::pair<std::uint64_t, result_batch>> retained_;  // (request number, results) no checkpoint holds
   std::uint64_t retained_bytes_ = 0;
-  std::uint64_t requests_sent_ = 0;          // in this term
+  std::uint64_t requests_sent_ = 0;  // in this term
   std::uint64_t dropped_ = 0;
-  std::vector<bool> running_;                // per partition: handed to this rank and not finished
+  std::vector<bool> running_;  // per partition: handed to this rank and not finished
   int lost_scheduler_ = -1;
   double noticed_at_ = 0;
 };
