@@ -49,6 +49,7 @@ packages=(
 )
 if [ "$mode" = test ]; then
   packages+=(python3)                                  # test scripts read the summary JSON with it
+  packages+=(clang-format)                             # tests/tools/check_format.sh: the tree as .clang-format says
   packages+=(clang libclang-rt-dev)                    # the fuzzers: clang and its libFuzzer/ASan runtimes
   packages+=(libsimgrid-dev pkg-config)              # tools/simulate: the model of large runs (its plot script
                                                        # also wants python3-matplotlib; not needed by the tests)
