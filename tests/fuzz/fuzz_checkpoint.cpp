@@ -6,9 +6,9 @@
 // code reads untrusted checkpoints. Checks: verify_checkpoint and inspect_checkpoint never throw;
 // read_checkpoint throws nothing but checkpoint_error; read_checkpoint (given the file's own job,
 // parameters hash and model) succeeds exactly when verify says ok; what it returns holds no more bytes
-// than the file; from_image throws nothing but checkpoint_error and its state survives to_image/from_image; and the heap held while reading stays under 16 bytes per file byte plus 4 MiB (HDF5's own
-// caches and conversion buffers; measured in ASan builds, see alloc_meter.hpp; PARTITA_FUZZ_SHOW_PEAK=1
-// prints it for each input).
+// than the file; from_image throws nothing but checkpoint_error and its state survives to_image/from_image; and the
+// heap held while reading stays under 16 bytes per file byte plus 4 MiB (HDF5's own caches and conversion buffers;
+// measured in ASan builds, see alloc_meter.hpp; PARTITA_FUZZ_SHOW_PEAK=1 prints it for each input).
 #include "fuzz_target.hpp"
 
 #include <fcntl.h>

@@ -4,7 +4,8 @@
 // Input: byte 0 gives the number of reads k (1 + byte % 16), bytes 1..k the reads (modulo 16, see `op`),
 // the rest is the message. Each read must succeed exactly when the model says the bytes are there, return
 // the bytes the model finds, and advance by what the model consumed; a failed read throws partita::error
-// and ends the sequence (the reader's position is then unspecified: decoders drop the message). The heap held stays under 2 bytes per message byte plus 4 KiB.
+// and ends the sequence (the reader's position is then unspecified: decoders drop the message). The heap held stays
+// under 2 bytes per message byte plus 4 KiB.
 #include "fuzz_target.hpp"
 
 #include <algorithm>

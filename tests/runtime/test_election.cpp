@@ -1,4 +1,5 @@
-// Unit tests of the election's local parts: the score's ordering, make_candidate, (the failure history has its own tests).
+// Unit tests of the election's local parts: the score's ordering, make_candidate, (the failure history has its own
+// tests).
 #include <partita/runtime/election.hpp>
 
 #include <gtest/gtest.h>

@@ -1,4 +1,5 @@
-// Scheduler_Speculation: copies of overdue partitions for idle workers (docs/design.md, "Speculative execution"), driven by a fake clock.
+// Scheduler_Speculation: copies of overdue partitions for idle workers (docs/design.md, "Speculative execution"),
+// driven by a fake clock.
 #include <gtest/gtest.h>
 
 #include <algorithm>

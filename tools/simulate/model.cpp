@@ -75,11 +75,11 @@ void send(sg4::Mailbox* to, std::unique_ptr<sim_message> m) {
 
 /// Where the messages of the ranks that report to the root wait for it. SimGrid 3.32 keeps a mailbox's unmatched
 /// sends in a circular_buffer that every send to it scans and every match shifts: with the requests of 10^4 ranks
-/// queued at the root, that was most of the simulation's time. So the root's receives are posted on its mailbox as before, but a
-/// send that finds none of them free goes to its sender's own mailbox, and the root posts its next receive there, in
-/// the order the sends were made: the same matches at the same simulated times as one queue at the root. (An actor's
-/// code runs up to its next simcall, and simcalls are handled in the order the actors ran, so what a sender sees
-/// here is what the engine will see when it handles the send.)
+/// queued at the root, that was most of the simulation's time. So the root's receives are posted on its mailbox as
+/// before, but a send that finds none of them free goes to its sender's own mailbox, and the root posts its next
+/// receive there, in the order the sends were made: the same matches at the same simulated times as one queue at the
+/// root. (An actor's code runs up to its next simcall, and simcalls are handled in the order the actors ran, so what a
+/// sender sees here is what the engine will see when it handles the send.)
 struct send_queue {
   int free_receives = 0;              // posted on the root's mailbox and not yet claimed by a send
   std::deque<sg4::Mailbox*> waiting;  // senders' own mailboxes with a send waiting, oldest first

@@ -1,6 +1,6 @@
 #pragma once
-/// What a kernel author includes: map/reduce and iterative jobs, partita::main / partita::program (flags, session, exit codes),
-/// partita::run, the session. It does not pull in the command-line parser or the JSON library.
+/// What a kernel author includes: map/reduce and iterative jobs, partita::main / partita::program (flags, session, exit
+/// codes), partita::run, the session. It does not pull in the command-line parser or the JSON library.
 
 #include <partita/jobs/iterative_job.hpp>
 #include <partita/jobs/map_reduce_job.hpp>

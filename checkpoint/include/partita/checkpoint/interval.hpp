@@ -22,8 +22,8 @@ struct interval_bounds {
 /// (Young's sqrt(2CM) is its first term), for checkpoint cost C and mean time to interrupt M, in seconds.
 /// T is clamped to [bounds.min_seconds, bounds.max_seconds], then, if `seconds_left` (of wall time) is
 /// known, to seconds_left − 2C so that the last checkpoint ends before the wall time runs out with its
-/// own duration to spare (0, "checkpoint now", when even that does not fit). Non-finite or non-positive inputs fall back to a bound and say
-/// so. Pure function; thread-safe.
+/// own duration to spare (0, "checkpoint now", when even that does not fit). Non-finite or non-positive inputs fall
+/// back to a bound and say so. Pure function; thread-safe.
 ///
 ///     auto i = partita::young_daly_interval(measured_cost_s, 6 * 3600.0, env.seconds_left());
 ///     partita::log().info("checkpoint interval {:.0f} s: {}", i.seconds, i.reason);

@@ -1,5 +1,6 @@
 #pragma once
-/// Writing and committing one checkpoint epoch with parallel HDF5 (the commit protocol in docs/design.md, "Checkpoints").
+/// Writing and committing one checkpoint epoch with parallel HDF5 (the commit protocol in docs/design.md,
+/// "Checkpoints").
 
 #include <mpi.h>
 

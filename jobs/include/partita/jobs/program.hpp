@@ -80,7 +80,9 @@ class program {
 /// The whole main() of a program with one job: parses the flags, runs `job` on every rank, calls `on_result` with
 /// the result on one rank when the job completed, and returns the exit code.
 ///
-///     int main(int argc, char** argv) { return partita::main(argc, argv, job, [](double x) { std::printf("%g\n", x); }); }
+///     int main(int argc, char** argv) {
+///       return partita::main(argc, argv, job, [](double x) { std::printf("%g\n", x); });
+///     }
 template <class Result, class OnResult>
 int main(int argc, char** argv, const map_reduce_job<Result>& job, OnResult&& on_result) {
   program prog(argc, argv, "job '" + job.name() + "'");

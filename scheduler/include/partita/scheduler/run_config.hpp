@@ -13,8 +13,8 @@
 
 namespace partita {
 
-/// A failure to rehearse (--inject, docs/design.md, "Fault injection"): SIGKILL a rank after it ran `after` partitions, or the
-/// scheduler rank after it committed `after` results.
+/// A failure to rehearse (--inject, docs/design.md, "Fault injection"): SIGKILL a rank after it ran `after` partitions,
+/// or the scheduler rank after it committed `after` results.
 struct injected_failure {
   std::optional<int> rank;  ///< the rank to kill; none: the scheduler rank
   long after = 1;
@@ -53,9 +53,9 @@ struct launch_options {
 struct dispatch_options {
   std::string policy = "adaptive";  ///< --policy: static, dynamic, guided, factoring, adaptive, cost
   std::uint64_t chunk = 0;          ///< --chunk: partitions per chunk for dynamic, a floor for the others; 0: measured
-  int prefetch =
-      2;  ///< --prefetch: chunks a worker rank keeps queued beyond one per thread (at least; detail::prefetch_depth)
-  int max_chunks_per_message = 0;         ///< chunks one request may ask for; 0: as many as the worker lacks
+  int prefetch = 2;                 ///< --prefetch: chunks a worker rank keeps queued beyond one per thread (at least;
+                                    ///< detail::prefetch_depth)
+  int max_chunks_per_message = 0;   ///< chunks one request may ask for; 0: as many as the worker lacks
   bool scheduler_runs_partitions = true;  ///< --dedicated-scheduler turns it off
   bool speculate = true;                  ///< --speculate / --no-speculate: idle workers run copies of stragglers
   double speculation_factor = 3.0;        ///< --speculation-factor K: overdue after K × the expected time (>= 0.1 s)
@@ -81,10 +81,10 @@ struct liveness_options {
 struct checkpoint_options {
   std::optional<std::filesystem::path> checkpoint_dir;  ///< --checkpoint-dir D
   int keep = 3;                                         ///< --keep N: committed checkpoints kept per job
-  std::uint64_t checkpoint_every_partitions =
-      0;  ///< --checkpoint-every N: after N more results, or steps of an iterative job (0: off)
-  double checkpoint_every_seconds = 0;     ///< --checkpoint-every Ts: after T seconds (0: off)
-  bool checkpoint_interval_auto = false;   ///< --checkpoint-interval auto: Young/Daly
+  std::uint64_t checkpoint_every_partitions = 0;        ///< --checkpoint-every N: after N more results, or steps of an
+                                                        ///< iterative job (0: off)
+  double checkpoint_every_seconds = 0;                  ///< --checkpoint-every Ts: after T seconds (0: off)
+  bool checkpoint_interval_auto = false;                ///< --checkpoint-interval auto: Young/Daly
   double mtti_seconds = 0;                 ///< --mtti S: mean time to interrupt (0: from the failure history)
   std::optional<double> walltime_seconds;  ///< --walltime: overrides SLURM_JOB_END_TIME (seconds from start)
   std::optional<std::string> restart;      ///< --restart auto | FILE

@@ -3,25 +3,25 @@
 /// (encode_*/decode_*) defined here and nowhere else. Decoders treat the payload as untrusted.
 ///
 /// Point-to-point only, every wait bounded (docs/design.md, "Scheduler and workers"):
-///   worker -> scheduler  request   {want chunks, results since the last report}   (want 0: results only)
-///   scheduler -> worker  assign    {answers want, chunks of id ranges}            (one reply per request with want > 0;
-///                                                                                  parked while nothing is left to hand out;
-///                                                                                  a node scheduler is told so by an
-///                                                                                  assign of nothing that answers 0)
-///   both ways            heartbeat {}                                              (when nothing else was sent for a while)
-///   worker -> scheduler  failure   {partition, message}                            (a kernel threw)
-///   scheduler -> worker  finish    {status, accumulator}                           (job done or checkpointed)
-///   scheduler -> worker  abort     {message}                                       (job failed; exit non-zero)
-///   worker -> scheduler  stats     {busy, partitions, trace, origin, tally}        (answer to finish; a node
-///                                                                                  scheduler relays one per member,
-///                                                                                  its own (origin = sender) last)
-///   worker -> scheduler  aborted   {}                                              (answer to abort)
+///   worker -> scheduler  request   {want chunks, results since the last report}
+///                                  want 0: results only
+///   scheduler -> worker  assign    {answers want, chunks of id ranges}
+///                                  one reply per request with want > 0; parked while nothing is left to hand out;
+///                                  a node scheduler is told so by an assign of nothing that answers 0
+///   both ways            heartbeat {}   when nothing else was sent for a while
+///   worker -> scheduler  failure   {partition, message}   a kernel threw
+///   scheduler -> worker  finish    {status, accumulator}   job done or checkpointed
+///   scheduler -> worker  abort     {message}   job failed; exit non-zero
+///   worker -> scheduler  stats     {busy, partitions, trace, origin, tally}
+///                                  answer to finish; a node scheduler relays one per member, its own
+///                                  (origin = sender) last
+///   worker -> scheduler  aborted   {}   answer to abort
 /// Scheduler failover under `mpirun --enable-recovery` (docs/design.md, "Scheduler failover"):
-///   new scheduler -> all takeover {term}                                           (I am the scheduler of `term`)
+///   new scheduler -> all takeover {term}   I am the scheduler of `term`
 ///   worker -> new scheduler report {term, results not yet in a checkpoint, partitions it runs, dropped count}
-///   scheduler -> worker  covered  {requests}                                        (a committed checkpoint holds the
-///                                                                                  results of your first `requests`
-///                                                                                  requests of this term: drop them)
+///   scheduler -> worker  covered   {requests}
+///                                  a committed checkpoint holds the results of your first `requests` requests of
+///                                  this term: drop them
 /// A worker takes messages from its current scheduler only; a takeover of a higher term changes the scheduler.
 /// stats and aborted are the last message a worker sends; MPI keeps each sender's messages in order, so once
 /// the scheduler has them from every live worker, nothing of this job is left in flight to leak into the next.
