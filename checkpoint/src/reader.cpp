@@ -4,10 +4,12 @@
 #include <new>
 
 #include <partita/checkpoint/detail/checkpoint_file.hpp>
+#include <partita/checkpoint/h5_lock.hpp>
 
 namespace partita {
 
 checkpoint_image read_checkpoint(const std::filesystem::path& file, const checkpoint_expectation& expect) {
+  const auto hdf5 = h5_lock();
   try {
     detail::checkpoint_file f(file);
     checkpoint_image img;

@@ -9,12 +9,14 @@
 
 #include <partita/checkpoint/detail/checkpoint_file.hpp>
 #include <partita/checkpoint/detail/human_bytes.hpp>
+#include <partita/checkpoint/h5_lock.hpp>
 
 namespace partita {
 
 namespace fs = std::filesystem;
 
 verify_report verify_checkpoint(const fs::path& file) {
+  const auto hdf5 = h5_lock();
   verify_report r;
   try {
     detail::checkpoint_file f(file);
@@ -84,6 +86,7 @@ struct dataset_summary {
 }  // namespace
 
 std::string inspect_checkpoint(const fs::path& file) {
+  const auto hdf5 = h5_lock();
   std::ostringstream out;
   out << "checkpoint " << file.string();
   try {

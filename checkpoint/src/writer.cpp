@@ -24,6 +24,7 @@
 #include <partita/checkpoint/detail/layout.hpp>
 #include <partita/checkpoint/detail/write_plan.hpp>
 #include <partita/checkpoint/h5_check.hpp>
+#include <partita/checkpoint/h5_lock.hpp>
 #include <partita/runtime/crash_point.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
@@ -595,6 +596,7 @@ commit_result publish_and_agree(const group_info& g, const write_plan& plan, con
 }  // namespace
 
 commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const checkpoint_image& local) {
+  const auto hdf5 = h5_lock();
   detail::prepare_hdf5();
   phase_clock clock;
   const group_info g = detail::group_of(comm);

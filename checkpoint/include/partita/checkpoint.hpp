@@ -3,6 +3,7 @@
 /// verify/inspect, and the Young/Daly interval.
 
 #include <partita/checkpoint/h5_check.hpp>
+#include <partita/checkpoint/h5_lock.hpp>
 #include <partita/checkpoint/image.hpp>
 #include <partita/checkpoint/interval.hpp>
 #include <partita/checkpoint/reader.hpp>
