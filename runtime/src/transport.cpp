@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <deque>
 #include <thread>
 
 #include <partita/runtime/log.hpp>
@@ -11,38 +12,43 @@ namespace partita::detail {
 transport_core::transport_core(MPI_Comm comm) : comm_(comm) {}
 
 transport_core::~transport_core() {
-  if (!pending_.empty() && !flush(std::chrono::seconds(2))) {
-    log().warn("transport: {} sends still pending at shutdown; abandoning them", pending_.size());
+  if (!requests_.empty() && !flush(std::chrono::seconds(2))) {
+    log().warn("transport: {} sends still pending at shutdown; abandoning them", requests_.size());
     abandon_pending();
   }
 }
 
 void transport_core::send(int to, int tag, bytes payload) {
   progress();
-  pending_.push_back(pending{MPI_REQUEST_NULL, std::move(payload)});
-  auto& p = pending_.back();
-  const int rc = MPI_Isend(p.payload.data(), static_cast<int>(p.payload.size()), MPI_BYTE, to, tag, comm_, &p.request);
-  if (rc != MPI_SUCCESS) {
-    pending_.pop_back();
-    throw_mpi_error("MPI_Isend", rc);
-  }
+  MPI_Request request = MPI_REQUEST_NULL;
+  const int rc = MPI_Isend(payload.data(), static_cast<int>(payload.size()), MPI_BYTE, to, tag, comm_, &request);
+  if (rc != MPI_SUCCESS) throw_mpi_error("MPI_Isend", rc);
+  // A vector's buffer does not move when the vector itself is moved into payloads_.
+  requests_.push_back(request);
+  payloads_.push_back(std::move(payload));
 }
 
 void transport_core::progress() {
-  while (!pending_.empty()) {
-    int done = 0;
-    PARTITA_MPI(MPI_Test(&pending_.front().request, &done, MPI_STATUS_IGNORE));
-    if (!done) {
-      // Sends to different peers complete out of order; sweep the rest too, but keep it cheap.
-      for (auto it = std::next(pending_.begin()); it != pending_.end();) {
-        int d = 0;
-        PARTITA_MPI(MPI_Test(&it->request, &d, MPI_STATUS_IGNORE));
-        it = d ? pending_.erase(it) : std::next(it);
-      }
-      return;
+  if (requests_.empty()) return;
+  // One MPI_Testsome for every pending send: it runs MPI's progress engine at most once (an MPI_Test per request
+  // ran it once per request not yet complete, and each run may yield the core when nothing moved).
+  done_.resize(requests_.size());
+  int count = 0;
+  PARTITA_MPI(MPI_Testsome(static_cast<int>(requests_.size()), requests_.data(), &count, done_.data(),
+                           MPI_STATUSES_IGNORE));
+  if (count == MPI_UNDEFINED || count == 0) return;
+  // Completed requests are MPI_REQUEST_NULL now: keep the others, in order.
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < requests_.size(); ++i) {
+    if (requests_[i] == MPI_REQUEST_NULL) continue;
+    if (kept != i) {
+      requests_[kept] = requests_[i];
+      payloads_[kept] = std::move(payloads_[i]);
     }
-    pending_.pop_front();
+    ++kept;
   }
+  requests_.resize(kept);
+  payloads_.resize(kept);
 }
 
 bool transport_core::poll(int tag_or_any, int& source, int& tag, bytes& payload) {
@@ -80,9 +86,9 @@ bool transport_core::wait(int tag_or_any, std::chrono::nanoseconds timeout, int&
 
 bool transport_core::flush(std::chrono::nanoseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pending_.empty()) {
+  while (!requests_.empty()) {
     progress();
-    if (pending_.empty()) break;
+    if (requests_.empty()) break;
     if (std::chrono::steady_clock::now() >= deadline) return false;
     sched_yield();
   }
@@ -93,11 +99,12 @@ void transport_core::abandon_pending() noexcept {
   // A send to a dead peer may never complete, and MPI may still read its buffer after the request is
   // freed; so free the request but keep the buffer alive for the rest of the process (rare, small).
   static std::deque<bytes> graveyard;
-  for (auto& p : pending_) {
-    MPI_Request_free(&p.request);
-    graveyard.push_back(std::move(p.payload));
+  for (std::size_t i = 0; i < requests_.size(); ++i) {
+    if (requests_[i] != MPI_REQUEST_NULL) MPI_Request_free(&requests_[i]);
+    graveyard.push_back(std::move(payloads_[i]));
   }
-  pending_.clear();
+  requests_.clear();
+  payloads_.clear();
 }
 
 }  // namespace partita::detail

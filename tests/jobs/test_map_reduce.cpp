@@ -97,6 +97,26 @@ TEST(Jobs_MapReduce, TinyChunksOnePerMessageGiveTheSameBits) {
   EXPECT_EQ(bits(r.value()), bits(serial_reference(500, 99)));
 }
 
+TEST(Jobs_MapReduce, OnePerMessageToADedicatedSchedulerGivesTheSameBits) {
+  // Every partition travels through a request and an assign; answers to a worker's burst of requests go out as
+  // one assign (the scheduler's reply batching), which must neither lose nor repeat a chunk.
+  if (test_session().size() < 2) GTEST_SKIP() << "needs two ranks";
+  auto c = quiet_config("dynamic");
+  c.chunk = 1;
+  c.max_chunks_per_message = 1;
+  c.prefetch = 8;
+  c.scheduler_runs_partitions = false;
+  c.speculate = false;  // a copy of a partition held long on a loaded machine would count twice below
+  auto r = partita::run(test_session(), fp_job(3000), c);
+  EXPECT_EQ(bits(r.value()), bits(serial_reference(3000, 99)));
+  if (r.report().is_scheduler) {
+    std::uint64_t ran = 0;
+    for (const auto& w : r.report().workers) ran += w.partitions;
+    EXPECT_EQ(ran, 3000u) << "a chunk was lost or run twice";
+    EXPECT_EQ(r.report().chunks, 3000u) << "one partition per chunk";
+  }
+}
+
 TEST(Jobs_MapReduce, DedicatedSchedulerRunsNothingItself) {
   if (test_session().size() < 2) GTEST_SKIP() << "needs two ranks";
   auto c = quiet_config("adaptive");

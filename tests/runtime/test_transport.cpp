@@ -76,6 +76,26 @@ TEST_F(Runtime_Transport, RingOfVariedSizes) {
   EXPECT_EQ(t.pending_sends(), 0u);
 }
 
+TEST_F(Runtime_Transport, RecycledPayloadIsReusedWithoutChangingWhatArrives) {
+  // A loop that gives each payload back receives into the same buffer: no allocation per message, and a smaller
+  // message after a larger one still arrives whole and exact (the buffer is resized, not left at its old size).
+  partita::transport<tag> t(comm_);
+  t.send_bytes(next_, tag::data, pattern(4096, rank_));
+  auto first = t.wait(tag::data, 20s);
+  ASSERT_TRUE(first.has_value()) << "no message within 20 s";
+  ASSERT_TRUE(first->payload == pattern(4096, prev_.value)) << "payload corrupted";
+  const auto* buffer = first->payload.data();
+  t.recycle(std::move(first->payload));
+  t.send_bytes(next_, tag::data, pattern(100, rank_ + 1));
+  auto second = t.wait(tag::data, 20s);
+  ASSERT_TRUE(second.has_value()) << "no message within 20 s";
+  ASSERT_EQ(second->payload.size(), 100u);
+  EXPECT_TRUE(second->payload == pattern(100, prev_.value + 1)) << "payload corrupted";
+  EXPECT_EQ(second->payload.data(), buffer) << "the recycled buffer was not reused";
+  EXPECT_GE(second->payload.capacity(), 4096u);
+  EXPECT_TRUE(t.flush(10s));
+}
+
 TEST_F(Runtime_Transport, RingOfSerializedValues) {
   partita::transport<tag> t(comm_);
   record r{partita::partition_id{static_cast<std::uint64_t>(rank_) * 10}, "from " + std::to_string(rank_), {}};

@@ -77,13 +77,16 @@ void register_mandelbrot(job_registry& r) {
                            return map_reduce_job<image_rows>("mandelbrot")
                                .params(p)
                                .partitions(f.partitions())
-                               .kernel([f](const partition& part, context&) {
+                               .kernel([f](const partition& part, context& ctx) {
                                  image_rows out;
                                  const auto y0 = static_cast<std::int64_t>(part.id.value) * f.rows;
                                  const auto y1 = std::min(f.height, y0 + f.rows);
                                  out.pixels.reserve(static_cast<std::size_t>((y1 - y0) * f.width));
                                  const double log_max = std::log(static_cast<double>(f.max_iter));
                                  for (auto y = y0; y < y1; ++y) {
+                                   // A stopped job drops this result: the losing twin of a speculative copy must
+                                   // not hold up the end of the job for the rest of a long partition.
+                                   if (ctx.cancelled()) break;
                                    const double ci = f.ymax - (f.ymax - f.ymin) * (static_cast<double>(y) + 0.5) /
                                                                   static_cast<double>(f.height);
                                    for (std::int64_t x = 0; x < f.width; ++x) {

@@ -23,7 +23,9 @@ std::uint64_t thread_cpu_ns() noexcept {
 
 void result_batch::append(result_batch&& other) {
   if (ids.empty()) {
-    *this = std::move(other);
+    // Swapped, not moved: `other` keeps this batch's (empty) buffers, so buffers go round between the kernel
+    // threads, the executor and the communication thread instead of being allocated per chunk.
+    std::swap(*this, other);
     other.clear();
     return;
   }
@@ -69,7 +71,10 @@ void executor::submit(std::vector<id_range> chunk) {
 
 void executor::run_chunk(const std::vector<id_range>& chunk, runs_on where) {
   using clock = std::chrono::steady_clock;
-  result_batch local;
+  // Each thread's batch lives from chunk to chunk (publish swaps buffers with the executor's): a one-partition
+  // chunk allocates nothing for its result.
+  thread_local result_batch local;
+  local.clear();
   std::vector<trace_slice> slices;
   // The caller's lane in a trace comes after the kernel threads'.
   const int thread = where == runs_on::caller ? threads_ : tbb::this_task_arena::current_thread_index();

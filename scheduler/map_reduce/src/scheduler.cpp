@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -238,14 +239,22 @@ struct map_reduce_scheduler::running {
 
   /// Handles the messages waiting (at most 256). Each message's cost is timed from the end of the one before (its
   /// receive included), the first from `now`: one clock read per message.
+  /// Answers to consecutive requests of one rank go out as one assign (a worker sends its requests in a burst: one
+  /// reply instead of several, each still one chunk per request); the answer to another rank's request, or the end
+  /// of the messages waiting, sends it.
   bool serve_messages(clock::time_point now) {
     bool any = false;
+    batching_ = true;
     for (int i = 0; i < 256; ++i) {
       auto m = tp_.poll();
       if (!m) break;
+      if (m->source != outgoing_.to) send_outgoing();
       now = handle(*m, now);
+      tp_.recycle(std::move(m->payload));
       any = true;
     }
+    batching_ = false;
+    send_outgoing();
     return any;
   }
 
@@ -329,14 +338,36 @@ struct map_reduce_scheduler::running {
     event(fmt::format("rank {} adopted", r));
   }
 
-  /// Sends what root_core answers a request of `want` chunks from `to` (nothing when it parks the request).
+  /// Sends what root_core answers a request of `want` chunks from `to` (nothing when it parks the request). Inside
+  /// serve_messages the answer waits in outgoing_ while the next message handled is `to`'s too (one assign answers
+  /// them all); elsewhere it goes at once.
   void answer(rank_t to, std::uint32_t want, clock::time_point now = clock::now(),
               request_kind kind = request_kind::fresh) {
-    const auto a = core_.answer(to, want, now, kind);
+    auto a = core_.answer(to, want, now, kind);
     note_copies();
     if (!a) return;
-    tp_.send_bytes(to, msg::assign, encode_assign(a->answers, a->chunks));
-    peers_.sent(to, now);
+    if (outgoing_.to != to) send_outgoing();
+    if (a->answers == 0) {  // a node scheduler hears that the queue is empty: never merged into a real answer
+      tp_.send_bytes(to, msg::assign, encode_assign(0, {}));
+      peers_.sent(to, now);
+      return;
+    }
+    outgoing_.to = to;
+    outgoing_.answers += a->answers;
+    outgoing_.at = now;
+    if (outgoing_.chunks.empty()) outgoing_.chunks = std::move(a->chunks);
+    else std::move(a->chunks.begin(), a->chunks.end(), std::back_inserter(outgoing_.chunks));
+    if (!batching_) send_outgoing();
+  }
+
+  /// Sends the answers waiting in outgoing_, as one assign.
+  void send_outgoing() {
+    if (outgoing_.to.value < 0) return;
+    tp_.send_bytes(outgoing_.to, msg::assign, encode_assign(outgoing_.answers, outgoing_.chunks));
+    peers_.sent(outgoing_.to, outgoing_.at);
+    outgoing_.to = rank_t{-1};
+    outgoing_.answers = 0;
+    outgoing_.chunks.clear();
   }
 
   /// Logs and traces the speculative copies assign() made since the last call.
@@ -577,6 +608,15 @@ struct map_reduce_scheduler::running {
   std::unique_ptr<executor> local_;
   std::optional<comm_waiter> waiter_;
   request_msg request_;  // the request being handled; its buffers are reused from one message to the next
+  /// Answers not sent yet (serve_messages): to one rank, `answers` of its requests, their chunks.
+  struct outgoing_assign {
+    rank_t to{-1};
+    std::uint32_t answers = 0;
+    std::vector<std::vector<id_range>> chunks;
+    clock::time_point at;
+  };
+  outgoing_assign outgoing_;
+  bool batching_ = false;  // inside serve_messages: answers wait in outgoing_
   result_batch local_results_;
   std::size_t copies_seen_ = 0;
   std::vector<trace_event> events_;

@@ -141,6 +141,7 @@ std::optional<run_report> map_reduce_worker::run() {
     switch (m->tag) {
       case msg::assign: {
         auto a = decode_assign(m->payload);
+        tp_.recycle(std::move(m->payload));  // the next message is received into it: no allocation per message
         requested_ -= std::min(requested_, a.answers);
         depth_.answered(since(setup_.t0), a.answers);
         for (auto& c : a.chunks) {

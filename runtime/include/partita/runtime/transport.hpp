@@ -8,6 +8,7 @@
 #include <deque>
 #include <optional>
 #include <type_traits>
+#include <vector>
 
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/ids.hpp>
@@ -43,16 +44,22 @@ class transport_core {
   void progress();
   bool flush(std::chrono::nanoseconds timeout);
   void abandon_pending() noexcept;
-  std::size_t pending_sends() const noexcept { return pending_.size(); }
+  std::size_t pending_sends() const noexcept { return requests_.size(); }
   MPI_Comm comm() const noexcept { return comm_; }
+  /// A receive buffer: the one given back last (recycle), or a new one.
+  bytes take_spare() noexcept { return std::move(spare_); }
+  /// Keeps `b` for the next receive when it is larger than the one kept.
+  void recycle(bytes&& b) noexcept {
+    if (b.capacity() > spare_.capacity()) spare_ = std::move(b);
+  }
 
  private:
-  struct pending {
-    MPI_Request request;
-    bytes payload;
-  };
   MPI_Comm comm_;
-  std::deque<pending> pending_;
+  // Sends not known to be complete: requests and their payloads side by side (one MPI_Testsome tests them all).
+  std::vector<MPI_Request> requests_;
+  std::vector<bytes> payloads_;
+  std::vector<int> done_;  // MPI_Testsome's indices, kept to allocate nothing per call
+  bytes spare_;            // a payload buffer handed back (recycle) for the next receive: no allocation per message
 };
 }  // namespace detail
 
@@ -93,6 +100,10 @@ class transport {
     return take(static_cast<int>(tag), timeout);
   }
 
+  /// Gives a received message's payload back for the next receive to reuse (optional: a loop that receives one
+  /// message after another then allocates nothing per message).
+  void recycle(bytes&& payload) noexcept { core_.recycle(std::move(payload)); }
+
   /// Lets MPI progress finished sends and frees their buffers.
   void progress() { core_.progress(); }
 
@@ -114,10 +125,13 @@ class transport {
  private:
   std::optional<message<Tag>> take(int tag, std::chrono::nanoseconds timeout) {
     int source = 0, got_tag = 0;
-    bytes payload;
+    bytes payload = core_.take_spare();
     const bool ok = timeout.count() < 0 ? core_.poll(tag, source, got_tag, payload)
                                         : core_.wait(tag, timeout, source, got_tag, payload);
-    if (!ok) return std::nullopt;
+    if (!ok) {
+      core_.recycle(std::move(payload));
+      return std::nullopt;
+    }
     return message<Tag>{rank_t{source}, static_cast<Tag>(got_tag), std::move(payload)};
   }
 
