@@ -54,6 +54,10 @@ if [ "$mode" = test ]; then
   packages+=(libsimgrid-dev pkg-config)              # tools/simulate: the model of large runs (its plot script
                                                        # also wants python3-matplotlib; not needed by the tests)
 fi
+if [ "$mode" = test ]; then
+  packages+=(prometheus)                               # promtool checks the --metrics-file text (docs/metrics.md)
+  packages+=(chromium)                                 # headless: renders partita report pages (docs/report.md)
+fi
 if [ "$mode" = test ] && [ -f tests/slurm/CMakeLists.txt ]; then
   packages+=(slurm-wlm munge procps)                   # the one-node Slurm test (label "slurm"; pgrep)
 fi

@@ -97,6 +97,9 @@ struct output_options {
   std::optional<std::filesystem::path> trace;         ///< --trace F (Chrome trace-event JSON)
   bool quiet = false;                                 ///< no progress line or summary text
   double progress_interval_seconds = 5;               ///< log-line progress period when stderr is not a terminal
+  // Live metrics (docs/metrics.md).
+  std::optional<std::filesystem::path> metrics_file;  ///< --metrics-file F: Prometheus text, rewritten atomically
+  double metrics_interval_seconds = 2;                ///< --metrics-interval S: seconds between rewrites
   friend bool operator==(const output_options&, const output_options&) = default;
 };
 
