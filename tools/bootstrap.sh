@@ -45,6 +45,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools                       # parallel HDF5, h5dump
   libtbb-dev libboost-serialization-dev                # workers, message payloads
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
+  libcpp-httplib-dev pkg-config                        # --metrics-port: the HTTP server (docs/metrics.md)
   googletest libgtest-dev                              # tests
 )
 if [ "$mode" = test ]; then

@@ -5,17 +5,20 @@
 
 #include <fmt/format.h>
 
+#include <partita/runtime/log.hpp>
+
 namespace partita::detail {
 
 metrics_publisher::metrics_publisher(const output_options& o, metrics_labels labels)
-    : labels_(std::move(labels)), interval_(o.metrics_interval_seconds) {
-  if (!o.metrics_file) return;
-  file_ = std::make_unique<metrics_file>(*o.metrics_file);
-  next_ = clock::now();  // a first file at once: a scraper sees the job from its start
+    : labels_(std::move(labels)), interval_(o.metrics_interval_seconds), port_(o.metrics_port),
+      address_(o.metrics_address) {
+  if (o.metrics_file) file_ = std::make_unique<metrics_file>(*o.metrics_file);
+  on_ = file_ || port_;
+  if (on_) next_ = clock::now();  // a first write at once: a scraper sees the job from its start
 }
 
 void metrics_publisher::publish(metrics_snapshot snap, clock::time_point now) {
-  if (!file_) return;
+  if (!on_) return;
   const double dt = last_ ? seconds_d(now - *last_).count() : 0;
   last_busy_.resize(snap.ranks.size(), 0.0);
   for (std::size_t r = 0; r < snap.ranks.size(); ++r) {
@@ -33,13 +36,13 @@ void metrics_publisher::publish(metrics_snapshot snap, clock::time_point now) {
 }
 
 void metrics_publisher::conclude(metrics_snapshot snap) {
-  if (!file_) return;
+  if (!on_) return;
   write(snap);
   next_ = clock::time_point::max();
 }
 
 void metrics_publisher::fail() noexcept {
-  if (!file_ || !last_snap_ || last_snap_->state != "running") return;
+  if (!on_ || !last_snap_ || last_snap_->state != "running") return;
   try {
     auto snap = *last_snap_;
     snap.state = "failed";
@@ -61,7 +64,19 @@ void metrics_publisher::write(metrics_snapshot& snap) {
   if (snap.timestamp_seconds == 0) snap.timestamp_seconds = unix_seconds_now();
   text_ = format_metrics(labels_, snap);
   last_snap_ = snap;
-  if (!file_->write(text_)) next_ = clock::time_point::max();  // reported once; the job goes on without metrics
+  if (port_) {  // started here, on the rank that writes; a port that cannot be had is reported once
+    std::string problem;
+    server_ = metrics_server::start(address_, *port_, problem);
+    if (!server_)
+      log().warn("metrics: {}; the job goes on without serving metrics (fix: choose a free --metrics-port or another "
+                 "--metrics-address)",
+                 problem);
+    else log().info("metrics: serving http://{}:{}/metrics", address_, server_->port());
+    port_.reset();
+  }
+  if (server_) server_->set(text_);
+  if (file_ && !file_->write(text_)) file_.reset();  // reported once; the job goes on without the file
+  if (!file_ && !server_) next_ = clock::time_point::max();
 }
 
 void add_final_figures(metrics_snapshot& snap, const run_report& rep) {

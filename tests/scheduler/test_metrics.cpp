@@ -1,6 +1,7 @@
 // Scheduler_Metrics: the Prometheus text of a job's live figures, the atomic file it goes to, and the publisher's
 // cadence, busy fractions and last writes (docs/metrics.md). No MPI.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -239,6 +240,41 @@ TEST(Scheduler_Metrics, FinalFiguresComeFromTheSummary) {
   EXPECT_EQ(t.rollbacks, 1u);
   EXPECT_EQ(t.lost_ranks, 2u);
   EXPECT_FALSE(t.chunks);
+}
+
+TEST(Scheduler_Metrics, PortServesTheSameTextOverHttpFromTheFirstWrite) {
+  partita::output_options o;
+  o.metrics_port = 0;  // any free port
+  metrics_publisher p(o, labels);
+  EXPECT_TRUE(p.enabled());
+  EXPECT_EQ(p.serving_port(), 0);  // nothing listens before the first write (only the rank that writes listens)
+  p.publish(two_ranks());
+  ASSERT_GT(p.serving_port(), 0);
+  httplib::Client client("127.0.0.1", p.serving_port());
+  auto res = client.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, p.text());
+  EXPECT_NE(res->get_header_value("Content-Type").find("text/plain; version=0.0.4"), std::string::npos);
+  auto s = two_ranks();
+  s.state = "completed";
+  p.conclude(s);
+  res = client.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(sample(res->body, "partita_job_state", "state=\"completed\""), "1");
+}
+
+TEST(Scheduler_Metrics, APortInUseIsReportedAndTheJobGoesOn) {
+  partita::output_options o;
+  o.metrics_port = 0;
+  metrics_publisher first(o, labels);
+  first.publish(two_ranks());
+  ASSERT_GT(first.serving_port(), 0);
+  o.metrics_port = first.serving_port();
+  metrics_publisher second(o, labels);
+  second.publish(two_ranks());  // logs one line, throws nothing
+  EXPECT_EQ(second.serving_port(), 0);
+  EXPECT_FALSE(second.due(clock::now() + std::chrono::hours(1)));
 }
 
 TEST(Scheduler_Metrics, HashLabelIsTheCheckpointsSpelling) { EXPECT_EQ(hash_label(0xdeadbeef), "0x00000000deadbeef"); }

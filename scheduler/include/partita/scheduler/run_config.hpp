@@ -100,6 +100,8 @@ struct output_options {
   // Live metrics (docs/metrics.md).
   std::optional<std::filesystem::path> metrics_file;  ///< --metrics-file F: Prometheus text, rewritten atomically
   double metrics_interval_seconds = 2;                ///< --metrics-interval S: seconds between rewrites
+  std::optional<int> metrics_port;                    ///< --metrics-port P: serve the same text over HTTP (0: any)
+  std::string metrics_address = "127.0.0.1";          ///< --metrics-address A: where --metrics-port listens
   friend bool operator==(const output_options&, const output_options&) = default;
 };
 

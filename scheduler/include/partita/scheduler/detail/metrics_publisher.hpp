@@ -7,6 +7,7 @@
 #include <string>
 
 #include <partita/scheduler/detail/metrics_file.hpp>
+#include <partita/scheduler/detail/metrics_server.hpp>
 #include <partita/scheduler/detail/metrics_text.hpp>
 #include <partita/scheduler/detail/timing.hpp>
 #include <partita/scheduler/run_config.hpp>
@@ -14,8 +15,10 @@
 
 namespace partita::detail {
 
-/// Publishes a model's metrics snapshots every --metrics-interval seconds. Off (due() is always false, nothing is
-/// allocated) without --metrics-file. Called from the loop that shows progress; single-threaded. Non-copyable.
+/// Publishes a model's metrics snapshots every --metrics-interval seconds to --metrics-file and, with --metrics-port,
+/// to an HTTP server it starts at its first write (so only the rank that writes listens). Off (due() is always
+/// false, nothing is allocated) without either. Called from the loop that shows progress; single-threaded.
+/// Non-copyable.
 ///
 ///     if (metrics.due(now)) metrics.publish(snapshot(), now);
 class metrics_publisher {
@@ -24,7 +27,7 @@ class metrics_publisher {
   metrics_publisher(const metrics_publisher&) = delete;
   metrics_publisher& operator=(const metrics_publisher&) = delete;
 
-  bool enabled() const noexcept { return file_ != nullptr; }
+  bool enabled() const noexcept { return on_; }
   /// Whether a write is due at `now`: one comparison (a time point far in the future when off).
   bool due(clock::time_point now) const noexcept { return now >= next_; }
   /// Writes `snap`, its ranks' busy_fraction computed here from their busy seconds since the previous write. The
@@ -35,6 +38,8 @@ class metrics_publisher {
   /// The last write when the job fails: the previous snapshot again with state failed (nothing if none was
   /// written). Never throws.
   void fail() noexcept;
+  /// The port --metrics-port listens on (0: not serving).
+  int serving_port() const noexcept { return server_ ? server_->port() : 0; }
   /// The text written last ("" before the first write).
   const std::string& text() const noexcept { return text_; }
 
@@ -49,7 +54,11 @@ class metrics_publisher {
 
   metrics_labels labels_;
   double interval_;
+  bool on_ = false;
   std::unique_ptr<metrics_file> file_;
+  std::optional<int> port_;  // --metrics-port, until the server is started (or could not be)
+  std::string address_;
+  std::unique_ptr<metrics_server> server_;
   clock::time_point next_ = clock::time_point::max();
   std::optional<clock::time_point> last_;
   std::vector<double> last_busy_;  // per rank, at the previous write
