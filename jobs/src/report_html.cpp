@@ -136,8 +136,8 @@ void timeline(page& p, const report_view& v) {
   markers(p, v, end, label_w, plot_w, 0, static_cast<int>(v.rows.size()) * row_h);
   const int ay = static_cast<int>(v.rows.size()) * row_h + 14;
   for (int t = 0; t <= 4; ++t)
-    p.f("<text x=\"{:.0f}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{}</text>", label_w + plot_w * t / 4.0, ay,
-        secs(end * t / 4));
+    p.f("<text x=\"{:.0f}\" y=\"{}\" font-size=\"10\" text-anchor=\"{}\">{}</text>", label_w + plot_w * t / 4.0, ay,
+        t == 4 ? "end" : "middle", secs(end * t / 4));
   p.add("</svg>\n");
 }
 
