@@ -351,6 +351,8 @@ metrics_snapshot iterative_run::live_metrics(clock::time_point now) const {
 void iterative_run::conclude_metrics(const run_report& rep) {
   auto last = live_metrics(clock::now());
   add_final_figures(last, rep);  // the rollbacks before this attempt: metrics_ carries them
+  // A job that converged before its maximum steps is done: its size is the steps it took (done == total).
+  if (rep.status == run_status::completed) last.total = last.done;
   metrics_.conclude(std::move(last));
 }
 
