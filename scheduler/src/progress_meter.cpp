@@ -58,6 +58,10 @@ void progress_meter::sample(std::uint64_t done, clock::time_point now, bool forc
 
 void progress_meter::show(std::uint64_t done, clock::time_point now, const std::string& extra, bool force) {
   sample(done, now, force);
+  if (force || comment_.due(now)) {  // quiet or not: the job's comment is for squeue, not for the output file
+    const auto f = figures(done, now);
+    comment_.update(fmt::format("{}/{} {}, ETA {}", done, total_, unit_, eta_text(f.eta_seconds)), now, force);
+  }
   if (quiet_) return;
   const double step = tty_ ? 0.2 : interval_;
   if (!force && seconds_d(now - last_).count() < step) return;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <partita/scheduler/detail/slurm_comment.hpp>
 #include <partita/scheduler/detail/timing.hpp>
 #include <partita/scheduler/run_report.hpp>
 
@@ -55,6 +56,7 @@ class progress_meter {
   std::vector<progress_sample> samples_;
   double sample_period_ = 0.25;
   clock::time_point next_sample_, origin_;
+  slurm_comment comment_;  // under Slurm: the line in the job's comment too, every 60 s and at the end
 };
 
 /// Whether the person watching sees a terminal (this process's stderr, or under mpirun the launcher's).
