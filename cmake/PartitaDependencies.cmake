@@ -22,6 +22,12 @@ find_package(nlohmann_json REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(Threads REQUIRED)
+# --metrics-port (docs/metrics.md): cpp-httplib, a compiled library in Debian; pkg-config carries the flags it was
+# built with (OpenSSL, zlib, brotli), which every includer must share.
+find_package(PkgConfig REQUIRED)
+if(NOT TARGET PkgConfig::cpp_httplib)
+  pkg_check_modules(cpp_httplib REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)
+endif()
 
 # One imported target for HDF5 so the layers do not repeat the variable plumbing.
 if(NOT TARGET partita_hdf5)

@@ -45,6 +45,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools                       # parallel HDF5, h5dump
   libtbb-dev libboost-serialization-dev                # workers, message payloads
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
+  libcpp-httplib-dev pkg-config                        # --metrics-port: the HTTP server (docs/metrics.md)
   googletest libgtest-dev                              # tests
 )
 if [ "$mode" = test ]; then
@@ -53,6 +54,10 @@ if [ "$mode" = test ]; then
   packages+=(clang libclang-rt-dev)                    # the fuzzers: clang and its libFuzzer/ASan runtimes
   packages+=(libsimgrid-dev pkg-config)              # tools/simulate: the model of large runs (its plot script
                                                        # also wants python3-matplotlib; not needed by the tests)
+fi
+if [ "$mode" = test ]; then
+  packages+=(prometheus)                               # promtool checks the --metrics-file text (docs/metrics.md)
+  packages+=(chromium)                                 # headless: renders partita report pages (docs/report.md)
 fi
 if [ "$mode" = test ] && [ -f tests/slurm/CMakeLists.txt ]; then
   packages+=(slurm-wlm munge procps)                   # the one-node Slurm test (label "slurm"; pgrep)

@@ -12,6 +12,8 @@
 //                        rank also runs partitions
 //   one/msg, dedicated   the same with a dedicated scheduler (like the hand loop's master)
 //   auto, …              chunk=0: the dispatcher sizes chunks from the measured message and partition costs
+//   …, metrics on        the same as the row without, with --metrics-file (docs/metrics.md) at its default
+//                        interval: the cost of live metrics, as a ratio of the two rows in the same run
 // Partitions are empty: the kernel returns a small integer, summed in partition-id order.
 #include <mpi.h>
 
@@ -20,9 +22,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -31,6 +36,7 @@
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/runtime/session.hpp>
+#include <partita/scheduler/detail/metrics_publisher.hpp>
 
 #include "bench_start.hpp"
 
@@ -168,6 +174,25 @@ double best_of(MPI_Comm comm, int reps, std::int64_t expect, const std::string& 
   });
 }
 
+/// What one metrics write costs on this machine (format a snapshot of `ranks` ranks, write, rename): the whole cost
+/// of --metrics-file is one such write per interval plus one time comparison per scheduler round.
+double metrics_write_seconds(int ranks, const std::filesystem::path& file) {
+  partita::output_options o;
+  o.metrics_file = file;
+  partita::detail::metrics_publisher p(o, {"empty", "map_reduce", partita::detail::hash_label(1)});
+  partita::detail::metrics_snapshot snap;
+  snap.total = 1000;
+  snap.ranks.assign(static_cast<std::size_t>(ranks), {1, 0, 0});
+  snap.chunks = snap.messages = snap.speculative_copies = snap.speculative_won = 0;
+  const int n = 200;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    snap.done = static_cast<std::uint64_t>(i);
+    p.publish(snap, t0 + std::chrono::seconds(i));
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / n;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -200,9 +225,13 @@ int main(int argc, char** argv) {
   rows.back().dispatches = o.one;
   bodies.push_back([&, n = o.one] { return message_limit(comm, n); });
   expect.push_back(static_cast<std::int64_t>(o.one));
+  // Live metrics rows write here (the scheduler rank's own file; removed at the end).
+  const auto metrics_file = std::filesystem::temp_directory_path() /
+                            fmt::format("bench_dispatch.{}.prom", static_cast<long>(getpid()));
   auto partita_row = [&](std::string name, std::uint64_t n, const std::string& policy, std::uint64_t chunk,
-                         int per_message, bool dedicated) {
+                         int per_message, bool dedicated, bool metrics = false) {
     partita::run_config c;
+    if (metrics) c.metrics_file = metrics_file;
     c.policy = policy;
     c.threads = 1;
     c.chunk = chunk;
@@ -227,10 +256,16 @@ int main(int argc, char** argv) {
   const auto auto_dedicated = partita_row("partita auto chunk (dynamic), dedicated", o.automatic, "dynamic", 0, 0,
                                           true);
   const auto adaptive = partita_row("partita auto chunk (adaptive), shared", o.automatic, "adaptive", 0, 0, false);
+  const auto one_metrics = partita_row("partita 1/msg, dedicated, metrics on", o.one, "dynamic", 1, 1, true, true);
+  const auto adaptive_metrics = partita_row("partita auto chunk (adaptive), metrics on", o.automatic, "adaptive", 0, 0,
+                                            false, true);
   times.resize(rows.size());
   for (int round = 0; round < o.reps; ++round)
-    for (std::size_t i = 0; i < rows.size(); ++i)
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      // Odd rounds run the rows backwards, so that a pair compared (metrics on/off) does not always run in one order.
+      const std::size_t i = round % 2 == 0 ? k : rows.size() - 1 - k;
       times[i].push_back(best_of(comm, 1, expect[i], rows[i].name, bodies[i]));
+    }
   for (std::size_t i = 0; i < rows.size(); ++i) rows[i].seconds = *std::min_element(times[i].begin(), times[i].end());
 
   if (root) {
@@ -267,6 +302,29 @@ int main(int argc, char** argv) {
     std::printf("ratio 1/msg dedicated / hand loop: %.2f\n", dedicated);
     std::printf("ratio 1/msg dedicated / message limit: %.2f (%s)\n", of_limit, of_limit >= 0.5 ? "met" : "MISSED");
     std::printf("ratio 1/msg shared / hand loop: %.2f\n", rows[one_shared].rate() / hand);
+    // Issue 20: live metrics cost nothing measurable (target >= 0.99x with them off, same run).
+    const double m_one = rows[one_metrics].rate() / rows[one_dedicated].rate();
+    const double m_auto = rows[adaptive_metrics].rate() / rows[adaptive].rate();
+    // On a shared machine the best times drift by more than the effect: the median of the rounds' ratios too.
+    auto rounds = [&](const char* what, std::size_t off, std::size_t on) {
+      std::vector<double> r;
+      for (int round = 0; round < o.reps; ++round)
+        r.push_back(times[off][static_cast<std::size_t>(round)] / times[on][static_cast<std::size_t>(round)]);
+      std::printf("metrics on / off, %s, round by round:", what);
+      for (double x : r) std::printf(" %.3f", x);
+      std::sort(r.begin(), r.end());
+      std::printf("; median %.3f\n", r[r.size() / 2]);
+    };
+    const double write = metrics_write_seconds(s.size(), metrics_file);
+    std::printf("one metrics write (%d ranks): %.1f us, i.e. %.5f%% of a core at the default 2 s interval\n", s.size(),
+                write * 1e6, 100 * write / partita::output_options{}.metrics_interval_seconds);
+    rounds("1/msg dedicated", one_dedicated, one_metrics);
+    rounds("auto chunk (adaptive)", adaptive, adaptive_metrics);
+    std::printf("ratio metrics on / off, 1/msg dedicated: %.3f (%s)\n", m_one, m_one >= 0.99 ? "met" : "MISSED");
+    std::printf("ratio metrics on / off, auto chunk (adaptive): %.3f (%s)\n", m_auto,
+                m_auto >= 0.99 ? "met" : "MISSED");
   }
+  std::error_code ignored;
+  std::filesystem::remove(metrics_file, ignored);
   return 0;
 }

@@ -1,4 +1,4 @@
-// The `partita` command: list, run, inspect and verify jobs.
+// The `partita` command: list, run, inspect and verify jobs; draw a run's report.
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -9,6 +9,7 @@
 #include <partita/jobs/conclude_run.hpp>
 #include <partita/jobs/options.hpp>
 #include <partita/jobs/registry.hpp>
+#include <partita/jobs/report.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/launch_env.hpp>
 #include <partita/runtime/log.hpp>
@@ -85,6 +86,16 @@ int main(int argc, char** argv) {
   auto* verify_cmd = app.add_subcommand("verify", "recompute a checkpoint's checksums; exit 0 if good, 1 if not");
   verify_cmd->add_option("file", file, "a checkpoint <job>.<epoch>.h5")->required();
 
+  // partita report (docs/report.md): no MPI.
+  partita::report_options report;
+  auto* report_cmd = app.add_subcommand("report", "draw a run's summary and trace as one self-contained HTML page");
+  report_cmd->add_option("summary", report.summary, "the run's --summary-json file")->required();
+  report_cmd->add_option("--trace", report.trace, "the same run's --trace file (timeline, partition times)");
+  report_cmd->add_option("--failure-history", report.failure_history, "the job's failure history file");
+  report_cmd->add_option("--compare", report.compare, "another run's --summary-json, shown side by side");
+  report_cmd->add_option("--compare-trace", report.compare_trace, "that run's --trace file");
+  report_cmd->add_option("-o,--output", report.output, "the page to write")->capture_default_str();
+
   const bool first = partita::launcher_rank_hint() == 0;
   try {
     app.parse(argc, argv);
@@ -98,6 +109,19 @@ int main(int argc, char** argv) {
 
   if (*jobs_cmd) {
     if (first) list_jobs(partita::builtin_jobs());
+    return 0;
+  }
+  if (*report_cmd) {
+    try {
+      partita::write_report(report);
+    } catch (const partita::usage_error& e) {
+      std::fprintf(stderr, "partita: error: %s\n", e.what());
+      return partita::exit_usage;
+    } catch (const partita::error& e) {
+      std::fprintf(stderr, "partita: error: %s\n", e.what());
+      return partita::exit_failure;
+    }
+    std::printf("wrote %s\n", report.output.string().c_str());
     return 0;
   }
   if (*inspect_cmd) {

@@ -165,6 +165,26 @@ void add_run_options(CLI::App& app, run_config& c) {
                  "seconds between progress log lines when stderr is not a terminal")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  // Live metrics (docs/metrics.md).
+  app.add_option("--metrics-file", c.metrics_file,
+                 "the scheduler rank rewrites this file (atomically) with the job's live figures in the Prometheus "
+                 "text format, e.g. for a node exporter's textfile collector")
+      ->group("Metrics");
+  app.add_option("--metrics-port", c.metrics_port,
+                 "the scheduler rank serves the same text over HTTP on this port (GET /metrics) while the job runs")
+      ->check(CLI::Range(0, 65535))
+      ->type_name("P")
+      ->group("Metrics");
+  app.add_option("--metrics-address", c.metrics_address, "the address --metrics-port listens on")
+      ->type_name("A")
+      ->capture_default_str()
+      ->group("Metrics");
+  app.add_option("--metrics-interval", c.metrics_interval_seconds,
+                 "seconds between rewrites of --metrics-file (and updates of --metrics-port)")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->type_name("S")
+      ->capture_default_str()
+      ->group("Metrics");
 }
 
 void add_param_option(CLI::App& app, std::vector<std::string>& items) {

@@ -110,6 +110,9 @@ std::optional<commit_result> checkpoint_driver::write(MPI_Comm comm, checkpoint_
     stats_.seconds += r.seconds;
     stats_.bytes += r.bytes;
     progress_at_last_ = progress;
+    events_.push_back({"checkpoint", seconds_d(start - setup_.t0).count(), r.seconds,
+                       fmt::format("checkpoint {} ({}): {}, {} bytes", r.file.filename().string(), why, progress_text,
+                                   r.bytes)});
     log().info("checkpoint {} ({}): {}, {} bytes in {:.3f} s", r.file.string(), why, progress_text, r.bytes, r.seconds);
     if (auto line = schedule_.taken(r.seconds, progress, clock::now()); !line.empty()) log().info("{}", line);
     return r;

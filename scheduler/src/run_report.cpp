@@ -83,6 +83,25 @@ void add_iterative_json(nlohmann::json& doc, const iterative_figures& it) {
   doc["imbalance_end"] = it.imbalance_end;
   doc["state_digest"] = it.state_digest;
   doc["rollbacks"] = rollbacks_json(it.rollbacks);
+  if (!it.step_imbalance.empty()) {
+    doc["step_imbalance"] = it.step_imbalance;
+    doc["step_imbalance_stride"] = it.step_imbalance_stride;
+  }
+}
+
+// The progress line over the run and the run's events (docs/summary-json.md): left out when empty.
+void add_timeline_json(nlohmann::json& doc, const std::vector<progress_sample>& progress,
+                       const std::vector<run_event>& events) {
+  if (!progress.empty()) {
+    auto& out = doc["progress"] = nlohmann::json::array();
+    for (const auto& p : progress) out.push_back({p.at_seconds, p.done, p.eta_seconds});
+  }
+  if (!events.empty()) {
+    auto& out = doc["events"] = nlohmann::json::array();
+    for (const auto& e : events)
+      out.push_back(
+          {{"kind", e.kind}, {"at_seconds", e.at_seconds}, {"seconds", e.seconds}, {"text", e.text}, {"step", e.step}});
+  }
 }
 
 /// The first line of a summary: the job, how it ended, and the model's own counts.
@@ -197,6 +216,8 @@ std::string run_report::to_json() const {
                           {"restored_costs", map_reduce.restored_costs},
                           {"stop_reason", stop_reason}}}};
   if (model == model_kind::iterative) add_iterative_json(doc, iterative);
+  doc["summary_version"] = summary_version;
+  add_timeline_json(doc, progress, events);
   return doc.dump(2);
 }
 

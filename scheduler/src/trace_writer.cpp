@@ -55,7 +55,7 @@ void write_trace(const std::filesystem::path& file, const std::string& job, cons
   }
   json doc = {{"traceEvents", std::move(events)},
               {"displayTimeUnit", "ms"},
-              {"otherData", {{"job", job}, {"producer", "partita"}}}};
+              {"otherData", {{"job", job}, {"producer", "partita"}, {"trace_version", trace_version}}}};
   std::ofstream out(file);
   if (!out) throw error("cannot write the trace file " + file.string() + "; check that its folder exists");
   out << doc.dump() << '\n';

@@ -171,6 +171,7 @@ TEST(Scheduler_RunReport, IterativeJsonHasTheIterativeKeysAndTheCommonOnes) {
   "steps": 100,
   "steps_overlapped": 3,
   "steps_run": 60,
+  "summary_version": 1,
   "wall_seconds": 2.5,
   "workers": [
     {

@@ -178,6 +178,7 @@ check "srun: COMPLETED 0:0" 'grep -q "JobState=COMPLETED .*ExitCode=0:0" <<<"$in
 check "srun: started with srun --mpi=pmix (MpiDefault=none)" 'grep -q "attempt 1: srun --kill-on-bad-exit=1 --mpi=pmix " "$work/srun/job.out"'
 check "srun: the exact result" '[ -n "$(result_of "$work/srun/summary.json")" ] && [ "$(result_of "$work/srun/summary.json")" = "$(result_of "$work/ref/pi.json")" ]'
 check "srun: each restart decision logged once" '[ "$(grep -c "restart: no usable checkpoint" "$work/srun/job.out")" -eq 1 ]'
+check "srun: the last progress line in the job's comment" 'grep -Eq "Comment=partita: ([0-9]+)/\\1 partitions, ETA" <<<"$info"'
 [ $fails -eq 0 ] || show srun
 
 # mpirun: the same through Open MPI's mpirun inside the allocation.

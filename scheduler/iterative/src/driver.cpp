@@ -38,6 +38,10 @@ run_report run_iterative(session& s, iterative_job_model& job, const run_config&
   run_config attempt = config;
   std::vector<rollback_summary> rollbacks;
   detail::checkpoint_stats earlier;  // written by this rank as the coordinator of attempts that ended in a rollback
+  // Every rank keeps one: the coordinator of the last attempt writes the metrics, whoever it is.
+  detail::metrics_publisher metrics(
+      config, {job.name(), "iterative",
+               detail::hash_label(detail::params_hash(job.params(), config.seed, job.partition_count()))});
   for (;;) {
     detail::job_comm comm(s.comm());
     auto setup = detail::set_up(s, attempt, comm.get());
@@ -46,7 +50,7 @@ run_report run_iterative(session& s, iterative_job_model& job, const run_config&
     // As for map/reduce failover, but not limited to one scheduler level: an iterative job has no node schedulers.
     const bool recover = s.size() > 1 && detail::in_job_recovery(config);
     detail::stall_watchdog watchdog(3 * config.timeout_seconds + 10, recover);
-    detail::iterative_run runner(s, job, attempt, setup, watchdog);
+    detail::iterative_run runner(s, job, attempt, setup, watchdog, metrics);
     const auto note_start = [&] {
       if (rollbacks.empty()) return;
       rollbacks.back().from_step = runner.started_at();
@@ -63,7 +67,10 @@ run_report run_iterative(session& s, iterative_job_model& job, const run_config&
       }
       return rep;
     } catch (const detail::peer_silent& e) {
-      if (!recover) throw;
+      if (!recover) {
+        metrics.fail();
+        throw;
+      }
       note_start();
       earlier += runner.checkpoints_written();
       rollback_summary r;
@@ -90,7 +97,11 @@ run_report run_iterative(session& s, iterative_job_model& job, const run_config&
                    config.checkpoint_dir ? "the last checkpoint" : (config.restart ? *config.restart : "the start"));
       if (config.checkpoint_dir) attempt.restart = "auto";
       if (config.inject) arm_crash_point("");  // --inject fires once per job: a survivor must not fire it again
+      metrics.note_rollback(r.lost_ranks.size());
       rollbacks.push_back(std::move(r));
+    } catch (...) {
+      metrics.fail();  // on the coordinator that wrote them: state failed
+      throw;
     }
   }
 }

@@ -16,10 +16,13 @@ void iterative_run::rebalance() {
   const auto t = clock::now();
   migrate(plan->next);
   balance_.done(*plan, steps_);
-  if (coordinator_)
-    trace_.event(fmt::format("rebalance at step {}: {} moved, imbalance {:.3f} -> {:.3f}", steps_, plan->moved,
-                             plan->imbalance_now, plan->imbalance_then),
-                 me_, t);
+  if (coordinator_) {
+    auto text = fmt::format("rebalance at step {}: {} moved, imbalance {:.3f} -> {:.3f}", steps_, plan->moved,
+                            plan->imbalance_now, plan->imbalance_then);
+    rebalances_.push_back({"rebalance", seconds_d(t - setup_.t0).count(), since(t), text,
+                           static_cast<std::int64_t>(steps_)});
+    trace_.event(std::move(text), me_, t);
+  }
 }
 
 // Collective over the ranks that send or receive: each partition that changes rank goes as one message.

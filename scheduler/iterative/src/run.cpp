@@ -15,13 +15,14 @@
 namespace partita::detail {
 
 iterative_run::iterative_run(session& s, iterative_job_model& job, const run_config& config, const job_setup& setup,
-                             stall_watchdog& watchdog)
-    : s_(s), job_(job), config_(config), setup_(setup), watchdog_(watchdog), comm_(setup.comm), me_(s.rank().value),
-      ranks_(s.size()), n_(job.partition_count()), coordinator_(s.rank() == setup.scheduler),
+                             stall_watchdog& watchdog, metrics_publisher& metrics)
+    : s_(s), job_(job), config_(config), setup_(setup), watchdog_(watchdog), metrics_(metrics), comm_(setup.comm),
+      me_(s.rank().value), ranks_(s.size()), n_(job.partition_count()), coordinator_(s.rank() == setup.scheduler),
       arena_(std::max(1, setup.threads_of(s.rank()))), threads_(setup.threads),
       balance_(config.rebalance_every_steps, config.imbalance_threshold), trace_(config.trace.has_value(), setup.t0),
       link_(setup.comm), halos_(nbrs_, s.rank()) {
   for (auto& t : threads_) t = std::max(1, t);
+  rank_busy_.assign(static_cast<std::size_t>(ranks_), 0.0);
 }
 
 run_report iterative_run::run() {
@@ -34,6 +35,7 @@ run_report iterative_run::run() {
   auto rep = report_header();
   step_loop(rep);
   conclude(rep);
+  if (coordinator_) conclude_metrics(rep);
   return rep;
 }
 
@@ -181,8 +183,11 @@ run_report iterative_run::report_header() const {
 }
 
 void iterative_run::step_loop(run_report& rep) {
-  std::optional<progress_meter> meter;
-  if (coordinator_) meter.emplace("steps", job_.max_steps(), steps_, config_.progress_interval_seconds, config_.quiet);
+  auto& meter = meter_;
+  if (coordinator_) {
+    meter.emplace("steps", job_.max_steps(), steps_, config_.progress_interval_seconds, config_.quiet);
+    meter->time_samples_from(setup_.t0);
+  }
   const std::size_t nred = job_.reductions().size();
   std::vector<double> contribution, all;
   bool done = steps_ > 0 && job_.done(steps_, red_);
@@ -205,6 +210,7 @@ void iterative_run::step_loop(run_report& rep) {
       for (std::size_t k = 0; k < nred; ++k)
         extra += fmt::format("{}{} {:.4g}", k ? ", " : "", rep.iterative.reduction_names[k], red_[k]);
       meter->update(steps_, extra, done);
+      if (const auto now = clock::now(); metrics_.due(now)) metrics_.publish(live_metrics(now), now);
     }
     if (decided.action != boundary_action::go_on && !done) {
       write_checkpoint(decided);
@@ -226,12 +232,19 @@ std::vector<step_control> iterative_run::absorb_step(const std::vector<double>& 
   std::vector<step_control> controls(static_cast<std::size_t>(ranks_));
   std::vector<double> values(n_ * nred);
   std::size_t pos = 0;
+  double max_per_thread = 0, sum_per_thread = 0;
   for (int r = 0; r < ranks_; ++r) {
+    double step_busy = 0;
     for (auto id = place_.begin(r); id < place_.end(r); ++id) {
       for (std::size_t k = 0; k < nred; ++k) values[k * n_ + id] = all[pos + k];
       costs_.record(id, steps_, all[pos + nred]);
+      step_busy += all[pos + nred];
       pos += per;
     }
+    rank_busy_[static_cast<std::size_t>(r)] += step_busy;
+    const double per_thread = step_busy / threads_[static_cast<std::size_t>(r)];
+    max_per_thread = std::max(max_per_thread, per_thread);
+    sum_per_thread += per_thread;
     controls[static_cast<std::size_t>(r)] = get_step_control(std::span<const double>(all).subspan(pos));
     pos += step_control::doubles;
   }
@@ -242,7 +255,21 @@ std::vector<step_control> iterative_run::absorb_step(const std::vector<double>& 
     }
   for (std::size_t k = 0; k < nred; ++k)
     red_[k] = fold_in_id_order(job_, k, std::span<const double>(values).subspan(k * n_, n_));
+  if (coordinator_) note_step_imbalance(sum_per_thread > 0 ? max_per_thread * ranks_ / sum_per_thread : 1.0);
   return controls;
+}
+
+// Every step_stride_-th step of this run; at 1024 values every other one is dropped and the stride doubles.
+void iterative_run::note_step_imbalance(double imbalance) {
+  const auto index = steps_ - steps_at_start_;  // this step's index in the run (steps_ is not counted up yet)
+  if (index % step_stride_ != 0) return;
+  if (step_imbalance_.size() >= 1024) {
+    for (std::size_t i = 1; 2 * i < step_imbalance_.size(); ++i) step_imbalance_[i] = step_imbalance_[2 * i];
+    step_imbalance_.resize(step_imbalance_.size() / 2);
+    step_stride_ *= 2;
+    if (index % step_stride_ != 0) return;
+  }
+  step_imbalance_.push_back(imbalance);
 }
 
 void iterative_run::conclude(run_report& rep) {
@@ -279,6 +306,13 @@ void iterative_run::conclude(run_report& rep) {
   add_worker_rows(rep, std::move(rows));
   rep.partitions = n_;
   rep.partitions_run = rep.iterative.steps_run * n_;
+  rep.progress = meter_->samples();
+  rep.events = checkpoints_->events();
+  rep.events.insert(rep.events.end(), rebalances_.begin(), rebalances_.end());
+  std::stable_sort(rep.events.begin(), rep.events.end(),
+                   [](const run_event& a, const run_event& b) { return a.at_seconds < b.at_seconds; });
+  rep.iterative.step_imbalance = step_imbalance_;
+  rep.iterative.step_imbalance_stride = step_stride_;
   const auto& cs = checkpoints_->stats();
   rep.checkpoints = cs.count;
   rep.checkpoint_seconds = cs.seconds;
@@ -288,6 +322,38 @@ void iterative_run::conclude(run_report& rep) {
   if (!rep.iterative.state_digest.empty()) text += ", state " + rep.iterative.state_digest;
   rep.result_text = text;
   if (config_.trace) write_trace(*config_.trace, job_.name(), traces, trace_.events(), setup_.scheduler.value);
+}
+
+// The figures --metrics-file shows after a step: the progress line's, each rank's kernel seconds from the gathered
+// step costs, migrations and checkpoints so far (docs/metrics.md).
+metrics_snapshot iterative_run::live_metrics(clock::time_point now) const {
+  metrics_snapshot m;
+  m.unit = meter_->unit();
+  m.done = steps_;
+  m.total = meter_->total();
+  const auto f = meter_->figures(steps_, now);
+  m.elapsed_seconds = f.elapsed_seconds;
+  m.rate_per_second = f.rate_per_second;
+  m.eta_seconds = f.eta_seconds;
+  m.ranks.resize(static_cast<std::size_t>(ranks_));
+  for (std::size_t r = 0; r < m.ranks.size(); ++r) {
+    m.ranks[r].threads = threads_[r];
+    m.ranks[r].busy_seconds = rank_busy_[r];
+  }
+  m.migrations = balance_.migrations();
+  const auto cs = checkpoints_->stats();
+  m.checkpoints = cs.count;
+  m.checkpoint_seconds = cs.seconds;
+  m.checkpoint_bytes = cs.bytes;
+  return m;
+}
+
+void iterative_run::conclude_metrics(const run_report& rep) {
+  auto last = live_metrics(clock::now());
+  add_final_figures(last, rep);  // the rollbacks before this attempt: metrics_ carries them
+  // A job that converged before its maximum steps is done: its size is the steps it took (done == total).
+  if (rep.status == run_status::completed) last.total = last.done;
+  metrics_.conclude(std::move(last));
 }
 
 }  // namespace partita::detail

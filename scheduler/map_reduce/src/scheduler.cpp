@@ -13,6 +13,7 @@
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/scheduler/detail/bounded_gather.hpp>
+#include <partita/scheduler/detail/metrics_publisher.hpp>
 #include <partita/scheduler/detail/report_builder.hpp>
 #include <partita/scheduler/map_reduce/detail/root_core.hpp>
 #include <partita/scheduler/map_reduce/detail/root_report.hpp>
@@ -62,6 +63,7 @@ struct map_reduce_scheduler::running {
       serve_parked();
       keep_alive(now);
       progress_.update(dispatch().done_count(), now);
+      if (metrics_.due(now)) metrics_.publish(live_metrics(now), now);
       stop = checkpoint_if_due(now);
       if (!stop.empty()) break;
       if (!busy) idle_wait();
@@ -71,7 +73,47 @@ struct map_reduce_scheduler::running {
     if (stop.empty() && ckpt_.enabled() && dispatch().done_count() > ckpt_.progress_at_last())
       checkpoint("end of job", checkpoint_need::optional);
     event("job end");
-    return finish(stop);
+    auto rep = finish(stop);
+    auto last = live_metrics(clock::now());
+    add_final_figures(last, rep);
+    metrics_.conclude(std::move(last));
+    return rep;
+  }
+
+  /// The figures --metrics-file shows while the job runs: the progress line's, the dispatcher's tallies, the
+  /// checkpoints so far (docs/metrics.md).
+  metrics_snapshot live_metrics(clock::time_point now) const {
+    const auto& d = core_.dispatch();
+    metrics_snapshot m;
+    m.unit = progress_.unit();
+    m.done = d.done_count();
+    m.total = progress_.total();
+    const auto f = progress_.figures(m.done, now);
+    m.elapsed_seconds = f.elapsed_seconds;
+    m.rate_per_second = f.rate_per_second;
+    m.eta_seconds = f.eta_seconds;
+    const auto threads = setup_.tree.root_view(setup_.threads);  // two levels: a node scheduler's row is its node's
+    m.ranks.resize(static_cast<std::size_t>(s_.size()));
+    std::uint64_t chunks = 0, messages = 0;
+    for (int r = 0; r < s_.size(); ++r) {
+      const auto& t = d.tally(rank_t{r});
+      auto& row = m.ranks[static_cast<std::size_t>(r)];
+      row.threads = threads[static_cast<std::size_t>(r)];
+      row.busy_seconds = t.busy_seconds;
+      chunks += t.chunks;
+      messages += t.messages;
+      m.lost_ranks += t.lost ? 1 : 0;
+    }
+    m.chunks = chunks;
+    m.messages = messages;
+    const auto& cs = ckpt_.stats();
+    m.checkpoints = cs.count;
+    m.checkpoint_seconds = cs.seconds;
+    m.checkpoint_bytes = cs.bytes;
+    m.failovers = term_;
+    m.speculative_copies = d.copies_made().size();
+    m.speculative_won = d.copies_won();
+    return m;
   }
 
   /// The ranks to stop: the live workers, and (two levels) the ranks of lost node schedulers, adopted now.
@@ -83,6 +125,8 @@ struct map_reduce_scheduler::running {
   void cancel_local() noexcept {
     if (local_) local_->cancel();
   }
+  /// The metrics' last write when the job fails on the scheduler: state failed, the figures as they were.
+  void metrics_failed() noexcept { metrics_.fail(); }
 
  private:
   /// The state the loop starts from, with what a failover counted on the way (initial_state()).
@@ -102,6 +146,7 @@ struct map_reduce_scheduler::running {
         requests_seen_(static_cast<std::size_t>(s.size()), 0),
         progress_("partitions", job.partition_count(), dispatch().done_count(), config.progress_interval_seconds,
                   config.quiet),
+        metrics_(config, {job.name(), "map_reduce", hash_label(hash)}),
         ckpt_(s, config, setup, job.name(), core_.state().run_seconds, dispatch().done_count()) {
     if (restart && !takeover)
       log().info("restart: from {} (epoch {}): {} of {} partitions already done, {} measured costs", restored_from_,
@@ -114,6 +159,7 @@ struct map_reduce_scheduler::running {
       local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank());
     }
     waiter_.emplace(tp_, local_.get());
+    progress_.time_samples_from(setup.t0);
     if (takeover) start_after_takeover(restart);
   }
 
@@ -433,6 +479,8 @@ struct map_reduce_scheduler::running {
     rep.checkpoint_bytes = ckpt_.stats().bytes;
     rep.restored_from = restored_from_;
     rep.restored_done = restored_from_.empty() ? 0 : restored_done_;
+    rep.progress = progress_.samples();
+    rep.events = ckpt_.events();
     rep.map_reduce.restored_costs = restored_costs_;
     if (takeover_) {
       rep.map_reduce.failovers.push_back(failover_);
@@ -603,6 +651,7 @@ struct map_reduce_scheduler::running {
   clock::time_point fence_until_{};  // after a stall: commit nothing before this
   bool first_commit_logged_ = false;
   progress_meter progress_;
+  metrics_publisher metrics_;  // --metrics-file: written from the same loop and figures as the progress line
   checkpoint_driver ckpt_;
   cpu_meter cpu_;  // this rank's CPU since the loop was built
   std::unique_ptr<executor> local_;
@@ -689,6 +738,7 @@ void map_reduce_scheduler::fail(std::exception_ptr e) noexcept(false) {
   if (loop_) {
     alive = loop_->alive_mask();
     loop_->cancel_local();
+    loop_->metrics_failed();
   }
   abort_workers(tp_, alive, what, config_.timeout_seconds);
   try {

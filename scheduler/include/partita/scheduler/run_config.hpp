@@ -97,6 +97,11 @@ struct output_options {
   std::optional<std::filesystem::path> trace;         ///< --trace F (Chrome trace-event JSON)
   bool quiet = false;                                 ///< no progress line or summary text
   double progress_interval_seconds = 5;               ///< log-line progress period when stderr is not a terminal
+  // Live metrics (docs/metrics.md).
+  std::optional<std::filesystem::path> metrics_file;  ///< --metrics-file F: Prometheus text, rewritten atomically
+  double metrics_interval_seconds = 2;                ///< --metrics-interval S: seconds between rewrites
+  std::optional<int> metrics_port;                    ///< --metrics-port P: serve the same text over HTTP (0: any)
+  std::string metrics_address = "127.0.0.1";          ///< --metrics-address A: where --metrics-port listens
   friend bool operator==(const output_options&, const output_options&) = default;
 };
 

@@ -65,6 +65,24 @@ struct rollback_summary {
   std::string checkpoint;          ///< the checkpoint they went on from ("" none)
 };
 
+/// The progress line's figures at one moment of the run (`partita report` draws progress against the ETA predicted
+/// then). Plain data.
+struct progress_sample {
+  double at_seconds = 0;  ///< since the run's start
+  std::uint64_t done = 0;
+  double eta_seconds = -1;  ///< the ETA shown then (< 0: unknown)
+};
+
+/// Something that happened to the run at a moment, for `partita report`'s timeline: a checkpoint, a rebalance.
+/// (Failovers and rollbacks have their own records, with their times.) Plain data.
+struct run_event {
+  std::string kind;       ///< "checkpoint" | "rebalance"
+  double at_seconds = 0;  ///< since the run's start
+  double seconds = 0;     ///< how long it took (0: a moment)
+  std::string text;
+  std::int64_t step = -1;  ///< iterative: the step it came after (-1: none)
+};
+
 /// The figures only a map/reduce run fills in (an iterative run leaves them at their defaults).
 struct map_reduce_figures {
   bool speculation = false;  ///< speculative execution was on
@@ -91,6 +109,10 @@ struct iterative_figures {
   double imbalance_end = 1;                 ///< of the last placement, with the last measured costs
   std::string state_digest;                 ///< FNV-1a 64 of every partition's final state in id order (completed runs)
   std::vector<rollback_summary> rollbacks;  ///< in-job rollbacks after lost ranks, in order
+  /// The measured imbalance (max/mean kernel seconds per thread over ranks) of steps of this run: one value every
+  /// `step_imbalance_stride` steps from its first (the stride doubles to keep at most 1024 values).
+  std::vector<double> step_imbalance;
+  std::uint64_t step_imbalance_stride = 1;
 };
 
 /// The outcome of run(): what both models report, and the figures of the job's model (`model` says which).
@@ -118,12 +140,17 @@ struct run_report {
   std::uint64_t checkpoints = 0;
   double checkpoint_seconds = 0;
   std::uint64_t checkpoint_bytes = 0;
-  std::string restored_from;        ///< the checkpoint this run started from ("" if fresh)
-  std::uint64_t restored_done = 0;  ///< partitions (iterative: the step) already done in it
-  std::string stop_reason;          ///< why a checkpointed run stopped (signal, wall time)
-  map_reduce_figures map_reduce;    ///< model == model_kind::map_reduce
-  iterative_figures iterative;      ///< model == model_kind::iterative
+  std::string restored_from;              ///< the checkpoint this run started from ("" if fresh)
+  std::uint64_t restored_done = 0;        ///< partitions (iterative: the step) already done in it
+  std::string stop_reason;                ///< why a checkpointed run stopped (signal, wall time)
+  std::vector<progress_sample> progress;  ///< the progress line over the run (at most 512 samples, evenly spread)
+  std::vector<run_event> events;          ///< checkpoints and rebalances, in time order
+  map_reduce_figures map_reduce;          ///< model == model_kind::map_reduce
+  iterative_figures iterative;            ///< model == model_kind::iterative
 
+  /// The version of the JSON document to_json() writes (its "summary_version"; docs/summary-json.md): `partita
+  /// report` reads this version only.
+  static constexpr int summary_version = 1;
   /// The summary as a JSON document (text, indented), as --summary-json writes it.
   std::string to_json() const;
   /// The summary as text, as `partita run` prints it (without --quiet).

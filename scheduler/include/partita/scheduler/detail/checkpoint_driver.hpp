@@ -17,6 +17,7 @@
 #include <partita/scheduler/checkpoint_schedule.hpp>
 #include <partita/scheduler/detail/job_setup.hpp>
 #include <partita/scheduler/run_config.hpp>
+#include <partita/scheduler/run_report.hpp>
 
 namespace partita::detail {
 
@@ -99,6 +100,9 @@ class checkpoint_driver {
   /// Progress at the last committed checkpoint (or at the restart).
   std::uint64_t progress_at_last() const noexcept { return progress_at_last_; }
   const checkpoint_stats& stats() const noexcept { return stats_; }
+  /// Each checkpoint this driver committed as the deciding rank: when (since the job's start), how long, which
+  /// (for the summary's events and `partita report`).
+  const std::vector<run_event>& events() const noexcept { return events_; }
   /// The epoch the next write() numbers its checkpoint (other ranks of a collective write need it).
   epoch_t next_epoch() const noexcept { return epoch_t{next_epoch_}; }
 
@@ -115,6 +119,7 @@ class checkpoint_driver {
   std::uint64_t progress_at_last_ = 0;
   clock::time_point last_check_ = clock::now();
   checkpoint_stats stats_;
+  std::vector<run_event> events_;
 };
 
 }  // namespace partita::detail

@@ -23,6 +23,10 @@ struct rank_trace {
   std::vector<trace_slice> slices;
 };
 
+/// The version of the trace's layout, in its otherData.trace_version (docs/summary-json.md): `partita report` reads
+/// this version only.
+inline constexpr int trace_version = 1;
+
 /// Writes the trace file; throws error naming the file if it cannot be written.
 void write_trace(const std::filesystem::path& file, const std::string& job, const std::vector<rank_trace>& ranks,
                  const std::vector<trace_event>& scheduler_events, int scheduler_rank);

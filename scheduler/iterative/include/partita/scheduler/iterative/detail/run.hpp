@@ -18,6 +18,8 @@
 #include <partita/runtime/session.hpp>
 #include <partita/scheduler/detail/checkpoint_driver.hpp>
 #include <partita/scheduler/detail/job_setup.hpp>
+#include <partita/scheduler/detail/metrics_publisher.hpp>
+#include <partita/scheduler/detail/progress_meter.hpp>
 #include <partita/scheduler/detail/trace_writer.hpp>
 #include <partita/scheduler/iterative/detail/first_failure.hpp>
 #include <partita/scheduler/iterative/detail/halo_exchange.hpp>
@@ -40,8 +42,9 @@ namespace partita::detail {
 /// per rank. run_iterative makes a new one after an in-job rollback. Non-copyable.
 class iterative_run {
  public:
+  /// `metrics` outlives the attempt (it counts the rollbacks before it); only the coordinator writes with it.
   iterative_run(session& s, iterative_job_model& job, const run_config& config, const job_setup& setup,
-                stall_watchdog& watchdog);
+                stall_watchdog& watchdog, metrics_publisher& metrics);
 
   /// The whole attempt: restart selection, start, the step loop, the end (final states, summary).
   run_report run();
@@ -67,7 +70,10 @@ class iterative_run {
   run_report report_header() const;
   void step_loop(run_report& rep);
   std::vector<step_control> absorb_step(const std::vector<double>& all);
+  void note_step_imbalance(double imbalance);
   void conclude(run_report& rep);
+  metrics_snapshot live_metrics(clock::time_point now) const;
+  void conclude_metrics(const run_report& rep);
   // One step's work and communication (exchange.cpp).
   step_control exchange_and_step(std::vector<double>& contribution);
   halo_set compute_halos(first_failure& failed);
@@ -94,7 +100,9 @@ class iterative_run {
   iterative_job_model& job_;
   const run_config& config_;
   const job_setup& setup_;
-  stall_watchdog& watchdog_;  // told of every step (under in-job recovery it ends a rank stuck in a collective)
+  stall_watchdog& watchdog_;
+  metrics_publisher& metrics_;  // --metrics-file (docs/metrics.md): written on the coordinator after a step  // told of
+                                // every step (under in-job recovery it ends a rank stuck in a collective)
   MPI_Comm comm_;
   int me_, ranks_;
   std::uint64_t n_;
@@ -113,7 +121,12 @@ class iterative_run {
   std::optional<double> imbalance_start_;  // measured after the first step
   double earlier_seconds_ = 0;             // the job's run time before this run (from the checkpoint)
   double busy_ = 0;                        // this rank's kernel seconds in this run
-  std::uint64_t overlapped_ = 0;           // partition steps run while halos were on their way (summary)
+  std::vector<double> rank_busy_;          // every rank's kernel seconds in this run, from the gathered step costs
+  std::optional<progress_meter> meter_;    // on the coordinator: the progress line (and the metrics' rate and ETA)
+  std::vector<run_event> rebalances_;      // on the coordinator, for the summary's events
+  std::vector<double> step_imbalance_;     // on the coordinator: every step_stride_-th step's measured imbalance
+  std::uint64_t step_stride_ = 1;
+  std::uint64_t overlapped_ = 0;  // partition steps run while halos were on their way (summary)
   std::string restored_from_;
   run_trace trace_;
 

@@ -42,6 +42,7 @@ class step_checkpoints {
   const std::string& reason() const noexcept { return reason_; }
   /// The checkpoints this rank committed as the coordinator (none on the others).
   const checkpoint_stats& stats() const noexcept { return driver_.stats(); }
+  const std::vector<run_event>& events() const noexcept { return driver_.events(); }
 
  private:
   checkpoint_driver driver_;

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Live metrics through the partita CLI (--metrics-file, docs/metrics.md): real mpirun, and Debian's promtool as the
+# consumer that must accept every file written, while the job runs and at its end.
+# Usage: metrics_test.sh CASE PATH/TO/partita [RANKS]
+#   map_reduce N | iterative N: the figures while running and at the end (done == total, as the summary says)
+#   unwritable: a --metrics-file in a folder that cannot be written: one line, exit 0, the same result
+set -u
+case_name=$1
+partita=$2
+np=${3:-2}
+mpirun=${PARTITA_MPIRUN:-mpirun --oversubscribe}
+work=$(mktemp -d /tmp/partita-metrics.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL [$case_name $np]: $*"; [ -f "$work/log" ] && tail -20 "$work/log"; exit 1; }
+command -v promtool > /dev/null || fail "promtool is missing: apt-get install prometheus (tools/bootstrap.sh test does)"
+labels='partita_job="[a-z]*",model="[a-z_]*",params_hash="0x[0-9a-f]\{16\}"'
+# The value of metric $2 with extra labels $3 in file $1.
+value() { sed -n "s/^$2{$labels${3:+,$3}} \(.*\)$/\1/p" "$1"; }
+field() { python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(eval(sys.argv[2]))" "$1" "$2"; }
+check() { promtool check metrics < "$1" > "$work/promtool" 2>&1 || fail "promtool rejects $1: $(cat "$work/promtool")"; }
+
+# Runs partita with $@ in the background and keeps copies of the metrics file while it says "running" (every change).
+run_and_watch() {
+  mkdir -p "$work/m" "$work/seen"
+  $mpirun -n "$np" "$partita" "$@" --metrics-file "$work/m/job.prom" --metrics-interval 0.2 \
+    --summary-json "$work/summary.json" > "$work/log" 2>&1 &
+  local pid=$! n=0 last=""
+  while kill -0 $pid 2> /dev/null; do
+    if [ -f "$work/m/job.prom" ] && grep -q 'state="running"} 1$' "$work/m/job.prom"; then
+      cp "$work/m/job.prom" "$work/seen/now"
+      if ! cmp -s "$work/seen/now" "$last"; then n=$((n + 1)); cp "$work/seen/now" "$work/seen/$n"; last=$work/seen/$n; fi
+    fi
+    sleep 0.05
+  done
+  wait $pid || fail "the job exited $?"
+  seen=$n
+}
+
+final_checks() {  # $1: the unit; $2: the total
+  local f=$work/m/job.prom
+  [ -f "$f" ] || fail "no metrics file at the end"
+  [ ! -e "$f.tmp" ] || fail "the temporary file was left behind"
+  check "$f"
+  [ "$(value "$f" partita_job_state 'state="completed"')" = 1 ] || fail "final state is not completed: $(grep job_state "$f")"
+  [ "$(value "$f" partita_job_state 'state="running"')" = 0 ] || fail "still running at the end"
+  [ "$(value "$f" partita_work_done "unit=\"$1\"")" = "$2" ] || fail "done is not $2: $(grep work_done "$f")"
+  [ "$(value "$f" partita_work_size "unit=\"$1\"")" = "$2" ] || fail "total is not $2: $(grep work_total "$f")"
+  [ "$(value "$f" partita_ranks)" = "$np" ] || fail "ranks is not $np"
+  [ "$(grep -c '^partita_rank_busy_ratio{' "$f")" = "$np" ] || fail "not one busy ratio per rank: $(grep busy_ratio "$f")"
+  [ "$(value "$f" partita_checkpoints_total)" = "$(field "$work/summary.json" "d['checkpoints']['count']")" ] \
+    || fail "checkpoints differ from the summary's"
+  grep -q "^partita_job_state{partita_job=\"$job\"," "$f" || fail "the job's name is not a label"
+  for ((i = 1; i <= seen; i++)); do check "$work/seen/$i"; done
+}
+
+case $case_name in
+map_reduce)
+  job=synthetic
+  run_and_watch run synthetic --param partitions=600 --param median_us=3000 --threads 2 --quiet --checkpoint-dir \
+    "$work/ck" --checkpoint-every 200
+  [ "$seen" -ge 2 ] || fail "saw $seen running snapshots, expected several over the run (every 0.2 s)"
+  final_checks partitions 600
+  f=$work/m/job.prom
+  [ "$(value "$f" partita_chunks_total)" = "$(field "$work/summary.json" "d['chunks']")" ] || fail "chunks differ"
+  [ "$(value "$f" partita_messages_total)" = "$(field "$work/summary.json" "d['dispatches']")" ] || fail "messages differ"
+  [ "$(value "$f" partita_speculative_copies_total)" = "$(field "$work/summary.json" "d['speculation']['copies']")" ] \
+    || fail "speculative copies differ"
+  [ "$(value "$f" partita_checkpoints_total)" -ge 1 ] || fail "no checkpoint counted"
+  grep -q 'model="map_reduce"' "$f" || fail "no model label"
+  # While running: done grew, never past the total, and the rate and ETA were there.
+  prev=-1
+  for ((i = 1; i <= seen; i++)); do
+    d=$(value "$work/seen/$i" partita_work_done 'unit="partitions"')
+    [ "$d" -ge "$prev" ] && [ "$d" -le 600 ] || fail "done went from $prev to $d"
+    prev=$d
+  done
+  grep -q '^partita_work_rate_per_second{' "$work/seen/$seen" || fail "no rate while running" ;;
+iterative)
+  job=heat
+  run_and_watch run heat --param blocks_x=4 --param blocks_y=4 --param block=32 --param steps=300 --param refine=6 \
+    --threads 1 --quiet --rebalance-every 50 --checkpoint-dir "$work/ck" --checkpoint-every 100
+  [ "$seen" -ge 1 ] || fail "saw no running snapshot"
+  final_checks steps 300
+  f=$work/m/job.prom
+  [ "$(value "$f" partita_migrations_total)" = "$(field "$work/summary.json" "d['migrations']")" ] || fail "migrations differ"
+  grep -q 'model="iterative"' "$f" || fail "no model label"
+  ! grep -q '^partita_chunks_total' "$f" || fail "an iterative job has no chunks" ;;
+unwritable)
+  touch "$work/not-a-folder"
+  $mpirun -n "$np" "$partita" run pi --param partitions=64 --quiet --summary-json "$work/ref.json" > "$work/log" 2>&1 \
+    || fail "reference run exited $?"
+  $mpirun -n "$np" "$partita" run pi --param partitions=64 --quiet --metrics-file "$work/not-a-folder/job.prom" \
+    --metrics-interval 0.1 --summary-json "$work/s.json" > "$work/log" 2>&1 || fail "exited $? with an unwritable metrics file"
+  n=$(grep -c "metrics:" "$work/log" || true)
+  [ "$n" = 1 ] || fail "expected one line about the metrics file, got $n"
+  grep -q "not-a-folder/job.prom.*--metrics-file" "$work/log" || fail "the line does not name the file and the fix"
+  [ "$(field "$work/s.json" "d['result']")" = "$(field "$work/ref.json" "d['result']")" ] || fail "a different result" ;;
+*) fail "unknown case" ;;
+esac
+echo "PASS [$case_name $np]"
