@@ -83,6 +83,8 @@ void add_iterative_json(nlohmann::json& doc, const iterative_figures& it) {
   doc["imbalance_end"] = it.imbalance_end;
   doc["state_digest"] = it.state_digest;
   doc["rollbacks"] = rollbacks_json(it.rollbacks);
+  if (!it.output_file.empty())
+    doc["output"] = {{"file", it.output_file}, {"bytes", it.output_bytes}, {"seconds", it.output_seconds}};
 }
 
 /// The first line of a summary: the job, how it ended, and the model's own counts.
@@ -115,6 +117,8 @@ std::string iterative_details(const run_report& r) {
     out += fmt::format("checkpoints: {} written, {:.3f} s, {} bytes; restored from: {}{}\n", r.checkpoints,
                        r.checkpoint_seconds, r.checkpoint_bytes, r.restored_from.empty() ? "-" : r.restored_from,
                        r.restored_from.empty() ? "" : fmt::format(" (step {})", r.restored_done));
+  if (!it.output_file.empty())
+    out += fmt::format("output: {} ({} bytes, {:.3f} s)\n", it.output_file, it.output_bytes, it.output_seconds);
   for (const auto& b : it.rollbacks)
     out += fmt::format("rollback: rank(s) {} lost after step {} (noticed at {:.3f} s); {} of {} ranks went on at "
                        "{:.3f} s from {} (step {}), {} step(s) run again\n",
