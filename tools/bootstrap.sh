@@ -54,6 +54,9 @@ if [ "$mode" = test ]; then
   packages+=(libsimgrid-dev pkg-config)              # tools/simulate: the model of large runs (its plot script
                                                        # also wants python3-matplotlib; not needed by the tests)
 fi
+if [ "$mode" = test ]; then
+  packages+=(python3-h5py python3-numpy)               # tests/jobs/iterative_output_test.sh reads --output files
+fi
 if [ "$mode" = test ] && [ -f tests/slurm/CMakeLists.txt ]; then
   packages+=(slurm-wlm munge procps)                   # the one-node Slurm test (label "slurm"; pgrep)
 fi
