@@ -545,6 +545,17 @@ void prune(const fs::path& dir, const write_plan& plan) {
   }
 }
 
+/// Rank 0, after a rename: fsyncs the directory, so that the rename survives a crash. The problem if it could not.
+std::optional<std::string> sync_after_rename(const commit_paths& paths) {
+  try {
+    detail::fsync_path(paths.dir, true);
+  } catch (const std::system_error& e) {
+    return std::string("renamed, but the directory could not be synced, so the rename may not survive a crash: ") +
+           e.what();
+  }
+  return std::nullopt;
+}
+
 /// Rank 0 publishes an output file: rename over FILE (the caller checked that a file there is this job's), fsync
 /// the directory. Returns the problem if it is not published (or its rename may not survive a crash).
 std::optional<std::string> publish_output(const commit_paths& paths, phase_clock& clock) {
@@ -555,14 +566,9 @@ std::optional<std::string> publish_output(const commit_paths& paths, phase_clock
     return "cannot publish the output (rename " + paths.tmp_name + "): " + why;
   }
   crash_point("output.after_rename");
-  try {
-    detail::fsync_path(paths.dir, true);
-  } catch (const std::system_error& e) {
-    return std::string("renamed, but the directory could not be synced, so the rename may not survive a crash: ") +
-           e.what();
-  }
+  auto problem = sync_after_rename(paths);
   clock.mark("rename");
-  return std::nullopt;
+  return problem;
 }
 
 /// Rank 0 publishes: rename without replacing, fsync the directory, LATEST, prune. Returns the problem if the
@@ -577,12 +583,7 @@ std::optional<std::string> publish(const write_plan& plan, const commit_paths& p
     return std::string("cannot publish the checkpoint: ") + e.what();
   }
   crash_point("ckpt.after_rename");
-  try {
-    detail::fsync_path(paths.dir, true);
-  } catch (const std::system_error& e) {
-    return std::string("renamed, but the directory could not be synced, so the rename may not survive a crash: ") +
-           e.what();
-  }
+  if (auto problem = sync_after_rename(paths)) return problem;
   clock.mark("rename");
   crash_point("ckpt.after_dir_fsync");
   try {
