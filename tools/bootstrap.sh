@@ -58,6 +58,7 @@ fi
 if [ "$mode" = test ]; then
   packages+=(prometheus)                               # promtool checks the --metrics-file text (docs/metrics.md)
   packages+=(chromium)                                 # headless: renders partita report pages (docs/report.md)
+  packages+=(python3-h5py python3-numpy)               # tests/jobs/iterative_output_test.sh reads --output files
 fi
 if [ "$mode" = test ] && [ -f tests/slurm/CMakeLists.txt ]; then
   packages+=(slurm-wlm munge procps)                   # the one-node Slurm test (label "slurm"; pgrep)

@@ -8,13 +8,18 @@
 
 namespace partita {
 
-checkpoint_image read_checkpoint(const std::filesystem::path& file, const checkpoint_expectation& expect) {
+namespace {
+
+enum class params_check { hash, any };
+
+checkpoint_image read(const std::filesystem::path& file, checkpoint_expectation expect, params_check check) {
   const auto hdf5 = h5_lock();
   try {
     detail::checkpoint_file f(file);
     checkpoint_image img;
     img.meta = f.read_meta();
     const auto rows = f.read_manifest(img.meta);
+    if (check == params_check::any) expect.params_hash = img.meta.params_hash;
     if (auto why = detail::expectation_mismatch(img.meta, expect)) throw checkpoint_error(file.string(), *why);
     f.for_each_dataset(rows, [&](const detail::manifest_row& row, detail::dataset_kind kind, bytes&& data) {
       if (auto part = detail::parse_partition_path(row.path)) {
@@ -40,6 +45,17 @@ checkpoint_image read_checkpoint(const std::filesystem::path& file, const checkp
   } catch (const error& e) {  // hdf5_error from a call outside the checked paths
     throw checkpoint_error(file.string(), e.what());
   }
+}
+
+}  // namespace
+
+checkpoint_image read_checkpoint(const std::filesystem::path& file, const checkpoint_expectation& expect) {
+  return read(file, expect, params_check::hash);
+}
+
+checkpoint_image read_checkpoint_any_parameters(const std::filesystem::path& file,
+                                                const checkpoint_expectation& expect) {
+  return read(file, expect, params_check::any);
 }
 
 }  // namespace partita

@@ -241,11 +241,19 @@ class phase_clock {
   std::vector<std::pair<const char*, double>> marks_;
 };
 
-/// The files of one epoch: <dir>/<job>.<epoch>.h5 and its .tmp.
+/// What a commit publishes: a checkpoint epoch (never replaced, then LATEST and pruning) or a job's output file
+/// (replaces the file it names: the caller checked it is this job's).
+enum class commit_kind { checkpoint, output };
+
+/// The files of one commit: <dir>/<job>.<epoch>.h5 and its .tmp, or an output FILE and FILE.tmp.
 struct commit_paths {
   explicit commit_paths(const write_plan& plan)
       : dir(plan.dir), final_path(detail::committed_path(dir, plan.job, plan.epoch)),
         tmp(detail::tmp_path(dir, plan.job, plan.epoch)), tmp_name(tmp.string()) {}
+  explicit commit_paths(const fs::path& output)
+      : kind(commit_kind::output), dir(output.parent_path().empty() ? fs::path(".") : output.parent_path()),
+        final_path(output), tmp(output.string() + ".tmp"), tmp_name(tmp.string()) {}
+  commit_kind kind = commit_kind::checkpoint;
   fs::path dir, final_path, tmp;
   std::string tmp_name;
 };
@@ -299,7 +307,7 @@ std::string check_room(const group_info& g, const write_plan& plan, const commit
   }
   if (g.rank != 0) return {};
   fs::create_directories(paths.dir);
-  if (fs::exists(paths.final_path))
+  if (paths.kind == commit_kind::checkpoint && fs::exists(paths.final_path))
     throw error("epoch " + std::to_string(plan.epoch) + " is already committed as " + paths.final_path.string() +
                 "; a committed checkpoint is never overwritten (continue numbering after newest_epoch())");
   // The same for free space: a file system too full for the checkpoint is found before HDF5 has a file
@@ -537,9 +545,36 @@ void prune(const fs::path& dir, const write_plan& plan) {
   }
 }
 
+/// Rank 0, after a rename: fsyncs the directory, so that the rename survives a crash. The problem if it could not.
+std::optional<std::string> sync_after_rename(const commit_paths& paths) {
+  try {
+    detail::fsync_path(paths.dir, true);
+  } catch (const std::system_error& e) {
+    return std::string("renamed, but the directory could not be synced, so the rename may not survive a crash: ") +
+           e.what();
+  }
+  return std::nullopt;
+}
+
+/// Rank 0 publishes an output file: rename over FILE (the caller checked that a file there is this job's), fsync
+/// the directory. Returns the problem if it is not published (or its rename may not survive a crash).
+std::optional<std::string> publish_output(const commit_paths& paths, phase_clock& clock) {
+  if (::rename(paths.tmp.c_str(), paths.final_path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::error_code ec;
+    fs::remove(paths.tmp, ec);
+    return "cannot publish the output (rename " + paths.tmp_name + "): " + why;
+  }
+  crash_point("output.after_rename");
+  auto problem = sync_after_rename(paths);
+  clock.mark("rename");
+  return problem;
+}
+
 /// Rank 0 publishes: rename without replacing, fsync the directory, LATEST, prune. Returns the problem if the
 /// checkpoint is not published (or its rename may not survive a crash).
 std::optional<std::string> publish(const write_plan& plan, const commit_paths& paths, phase_clock& clock) {
+  if (paths.kind == commit_kind::output) return publish_output(paths, clock);
   try {
     detail::rename_no_replace(paths.tmp, paths.final_path);
   } catch (const std::system_error& e) {
@@ -548,12 +583,7 @@ std::optional<std::string> publish(const write_plan& plan, const commit_paths& p
     return std::string("cannot publish the checkpoint: ") + e.what();
   }
   crash_point("ckpt.after_rename");
-  try {
-    detail::fsync_path(paths.dir, true);
-  } catch (const std::system_error& e) {
-    return std::string("renamed, but the directory could not be synced, so the rename may not survive a crash: ") +
-           e.what();
-  }
+  if (auto problem = sync_after_rename(paths)) return problem;
   clock.mark("rename");
   crash_point("ckpt.after_dir_fsync");
   try {
@@ -585,7 +615,10 @@ commit_result publish_and_agree(const group_info& g, const write_plan& plan, con
   PARTITA_MPI(MPI_Bcast(stats, 2, MPI_DOUBLE, 0, g.comm));
   result.bytes = static_cast<std::uint64_t>(stats[0]);
   result.seconds = stats[1];
-  if (g.rank == 0) {
+  if (g.rank == 0 && paths.kind == commit_kind::output) {
+    log().info("output of job '{}' at step {} committed: {} ({}, {:.3f} s)", plan.job, plan.step,
+               paths.final_path.string(), human_bytes(result.bytes), stats[1]);
+  } else if (g.rank == 0) {
     log().info("checkpoint epoch {} of job '{}' committed: {} ({}, {:.3f} s)", plan.epoch, plan.job,
                paths.final_path.string(), human_bytes(result.bytes), stats[1]);
     log().debug("checkpoint epoch {} phases (s):{}", plan.epoch, clock.text());
@@ -595,16 +628,24 @@ commit_result publish_and_agree(const group_info& g, const write_plan& plan, con
 
 }  // namespace
 
-commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const checkpoint_image& local) {
+namespace {
+
+/// The protocol of write_checkpoint and write_output; they differ in the paths and in what publishing means.
+/// `output`: the output file to commit instead of a checkpoint epoch. The crash points are named after the kind
+/// (ckpt.* or output.*).
+commit_result commit(MPI_Comm comm, const store_options& opt, const checkpoint_image& local,
+                     const std::optional<fs::path>& output) {
   const auto hdf5 = h5_lock();
   detail::prepare_hdf5();
   phase_clock clock;
   const group_info g = detail::group_of(comm);
+  const char* const prefix = output ? "output." : "ckpt.";
+  const auto crash_at = [prefix](const char* phase) { crash_point(std::string(prefix) + phase); };
 
   // 1. Plan: rank 0 checks and broadcasts meta and the scheduler datasets; every rank learns every partition
   //    dataset (creation is collective, so all must create all of them).
   const write_plan plan = agree_on_plan(g, opt, local);
-  const commit_paths paths(plan);
+  const commit_paths paths = output ? commit_paths(*output) : commit_paths(plan);
   std::vector<dataset_entry> mine = own_partitions(g, local, paths);
   const std::vector<dataset_entry> parts = all_partitions(g, mine, paths);
   const std::uint64_t needed = detail::file_size_bound(plan, parts);
@@ -612,7 +653,7 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
   // 2. Prepare the directory on rank 0; a committed file of this epoch is never replaced.
   tmp_file tmp(g, plan, paths, needed, prepare_directory(g, plan, paths, needed));
   clock.mark("prepare");
-  crash_point("ckpt.before_write");
+  crash_at("before_write");
 
   // 3. Create the file and every object in it, reserve the blocks, and write: each rank its own datasets,
   //    rank 0 the manifest. From here on every failure goes through tmp_file's one clean-up path.
@@ -630,13 +671,24 @@ commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const ch
   // 4. Close (collective: flushes the metadata), fsync on every rank, agree.
   tmp.close();
   clock.mark("close");
-  crash_point("ckpt.after_tmp_close");
+  crash_at("after_tmp_close");
   tmp.sync();
   clock.mark("fsync");
-  crash_point("ckpt.after_fsync");
+  crash_at("after_fsync");
 
-  // 5. Publish on rank 0: rename without replacing, fsync the directory, LATEST, prune.
+  // 5. Publish on rank 0: rename without replacing, fsync the directory, LATEST, prune (an output: rename over).
   return publish_and_agree(g, plan, paths, clock);
+}
+
+}  // namespace
+
+commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const checkpoint_image& local) {
+  return commit(comm, opt, local, std::nullopt);
+}
+
+commit_result write_output(MPI_Comm comm, const std::filesystem::path& file, const checkpoint_image& local) {
+  const store_options opt{file.parent_path().empty() ? fs::path(".") : file.parent_path(), 1};
+  return commit(comm, opt, local, file);
 }
 
 }  // namespace partita

@@ -161,6 +161,19 @@ void add_run_options(CLI::App& app, run_config& c) {
       ->type_name("X")
       ->capture_default_str()
       ->group("Iterative jobs");
+  app.add_option("--output", c.output,
+                 "iterative jobs: write the final state of every partition to this HDF5 file when the job completes "
+                 "(/partitions/<id>/<name>, the checkpoint layout; committed by rename, never half-written)")
+      ->type_name("FILE")
+      ->group("Iterative jobs");
+  app.add_flag("--overwrite-output", c.overwrite_output,
+               "replace an --output file that holds another job's output (a file of the same job is replaced anyway)")
+      ->group("Iterative jobs");
+  app.add_option("--final-gather-limit", c.final_gather_limit,
+                 "iterative jobs: bytes of final states the coordinator may gather for a job that keeps them "
+                 "(0: no limit); more stops the job with one line before anything is sent")
+      ->type_name("BYTES")
+      ->group("Iterative jobs");
   app.add_option("--progress-interval", c.progress_interval_seconds,
                  "seconds between progress log lines when stderr is not a terminal")
       ->check(CLI::PositiveNumber)

@@ -54,6 +54,7 @@ void refuse_iterative_options(const iterative_options& it) {
   const iterative_options defaults;
   if (it.rebalance_every_steps != defaults.rebalance_every_steps) refuse("--rebalance-every");
   if (it.imbalance_threshold != defaults.imbalance_threshold) refuse("--imbalance-threshold");
+  if (it.final_gather_limit != defaults.final_gather_limit) refuse("--final-gather-limit");
   if (it != defaults) refuse("an iterative option");
 }
 
@@ -65,6 +66,9 @@ void check_run_config(const run_config& config, model_kind model) {
     if (config.imbalance_threshold < 0) throw usage_error("--imbalance-threshold must be 0 (off) or more, e.g. 1.1");
   } else {
     refuse_iterative_options(config);
+    if (config.output || config.overwrite_output)
+      throw usage_error("--output applies to iterative jobs only for now: a map/reduce job's result is folded on the "
+                        "scheduler (a job may write it itself, e.g. --param output=FILE)");
     if (config.prefetch < 0) throw usage_error("--prefetch must be 0 or more");
     if (config.scheduler_levels < 0 || config.scheduler_levels > 2)
       throw usage_error("--scheduler-levels must be 1 or 2 (or 0: two levels from 1024 ranks on)");

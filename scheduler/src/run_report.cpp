@@ -87,6 +87,8 @@ void add_iterative_json(nlohmann::json& doc, const iterative_figures& it) {
     doc["step_imbalance"] = it.step_imbalance;
     doc["step_imbalance_stride"] = it.step_imbalance_stride;
   }
+  if (!it.output_file.empty())
+    doc["output"] = {{"file", it.output_file}, {"bytes", it.output_bytes}, {"seconds", it.output_seconds}};
 }
 
 // The progress line over the run and the run's events (docs/summary-json.md): left out when empty.
@@ -134,6 +136,8 @@ std::string iterative_details(const run_report& r) {
     out += fmt::format("checkpoints: {} written, {:.3f} s, {} bytes; restored from: {}{}\n", r.checkpoints,
                        r.checkpoint_seconds, r.checkpoint_bytes, r.restored_from.empty() ? "-" : r.restored_from,
                        r.restored_from.empty() ? "" : fmt::format(" (step {})", r.restored_done));
+  if (!it.output_file.empty())
+    out += fmt::format("output: {} ({} bytes, {:.3f} s)\n", it.output_file, it.output_bytes, it.output_seconds);
   for (const auto& b : it.rollbacks)
     out += fmt::format("rollback: rank(s) {} lost after step {} (noticed at {:.3f} s); {} of {} ranks went on at "
                        "{:.3f} s from {} (step {}), {} step(s) run again\n",

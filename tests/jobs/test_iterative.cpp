@@ -7,8 +7,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <thread>
+
+#include <partita/checkpoint/reader.hpp>
+#include <partita/scheduler/detail/job_setup.hpp>
 
 #include <partita/jobs/builtin_iterative.hpp>
 #include <partita/partita.hpp>
@@ -67,7 +72,7 @@ partita::parameters heat_params(const std::string& extra = "") {
 
 void expect_heat_matches_reference(const partita::parameters& p, const partita::run_config& c) {
   const partita::heat_shape h(p);
-  const auto r = partita::run(test_session(), partita::make_heat_job(p), c);
+  const auto r = partita::run(test_session(), partita::make_heat_job(p).keep_final_states(), c);
   ASSERT_TRUE(r.completed());
   const heat_reference ref(h, h.steps);
   EXPECT_EQ(r.value().steps(), ref.steps);
@@ -95,7 +100,7 @@ TEST(Jobs_Iterative, HeatWithMigrationEveryFewStepsEqualsSerialReference) {
   // Refined blocks cost 20x: rebalancing every 4 steps moves partitions between ranks; the result must not change.
   const auto p = partita::parameters::parse({"blocks_x=4", "blocks_y=3", "block=9", "steps=60", "refine=20"});
   const partita::heat_shape h(p);
-  const auto r = partita::run(test_session(), partita::make_heat_job(p), quiet(1.05, 4));
+  const auto r = partita::run(test_session(), partita::make_heat_job(p).keep_final_states(), quiet(1.05, 4));
   ASSERT_TRUE(r.completed());
   const heat_reference ref(h, h.steps);
   EXPECT_TRUE(same_bits(r.value()["residual"], ref.residual));
@@ -135,7 +140,8 @@ TEST(Jobs_Iterative, PagerankEqualsSerialReferenceBitwise) {
     rank.swap(next);
   }
   for (auto [threshold, every] : {std::pair{0.0, std::uint64_t{0}}, std::pair{1.01, std::uint64_t{3}}}) {
-    const auto r = partita::run(test_session(), partita::make_pagerank_job(p), quiet(threshold, every));
+    const auto r = partita::run(test_session(), partita::make_pagerank_job(p).keep_final_states(),
+                                quiet(threshold, every));
     ASSERT_TRUE(r.completed());
     EXPECT_TRUE(same_bits(r.value()["l1_change"], change)) << r.value()["l1_change"] << " vs " << change;
     if (!r.is_scheduler()) continue;
@@ -230,6 +236,71 @@ TEST(Jobs_Iterative, ImbalancedStartConvergesUnderTenPercentAndTheResultDoesNotC
     EXPECT_LT(imbalance, 1.1) << "after " << moved.report().iterative.rebalances << " rebalance(s); measured "
                               << moved.report().iterative.imbalance_end;
   }
+}
+
+/// A fresh directory every rank of the test names the same way (made on rank 0, removed at the end). Collective.
+struct shared_temp_dir {
+  std::string path;
+  shared_temp_dir() {
+    char name[64] = "/tmp/partita-iterout.XXXXXX";
+    if (test_session().rank().value == 0 && !::mkdtemp(name)) std::abort();
+    PARTITA_MPI(MPI_Bcast(name, sizeof name, MPI_CHAR, 0, test_session().comm()));
+    path = name;
+  }
+  ~shared_temp_dir() {
+    MPI_Barrier(test_session().comm());
+    std::error_code ec;
+    if (test_session().rank().value == 0) std::filesystem::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& file) const { return path + "/" + file; }
+};
+
+TEST(Jobs_Iterative, FinalStatesStayOnTheirRanksUnlessKeptAndTheOutputHoldsThem) {
+  const auto p = heat_params();
+  const partita::heat_shape h(p);
+  const shared_temp_dir dir;
+  auto c = quiet();
+  c.output = dir / "heat.h5";
+  const auto kept = partita::run(test_session(), partita::make_heat_job(p).keep_final_states(), quiet());
+  const auto written = partita::run(test_session(), partita::make_heat_job(p), c);
+  ASSERT_TRUE(kept.completed() && written.completed());
+  EXPECT_THROW((void)written.states(), partita::usage_error);
+  if (!written.is_scheduler()) return;
+  EXPECT_EQ(written.report().iterative.state_digest, kept.report().iterative.state_digest)
+      << "the digest must not depend on whether the states were gathered";
+  EXPECT_EQ(written.report().iterative.output_file, c.output->string());
+  // The file is a checkpoint of the final step: every partition's arrays, bitwise the states kept in memory.
+  const auto image = partita::read_checkpoint(
+      *c.output, {"heat", partita::detail::params_hash(p, c.seed, h.blocks_x * h.blocks_y), "iterative"});
+  EXPECT_EQ(image.meta.step.value, h.steps);
+  std::size_t matched = 0;
+  for (const auto& b : image.partitions) {
+    if (b.name != "u") continue;
+    const auto& u = kept.states().at(b.id.value).u;
+    ASSERT_EQ(b.data.size(), u.size() * sizeof(double));
+    EXPECT_EQ(std::memcmp(b.data.data(), u.data(), b.data.size()), 0) << "partition " << b.id.value;
+    ++matched;
+  }
+  EXPECT_EQ(matched, h.blocks_x * h.blocks_y);
+}
+
+TEST(Jobs_Iterative, FinalGatherLimitStopsAJobThatKeepsItsStatesOnEveryRankButNotItsOutput) {
+  // 12 blocks of 81 cells: about 8 KB of state, over a 4 KB cap on what the coordinator may gather.
+  const auto p = heat_params();
+  auto c = quiet();
+  c.final_gather_limit = 4096;
+  const shared_temp_dir dir;
+  c.output = dir / "heat.h5";
+  const auto r = partita::run(test_session(), partita::make_heat_job(p), c);
+  ASSERT_TRUE(r.completed()) << "a job that does not keep its states is not limited by the cap";
+  c.output = dir / "kept.h5";
+  try {
+    partita::run(test_session(), partita::make_heat_job(p).keep_final_states(), c);
+    FAIL() << "expected a usage error";
+  } catch (const partita::usage_error& e) {
+    EXPECT_NE(std::string(e.what()).find("--final-gather-limit"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(*c.output)) << "a run that failed must not leave its output";
 }
 
 TEST(Jobs_Iterative, UnknownNeighbourIsAUsageErrorOnEveryRank) {

@@ -49,4 +49,27 @@ TEST(Jobs_RunResult, IterativeRunCarriesReductionsAndStatesOnlyOnceCompleted) {
   EXPECT_THROW((void)stopped.states(), partita::job_stopped);
 }
 
+TEST(Jobs_RunResult, StatesAJobDidNotKeepAreAUsageErrorThatSaysHowToKeepThem) {
+  const partita::reductions last(3, {"residual"}, {0.5});
+  const partita::run_result<partita::reductions, double> r(report_of(partita::run_status::completed), last, {}, false);
+  EXPECT_EQ(r.value().steps(), 3u);
+  try {
+    (void)r.states();
+    FAIL() << "a job that did not keep its states handed out an empty list";
+  } catch (const partita::usage_error& e) {
+    EXPECT_NE(std::string(e.what()).find(".keep_final_states()"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--output"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Jobs_RunResult, OnlyOnFinishWithStatesKeepsThem) {
+  auto job = partita::iterative_job<double>("j");
+  EXPECT_FALSE(job.keeps_final_states());
+  job.on_finish([](const partita::reductions&) {});
+  EXPECT_FALSE(job.keeps_final_states()) << "an on_finish without states must not gather them";
+  job.on_finish([](const partita::reductions&, const std::vector<double>&) {});
+  EXPECT_TRUE(job.keeps_final_states());
+  EXPECT_FALSE(partita::iterative_job<double>("k").keep_final_states(false).keeps_final_states());
+}
+
 }  // namespace

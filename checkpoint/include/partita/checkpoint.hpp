@@ -6,6 +6,7 @@
 #include <partita/checkpoint/h5_lock.hpp>
 #include <partita/checkpoint/image.hpp>
 #include <partita/checkpoint/interval.hpp>
+#include <partita/checkpoint/output_file.hpp>
 #include <partita/checkpoint/reader.hpp>
 #include <partita/checkpoint/restart.hpp>
 #include <partita/checkpoint/verify.hpp>

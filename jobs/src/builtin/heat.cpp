@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -10,6 +11,8 @@
 #include <partita/jobs/registry.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
+
+#include "heat_initial.hpp"
 
 namespace partita {
 
@@ -19,7 +22,7 @@ heat_shape::heat_shape(const parameters& p)
       side(static_cast<std::uint64_t>(p.get_int("block", 32))),
       steps(static_cast<std::uint64_t>(p.get_int("steps", 200))), tol(p.get_double("tol", 0)),
       refine(static_cast<std::uint64_t>(p.get_int("refine", 1))), refined(p.get_double("refined", 0.25)),
-      output(p.get_string("output", "")) {
+      output(p.get_string("output", "")), initial(p.get_string("initial", "")) {
   if (p.get_int("blocks_x", 4) < 1 || p.get_int("blocks_y", 4) < 1 || p.get_int("blocks_x", 4) > 4096 ||
       p.get_int("blocks_y", 4) > 4096)
     throw usage_error("heat: blocks_x and blocks_y must be 1..4096, e.g. --param blocks_x=8");
@@ -55,9 +58,17 @@ void write_pgm(const heat_shape& h, const std::vector<heat_block>& blocks) {
 
 }  // namespace
 
-iterative_job<heat_block> make_heat_job(const parameters& p) {
-  const heat_shape h(p);
+iterative_job<heat_block> make_heat_job(const parameters& given) {
+  const heat_shape h(given);
   const auto n = h.blocks_x * h.blocks_y, s = h.side;
+  // An initial field from HDF5: checked here (one line, exit 2, before MPI starts); its identity joins the
+  // parameters, so a restart against a changed file is refused.
+  std::optional<detail::heat_initial_field> initial;
+  parameters p = given;
+  if (!h.initial.empty()) {
+    initial.emplace(h.initial, h.blocks_y * s, h.blocks_x * s);
+    p.set("initial.identity", initial->identity());
+  }
   const auto refined_count = static_cast<std::uint64_t>(std::llround(h.refined * static_cast<double>(n)));
   // Which side of block `from` faces block `to` (they are grid neighbours).
   const auto facing = [bx = h.blocks_x](std::uint64_t from, std::uint64_t to) -> side_t {
@@ -68,8 +79,9 @@ iterative_job<heat_block> make_heat_job(const parameters& p) {
   auto job = iterative_job<heat_block>("heat")
                  .params(p)
                  .partitions(n,
-                             [s](partition_id) {
-                               return heat_block{std::vector<double>(s * s, 0.0), 0.0};
+                             [s, initial, bx = h.blocks_x](partition_id id) {
+                               if (!initial) return heat_block{std::vector<double>(s * s, 0.0), 0.0};
+                               return heat_block{initial->block((id.value / bx) * s, (id.value % bx) * s, s), 0.0};
                              })
                  .neighbours([bx = h.blocks_x, by = h.blocks_y](partition_id id) {
                    const auto x = id.value % bx, y = id.value / bx;
@@ -161,7 +173,8 @@ void register_heat(job_registry& r) {
               {"tol", "0", "stop once the residual (max change) is below it (0: off)"},
               {"refine", "1", "refined blocks cost this many times more (same result)"},
               {"refined", "0.25", "fraction of blocks that are refined (the lowest ids)"},
-              {"output", "", "write the final field as a PGM image to this file"}};
+              {"output", "", "write the final field as a PGM image to this file (gathers it on one rank)"},
+              {"initial", "", "start from FILE:DATASET, a 2-D float HDF5 dataset of the grid's shape (else 0)"}};
   j.factory = iterative_factory{[](const parameters& p) { return make_heat_job(p).model(); }};
   r.add(std::move(j));
 }

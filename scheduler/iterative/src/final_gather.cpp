@@ -2,12 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include <partita/runtime/error.hpp>
 #include <partita/scheduler/iterative/detail/protocol.hpp>
 
 namespace partita::detail {
 
 namespace {
+constexpr std::uint64_t fnv_offset = 0xcbf29ce484222325ull;
 /// FNV-1a 64 of `n` bytes, continuing from `h`.
 std::uint64_t fnv1a(std::uint64_t h, const void* data, std::size_t n) {
   const auto* p = static_cast<const unsigned char*>(data);
@@ -49,16 +52,43 @@ std::vector<std::vector<state_array>> split_final_states(std::span<const std::by
   return arrays;
 }
 
-std::string state_digest(const std::vector<std::vector<state_array>>& arrays) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (std::uint64_t id = 0; id < arrays.size(); ++id) {
-    h = fnv1a(h, &id, 8);
-    for (const auto& a : arrays[id]) {
-      h = fnv1a(h, a.name.data(), a.name.size());
-      h = fnv1a(h, a.data.data(), a.data.size());
-    }
+std::uint64_t partition_digest(std::uint64_t id, const std::vector<state_array>& arrays) {
+  std::uint64_t h = fnv1a(fnv_offset, &id, 8);
+  for (const auto& a : arrays) {
+    h = fnv1a(h, a.name.data(), a.name.size());
+    h = fnv1a(h, a.data.data(), a.data.size());
   }
+  return h;
+}
+
+std::string combine_digests(std::span<const std::uint64_t> in_id_order) {
+  std::uint64_t h = fnv_offset;
+  for (const auto d : in_id_order) h = fnv1a(h, &d, 8);
   return fmt::format("{:016x}", h);
+}
+
+std::string state_digest(const std::vector<std::vector<state_array>>& arrays) {
+  std::vector<std::uint64_t> digests;
+  digests.reserve(arrays.size());
+  for (std::uint64_t id = 0; id < arrays.size(); ++id) digests.push_back(partition_digest(id, arrays[id]));
+  return combine_digests(digests);
+}
+
+std::vector<std::uint64_t> digests_in_id_order(std::span<const std::byte> all, std::uint64_t partitions) {
+  if (all.size() % 16 != 0 || all.size() / 16 != partitions)
+    throw error(fmt::format("the final digests hold {} bytes, not 16 for each of {} partitions", all.size(),
+                            partitions));
+  std::vector<std::uint64_t> out(partitions);
+  std::vector<bool> seen(partitions, false);
+  for (std::size_t pos = 0; pos < all.size(); pos += 16) {
+    std::uint64_t rec[2];
+    std::memcpy(rec, all.data() + pos, 16);
+    if (rec[0] >= partitions || seen[rec[0]])
+      throw error(fmt::format("the final digests name partition {} twice or out of range", rec[0]));
+    seen[rec[0]] = true;
+    out[rec[0]] = rec[1];
+  }
+  return out;
 }
 
 }  // namespace partita::detail

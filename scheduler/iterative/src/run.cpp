@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include <partita/checkpoint/reader.hpp>
+#include <partita/checkpoint/restart.hpp>
 #include <partita/runtime/crash_point.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/scheduler/detail/progress_meter.hpp>
@@ -27,6 +29,7 @@ iterative_run::iterative_run(session& s, iterative_job_model& job, const run_con
 
 run_report iterative_run::run() {
   check_graph();
+  check_output_target();
   start(choose_restart());
   halos_.plan(place_);
   // Every rank writes its partitions into each checkpoint; the coordinator decides when and numbers them.
@@ -70,22 +73,63 @@ void iterative_run::check_graph() {
 }
 
 std::optional<restart_point> iterative_run::choose_restart() {
-  // An unusable --restart FILE must stop every rank: the others wait in start()'s broadcast for the verdict.
+  // An unusable --restart FILE must stop every rank: the others wait in start()'s broadcast for the verdict. A
+  // restart against a changed input is a usage error, with the same line on every rank.
   std::optional<restart_point> restart;
   std::exception_ptr problem;
+  std::string changed;
   if (coordinator_) {
+    const checkpoint_expectation expect{job_.name(), params_hash(job_.params(), config_.seed, n_),
+                                        iterative_state::model};
     try {
-      restart = find_restart(config_,
-                             {job_.name(), params_hash(job_.params(), config_.seed, n_), iterative_state::model});
+      restart = find_restart(config_, expect);
     } catch (...) {
       problem = std::current_exception();
     }
+    if (!restart) changed = changed_input(expect);
   }
-  int bad = problem ? 1 : 0;
+  int bad = !changed.empty() ? 2 : problem ? 1 : 0;
   PARTITA_MPI(MPI_Bcast(&bad, 1, MPI_INT, setup_.scheduler.value, comm_));
+  if (bad == 2) {
+    int len = static_cast<int>(changed.size());
+    PARTITA_MPI(MPI_Bcast(&len, 1, MPI_INT, setup_.scheduler.value, comm_));
+    changed.resize(static_cast<std::size_t>(len));
+    PARTITA_MPI(MPI_Bcast(changed.data(), len, MPI_CHAR, setup_.scheduler.value, comm_));
+    throw usage_error(changed);
+  }
   if (problem) std::rethrow_exception(problem);
   if (bad) throw remote_failure("the checkpoint to restart from is unusable");
   return restart;
+}
+
+// Coordinator, when no checkpoint matched this run's parameters: whether the one it would have continued (--restart
+// FILE, or the newest of the job in --checkpoint-dir) was made from another version of an input of the job (its
+// "<name>.identity" parameters: file, dataset, shape, size, mtime). Then the refusal; "" otherwise (a change of
+// other parameters starts afresh, as before). Reads that file only on this path.
+std::string iterative_run::changed_input(const checkpoint_expectation& expect) const {
+  const auto& items = job_.params().items();
+  const bool has_input = std::any_of(items.begin(), items.end(),
+                                     [](const auto& kv) { return kv.first.ends_with(".identity"); });
+  if (!has_input || !config_.restart) return {};
+  std::filesystem::path file;
+  if (*config_.restart != "auto") {
+    file = *config_.restart;
+  } else {
+    const auto newest = newest_epoch(*config_.checkpoint_dir, job_.name());
+    if (!newest) return {};
+    file = *config_.checkpoint_dir / fmt::format("{}.{}.h5", job_.name(), newest->value);
+  }
+  std::string what;
+  try {
+    const auto image = read_checkpoint_any_parameters(file, expect);
+    what = changed_identities(iterative_state::from_image(image, file.string(), red_size()).params, job_.params());
+  } catch (const error&) {
+    return {};  // unreadable: find_restart said why (or passed over it)
+  }
+  if (what.empty()) return {};
+  return fmt::format("job '{}': its input changed since checkpoint {} ({}); restart with the input it was made "
+                     "from, or start afresh (another --checkpoint-dir, or no --restart)",
+                     job_.name(), file.string(), what);
 }
 
 void iterative_run::start(std::optional<restart_point> restart) {
@@ -284,7 +328,18 @@ void iterative_run::conclude(run_report& rep) {
   rep.iterative.imbalance_end = placement_imbalance(place_, costs_.per_partition(), threads_);
   watchdog_.pet("ending the job (collective)");
   if (rep.status == run_status::completed) {
-    auto states = gather_final_states(rep.iterative.state_digest);
+    // The final states stay where they are unless the job keeps them: what the coordinator gets fits one rank at
+    // any scale (docs/design.md, "Iterative output"). A gather that would not fit fails before the output is
+    // written, so a FILE exists only after a run that succeeded.
+    bytes kept;
+    if (job_.keeps_final_states()) {
+      kept = encode_final_states();
+      check_final_gather(kept);
+    }
+    if (config_.output) write_output_file();
+    rep.iterative.state_digest = final_digest();
+    std::vector<std::unique_ptr<partition_state>> states;
+    if (job_.keeps_final_states()) states = gather_final_states(kept);
     if (coordinator_) job_.conclude(steps_, red_, std::move(states));
   }
   // Per-rank busy time (and with --trace the step slices) to the coordinator for the summary.
@@ -317,6 +372,11 @@ void iterative_run::conclude(run_report& rep) {
   rep.checkpoints = cs.count;
   rep.checkpoint_seconds = cs.seconds;
   rep.checkpoint_bytes = cs.bytes;
+  if (output_) {
+    rep.iterative.output_file = output_->file.string();
+    rep.iterative.output_bytes = output_->bytes;
+    rep.iterative.output_seconds = output_->seconds;
+  }
   std::string text = fmt::format("{} steps", steps_);
   for (std::size_t k = 0; k < nred; ++k) text += fmt::format(", {} {}", rep.iterative.reduction_names[k], red_[k]);
   if (!rep.iterative.state_digest.empty()) text += ", state " + rep.iterative.state_digest;

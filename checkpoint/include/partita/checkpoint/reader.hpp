@@ -29,4 +29,9 @@ struct checkpoint_expectation {
 /// Cost: reads the file once; memory = its datasets.
 checkpoint_image read_checkpoint(const std::filesystem::path& file, const checkpoint_expectation& expect);
 
+/// As read_checkpoint, but whatever parameters hash the file has (job and model are still checked): for telling a
+/// user what changed between the checkpoint and this run, never for restarting from it.
+checkpoint_image read_checkpoint_any_parameters(const std::filesystem::path& file,
+                                                const checkpoint_expectation& expect);
+
 }  // namespace partita

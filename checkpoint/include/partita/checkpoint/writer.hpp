@@ -53,4 +53,13 @@ struct commit_result {
 /// each phase go to the log (info and debug).
 commit_result write_checkpoint(MPI_Comm comm, const store_options& opt, const checkpoint_image& local);
 
+/// Writes `local` as a job's output file `file`, in the checkpoint format (so `partita verify` checks it and h5py
+/// reads /partitions/<id>/<name>), and commits it: the same protocol as write_checkpoint up to the close and fsync
+/// of `file`.tmp, then rank 0 of `comm` renames it over `file` and fsyncs the directory (no LATEST, no pruning). A
+/// crash at any moment leaves either the previous `file` or the new one whole, never a half-written `file` (at
+/// most a stale `file`.tmp). It replaces an existing `file`: check it first with output_file_problem
+/// (checkpoint/output_file.hpp). Crash points: output.before_write, output.after_tmp_close, output.after_fsync
+/// and output.after_rename. Collective over `comm`; throws checkpoint_error like write_checkpoint.
+commit_result write_output(MPI_Comm comm, const std::filesystem::path& file, const checkpoint_image& local);
+
 }  // namespace partita

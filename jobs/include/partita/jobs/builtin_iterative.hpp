@@ -31,15 +31,17 @@ struct state_traits<heat_block> {
   }
 };
 
-/// The heat job's shape from its parameters (blocks_x, blocks_y, block, steps, tol, refine, refined, output).
-/// Boundary: the top edge of the whole grid is held at 1, the others at 0; every cell starts at 0. A cell's new
+/// The heat job's shape from its parameters (blocks_x, blocks_y, block, steps, tol, refine, refined, output,
+/// initial). Boundary: the top edge of the whole grid is held at 1, the others at 0; every cell starts at 0, or at
+/// the initial field's value (row = block row * block + i, column = block column * block + j). A cell's new
 /// value is 0.25 * (up + down + left + right), in that order of additions (a serial reference can match it bitwise).
 struct heat_shape {
   std::uint64_t blocks_x = 4, blocks_y = 4, side = 32, steps = 200;
   double tol = 0;
   std::uint64_t refine = 1;  ///< refined blocks redo their sweep this many times (the same result, more cost)
   double refined = 0.25;     ///< the fraction of blocks (the lowest ids) that are refined
-  std::string output;        ///< a PGM file of the final field, or ""
+  std::string output;        ///< a PGM file of the final field, or "" (keeps the final states: gathered on one rank)
+  std::string initial;       ///< FILE:DATASET of a 2-D float HDF5 dataset to start from, or "" (every cell 0)
   explicit heat_shape(const parameters& p);
 };
 iterative_job<heat_block> make_heat_job(const parameters& p);

@@ -184,11 +184,30 @@ class iterative_job {
     params_ = std::move(p);
     return *this;
   }
-  /// Called on the coordinating rank once the job completed, with every partition's final state in id order.
-  iterative_job& on_finish(finish_fn f) {
-    finish_ = std::move(f);
+  /// Called on the coordinating rank once the job completed: `void(const reductions&)`, or
+  /// `void(const reductions&, const std::vector<State>&)` with every partition's final state in id order, which
+  /// keeps the final states (keep_final_states()).
+  template <class F>
+  iterative_job& on_finish(F f) {
+    if constexpr (std::is_invocable_v<F&, const reductions&, const std::vector<State>&>) {
+      finish_ = std::move(f);
+      keep_states_ = true;
+    } else {
+      static_assert(std::is_invocable_v<F&, const reductions&>,
+                    "on_finish takes void(const reductions&) or void(const reductions&, const std::vector<State>&)");
+      finish_ = [g = std::move(f)](const reductions& r, const std::vector<State>&) { g(r); };
+    }
     return *this;
   }
+  /// Gathers every partition's final state on the coordinating rank when the job completes, for on_finish, the
+  /// result's states() and a program's on_result. Off by default: the states of a large job do not fit one rank
+  /// (write them with --output FILE instead, each rank its own). --final-gather-limit caps what may be gathered.
+  iterative_job& keep_final_states(bool keep = true) {
+    keep_states_ = keep;
+    return *this;
+  }
+  /// Whether the final states are gathered on the coordinating rank (keep_final_states, on_finish with states).
+  bool keeps_final_states() const noexcept { return keep_states_; }
 
   const std::string& name() const noexcept { return name_; }
   std::uint64_t partition_count() const noexcept { return count_; }
@@ -218,6 +237,7 @@ class iterative_job {
   until_fn until_;
   parameters params_;
   finish_fn finish_;
+  bool keep_states_ = false;
 };
 
 /// Adapts a typed iterative job to the scheduler's iterative_job_model. Not API (used by iterative_job::model).
@@ -274,6 +294,7 @@ class detail_iterative_adapter final : public iterative_job_model {
     if (!job_.until_ || steps == 0) return false;
     return job_.until_(partita::reductions(steps, names_, std::vector<double>(values.begin(), values.end())));
   }
+  bool keeps_final_states() const override { return job_.keep_states_; }
   std::vector<state_array> save(const partition_state& s) const override { return state_traits<State>::save(get(s)); }
   std::unique_ptr<partition_state> load(partition_id, const std::vector<state_array>& arrays) const override {
     return std::make_unique<typed_state>(state_traits<State>::load(arrays));
@@ -308,8 +329,9 @@ std::unique_ptr<iterative_job_model> iterative_job<State>::model(std::shared_ptr
 }
 
 /// Runs an iterative job over every rank of the session. Collective: every rank calls it with an identical job.
-/// Its result's value() is the reductions after the last step, states() every partition's final state (on the
-/// coordinating rank, in id order); both only once the job completed.
+/// Its result's value() is the reductions after the last step; states() every partition's final state (on the
+/// coordinating rank, in id order) if the job keeps them (.keep_final_states()); both only once the job completed.
+/// With config.output every rank writes its own partitions' final states into that file instead.
 ///
 ///     auto r = partita::run(session, job, config);
 ///     if (r.completed() && r.is_scheduler()) fmt::print("residual {}\n", r.value()["residual"]);
@@ -321,7 +343,7 @@ run_result<reductions, State> run(session& s, const iterative_job<State>& job, c
   std::vector<std::string> names;
   for (const auto& r : model->reductions()) names.push_back(r.name);
   reductions last(report.iterative.steps, std::move(names), report.iterative.reduction_values);
-  return run_result<reductions, State>(std::move(report), std::move(last), std::move(*sink));
+  return run_result<reductions, State>(std::move(report), std::move(last), std::move(*sink), job.keeps_final_states());
 }
 
 }  // namespace partita

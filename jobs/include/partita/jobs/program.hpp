@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -46,11 +47,19 @@ class program {
   }
 
   /// Runs the iterative `job` on every rank (collective). On the coordinating rank, once the job completed, calls
-  /// `on_result(const partita::reductions&, const std::vector<State>& final_states)` (states in partition-id order).
-  /// A stopped run never reaches it. Returns the exit code for main(), like the map/reduce overload.
+  /// `on_result(const partita::reductions&)`, or `on_result(const partita::reductions&, const std::vector<State>&
+  /// final_states)` (states in partition-id order), which keeps the final states: they are gathered on that rank
+  /// (at scale, write them with --output FILE and take the first form). A stopped run never reaches it. Returns
+  /// the exit code for main(), like the map/reduce overload.
   template <class State, class OnResult>
   int run(const iterative_job<State>& job, OnResult&& on_result) {
-    return run_and_conclude(job, [&](const auto& r) { on_result(r.value(), r.states()); });
+    if constexpr (std::is_invocable_v<OnResult&, const reductions&, const std::vector<State>&>) {
+      auto keeping = job;
+      keeping.keep_final_states();
+      return run_and_conclude(keeping, [&](const auto& r) { on_result(r.value(), r.states()); });
+    } else {
+      return run_and_conclude(job, [&](const auto& r) { on_result(r.value()); });
+    }
   }
 
  private:

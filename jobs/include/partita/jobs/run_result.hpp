@@ -15,8 +15,8 @@ namespace partita {
 struct no_states {};
 
 /// What one run of a job gave: the report (timings complete on the scheduler rank) and, only if the job completed,
-/// its value (on every rank): a map/reduce job's result, an iterative job's last reductions. An iterative run also
-/// carries every partition's final state (`State`; on the coordinating rank, in id order). A run stopped at a
+/// its value (on every rank): a map/reduce job's result, an iterative job's last reductions. An iterative run of a job
+/// that keeps its final states also carries them (`State`; on the coordinating rank, in id order). A run stopped at a
 /// checkpoint (signal, wall time) has no value: its accumulator is partial, and value() refuses to hand it out.
 /// Value type.
 ///
@@ -25,8 +25,9 @@ struct no_states {};
 template <class Value, class State = no_states>
 class run_result {
  public:
-  run_result(run_report report, Value value, std::vector<State> states = {})
-      : report_(std::move(report)), value_(std::move(value)), states_(std::move(states)) {}
+  /// `states_kept`: false when the job did not keep its final states (states() then says how to ask for them).
+  run_result(run_report report, Value value, std::vector<State> states = {}, bool states_kept = true)
+      : report_(std::move(report)), value_(std::move(value)), states_(std::move(states)), states_kept_(states_kept) {}
 
   /// Whether the job completed (false: checkpointed and stopped; relaunch with --restart auto).
   bool completed() const noexcept { return report_.status == run_status::completed; }
@@ -35,9 +36,14 @@ class run_result {
     check_completed();
     return value_;
   }
-  /// Every partition's final state in id order (on the coordinating rank; empty elsewhere). Throws like value().
+  /// Every partition's final state in id order (on the coordinating rank; empty elsewhere), if the job kept them
+  /// (iterative_job::keep_final_states; else throws usage_error saying so). Throws like value() too.
   const std::vector<State>& states() const requires(!std::is_same_v<State, no_states>) {
     check_completed();
+    if (!states_kept_)
+      throw usage_error("job '" + report_.job +
+                        "' did not keep its final states: call .keep_final_states() on the "
+                        "job to have them gathered on the coordinating rank, or write them with --output FILE");
     return states_;
   }
   const run_report& report() const noexcept { return report_; }
@@ -54,6 +60,7 @@ class run_result {
   run_report report_;
   Value value_;
   std::vector<State> states_;
+  bool states_kept_ = true;
 };
 
 }  // namespace partita

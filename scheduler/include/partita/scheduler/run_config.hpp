@@ -102,6 +102,10 @@ struct output_options {
   double metrics_interval_seconds = 2;                ///< --metrics-interval S: seconds between rewrites
   std::optional<int> metrics_port;                    ///< --metrics-port P: serve the same text over HTTP (0: any)
   std::string metrics_address = "127.0.0.1";          ///< --metrics-address A: where --metrics-port listens
+  /// --output FILE: an iterative job writes its final state there when it completes, collectively, in the
+  /// checkpoint layout (docs/design.md, "Iterative output"). A map/reduce job refuses it.
+  std::optional<std::filesystem::path> output;
+  bool overwrite_output = false;  ///< --overwrite-output: replace a FILE of another job (else refused, exit 2)
   friend bool operator==(const output_options&, const output_options&) = default;
 };
 
@@ -112,6 +116,9 @@ struct iterative_options {
       rebalance_every_steps = 0;  ///< --rebalance-every K: re-place partitions by measured cost every K steps (0: off)
   double
       imbalance_threshold = 1.1;  ///< --imbalance-threshold X: re-place when max/mean busy per rank passes X (0: off)
+  /// --final-gather-limit B: the bytes of final states the coordinator may gather for a job that keeps them
+  /// (iterative_job::keep_final_states); more is a usage error before anything is sent. 0: no limit but MPI's.
+  std::uint64_t final_gather_limit = 0;
   friend bool operator==(const iterative_options&, const iterative_options&) = default;
 };
 

@@ -101,18 +101,21 @@ struct iterative_figures {
   std::uint64_t steps = 0;      ///< steps done over all runs
   std::uint64_t steps_run = 0;  ///< steps done in this run
   std::vector<std::string> reduction_names;
-  std::vector<double> reduction_values;     ///< after the last step, on every rank
-  std::uint64_t migrations = 0;             ///< partitions moved to another rank by rebalancing
-  std::uint64_t steps_overlapped = 0;       ///< partition steps run while halos from other ranks were on their way
-  std::uint64_t rebalances = 0;             ///< placement changes
-  double imbalance_start = 1;               ///< measured imbalance (max/mean cost per rank) of the first placement
-  double imbalance_end = 1;                 ///< of the last placement, with the last measured costs
-  std::string state_digest;                 ///< FNV-1a 64 of every partition's final state in id order (completed runs)
+  std::vector<double> reduction_values;  ///< after the last step, on every rank
+  std::uint64_t migrations = 0;          ///< partitions moved to another rank by rebalancing
+  std::uint64_t steps_overlapped = 0;    ///< partition steps run while halos from other ranks were on their way
+  std::uint64_t rebalances = 0;          ///< placement changes
+  double imbalance_start = 1;            ///< measured imbalance (max/mean cost per rank) of the first placement
+  double imbalance_end = 1;              ///< of the last placement, with the last measured costs
+  std::string state_digest;              ///< FNV-1a 64 of the partitions' final-state digests in id order (completed)
   std::vector<rollback_summary> rollbacks;  ///< in-job rollbacks after lost ranks, in order
   /// The measured imbalance (max/mean kernel seconds per thread over ranks) of steps of this run: one value every
   /// `step_imbalance_stride` steps from its first (the stride doubles to keep at most 1024 values).
   std::vector<double> step_imbalance;
   std::uint64_t step_imbalance_stride = 1;
+  std::string output_file;                  ///< --output: the file written when the job completed ("" none)
+  std::uint64_t output_bytes = 0;           ///< its size
+  double output_seconds = 0;                ///< the time its collective write and commit took
 };
 
 /// The outcome of run(): what both models report, and the figures of the job's model (`model` says which).

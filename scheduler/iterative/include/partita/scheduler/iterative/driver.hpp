@@ -11,7 +11,10 @@ namespace partita {
 
 /// Runs `job` over every rank of `s` (collective: every rank calls it with an identical model). Returns when the
 /// job is done (model.done() after a step) or stopped at a checkpoint (a signal, the wall time). The coordinating
-/// rank (report.is_scheduler) gets the complete report and calls model.conclude() with every final state.
+/// rank (report.is_scheduler) gets the complete report and calls model.conclude(), with every final state only if
+/// model.keeps_final_states() (within --final-gather-limit). With --output FILE every rank writes its partitions'
+/// final states into FILE collectively when the job completed (a stopped run writes none); a FILE of another job
+/// is refused (usage_error) before the first step unless --overwrite-output.
 /// Throws usage_error (every rank) for a bad neighbour graph, a halo of the wrong size or map/reduce-only options;
 /// kernel_error on the rank whose kernel threw (remote_failure elsewhere); checkpoint_error for an unusable
 /// --restart file; error if a peer stays silent past --timeout. A lost rank ends the run (relaunch with

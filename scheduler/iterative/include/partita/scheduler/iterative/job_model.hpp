@@ -94,8 +94,12 @@ class iterative_job_model : public job_model {
   /// A state from save()'s arrays. Throws error if they do not describe a state of this job.
   virtual std::unique_ptr<partition_state> load(partition_id id, const std::vector<state_array>& arrays) const = 0;
 
+  /// Whether the coordinator gathers every partition's final state for conclude() (false: it gets none, and the job
+  /// fits any scale; its states leave the ranks through --output). docs/design.md, "Iterative output".
+  virtual bool keeps_final_states() const { return false; }
+
   /// Called once on the coordinating rank when the job completed, with every partition's final state in id order
-  /// (e.g. to write an image or hand the states to the user's program).
+  /// if keeps_final_states(), else with none (e.g. to write an image or hand the states to the user's program).
   virtual void conclude(std::uint64_t steps, std::span<const double> reductions,
                         std::vector<std::unique_ptr<partition_state>> states) const = 0;
 };

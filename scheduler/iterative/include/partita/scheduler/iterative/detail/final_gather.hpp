@@ -30,8 +30,20 @@ gathered gather_to_root(MPI_Comm comm, int root, std::span<const std::byte> mine
 /// after the other). Throws error for a record that is malformed or names a partition that does not exist.
 std::vector<std::vector<state_array>> split_final_states(std::span<const std::byte> all, std::uint64_t partitions);
 
-/// The digest of the final states in the summary ("state 0123456789abcdef"): FNV-1a 64 over each partition's id,
-/// then its arrays' names and bytes, in id order. Whatever rank held a partition, the same states give the same.
+/// The digest of one partition's final state, computed on the rank that owns it: FNV-1a 64 over its id, then its
+/// arrays' names and bytes.
+std::uint64_t partition_digest(std::uint64_t id, const std::vector<state_array>& arrays);
+
+/// The digest of the final states in the summary ("state 0123456789abcdef"): FNV-1a 64 over the partitions' digests
+/// (8 bytes each) in id order. Whatever rank held a partition, the same states give the same; the coordinator needs
+/// 8 bytes per partition, not the states.
+std::string combine_digests(std::span<const std::uint64_t> in_id_order);
+
+/// combine_digests of the partition_digest of each of `arrays` (index: partition id).
 std::string state_digest(const std::vector<std::vector<state_array>>& arrays);
+
+/// Every rank's (id, digest) pairs of 16 bytes, one rank's after the other, as the digests in id order. Throws error
+/// for a record that is short, names a partition that does not exist, or leaves one out.
+std::vector<std::uint64_t> digests_in_id_order(std::span<const std::byte> all, std::uint64_t partitions);
 
 }  // namespace partita::detail

@@ -64,6 +64,8 @@ class iterative_run {
   // Phases of run(), in order (run.cpp).
   void check_graph();
   std::optional<restart_point> choose_restart();
+  std::string changed_input(const checkpoint_expectation& expect) const;
+  std::size_t red_size() const { return job_.reductions().size(); }
   void start(std::optional<restart_point> restart);
   void restore(checkpoint_image image, const std::string& file);
   void init_owned();
@@ -84,9 +86,15 @@ class iterative_run {
   // Placement (migration.cpp).
   void rebalance();
   void migrate(const placement& next);
-  // What leaves the ranks: checkpoints, final states, trace (output.cpp).
+  // What leaves the ranks: checkpoints, the output file, final digests and states, trace (output.cpp).
+  checkpoint_image state_image(std::uint64_t& state_bytes) const;
   void write_checkpoint(const step_control& control);
-  std::vector<std::unique_ptr<partition_state>> gather_final_states(std::string& digest);
+  void check_output_target();
+  void write_output_file();
+  std::string final_digest();
+  bytes encode_final_states() const;
+  void check_final_gather(const bytes& mine);
+  std::vector<std::unique_ptr<partition_state>> gather_final_states(const bytes& mine);
   std::vector<rank_trace> gather_slices();
 
   context ctx_for(std::uint64_t id, std::uint64_t step) {
@@ -134,6 +142,7 @@ class iterative_run {
   halo_exchange halos_;
   std::string failure_text_;  // what this rank's failing kernel said, for raise()
   std::unique_ptr<step_checkpoints> checkpoints_;
+  std::optional<commit_result> output_;  // the --output file, once written
 };
 
 }  // namespace partita::detail

@@ -10,6 +10,7 @@
 #include <partita/checkpoint/image.hpp>
 #include <partita/runtime/serialize.hpp>
 #include <partita/scheduler/iterative/job_model.hpp>
+#include <partita/scheduler/parameters.hpp>
 
 namespace partita::detail {
 
@@ -17,18 +18,23 @@ namespace partita::detail {
 ///   /iterative/reductions   float64 [the reductions after the last step, in declaration order]
 ///   /iterative/cost         float64 [seconds per step, per partition (least of the last 8 measured)]
 ///   /iterative/run_seconds  float64 [the job's running time over all runs so far]
+///   /iterative/params       uint8   [the job's parameters as text, see `params`]
 /// and /partitions/<id>/<name> for every array of every partition's state (meta.step = steps done).
 struct iterative_state {
   static constexpr const char* model = "iterative";  ///< checkpoint_meta::model of these checkpoints
   static constexpr const char* reductions_key = "iterative/reductions";
   static constexpr const char* cost_key = "iterative/cost";
   static constexpr const char* run_seconds_key = "iterative/run_seconds";
+  static constexpr const char* params_key = "iterative/params";
 
   std::uint64_t steps = 0;
   std::uint64_t partition_count = 0;
   std::vector<double> reductions;
   std::vector<double> cost;
   double run_seconds = 0;
+  /// The job's parameters as "key=value" lines in key order (/iterative/params, uint8; absent in older files): the
+  /// hash in /meta identifies them, these tell a user what changed (an input's identity: "Iterative output").
+  std::string params;
 
   /// The image without partitions (the caller adds this rank's own through add_partition).
   checkpoint_image to_image() const;
@@ -37,6 +43,12 @@ struct iterative_state {
   static iterative_state from_image(const checkpoint_image& image, const std::string& file,
                                     std::size_t reduction_count);
 };
+
+/// `params` as iterative_state::params stores them: "key=value" lines in key order.
+std::string params_text(const parameters& params);
+/// The parameters whose key ends in ".identity" (an input's identity: file, dataset, shape, size, mtime), present in
+/// both the stored `saved` text and `now` with different values, as "key: was 'a', now 'b'"; empty if none.
+std::string changed_identities(const std::string& saved, const parameters& now);
 
 /// Adds partition `id`'s arrays to `image.partitions` (float64 arrays keep their type).
 void add_partition(checkpoint_image& image, std::uint64_t id, std::uint64_t step,
