@@ -32,6 +32,10 @@
 #        interrupt, from which --checkpoint-interval auto derives the mean time to interrupt. Then the job
 #        is relaunched with --restart auto, up to --max-relaunch times. When every node of the allocation
 #        is unhealthy the Slurm job is requeued (exit 75) so that it resumes on other nodes.
+#        Outside Slurm, under mpirun with a host file of its own (--mpirun-args "--hostfile F"), each host of
+#        that file is asked to run `true` through mpirun's rsh agent (--mca plm_rsh_agent, else
+#        $OMPI_MCA_plm_rsh_agent, else ssh), and asked again after --recheck-delay seconds: a host that
+#        fails both is blamed the same way and left out of a copy of the host file for the relaunches.
 # A relaunch adds `--restart auto` to the partita arguments unless they already have a --restart.
 # Exit 0 alone is not taken as proof that the job finished under `mpirun --enable-recovery`: Open MPI exits 0
 # there even when every rank failed. The job's own word is: the launcher sets PARTITA_STATUS_FILE (a file next to
@@ -182,6 +186,18 @@ trap 'rm -rf "$scratch"; [ -n "$started_file" ] && rm -f "$started_file"' EXIT
 
 excluded=()   # nodes left out of relaunches in this allocation
 
+# Under mpirun outside Slurm: the host file the operator gave mpirun, and how mpirun reaches its hosts.
+own_hostfile='' rsh_agent=${OMPI_MCA_plm_rsh_agent:-}
+for ((i = 0; i < ${#mpirun_args[@]}; i++)); do
+  case "${mpirun_args[i]}" in
+    --hostfile|-hostfile|--machinefile|-machinefile) own_hostfile=${mpirun_args[i + 1]:-} ;;
+    --mca|-mca) [ "${mpirun_args[i + 1]:-}" = plm_rsh_agent ] && rsh_agent=${mpirun_args[i + 2]:-} ;;
+  esac
+done
+if [ -n "$own_hostfile" ] && [ ! -r "$own_hostfile" ]; then
+  say "the host file '$own_hostfile' in --mpirun-args is not readable: give an existing file"; exit 2
+fi
+
 # Hosts of the allocation, one a line, and their task counts (SLURM_TASKS_PER_NODE: "2(x3),1").
 allocation_hosts() { scontrol show hostnames "${SLURM_JOB_NODELIST:-}" 2>/dev/null; }
 tasks_per_node() {
@@ -201,7 +217,7 @@ launch_cmd() {
   local -a cmd
   local nodes=${SLURM_JOB_NUM_NODES:-1} tasks=${SLURM_NTASKS:-$ranks} left
   left=$((nodes - ${#excluded[@]}))
-  [ "$left" -ge 1 ] || return 3
+  [ "$left" -ge 1 ] || [ -n "$own_hostfile" ] || return 3
   if [ "$via" = srun ]; then
     cmd=(srun --kill-on-bad-exit=1 "${srun_mpi[@]}" "${srun_args[@]}")
     if [ ${#excluded[@]} -gt 0 ]; then
@@ -216,7 +232,24 @@ launch_cmd() {
       for a in "${mpirun_args[@]}"; do
         case "$a" in --hostfile|-hostfile|--machinefile|-machinefile|--host|-host|-H|--default-hostfile) own=$a ;; esac
       done
-      if [ -n "$own" ]; then
+      if [ -n "$own_hostfile" ]; then
+        # The operator's host file without the blamed hosts, in place of theirs.
+        local host rest kept=0 total=0 filtered=$scratch/hosts
+        : >"$filtered"
+        while read -r host rest; do
+          case "$host" in ''|'#'*) continue ;; esac
+          total=$((total + 1))
+          is_excluded "$host" && continue
+          echo "$host $rest" >>"$filtered"
+          kept=$((kept + 1))
+        done <"$own_hostfile"
+        [ "$kept" -ge 1 ] || return 3
+        n=$(( ranks * kept / total > 0 ? ranks * kept / total : 1 ))
+        local i
+        for ((i = 0; i < ${#mpirun_args[@]}; i++)); do
+          [ "${mpirun_args[i]}" = "$own" ] && mpirun_args[i + 1]=$filtered
+        done
+      elif [ -n "$own" ]; then
         say "cannot leave ${excluded[*]} out of the mpirun relaunch: the mpirun arguments choose the hosts ($own); relaunching on them as given" >&2
       else
         # Open MPI inside a Slurm allocation takes a host file as a subset of the allocation.
@@ -253,7 +286,34 @@ probe() { timeout 60 srun --overlap -w "$1" -N 1 -n 1 --mpi=none true >/dev/null
 # Nodes of this allocation that are really unhealthy now, "host reason" a line. A state Slurm reports at the
 # moment of a failure may pass (a loaded node shows NOT_RESPONDING for a few seconds): look again after a
 # delay, and ask a node that still does not respond to run a probe step.
+# A host of the operator's host file that does not run `true` through mpirun's rsh agent, twice.
+host_answers() {
+  local -a agent
+  read -r -a agent <<<"${rsh_agent:-ssh}"
+  [ "${agent[0]##*/}" = ssh ] && agent+=(-o BatchMode=yes -o ConnectTimeout=5)
+  timeout 20 "${agent[@]}" "$1" true </dev/null >/dev/null 2>&1
+}
+failed_hosts() {
+  local host rest i
+  local -a suspects=()
+  while read -r host rest; do
+    case "$host" in ''|'#'*) continue ;; esac
+    is_excluded "$host" || host_answers "$host" || suspects+=("$host")
+  done <"$own_hostfile"
+  [ ${#suspects[@]} -gt 0 ] || return 0
+  say "${suspects[*]} did not answer through ${rsh_agent:-ssh}; asking again in $recheck_delay s"
+  sleep "$recheck_delay"
+  for host in "${suspects[@]}"; do
+    if host_answers "$host"; then
+      say "host $host answers again: not blamed"
+    else
+      echo "$host did not run 'true' through ${rsh_agent:-ssh}, twice"
+    fi
+  done
+}
+
 failed_nodes() {
+  if [ "$in_slurm" -eq 0 ] && [ "$via" = mpirun ] && [ -n "$own_hostfile" ]; then failed_hosts; return 0; fi
   [ -n "${SLURM_JOB_NODELIST:-}" ] && command -v scontrol >/dev/null || return 0
   local host state i
   local -a suspects=() states=()
