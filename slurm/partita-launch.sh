@@ -42,6 +42,11 @@
 # the failure history) and partita writes its exit code there when it concludes (0 done, 75 checkpointed,
 # 2 usage error). That code, when present, is the job's exit code; under --enable-recovery exit 0 without it
 # counts as a failure (elsewhere it is taken as done, with a warning: a program that does not write it).
+# A whole node lost under mpirun --enable-recovery: Open MPI 4.1's mpirun ends the run when a daemon is lost, unless
+# the daemons were started directly by mpirun, not through one another (--mca plm_rsh_no_tree_spawn 1, which the
+# launcher adds under --enable-recovery). Then the ranks on the other nodes keep running and the job finishes in the
+# same run, but mpirun never exits (it waits for the lost daemon's ranks): once the job has written its word,
+# mpirun gets --finalize-grace seconds to end by itself, then the launcher ends it and takes the job's word.
 #
 # Options:
 #   --history FILE          failure-history file (default: the job's --failure-history, else
@@ -55,6 +60,7 @@
 #   -n N                    ranks for mpirun (default: $SLURM_NTASKS, else 4); srun takes its own from Slurm
 #   --srun-args "..."       extra arguments for srun (e.g. "--mpi=pmi2 --cpu-bind=cores")
 #   --mpirun-args "..."     extra arguments for mpirun (e.g. "--oversubscribe --bind-to none")
+#   --finalize-grace S      under mpirun --enable-recovery: seconds mpirun may go on after the job's word (default 10)
 #   --dry-run               print the launch command, run nothing
 # Exit code: the job's last exit code (0 when it finished; 75 after a requeue was requested; 127 when the
 # program is not found here).
@@ -70,6 +76,7 @@ ranks=${SLURM_NTASKS:-4}
 srun_args=()
 mpirun_args=()
 dry=0
+finalize_grace=10
 
 say() { printf '[partita-launch %s] %s\n' "$(date '+%F %T')" "$*" >&2; }
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; }
@@ -78,7 +85,7 @@ count() { [[ $2 =~ ^[0-9]+$ ]] || { say "$1 needs a whole number, not '$2'"; exi
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --history|--max-relaunch|--start-retry-delay|--recheck-delay|--via|-n|--srun-args|--mpirun-args)
+    --history|--max-relaunch|--start-retry-delay|--recheck-delay|--via|-n|--srun-args|--mpirun-args|--finalize-grace)
       [ $# -ge 2 ] || { say "$1 needs a value (see --help)"; exit 2; } ;;
   esac
   case "$1" in
@@ -86,6 +93,7 @@ while [ $# -gt 0 ]; do
     --max-relaunch) count "$1" "$2"; max_relaunch=$2; shift 2 ;;
     --start-retry-delay) seconds "$1" "$2"; start_retry_delay=$2; shift 2 ;;
     --recheck-delay) seconds "$1" "$2"; recheck_delay=$2; shift 2 ;;
+    --finalize-grace) seconds "$1" "$2"; finalize_grace=$2; shift 2 ;;
     --via) via=$2; shift 2 ;;
     -n) count "$1" "$2"; ranks=$2; shift 2 ;;
     --srun-args) read -r -a srun_args <<<"$2"; shift 2 ;;
@@ -269,6 +277,10 @@ launch_cmd() {
       fi
     fi
     cmd=(mpirun -n "$n" "${hosts[@]}" "${mpirun_args[@]}" -x PARTITA_STARTED_FILE -x PARTITA_STATUS_FILE)
+    # A lost node's daemon ends the run when daemons were spawned through one another (see the top of this file).
+    if recovery_launch && [[ " ${mpirun_args[*]} " != *" plm_rsh_no_tree_spawn "* ]]; then
+      cmd+=(--mca plm_rsh_no_tree_spawn 1)
+    fi
     [ "$(id -u)" -eq 0 ] && cmd+=(--allow-run-as-root)
   fi
   printf '%s\0' "${cmd[@]}" "${job[@]}"
@@ -364,10 +376,26 @@ while :; do
   export PARTITA_STATUS_FILE="$status_dir/.partita-status.${SLURM_JOB_ID:-$$}.$attempt"
   rm -f "$PARTITA_STATUS_FILE"
   "${cmd[@]}" &
-  child=$! child_since=$SECONDS
+  child=$! child_since=$SECONDS word_since=''
   # wait returns early when a trapped signal arrives; keep waiting for the job itself. A held signal is
   # passed on once the job has started (polled only then: a file system may cache "not there" for a while).
   while :; do
+    if recovery_launch; then
+      # mpirun may never exit after a lost node (see the top of this file): poll for the job's word.
+      if [ -z "$word_since" ] && [ -s "$PARTITA_STATUS_FILE" ]; then word_since=$SECONDS; fi
+      if [ -n "$word_since" ] && [ $((SECONDS - word_since)) -ge "${finalize_grace%.*}" ] && kill -0 "$child" 2>/dev/null; then
+        say "the job said it ended (exit $(head -c 16 "$PARTITA_STATUS_FILE" | tr -d '[:space:]')) ${finalize_grace} s ago and mpirun is still waiting (for a lost node's daemon?): ending mpirun"
+        kill -TERM "$child" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$child" 2>/dev/null
+        wait "$child"; rc=$?
+        break
+      fi
+      if [ -z "$pending" ]; then
+        sleep 0.5
+        kill -0 "$child" 2>/dev/null && continue
+      fi
+    fi
     if [ -n "$pending" ]; then
       if [ -e "$started_file" ] || [ $((SECONDS - child_since)) -ge 10 ]; then
         say "passing the held SIG$pending to the job"

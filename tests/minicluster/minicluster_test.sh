@@ -7,6 +7,8 @@
 #   node_kill   a whole node killed (every process, its orted included, then its link) under
 #               slurm/partita-launch.sh --via mpirun with the cluster's host file: mpirun ends, the launcher finds
 #               the host that no longer answers its rsh agent, relaunches without it, --restart auto, exact
+#   in_job      a whole node lost under mpirun --enable-recovery (a worker node, then the scheduler's): the job goes
+#               on in the same run and is exact
 #   slow_links  every link with 0.3 ms added delay and 0.5 % frame loss: exact, no false loss at the default --timeout
 # Needs root and ip/tc/unshare/nsenter; skips (77) without them. Everything the test started is torn down on exit.
 # Usage: minicluster_test.sh CASE <source dir> <partita binary>
@@ -115,6 +117,43 @@ node_kill)
   t_relaunch=$(sed -n 's/^\[partita-launch \(.*\)\] attempt 2: .*/\1/p' "$work/log.launch")
   echo "ok   node_kill: exact after the relaunch without pmt-node3; attempt 2 started $(awk -v a="$(cat "$work/t_kill")" -v b="$(date -d "$t_relaunch" +%s)" 'BEGIN { printf "%.0f", b - a }') s after the kill (whole seconds)"
   grep "attempt 1\|job failed" "$work/log.launch" | sed 's/^/     /' ;;
+in_job)
+  # A whole node lost in the same run (docs/design.md, "A cluster on one machine"): under mpirun --enable-recovery the
+  # launcher adds --mca plm_rsh_no_tree_spawn 1, the ranks on the other nodes go on, and the launcher ends the mpirun
+  # that waits for the lost daemon once the job has said it finished. Node 3 (workers only), then node 1 (the
+  # scheduler's: failover to rank 2 on node 2): one attempt each, the exact result.
+  job=(run synthetic --param partitions=2000 --param median_us=40000 --param sigma=0.3 --threads 2 --checkpoint-every 1s
+       --timeout 5 --heartbeat 0.5 --quiet)
+  timeout 200 "${mpirun_local[@]}" -n 6 "$partita" "${job[@]}" --checkpoint-dir "$work/ck-ref" \
+    --summary-json "$work/in_job.ref.json" >"$work/log.ref" 2>&1 || fail "the one-host run exited $?"
+  for victim in 3 1; do
+    [ "$victim" = 1 ] && { "$mc" down >/dev/null; "$mc" up 3 --slots 2 >/dev/null || fail "up again"; }
+    (
+      for _ in $(seq 600); do [ -s "$work/ck$victim/LATEST" ] && break; sleep 0.1; done
+      sleep 1; date +%s.%N >"$work/t_kill$victim"; "$mc" kill "$victim"
+    ) >"$work/log.faults" 2>&1 &
+    timeout 300 "$src/slurm/partita-launch.sh" --via mpirun -n 6 --finalize-grace 5 \
+      --mpirun-args "--hostfile $PARTITA_MC_HOSTFILE --oversubscribe --mca mpi_yield_when_idle 1 --enable-recovery" \
+      -- "$partita" "${job[@]}" --checkpoint-dir "$work/ck$victim" --summary-json "$work/in_job$victim.json" \
+      >"$work/log.launch" 2>&1
+    rc=$?; wait
+    [ $rc -eq 0 ] || fail "node $victim: the launcher exited $rc"
+    grep -q "killed" "$work/log.faults" || fail "node $victim was not killed: $(cat "$work/log.faults")"
+    ! grep -q "attempt 2" "$work/log.launch" || fail "node $victim: relaunched; the job should have gone on in the same run"
+    grep -q "attempt 1: mpirun .*--enable-recovery .*--mca plm_rsh_no_tree_spawn 1" "$work/log.launch" ||
+      fail "the launcher did not add --mca plm_rsh_no_tree_spawn 1"
+    [ "$(result "$work/in_job$victim.json")" = "$(result "$work/in_job.ref.json")" ] ||
+      fail "node $victim: '$(result "$work/in_job$victim.json")' after the node loss, '$(result "$work/in_job.ref.json")' uninterrupted"
+    lost=$(python3 -c "import json,sys;print(' '.join(str(w['rank']) for w in json.load(open(sys.argv[1]))['workers'] if w['lost']))" "$work/in_job$victim.json")
+    if [ "$victim" = 3 ]; then
+      [ "$lost" = "4 5" ] || fail "node 3: lost ranks '$lost', expected '4 5'"
+    else
+      grep -q "failover: rank 2 is the scheduler now" "$work/log.launch" || fail "node 1: no failover to rank 2"
+      t_first=$(sed -n 's/^\[\([0-9-]* [0-9:.]*\)\] .*failover: first result committed.*/\1/p' "$work/log.launch" | head -1)
+      [ -n "$t_first" ] && echo "     node 1: first result of the new scheduler $(awk -v a="$(cat "$work/t_kill1")" -v b="$(date -d "$t_first" +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after the kill (--timeout 5)"
+    fi
+    echo "ok   in_job: node $victim killed, the job went on in the same run, exact; lost ranks: ${lost:-none}"
+  done ;;
 slow_links)
   for n in 1 2 3; do "$mc" delay "$n" 0.3 >/dev/null && "$mc" loss "$n" 0.5 >/dev/null || fail "cannot shape node $n's link"; done
   ref slow "${synthetic[@]}"
@@ -123,6 +162,6 @@ slow_links)
   heat=(run heat --param blocks_x=4 --param blocks_y=3 --param block=32 --param steps=100 --threads 1)
   ref slow_heat "${heat[@]}"; across slow_heat "${heat[@]}" ;;
 *)
-  echo "unknown case '$case_name' (jobs, heal, node_kill, slow_links)"; exit 2 ;;
+  echo "unknown case '$case_name' (jobs, heal, node_kill, in_job, slow_links)"; exit 2 ;;
 esac
 echo "PASS [$case_name]"

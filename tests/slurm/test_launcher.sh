@@ -42,6 +42,7 @@ case "$what" in
   say-75-exit-0) say 75; exit 0 ;;
   say-75-exit-1) say 75; exit 1 ;;
   say-75-stop-mpirun) say 75; kill -TERM "$PPID"; exit 75 ;;
+  say-0-hang) say 0; sleep 60; exit 9 ;;   # an mpirun that waits for a lost node's daemon after the job ended
   *) say "$what"; exit "$what" ;;
 esac
 FAKE
@@ -158,6 +159,16 @@ FAKE_LOG=$work/3j.log FAKE_PLAN=$work/3j.plan; printf 'say-75-stop-mpirun\n0\n' 
   >"$work/out" 2>&1; rc=$?
 check "75 with a failed launch under --enable-recovery: a planned stop, not a lost rank" \
   '[ $rc -eq 0 ] && [ "$(wc -l <"$FAKE_LOG")" -eq 2 ] && ! grep -q "a rank was lost" "$work/out" && [ ! -s "$work/hist3j" ]'
+
+# 3k. Under --enable-recovery the job said 0 but mpirun does not end (it waits for a lost node's daemon): after
+#     --finalize-grace seconds the launcher ends mpirun and takes the job's word; it added plm_rsh_no_tree_spawn.
+FAKE_LOG=$work/3k.log FAKE_PLAN=$work/3k.plan; printf 'say-0-hang\n' >"$FAKE_PLAN"
+t0=$SECONDS
+"$launch" --via mpirun -n 1 --finalize-grace 1 --mpirun-args "--oversubscribe --enable-recovery" --history "$work/hist3k" \
+  -- "$fake" run pi >"$work/out3k" 2>&1; rc=$?
+check "word 0, mpirun hanging: ended after the grace, exit 0, one attempt" \
+  '[ $rc -eq 0 ] && [ $((SECONDS - t0)) -lt 30 ] && grep -q "said it ended (exit 0) 1 s ago and mpirun is still waiting" "$work/out3k" && [ "$(wc -l <"$FAKE_LOG")" -eq 1 ]'
+check "--enable-recovery gets --mca plm_rsh_no_tree_spawn 1" 'grep -q "attempt 1: mpirun .*--enable-recovery .*--mca plm_rsh_no_tree_spawn 1" "$work/out3k"'
 
 # 4. --dry-run shows the command and runs nothing.
 out=$("$launch" --via mpirun -n 3 --dry-run -- partita run pi 2>&1)
