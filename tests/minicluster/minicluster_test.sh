@@ -11,9 +11,9 @@
 #               on in the same run and is exact
 #   slow_links  every link with 0.3 ms added delay and 0.5 % frame loss: exact, no false loss at the default --timeout
 # Needs root and ip/tc/unshare/nsenter; skips (77) without them. Everything the test started is torn down on exit.
-# Usage: minicluster_test.sh CASE <source dir> <partita binary>
+# Usage: minicluster_test.sh CASE <source dir> <partita binary> <scratch dir, seen by every node (not /tmp)>
 set -uo pipefail
-case_name=$1 src=$2 partita=$3
+case_name=$1 src=$2 partita=$3 scratch=$4
 skip() { echo "SKIP [$case_name]: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, a bridge, veth pairs)"
 for b in ip tc unshare nsenter mpirun python3; do command -v "$b" >/dev/null || skip "$b is not installed"; done
@@ -21,7 +21,7 @@ for b in ip tc unshare nsenter mpirun python3; do command -v "$b" >/dev/null || 
 
 export PARTITA_MC_PREFIX=pmt   # not the prefix of a cluster brought up by hand (pmc)
 mc=$src/tools/minicluster
-work=$(mktemp -d /tmp/partita-mc.XXXXXX)
+mkdir -p "$scratch" && work=$(mktemp -d "$scratch/mc.XXXXXX") || { echo "cannot create a directory in $scratch"; exit 1; }
 cleanup() { "$mc" down >/dev/null 2>&1; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -8,10 +8,10 @@
 #               the ranks included, then its link): Slurm marks it down, the launcher blames it from that real node
 #               state, relaunches with srun --exclude in the same allocation, and the result is exact
 # Needs root, slurm-wlm and munge (tools/bootstrap.sh test), ip/tc/unshare/nsenter; skips (77) without them.
-# Usage: slurm_cluster.sh <source dir> <partita binary>
+# Usage: slurm_cluster.sh <source dir> <partita binary> <scratch dir, seen by every node (not /tmp)>
 # shellcheck disable=SC2016  # check's conditions are evaluated later
 set -uo pipefail
-src=$1 partita=$2
+src=$1 partita=$2 scratch=$3
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root (namespaces, slurmd)"
 for b in munged slurmctld slurmd sbatch sinfo scontrol srun ip unshare nsenter; do
@@ -21,7 +21,7 @@ done
 
 export PARTITA_MC_PREFIX=pmt
 mc=$src/tools/minicluster
-work=$(mktemp -d /tmp/partita-mcs.XXXXXX)
+mkdir -p "$scratch" && work=$(mktemp -d "$scratch/mcs.XXXXXX") || { echo "cannot create a directory in $scratch"; exit 1; }
 pids=()
 cleanup() {
   local p
@@ -138,7 +138,7 @@ check "across: the one-host result" \
 [ $fails -eq 0 ] || cat "$work/across/job.out"
 
 # node_kill: node 3 killed once the first checkpoint is in.
-synth=(--param partitions=1500 --param median_us=8000 --param sigma=0.3 --threads 2 --scheduler-rank 0)
+synth=(--param partitions=2000 --param median_us=40000 --param sigma=0.3 --threads 2 --scheduler-rank 0)
 timeout 200 "${mpirun_local[@]}" -n 6 "$partita" run synthetic "${synth[@]}" --quiet --summary-json "$work/kill.ref.json" \
   >"$work/log/ref.log" 2>&1 || fail "the one-host synthetic exited $?"
 (
