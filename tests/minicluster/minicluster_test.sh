@@ -9,7 +9,8 @@
 #               the host that no longer answers its rsh agent, relaunches without it, --restart auto, exact
 #   in_job      a whole node lost under mpirun --enable-recovery (a worker node, then the scheduler's): the job goes
 #               on in the same run and is exact
-#   slow_links  every link with 0.3 ms added delay and 0.5 % frame loss: exact, no false loss at the default --timeout
+#   slow_links  every link with 0.3 ms added delay, and 0.5 % frame loss once the job runs: exact, no false loss at
+#               the default --timeout
 # Needs root and ip/tc/unshare/nsenter; skips (77) without them. Everything the test started is torn down on exit.
 # Usage: minicluster_test.sh CASE <source dir> <partita binary> <scratch dir, seen by every node (not /tmp)>
 set -uo pipefail
@@ -155,12 +156,31 @@ in_job)
     echo "ok   in_job: node $victim killed, the job went on in the same run, exact; lost ranks: ${lost:-none}"
   done ;;
 slow_links)
-  for n in 1 2 3; do "$mc" delay "$n" 0.3 >/dev/null && "$mc" loss "$n" 0.5 >/dev/null || fail "cannot shape node $n's link"; done
-  ref slow "${synthetic[@]}"
-  across slow "${synthetic[@]}"
+  # 0.3 ms added delay from the start; 0.5 % frame loss from the first checkpoint on. Not from the start: under loss,
+  # Open MPI 4.1.4's TCP BTL can fail a connection in progress ("connect() ... failed: Operation now in progress
+  # (115)", open-mpi/ompi#10734) and the run hangs at wire-up; seen in 1 of 2 runs here (docs/design.md).
+  for n in 1 2 3; do "$mc" delay "$n" 0.3 >/dev/null || fail "cannot delay node $n's link"; done
+  lossy_after_first_checkpoint() {
+    for n in 1 2 3; do "$mc" loss "$n" 0 >/dev/null; done
+    (
+      for _ in $(seq 900); do [ -s "$1/LATEST" ] && break; sleep 0.1; done
+      for n in 1 2 3; do "$mc" loss "$n" 0.5 >/dev/null; done
+      echo "loss on"
+    ) >"$work/log.faults" 2>&1 &
+  }
+  slow=(run synthetic --param partitions=1200 --param median_us=20000 --param sigma=0.5 --threads 2 --checkpoint-every 0.5s)
+  ref slow "${slow[@]}" --checkpoint-dir "$work/ck-ref"
+  lossy_after_first_checkpoint "$work/ck"
+  across slow "${slow[@]}" --checkpoint-dir "$work/ck"
+  wait
+  grep -q "loss on" "$work/log.faults" || fail "the loss was not switched on"
   [ "$(lost_ranks "$work/slow.json")" = 0 ] || fail "a rank was declared lost on slow links at the default --timeout"
-  heat=(run heat --param blocks_x=4 --param blocks_y=3 --param block=32 --param steps=100 --threads 1)
-  ref slow_heat "${heat[@]}"; across slow_heat "${heat[@]}" ;;
+  heat=(run heat --param blocks_x=4 --param blocks_y=3 --param block=32 --param steps=1500 --threads 1 --checkpoint-every 200)
+  ref slow_heat "${heat[@]}" --checkpoint-dir "$work/ckh-ref"
+  lossy_after_first_checkpoint "$work/ckh"
+  across slow_heat "${heat[@]}" --checkpoint-dir "$work/ckh"
+  wait
+  grep -q "loss on" "$work/log.faults" || fail "the loss was not switched on for heat" ;;
 *)
   echo "unknown case '$case_name' (jobs, heal, node_kill, in_job, slow_links)"; exit 2 ;;
 esac

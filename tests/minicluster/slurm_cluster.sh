@@ -44,17 +44,12 @@ result_of() { sed -n 's/^  "result": "\(.*\)",$/\1/p' "$1" 2>/dev/null; }
 "$mc" up 3 --slots 2 >"$work/up.log" 2>&1 || { rc=$?; [ $rc -eq 77 ] && skip "$(cat "$work/up.log")"; cat "$work/up.log"; fail "minicluster up exited $rc"; }
 eval "$("$mc" env)"
 gateway=$(sed -n 's/^\([0-9.]*\) .*/\1/p' /run/partita-minicluster/pmt/hosts | sed -n 2p)
-mkdir -p "$work/state" "$work/log" "$work/munge"
+mkdir -p "$work/state" "$work/log"
 
 # munge: this test's own key, socket, pid and log files.
-chmod 0700 "$work/munge"
-dd if=/dev/urandom of="$work/munge/munge.key" bs=128 count=1 2>/dev/null; chmod 0400 "$work/munge/munge.key"
-msock=$work/munge/munge.socket
-/usr/sbin/munged --force --socket="$msock" --key-file="$work/munge/munge.key" --pid-file="$work/munge/munged.pid" \
-  --log-file="$work/munge/munged.log" --seed-file="$work/munge/munged.seed" >"$work/log/munged.stdout.log" 2>&1 ||
-  fail "munged did not start"
-for _ in $(seq 50); do [ -s "$work/munge/munged.pid" ] && break; sleep 0.1; done
-pids+=("$(cat "$work/munge/munged.pid")")
+# shellcheck source=tests/slurm/slurm_daemons.sh
+source "$src/tests/slurm/slurm_daemons.sh"
+start_munged "$work/munge" "$work/log"
 
 host=$(hostname -s)
 port=$(( 20000 + $$ % 10000 ))
@@ -65,28 +60,13 @@ ClusterName=partita-mc
 SlurmctldHost=$host($gateway)
 SlurmctldPort=$port
 SlurmdPort=$((port + 1))
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-AuthInfo=socket=$msock
+$(slurm_conf_common)
 StateSaveLocation=$work/state
 SlurmdSpoolDir=$work/spool/%n
 SlurmctldPidFile=$work/slurmctld.pid
 SlurmdPidFile=$work/slurmd.%n.pid
 SlurmctldLogFile=$work/log/slurmctld.log
 SlurmdLogFile=$work/log/slurmd.%n.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-MpiDefault=none
-JobCompType=jobcomp/none
-AccountingStorageType=accounting_storage/none
-ReturnToService=2
-SchedulerType=sched/backfill
-InactiveLimit=0
-KillWait=30
-MinJobAge=300
 SlurmdTimeout=10
 SlurmctldTimeout=30
 CONF
@@ -95,10 +75,7 @@ CONF
   done
   echo "PartitionName=test Nodes=pmt-node[1-3] Default=YES MaxTime=10 State=UP OverSubscribe=YES"
 } >"$SLURM_CONF"
-if ! mountpoint -q /sys/fs/cgroup; then
-  mkdir -p "$work/cgroup"
-  printf 'CgroupPlugin=cgroup/v1\nCgroupAutomount=no\nCgroupMountpoint=%s\n' "$work/cgroup" >"$work/cgroup.conf"
-fi
+cgroup_conf "$work"
 /usr/sbin/slurmctld -D -i -f "$SLURM_CONF" >"$work/log/slurmctld.stdout.log" 2>&1 &
 pids+=($!)
 for i in 1 2 3; do
