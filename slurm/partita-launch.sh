@@ -32,12 +32,21 @@
 #        interrupt, from which --checkpoint-interval auto derives the mean time to interrupt. Then the job
 #        is relaunched with --restart auto, up to --max-relaunch times. When every node of the allocation
 #        is unhealthy the Slurm job is requeued (exit 75) so that it resumes on other nodes.
+#        Outside Slurm, under mpirun with a host file of its own (--mpirun-args "--hostfile F"), each host of
+#        that file is asked to run `true` through mpirun's rsh agent (--mca plm_rsh_agent, else
+#        $OMPI_MCA_plm_rsh_agent, else ssh), and asked again after --recheck-delay seconds: a host that
+#        fails both is blamed the same way and left out of a copy of the host file for the relaunches.
 # A relaunch adds `--restart auto` to the partita arguments unless they already have a --restart.
 # Exit 0 alone is not taken as proof that the job finished under `mpirun --enable-recovery`: Open MPI exits 0
 # there even when every rank failed. The job's own word is: the launcher sets PARTITA_STATUS_FILE (a file next to
 # the failure history) and partita writes its exit code there when it concludes (0 done, 75 checkpointed,
 # 2 usage error). That code, when present, is the job's exit code; under --enable-recovery exit 0 without it
 # counts as a failure (elsewhere it is taken as done, with a warning: a program that does not write it).
+# A whole node lost under mpirun --enable-recovery: Open MPI 4.1's mpirun ends the run when a daemon is lost, unless
+# the daemons were started directly by mpirun, not through one another (--mca plm_rsh_no_tree_spawn 1, which the
+# launcher adds under --enable-recovery). Then the ranks on the other nodes keep running and the job finishes in the
+# same run, but mpirun never exits (it waits for the lost daemon's ranks): once the job has written its word,
+# mpirun gets --finalize-grace seconds to end by itself, then the launcher ends it and takes the job's word.
 #
 # Options:
 #   --history FILE          failure-history file (default: the job's --failure-history, else
@@ -51,6 +60,7 @@
 #   -n N                    ranks for mpirun (default: $SLURM_NTASKS, else 4); srun takes its own from Slurm
 #   --srun-args "..."       extra arguments for srun (e.g. "--mpi=pmi2 --cpu-bind=cores")
 #   --mpirun-args "..."     extra arguments for mpirun (e.g. "--oversubscribe --bind-to none")
+#   --finalize-grace S      under mpirun --enable-recovery: seconds mpirun may go on after the job's word (default 10)
 #   --dry-run               print the launch command, run nothing
 # Exit code: the job's last exit code (0 when it finished; 75 after a requeue was requested; 127 when the
 # program is not found here).
@@ -66,6 +76,7 @@ ranks=${SLURM_NTASKS:-4}
 srun_args=()
 mpirun_args=()
 dry=0
+finalize_grace=10
 
 say() { printf '[partita-launch %s] %s\n' "$(date '+%F %T')" "$*" >&2; }
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; }
@@ -74,7 +85,7 @@ count() { [[ $2 =~ ^[0-9]+$ ]] || { say "$1 needs a whole number, not '$2'"; exi
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --history|--max-relaunch|--start-retry-delay|--recheck-delay|--via|-n|--srun-args|--mpirun-args)
+    --history|--max-relaunch|--start-retry-delay|--recheck-delay|--via|-n|--srun-args|--mpirun-args|--finalize-grace)
       [ $# -ge 2 ] || { say "$1 needs a value (see --help)"; exit 2; } ;;
   esac
   case "$1" in
@@ -82,6 +93,7 @@ while [ $# -gt 0 ]; do
     --max-relaunch) count "$1" "$2"; max_relaunch=$2; shift 2 ;;
     --start-retry-delay) seconds "$1" "$2"; start_retry_delay=$2; shift 2 ;;
     --recheck-delay) seconds "$1" "$2"; recheck_delay=$2; shift 2 ;;
+    --finalize-grace) seconds "$1" "$2"; finalize_grace=$2; shift 2 ;;
     --via) via=$2; shift 2 ;;
     -n) count "$1" "$2"; ranks=$2; shift 2 ;;
     --srun-args) read -r -a srun_args <<<"$2"; shift 2 ;;
@@ -182,6 +194,18 @@ trap 'rm -rf "$scratch"; [ -n "$started_file" ] && rm -f "$started_file"' EXIT
 
 excluded=()   # nodes left out of relaunches in this allocation
 
+# Under mpirun outside Slurm: the host file the operator gave mpirun, and how mpirun reaches its hosts.
+own_hostfile='' rsh_agent=${OMPI_MCA_plm_rsh_agent:-}
+for ((i = 0; i < ${#mpirun_args[@]}; i++)); do
+  case "${mpirun_args[i]}" in
+    --hostfile|-hostfile|--machinefile|-machinefile) own_hostfile=${mpirun_args[i + 1]:-} ;;
+    --mca|-mca) [ "${mpirun_args[i + 1]:-}" = plm_rsh_agent ] && rsh_agent=${mpirun_args[i + 2]:-} ;;
+  esac
+done
+if [ -n "$own_hostfile" ] && [ ! -r "$own_hostfile" ]; then
+  say "the host file '$own_hostfile' in --mpirun-args is not readable: give an existing file"; exit 2
+fi
+
 # Hosts of the allocation, one a line, and their task counts (SLURM_TASKS_PER_NODE: "2(x3),1").
 allocation_hosts() { scontrol show hostnames "${SLURM_JOB_NODELIST:-}" 2>/dev/null; }
 tasks_per_node() {
@@ -201,7 +225,7 @@ launch_cmd() {
   local -a cmd
   local nodes=${SLURM_JOB_NUM_NODES:-1} tasks=${SLURM_NTASKS:-$ranks} left
   left=$((nodes - ${#excluded[@]}))
-  [ "$left" -ge 1 ] || return 3
+  [ "$left" -ge 1 ] || [ -n "$own_hostfile" ] || return 3
   if [ "$via" = srun ]; then
     cmd=(srun --kill-on-bad-exit=1 "${srun_mpi[@]}" "${srun_args[@]}")
     if [ ${#excluded[@]} -gt 0 ]; then
@@ -216,7 +240,24 @@ launch_cmd() {
       for a in "${mpirun_args[@]}"; do
         case "$a" in --hostfile|-hostfile|--machinefile|-machinefile|--host|-host|-H|--default-hostfile) own=$a ;; esac
       done
-      if [ -n "$own" ]; then
+      if [ -n "$own_hostfile" ]; then
+        # The operator's host file without the blamed hosts, in place of theirs.
+        local host rest kept=0 total=0 filtered=$scratch/hosts
+        : >"$filtered"
+        while read -r host rest; do
+          case "$host" in ''|'#'*) continue ;; esac
+          total=$((total + 1))
+          is_excluded "$host" && continue
+          echo "$host $rest" >>"$filtered"
+          kept=$((kept + 1))
+        done <"$own_hostfile"
+        [ "$kept" -ge 1 ] || return 3
+        n=$(( ranks * kept / total > 0 ? ranks * kept / total : 1 ))
+        local i
+        for ((i = 0; i < ${#mpirun_args[@]}; i++)); do
+          [ "${mpirun_args[i]}" = "$own" ] && mpirun_args[i + 1]=$filtered
+        done
+      elif [ -n "$own" ]; then
         say "cannot leave ${excluded[*]} out of the mpirun relaunch: the mpirun arguments choose the hosts ($own); relaunching on them as given" >&2
       else
         # Open MPI inside a Slurm allocation takes a host file as a subset of the allocation.
@@ -236,6 +277,10 @@ launch_cmd() {
       fi
     fi
     cmd=(mpirun -n "$n" "${hosts[@]}" "${mpirun_args[@]}" -x PARTITA_STARTED_FILE -x PARTITA_STATUS_FILE)
+    # A lost node's daemon ends the run when daemons were spawned through one another (see the top of this file).
+    if recovery_launch && [[ " ${mpirun_args[*]} " != *" plm_rsh_no_tree_spawn "* ]]; then
+      cmd+=(--mca plm_rsh_no_tree_spawn 1)
+    fi
     [ "$(id -u)" -eq 0 ] && cmd+=(--allow-run-as-root)
   fi
   printf '%s\0' "${cmd[@]}" "${job[@]}"
@@ -253,7 +298,34 @@ probe() { timeout 60 srun --overlap -w "$1" -N 1 -n 1 --mpi=none true >/dev/null
 # Nodes of this allocation that are really unhealthy now, "host reason" a line. A state Slurm reports at the
 # moment of a failure may pass (a loaded node shows NOT_RESPONDING for a few seconds): look again after a
 # delay, and ask a node that still does not respond to run a probe step.
+# A host of the operator's host file that does not run `true` through mpirun's rsh agent, twice.
+host_answers() {
+  local -a agent
+  read -r -a agent <<<"${rsh_agent:-ssh}"
+  [ "${agent[0]##*/}" = ssh ] && agent+=(-o BatchMode=yes -o ConnectTimeout=5)
+  timeout 20 "${agent[@]}" "$1" true </dev/null >/dev/null 2>&1
+}
+failed_hosts() {
+  local host rest i
+  local -a suspects=()
+  while read -r host rest; do
+    case "$host" in ''|'#'*) continue ;; esac
+    is_excluded "$host" || host_answers "$host" || suspects+=("$host")
+  done <"$own_hostfile"
+  [ ${#suspects[@]} -gt 0 ] || return 0
+  say "${suspects[*]} did not answer through ${rsh_agent:-ssh}; asking again in $recheck_delay s"
+  sleep "$recheck_delay"
+  for host in "${suspects[@]}"; do
+    if host_answers "$host"; then
+      say "host $host answers again: not blamed"
+    else
+      echo "$host did not run 'true' through ${rsh_agent:-ssh}, twice"
+    fi
+  done
+}
+
 failed_nodes() {
+  if [ "$in_slurm" -eq 0 ] && [ "$via" = mpirun ] && [ -n "$own_hostfile" ]; then failed_hosts; return 0; fi
   [ -n "${SLURM_JOB_NODELIST:-}" ] && command -v scontrol >/dev/null || return 0
   local host state i
   local -a suspects=() states=()
@@ -304,10 +376,26 @@ while :; do
   export PARTITA_STATUS_FILE="$status_dir/.partita-status.${SLURM_JOB_ID:-$$}.$attempt"
   rm -f "$PARTITA_STATUS_FILE"
   "${cmd[@]}" &
-  child=$! child_since=$SECONDS
+  child=$! child_since=$SECONDS word_since=''
   # wait returns early when a trapped signal arrives; keep waiting for the job itself. A held signal is
   # passed on once the job has started (polled only then: a file system may cache "not there" for a while).
   while :; do
+    if recovery_launch; then
+      # mpirun may never exit after a lost node (see the top of this file): poll for the job's word.
+      if [ -z "$word_since" ] && [ -s "$PARTITA_STATUS_FILE" ]; then word_since=$SECONDS; fi
+      if [ -n "$word_since" ] && [ $((SECONDS - word_since)) -ge "${finalize_grace%.*}" ] && kill -0 "$child" 2>/dev/null; then
+        say "the job said it ended (exit $(head -c 16 "$PARTITA_STATUS_FILE" | tr -d '[:space:]')) ${finalize_grace} s ago and mpirun is still waiting (for a lost node's daemon?): ending mpirun"
+        kill -TERM "$child" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$child" 2>/dev/null
+        wait "$child"; rc=$?
+        break
+      fi
+      if [ -z "$pending" ]; then
+        sleep 0.5
+        kill -0 "$child" 2>/dev/null && continue
+      fi
+    fi
     if [ -n "$pending" ]; then
       if [ -e "$started_file" ] || [ $((SECONDS - child_since)) -ge 10 ]; then
         say "passing the held SIG$pending to the job"

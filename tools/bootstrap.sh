@@ -63,6 +63,9 @@ fi
 if [ "$mode" = test ] && [ -f tests/slurm/CMakeLists.txt ]; then
   packages+=(slurm-wlm munge procps)                   # the one-node Slurm test (label "slurm"; pgrep)
 fi
+if [ "$mode" = test ] && [ -f tests/minicluster/CMakeLists.txt ]; then
+  packages+=(iproute2 util-linux mount)                # tools/minicluster: ip, tc, unshare, nsenter (label "minicluster")
+fi
 
 step "checking ${#packages[@]} Debian packages"
 command -v dpkg-query >/dev/null || die "this script needs Debian or Ubuntu (dpkg/apt); install these by hand: ${packages[*]}"

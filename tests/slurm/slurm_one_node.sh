@@ -42,17 +42,9 @@ fail() {
 
 # munge: a munged of this test's own (own key, socket, pid and log files in the scratch directory), so that
 # other runs of this test, or a site munged, neither disturb it nor are disturbed when it stops.
-mkdir -p "$work/munge"; chmod 0700 "$work/munge"
-dd if=/dev/urandom of="$work/munge/munge.key" bs=128 count=1 2>/dev/null; chmod 0400 "$work/munge/munge.key"
-msock=$work/munge/munge.socket
-/usr/sbin/munged --force --socket="$msock" --key-file="$work/munge/munge.key" --pid-file="$work/munge/munged.pid" \
-  --log-file="$work/munge/munged.log" --seed-file="$work/munge/munged.seed" >"$work/log/munged.stdout.log" 2>&1 ||
-  fail "munged did not start (see $work/munge/munged.log)"
-for _ in $(seq 50); do [ -s "$work/munge/munged.pid" ] && break; sleep 0.1; done
-munged_pid=$(cat "$work/munge/munged.pid" 2>/dev/null || true)
-[ -n "$munged_pid" ] && pids+=("$munged_pid")
-for _ in $(seq 50); do munge -S "$msock" -n </dev/null 2>/dev/null | unmunge -S "$msock" >/dev/null 2>&1 && break; sleep 0.1; done
-munge -S "$msock" -n </dev/null | unmunge -S "$msock" >/dev/null 2>&1 || fail "munge does not work (see $work/munge/munged.log)"
+# shellcheck source=tests/slurm/slurm_daemons.sh
+source "$src/tests/slurm/slurm_daemons.sh"
+start_munged "$work/munge" "$work/log"
 
 host=$(hostname -s)
 cpus=$(nproc)
@@ -64,39 +56,18 @@ ClusterName=partita-test
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$port
 SlurmdPort=$((port + 1))
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-AuthInfo=socket=$msock
+$(slurm_conf_common)
 StateSaveLocation=$work/state
 SlurmdSpoolDir=$work/spool
 SlurmctldPidFile=$work/slurmctld.pid
 SlurmdPidFile=$work/slurmd.pid
 SlurmctldLogFile=$work/log/slurmctld.log
 SlurmdLogFile=$work/log/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-MpiDefault=none
-JobCompType=jobcomp/none
-AccountingStorageType=accounting_storage/none
-ReturnToService=2
-SchedulerType=sched/backfill
-InactiveLimit=0
-KillWait=30
-MinJobAge=300
 SlurmdTimeout=60
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=10 State=UP OverSubscribe=YES
 CONF
-# Nothing here uses cgroups (proctrack/linuxproc, task/none), but slurmd 22.05 initialises its cgroup plugin
-# anyway and fails where /sys/fs/cgroup is not mounted (chroots, some containers): point it at an empty
-# directory with the v1 plugin, which then has nothing to do.
-if ! mountpoint -q /sys/fs/cgroup; then
-  mkdir -p "$work/cgroup"
-  printf 'CgroupPlugin=cgroup/v1\nCgroupAutomount=no\nCgroupMountpoint=%s\n' "$work/cgroup" >"$work/cgroup.conf"
-fi
+cgroup_conf "$work"
 
 /usr/sbin/slurmctld -D -i -f "$SLURM_CONF" >"$work/log/slurmctld.stdout.log" 2>&1 &
 pids+=($!)

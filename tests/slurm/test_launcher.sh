@@ -6,7 +6,8 @@
 # exit 2 never retried), a missing program; then, with fake scontrol/srun/mpirun standing in for a Slurm
 # allocation of two nodes, which nodes are blamed (a passing NOT_RESPONDING is not; a DRAIN is; a node that
 # answers a probe step is not), the mpirun relaunch through a host file without the blamed node, srun's
-# --exclude and --mpi=pmix choice, and the requeue when no node is left.
+# --exclude and --mpi=pmix choice, and the requeue when no node is left; outside Slurm, the hosts of mpirun's own
+# host file that do not answer its rsh agent blamed and left out (a fake agent).
 # Usage: test_launcher.sh <partita-launch.sh> <scratch dir>
 # shellcheck disable=SC2016,SC2034  # check's conditions are evaluated later, on purpose
 set -uo pipefail
@@ -41,6 +42,7 @@ case "$what" in
   say-75-exit-0) say 75; exit 0 ;;
   say-75-exit-1) say 75; exit 1 ;;
   say-75-stop-mpirun) say 75; kill -TERM "$PPID"; exit 75 ;;
+  say-0-hang) say 0; sleep 60; exit 9 ;;   # an mpirun that waits for a lost node's daemon after the job ended
   *) say "$what"; exit "$what" ;;
 esac
 FAKE
@@ -158,6 +160,16 @@ FAKE_LOG=$work/3j.log FAKE_PLAN=$work/3j.plan; printf 'say-75-stop-mpirun\n0\n' 
 check "75 with a failed launch under --enable-recovery: a planned stop, not a lost rank" \
   '[ $rc -eq 0 ] && [ "$(wc -l <"$FAKE_LOG")" -eq 2 ] && ! grep -q "a rank was lost" "$work/out" && [ ! -s "$work/hist3j" ]'
 
+# 3k. Under --enable-recovery the job said 0 but mpirun does not end (it waits for a lost node's daemon): after
+#     --finalize-grace seconds the launcher ends mpirun and takes the job's word; it added plm_rsh_no_tree_spawn.
+FAKE_LOG=$work/3k.log FAKE_PLAN=$work/3k.plan; printf 'say-0-hang\n' >"$FAKE_PLAN"
+t0=$SECONDS
+"$launch" --via mpirun -n 1 --finalize-grace 1 --mpirun-args "--oversubscribe --enable-recovery" --history "$work/hist3k" \
+  -- "$fake" run pi >"$work/out3k" 2>&1; rc=$?
+check "word 0, mpirun hanging: ended after the grace, exit 0, one attempt" \
+  '[ $rc -eq 0 ] && [ $((SECONDS - t0)) -lt 30 ] && grep -q "said it ended (exit 0) 1 s ago and mpirun is still waiting" "$work/out3k" && [ "$(wc -l <"$FAKE_LOG")" -eq 1 ]'
+check "--enable-recovery gets --mca plm_rsh_no_tree_spawn 1" 'grep -q "attempt 1: mpirun .*--enable-recovery .*--mca plm_rsh_no_tree_spawn 1" "$work/out3k"'
+
 # 4. --dry-run shows the command and runs nothing.
 out=$("$launch" --via mpirun -n 3 --dry-run -- partita run pi 2>&1)
 check "dry run prints mpirun -n 3" 'grep -q "mpirun -n 3 .*partita run pi" <<<"$out"'
@@ -246,6 +258,32 @@ check "no node left: both recorded" '[ "$(grep -c "^n[12]  " "$work/5e.hist")" -
 FAKE_MPI_LIST="none pmi2"
 out=$(PATH=$bin:$PATH SLURM_JOB_ID=42 "$launch" --dry-run -- "$fake" run pi 2>&1)
 check "no pmix: warned, plain srun" 'grep -q "srun offers no pmix plugin" <<<"$out" && grep -q "attempt 1: srun --kill-on-bad-exit=1 $fake" <<<"$out"'
+
+# 6. Outside Slurm, mpirun with a host file of its own: after a failure every host is asked to run `true` through
+#    mpirun's rsh agent (--mca plm_rsh_agent); h3, which never answers, is blamed and left out of a copy of the
+#    host file; h2, which fails once and then answers, is not. A host file that is not there: exit 2, named.
+agent=$work/fake-agent
+cat >"$agent" <<'FAKE'
+#!/usr/bin/env bash
+echo "$*" >>"$FAKE_NODES/agent"
+case "$1" in h3) exit 255 ;; h2) [ "$(grep -c '^h2 ' "$FAKE_NODES/agent")" -ge 2 ] || exit 255 ;; esac
+[ "$2" = true ]
+FAKE
+chmod +x "$agent"
+FAKE_NODES=$work/6.nodes FAKE_LOG=$work/6.log FAKE_PLAN=$work/6.plan
+rm -rf "$FAKE_NODES"; mkdir -p "$FAKE_NODES"; printf '3\n0\n' >"$FAKE_PLAN"
+printf 'h1 slots=2\nh2 slots=2\nh3 slots=2\n' >"$work/6.hosts"
+PATH=$bin:$PATH "$launch" --via mpirun -n 6 --recheck-delay 0.2 --history "$work/6.hist" \
+  --mpirun-args "--hostfile $work/6.hosts --mca plm_rsh_agent $agent" -- "$fake" run pi >"$work/out" 2>&1; rc=$?
+check "host file: the relaunch finishes" '[ $rc -eq 0 ] && [ "$(wc -l <"$FAKE_LOG")" -eq 2 ]'
+check "host file: h3 blamed, h1 and h2 not" \
+  'grep -q "^h3  .*attempt 1: did not run .true. through $agent, twice$" "$work/6.hist" && [ "$(grep -vc "^#" "$work/6.hist")" -eq 1 ]'
+check "host file: h2 answered the second time" 'grep -q "host h2 answers again: not blamed" "$work/out"'
+check "host file: relaunch on 4 ranks through a copy without h3" \
+  'sed -n 2p "$FAKE_NODES/launches" | grep -q "^mpirun -n 4 --hostfile .* --mca plm_rsh_agent $agent" &&
+   [ "$(tail -2 "$FAKE_NODES/hostfiles" | tr "\n" " ")" = "h1 slots=2 h2 slots=2 " ] && ! sed -n 2p "$FAKE_NODES/launches" | grep -q "$work/6.hosts"'
+out=$("$launch" --via mpirun --mpirun-args "--hostfile $work/no-such-hosts" -- "$fake" run pi 2>&1); rc=$?
+check "a missing host file: exit 2, named" '[ $rc -eq 2 ] && grep -q "no-such-hosts. in --mpirun-args is not readable" <<<"$out"'
 
 if [ $fails -ne 0 ]; then
   echo "--- launcher output of the last runs:"; cat "$work/out" "$work/out3" "$work/out3f"

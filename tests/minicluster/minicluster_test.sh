@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Multi-host tests on an emulated cluster (tools/minicluster): 3 nodes, each its own network + UTS namespace with
+# its own host name and address on a private bridge, mpirun reaching them through the tool's rsh agent, TCP between
+# them. Every case compares a job's result with the same job run on this one host, bitwise.
+#   jobs        map/reduce at one and two levels (node schedulers on real nodes), pi, heat and pagerank
+#   heal        a worker's node cut off for 3 s, well inside --timeout: the exact result, no rank declared lost
+#   node_kill   a whole node killed (every process, its orted included, then its link) under
+#               slurm/partita-launch.sh --via mpirun with the cluster's host file: mpirun ends, the launcher finds
+#               the host that no longer answers its rsh agent, relaunches without it, --restart auto, exact
+#   in_job      a whole node lost under mpirun --enable-recovery (a worker node, then the scheduler's): the job goes
+#               on in the same run and is exact
+#   slow_links  every link with 0.3 ms added delay and 0.5 % frame loss once the job runs: exact, no false loss at
+#               the default --timeout
+# Needs root and ip/tc/unshare/nsenter; skips (77) without them. Everything the test started is torn down on exit.
+# Usage: minicluster_test.sh CASE <source dir> <partita binary> <scratch dir, seen by every node (not /tmp)>
+set -uo pipefail
+case_name=$1 src=$2 partita=$3 scratch=$4
+skip() { echo "SKIP [$case_name]: $*"; exit 77; }
+[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, a bridge, veth pairs)"
+for b in ip tc unshare nsenter mpirun python3; do command -v "$b" >/dev/null || skip "$b is not installed"; done
+[ -x "$partita" ] || skip "$partita is not built yet"
+
+export PARTITA_MC_PREFIX=pmt   # not the prefix of a cluster brought up by hand (pmc)
+mc=$src/tools/minicluster
+mkdir -p "$scratch" && work=$(mktemp -d "$scratch/mc.XXXXXX") || { echo "cannot create a directory in $scratch"; exit 1; }
+cleanup() { "$mc" down >/dev/null 2>&1; rm -rf "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+fail() {
+  echo "FAIL [$case_name]: $*"
+  for f in "$work"/log*; do [ -f "$f" ] && { echo "--- $f"; tail -25 "$f"; }; done
+  "$mc" status 2>/dev/null
+  exit 1
+}
+result() { python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['result'])" "$1" 2>/dev/null; }
+lost_ranks() { python3 -c "import json,sys;print(sum(1 for w in json.load(open(sys.argv[1]))['workers'] if w['lost']))" "$1"; }
+
+"$mc" up 3 --slots 2 >"$work/up.log" 2>&1 || { rc=$?; [ $rc -eq 77 ] && skip "$(cat "$work/up.log")"; cat "$work/up.log"; fail "minicluster up exited $rc"; }
+eval "$("$mc" env)"
+hostname_on() { "$mc" on "$1" -- hostname; }
+[ "$(hostname_on 2)" = pmt-node2 ] || fail "node 2 does not have its own host name"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+mpirun_local=(mpirun --oversubscribe --mca mpi_yield_when_idle 1)
+mpirun_cluster=(mpirun --hostfile "$PARTITA_MC_HOSTFILE" --oversubscribe --mca mpi_yield_when_idle 1)
+cd "$work" || fail "cannot enter $work"
+
+# ref NAME ARGS...: the job on this host (6 ranks), its result in $work/NAME.ref.json.
+ref() { local name=$1; shift; timeout 200 "${mpirun_local[@]}" -n 6 "$partita" "$@" --quiet --summary-json "$work/$name.ref.json" >"$work/log.ref" 2>&1 || fail "$name: the one-host run exited $?"; }
+# across NAME ARGS...: the job on the 3 nodes (6 ranks), compared with its reference.
+across() {
+  local name=$1; shift
+  timeout 200 "${mpirun_cluster[@]}" -n 6 "$partita" "$@" --summary-json "$work/$name.json" >"$work/log.$name" 2>&1 ||
+    fail "$name: the run across 3 nodes exited $?"
+  [ -n "$(result "$work/$name.ref.json")" ] || fail "$name: no result on one host"
+  [ "$(result "$work/$name.json")" = "$(result "$work/$name.ref.json")" ] ||
+    fail "$name: '$(result "$work/$name.json")' across 3 nodes, '$(result "$work/$name.ref.json")' on one host"
+  echo "ok   $name: '$(result "$work/$name.json")' across 3 nodes, bitwise the one-host result"
+}
+
+synthetic=(run synthetic --param partitions=600 --param median_us=2000 --param sigma=0.5 --threads 2)
+case $case_name in
+jobs)
+  # Where each rank ran: two ranks on each node, by their own host names.
+  timeout 60 "${mpirun_cluster[@]}" -n 6 hostname >"$work/log.hosts" 2>&1 || fail "mpirun hostname across the nodes exited $?"
+  [ "$(sort "$work/log.hosts" | uniq -c | awk '{print $1 " " $2}' | tr '\n' ' ')" = "2 pmt-node1 2 pmt-node2 2 pmt-node3 " ] ||
+    fail "ranks are not two per node: $(tr '\n' ' ' <"$work/log.hosts")"
+  ref synthetic "${synthetic[@]}" --scheduler-levels 1
+  across synthetic "${synthetic[@]}" --scheduler-levels 1
+  cp "$work/synthetic.ref.json" "$work/two_level.ref.json"
+  across two_level "${synthetic[@]}" --scheduler-levels 2
+  # Node schedulers on the real nodes: the root serves its own node, nodes 2 and 3 get one each.
+  grep -q "two-level scheduling: 2 node scheduler(s) between the root (rank 0) and 6 ranks" "$work/log.two_level" ||
+    fail "two_level: not 2 node schedulers under the root: $(grep two-level "$work/log.two_level")"
+  pi=(run pi --param samples=200000 --param partitions=60)
+  ref pi "${pi[@]}"; across pi "${pi[@]}"
+  heat=(run heat --param blocks_x=4 --param blocks_y=3 --param block=32 --param steps=150 --threads 1)
+  ref heat "${heat[@]}"; across heat "${heat[@]}"
+  pagerank=(run pagerank --param vertices=4000 --param blocks=9 --threads 1)
+  ref pagerank "${pagerank[@]}"; across pagerank "${pagerank[@]}" ;;
+heal)
+  # Node 3 holds workers only (--scheduler-rank 0). Cut once the job runs (its first checkpoint is in), heal 3 s
+  # later, while it still runs; 12 threads of ~30 ms partitions take ~6 s.
+  job=(run synthetic --param partitions=2400 --param median_us=30000 --param sigma=0.3 --threads 2 --scheduler-rank 0
+       --timeout 15 --checkpoint-every 1s)
+  ref heal "${job[@]}" --checkpoint-dir "$work/ck-ref"
+  (
+    for _ in $(seq 600); do [ -s "$work/ck/LATEST" ] && break; sleep 0.1; done
+    "$mc" cut 3 && sleep 3 && "$mc" heal 3 && echo healed
+    pgrep -f "^mpirun --hostfile $PARTITA_MC_HOSTFILE" >/dev/null && echo "still running"
+  ) >"$work/log.faults" 2>&1 &
+  across heal "${job[@]}" --checkpoint-dir "$work/ck"
+  wait
+  grep -q "still running" "$work/log.faults" || fail "the job was not running any more when node 3 was healed: $(cat "$work/log.faults")"
+  [ "$(lost_ranks "$work/heal.json")" = 0 ] || fail "a rank was declared lost during a 3 s cut with --timeout 15" ;;
+node_kill)
+  job=(run synthetic --param partitions=2000 --param median_us=40000 --param sigma=0.3 --threads 2 --scheduler-rank 0
+       --checkpoint-every 1s --quiet)
+  timeout 200 "${mpirun_local[@]}" -n 6 "$partita" "${job[@]}" --checkpoint-dir "$work/ck-ref" \
+    --summary-json "$work/kill.ref.json" >"$work/log.ref" 2>&1 || fail "the one-host run exited $?"
+  # Kill node 3 once the first checkpoint is committed.
+  (
+    for _ in $(seq 600); do [ -s "$work/ck/LATEST" ] && break; sleep 0.1; done
+    sleep 1; date +%s.%N >"$work/t_kill"; "$mc" kill 3
+  ) >"$work/log.faults" 2>&1 &
+  timeout 300 "$src/slurm/partita-launch.sh" --via mpirun -n 6 --recheck-delay 1 \
+    --mpirun-args "--hostfile $PARTITA_MC_HOSTFILE --oversubscribe --mca mpi_yield_when_idle 1" \
+    -- "$partita" "${job[@]}" --checkpoint-dir "$work/ck" --summary-json "$work/kill.json" >"$work/log.launch" 2>&1
+  rc=$?; wait
+  [ $rc -eq 0 ] || fail "the launcher exited $rc"
+  grep -q "killed" "$work/log.faults" || fail "node 3 was not killed: $(cat "$work/log.faults")"
+  grep -q "node pmt-node3: did not run 'true' through .*agent, twice: added to .*, left out of the relaunch" "$work/log.launch" ||
+    fail "the launcher did not blame pmt-node3"
+  grep -q "attempt 2: mpirun -n 4 --hostfile .* --restart auto" "$work/log.launch" || fail "no relaunch on 4 ranks without the node"
+  grep -q "restart: from .*synthetic\.[0-9]*\.h5" "$work/log.launch" || fail "the relaunch did not resume from a checkpoint"
+  grep -q "^pmt-node3 " "$work/ck/failure-history" || fail "pmt-node3 is not in the failure history"
+  [ "$(result "$work/kill.json")" = "$(result "$work/kill.ref.json")" ] ||
+    fail "'$(result "$work/kill.json")' after the node loss, '$(result "$work/kill.ref.json")' uninterrupted"
+  t_relaunch=$(sed -n 's/^\[partita-launch \(.*\)\] attempt 2: .*/\1/p' "$work/log.launch")
+  echo "ok   node_kill: exact after the relaunch without pmt-node3; attempt 2 started $(awk -v a="$(cat "$work/t_kill")" -v b="$(date -d "$t_relaunch" +%s)" 'BEGIN { printf "%.0f", b - a }') s after the kill (whole seconds)"
+  grep "attempt 1\|job failed" "$work/log.launch" | sed 's/^/     /' ;;
+in_job)
+  # A whole node lost in the same run (docs/design.md, "A cluster on one machine"): under mpirun --enable-recovery the
+  # launcher adds --mca plm_rsh_no_tree_spawn 1, the ranks on the other nodes go on, and the launcher ends the mpirun
+  # that waits for the lost daemon once the job has said it finished. Node 3 (workers only), then node 1 (the
+  # scheduler's: failover to rank 2 on node 2): one attempt each, the exact result.
+  job=(run synthetic --param partitions=2000 --param median_us=40000 --param sigma=0.3 --threads 2 --checkpoint-every 1s
+       --timeout 5 --heartbeat 0.5 --quiet)
+  timeout 200 "${mpirun_local[@]}" -n 6 "$partita" "${job[@]}" --checkpoint-dir "$work/ck-ref" \
+    --summary-json "$work/in_job.ref.json" >"$work/log.ref" 2>&1 || fail "the one-host run exited $?"
+  for victim in 3 1; do
+    [ "$victim" = 1 ] && { "$mc" down >/dev/null; "$mc" up 3 --slots 2 >/dev/null || fail "up again"; }
+    (
+      for _ in $(seq 600); do [ -s "$work/ck$victim/LATEST" ] && break; sleep 0.1; done
+      sleep 1; date +%s.%N >"$work/t_kill$victim"; "$mc" kill "$victim"
+    ) >"$work/log.faults" 2>&1 &
+    timeout 300 "$src/slurm/partita-launch.sh" --via mpirun -n 6 --finalize-grace 5 \
+      --mpirun-args "--hostfile $PARTITA_MC_HOSTFILE --oversubscribe --mca mpi_yield_when_idle 1 --enable-recovery" \
+      -- "$partita" "${job[@]}" --checkpoint-dir "$work/ck$victim" --summary-json "$work/in_job$victim.json" \
+      >"$work/log.launch" 2>&1
+    rc=$?; wait
+    [ $rc -eq 0 ] || fail "node $victim: the launcher exited $rc"
+    grep -q "killed" "$work/log.faults" || fail "node $victim was not killed: $(cat "$work/log.faults")"
+    ! grep -q "attempt 2" "$work/log.launch" || fail "node $victim: relaunched; the job should have gone on in the same run"
+    grep -q "attempt 1: mpirun .*--enable-recovery .*--mca plm_rsh_no_tree_spawn 1" "$work/log.launch" ||
+      fail "the launcher did not add --mca plm_rsh_no_tree_spawn 1"
+    [ "$(result "$work/in_job$victim.json")" = "$(result "$work/in_job.ref.json")" ] ||
+      fail "node $victim: '$(result "$work/in_job$victim.json")' after the node loss, '$(result "$work/in_job.ref.json")' uninterrupted"
+    lost=$(python3 -c "import json,sys;print(' '.join(str(w['rank']) for w in json.load(open(sys.argv[1]))['workers'] if w['lost']))" "$work/in_job$victim.json")
+    if [ "$victim" = 3 ]; then
+      [ "$lost" = "4 5" ] || fail "node 3: lost ranks '$lost', expected '4 5'"
+    else
+      grep -q "failover: rank 2 is the scheduler now" "$work/log.launch" || fail "node 1: no failover to rank 2"
+      t_first=$(sed -n 's/^\[\([0-9-]* [0-9:.]*\)\] .*failover: first result committed.*/\1/p' "$work/log.launch" | head -1)
+      [ -n "$t_first" ] && echo "     node 1: first result of the new scheduler $(awk -v a="$(cat "$work/t_kill1")" -v b="$(date -d "$t_first" +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after the kill (--timeout 5)"
+    fi
+    echo "ok   in_job: node $victim killed, the job went on in the same run, exact; lost ranks: ${lost:-none}"
+  done ;;
+slow_links)
+  # 0.3 ms added delay and 0.5 % frame loss on every link from the job's first checkpoint on, once its connections
+  # are up. Not from the start: with the relay in the links, Open MPI 4.1.4's TCP BTL can fail a connection still in
+  # progress ("connect() ... failed: Operation now in progress (115)", open-mpi/ompi#10734) and the run hangs at
+  # wire-up; seen here with loss and delay from the start, and with the delay alone (docs/design.md).
+  lossy_after_first_checkpoint() {
+    for n in 1 2 3; do "$mc" clear "$n" >/dev/null; done
+    (
+      for _ in $(seq 900); do [ -s "$1/LATEST" ] && break; sleep 0.1; done
+      for n in 1 2 3; do "$mc" delay "$n" 0.3 >/dev/null && "$mc" loss "$n" 0.5 >/dev/null; done
+      echo "loss on"
+    ) >"$work/log.faults" 2>&1 &
+  }
+  slow=(run synthetic --param partitions=1200 --param median_us=20000 --param sigma=0.5 --threads 2 --checkpoint-every 0.5s)
+  ref slow "${slow[@]}" --checkpoint-dir "$work/ck-ref"
+  lossy_after_first_checkpoint "$work/ck"
+  across slow "${slow[@]}" --checkpoint-dir "$work/ck"
+  wait
+  grep -q "loss on" "$work/log.faults" || fail "the loss was not switched on"
+  [ "$(lost_ranks "$work/slow.json")" = 0 ] || fail "a rank was declared lost on slow links at the default --timeout"
+  heat=(run heat --param blocks_x=4 --param blocks_y=3 --param block=32 --param steps=1500 --threads 1 --checkpoint-every 200)
+  ref slow_heat "${heat[@]}" --checkpoint-dir "$work/ckh-ref"
+  lossy_after_first_checkpoint "$work/ckh"
+  across slow_heat "${heat[@]}" --checkpoint-dir "$work/ckh"
+  wait
+  grep -q "loss on" "$work/log.faults" || fail "the loss was not switched on for heat" ;;
+*)
+  echo "unknown case '$case_name' (jobs, heal, node_kill, in_job, slow_links)"; exit 2 ;;
+esac
+echo "PASS [$case_name]"
