@@ -113,9 +113,9 @@ struct iterative_figures {
   /// `step_imbalance_stride` steps from its first (the stride doubles to keep at most 1024 values).
   std::vector<double> step_imbalance;
   std::uint64_t step_imbalance_stride = 1;
-  std::string output_file;                  ///< --output: the file written when the job completed ("" none)
-  std::uint64_t output_bytes = 0;           ///< its size
-  double output_seconds = 0;                ///< the time its collective write and commit took
+  std::string output_file;         ///< --output: the file written when the job completed ("" none)
+  std::uint64_t output_bytes = 0;  ///< its size
+  double output_seconds = 0;       ///< the time its collective write and commit took
 };
 
 /// The outcome of run(): what both models report, and the figures of the job's model (`model` says which).
