@@ -20,21 +20,42 @@ std::optional<std::string> status_file() {
   return std::string(f);
 }
 
+namespace {
+
+// Writes `code` to a temporary file beside `file` and returns its name, or nothing (logged) if it cannot.
+std::optional<std::string> write_word(const std::string& file, int code) {
+  const std::string tmp = file + ".tmp." + std::to_string(::getpid());
+  std::ofstream out(tmp, std::ios::trunc);
+  out << code << '\n';
+  out.flush();
+  if (!out) {
+    log().error("cannot write the exit status to {} (PARTITA_STATUS_FILE)", tmp);
+    return std::nullopt;
+  }
+  return tmp;
+}
+
+}  // namespace
+
 void record_exit_status(int code) noexcept {
   try {
     const auto file = status_file();
     if (!file) return;
-    const std::string tmp = *file + ".tmp." + std::to_string(::getpid());
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << code << '\n';
-      out.flush();
-      if (!out) {
-        log().error("cannot write the exit status to {} (PARTITA_STATUS_FILE)", tmp);
-        return;
-      }
-    }
-    if (std::rename(tmp.c_str(), file->c_str()) != 0) log().error("cannot rename {} to {}", tmp, *file);
+    const auto tmp = write_word(*file, code);
+    if (tmp && std::rename(tmp->c_str(), file->c_str()) != 0) log().error("cannot rename {} to {}", *tmp, *file);
+  } catch (...) {
+  }
+}
+
+void record_failure_if_no_word(int code) noexcept {
+  try {
+    const auto file = status_file();
+    if (!file) return;
+    const auto tmp = write_word(*file, code);
+    if (!tmp) return;
+    // link(2) fails with EEXIST when a word is there: the first one stands.
+    if (::link(tmp->c_str(), file->c_str()) == 0) log().info("exit status {} left in {} for the launcher", code, *file);
+    ::unlink(tmp->c_str());
   } catch (...) {
   }
 }
@@ -48,6 +69,7 @@ namespace detail {
 
 void make_launcher_see_failure(int code) noexcept {
   if (code == 0 || !under_open_mpi_recovery()) return;
+  record_failure_if_no_word(code);
   try {
     const pid_t parent = ::getppid();
     std::string name;

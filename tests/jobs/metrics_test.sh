@@ -77,10 +77,12 @@ map_reduce)
   grep -q '^partita_work_rate_per_second{' "$work/seen/$seen" || fail "no rate while running" ;;
 iterative)
   job=heat
-  run_and_watch run heat --param blocks_x=4 --param blocks_y=4 --param block=32 --param steps=300 --param refine=6 \
-    --threads 1 --quiet --rebalance-every 50 --checkpoint-dir "$work/ck" --checkpoint-every 100
+  # Large enough to run for well over one --metrics-interval at any rank count (300 steps of 32-cell blocks took
+  # 0.05 s at one rank on a fast machine: no snapshot was ever seen running).
+  run_and_watch run heat --param blocks_x=4 --param blocks_y=4 --param block=96 --param steps=1500 --param refine=6 \
+    --threads 1 --quiet --rebalance-every 250 --checkpoint-dir "$work/ck" --checkpoint-every 500
   [ "$seen" -ge 1 ] || fail "saw no running snapshot"
-  final_checks steps 300
+  final_checks steps 1500
   f=$work/m/job.prom
   [ "$(value "$f" partita_migrations_total)" = "$(field "$work/summary.json" "d['migrations']")" ] || fail "migrations differ"
   grep -q 'model="iterative"' "$f" || fail "no model label"
