@@ -30,7 +30,12 @@ nlohmann::json workers_json(const std::vector<worker_summary>& workers) {
                    {"copies_won", w.copies_won},
                    {"framework_cpu_seconds", w.framework_cpu_seconds},
                    {"lost", w.lost},
-                   {"executed", w.executed}});
+                   {"executed", w.executed},
+                   {"input",
+                    {{"bytes", w.input.bytes},
+                     {"partitions", w.input.partitions},
+                     {"seconds", w.input.seconds},
+                     {"read_ahead_hits", w.input.hits}}}});
   return out;
 }
 
@@ -148,6 +153,31 @@ std::string iterative_details(const run_report& r) {
   return out;
 }
 
+/// The data path's reads, in total and per rank ("" when the job declared no input).
+std::string input_lines(const std::vector<worker_summary>& workers) {
+  input_stats all;
+  for (const auto& w : workers) {
+    all.bytes += w.input.bytes;
+    all.partitions += w.input.partitions;
+    all.seconds += w.input.seconds;
+    all.hits += w.input.hits;
+  }
+  if (all.partitions == 0) return {};
+  const auto rate = [](const input_stats& s) {
+    return s.seconds > 0 ? static_cast<double>(s.bytes) / s.seconds / 1e6 : 0.0;
+  };
+  std::string out = fmt::format("input: {:.1f} MB read in {} blocks, {:.3f} s in reads ({:.0f} MB/s per reader), {} "
+                                "read-ahead hit{}\n",
+                                static_cast<double>(all.bytes) / 1e6, all.partitions, all.seconds, rate(all), all.hits,
+                                all.hits == 1 ? "" : "s");
+  out += fmt::format("{:>6} {:>14} {:>8} {:>10} {:>10} {:>6}\n", "rank", "input bytes", "blocks", "read s", "MB/s",
+                     "hits");
+  for (const auto& w : workers)
+    out += fmt::format("{:>6} {:>14} {:>8} {:>10.3f} {:>10.0f} {:>6}\n", w.rank, w.input.bytes, w.input.partitions,
+                       w.input.seconds, rate(w.input), w.input.hits);
+  return out;
+}
+
 /// The lines after the result of a map/reduce summary: dispatches, speculation, workers, checkpoints, failovers.
 std::string map_reduce_details(const run_report& r) {
   const auto& mr = r.map_reduce;
@@ -167,6 +197,7 @@ std::string map_reduce_details(const run_report& r) {
   for (const auto& w : r.workers)
     out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11.3f} {:>11.3f} {:>8}{}\n", w.rank, w.host, w.threads,
                        w.partitions, w.busy_seconds, w.idle_seconds, w.chunks, w.lost ? "  LOST" : "");
+  out += input_lines(r.workers);
   if (r.checkpoints > 0 || !r.restored_from.empty())
     out += fmt::format("checkpoints: {} written, {:.3f} s ({:.2f}% of wall time), {} bytes; restored from: {}\n",
                        r.checkpoints, r.checkpoint_seconds,
