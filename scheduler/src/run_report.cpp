@@ -15,9 +15,10 @@ const char* status_phrase(run_status s) {
   return s == run_status::completed ? "completed" : "checkpointed and stopped";
 }
 
-nlohmann::json workers_json(const std::vector<worker_summary>& workers) {
+/// The workers' rows; a map/reduce run's also say what each rank read of the job's declared input.
+nlohmann::json workers_json(const std::vector<worker_summary>& workers, model_kind model) {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& w : workers)
+  for (const auto& w : workers) {
     out.push_back({{"rank", w.rank},
                    {"host", w.host},
                    {"threads", w.threads},
@@ -30,12 +31,13 @@ nlohmann::json workers_json(const std::vector<worker_summary>& workers) {
                    {"copies_won", w.copies_won},
                    {"framework_cpu_seconds", w.framework_cpu_seconds},
                    {"lost", w.lost},
-                   {"executed", w.executed},
-                   {"input",
-                    {{"bytes", w.input.bytes},
-                     {"partitions", w.input.partitions},
-                     {"seconds", w.input.seconds},
-                     {"read_ahead_hits", w.input.hits}}}});
+                   {"executed", w.executed}});
+    if (model == model_kind::map_reduce)
+      out.back()["input"] = {{"bytes", w.input.bytes},
+                             {"partitions", w.input.partitions},
+                             {"seconds", w.input.seconds},
+                             {"read_ahead_hits", w.input.hits}};
+  }
   return out;
 }
 
@@ -240,7 +242,7 @@ std::string run_report::to_json() const {
                           {"factor", map_reduce.speculation_factor},
                           {"copies", map_reduce.speculative_copies},
                           {"won", map_reduce.speculative_won}}},
-                        {"workers", workers_json(workers)},
+                        {"workers", workers_json(workers, model)},
                         {"failovers", failovers_json(map_reduce.failovers)},
                         {"checkpoints",
                          {{"count", checkpoints},
