@@ -117,6 +117,11 @@ filter_any_ranks)
     json "$work/s.json" "d['result']" > "$work/r$np"
     cmp -s "$work/r1" "$work/r$np" || fail "$np ranks gave another summary than 1 rank"
   done
+  for policy in static dynamic guided factoring adaptive cost; do
+    $mpirun -n 3 "$partita" "${filt[@]}" --param output="$work/p.h5" --policy $policy > "$work/log" 2>&1 \
+      || fail "h5filter with --policy $policy exited $?"
+    $check filter "$in" /x "$work/p.h5" /y || fail "output with --policy $policy"
+  done
   $mpirun -n 3 "$partita" "${filt[@]}" --param output="$work/spec.h5" --param slow_rank=2 --param slow_ms=150 \
     --speculate --summary-json "$work/s.json" > "$work/log" 2>&1 || fail "with speculation exited $?"
   [ "$(json "$work/s.json" "d['speculation']['copies'] > 0")" = True ] || fail "no speculative copy ran"
@@ -148,6 +153,23 @@ filter_restart)
   $mpirun -n 4 "$partita" "${filt[@]}" --param slow_ms=40 --checkpoint-dir "$ck" --restart auto > "$work/log" 2>&1 \
     || fail "the restart after the wall time exited $?"
   $check filter "$in" /x "$work/out.h5" /y || fail "output after the wall-time restart" ;;
+filter_crash_points)
+  # The scheduler rank killed at phases of its second checkpoint, or right after a block was written and before its
+  # partition was committed: the file says incomplete; a restart at another rank count makes it exact and complete.
+  "$partita" make-input "$in" --dataset /x --rows 1200 --cols 32 --chunk-rows 20 --seed 8 > /dev/null || fail "make-input"
+  filt=(run h5filter --param file="$in" --param dataset=/x --param output="$work/out.h5" --param partition_mib=0.005
+        --param slow_ms=20 --threads 1)
+  for point in ckpt.after_tmp_close:2 ckpt.after_rename:2 ckpt.after_latest:2 partition.done@0:12; do
+    rm -rf "$ck" "$work/out.h5"
+    PARTITA_CRASH_AT="$point" $mpirun -n 3 "$partita" "${filt[@]}" --checkpoint-dir "$ck" --checkpoint-every 10 \
+      > "$work/log" 2>&1 && fail "the job was not killed at $point"
+    grep -q "crash point '${point%%[@:]*}' reached" "$work/log" || fail "no crash at $point"
+    read -r complete committed < <($check state "$work/out.h5") || fail "state after $point"
+    [ "$complete" = 0 ] || fail "the output says complete after a crash at $point"
+    $mpirun -n 2 "$partita" "${filt[@]}" --checkpoint-dir "$ck" --restart auto > "$work/log" 2>&1 \
+      || fail "the restart after $point exited $?"
+    $check filter "$in" /x "$work/out.h5" /y || fail "output after a crash at $point"
+  done ;;
 filter_refusals)
   # An output file of another job (other parameters), or not Partita's: refused, one line, exit 2, untouched;
   # --overwrite-output replaces it; the same job's is replaced.
