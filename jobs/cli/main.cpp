@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include <partita/checkpoint/h5_dataset.hpp>
 #include <partita/checkpoint/verify.hpp>
 #include <partita/jobs/cli_options.hpp>
 #include <partita/jobs/conclude_run.hpp>
@@ -86,6 +87,22 @@ int main(int argc, char** argv) {
   auto* verify_cmd = app.add_subcommand("verify", "recompute a checkpoint's checksums; exit 0 if good, 1 if not");
   verify_cmd->add_option("file", file, "a checkpoint <job>.<epoch>.h5")->required();
 
+  // partita make-input: a deterministic float64 test dataset for the data path (no MPI).
+  struct {
+    std::string file, dataset = "/x";
+    std::uint64_t rows = 0, cols = 1, chunk_rows = 0, seed = 1;
+  } input;
+  auto* make_input_cmd = app.add_subcommand(
+      "make-input",
+      "write a deterministic float64 test dataset (rows x cols, values in [0, 1) from a hash of the seed)");
+  make_input_cmd->add_option("file", input.file, "the HDF5 file to create (replaced if it exists)")->required();
+  make_input_cmd->add_option("--dataset", input.dataset, "the dataset's path")->capture_default_str();
+  make_input_cmd->add_option("--rows", input.rows, "rows (the first axis)")->required();
+  make_input_cmd->add_option("--cols", input.cols, "columns")->capture_default_str();
+  make_input_cmd->add_option("--chunk-rows", input.chunk_rows, "rows per chunk (0: a contiguous dataset)")
+      ->capture_default_str();
+  make_input_cmd->add_option("--seed", input.seed, "the values' seed")->capture_default_str();
+
   // partita report (docs/report.md): no MPI.
   partita::report_options report;
   auto* report_cmd = app.add_subcommand("report", "draw a run's summary and trace as one self-contained HTML page");
@@ -109,6 +126,21 @@ int main(int argc, char** argv) {
 
   if (*jobs_cmd) {
     if (first) list_jobs(partita::builtin_jobs());
+    return 0;
+  }
+  if (*make_input_cmd) {
+    try {
+      partita::write_test_dataset(input.file, input.dataset, input.rows, input.cols, input.chunk_rows, input.seed);
+    } catch (const partita::usage_error& e) {
+      std::fprintf(stderr, "partita: error: %s\n", e.what());
+      return partita::exit_usage;
+    } catch (const partita::error& e) {
+      std::fprintf(stderr, "partita: error: %s\n", e.what());
+      return partita::exit_failure;
+    }
+    std::printf("wrote %s:%s (%llu x %llu float64, %s)\n", input.file.c_str(), input.dataset.c_str(),
+                static_cast<unsigned long long>(input.rows), static_cast<unsigned long long>(input.cols),
+                input.chunk_rows > 0 ? fmt::format("chunks of {} rows", input.chunk_rows).c_str() : "contiguous");
     return 0;
   }
   if (*report_cmd) {

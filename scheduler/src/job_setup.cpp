@@ -66,9 +66,10 @@ void check_run_config(const run_config& config, model_kind model) {
     if (config.imbalance_threshold < 0) throw usage_error("--imbalance-threshold must be 0 (off) or more, e.g. 1.1");
   } else {
     refuse_iterative_options(config);
-    if (config.output || config.overwrite_output)
+    if (config.output)
       throw usage_error("--output applies to iterative jobs only for now: a map/reduce job's result is folded on the "
-                        "scheduler (a job may write it itself, e.g. --param output=FILE)");
+                        "scheduler, and a job that declares an output dataset names it itself (e.g. h5filter's "
+                        "--param output=FILE)");
     if (config.prefetch < 0) throw usage_error("--prefetch must be 0 or more");
     if (config.scheduler_levels < 0 || config.scheduler_levels > 2)
       throw usage_error("--scheduler-levels must be 1 or 2 (or 0: two levels from 1024 ranks on)");

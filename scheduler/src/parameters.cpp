@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <map>
+
+#include <fmt/format.h>
 
 #include <partita/runtime/error.hpp>
 
@@ -81,5 +84,37 @@ std::uint64_t parameters::hash() const noexcept {
   }
   return h;
 }
+
+namespace detail {
+
+std::string params_text(const parameters& params) {
+  std::string out;
+  for (const auto& [k, v] : params.items()) out += k + "=" + v + "\n";
+  return out;
+}
+
+std::string changed_identities(const std::string& saved, const parameters& now) {
+  std::map<std::string, std::string> was;
+  for (std::size_t pos = 0; pos < saved.size();) {
+    auto end = saved.find('\n', pos);
+    if (end == std::string::npos) end = saved.size();
+    const std::string line = saved.substr(pos, end - pos);
+    if (const auto eq = line.find('='); eq != std::string::npos) was[line.substr(0, eq)] = line.substr(eq + 1);
+    pos = end + 1;
+  }
+  std::map<std::string, std::string> is;
+  for (const auto& [k, v] : now.items()) is[k] = v;
+  std::string out;
+  const auto note = [&](const std::string& key) {
+    if (!key.ends_with(".identity")) return;
+    const auto a = was.find(key), b = is.find(key);
+    if (a == was.end() || b == is.end() || a->second == b->second) return;  // an input added or dropped: new params
+    out += fmt::format("{}{}: was '{}', now '{}'", out.empty() ? "" : "; ", key, a->second, b->second);
+  };
+  for (const auto& [k, v] : is) note(k);
+  return out;
+}
+
+}  // namespace detail
 
 }  // namespace partita

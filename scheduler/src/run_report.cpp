@@ -15,9 +15,10 @@ const char* status_phrase(run_status s) {
   return s == run_status::completed ? "completed" : "checkpointed and stopped";
 }
 
-nlohmann::json workers_json(const std::vector<worker_summary>& workers) {
+/// The workers' rows; a map/reduce run's also say what each rank read of the job's declared input.
+nlohmann::json workers_json(const std::vector<worker_summary>& workers, model_kind model) {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& w : workers)
+  for (const auto& w : workers) {
     out.push_back({{"rank", w.rank},
                    {"host", w.host},
                    {"threads", w.threads},
@@ -31,6 +32,12 @@ nlohmann::json workers_json(const std::vector<worker_summary>& workers) {
                    {"framework_cpu_seconds", w.framework_cpu_seconds},
                    {"lost", w.lost},
                    {"executed", w.executed}});
+    if (model == model_kind::map_reduce)
+      out.back()["input"] = {{"bytes", w.input.bytes},
+                             {"partitions", w.input.partitions},
+                             {"seconds", w.input.seconds},
+                             {"read_ahead_hits", w.input.hits}};
+  }
   return out;
 }
 
@@ -148,6 +155,31 @@ std::string iterative_details(const run_report& r) {
   return out;
 }
 
+/// The data path's reads, in total and per rank ("" when the job declared no input).
+std::string input_lines(const std::vector<worker_summary>& workers) {
+  input_stats all;
+  for (const auto& w : workers) {
+    all.bytes += w.input.bytes;
+    all.partitions += w.input.partitions;
+    all.seconds += w.input.seconds;
+    all.hits += w.input.hits;
+  }
+  if (all.partitions == 0) return {};
+  const auto rate = [](const input_stats& s) {
+    return s.seconds > 0 ? static_cast<double>(s.bytes) / s.seconds / 1e6 : 0.0;
+  };
+  std::string out = fmt::format("input: {:.1f} MB read in {} blocks, {:.3f} s in reads ({:.0f} MB/s per reader), {} "
+                                "read-ahead hit{}\n",
+                                static_cast<double>(all.bytes) / 1e6, all.partitions, all.seconds, rate(all), all.hits,
+                                all.hits == 1 ? "" : "s");
+  out += fmt::format("{:>6} {:>14} {:>8} {:>10} {:>10} {:>6}\n", "rank", "input bytes", "blocks", "read s", "MB/s",
+                     "hits");
+  for (const auto& w : workers)
+    out += fmt::format("{:>6} {:>14} {:>8} {:>10.3f} {:>10.0f} {:>6}\n", w.rank, w.input.bytes, w.input.partitions,
+                       w.input.seconds, rate(w.input), w.input.hits);
+  return out;
+}
+
 /// The lines after the result of a map/reduce summary: dispatches, speculation, workers, checkpoints, failovers.
 std::string map_reduce_details(const run_report& r) {
   const auto& mr = r.map_reduce;
@@ -167,6 +199,7 @@ std::string map_reduce_details(const run_report& r) {
   for (const auto& w : r.workers)
     out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11.3f} {:>11.3f} {:>8}{}\n", w.rank, w.host, w.threads,
                        w.partitions, w.busy_seconds, w.idle_seconds, w.chunks, w.lost ? "  LOST" : "");
+  out += input_lines(r.workers);
   if (r.checkpoints > 0 || !r.restored_from.empty())
     out += fmt::format("checkpoints: {} written, {:.3f} s ({:.2f}% of wall time), {} bytes; restored from: {}\n",
                        r.checkpoints, r.checkpoint_seconds,
@@ -209,7 +242,7 @@ std::string run_report::to_json() const {
                           {"factor", map_reduce.speculation_factor},
                           {"copies", map_reduce.speculative_copies},
                           {"won", map_reduce.speculative_won}}},
-                        {"workers", workers_json(workers)},
+                        {"workers", workers_json(workers, model)},
                         {"failovers", failovers_json(map_reduce.failovers)},
                         {"checkpoints",
                          {{"count", checkpoints},

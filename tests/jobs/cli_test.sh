@@ -96,6 +96,29 @@ wordcount_folder)
   run_np 2 run wordcount --param dir="$work/docs" --param top=2 --summary-json "$work/s.json" --quiet || fail "exited $?"
   res=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['result'])" "$work/s.json")
   case "$res" in "10 words (5 distinct) in 3 files"*"top: the=4, cat=2"*) ;; *) fail "result '$res'" ;; esac ;;
+wordcount_lists)
+  # The same files named by a list file or a glob, one per partition or grouped by size: the same counts; no input
+  # or a missing listed file is one line, exit 2.
+  mkdir -p "$work/docs"
+  for i in 1 2 3 4 5 6 7 8; do printf 'word%s the cat %s\n' $i "$(head -c $((i * 300)) /dev/zero | tr '\0' 'x')" > "$work/docs/f$i.txt"; done
+  printf '%s\n' "$work"/docs/f*.txt > "$work/list"
+  run_np 2 run wordcount --param dir="$work/docs" --summary-json "$work/s.json" --quiet || fail "dir exited $?"
+  want=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['result'])" "$work/s.json")
+  for src in "list=$work/list" "glob=$work/docs/f*.txt"; do
+    for g in 0 0.001; do
+      run_np 3 run wordcount --param "$src" --param group_mib=$g --summary-json "$work/s.json" --quiet \
+        || fail "$src group_mib=$g exited $?"
+      got=$(python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(d['result'])" "$work/s.json")
+      [ "$got" = "$want" ] || fail "$src group_mib=$g: '$got', not '$want'"
+      n=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['partitions'])" "$work/s.json")
+      if [ $g = 0 ]; then [ "$n" = 8 ] || fail "$n partitions for 8 files"; else [ "$n" -lt 8 ] || fail "not grouped"; fi
+    done
+  done
+  run_np 2 run wordcount > "$work/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && [ "$(count "wordcount needs one of" "$work/out")" -eq 1 ] || fail "no input: exit $rc"
+  echo "$work/nope.txt" >> "$work/list"
+  run_np 2 run wordcount --param list="$work/list" > "$work/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && [ "$(count "is not a readable file" "$work/out")" -eq 1 ] || fail "missing listed file: exit $rc" ;;
 progress_lines)
   # Not a terminal (a Slurm output file): plain log lines every --progress-interval seconds.
   run_np 2 run synthetic --param partitions=600 --param median_us=2000 --progress-interval 0.2 --quiet=false \

@@ -10,6 +10,8 @@ void register_wordcount(job_registry& r);
 void register_synthetic(job_registry& r);
 void register_heat(job_registry& r);
 void register_pagerank(job_registry& r);
+void register_h5stats(job_registry& r);
+void register_h5filter(job_registry& r);
 }  // namespace detail
 
 void register_builtin_jobs(job_registry& r) {
@@ -19,6 +21,8 @@ void register_builtin_jobs(job_registry& r) {
   detail::register_synthetic(r);
   detail::register_heat(r);
   detail::register_pagerank(r);
+  detail::register_h5stats(r);
+  detail::register_h5filter(r);
 }
 
 }  // namespace partita

@@ -1,7 +1,9 @@
 #include <partita/scheduler/map_reduce/driver.hpp>
 
 #include <partita/scheduler/detail/job_setup.hpp>
+#include <partita/scheduler/map_reduce/detail/input_check.hpp>
 #include <partita/scheduler/map_reduce/detail/node_scheduler.hpp>
+#include <partita/scheduler/map_reduce/detail/output_start.hpp>
 #include <partita/scheduler/map_reduce/detail/scheduler.hpp>
 #include <partita/scheduler/map_reduce/detail/worker.hpp>
 #include <partita/scheduler/map_reduce/policy.hpp>
@@ -12,8 +14,10 @@ run_report run_map_reduce(session& s, map_job_model& job, const run_config& conf
   // The same verdict on every rank, before anyone waits on anyone.
   make_policy(config.policy);  // a bad policy is a usage error
   detail::check_run_config(config, model_kind::map_reduce);
+  detail::refuse_changed_input(job, config);
   detail::job_comm comm(s.comm());
   const auto setup = detail::set_up(s, config, comm.get());
+  detail::start_output(s, job, config, setup);
   detail::arm_injection(s, config, setup);
   if (s.rank() == setup.scheduler) return detail::map_reduce_scheduler(s, job, config, setup).run();
   if (setup.tree.is_node_scheduler(s.rank().value)) return detail::node_scheduler(s, job, config, setup).run();

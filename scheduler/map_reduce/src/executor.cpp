@@ -10,6 +10,7 @@
 
 #include <partita/runtime/crash_point.hpp>
 #include <partita/runtime/log.hpp>
+#include <partita/scheduler/map_reduce/detail/block_reader.hpp>
 
 namespace partita {
 
@@ -38,7 +39,7 @@ void result_batch::append(result_batch&& other) {
 }
 
 executor::executor(map_job_model& job, int threads, std::uint64_t seed, bool trace,
-                   std::chrono::steady_clock::time_point t0, rank_t rank)
+                   std::chrono::steady_clock::time_point t0, rank_t rank, int read_ahead)
     : job_(job), threads_(std::max(1, threads)), seed_(seed), trace_(trace), rank_(rank), t0_(t0),
       // TBB's default pool is one thread per core for the whole process; a rank that asks for more
       // (oversubscribed sleeping kernels, or a rank sharing its node) must raise the limit.
@@ -46,7 +47,18 @@ executor::executor(map_job_model& job, int threads, std::uint64_t seed, bool tra
           tbb::global_control::max_allowed_parallelism,
           std::max<std::size_t>(static_cast<std::size_t>(threads_) + 1,
                                 tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism))),
-      arena_(threads_, 0) {}
+      arena_(threads_, 0) {
+  if (job_.has_input())
+    reader_ = std::make_unique<detail::block_reader>(job_, static_cast<std::size_t>(threads_) +
+                                                               static_cast<std::size_t>(std::max(1, read_ahead)));
+}
+
+void executor::cancel() noexcept {
+  cancel_.store(true);
+  if (reader_) reader_->cancel();
+}
+
+input_stats executor::read_stats() const { return reader_ ? reader_->stats() : input_stats{}; }
 
 executor::~executor() {
   cancel();
@@ -61,6 +73,7 @@ void executor::submit(std::vector<id_range> chunk) {
   const auto mean = mean_chunk_time();
   const bool tiny = in_flight() == 0 && mean.count() > 0 && mean < inline_below && !cancel_.load();
   ++submitted_;
+  if (reader_) reader_->enqueue(chunk);
   if (tiny) {
     ++inline_chunks_;
     run_chunk(chunk, runs_on::caller);
@@ -111,6 +124,11 @@ void executor::run_chunk(const std::vector<id_range>& chunk, runs_on where) {
       const auto start = last_end;  // partitions of a chunk run back to back: one clock read each
       try {
         context ctx(partition_id{id}, step_t{0}, seed_, job_.params(), arena_, cancel_, rank_);
+        std::shared_ptr<const input_block> block;
+        if (reader_) {
+          block = reader_->take(partition_id{id});
+          ctx.set_input(block.get());
+        }
         job_.run(partition_id{id}, ctx, local.data);
       } catch (const std::exception& e) {
         fail(kernel_failure{partition_id{id}, e.what()});

@@ -30,7 +30,8 @@ node_scheduler::node_scheduler(session& s, map_job_model& job, const run_config&
   peers_[root_.value].alive = true;
   for (int r : members_) peers_[r].alive = true;
   if (const int mine = setup.threads_of(s.rank()); mine > 0)
-    local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank());
+    local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank(),
+                                        config.prefetch);
   waiter_.emplace(tp_, local_.get());
   result_age_ = node_result_age_seconds(setup.tree.node_scheduler_count());
 }
@@ -260,6 +261,7 @@ run_report node_scheduler::finish(const message<msg>& m) {
     own.threads = local_->threads();
     if (config_.trace) own.trace = local_->take_trace();
     own.tally = pool_.tally(s_.rank().value);
+    own.input = local_->read_stats();
   }
   send_up(msg::stats, encode_stats(own));
   tp_.flush_or_abandon(std::chrono::seconds(10));

@@ -32,12 +32,14 @@ std::vector<rank_trace> add_rank_rows(run_report& rep, const session& s, const j
       if (local) {
         ws.busy_seconds = local->busy_seconds();
         ws.executed = local->partitions_run();
+        ws.input = local->read_stats();
         tr.slices = local->take_trace();
       }
     } else if (auto& st = stats[static_cast<std::size_t>(r)]) {
       ws.busy_seconds = st->busy_seconds;
       ws.executed = st->partitions;
       ws.framework_cpu_seconds = st->framework_cpu_seconds;
+      ws.input = st->input;
       tr.slices = std::move(st->trace);
     }
     rows.push_back(std::move(ws));

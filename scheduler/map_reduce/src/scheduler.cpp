@@ -52,6 +52,7 @@ struct map_reduce_scheduler::running {
 
   run_report run() {
     event("job start");
+    record_output(false);  // a restart: the blocks of its checkpoint; afresh: none
     std::string stop;
     while (!core_.complete() || fenced()) {
       // One clock read for the round's bookkeeping: on the one-partition-per-message path each read shows.
@@ -72,6 +73,7 @@ struct map_reduce_scheduler::running {
     progress_.finish();
     if (stop.empty() && ckpt_.enabled() && dispatch().done_count() > ckpt_.progress_at_last())
       checkpoint("end of job", checkpoint_need::optional);
+    record_output(stop.empty() && core_.complete());
     event("job end");
     auto rep = finish(stop);
     auto last = live_metrics(clock::now());
@@ -151,12 +153,14 @@ struct map_reduce_scheduler::running {
     if (restart && !takeover)
       log().info("restart: from {} (epoch {}): {} of {} partitions already done, {} measured costs", restored_from_,
                  restart->image.meta.epoch.value, restored_done_, job.partition_count(), restored_costs_);
+    core_.keep_params(params_text(job.params()));
     for (int r = 0; r < s.size(); ++r)  // two levels: the root talks to node schedulers, not to their ranks
       if (!setup.tree.reports_to_root(r)) peers_[r].alive = false;
     if (takeover && takeover->exec) {
       local_ = std::move(takeover->exec);  // still running the partitions this rank had as a worker
     } else if (const int mine = setup.threads_of(s.rank()); mine > 0) {
-      local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank());
+      local_ = std::make_unique<executor>(job, mine, config.seed, config.trace.has_value(), setup.t0, s.rank(),
+                                          config.prefetch);
     }
     waiter_.emplace(tp_, local_.get());
     progress_.time_samples_from(setup.t0);
@@ -201,6 +205,17 @@ struct map_reduce_scheduler::running {
     return o;
   }
 
+  /// Records the committed partitions in the job's output file (map_job_model::record_output): at the start, after
+  /// each checkpoint, at the end (`complete` once every block is committed).
+  void record_output(bool complete) {
+    if (!job_.has_output()) return;
+    std::vector<std::uint8_t> bits(job_.partition_count(), 0);
+    for (const auto& r : dispatch().done_set().ranges())
+      std::fill(bits.begin() + static_cast<std::ptrdiff_t>(r.begin), bits.begin() + static_cast<std::ptrdiff_t>(r.end),
+                std::uint8_t{1});
+    job_.record_output(bits, complete);
+  }
+
   /// Writes a checkpoint of the scheduler's state (the scheduler holds every committed result, so it writes alone
   /// and never waits on a worker).
   void checkpoint(const std::string& why, checkpoint_need need) {
@@ -214,6 +229,7 @@ struct map_reduce_scheduler::running {
     if (auto r = ckpt_.write(MPI_COMM_SELF, img, why, need, done,
                              fmt::format("{} of {} partitions done", done, job_.partition_count()))) {
       event("checkpoint " + std::to_string(r->epoch.value), static_cast<std::int64_t>(r->seconds * 1e9), start);
+      record_output(false);
       // The checkpoint holds every result received so far: the workers may drop what they kept for a failover.
       if (setup_.failover)
         for (int w = 0; w < s_.size(); ++w)

@@ -58,6 +58,9 @@ void map_reduce_state::to_image(checkpoint_image& img) const {
   img.f64[key_cost].assign(measured.begin(), measured.end());
   img.u64[key_cost_stride] = {cost_stride};
   img.f64[key_run_seconds] = {run_seconds};
+  if (!params.empty())
+    img.blobs[params_key] = bytes(reinterpret_cast<const std::byte*>(params.data()),
+                                  reinterpret_cast<const std::byte*>(params.data() + params.size()));
   auto& ids = img.u64[key_held_ids];
   auto& ends = img.u64[key_held_ends];
   auto& data = img.blobs[key_held_results];
@@ -118,6 +121,8 @@ map_reduce_state map_reduce_state::from_image(const checkpoint_image& image, std
   if (const auto* run = find(image.f64, key_run_seconds);
       run && run->size() == 1 && std::isfinite((*run)[0]) && (*run)[0] >= 0)
     r.run_seconds = (*run)[0];
+  if (const auto it = image.blobs.find(params_key); it != image.blobs.end())
+    r.params.assign(reinterpret_cast<const char*>(it->second.data()), it->second.size());
   return r;
 }
 

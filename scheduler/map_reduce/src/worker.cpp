@@ -15,7 +15,7 @@ namespace partita::detail {
 map_reduce_worker::map_reduce_worker(session& s, map_job_model& job, const run_config& config, const job_setup& setup)
     : s_(s), job_(job), config_(config), setup_(setup), tp_(setup.comm),
       exec_(std::make_unique<executor>(job, setup.threads_of(s.rank()), config.seed, config.trace.has_value(), setup.t0,
-                                       s.rank())),
+                                       s.rank(), config.prefetch)),
       depth_(exec_->threads(), config.prefetch), boss_(setup.boss_of(s.rank()).value),
       excluded_(static_cast<std::size_t>(s.size()), false) {
   if (setup_.failover) running_.assign(job.partition_count(), false);
@@ -314,6 +314,7 @@ run_report map_reduce_worker::finish(const message<msg>& m) {
   st.threads = exec_->threads();
   st.origin = s_.rank().value;
   st.framework_cpu_seconds = cpu_.framework_seconds(exec_->kernel_cpu_seconds());
+  st.input = exec_->read_stats();
   if (config_.trace) st.trace = exec_->take_trace();
   tp_.send_bytes(rank_t{boss_}, msg::stats, encode_stats(st));
   tp_.flush_or_abandon(std::chrono::seconds(10));

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include <partita/jobs/h5_input.hpp>
+#include <partita/jobs/h5_output.hpp>
 #include <partita/jobs/partition.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/serialize.hpp>
@@ -89,6 +91,41 @@ class map_reduce_job {
     make_ = [shared](partition_id id) { return (*shared)[id.value]; };
     return *this;
   }
+  /// Declares an HDF5 input dataset of elements T (any rank): the partitions are its row blocks along the first
+  /// axis, whole chunks (whole rows if contiguous) of about `partition_bytes` each. The rank that runs a partition
+  /// reads its block (a reader thread, ahead of the kernels); the kernel sees it as ctx.input<T>() (or use
+  /// block_kernel). The input's identity (file, dataset, shape, type, chunking, size, mtime) joins the parameters,
+  /// so a restart against a changed input is refused. Throws usage_error (one line) if the dataset is missing or
+  /// holds another element type. Local; call it on every rank (SPMD) before MPI-heavy work, it opens the file.
+  template <class T>
+  map_reduce_job& input(const std::string& file, const std::string& dataset,
+                        std::uint64_t partition_bytes = default_partition_bytes) {
+    auto in = std::make_shared<const detail::h5_input>(file, dataset, data_type_of<T>(), partition_bytes);
+    count_ = in->partition_count();
+    make_ = [in](partition_id id) { return partition{id, static_cast<double>(in->rows(id)), {}}; };
+    input_ = std::move(in);
+    return *this;
+  }
+  /// Declares a per-partition HDF5 output dataset of elements U: each partition's block (ctx.output<U>(), filled by
+  /// the kernel) is written into its place by the rank that ran it, not sent to the scheduler; the file records the
+  /// committed blocks and says "complete" once the job completed (docs/design.md, "Map/reduce data path"). By
+  /// default the output has the input's rows, block for block, and its other axes (`row_shape` changes those);
+  /// `rows_per_partition` > 0 gives each partition that many rows instead (needed for a job without an input). The
+  /// file is made when the job starts; another job's file is refused unless --overwrite-output.
+  template <class U>
+  map_reduce_job& output(const std::string& file, const std::string& dataset,
+                         std::optional<std::vector<std::uint64_t>> row_shape = std::nullopt,
+                         std::uint64_t rows_per_partition = 0) {
+    output_ = detail::h5_output_decl{file, dataset, data_type_of<U>(), std::move(row_shape), rows_per_partition};
+    return *this;
+  }
+  /// A kernel on the declared input's typed block: Result(const block_view<T>&, context&).
+  template <class T, class F>
+  requires std::is_invocable_r_v < Result, F&, const block_view<T>
+  &, context& > map_reduce_job& block_kernel(F f) {
+    kernel_ = [f = std::move(f)](const partition&, context& ctx) mutable { return f(ctx.template input<T>(), ctx); };
+    return *this;
+  }
   /// The kernel: Result(const partition&, context&). Called concurrently on many threads.
   template <class F>
   requires std::is_invocable_r_v<Result, F&, const partition&, context&> map_reduce_job& kernel(F f) {
@@ -126,6 +163,8 @@ class map_reduce_job {
   combine_fn combine_;
   describe_fn describe_;
   parameters params_;
+  std::shared_ptr<const detail::h5_input> input_;
+  std::optional<detail::h5_output_decl> output_;
 };
 
 namespace detail {
@@ -137,23 +176,43 @@ class map_job_adapter final : public map_job_model {
   map_job_adapter(std::string name, std::uint64_t count, typename map_reduce_job<Result>::partition_fn make,
                   typename map_reduce_job<Result>::kernel_fn kernel,
                   typename map_reduce_job<Result>::combine_fn combine,
-                  typename map_reduce_job<Result>::describe_fn describe, parameters params)
+                  typename map_reduce_job<Result>::describe_fn describe, parameters params,
+                  std::shared_ptr<const h5_input> input, std::shared_ptr<h5_output> output)
       : name_(std::move(name)), count_(count), make_(std::move(make)), kernel_(std::move(kernel)),
-        combine_(std::move(combine)), describe_(std::move(describe)), params_(std::move(params)) {}
+        combine_(std::move(combine)), describe_(std::move(describe)), params_(std::move(params)),
+        input_(std::move(input)), output_(std::move(output)) {}
 
   const std::string& name() const override { return name_; }
   std::uint64_t partition_count() const override { return count_; }
   double cost_hint(partition_id id) const override { return make_ ? make_(id).cost_hint : 0.0; }
   const parameters& params() const override { return params_; }
+  bool has_input() const override { return input_ != nullptr; }
+  void read_input(partition_id id, input_block& into) override {
+    if (input_) input_->read(id, into);
+  }
+  bool has_output() const override { return output_ != nullptr; }
+  std::uint64_t prepare_output(std::uint64_t params_hash, bool resume, bool overwrite) override {
+    return output_ ? output_->prepare(params_hash, resume, overwrite) : 0;
+  }
+  void open_output(std::uint64_t offset) override {
+    if (output_) output_->open(offset);
+  }
+  void record_output(const std::vector<std::uint8_t>& committed, bool complete) override {
+    if (output_) output_->record(committed, complete);
+  }
 
   void run(partition_id id, context& ctx, bytes& out) override {
-    if (make_) {
-      const partition p = make_(id);
-      serialize_into(out, kernel_(p, ctx));
-    } else {
-      const partition p{id, 0, {}};
-      serialize_into(out, kernel_(p, ctx));
+    input_block block;  // the output block the kernel fills, when the job declared an output
+    if (output_) {
+      output_->make_block(id, block);
+      ctx.set_output(&block);
     }
+    const partition p = make_ ? make_(id) : partition{id, 0, {}};
+    const Result r = kernel_(p, ctx);
+    // A cancelled kernel may have stopped half way (the losing twin of a speculative copy): its block is not written,
+    // its result is dropped. A finished one writes its final bytes before its result leaves the rank.
+    if (output_ && !ctx.cancelled()) output_->write(id, block);
+    serialize_into(out, r);
   }
 
   void fold(std::span<const std::byte> result) override {
@@ -180,6 +239,8 @@ class map_job_adapter final : public map_job_model {
   typename map_reduce_job<Result>::combine_fn combine_;
   typename map_reduce_job<Result>::describe_fn describe_;
   parameters params_;
+  std::shared_ptr<const h5_input> input_;
+  std::shared_ptr<h5_output> output_;
   std::optional<Result> acc_;
 };
 
@@ -189,7 +250,30 @@ template <class Result>
 std::unique_ptr<map_job_model> map_reduce_job<Result>::model() const {
   if (!kernel_) throw usage_error("job '" + name_ + "' has no kernel; call .kernel(...) before running it");
   if (!combine_) throw usage_error("job '" + name_ + "' has no combine; call .combine(...) before running it");
-  return std::make_unique<detail::map_job_adapter<Result>>(name_, count_, make_, kernel_, combine_, describe_, params_);
+  parameters p = params_;
+  if (input_) {
+    // The input's identity is part of the parameters hash: a checkpoint of another input is refused on restart.
+    p.set("input.identity", input_->info().identity());
+    p.set("input.rows_per_partition", std::to_string(input_->rows_per_partition()));
+  }
+  std::shared_ptr<detail::h5_output> out;
+  if (output_) {
+    // The output's rows: the input's blocks row for row, or a fixed count per partition.
+    std::vector<std::uint64_t> row_shape;
+    if (output_->row_shape) row_shape = *output_->row_shape;
+    else if (input_) row_shape.assign(input_->info().shape.begin() + 1, input_->info().shape.end());
+    std::uint64_t per = output_->rows_per_partition, total = per * count_;
+    if (per == 0) {
+      if (!input_)
+        throw usage_error("job '" + name_ + "' declares an output without an input: give it rows_per_partition");
+      per = input_->rows_per_partition();
+      total = input_->info().rows();
+    }
+    out = std::make_shared<detail::h5_output>(*output_, std::move(row_shape), per, total, count_, name_);
+    p.set("output.target", out->identity());  // not an ".identity": a new target is a new job, not a changed input
+  }
+  return std::make_unique<detail::map_job_adapter<Result>>(name_, count_, make_, kernel_, combine_, describe_,
+                                                           std::move(p), input_, std::move(out));
 }
 
 }  // namespace partita

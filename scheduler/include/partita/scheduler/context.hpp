@@ -5,12 +5,42 @@
 
 #include <atomic>
 #include <cstdint>
+#include <span>
+#include <vector>
 
+#include <fmt/format.h>
+
+#include <partita/runtime/error.hpp>
 #include <partita/runtime/ids.hpp>
+#include <partita/scheduler/input_block.hpp>
 #include <partita/scheduler/parameters.hpp>
 #include <partita/scheduler/random_stream.hpp>
 
 namespace partita {
+
+/// A partition's block of the job's declared input, typed: a read-only view (does not own the data).
+template <class T>
+struct block_view {
+  std::span<const T> data;           ///< row-major
+  std::vector<std::uint64_t> shape;  ///< rows first, then the dataset's other axes
+  std::uint64_t first_row = 0;       ///< the block's first row in the dataset
+
+  std::uint64_t rows() const noexcept { return shape.empty() ? 0 : shape[0]; }
+  /// Elements per row (1 for a 1-D dataset).
+  std::uint64_t row_elements() const noexcept { return rows() == 0 ? 0 : data.size() / rows(); }
+};
+
+/// A partition's block of the job's declared output, typed: a writable view of the buffer Partita writes into the
+/// output file once the kernel returns (does not own the data).
+template <class U>
+struct output_view {
+  std::span<U> data;                 ///< row-major
+  std::vector<std::uint64_t> shape;  ///< rows first, then the output's other axes
+  std::uint64_t first_row = 0;       ///< the block's first row in the output dataset
+
+  std::uint64_t rows() const noexcept { return shape.empty() ? 0 : shape[0]; }
+  std::uint64_t row_elements() const noexcept { return rows() == 0 ? 0 : data.size() / rows(); }
+};
 
 /// The kernel's view of the job while it runs one partition. Built by Partita, one per partition run; a view
 /// (does not own the arena or the parameters). The kernel already runs inside the arena, so
@@ -46,6 +76,38 @@ class context {
   /// may poll it and return early; their result is then discarded.
   bool cancelled() const noexcept { return cancel_.load(std::memory_order_relaxed); }
 
+  /// This partition's block of the job's declared input (map_reduce_job::input), as elements of T. Throws
+  /// usage_error if the job declared no input or T is not the declared element type.
+  template <class T>
+  block_view<T> input() const {
+    if (!input_) throw usage_error("this job declared no input dataset (map_reduce_job::input)");
+    if (input_->type != data_type_of<T>())
+      throw usage_error(fmt::format("the input's elements are {}, not {}", data_type_name(input_->type),
+                                    data_type_name(data_type_of<T>())));
+    return block_view<T>{std::span<const T>(reinterpret_cast<const T*>(input_->data.data()),
+                                            input_->data.size() / sizeof(T)),
+                         input_->shape, input_->first_row};
+  }
+  /// This partition's block of the job's declared output (map_reduce_job::output), as elements of U, to fill in:
+  /// Partita writes it into its place once the kernel returns. Throws usage_error if the job declared no output or
+  /// U is not the declared element type.
+  template <class U>
+  output_view<U> output() const {
+    if (!output_) throw usage_error("this job declared no output dataset (map_reduce_job::output)");
+    if (output_->type != data_type_of<U>())
+      throw usage_error(fmt::format("the output's elements are {}, not {}", data_type_name(output_->type),
+                                    data_type_name(data_type_of<U>())));
+    return output_view<U>{std::span<U>(reinterpret_cast<U*>(output_->data.data()), output_->data.size() / sizeof(U)),
+                          output_->shape, output_->first_row};
+  }
+  /// Set by Partita before the kernel runs.
+  void set_output(input_block* block) noexcept { output_ = block; }
+
+  /// The untyped block (nullptr when the job declared no input).
+  const input_block* input_data() const noexcept { return input_; }
+  /// Set by Partita before the kernel runs.
+  void set_input(const input_block* block) noexcept { input_ = block; }
+
  private:
   partition_id id_;
   step_t step_;
@@ -55,6 +117,8 @@ class context {
   const std::atomic<bool>& cancel_;
   rank_t rank_;
   random_stream rng_;
+  const input_block* input_ = nullptr;
+  input_block* output_ = nullptr;
 };
 
 }  // namespace partita

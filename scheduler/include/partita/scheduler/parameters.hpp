@@ -37,4 +37,12 @@ class parameters {
   std::map<std::string, std::string> values_;
 };
 
+namespace detail {
+/// `params` as checkpoints store them (/iterative/params, /scheduler/params): "key=value" lines in key order.
+std::string params_text(const parameters& params);
+/// The inputs (parameters named "<name>.identity": file, dataset, shape, size, mtime) whose identity differs
+/// between `saved` (params_text of a checkpoint) and `now`, as one phrase; "" if none changed.
+std::string changed_identities(const std::string& saved, const parameters& now);
+}  // namespace detail
+
 }  // namespace partita

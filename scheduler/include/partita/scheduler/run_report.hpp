@@ -7,6 +7,7 @@
 
 #include <partita/runtime/ids.hpp>
 #include <partita/runtime/serialize.hpp>
+#include <partita/scheduler/input_block.hpp>
 #include <partita/scheduler/model_kind.hpp>
 
 namespace partita {
@@ -31,6 +32,7 @@ struct worker_summary {
   double framework_cpu_seconds = 0;  ///< CPU this rank used outside kernels: Partita's own threads (and MPI's)
   bool lost = false;
   std::uint64_t executed = 0;  ///< partitions its kernels ran in this run (duplicates and re-runs included)
+  input_stats input;           ///< its reads of the job's declared input (map/reduce data path)
 };
 
 /// A scheduler failover inside the run (docs/design.md, "Scheduler failover"), as the new scheduler saw it.

@@ -8,16 +8,22 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <partita/scheduler/input_block.hpp>
 #include <partita/scheduler/map_reduce/dispatcher.hpp>
 #include <partita/scheduler/map_reduce/job_model.hpp>
 #include <partita/scheduler/trace_slice.hpp>
 
 namespace partita {
+
+namespace detail {
+class block_reader;
+}
 
 /// Results of finished partitions, packed: ids[i]'s result is data[ends[i-1], ends[i]). Value type.
 struct result_batch {
@@ -61,8 +67,9 @@ struct kernel_failure {
 class executor {
  public:
   /// `rank` is what kernels see as context::rank().
+  /// With a job that declared an input, a reader thread reads blocks up to `threads + read_ahead` ahead.
   executor(map_job_model& job, int threads, std::uint64_t seed, bool trace, std::chrono::steady_clock::time_point t0,
-           rank_t rank = rank_t{0});
+           rank_t rank = rank_t{0}, int read_ahead = 1);
   ~executor();
   executor(const executor&) = delete;
   executor& operator=(const executor&) = delete;
@@ -82,7 +89,9 @@ class executor {
   /// The first kernel failure, if any kernel threw.
   std::optional<kernel_failure> failure() const;
   /// Asks running kernels to stop (ctx.cancelled()) and skips partitions not started.
-  void cancel() noexcept { cancel_.store(true); }
+  void cancel() noexcept;
+  /// What this rank's input reader did (zeros when the job declared no input).
+  input_stats read_stats() const;
   /// Waits until nothing is in flight.
   void wait_idle();
   /// A count that grows whenever kernels publish results, fail or finish a chunk: what the communication thread
@@ -132,6 +141,7 @@ class executor {
   result_batch done_;
   std::vector<trace_slice> slices_;
   std::optional<kernel_failure> failure_;
+  std::unique_ptr<detail::block_reader> reader_;  // only for a job that declared an input
 };
 
 }  // namespace partita

@@ -4,10 +4,12 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <partita/runtime/ids.hpp>
 #include <partita/runtime/serialize.hpp>
 #include <partita/scheduler/context.hpp>
+#include <partita/scheduler/input_block.hpp>
 #include <partita/scheduler/job_model.hpp>
 #include <partita/scheduler/parameters.hpp>
 
@@ -36,6 +38,27 @@ class map_job_model : public job_model {
   virtual bytes accumulator() const = 0;
   /// Sets the accumulator from accumulator() bytes.
   virtual void restore(std::span<const std::byte> acc) = 0;
+  /// True if the job declared an input dataset: each partition's block is read on its rank (read_input) before
+  /// its kernel runs, and the kernel sees it through context::input().
+  virtual bool has_input() const { return false; }
+  /// Reads partition `id`'s block of the declared input into `into`. Called by the rank's reader thread (or a
+  /// kernel thread whose block was not read ahead); the reads of a rank are serialised (h5_lock).
+  virtual void read_input(partition_id /*id*/, input_block& /*into*/) {}
+
+  /// True if the job declared a per-partition output dataset: each partition's block is written in its place by
+  /// the rank that ran it, and the scheduler records which blocks are committed (docs/design.md, "Map/reduce data
+  /// path").
+  virtual bool has_output() const { return false; }
+  /// Scheduler rank, before any partition runs: creates the output file (or, when `resume`, keeps this job's file
+  /// with its committed blocks). Returns the dataset's offset, which every rank then gets (open_output). Throws
+  /// usage_error if the file is another job's and not `overwrite`.
+  virtual std::uint64_t prepare_output(std::uint64_t /*params_hash*/, bool /*resume*/, bool /*overwrite*/) { return 0; }
+  /// Every rank: where the output dataset's bytes start (prepare_output's answer).
+  virtual void open_output(std::uint64_t /*offset*/) {}
+  /// Scheduler rank: records the committed partitions (`committed[i]` 1 for partition i) and whether the job is
+  /// complete, in the output file.
+  virtual void record_output(const std::vector<std::uint8_t>& /*committed*/, bool /*complete*/) {}
+
   /// The final result as printed (summaries, the JSON `result` field), from accumulator() bytes.
   virtual std::string describe(std::span<const std::byte> acc) const = 0;
 };

@@ -29,8 +29,10 @@ namespace partita {
 ///   /scheduler/cost           float64 measured seconds of every cost_stride-th partition, NaN where not measured
 ///   /scheduler/cost_stride    uint64  [cost_stride] (absent in older checkpoints: 1)
 ///   /scheduler/run_seconds    float64 [the job's running time over all runs so far]
+///   /scheduler/params         uint8   the job's parameters as text (detail::params_text; absent in older files)
 struct map_reduce_state {
   static constexpr const char* model = "map_reduce";  ///< checkpoint_meta::model of these checkpoints
+  static constexpr const char* params_key = "scheduler/params";
 
   bytes accumulator;  ///< results of ids below `folded`, folded left to right
   std::uint64_t folded = 0;
@@ -39,6 +41,7 @@ struct map_reduce_state {
   std::uint64_t cost_stride = 1;        ///< measured[i] is the cost of partition i × cost_stride
   std::vector<float> measured;          ///< seconds, NaN where not measured
   double run_seconds = 0;
+  std::string params;  ///< the job's parameters as text: what a refused restart names (its inputs' identities)
 
   static constexpr std::uint64_t cost_sample_limit = std::uint64_t{1} << 22;
 

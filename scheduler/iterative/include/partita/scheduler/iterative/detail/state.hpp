@@ -44,11 +44,6 @@ struct iterative_state {
                                     std::size_t reduction_count);
 };
 
-/// `params` as iterative_state::params stores them: "key=value" lines in key order.
-std::string params_text(const parameters& params);
-/// The parameters whose key ends in ".identity" (an input's identity: file, dataset, shape, size, mtime), present in
-/// both the stored `saved` text and `now` with different values, as "key: was 'a', now 'b'"; empty if none.
-std::string changed_identities(const std::string& saved, const parameters& now);
 
 /// Adds partition `id`'s arrays to `image.partitions` (float64 arrays keep their type).
 void add_partition(checkpoint_image& image, std::uint64_t id, std::uint64_t step,

@@ -156,6 +156,7 @@ struct worker_stats {
   std::uint8_t has_tally = 0;  ///< 1: `tally` holds a node scheduler's counts for `origin`
   relayed_tally tally;
   double framework_cpu_seconds = 0;  ///< CPU the rank used outside kernels (cpu_meter)
+  input_stats input;                 ///< what its input reader did (the data path)
 };
 
 inline bytes encode_stats(const worker_stats& s) {
@@ -169,6 +170,7 @@ inline bytes encode_stats(const worker_stats& s) {
   w.put(s.origin);
   w.put(s.has_tally);
   w.put(s.tally);
+  w.put(s.input);
   return out;
 }
 
@@ -183,6 +185,7 @@ inline worker_stats decode_stats(std::span<const std::byte> in) {
   s.origin = r.get<int>();
   s.has_tally = r.get<std::uint8_t>();
   s.tally = r.get<relayed_tally>();
+  s.input = r.get<input_stats>();
   if (s.has_tally > 1 || s.tally.lost > 1) throw error("malformed scheduler message: stats flags");
   return s;
 }

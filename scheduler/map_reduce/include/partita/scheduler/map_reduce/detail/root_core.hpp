@@ -62,6 +62,8 @@ class root_core {
   dispatcher& dispatch() noexcept { return dispatch_; }
   const dispatcher& dispatch() const noexcept { return dispatch_; }
   const map_reduce_state& state() const noexcept { return state_; }
+  /// The job's parameters as text, written into every checkpoint (map_reduce_state::params).
+  void keep_params(std::string text) { state_.params = std::move(text); }
 
   // -- speculation cadence ----------------------------------------------------------------------------------
   /// How often a round may look for overdue partitions (the look scans the held chunks).

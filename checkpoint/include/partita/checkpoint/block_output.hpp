@@ -1,0 +1,65 @@
+#pragma once
+/// A map/reduce job's per-partition HDF5 output (docs/design.md, "Map/reduce data path"): one contiguous dataset,
+/// allocated when the file is made, each partition's block written in its place by the rank that ran it (pwrite at
+/// the dataset's offset), and a record of the committed blocks kept by the scheduler.
+///
+/// In the file: the dataset, and
+///   /partita/committed   uint8 [partitions]  1 where the partition's block is committed (exactly once)
+///   attributes of /: partita_job (string), partita_params_hash (uint64), partita_partitions (uint64),
+///                    partita_complete (uint8: 1 once every block is committed and the job completed)
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <partita/checkpoint/data_type.hpp>
+
+namespace partita {
+
+/// What a job's output is. Value type.
+struct block_output_spec {
+  std::filesystem::path file;
+  std::string dataset;
+  data_type type = data_type::float64;
+  std::vector<std::uint64_t> shape;  ///< the whole dataset: rows first
+  std::uint64_t partitions = 0;
+  std::string job;
+  std::uint64_t params_hash = 0;
+};
+
+/// Where a restarted job's output stands.
+enum class output_start {
+  fresh,  ///< (re)create the file: nothing is committed
+  resume  ///< keep the file if it is this job's (same parameters), with its committed blocks
+};
+
+/// Scheduler rank, before any block is written: creates the file and the dataset (contiguous, allocated now), or
+/// with output_start::resume reopens this job's file of the same shape. A file that is not this job's (another job,
+/// other parameters, not an output of Partita) is refused with usage_error naming the problem and the fix, unless
+/// `overwrite`. Returns the dataset's byte offset in the file (what block writers pwrite at). Takes h5_lock().
+std::uint64_t prepare_block_output(const block_output_spec& spec, output_start start, bool overwrite);
+
+/// Scheduler rank: records which blocks are committed (`committed[i]` 1 for partition i) and whether the job is
+/// complete. Takes h5_lock(). Throws error if the file cannot be written.
+void record_block_output(const block_output_spec& spec, const std::vector<std::uint8_t>& committed, bool complete);
+
+/// Writes blocks into the dataset at `offset` with pwrite, then fdatasync, so that a block is on disk before its
+/// partition's result leaves the rank. No HDF5 call. Opened at the first write; thread-safe (pwrite). Non-copyable.
+class block_file_writer {
+ public:
+  block_file_writer(std::filesystem::path file, std::uint64_t offset) : file_(std::move(file)), offset_(offset) {}
+  ~block_file_writer();
+  block_file_writer(const block_file_writer&) = delete;
+  block_file_writer& operator=(const block_file_writer&) = delete;
+  /// Writes `size` bytes at byte `at` of the dataset. Throws error naming the file on failure.
+  void write(std::uint64_t at, const void* data, std::size_t size);
+
+ private:
+  int fd();
+  std::filesystem::path file_;
+  std::uint64_t offset_;
+  int fd_ = -1;
+};
+
+}  // namespace partita

@@ -1,0 +1,255 @@
+#include <partita/checkpoint/block_output.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include <partita/checkpoint/detail/h5_handle.hpp>
+#include <partita/checkpoint/h5_check.hpp>
+#include <partita/checkpoint/h5_lock.hpp>
+#include <partita/runtime/error.hpp>
+#include <partita/runtime/log.hpp>
+
+namespace partita {
+
+using detail::h5_handle;
+using detail::h5_kind;
+
+namespace {
+
+constexpr const char* committed_path = "/partita/committed";
+
+hid_t file_type(data_type t) {
+  switch (t) {
+    case data_type::float64: return H5T_IEEE_F64LE;
+    case data_type::float32: return H5T_IEEE_F32LE;
+    case data_type::int64: return H5T_STD_I64LE;
+    case data_type::int32: return H5T_STD_I32LE;
+    case data_type::uint64: return H5T_STD_U64LE;
+    case data_type::uint32: return H5T_STD_U32LE;
+    case data_type::uint8: return H5T_STD_U8LE;
+  }
+  return H5T_IEEE_F64LE;
+}
+
+h5_handle unlocked_fapl() {
+  h5_handle fapl(PARTITA_H5(H5Pcreate(H5P_FILE_ACCESS)), h5_kind::plist);
+  PARTITA_H5(H5Pset_file_locking(fapl.get(), false, true));
+  return fapl;
+}
+
+void put_u64_attr(hid_t obj, const char* name, std::uint64_t v) {
+  if (PARTITA_H5(H5Aexists(obj, name)) > 0) PARTITA_H5(H5Adelete(obj, name));
+  h5_handle space(PARTITA_H5(H5Screate(H5S_SCALAR)), h5_kind::dataspace);
+  h5_handle a(PARTITA_H5(H5Acreate2(obj, name, H5T_STD_U64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT)),
+              h5_kind::attribute);
+  PARTITA_H5(H5Awrite(a.get(), H5T_NATIVE_UINT64, &v));
+}
+
+void put_u8_attr(hid_t obj, const char* name, std::uint8_t v) {
+  if (PARTITA_H5(H5Aexists(obj, name)) > 0) PARTITA_H5(H5Adelete(obj, name));
+  h5_handle space(PARTITA_H5(H5Screate(H5S_SCALAR)), h5_kind::dataspace);
+  h5_handle a(PARTITA_H5(H5Acreate2(obj, name, H5T_STD_U8LE, space.get(), H5P_DEFAULT, H5P_DEFAULT)),
+              h5_kind::attribute);
+  PARTITA_H5(H5Awrite(a.get(), H5T_NATIVE_UINT8, &v));
+}
+
+void put_string_attr(hid_t obj, const char* name, const std::string& v) {
+  if (PARTITA_H5(H5Aexists(obj, name)) > 0) PARTITA_H5(H5Adelete(obj, name));
+  h5_handle type(PARTITA_H5(H5Tcopy(H5T_C_S1)), h5_kind::datatype);
+  PARTITA_H5(H5Tset_size(type.get(), std::max<std::size_t>(1, v.size())));
+  h5_handle space(PARTITA_H5(H5Screate(H5S_SCALAR)), h5_kind::dataspace);
+  h5_handle a(PARTITA_H5(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT)), h5_kind::attribute);
+  std::string padded = v.empty() ? std::string(1, '\0') : v;
+  PARTITA_H5(H5Awrite(a.get(), type.get(), padded.data()));
+}
+
+std::optional<std::uint64_t> get_u64_attr(hid_t obj, const char* name) {
+  if (H5Aexists(obj, name) <= 0) return std::nullopt;
+  h5_handle a(PARTITA_H5(H5Aopen(obj, name, H5P_DEFAULT)), h5_kind::attribute);
+  std::uint64_t v = 0;
+  PARTITA_H5(H5Aread(a.get(), H5T_NATIVE_UINT64, &v));
+  return v;
+}
+
+std::optional<std::string> get_string_attr(hid_t obj, const char* name) {
+  if (H5Aexists(obj, name) <= 0) return std::nullopt;
+  h5_handle a(PARTITA_H5(H5Aopen(obj, name, H5P_DEFAULT)), h5_kind::attribute);
+  h5_handle type(PARTITA_H5(H5Aget_type(a.get())), h5_kind::datatype);
+  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0) return std::nullopt;
+  const auto size = H5Tget_size(type.get());
+  if (size == 0 || size > 4096) return std::nullopt;
+  std::string v(size, '\0');
+  PARTITA_H5(H5Aread(a.get(), type.get(), v.data()));
+  v.resize(std::strlen(v.c_str()));
+  return v;
+}
+
+/// Whose output `file` is: "" if it is this job's with these parameters; else the problem as a phrase.
+std::string owner_problem(hid_t f, const block_output_spec& spec) {
+  const auto job = get_string_attr(f, "partita_job");
+  const auto hash = get_u64_attr(f, "partita_params_hash");
+  if (!job || !hash) return "is not a Partita output file";
+  if (*job != spec.job) return fmt::format("holds another job's ('{}') output", *job);
+  if (*hash != spec.params_hash) return fmt::format("holds the output of job '{}' with other parameters", spec.job);
+  return {};
+}
+
+/// The dataset's offset if `f` holds it with the spec's shape and type (allocated, contiguous); nullopt otherwise.
+std::optional<std::uint64_t> reusable_offset(hid_t f, const block_output_spec& spec) {
+  if (H5Lexists(f, spec.dataset.c_str(), H5P_DEFAULT) <= 0 || H5Lexists(f, "/partita", H5P_DEFAULT) <= 0 ||
+      H5Lexists(f, committed_path, H5P_DEFAULT) <= 0)
+    return std::nullopt;
+  const hid_t id = H5Dopen2(f, spec.dataset.c_str(), H5P_DEFAULT);
+  if (id < 0) return std::nullopt;
+  h5_handle ds(id, h5_kind::dataset);
+  h5_handle space(PARTITA_H5(H5Dget_space(ds.get())), h5_kind::dataspace);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank != static_cast<int>(spec.shape.size())) return std::nullopt;
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  for (std::size_t i = 0; i < dims.size(); ++i)
+    if (dims[i] != spec.shape[i]) return std::nullopt;
+  h5_handle type(PARTITA_H5(H5Dget_type(ds.get())), h5_kind::datatype);
+  if (H5Tequal(type.get(), file_type(spec.type)) <= 0) return std::nullopt;
+  const haddr_t at = H5Dget_offset(ds.get());
+  if (at == HADDR_UNDEF) return std::nullopt;
+  return static_cast<std::uint64_t>(at);
+}
+
+std::uint64_t create(const block_output_spec& spec) {
+  h5_handle f(PARTITA_H5(H5Fcreate(spec.file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)), h5_kind::file);
+  h5_handle lcpl(PARTITA_H5(H5Pcreate(H5P_LINK_CREATE)), h5_kind::plist);
+  PARTITA_H5(H5Pset_create_intermediate_group(lcpl.get(), 1));
+  // Contiguous and allocated now: every block has its bytes at a fixed offset that ranks write with pwrite.
+  h5_handle dcpl(PARTITA_H5(H5Pcreate(H5P_DATASET_CREATE)), h5_kind::plist);
+  PARTITA_H5(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS));
+  PARTITA_H5(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY));
+  PARTITA_H5(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER));
+  std::vector<hsize_t> dims(spec.shape.begin(), spec.shape.end());
+  h5_handle space(PARTITA_H5(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr)),
+                  h5_kind::dataspace);
+  h5_handle ds(PARTITA_H5(H5Dcreate2(f.get(), spec.dataset.c_str(), file_type(spec.type), space.get(), lcpl.get(),
+                                     dcpl.get(), H5P_DEFAULT)),
+               h5_kind::dataset);
+  const haddr_t at = H5Dget_offset(ds.get());
+  if (at == HADDR_UNDEF)
+    throw error(fmt::format("output {}: the dataset {} has no storage", spec.file.string(), spec.dataset));
+  const hsize_t n[1] = {std::max<std::uint64_t>(1, spec.partitions)};
+  h5_handle cspace(PARTITA_H5(H5Screate_simple(1, n, nullptr)), h5_kind::dataspace);
+  h5_handle c(PARTITA_H5(H5Dcreate2(f.get(), committed_path, H5T_STD_U8LE, cspace.get(), lcpl.get(), H5P_DEFAULT,
+                                    H5P_DEFAULT)),
+              h5_kind::dataset);
+  std::vector<std::uint8_t> zeros(n[0], 0);
+  PARTITA_H5(H5Dwrite(c.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros.data()));
+  put_string_attr(f.get(), "partita_job", spec.job);
+  put_u64_attr(f.get(), "partita_params_hash", spec.params_hash);
+  put_u64_attr(f.get(), "partita_partitions", spec.partitions);
+  put_u8_attr(f.get(), "partita_complete", 0);
+  c.close();
+  ds.close();
+  f.close();
+  return static_cast<std::uint64_t>(at);
+}
+
+}  // namespace
+
+std::uint64_t prepare_block_output(const block_output_spec& spec, output_start start, bool overwrite) {
+  const auto hdf5 = h5_lock();
+  detail::silence_hdf5_errors();
+  const auto name = spec.file.string();
+  try {
+    std::error_code ec;
+    if (std::filesystem::exists(spec.file, ec)) {
+      std::string problem;
+      std::optional<std::uint64_t> offset;
+      if (H5Fis_hdf5(name.c_str()) <= 0) {
+        problem = "is not a Partita output file";
+      } else {
+        h5_handle fapl = unlocked_fapl();
+        const hid_t id = H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get());
+        if (id < 0) {
+          problem = "is not a Partita output file";
+        } else {
+          h5_handle f(id, h5_kind::file);
+          problem = owner_problem(f.get(), spec);
+          if (problem.empty() && start == output_start::resume) offset = reusable_offset(f.get(), spec);
+        }
+      }
+      if (!problem.empty() && !overwrite)
+        throw usage_error(fmt::format("output {} {}: pass --overwrite-output to replace it, or choose another file",
+                                      name, problem));
+      if (problem.empty() && offset) return *offset;
+    }
+    return create(spec);
+  } catch (const usage_error&) {
+    throw;
+  } catch (const error& e) {
+    throw error(fmt::format("output {}: {}", name, e.what()));
+  }
+}
+
+void record_block_output(const block_output_spec& spec, const std::vector<std::uint8_t>& committed, bool complete) {
+  const auto hdf5 = h5_lock();
+  detail::silence_hdf5_errors();
+  try {
+    h5_handle fapl = unlocked_fapl();
+    h5_handle f(PARTITA_H5(H5Fopen(spec.file.c_str(), H5F_ACC_RDWR, fapl.get())), h5_kind::file);
+    h5_handle c(PARTITA_H5(H5Dopen2(f.get(), committed_path, H5P_DEFAULT)), h5_kind::dataset);
+    h5_handle space(PARTITA_H5(H5Dget_space(c.get())), h5_kind::dataspace);
+    hsize_t n = 0;
+    PARTITA_H5(H5Sget_simple_extent_dims(space.get(), &n, nullptr));
+    std::vector<std::uint8_t> bits(n, 0);
+    for (std::size_t i = 0; i < bits.size() && i < committed.size(); ++i) bits[i] = committed[i];
+    PARTITA_H5(H5Dwrite(c.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, bits.data()));
+    put_u8_attr(f.get(), "partita_complete", complete ? 1 : 0);
+    c.close();
+    PARTITA_H5(H5Fflush(f.get(), H5F_SCOPE_GLOBAL));
+    f.close();
+  } catch (const error& e) {
+    throw error(fmt::format("output {}: recording the committed blocks: {}", spec.file.string(), e.what()));
+  }
+}
+
+block_file_writer::~block_file_writer() {
+  if (fd_ >= 0 && ::close(fd_) != 0) log().warn("output {}: close failed: {}", file_.string(), std::strerror(errno));
+}
+
+int block_file_writer::fd() {
+  static std::mutex m;  // opened once per writer, by the first kernel that writes
+  std::lock_guard lock(m);
+  if (fd_ < 0) {
+    fd_ = ::open(file_.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0)
+      throw error(fmt::format("output {}: cannot open it to write ({})", file_.string(), std::strerror(errno)));
+  }
+  return fd_;
+}
+
+void block_file_writer::write(std::uint64_t at, const void* data, std::size_t size) {
+  const int f = fd();
+  const auto* p = static_cast<const char*>(data);
+  std::uint64_t pos = offset_ + at;
+  while (size > 0) {
+    const auto n = ::pwrite(f, p, size, static_cast<off_t>(pos));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      throw error(fmt::format("output {}: writing {} bytes at {}: {}", file_.string(), size, pos,
+                              n < 0 ? std::strerror(errno) : "nothing written"));
+    p += n;
+    pos += static_cast<std::uint64_t>(n);
+    size -= static_cast<std::size_t>(n);
+  }
+  if (::fdatasync(f) != 0) throw error(fmt::format("output {}: fdatasync: {}", file_.string(), std::strerror(errno)));
+}
+
+}  // namespace partita

@@ -1,0 +1,104 @@
+#include <partita/scheduler/map_reduce/detail/block_reader.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+namespace partita::detail {
+
+block_reader::block_reader(map_job_model& job, std::size_t ahead)
+    : job_(job), ahead_(std::max<std::size_t>(1, ahead)), thread_([this] { loop(); }) {}
+
+block_reader::~block_reader() {
+  {
+    std::lock_guard lock(m_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void block_reader::enqueue(const std::vector<id_range>& chunk) {
+  {
+    std::lock_guard lock(m_);
+    for (const auto& r : chunk)
+      for (auto id = r.begin; id < r.end; ++id) queue_.push_back(id);
+  }
+  cv_.notify_all();
+}
+
+void block_reader::cancel() {
+  {
+    std::lock_guard lock(m_);
+    queue_.clear();
+    ready_.clear();
+    failed_.clear();
+  }
+  cv_.notify_all();
+}
+
+std::shared_ptr<input_block> block_reader::read(partition_id id) {
+  auto block = std::make_shared<input_block>();
+  const auto t = std::chrono::steady_clock::now();
+  job_.read_input(id, *block);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  std::lock_guard lock(m_);
+  stats_.bytes += block->data.size();
+  stats_.partitions += 1;
+  stats_.seconds += took;
+  return block;
+}
+
+void block_reader::loop() {
+  std::unique_lock lock(m_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || (!queue_.empty() && ready_.size() < ahead_); });
+    if (stop_) return;
+    const auto id = queue_.front();
+    queue_.pop_front();
+    if (ready_.count(id) != 0) continue;  // queued twice (a speculative copy on the same rank): read once
+    reading_ = id;
+    lock.unlock();
+    std::shared_ptr<input_block> block;
+    std::exception_ptr failure;
+    try {
+      block = read(partition_id{id});
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    lock.lock();
+    reading_.reset();
+    if (failure) failed_[id] = failure;
+    else ready_[id] = std::move(block);
+    cv_.notify_all();
+  }
+}
+
+std::shared_ptr<const input_block> block_reader::take(partition_id id) {
+  {
+    std::unique_lock lock(m_);
+    const bool being_read = reading_ == id.value;
+    cv_.wait(lock, [&] { return reading_ != id.value; });
+    if (auto it = ready_.find(id.value); it != ready_.end()) {
+      auto block = std::move(it->second);
+      ready_.erase(it);
+      if (!being_read) ++stats_.hits;
+      cv_.notify_all();  // room for the next block
+      return block;
+    }
+    if (auto it = failed_.find(id.value); it != failed_.end()) {
+      auto failure = it->second;
+      failed_.erase(it);
+      std::rethrow_exception(failure);
+    }
+    // Not read yet: read it here, and not again later.
+    if (auto q = std::find(queue_.begin(), queue_.end(), id.value); q != queue_.end()) queue_.erase(q);
+  }
+  return read(id);
+}
+
+input_stats block_reader::stats() const {
+  std::lock_guard lock(m_);
+  return stats_;
+}
+
+}  // namespace partita::detail

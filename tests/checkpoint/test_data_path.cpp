@@ -1,0 +1,114 @@
+// Checkpoint_DataPath: the HDF5 side of the map/reduce data path without MPI traffic: a declared input checked,
+// described, cut in whole chunks and read in blocks; a per-partition output made, refused, resumed, written with
+// pwrite and its committed blocks recorded.
+#include <gtest/gtest.h>
+
+#include <hdf5.h>
+
+#include <fstream>
+#include <vector>
+
+#include <partita/checkpoint/block_output.hpp>
+#include <partita/checkpoint/h5_dataset.hpp>
+#include <partita/checkpoint/h5_lock.hpp>
+#include <partita/runtime/error.hpp>
+
+#include "support/ckpt_test_util.hpp"
+
+namespace {
+
+using namespace partita;
+
+std::string error_of(const std::string& file, const std::string& dataset, data_type type) {
+  try {
+    inspect_h5_dataset(file, dataset, type);
+  } catch (const usage_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Checkpoint_DataPath, InspectsATestDatasetAndCutsItInWholeChunks) {
+  partita::testing::temp_dir dir("data");
+  const auto file = (dir.path() / "in.h5").string();
+  write_test_dataset(file, "/g/x", 1000, 8, 30, 7);
+  const auto info = inspect_h5_dataset(file, "/g/x", data_type::float64);
+  EXPECT_EQ(info.shape, (std::vector<std::uint64_t>{1000, 8}));
+  EXPECT_EQ(info.chunk, (std::vector<std::uint64_t>{30, 8}));
+  EXPECT_EQ(info.row_bytes(), 64u);
+  // Chunks of 30 rows = 1920 bytes: 10000 bytes hold 5 of them; less than one chunk still gets one.
+  EXPECT_EQ(rows_per_partition(info, 10000), 150u);
+  EXPECT_EQ(rows_per_partition(info, 1), 30u);
+  EXPECT_EQ(rows_per_partition(info, std::uint64_t{1} << 30), 1000u);
+  EXPECT_NE(info.identity().find("shape=1000x8;chunk=30x8"), std::string::npos) << info.identity();
+
+  h5_block_reader reader(info, 150 * 64);
+  std::vector<double> block(150 * 8);
+  reader.read(900, 100, block.data());  // the last, short block
+  for (std::uint64_t k = 0; k < 100 * 8; ++k) EXPECT_EQ(block[k], test_dataset_value(7, 900 * 8 + k));
+}
+
+TEST(Checkpoint_DataPath, RefusesBadInputsWithOneLineEach) {
+  partita::testing::temp_dir dir("data");
+  const auto file = (dir.path() / "in.h5").string();
+  write_test_dataset(file, "/x", 10, 2, 0, 1);  // contiguous
+  EXPECT_TRUE(inspect_h5_dataset(file, "/x", data_type::float64).chunk.empty());
+  EXPECT_NE(error_of((dir.path() / "none.h5").string(), "/x", data_type::float64).find("cannot read the file"),
+            std::string::npos);
+  EXPECT_NE(error_of(file, "/y", data_type::float64).find("no such dataset"), std::string::npos);
+  EXPECT_NE(error_of(file, "/x", data_type::int32).find("its elements are float64, the job wants int32"),
+            std::string::npos);
+  std::ofstream(dir.path() / "text.h5") << "not hdf5\n";
+  EXPECT_NE(error_of((dir.path() / "text.h5").string(), "/x", data_type::float64).find("not an HDF5 file"),
+            std::string::npos);
+}
+
+TEST(Checkpoint_DataPath, OutputIsMadeRefusedResumedWrittenAndRecorded) {
+  partita::testing::temp_dir dir("data");
+  block_output_spec spec;
+  spec.file = dir.path() / "out.h5";
+  spec.dataset = "/r/y";
+  spec.shape = {6, 3};
+  spec.partitions = 3;
+  spec.job = "filter";
+  spec.params_hash = 42;
+  const auto offset = prepare_block_output(spec, output_start::fresh, false);
+  {
+    block_file_writer w(spec.file, offset);
+    const std::vector<double> rows = {1, 2, 3, 4, 5, 6};  // partition 1: rows 2-3
+    w.write(2 * 3 * sizeof(double), rows.data(), rows.size() * sizeof(double));
+  }
+  record_block_output(spec, {0, 1, 0}, false);
+  // The same job resumes the file (same offset, its blocks kept); a fresh start remakes it.
+  EXPECT_EQ(prepare_block_output(spec, output_start::resume, false), offset);
+  {
+    const auto hdf5 = h5_lock();
+    const hid_t f = H5Fopen(spec.file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    const hid_t d = H5Dopen2(f, "/r/y", H5P_DEFAULT);
+    std::vector<double> all(18);
+    H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, all.data());
+    EXPECT_EQ(all[6], 1);
+    EXPECT_EQ(all[11], 6);
+    const hid_t c = H5Dopen2(f, "/partita/committed", H5P_DEFAULT);
+    std::vector<std::uint8_t> bits(3);
+    H5Dread(c, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, bits.data());
+    EXPECT_EQ(bits, (std::vector<std::uint8_t>{0, 1, 0}));
+    H5Dclose(c);
+    H5Dclose(d);
+    H5Fclose(f);
+  }
+  // Another job's parameters: refused unless overwrite.
+  auto other = spec;
+  other.params_hash = 43;
+  try {
+    prepare_block_output(other, output_start::resume, false);
+    ADD_FAILURE() << "another job's output was not refused";
+  } catch (const usage_error& e) {
+    EXPECT_NE(std::string(e.what()).find("with other parameters"), std::string::npos) << e.what();
+  }
+  EXPECT_GT(prepare_block_output(other, output_start::resume, true), 0u);
+  record_block_output(other, {1, 1, 1}, true);
+}
+
+}  // namespace

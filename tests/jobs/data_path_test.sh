@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# The map/reduce data path through the partita CLI (docs/design.md, "Map/reduce data path"): a declared HDF5 input
+# cut into whole-chunk row blocks and read on the ranks that run them (h5stats), checked against a serial
+# computation with h5py/numpy (tests/jobs/data_check.py) at 1-4 ranks; the reader's counters in the summary;
+# restarts at another rank count; bad inputs (one line, exit 2); a changed input refused on restart.
+# Usage: data_path_test.sh CASE PATH/TO/partita
+set -u
+case_name=$1
+partita=$2
+mpirun=${PARTITA_MPIRUN:-mpirun --oversubscribe}
+python=/usr/bin/python3
+check="$python $(dirname "$0")/data_check.py"
+work=$(mktemp -d /tmp/partita-data.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL [$case_name]: $*"; [ -f "$work/log" ] && tail -30 "$work/log"; exit 1; }
+ck=$work/ck
+in=$work/in.h5
+json() { $python -c "import json,sys;d=json.load(open(sys.argv[1]));print(eval(sys.argv[2]))" "$@"; }
+one_line() {  # exit code $1 expected, and exactly one line mentioning $2 in the log
+  local want=$1 pattern=$2 rc=$3
+  [ "$rc" = "$want" ] || fail "exit code $rc, expected $want"
+  [ "$(grep -c -- "$pattern" "$work/log")" = 1 ] || fail "expected one line with '$pattern'"
+}
+# stats_ok FILE DATASET MIB [BINS LO HI]: the last run's h5stats result ($work/s.json) equals the serial one
+stats_ok() {
+  local rows
+  rows=$($check part_rows "$1" "$2" "$3") || fail "part_rows"
+  $check stats "$1" "$2" "$work/s.json" "$rows" "${4:-16}" "${5:-0}" "${6:-1}" || fail "h5stats differs from numpy ($1:$2)"
+}
+stats=(run h5stats --param file="$in" --param dataset=/x --param partition_mib=0.1 --threads 2)
+
+case $case_name in
+stats_any_ranks)
+  # 3000 x 40 float64 in chunks of 50 rows (16 KB): 6 chunks per 0.1 MiB block, 10 blocks; exact at 1-4 ranks.
+  "$partita" make-input "$in" --dataset /x --rows 3000 --cols 40 --chunk-rows 50 --seed 3 > "$work/log" 2>&1 \
+    || fail "make-input exited $?"
+  for np in 1 2 3 4; do
+    $mpirun -n $np "$partita" "${stats[@]}" --summary-json "$work/s.json" > "$work/log" 2>&1 \
+      || fail "h5stats at $np ranks exited $?"
+    stats_ok "$in" /x 0.1
+    json "$work/s.json" "d['result']" > "$work/r$np"
+    cmp -s "$work/r1" "$work/r$np" || fail "$np ranks gave another result than 1 rank"
+    # Every block read once (no speculation, no failure): the bytes of the dataset, and read-ahead at work.
+    [ "$(json "$work/s.json" "sum(w['input']['bytes'] for w in d['workers'])")" = $((3000 * 40 * 8)) ] \
+      || fail "the workers did not read the dataset's bytes exactly once at $np ranks"
+    [ "$(json "$work/s.json" "sum(w['input']['partitions'] for w in d['workers']) == d['partitions']")" = True ] \
+      || fail "blocks read != partitions"
+    [ "$(json "$work/s.json" "sum(w['input']['read_ahead_hits'] for w in d['workers']) > 0")" = True ] \
+      || fail "no read-ahead hit at $np ranks"
+  done
+  # The text summary shows the reads.
+  $mpirun -n 2 "$partita" "${stats[@]}" > "$work/log" 2>&1 || fail "h5stats exited $?"
+  grep -q "^input: .* MB read in .* blocks" "$work/log" || fail "no input line in the summary" ;;
+stats_types)
+  # Other ranks and element types: 3-D int32 (chunks of 7 rows), 1-D float32 with a NaN, a contiguous float64.
+  $check make "$work/i3.h5" /g/a int32_3d && $check make "$work/f1.h5" /v float32_1d && $check make "$work/c.h5" /c contiguous \
+    || fail "make"
+  for np in 1 3; do
+    $mpirun -n $np "$partita" run h5stats --param file="$work/i3.h5" --param dataset=/g/a --param type=int32 \
+      --param partition_mib=0.001 --param lo=-1000 --param hi=1000 --param bins=10 --summary-json "$work/s.json" \
+      > "$work/log" 2>&1 || fail "int32 at $np ranks exited $?"
+    stats_ok "$work/i3.h5" /g/a 0.001 10 -1000 1000
+    $mpirun -n $np "$partita" run h5stats --param file="$work/f1.h5" --param dataset=/v --param type=float32 \
+      --param partition_mib=0.002 --param lo=-3 --param hi=3 --summary-json "$work/s.json" > "$work/log" 2>&1 \
+      || fail "float32 at $np ranks exited $?"
+    stats_ok "$work/f1.h5" /v 0.002 16 -3 3
+    $mpirun -n $np "$partita" run h5stats --param file="$work/c.h5" --param dataset=/c --param partition_mib=0.003 \
+      --summary-json "$work/s.json" > "$work/log" 2>&1 || fail "contiguous at $np ranks exited $?"
+    stats_ok "$work/c.h5" /c 0.003
+  done ;;
+stats_restart)
+  # Killed at 3 ranks after a checkpoint, restarted at 2: the same result as an uninterrupted run.
+  "$partita" make-input "$in" --dataset /x --rows 4000 --cols 40 --chunk-rows 25 --seed 9 > /dev/null || fail "make-input"
+  $mpirun -n 3 "$partita" "${stats[@]}" --param partition_mib=0.01 --checkpoint-dir "$ck" --checkpoint-every 20 \
+    --inject kill:rank=1:after=30 > "$work/log" 2>&1 && fail "the job was not killed"
+  ls "$ck"/h5stats.*.h5 > /dev/null 2>&1 || fail "no checkpoint before the kill"
+  $mpirun -n 2 "$partita" "${stats[@]}" --param partition_mib=0.01 --checkpoint-dir "$ck" --restart auto \
+    --summary-json "$work/s.json" > "$work/log" 2>&1 || fail "the restart exited $?"
+  [ "$(json "$work/s.json" "d['checkpoints']['restored_from'] != ''")" = True ] || fail "did not restart from a checkpoint"
+  stats_ok "$in" /x 0.01 ;;
+bad_input)
+  "$partita" make-input "$in" --dataset /x --rows 100 --cols 4 --chunk-rows 10 > /dev/null || fail "make-input"
+  echo "plain text" > "$work/text.h5"
+  $mpirun -n 2 "$partita" run h5stats --param file="$work/missing.h5" --param dataset=/x > "$work/log" 2>&1; rc=$?
+  one_line 2 "cannot read the file" $rc
+  $mpirun -n 2 "$partita" run h5stats --param file="$in" --param dataset=/nope > "$work/log" 2>&1; rc=$?
+  one_line 2 "no such dataset" $rc
+  $mpirun -n 2 "$partita" run h5stats --param file="$in" --param dataset=/x --param type=int32 > "$work/log" 2>&1; rc=$?
+  one_line 2 "its elements are float64, the job wants int32" $rc
+  $mpirun -n 2 "$partita" run h5stats --param file="$work/text.h5" --param dataset=/x > "$work/log" 2>&1; rc=$?
+  one_line 2 "not an HDF5 file" $rc
+  $mpirun -n 1 "$partita" run h5stats --param dataset=/x > "$work/log" 2>&1; rc=$?
+  one_line 2 "h5stats needs a dataset" $rc ;;
+changed_input)
+  # Killed after a checkpoint; the input then changes: the restart is refused, one line, exit 2.
+  "$partita" make-input "$in" --dataset /x --rows 4000 --cols 40 --chunk-rows 25 > /dev/null || fail "make-input"
+  $mpirun -n 2 "$partita" "${stats[@]}" --param partition_mib=0.01 --checkpoint-dir "$ck" --checkpoint-every 20 \
+    --inject kill:rank=1:after=30 > "$work/log" 2>&1 && fail "the job was not killed"
+  ls "$ck"/h5stats.*.h5 > /dev/null 2>&1 || fail "no checkpoint before the kill"
+  sleep 0.01
+  $check touch "$in" /x || fail "touch"
+  $mpirun -n 3 "$partita" "${stats[@]}" --param partition_mib=0.01 --checkpoint-dir "$ck" --restart auto \
+    > "$work/log" 2>&1; rc=$?
+  one_line 2 "its input changed since checkpoint" $rc
+  $mpirun -n 2 "$partita" "${stats[@]}" --param partition_mib=0.01 --restart "$(ls "$ck"/h5stats.*.h5 | head -1)" \
+    > "$work/log" 2>&1; rc=$?
+  one_line 2 "its input changed since checkpoint" $rc ;;
+filter_any_ranks)
+  # h5filter's output, written block by block where each block ran, bitwise the serial smoothing at 1-4 ranks, and
+  # with speculative copies of a slow rank's blocks (both twins may write: the same bytes).
+  "$partita" make-input "$in" --dataset /x --rows 2000 --cols 64 --chunk-rows 40 --seed 4 > /dev/null || fail "make-input"
+  filt=(run h5filter --param file="$in" --param dataset=/x --param partition_mib=0.05 --threads 2)
+  for np in 1 2 3 4; do
+    $mpirun -n $np "$partita" "${filt[@]}" --param output="$work/o$np.h5" --summary-json "$work/s.json" \
+      > "$work/log" 2>&1 || fail "h5filter at $np ranks exited $?"
+    $check filter "$in" /x "$work/o$np.h5" /y || fail "output at $np ranks"
+    json "$work/s.json" "d['result']" > "$work/r$np"
+    cmp -s "$work/r1" "$work/r$np" || fail "$np ranks gave another summary than 1 rank"
+  done
+  for policy in static dynamic guided factoring adaptive cost; do
+    $mpirun -n 3 "$partita" "${filt[@]}" --param output="$work/p.h5" --policy $policy > "$work/log" 2>&1 \
+      || fail "h5filter with --policy $policy exited $?"
+    $check filter "$in" /x "$work/p.h5" /y || fail "output with --policy $policy"
+  done
+  $mpirun -n 3 "$partita" "${filt[@]}" --param output="$work/spec.h5" --param slow_rank=2 --param slow_ms=150 \
+    --speculate --summary-json "$work/s.json" > "$work/log" 2>&1 || fail "with speculation exited $?"
+  [ "$(json "$work/s.json" "d['speculation']['copies'] > 0")" = True ] || fail "no speculative copy ran"
+  $check filter "$in" /x "$work/spec.h5" /y || fail "output with speculation" ;;
+filter_restart)
+  # kill -9 the scheduler rank after a checkpoint: the file says incomplete, with the checkpoint's blocks committed; the restart
+  # at another rank count recomputes exactly the others; the output is exact and says complete.
+  "$partita" make-input "$in" --dataset /x --rows 2400 --cols 32 --chunk-rows 20 --seed 6 > /dev/null || fail "make-input"
+  filt=(run h5filter --param file="$in" --param dataset=/x --param output="$work/out.h5" --param partition_mib=0.005
+        --threads 1)
+  $mpirun -n 3 "$partita" "${filt[@]}" --param slow_ms=20 --checkpoint-dir "$ck" --checkpoint-every 25 --inject kill:scheduler:after=60 \
+    > "$work/log" 2>&1 && fail "the job was not killed"
+  read -r complete committed < <($check state "$work/out.h5") || fail "state (exit $rc)"
+  [ "$complete" = 0 ] || fail "a killed run's output says complete"
+  $mpirun -n 2 "$partita" "${filt[@]}" --param slow_ms=20 --checkpoint-dir "$ck" --restart auto --summary-json "$work/s.json" \
+    > "$work/log" 2>&1 || fail "the restart exited $?"
+  restored=$(json "$work/s.json" "d['checkpoints']['restored_done']")
+  [ "$restored" -gt 0 ] || fail "did not restart from a checkpoint"
+  [ "$restored" = "$committed" ] || fail "the file had $committed blocks committed, the checkpoint $restored"
+  [ "$(json "$work/s.json" "d['partitions_run'] == d['partitions'] - d['checkpoints']['restored_done']")" = True ] \
+    || fail "the restart did not run exactly the blocks not committed"
+  $check filter "$in" /x "$work/out.h5" /y || fail "output after the restart"
+  # Stopped at the wall time (75): incomplete; the restart at 4 ranks completes it.
+  rm -rf "$ck" "$work/out.h5"
+  $mpirun -n 2 "$partita" "${filt[@]}" --param slow_ms=40 --checkpoint-dir "$ck" --walltime 1.2 > "$work/log" 2>&1; rc=$?
+  [ $rc = 75 ] || fail "expected exit 75 at the wall time, got $rc"
+  read -r complete committed < <($check state "$work/out.h5") || fail "state (exit $rc)"
+  [ "$complete" = 0 ] || fail "a stopped run's output says complete"
+  $mpirun -n 4 "$partita" "${filt[@]}" --param slow_ms=40 --checkpoint-dir "$ck" --restart auto > "$work/log" 2>&1 \
+    || fail "the restart after the wall time exited $?"
+  $check filter "$in" /x "$work/out.h5" /y || fail "output after the wall-time restart" ;;
+filter_crash_points)
+  # The scheduler rank killed at phases of its second checkpoint, or right after a block was written and before its
+  # partition was committed: the file says incomplete; a restart at another rank count makes it exact and complete.
+  "$partita" make-input "$in" --dataset /x --rows 1200 --cols 32 --chunk-rows 20 --seed 8 > /dev/null || fail "make-input"
+  filt=(run h5filter --param file="$in" --param dataset=/x --param output="$work/out.h5" --param partition_mib=0.005
+        --param slow_ms=20 --threads 1)
+  for point in ckpt.after_tmp_close:2 ckpt.after_rename:2 ckpt.after_latest:2 partition.done@0:12; do
+    rm -rf "$ck" "$work/out.h5"
+    PARTITA_CRASH_AT="$point" $mpirun -n 3 "$partita" "${filt[@]}" --checkpoint-dir "$ck" --checkpoint-every 10 \
+      > "$work/log" 2>&1 && fail "the job was not killed at $point"
+    grep -q "crash point '${point%%[@:]*}' reached" "$work/log" || fail "no crash at $point"
+    read -r complete committed < <($check state "$work/out.h5") || fail "state after $point"
+    [ "$complete" = 0 ] || fail "the output says complete after a crash at $point"
+    $mpirun -n 2 "$partita" "${filt[@]}" --checkpoint-dir "$ck" --restart auto > "$work/log" 2>&1 \
+      || fail "the restart after $point exited $?"
+    $check filter "$in" /x "$work/out.h5" /y || fail "output after a crash at $point"
+  done ;;
+filter_refusals)
+  # An output file of another job (other parameters), or not Partita's: refused, one line, exit 2, untouched;
+  # --overwrite-output replaces it; the same job's is replaced.
+  "$partita" make-input "$in" --dataset /x --rows 300 --cols 16 --chunk-rows 10 > /dev/null || fail "make-input"
+  filt=(run h5filter --param file="$in" --param dataset=/x --param output="$work/out.h5" --param partition_mib=0.01)
+  $mpirun -n 2 "$partita" "${filt[@]}" > "$work/log" 2>&1 || fail "h5filter exited $?"
+  $mpirun -n 2 "$partita" "${filt[@]}" > "$work/log" 2>&1 || fail "the same job again exited $?"
+  $check filter "$in" /x "$work/out.h5" /y || fail "output"
+  $mpirun -n 2 "$partita" "${filt[@]}" --param partition_mib=0.02 > "$work/log" 2>&1; rc=$?
+  one_line 2 "with other parameters" $rc
+  grep -q -- "--overwrite-output" "$work/log" || fail "the refusal does not name the fix"
+  $mpirun -n 2 "$partita" "${filt[@]}" --param partition_mib=0.02 --overwrite-output > "$work/log" 2>&1 \
+    || fail "--overwrite-output exited $?"
+  $check filter "$in" /x "$work/out.h5" /y || fail "output after --overwrite-output"
+  cp "$in" "$work/other.h5"
+  $mpirun -n 2 "$partita" "${filt[@]}" --param output="$work/other.h5" > "$work/log" 2>&1; rc=$?
+  one_line 2 "is not a Partita output file" $rc
+  cmp -s "$in" "$work/other.h5" || fail "the refused file was touched"
+  # A 3-D input is not what h5filter smooths: the kernel's usage error fails the job.
+  $check make "$work/i3.h5" /g/a int32_3d || fail "make"
+  $mpirun -n 2 "$partita" run h5filter --param file="$work/i3.h5" --param dataset=/g/a --param output="$work/o3.h5" \
+    > "$work/log" 2>&1; rc=$?
+  one_line 2 "its elements are int32, the job wants float64" $rc ;;
+*)
+  fail "unknown case" ;;
+esac
+echo "PASS [$case_name]"
