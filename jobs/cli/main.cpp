@@ -128,9 +128,10 @@ int main(int argc, char** argv) {
     if (first) list_jobs(partita::builtin_jobs());
     return 0;
   }
-  if (*make_input_cmd) {
+  // A subcommand that runs on one process: a usage error exits 2, any other error 1, each in one line.
+  const auto one_process = [](const auto& f) {
     try {
-      partita::write_test_dataset(input.file, input.dataset, input.rows, input.cols, input.chunk_rows, input.seed);
+      f();
     } catch (const partita::usage_error& e) {
       std::fprintf(stderr, "partita: error: %s\n", e.what());
       return partita::exit_usage;
@@ -138,21 +139,20 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "partita: error: %s\n", e.what());
       return partita::exit_failure;
     }
+    return 0;
+  };
+  if (*make_input_cmd) {
+    if (const int rc = one_process([&] {
+          partita::write_test_dataset(input.file, input.dataset, input.rows, input.cols, input.chunk_rows, input.seed);
+        }))
+      return rc;
     std::printf("wrote %s:%s (%llu x %llu float64, %s)\n", input.file.c_str(), input.dataset.c_str(),
                 static_cast<unsigned long long>(input.rows), static_cast<unsigned long long>(input.cols),
                 input.chunk_rows > 0 ? fmt::format("chunks of {} rows", input.chunk_rows).c_str() : "contiguous");
     return 0;
   }
   if (*report_cmd) {
-    try {
-      partita::write_report(report);
-    } catch (const partita::usage_error& e) {
-      std::fprintf(stderr, "partita: error: %s\n", e.what());
-      return partita::exit_usage;
-    } catch (const partita::error& e) {
-      std::fprintf(stderr, "partita: error: %s\n", e.what());
-      return partita::exit_failure;
-    }
+    if (const int rc = one_process([&] { partita::write_report(report); })) return rc;
     std::printf("wrote %s\n", report.output.string().c_str());
     return 0;
   }

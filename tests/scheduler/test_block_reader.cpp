@@ -79,8 +79,11 @@ TEST(Scheduler_BlockReader, AKernelReadsABlockNotReadAheadItself) {
   // Partition 90 is far behind the read-ahead: taken at once, read on this thread, and not read again later.
   auto b = r.take(partition_id{90});
   EXPECT_EQ(b->first_row, 90u);
-  for (std::uint64_t id = 0; id < 100; ++id)
-    if (id != 90) EXPECT_EQ(r.take(partition_id{id})->first_row, id);
+  for (std::uint64_t id = 0; id < 100; ++id) {
+    if (id != 90) {
+      EXPECT_EQ(r.take(partition_id{id})->first_row, id);
+    }
+  }
   EXPECT_EQ(m.reads.load(), 100);
 }
 

@@ -264,7 +264,7 @@ TEST(Scheduler_TwoLevel, DispatcherAdoptsARankOfALostNode) {
 }
 
 TEST(Scheduler_TwoLevel, RelayedStatsRoundTrip) {
-  detail::worker_stats s{2.5, 7, 3, {{1, 0, 10, 20}}, 5, 1, {7, 3, 2, 1}};
+  detail::worker_stats s{2.5, 7, 3, {{1, 0, 10, 20}}, 5, 1, {7, 3, 2, 1}, 0, {}};
   auto t = detail::decode_stats(detail::encode_stats(s));
   EXPECT_EQ(t.origin, 5);
   EXPECT_EQ(t.has_tally, 1);
