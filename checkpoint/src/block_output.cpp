@@ -47,20 +47,21 @@ h5_handle unlocked_fapl() {
   return fapl;
 }
 
-void put_u64_attr(hid_t obj, const char* name, std::uint64_t v) {
+// Replaces attribute `name` of `obj` with the scalar `v` (stored as `file_type`, given as `mem_type`).
+template <class T>
+void put_scalar_attr(hid_t obj, const char* name, T v, hid_t file_type, hid_t mem_type) {
   if (PARTITA_H5(H5Aexists(obj, name)) > 0) PARTITA_H5(H5Adelete(obj, name));
   h5_handle space(PARTITA_H5(H5Screate(H5S_SCALAR)), h5_kind::dataspace);
-  h5_handle a(PARTITA_H5(H5Acreate2(obj, name, H5T_STD_U64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT)),
-              h5_kind::attribute);
-  PARTITA_H5(H5Awrite(a.get(), H5T_NATIVE_UINT64, &v));
+  h5_handle a(PARTITA_H5(H5Acreate2(obj, name, file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT)), h5_kind::attribute);
+  PARTITA_H5(H5Awrite(a.get(), mem_type, &v));
+}
+
+void put_u64_attr(hid_t obj, const char* name, std::uint64_t v) {
+  put_scalar_attr(obj, name, v, H5T_STD_U64LE, H5T_NATIVE_UINT64);
 }
 
 void put_u8_attr(hid_t obj, const char* name, std::uint8_t v) {
-  if (PARTITA_H5(H5Aexists(obj, name)) > 0) PARTITA_H5(H5Adelete(obj, name));
-  h5_handle space(PARTITA_H5(H5Screate(H5S_SCALAR)), h5_kind::dataspace);
-  h5_handle a(PARTITA_H5(H5Acreate2(obj, name, H5T_STD_U8LE, space.get(), H5P_DEFAULT, H5P_DEFAULT)),
-              h5_kind::attribute);
-  PARTITA_H5(H5Awrite(a.get(), H5T_NATIVE_UINT8, &v));
+  put_scalar_attr(obj, name, v, H5T_STD_U8LE, H5T_NATIVE_UINT8);
 }
 
 void put_string_attr(hid_t obj, const char* name, const std::string& v) {
