@@ -5,6 +5,7 @@
 #   completed       exit 0, launched once, the result line printed once
 #   sigusr1_stop    SIGUSR1 stops the first launch at a checkpoint (exit 75), the launcher relaunches it with
 #                   --restart auto, and it finishes: the result line printed once, the same as an uninterrupted run's
+#                   (a slowed ring, so the signal lands mid-run on a loaded machine)
 #   kernel_throws   exit 1, the partition named once
 # Usage: iterative_program_launched.sh CASE LAUNCHER RING_DIFFUSION THROWING_RING
 set -u
@@ -42,20 +43,24 @@ completed)
   said_its_word
   ;;
 sigusr1_stop)
-  ref=$($mpirun -n 1 "$ring" --quiet | grep "settled after")
+  # The throwing ring that never throws, 400 steps of 5 ms per partition (about 2 s at 3 ranks): long enough that the
+  # signal lands mid-run whatever the machine's load (the ring example settles in a fraction of a second).
+  slow=(--quiet --param steps=400 --param step_ms=5)
+  ref=$($mpirun -n 1 "$throwing" --quiet --param steps=400 | grep "ring done")
   [ -n "$ref" ] || fail "no result from the uninterrupted run"
   # SIGUSR1 (Slurm's warning before the time limit) to the ranks, not to the launcher (which would take it as
   # the end of its allocation), once the first checkpoint is committed: the run checkpoints and stops (75).
-  launched 1 "$ring" --quiet --checkpoint-dir "$work/ck" --checkpoint-every 100 &
+  launched 1 "$throwing" "${slow[@]}" --checkpoint-dir "$work/ck" --checkpoint-every 20 &
   pid=$!
-  for _ in $(seq 1200); do [ -e "$work/ck/ring_diffusion.1.h5" ] && break; sleep 0.05; done
-  pkill -USR1 -f "^$ring --quiet --checkpoint-dir $work/ck"
+  for _ in $(seq 3000); do [ -e "$work/ck/throwing_ring.1.h5" ] && break; sleep 0.02; done
+  [ -e "$work/ck/throwing_ring.1.h5" ] || fail "no first checkpoint within 60 s"
+  pkill -USR1 -f "^$throwing ${slow[*]} --checkpoint-dir $work/ck"
   wait $pid
   rc=$?
   [ "$rc" -eq 0 ] || fail "exit $rc after the relaunch, expected 0"
   grep -q "relaunching with --restart auto" "$work/out" || fail "the run was not stopped by SIGUSR1"
-  once "settled after" "the result line"
-  got=$(grep "settled after" "$work/out")
+  once "ring done" "the result line"
+  got=$(grep "ring done" "$work/out")
   [ "$got" = "$ref" ] || fail "the relaunched result '$got' differs from the uninterrupted '$ref'"
   said_its_word
   ;;
