@@ -29,18 +29,21 @@ offences=0
 checked=0
 
 # Prints "file:line: message" for each match of an extended regex in a list of files (comments stripped
-# first when strip_cmake_comments=1). Adds the number of matches to $offences.
+# first when strip_cmake_comments=1). Adds the number of matches to $offences. One awk for all the files.
 report() {  # report <message> <regex> <strip_cmake_comments> files...
   local message="$1" regex="$2" strip="$3"
   shift 3
-  local file line text n=0
-  for file in "$@"; do
-    while IFS=: read -r line text; do
-      [[ -z "$line" ]] && continue
-      echo "${file#"$root"/}:$line: $message: $(sed -e 's/^[[:space:]]*//' <<<"$text")"
-      n=$((n + 1))
-    done < <(if [[ "$strip" == 1 ]]; then sed -e 's/#.*$//' "$file"; else cat "$file"; fi | grep -nE "$regex" || true)
-  done
+  local out n
+  out=$(awk -v re="$regex" -v strip="$strip" -v msg="$message" -v root="$root/" '
+    { text = $0; if (strip == 1) sub(/#.*$/, "", text) }
+    text ~ re {
+      file = FILENAME; if (index(file, root) == 1) file = substr(file, length(root) + 1)
+      sub(/^[[:space:]]*/, "", text)
+      print file ":" FNR ": " msg ": " text
+    }' "$@")
+  [[ -z "$out" ]] && return 0
+  echo "$out"
+  n=$(wc -l <<<"$out")
   offences=$((offences + n))
 }
 
