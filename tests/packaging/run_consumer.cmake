@@ -25,7 +25,7 @@ endforeach()
 # Only the install prefix is on the search path: the consumer must not find the build tree.
 step("configure the consumer" ${CMAKE_COMMAND} -S ${CONSUMER_SRC} -B ${cbuild} -G ${GENERATOR}
      -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
-     -DCMAKE_CXX_COMPILER=${CXX_COMPILER} -DCMAKE_C_COMPILER=${C_COMPILER})
+     -DCMAKE_CXX_COMPILER=${CXX_COMPILER} -DCMAKE_C_COMPILER=${C_COMPILER} -DANSCOMBE_SRC=${ANSCOMBE_SRC})
 step("build the consumer" ${CMAKE_COMMAND} --build ${cbuild})
 step("run the consumer under mpirun -n 2" ${MPIEXEC} ${MPIRUN_FLAGS} -n 2 ${cbuild}/consumer)
 message("${step_output}")
@@ -34,3 +34,24 @@ foreach(r 0 1)
     message(FATAL_ERROR "packaging: the consumer did not report rank ${r} of 2; it printed:\n${step_output}")
   endif()
 endforeach()
+
+# The data-path example built against the install tree: an input made with the CLI, the output complete and the
+# result line the one the build tree's example prints (tests/examples/anscombe.sh checks its values with h5py).
+step("make an input with partita make-input" ${BUILD_DIR}/bin/partita make-input ${WORK_DIR}/in.h5 --dataset /x
+     --rows 400 --cols 8 --chunk-rows 20 --seed 3)
+step("run the installed-package anscombe under mpirun -n 2" ${MPIEXEC} ${MPIRUN_FLAGS} -n 2 ${cbuild}/anscombe --quiet
+     --param file=${WORK_DIR}/in.h5 --param output=${WORK_DIR}/out.h5 --param partition_mib=0.01)
+string(REGEX MATCH "anscombe: [^\n]*" installed "${step_output}")
+if(NOT installed MATCHES "^anscombe: 3200 elements of .*, output sum [0-9.e+-]+$")
+  message(FATAL_ERROR "packaging: the installed-package anscombe printed no result line:\n${step_output}")
+endif()
+if(EXISTS ${BUILD_DIR}/bin/example_anscombe)  # a build with PARTITA_BUILD_EXAMPLES=OFF has none to compare with
+  step("run the build tree's example_anscombe" ${MPIEXEC} ${MPIRUN_FLAGS} -n 1 ${BUILD_DIR}/bin/example_anscombe --quiet
+       --param file=${WORK_DIR}/in.h5 --param output=${WORK_DIR}/out1.h5 --param partition_mib=0.01)
+  string(REGEX MATCH "anscombe: [^\n]*" built "${step_output}")
+  string(REPLACE "out1.h5" "out.h5" built "${built}")
+  if(NOT installed STREQUAL built)
+    message(FATAL_ERROR "packaging: the installed-package anscombe printed\n${installed}\nthe build tree's printed\n${built}")
+  endif()
+endif()
+message("${installed}")
