@@ -47,6 +47,23 @@ inline std::uint64_t positive_value(int argc, char** argv, int& i) {
   return static_cast<std::uint64_t>(v);
 }
 
+/// The size that follows option argv[i] (i moves past it): a number with an optional K, M or G suffix (binary
+/// units), e.g. 64M or 2G; usage_error naming the option otherwise.
+inline std::uint64_t size_value(int argc, char** argv, int& i) {
+  const std::string option = argv[i];
+  if (i + 1 >= argc) throw usage_error(option + " needs a value");
+  const std::string text = argv[++i];
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  const std::string unit = end ? end : "";
+  if (unit == "K" || unit == "k") v *= 1024;
+  else if (unit == "M" || unit == "m") v *= 1024.0 * 1024;
+  else if (unit == "G" || unit == "g") v *= 1024.0 * 1024 * 1024;
+  else if (!unit.empty()) v = 0;
+  if (!(v >= 1)) throw usage_error(option + ": expected a size like 64M or 2G, got '" + text + "'");
+  return static_cast<std::uint64_t>(v);
+}
+
 /// Runs `body()` `reps` times between barriers and returns the best wall time, each time the slowest rank's.
 /// Collective over `comm`.
 template <class Body>

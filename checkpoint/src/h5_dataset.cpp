@@ -152,8 +152,8 @@ struct h5_block_reader::handles {
   h5_handle file, dataset;
 };
 
-h5_block_reader::h5_block_reader(h5_dataset_info info, std::uint64_t block_bytes)
-    : info_(std::move(info)), block_bytes_(block_bytes), h_(std::make_unique<handles>()) {}
+h5_block_reader::h5_block_reader(h5_dataset_info info, std::uint64_t /*block_bytes*/)
+    : info_(std::move(info)), h_(std::make_unique<handles>()) {}
 
 h5_block_reader::~h5_block_reader() {
   const auto hdf5 = h5_lock();
@@ -169,8 +169,10 @@ void h5_block_reader::read(std::uint64_t first_row, std::uint64_t rows, void* ou
       h5_handle fapl = read_only_fapl();
       h_->file = h5_handle(PARTITA_H5(H5Fopen(info_.file.c_str(), H5F_ACC_RDONLY, fapl.get())), h5_kind::file);
       h5_handle dapl(PARTITA_H5(H5Pcreate(H5P_DATASET_ACCESS)), h5_kind::plist);
-      // A chunk cache that holds one block: a block is whole chunks, each read once.
-      PARTITA_H5(H5Pset_chunk_cache(dapl.get(), 12421, std::max<std::uint64_t>(block_bytes_, 1 << 20), 1.0));
+      // No chunk cache: a block is whole chunks, each read once, so a cache would only add a copy of every chunk and
+      // up to a block of memory (bench_data_read measured both). Chunks too large for the cache are read straight
+      // into the block; compressed ones are still decompressed through a buffer of their own.
+      PARTITA_H5(H5Pset_chunk_cache(dapl.get(), 1, 0, 1.0));
       h_->dataset = h5_handle(PARTITA_H5(H5Dopen2(h_->file.get(), info_.dataset.c_str(), dapl.get())),
                               h5_kind::dataset);
     }

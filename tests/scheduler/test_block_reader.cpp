@@ -72,6 +72,22 @@ TEST(Scheduler_BlockReader, ReadsAheadInOrderAndHandsOutEachBlockOnce) {
   EXPECT_EQ(m.reads.load(), 20);
 }
 
+TEST(Scheduler_BlockReader, ReusesTheBufferOfABlockTheKernelsLetGo) {
+  input_model m(2);
+  detail::block_reader r(m, 1);
+  r.enqueue({{0, 1}});
+  auto first = r.take(partition_id{0});
+  const std::byte* buffer = first->data.data();
+  first.reset();  // the kernel is done with it: its buffer becomes a spare
+  r.enqueue({{1, 2}});
+  const auto second = r.take(partition_id{1});
+  EXPECT_EQ(second->first_row, 1u);
+  EXPECT_EQ(second->data.data(), buffer);  // read into the spare, no fresh allocation
+  std::uint64_t value = 0;
+  std::memcpy(&value, second->data.data(), 8);
+  EXPECT_EQ(value, 1u);
+}
+
 TEST(Scheduler_BlockReader, AKernelReadsABlockNotReadAheadItself) {
   input_model m(100);
   detail::block_reader r(m, 1);

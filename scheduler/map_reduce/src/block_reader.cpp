@@ -5,8 +5,20 @@
 
 namespace partita::detail {
 
+// Why spares: a block is tens of MiB, which malloc takes from fresh mmap'd pages and gives back at once; each read
+// then paid the page faults and the zeroing of a new buffer (vector::resize) before HDF5 copied into it, which took
+// more time than the copy itself (perf, bench_data_read: half of a rank's time in memset and its page faults).
+struct block_reader::spare_blocks {
+  std::mutex m;
+  std::vector<std::unique_ptr<input_block>> blocks;
+  std::size_t keep = 1;
+};
+
 block_reader::block_reader(map_job_model& job, std::size_t ahead)
-    : job_(job), ahead_(std::max<std::size_t>(1, ahead)), thread_([this] { loop(); }) {}
+    : job_(job), ahead_(std::max<std::size_t>(1, ahead)), spares_(std::make_shared<spare_blocks>()),
+      thread_([this] { loop(); }) {
+  spares_->keep = ahead_;
+}
 
 block_reader::~block_reader() {
   {
@@ -36,8 +48,25 @@ void block_reader::cancel() {
   cv_.notify_all();
 }
 
+std::shared_ptr<input_block> block_reader::make_block() {
+  std::unique_ptr<input_block> block;
+  {
+    std::lock_guard lock(spares_->m);
+    if (!spares_->blocks.empty()) {
+      block = std::move(spares_->blocks.back());
+      spares_->blocks.pop_back();
+    }
+  }
+  if (!block) block = std::make_unique<input_block>();
+  return std::shared_ptr<input_block>(block.release(), [spares = spares_](input_block* released) {
+    std::unique_ptr<input_block> owned(released);
+    std::lock_guard lock(spares->m);
+    if (spares->blocks.size() < spares->keep) spares->blocks.push_back(std::move(owned));
+  });
+}
+
 std::shared_ptr<input_block> block_reader::read(partition_id id) {
-  auto block = std::make_shared<input_block>();
+  auto block = make_block();
   const auto t = std::chrono::steady_clock::now();
   job_.read_input(id, *block);
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();

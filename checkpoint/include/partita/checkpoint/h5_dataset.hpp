@@ -41,11 +41,11 @@ h5_dataset_info inspect_h5_dataset(const std::string& file, const std::string& d
 /// in `target_bytes` (at least one chunk).
 std::uint64_t rows_per_partition(const h5_dataset_info& info, std::uint64_t target_bytes);
 
-/// A rank's own read-only handle on a dataset (opened at the first read, file locking off, chunk cache sized for
-/// one block). Every HDF5 call holds h5_lock(). Non-copyable; thread-safe (reads are serialised by the lock).
+/// A rank's own read-only handle on a dataset (opened at the first read, file locking off, no chunk cache: blocks
+/// are whole chunks). Every HDF5 call holds h5_lock(). Non-copyable; thread-safe (reads are serialised by the lock).
 class h5_block_reader {
  public:
-  /// `block_bytes`: the size of the largest block it will read (sizes the chunk cache).
+  /// `block_bytes`: the size of the largest block it will read (blocks are whole chunks: read without a chunk cache).
   h5_block_reader(h5_dataset_info info, std::uint64_t block_bytes);
   ~h5_block_reader();
   h5_block_reader(const h5_block_reader&) = delete;
@@ -60,7 +60,6 @@ class h5_block_reader {
  private:
   struct handles;
   h5_dataset_info info_;
-  std::uint64_t block_bytes_;
   std::unique_ptr<handles> h_;
 };
 

@@ -21,8 +21,9 @@ namespace partita::detail {
 
 /// Reads blocks with map_job_model::read_input on its own thread (I/O, not compute: it sleeps in the reads), at
 /// most `ahead` blocks beyond those the kernels took. A kernel whose block is neither read nor being read reads it
-/// itself (a miss), so no order of the arena's chunks can deadlock it. Non-copyable; the destructor stops the
-/// thread. enqueue/take/stats are thread-safe.
+/// itself (a miss), so no order of the arena's chunks can deadlock it. The buffers of blocks the kernels let go are
+/// reused for the next reads (at most `ahead` kept). Non-copyable; the destructor stops the thread.
+/// enqueue/take/stats are thread-safe.
 class block_reader {
  public:
   block_reader(map_job_model& job, std::size_t ahead);
@@ -40,8 +41,12 @@ class block_reader {
   input_stats stats() const;
 
  private:
+  struct spare_blocks;
   void loop();
   std::shared_ptr<input_block> read(partition_id id);
+  /// A block to read into: a spare one (its buffer already the right size and in memory) or a new one; when its last
+  /// user lets go of it, it goes back to the spares.
+  std::shared_ptr<input_block> make_block();
 
   map_job_model& job_;
   std::size_t ahead_;
@@ -53,6 +58,7 @@ class block_reader {
   std::optional<std::uint64_t> reading_;
   bool stop_ = false;
   input_stats stats_;
+  std::shared_ptr<spare_blocks> spares_;  // shared with the blocks' deleters: a block may outlive the reader
   std::thread thread_;
 };
 
