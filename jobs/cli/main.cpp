@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <filesystem>
 
 #include <partita/checkpoint/h5_dataset.hpp>
 #include <partita/checkpoint/output_check.hpp>
@@ -177,17 +178,23 @@ int main(int argc, char** argv) {
     }
     const auto r = partita::verify_checkpoint(file);
     if (r.ok) {
-      // An iterative --output file is in the checkpoint layout and committed the same way (whole, by rename): the
-      // same check covers it, and the line says so rather than calling it a checkpoint.
-      std::printf("%s: OK (%zu datasets verified, every dataset's CRC-32: checkpoint layout, job '%s' (%s)%s; a "
-                  "checkpoint or an iterative --output file, each written whole or not at all)\n",
-                  file.c_str(), r.datasets_checked, r.job.c_str(), r.model.c_str(),
-                  r.model == "iterative" ? fmt::format(" at step {}", r.step).c_str() : "");
+      // An iterative --output file is in the checkpoint layout (epoch 0; checkpoints count from 1) and committed the
+      // same way, whole by rename and only once the job completed: the same check covers it, and the line says which.
+      const std::string
+          what = r.epoch == 0
+                     ? fmt::format("iterative --output of job '{}' at step {}, written only when the job completed",
+                                   r.job, r.step)
+                     : fmt::format("checkpoint of job '{}' ({}), epoch {}{}", r.job, r.model, r.epoch,
+                                   r.model == "iterative" ? fmt::format(", step {}", r.step) : std::string());
+      std::printf("%s: OK (%zu datasets verified, every dataset's CRC-32: %s)\n", file.c_str(), r.datasets_checked,
+                  what.c_str());
       return 0;
     }
-    // The file as a whole is not a checkpoint: say that it is not an output file either (is_block_output_file).
+    // A file that is there but not a checkpoint as a whole: say that it is not an output file either.
+    std::error_code ec;
+    const bool there = std::filesystem::is_regular_file(file, ec);
     std::printf("%s: BAD: %s: %s%s\n", file.c_str(), r.first_bad.c_str(), r.problem.c_str(),
-                r.first_bad == file ? " (nor a map/reduce output file: no partita_job attribute)" : "");
+                there && r.first_bad == file ? " (nor a map/reduce output file: no partita_job attribute)" : "");
     return 1;
   }
   return run_job(argc, argv, job_name, items, config);

@@ -35,7 +35,7 @@ stats_any_ranks)
   "$partita" make-input "$in" --dataset /x --rows 30000 --cols 40 --chunk-rows 50 --seed 3 > "$work/log" 2>&1 \
     || fail "make-input exited $?"
   for np in 1 2 3 4; do
-    $mpirun -n $np "$partita" "${stats[@]}" --summary-json "$work/s.json" > "$work/log" 2>&1 \
+    $mpirun -n $np "$partita" "${stats[@]}" --no-speculate --summary-json "$work/s.json" > "$work/log" 2>&1 \
       || fail "h5stats at $np ranks exited $?"
     stats_ok "$in" /x 0.1
     json "$work/s.json" "d['result']" > "$work/r$np"
@@ -235,13 +235,16 @@ filter_verify)
   $check filter "$in" /x "$work/spec.h5" /y || fail "output with speculation"
   "$partita" verify "$work/spec.h5" > "$work/log" 2>&1 || fail "verify after speculation: $(cat "$work/log")" ;;
 filter_verify_restart)
-  # Killed after 60 results (checkpoints every 25): verify says incomplete (exit 1) with the blocks the file records
-  # committed, whose CRC-32s are right; the restart at another rank count writes exactly the others; then OK.
+  # The scheduler killed as its second checkpoint starts (checkpoints every 25 results; a named crash point, not a
+  # count of results, which can arrive in one batch under load): the file records the first checkpoint's blocks, the
+  # same ones the restart continues from. verify says incomplete (exit 1) with that count, and their CRC-32s are
+  # right; the restart at another rank count writes exactly the others; then OK.
   "$partita" make-input "$in" --dataset /x --rows 2400 --cols 32 --chunk-rows 20 --seed 6 > /dev/null || fail "make-input"
   filt=(run h5filter --param file="$in" --param dataset=/x --param output="$work/out.h5" --param partition_mib=0.005
-        --threads 1 --no-speculate --checkpoint-dir "$ck")
-  $mpirun -n 3 "$partita" "${filt[@]}" --checkpoint-every 25 --inject kill:scheduler:after=60 > "$work/log" 2>&1 \
+        --param slow_ms=20 --threads 1 --no-speculate --checkpoint-dir "$ck")
+  PARTITA_CRASH_AT=ckpt.before_write:2 $mpirun -n 3 "$partita" "${filt[@]}" --checkpoint-every 25 > "$work/log" 2>&1 \
     && fail "the job was not killed"
+  grep -q "crash point 'ckpt.before_write' reached" "$work/log" || fail "no crash at the second checkpoint"
   read -r complete committed < <($check state "$work/out.h5") || fail "state"
   [ "$complete" = 0 ] && [ "$committed" -gt 0 ] || fail "after the kill: complete $complete, $committed committed"
   $check crc "$work/out.h5" /y || fail "a committed block's recorded CRC-32 after the kill"

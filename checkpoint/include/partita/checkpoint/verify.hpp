@@ -16,6 +16,7 @@ struct verify_report {
   std::size_t datasets_checked = 0;  ///< datasets whose checksum was recomputed (the /meta record included)
   std::string job, model;            ///< from /meta, once it was read
   std::uint64_t step = 0;            ///< from /meta: the step of an iterative checkpoint or --output file
+  std::uint64_t epoch = 0;           ///< from /meta: a checkpoint's epoch (1, 2, ...); 0 in an iterative --output file
 };
 
 /// Recomputes the CRC-32 of every dataset listed in the manifest (and of /meta and the manifest itself)
