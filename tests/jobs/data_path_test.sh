@@ -75,8 +75,10 @@ stats_types)
 stats_restart)
   # Killed at 3 ranks after a checkpoint, restarted at 2: the same result as an uninterrupted run.
   "$partita" make-input "$in" --dataset /x --rows 4000 --cols 40 --chunk-rows 25 --seed 9 > /dev/null || fail "make-input"
-  $mpirun -n 3 "$partita" "${stats[@]}" --param partition_mib=0.01 --checkpoint-dir "$ck" --checkpoint-every 20 \
-    --inject kill:scheduler:after=50 > "$work/log" 2>&1 && fail "the job was not killed"
+  # Killed right after its first checkpoint is committed (a crash point: 50 results can arrive in one batch, before any
+  # checkpoint, under load).
+  PARTITA_CRASH_AT=ckpt.after_latest:1 $mpirun -n 3 "$partita" "${stats[@]}" --param partition_mib=0.01 \
+    --checkpoint-dir "$ck" --checkpoint-every 20 > "$work/log" 2>&1 && fail "the job was not killed"
   ls "$ck"/h5stats.*.h5 > /dev/null 2>&1 || fail "no checkpoint before the kill"
   $mpirun -n 2 "$partita" "${stats[@]}" --param partition_mib=0.01 --checkpoint-dir "$ck" --restart auto \
     --summary-json "$work/s.json" > "$work/log" 2>&1 || fail "the restart exited $?"
@@ -98,8 +100,8 @@ bad_input)
 changed_input)
   # Killed after a checkpoint; the input then changes: the restart is refused, one line, exit 2.
   "$partita" make-input "$in" --dataset /x --rows 4000 --cols 40 --chunk-rows 25 > /dev/null || fail "make-input"
-  $mpirun -n 2 "$partita" "${stats[@]}" --param partition_mib=0.01 --checkpoint-dir "$ck" --checkpoint-every 20 \
-    --inject kill:scheduler:after=50 > "$work/log" 2>&1 && fail "the job was not killed"
+  PARTITA_CRASH_AT=ckpt.after_latest:1 $mpirun -n 2 "$partita" "${stats[@]}" --param partition_mib=0.01 \
+    --checkpoint-dir "$ck" --checkpoint-every 20 > "$work/log" 2>&1 && fail "the job was not killed"
   ls "$ck"/h5stats.*.h5 > /dev/null 2>&1 || fail "no checkpoint before the kill"
   sleep 0.01
   $check touch "$in" /x || fail "touch"
