@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include <partita/checkpoint/detail/h5_attr.hpp>
 #include <partita/checkpoint/detail/h5_handle.hpp>
 #include <partita/checkpoint/h5_check.hpp>
 #include <partita/checkpoint/h5_lock.hpp>
@@ -21,12 +22,15 @@
 
 namespace partita {
 
+using detail::get_string_attr;
+using detail::get_u64_attr;
 using detail::h5_handle;
 using detail::h5_kind;
 
 namespace {
 
 constexpr const char* committed_path = "/partita/committed";
+constexpr const char* crc_path = "/partita/block_crc32";
 
 hid_t file_type(data_type t) {
   switch (t) {
@@ -72,27 +76,6 @@ void put_string_attr(hid_t obj, const char* name, const std::string& v) {
   h5_handle a(PARTITA_H5(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT)), h5_kind::attribute);
   std::string padded = v.empty() ? std::string(1, '\0') : v;
   PARTITA_H5(H5Awrite(a.get(), type.get(), padded.data()));
-}
-
-std::optional<std::uint64_t> get_u64_attr(hid_t obj, const char* name) {
-  if (H5Aexists(obj, name) <= 0) return std::nullopt;
-  h5_handle a(PARTITA_H5(H5Aopen(obj, name, H5P_DEFAULT)), h5_kind::attribute);
-  std::uint64_t v = 0;
-  PARTITA_H5(H5Aread(a.get(), H5T_NATIVE_UINT64, &v));
-  return v;
-}
-
-std::optional<std::string> get_string_attr(hid_t obj, const char* name) {
-  if (H5Aexists(obj, name) <= 0) return std::nullopt;
-  h5_handle a(PARTITA_H5(H5Aopen(obj, name, H5P_DEFAULT)), h5_kind::attribute);
-  h5_handle type(PARTITA_H5(H5Aget_type(a.get())), h5_kind::datatype);
-  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0) return std::nullopt;
-  const auto size = H5Tget_size(type.get());
-  if (size == 0 || size > 4096) return std::nullopt;
-  std::string v(size, '\0');
-  PARTITA_H5(H5Aread(a.get(), type.get(), v.data()));
-  v.resize(std::strlen(v.c_str()));
-  return v;
 }
 
 /// Whose output `file` is: "" if it is this job's with these parameters; else the problem as a phrase.
@@ -152,7 +135,15 @@ std::uint64_t create(const block_output_spec& spec) {
               h5_kind::dataset);
   std::vector<std::uint8_t> zeros(n[0], 0);
   PARTITA_H5(H5Dwrite(c.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros.data()));
+  h5_handle crc(PARTITA_H5(H5Dcreate2(f.get(), crc_path, H5T_STD_U32LE, cspace.get(), lcpl.get(), H5P_DEFAULT,
+                                      H5P_DEFAULT)),
+                h5_kind::dataset);
+  std::vector<std::uint32_t> no_crcs(n[0], 0);
+  PARTITA_H5(H5Dwrite(crc.get(), H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, no_crcs.data()));
+  crc.close();
   put_string_attr(f.get(), "partita_job", spec.job);
+  put_string_attr(f.get(), "partita_dataset", spec.dataset);
+  put_u64_attr(f.get(), "partita_rows_per_partition", spec.rows_per_partition);
   put_u64_attr(f.get(), "partita_params_hash", spec.params_hash);
   put_u64_attr(f.get(), "partita_partitions", spec.partitions);
   put_u8_attr(f.get(), "partita_complete", 0);
@@ -199,7 +190,8 @@ std::uint64_t prepare_block_output(const block_output_spec& spec, output_start s
   }
 }
 
-void record_block_output(const block_output_spec& spec, const std::vector<std::uint8_t>& committed, bool complete) {
+void record_block_output(const block_output_spec& spec, const std::vector<std::uint8_t>& committed,
+                         const std::vector<std::uint32_t>& crcs, bool complete) {
   const auto hdf5 = h5_lock();
   detail::silence_hdf5_errors();
   try {
@@ -211,7 +203,23 @@ void record_block_output(const block_output_spec& spec, const std::vector<std::u
     PARTITA_H5(H5Sget_simple_extent_dims(space.get(), &n, nullptr));
     std::vector<std::uint8_t> bits(n, 0);
     for (std::size_t i = 0; i < bits.size() && i < committed.size(); ++i) bits[i] = committed[i];
+    std::vector<std::uint32_t> sums(n, 0);
+    for (std::size_t i = 0; i < sums.size() && i < crcs.size(); ++i) sums[i] = bits[i] ? crcs[i] : 0;
+    // The checksums first, then the bits that make them count.
+    if (H5Lexists(f.get(), crc_path, H5P_DEFAULT) <= 0) {
+      h5_handle cspace(PARTITA_H5(H5Screate_simple(1, &n, nullptr)), h5_kind::dataspace);
+      h5_handle made(PARTITA_H5(H5Dcreate2(f.get(), crc_path, H5T_STD_U32LE, cspace.get(), H5P_DEFAULT, H5P_DEFAULT,
+                                           H5P_DEFAULT)),
+                     h5_kind::dataset);
+    }
+    h5_handle crc(PARTITA_H5(H5Dopen2(f.get(), crc_path, H5P_DEFAULT)), h5_kind::dataset);
+    PARTITA_H5(H5Dwrite(crc.get(), H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, sums.data()));
+    crc.close();
     PARTITA_H5(H5Dwrite(c.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, bits.data()));
+    if (H5Aexists(f.get(), "partita_dataset") <= 0) {  // a file made before verify could read it
+      put_string_attr(f.get(), "partita_dataset", spec.dataset);
+      put_u64_attr(f.get(), "partita_rows_per_partition", spec.rows_per_partition);
+    }
     put_u8_attr(f.get(), "partita_complete", complete ? 1 : 0);
     c.close();
     PARTITA_H5(H5Fflush(f.get(), H5F_SCOPE_GLOBAL));

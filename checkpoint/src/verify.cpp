@@ -21,6 +21,10 @@ verify_report verify_checkpoint(const fs::path& file) {
   try {
     detail::checkpoint_file f(file);
     const auto meta = f.read_meta();
+    r.job = meta.job;
+    r.model = meta.model;
+    r.step = meta.step.value;
+    r.epoch = meta.epoch.value;
     const auto rows = f.read_manifest(meta);
     r.datasets_checked = 1;  // the /meta record
     f.for_each_dataset(rows, [&](const detail::manifest_row&, detail::dataset_kind, bytes&&) { ++r.datasets_checked; });

@@ -3,8 +3,10 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <filesystem>
 
 #include <partita/checkpoint/h5_dataset.hpp>
+#include <partita/checkpoint/output_check.hpp>
 #include <partita/checkpoint/verify.hpp>
 #include <partita/jobs/cli_options.hpp>
 #include <partita/jobs/conclude_run.hpp>
@@ -81,11 +83,16 @@ int main(int argc, char** argv) {
   add_param_option(*run_cmd, items);
 
   std::string file;
-  auto* inspect_cmd = app.add_subcommand("inspect",
-                                         "summarise a checkpoint file (job, epoch, progress, sizes, cost model)");
-  inspect_cmd->add_option("file", file, "a checkpoint <job>.<epoch>.h5")->required();
-  auto* verify_cmd = app.add_subcommand("verify", "recompute a checkpoint's checksums; exit 0 if good, 1 if not");
-  verify_cmd->add_option("file", file, "a checkpoint <job>.<epoch>.h5")->required();
+  auto* inspect_cmd = app.add_subcommand(
+      "inspect", "summarise a checkpoint (job, epoch, progress, sizes, cost model) or a map/reduce output file (job, "
+                 "dataset, shape, type, blocks committed)");
+  inspect_cmd->add_option("file", file, "a checkpoint <job>.<epoch>.h5, an --output file or a job's output file")
+      ->required();
+  auto* verify_cmd = app.add_subcommand(
+      "verify", "recompute the checksums of a checkpoint, an iterative --output file (every dataset) or a map/reduce "
+                "output file (every committed block); exit 0 if good and complete, 1 if not");
+  verify_cmd->add_option("file", file, "a checkpoint <job>.<epoch>.h5, an --output file or a job's output file")
+      ->required();
 
   // partita make-input: a deterministic float64 test dataset for the data path (no MPI).
   struct {
@@ -157,16 +164,37 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*inspect_cmd) {
-    std::fputs(partita::inspect_checkpoint(file).c_str(), stdout);
+    const bool output = partita::is_block_output_file(file);
+    std::fputs((output ? partita::inspect_output(file) : partita::inspect_checkpoint(file)).c_str(), stdout);
     return 0;
   }
   if (*verify_cmd) {
+    // A map/reduce job's output file has its own record (committed blocks and their CRC-32s); everything else is
+    // read as the checkpoint layout (checkpoints and iterative --output files), or says why it cannot be.
+    if (partita::is_block_output_file(file)) {
+      const auto r = partita::verify_output(file);
+      std::printf("%s: %s\n", file.c_str(), r.line().c_str());
+      return r.ok() ? 0 : 1;
+    }
     const auto r = partita::verify_checkpoint(file);
     if (r.ok) {
-      std::printf("%s: OK (%zu datasets verified)\n", file.c_str(), r.datasets_checked);
+      // An iterative --output file is in the checkpoint layout (epoch 0; checkpoints count from 1) and committed the
+      // same way, whole by rename and only once the job completed: the same check covers it, and the line says which.
+      const std::string
+          what = r.epoch == 0
+                     ? fmt::format("iterative --output of job '{}' at step {}, written only when the job completed",
+                                   r.job, r.step)
+                     : fmt::format("checkpoint of job '{}' ({}), epoch {}{}", r.job, r.model, r.epoch,
+                                   r.model == "iterative" ? fmt::format(", step {}", r.step) : std::string());
+      std::printf("%s: OK (%zu datasets verified, every dataset's CRC-32: %s)\n", file.c_str(), r.datasets_checked,
+                  what.c_str());
       return 0;
     }
-    std::printf("%s: BAD: %s: %s\n", file.c_str(), r.first_bad.c_str(), r.problem.c_str());
+    // A file that is there but not a checkpoint as a whole: say that it is not an output file either.
+    std::error_code ec;
+    const bool there = std::filesystem::is_regular_file(file, ec);
+    std::printf("%s: BAD: %s: %s%s\n", file.c_str(), r.first_bad.c_str(), r.problem.c_str(),
+                there && r.first_bad == file ? " (nor a map/reduce output file: no partita_job attribute)" : "");
     return 1;
   }
   return run_job(argc, argv, job_name, items, config);

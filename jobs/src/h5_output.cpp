@@ -1,12 +1,14 @@
 #include <partita/jobs/h5_output.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <partita/checkpoint/detail/crc32.hpp>
 #include <partita/runtime/error.hpp>
 
 namespace partita::detail {
@@ -22,6 +24,7 @@ h5_output::h5_output(const h5_output_decl& decl, std::vector<std::uint64_t> row_
   spec_.shape = {total_rows};
   spec_.shape.insert(spec_.shape.end(), row_shape.begin(), row_shape.end());
   spec_.partitions = partitions;
+  spec_.rows_per_partition = rows_per_partition_;
   spec_.job = std::move(job);
   if (decl.dataset.empty() || decl.dataset.front() != '/')
     throw usage_error(fmt::format("output {}: the dataset must be a path from the root, e.g. /y (not '{}')", decl.file,
@@ -59,17 +62,30 @@ void h5_output::make_block(partition_id id, input_block& into) const {
   into.data.assign(rows(id) * row_bytes(), std::byte{0});
 }
 
-void h5_output::write(partition_id id, const input_block& block) const {
+std::uint32_t h5_output::write(partition_id id, const input_block& block) {
   if (!writer_) throw error("output " + spec_.file.string() + ": not opened (start_output did not run)");
   if (block.data.size() != rows(id) * row_bytes())
     throw error(fmt::format("output {}: partition {}'s block has {} bytes, not {}", spec_.file.string(), id.value,
                             block.data.size(), rows(id) * row_bytes()));
+  const auto start = std::chrono::steady_clock::now();
   if (!block.data.empty())
     writer_->write(id.value * rows_per_partition_ * row_bytes(), block.data.data(), block.data.size());
+  nanos_ += static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+  bytes_ += block.data.size();
+  ++blocks_;
+  // The bytes as they are in the file (native layout = the dataset's little-endian type on this platform):
+  // `partita verify` recomputes the same CRC-32 from the dataset.
+  return crc32(std::span<const std::byte>(block.data));
 }
 
-void h5_output::record(const std::vector<std::uint8_t>& committed, bool complete) {
-  record_block_output(spec_, committed, complete);
+void h5_output::record(const std::vector<std::uint8_t>& committed, const std::vector<std::uint32_t>& crcs,
+                       bool complete) {
+  record_block_output(spec_, committed, crcs, complete);
+}
+
+output_stats h5_output::stats() const {
+  return {bytes_.load(), blocks_.load(), static_cast<double>(nanos_.load()) * 1e-9};
 }
 
 }  // namespace partita::detail

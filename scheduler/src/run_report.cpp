@@ -37,6 +37,10 @@ nlohmann::json workers_json(const std::vector<worker_summary>& workers, model_ki
                              {"partitions", w.input.partitions},
                              {"seconds", w.input.seconds},
                              {"read_ahead_hits", w.input.hits}};
+    if (model == model_kind::map_reduce)
+      out.back()["output"] = {{"bytes", w.output.bytes},
+                              {"partitions", w.output.partitions},
+                              {"seconds", w.output.seconds}};
   }
   return out;
 }
@@ -180,6 +184,27 @@ std::string input_lines(const std::vector<worker_summary>& workers) {
   return out;
 }
 
+/// The data path's writes of a per-partition output, in total and per rank ("" when the job declared none).
+std::string output_lines(const std::vector<worker_summary>& workers) {
+  output_stats all;
+  for (const auto& w : workers) {
+    all.bytes += w.output.bytes;
+    all.partitions += w.output.partitions;
+    all.seconds += w.output.seconds;
+  }
+  if (all.partitions == 0) return {};
+  const auto rate = [](const output_stats& s) {
+    return s.seconds > 0 ? static_cast<double>(s.bytes) / s.seconds / 1e6 : 0.0;
+  };
+  std::string out = fmt::format("output: {:.1f} MB written in {} blocks, {:.3f} s in writes ({:.0f} MB/s per writer)\n",
+                                static_cast<double>(all.bytes) / 1e6, all.partitions, all.seconds, rate(all));
+  out += fmt::format("{:>6} {:>14} {:>8} {:>10} {:>10}\n", "rank", "output bytes", "blocks", "write s", "MB/s");
+  for (const auto& w : workers)
+    out += fmt::format("{:>6} {:>14} {:>8} {:>10.3f} {:>10.0f}\n", w.rank, w.output.bytes, w.output.partitions,
+                       w.output.seconds, rate(w.output));
+  return out;
+}
+
 /// The lines after the result of a map/reduce summary: dispatches, speculation, workers, checkpoints, failovers.
 std::string map_reduce_details(const run_report& r) {
   const auto& mr = r.map_reduce;
@@ -200,6 +225,7 @@ std::string map_reduce_details(const run_report& r) {
     out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11.3f} {:>11.3f} {:>8}{}\n", w.rank, w.host, w.threads,
                        w.partitions, w.busy_seconds, w.idle_seconds, w.chunks, w.lost ? "  LOST" : "");
   out += input_lines(r.workers);
+  out += output_lines(r.workers);
   if (r.checkpoints > 0 || !r.restored_from.empty())
     out += fmt::format("checkpoints: {} written, {:.3f} s ({:.2f}% of wall time), {} bytes; restored from: {}\n",
                        r.checkpoints, r.checkpoint_seconds,

@@ -6,11 +6,14 @@
 #include <hdf5.h>
 
 #include <fstream>
+#include <span>
 #include <vector>
 
 #include <partita/checkpoint/block_output.hpp>
+#include <partita/checkpoint/detail/crc32.hpp>
 #include <partita/checkpoint/h5_dataset.hpp>
 #include <partita/checkpoint/h5_lock.hpp>
+#include <partita/checkpoint/output_check.hpp>
 #include <partita/runtime/error.hpp>
 
 #include "support/ckpt_test_util.hpp"
@@ -78,7 +81,7 @@ TEST(Checkpoint_DataPath, OutputIsMadeRefusedResumedWrittenAndRecorded) {
     const std::vector<double> rows = {1, 2, 3, 4, 5, 6};  // partition 1: rows 2-3
     w.write(2 * 3 * sizeof(double), rows.data(), rows.size() * sizeof(double));
   }
-  record_block_output(spec, {0, 1, 0}, false);
+  record_block_output(spec, {0, 1, 0}, {0, 7, 0}, false);
   // The same job resumes the file (same offset, its blocks kept); a fresh start remakes it.
   EXPECT_EQ(prepare_block_output(spec, output_start::resume, false), offset);
   {
@@ -108,7 +111,62 @@ TEST(Checkpoint_DataPath, OutputIsMadeRefusedResumedWrittenAndRecorded) {
     EXPECT_NE(std::string(e.what()).find("with other parameters"), std::string::npos) << e.what();
   }
   EXPECT_GT(prepare_block_output(other, output_start::resume, true), 0u);
-  record_block_output(other, {1, 1, 1}, true);
+  record_block_output(other, {1, 1, 1}, {1, 2, 3}, true);
+}
+
+// What the writing ranks compute: the CRC-32 of a block's bytes as they are in the file.
+std::uint32_t crc_of(const std::vector<double>& v) { return detail::crc32(std::as_bytes(std::span<const double>(v))); }
+
+TEST(Checkpoint_DataPath, VerifyRecomputesEachCommittedBlocksCrcAndSaysIncompleteOrBad) {
+  partita::testing::temp_dir dir("data");
+  block_output_spec spec;
+  spec.file = dir.path() / "out.h5";
+  spec.dataset = "/y";
+  spec.shape = {5, 2};  // 3 partitions of 2 rows, the last one short
+  spec.partitions = 3;
+  spec.rows_per_partition = 2;
+  spec.job = "filter";
+  spec.params_hash = 7;
+  const auto offset = prepare_block_output(spec, output_start::fresh, false);
+  EXPECT_TRUE(is_block_output_file(spec.file));
+  const std::vector<std::vector<double>> blocks = {{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10}};
+  std::vector<std::uint32_t> crcs;
+  {
+    block_file_writer w(spec.file, offset);
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      w.write(i * 2 * 2 * sizeof(double), blocks[i].data(), blocks[i].size() * sizeof(double));
+      crcs.push_back(crc_of(blocks[i]));
+    }
+  }
+  // Two of three committed: incomplete, the two verify.
+  record_block_output(spec, {1, 0, 1}, crcs, false);
+  auto r = verify_output(spec.file);
+  EXPECT_EQ(r.outcome, output_verify_report::verdict::incomplete) << r.line();
+  EXPECT_EQ(r.committed, 2u);
+  EXPECT_EQ(r.verified, 2u);
+  EXPECT_NE(r.line().find("INCOMPLETE: 2 of 3 blocks committed"), std::string::npos) << r.line();
+  EXPECT_NE(inspect_output(spec.file).find("2 of 3 committed"), std::string::npos) << inspect_output(spec.file);
+  // All committed and complete: OK; the record keeps no checksum for an uncommitted block.
+  record_block_output(spec, {1, 1, 1}, crcs, true);
+  r = verify_output(spec.file);
+  EXPECT_TRUE(r.ok()) << r.line();
+  EXPECT_EQ(r.verified, 3u);
+  // One element of the last (short) block changed: BAD, naming partition 2 and its rows.
+  {
+    block_file_writer w(spec.file, offset);
+    const double changed = 11;
+    w.write(9 * sizeof(double), &changed, sizeof changed);
+  }
+  r = verify_output(spec.file);
+  EXPECT_EQ(r.outcome, output_verify_report::verdict::bad_block) << r.line();
+  EXPECT_EQ(r.bad_partition, 2u);
+  EXPECT_NE(r.line().find("block of partition 2 (rows 4..4 of /y)"), std::string::npos) << r.line();
+  EXPECT_EQ(r.recorded_crc, crcs[2]);
+  // A checkpoint-like or plain HDF5 file is not an output file.
+  const auto plain = (dir.path() / "in.h5").string();
+  write_test_dataset(plain, "/x", 10, 2, 0, 1);
+  EXPECT_FALSE(is_block_output_file(plain));
+  EXPECT_EQ(verify_output(plain).outcome, output_verify_report::verdict::unreadable);
 }
 
 }  // namespace

@@ -6,11 +6,16 @@
   data_check.py make FILE DATASET KIND                                 a test dataset: int32_3d, float32_1d, contiguous
   data_check.py touch FILE DATASET                                     rewrites one element (the input changes)
   data_check.py filter IN DATASET OUT OUTSET                           h5filter's output equals a serial smoothing
-                                                                       and the file says complete
+                                                                       and the file says complete (and crc)
+  data_check.py crc OUT OUTSET                                         every committed block's recorded CRC-32 is
+                                                                       zlib's CRC-32 of its bytes
+  data_check.py flip OUT OUTSET PARTITION                              flips a byte inside that partition's block;
+                                                                       prints its first and last row
   data_check.py state OUT                                              prints "<complete> <committed blocks>"
 """
 import json
 import sys
+import zlib
 
 import h5py
 import numpy as np
@@ -122,6 +127,42 @@ def filter_check(path, ds, out, outset):
     if complete != 1 or not committed.all():
         print(f"the file does not say complete: complete={complete}, {int(committed.sum())}/{committed.size} committed")
         return 1
+    return crc_check(out, outset)
+
+
+def crc_check(out, outset):
+    """Every committed block's recorded CRC-32 equals zlib's CRC-32 of its bytes in the file (an independent reader)."""
+    with h5py.File(out, "r") as f:
+        y = f[outset]
+        per = int(f.attrs["partita_rows_per_partition"])
+        committed = f["/partita/committed"][...]
+        crcs = f["/partita/block_crc32"][...]
+        for i in np.flatnonzero(committed):
+            block = y[i * per:(i + 1) * per]
+            got = zlib.crc32(np.ascontiguousarray(block).tobytes())
+            if got != int(crcs[i]):
+                print(f"partition {i}: recorded CRC-32 {int(crcs[i]):#010x}, its bytes {got:#010x}")
+                return 1
+    return 0
+
+
+def flip(out, outset, part):
+    """Flips one byte inside partition `part`'s block of the output (found from the dataset's offset in the file);
+    prints the block's first and last row."""
+    part = int(part)
+    with h5py.File(out, "r") as f:
+        y = f[outset]
+        per = int(f.attrs["partita_rows_per_partition"])
+        row_bytes = y.dtype.itemsize * int(np.prod(y.shape[1:]))
+        offset = y.id.get_offset()
+        first, last = part * per, min((part + 1) * per, y.shape[0]) - 1
+    at = offset + first * row_bytes + (last - first + 1) * row_bytes // 2  # the middle of the block
+    with open(out, "r+b") as f:
+        f.seek(at)
+        b = f.read(1)
+        f.seek(at)
+        f.write(bytes([b[0] ^ 0x40]))
+    print(first, last)
     return 0
 
 
@@ -146,6 +187,10 @@ def main(argv):
         return filter_check(*argv[2:6])
     if cmd == "state":
         return state(argv[2])
+    if cmd == "crc":
+        return crc_check(argv[2], argv[3])
+    if cmd == "flip":
+        return flip(*argv[2:5])
     if cmd == "touch":
         return touch(*argv[2:4])
     raise SystemExit(f"unknown command {cmd}")

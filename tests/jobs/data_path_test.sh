@@ -35,7 +35,7 @@ stats_any_ranks)
   "$partita" make-input "$in" --dataset /x --rows 30000 --cols 40 --chunk-rows 50 --seed 3 > "$work/log" 2>&1 \
     || fail "make-input exited $?"
   for np in 1 2 3 4; do
-    $mpirun -n $np "$partita" "${stats[@]}" --summary-json "$work/s.json" > "$work/log" 2>&1 \
+    $mpirun -n $np "$partita" "${stats[@]}" --no-speculate --summary-json "$work/s.json" > "$work/log" 2>&1 \
       || fail "h5stats at $np ranks exited $?"
     stats_ok "$in" /x 0.1
     json "$work/s.json" "d['result']" > "$work/r$np"
@@ -199,6 +199,69 @@ filter_refusals)
   $mpirun -n 2 "$partita" run h5filter --param file="$work/i3.h5" --param dataset=/g/a --param output="$work/o3.h5" \
     > "$work/log" 2>&1; rc=$?
   one_line 2 "its elements are int32, the job wants float64" $rc ;;
+filter_verify)
+  # A fault-free run without speculation writes each block once and reads each once (the summary's counters), and
+  # `partita verify` says OK at 1-4 ranks; one flipped byte inside a block: exit 1 naming that block and its rows; a file
+  # that is neither an output nor a checkpoint: one line, exit 1; with speculative copies (both twins may write: the
+  # same bytes, the same CRC-32) the output still verifies.
+  "$partita" make-input "$in" --dataset /x --rows 2000 --cols 64 --chunk-rows 40 --seed 4 > /dev/null || fail "make-input"
+  filt=(run h5filter --param file="$in" --param dataset=/x --param partition_mib=0.05 --threads 2)
+  for np in 1 2 3 4; do
+    $mpirun -n $np "$partita" "${filt[@]}" --no-speculate --param output="$work/o$np.h5" --summary-json "$work/s.json" \
+      > "$work/log" 2>&1 || fail "h5filter at $np ranks exited $?"
+    grep -q "^output: .* MB written in .* blocks" "$work/log" || fail "no output line in the summary at $np ranks"
+    parts=$(json "$work/s.json" "d['partitions']")
+    [ "$(json "$work/s.json" "sum(w['output']['partitions'] for w in d['workers'])")" = "$parts" ] \
+      || fail "blocks written != $parts partitions at $np ranks"
+    [ "$(json "$work/s.json" "sum(w['input']['partitions'] for w in d['workers'])")" = "$parts" ] \
+      || fail "blocks read != $parts partitions at $np ranks"
+    [ "$(json "$work/s.json" "sum(w['output']['bytes'] for w in d['workers'])")" = $((2000 * 64 * 8)) ] \
+      || fail "the workers did not write the dataset's bytes exactly once at $np ranks"
+    $check filter "$in" /x "$work/o$np.h5" /y || fail "output at $np ranks"
+    "$partita" verify "$work/o$np.h5" > "$work/log" 2>&1 || fail "verify at $np ranks exited $?"
+    grep -q "OK (output of job 'h5filter', /y: all $parts blocks committed" "$work/log" || fail "verify's OK line"
+  done
+  "$partita" inspect "$work/o4.h5" > "$work/log" 2>&1 || fail "inspect exited $?"
+  grep -q "blocks  *$parts of $parts committed; complete" "$work/log" || fail "inspect does not say complete"
+  grep -q "dataset  */y, shape 2000x64, float64" "$work/log" || fail "inspect does not name the dataset"
+  read -r first last < <($check flip "$work/o2.h5" /y 7) || fail "flip"
+  "$partita" verify "$work/o2.h5" > "$work/log" 2>&1; rc=$?
+  one_line 1 "BAD: block of partition 7 (rows $first..$last of /y)" $rc
+  "$partita" verify "$work/o3.h5" > /dev/null 2>&1 || fail "another file is damaged too"
+  "$partita" verify "$in" > "$work/log" 2>&1; rc=$?
+  [ "$(wc -l < "$work/log")" = 1 ] || fail "verify of a plain HDF5 file: $(cat "$work/log")"
+  one_line 1 "BAD" $rc
+  $mpirun -n 3 "$partita" "${filt[@]}" --param output="$work/spec.h5" --param slow_rank=2 --param slow_ms=150 \
+    --speculate --summary-json "$work/s.json" > "$work/log" 2>&1 || fail "with speculation exited $?"
+  [ "$(json "$work/s.json" "d['speculation']['copies'] > 0")" = True ] || fail "no speculative copy ran"
+  $check filter "$in" /x "$work/spec.h5" /y || fail "output with speculation"
+  "$partita" verify "$work/spec.h5" > "$work/log" 2>&1 || fail "verify after speculation: $(cat "$work/log")" ;;
+filter_verify_restart)
+  # The scheduler killed as its second checkpoint starts (checkpoints every 25 results; a named crash point, not a
+  # count of results, which can arrive in one batch under load): the file records the first checkpoint's blocks, the
+  # same ones the restart continues from. verify says incomplete (exit 1) with that count, and their CRC-32s are
+  # right; the restart at another rank count writes exactly the others; then OK.
+  "$partita" make-input "$in" --dataset /x --rows 2400 --cols 32 --chunk-rows 20 --seed 6 > /dev/null || fail "make-input"
+  filt=(run h5filter --param file="$in" --param dataset=/x --param output="$work/out.h5" --param partition_mib=0.005
+        --param slow_ms=20 --threads 1 --no-speculate --checkpoint-dir "$ck")
+  PARTITA_CRASH_AT=ckpt.before_write:2 $mpirun -n 3 "$partita" "${filt[@]}" --checkpoint-every 25 > "$work/log" 2>&1 \
+    && fail "the job was not killed"
+  grep -q "crash point 'ckpt.before_write' reached" "$work/log" || fail "no crash at the second checkpoint"
+  read -r complete committed < <($check state "$work/out.h5") || fail "state"
+  [ "$complete" = 0 ] && [ "$committed" -gt 0 ] || fail "after the kill: complete $complete, $committed committed"
+  $check crc "$work/out.h5" /y || fail "a committed block's recorded CRC-32 after the kill"
+  "$partita" verify "$work/out.h5" > "$work/log" 2>&1; rc=$?
+  one_line 1 "INCOMPLETE: $committed of 120 blocks committed" $rc
+  $mpirun -n 2 "$partita" "${filt[@]}" --restart auto --summary-json "$work/s.json" > "$work/log" 2>&1 \
+    || fail "the restart exited $?"
+  [ "$(json "$work/s.json" "d['partitions']")" = 120 ] || fail "expected 120 partitions"
+  written=$(json "$work/s.json" "sum(w['output']['partitions'] for w in d['workers'])")
+  [ "$written" = $((120 - committed)) ] || fail "the restart wrote $written blocks, not the $((120 - committed)) not committed"
+  [ "$(json "$work/s.json" "sum(w['input']['partitions'] for w in d['workers'])")" = $((120 - committed)) ] \
+    || fail "the restart did not read exactly the blocks not committed"
+  $check filter "$in" /x "$work/out.h5" /y || fail "output after the restart"
+  "$partita" verify "$work/out.h5" > "$work/log" 2>&1 || fail "verify after the restart: $(cat "$work/log")"
+  grep -q "OK (output of job 'h5filter', /y: all 120 blocks" "$work/log" || fail "verify's OK line" ;;
 *)
   fail "unknown case" ;;
 esac

@@ -54,6 +54,20 @@ TEST(Scheduler_MapReduceState, RoundTrip) {
   EXPECT_DOUBLE_EQ(r.run_seconds, 42.5);
 }
 
+TEST(Scheduler_MapReduceState, OutputBlockChecksumsRoundTripAndAreChecked) {
+  auto s = sample();
+  EXPECT_FALSE(image_of(s).u64.count("scheduler/block_crc32"));  // a job without an output stores none
+  EXPECT_TRUE(map_reduce_state::from_image(image_of(s), 10, "f.h5").block_crc.empty());
+  s.block_crc = {0xdeadbeef, 1, 2, 0, 0, 0xffffffff, 0, 7, 8, 0};
+  auto img = image_of(s);
+  EXPECT_EQ(map_reduce_state::from_image(img, 10, "f.h5").block_crc, s.block_crc);
+  img.u64["scheduler/block_crc32"].pop_back();
+  EXPECT_THROW(map_reduce_state::from_image(img, 10, "f.h5"), checkpoint_error);
+  img = image_of(s);
+  img.u64["scheduler/block_crc32"][3] = std::uint64_t{1} << 32;
+  EXPECT_THROW(map_reduce_state::from_image(img, 10, "f.h5"), checkpoint_error);
+}
+
 TEST(Scheduler_MapReduceState, DoneSetIsStoredAsRanges) {
   const auto img = image_of(sample());
   EXPECT_EQ(img.u64.at("scheduler/done_ranges"), (std::vector<std::uint64_t>{0, 3, 5, 6, 7, 9}));

@@ -264,14 +264,17 @@ TEST(Scheduler_TwoLevel, DispatcherAdoptsARankOfALostNode) {
 }
 
 TEST(Scheduler_TwoLevel, RelayedStatsRoundTrip) {
-  detail::worker_stats s{2.5, 7, 3, {{1, 0, 10, 20}}, 5, 1, {7, 3, 2, 1}, 0, {}};
+  detail::worker_stats s{2.5, 7, 3, {{1, 0, 10, 20}}, 5, 1, {7, 3, 2, 1}, 0, {}, {4096, 2, 0.5}};
   auto t = detail::decode_stats(detail::encode_stats(s));
+  EXPECT_EQ(t.output.bytes, 4096u);
+  EXPECT_EQ(t.output.partitions, 2u);
   EXPECT_EQ(t.origin, 5);
   EXPECT_EQ(t.has_tally, 1);
   EXPECT_EQ(t.tally.chunks, 3u);
   EXPECT_EQ(t.tally.lost, 1u);
   auto bytes = detail::encode_stats(s);
-  bytes[bytes.size() - sizeof(input_stats) - 1] = std::byte{7};  // lost flag out of range (the input's reads follow)
+  // The lost flag out of range (the input's reads and the output's writes follow it).
+  bytes[bytes.size() - sizeof(input_stats) - sizeof(output_stats) - 1] = std::byte{7};
   EXPECT_THROW(detail::decode_stats(bytes), error);
   bytes.pop_back();
   EXPECT_THROW(detail::decode_stats(bytes), error);

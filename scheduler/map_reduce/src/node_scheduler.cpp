@@ -262,6 +262,7 @@ run_report node_scheduler::finish(const message<msg>& m) {
     if (config_.trace) own.trace = local_->take_trace();
     own.tally = pool_.tally(s_.rank().value);
     own.input = local_->read_stats();
+    own.output = local_->write_stats();
   }
   send_up(msg::stats, encode_stats(own));
   tp_.flush_or_abandon(std::chrono::seconds(10));

@@ -33,6 +33,7 @@ std::vector<rank_trace> add_rank_rows(run_report& rep, const session& s, const j
         ws.busy_seconds = local->busy_seconds();
         ws.executed = local->partitions_run();
         ws.input = local->read_stats();
+        ws.output = local->write_stats();
         tr.slices = local->take_trace();
       }
     } else if (auto& st = stats[static_cast<std::size_t>(r)]) {
@@ -40,6 +41,7 @@ std::vector<rank_trace> add_rank_rows(run_report& rep, const session& s, const j
       ws.executed = st->partitions;
       ws.framework_cpu_seconds = st->framework_cpu_seconds;
       ws.input = st->input;
+      ws.output = st->output;
       tr.slices = std::move(st->trace);
     }
     rows.push_back(std::move(ws));

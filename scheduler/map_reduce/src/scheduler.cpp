@@ -172,6 +172,13 @@ struct map_reduce_scheduler::running {
   /// The root's decisions over a dispatcher of every partition, from `st` (the job's accumulator restored first:
   /// held results that continue the folded prefix are folded at once).
   root_core make_core(map_reduce_state st, bool restored) {
+    if (job_.has_output()) {
+      // The checksums of committed output blocks: the checkpoint's, and those riding on results it held or the
+      // survivors of a failover reported (held results may be folded at once below, their bytes gone).
+      st.block_crc.resize(job_.partition_count(), 0);
+      for (const auto& [id, result] : st.held)
+        if (const auto crc = job_.block_crc(result)) st.block_crc[id] = *crc;
+    }
     dispatcher d(job_.partition_count(), setup_.tree.root_view(setup_.threads),
                  make_policy(config_.policy, config_.chunk), make_options(st));
     job_.reset();
@@ -213,7 +220,7 @@ struct map_reduce_scheduler::running {
     for (const auto& r : dispatch().done_set().ranges())
       std::fill(bits.begin() + static_cast<std::ptrdiff_t>(r.begin), bits.begin() + static_cast<std::ptrdiff_t>(r.end),
                 std::uint8_t{1});
-    job_.record_output(bits, complete);
+    job_.record_output(bits, core_.state().block_crc, complete);
   }
 
   /// Writes a checkpoint of the scheduler's state (the scheduler holds every committed result, so it writes alone
@@ -267,6 +274,7 @@ struct map_reduce_scheduler::running {
       const double secs = static_cast<double>(results.nanos[i]) * 1e-9;
       const auto outcome = core_.commit(rank_t{worker}, partition_id{id}, secs, results.result(i));
       if (outcome == commit_outcome::duplicate) continue;
+      if (const auto crc = job_.block_crc(results.result(i))) core_.note_block_crc(id, *crc);
       if (term_ == 0) crash_point("scheduler.commit");  // --inject kill:scheduler targets the first scheduler
       if (takeover_ && !first_commit_logged_) {
         first_commit_logged_ = true;

@@ -20,6 +20,7 @@ constexpr const char* key_held_results = "scheduler/held_results";
 constexpr const char* key_cost = "scheduler/cost";
 constexpr const char* key_cost_stride = "scheduler/cost_stride";
 constexpr const char* key_run_seconds = "scheduler/run_seconds";
+constexpr const char* key_block_crc = "scheduler/block_crc32";
 
 template <class Map>
 const typename Map::mapped_type* find(const Map& m, const char* key) {
@@ -61,6 +62,7 @@ void map_reduce_state::to_image(checkpoint_image& img) const {
   if (!params.empty())
     img.blobs[params_key] = bytes(reinterpret_cast<const std::byte*>(params.data()),
                                   reinterpret_cast<const std::byte*>(params.data() + params.size()));
+  if (!block_crc.empty()) img.u64[key_block_crc].assign(block_crc.begin(), block_crc.end());
   auto& ids = img.u64[key_held_ids];
   auto& ends = img.u64[key_held_ends];
   auto& data = img.blobs[key_held_results];
@@ -121,6 +123,14 @@ map_reduce_state map_reduce_state::from_image(const checkpoint_image& image, std
   if (const auto* run = find(image.f64, key_run_seconds);
       run && run->size() == 1 && std::isfinite((*run)[0]) && (*run)[0] >= 0)
     r.run_seconds = (*run)[0];
+  if (const auto* crc = find(image.u64, key_block_crc)) {
+    if (crc->size() != n) throw bad(fmt::format("it has {} output block checksums for {} partitions", crc->size(), n));
+    r.block_crc.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if ((*crc)[i] > 0xffffffffu) throw bad(fmt::format("output block checksum {} is not a CRC-32", i));
+      r.block_crc[i] = static_cast<std::uint32_t>((*crc)[i]);
+    }
+  }
   if (const auto it = image.blobs.find(params_key); it != image.blobs.end())
     r.params.assign(reinterpret_cast<const char*>(it->second.data()), it->second.size());
   return r;

@@ -315,6 +315,7 @@ run_report map_reduce_worker::finish(const message<msg>& m) {
   st.origin = s_.rank().value;
   st.framework_cpu_seconds = cpu_.framework_seconds(exec_->kernel_cpu_seconds());
   st.input = exec_->read_stats();
+  st.output = exec_->write_stats();
   if (config_.trace) st.trace = exec_->take_trace();
   tp_.send_bytes(rank_t{boss_}, msg::stats, encode_stats(st));
   tp_.flush_or_abandon(std::chrono::seconds(10));

@@ -5,8 +5,12 @@
 ///
 /// In the file: the dataset, and
 ///   /partita/committed   uint8 [partitions]  1 where the partition's block is committed (exactly once)
+///   /partita/block_crc32 uint32 [partitions] the CRC-32 of each committed block's bytes (as the rank that wrote it
+///                                            computed it), 0 where not committed
 ///   attributes of /: partita_job (string), partita_params_hash (uint64), partita_partitions (uint64),
-///                    partita_complete (uint8: 1 once every block is committed and the job completed)
+///                    partita_complete (uint8: 1 once every block is committed and the job completed),
+///                    partita_dataset (string), partita_rows_per_partition (uint64): partition i's block is rows
+///                    [i × rows_per_partition, (i + 1) × rows_per_partition) of the dataset (fewer for the last)
 
 #include <cstdint>
 #include <filesystem>
@@ -24,6 +28,7 @@ struct block_output_spec {
   data_type type = data_type::float64;
   std::vector<std::uint64_t> shape;  ///< the whole dataset: rows first
   std::uint64_t partitions = 0;
+  std::uint64_t rows_per_partition = 1;  ///< partition i's block starts at row i × rows_per_partition
   std::string job;
   std::uint64_t params_hash = 0;
 };
@@ -40,9 +45,11 @@ enum class output_start {
 /// `overwrite`. Returns the dataset's byte offset in the file (what block writers pwrite at). Takes h5_lock().
 std::uint64_t prepare_block_output(const block_output_spec& spec, output_start start, bool overwrite);
 
-/// Scheduler rank: records which blocks are committed (`committed[i]` 1 for partition i) and whether the job is
-/// complete. Takes h5_lock(). Throws error if the file cannot be written.
-void record_block_output(const block_output_spec& spec, const std::vector<std::uint8_t>& committed, bool complete);
+/// Scheduler rank: records which blocks are committed (`committed[i]` 1 for partition i), their CRC-32s (`crcs[i]`,
+/// written where committed, 0 elsewhere) and whether the job is complete. Takes h5_lock(). Throws error if the file
+/// cannot be written.
+void record_block_output(const block_output_spec& spec, const std::vector<std::uint8_t>& committed,
+                         const std::vector<std::uint32_t>& crcs, bool complete);
 
 /// Writes blocks into the dataset at `offset` with pwrite, then fdatasync, so that a block is on disk before its
 /// partition's result leaves the rank. No HDF5 call. Opened at the first write; thread-safe (pwrite). Non-copyable.

@@ -2,6 +2,7 @@
 /// Checking and summarising a checkpoint file for operators (`partita verify`, `partita inspect`).
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -13,6 +14,9 @@ struct verify_report {
   std::string first_bad;             ///< the first dataset (HDF5 path) that failed, or the file itself
   std::string problem;               ///< what was wrong with it; empty when ok
   std::size_t datasets_checked = 0;  ///< datasets whose checksum was recomputed (the /meta record included)
+  std::string job, model;            ///< from /meta, once it was read
+  std::uint64_t step = 0;            ///< from /meta: the step of an iterative checkpoint or --output file
+  std::uint64_t epoch = 0;           ///< from /meta: a checkpoint's epoch (1, 2, ...); 0 in an iterative --output file
 };
 
 /// Recomputes the CRC-32 of every dataset listed in the manifest (and of /meta and the manifest itself)

@@ -3,6 +3,7 @@
 /// in its place by the rank that ran it; the scheduler records the committed blocks (docs/design.md, "Map/reduce
 /// data path").
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -38,9 +39,11 @@ class h5_output {
   void open(std::uint64_t offset);
   /// A zeroed buffer for partition `id`'s block (its rows, shape and first row).
   void make_block(partition_id id, input_block& into) const;
-  /// Writes partition `id`'s block into its place (pwrite, fdatasync).
-  void write(partition_id id, const input_block& block) const;
-  void record(const std::vector<std::uint8_t>& committed, bool complete);
+  /// Writes partition `id`'s block into its place (pwrite, fdatasync). Returns the CRC-32 of its bytes.
+  std::uint32_t write(partition_id id, const input_block& block);
+  void record(const std::vector<std::uint8_t>& committed, const std::vector<std::uint32_t>& crcs, bool complete);
+  /// What this rank wrote so far. Thread-safe.
+  output_stats stats() const;
 
  private:
   std::uint64_t rows(partition_id id) const noexcept;
@@ -48,6 +51,7 @@ class h5_output {
   block_output_spec spec_;
   std::uint64_t rows_per_partition_;
   std::unique_ptr<block_file_writer> writer_;
+  std::atomic<std::uint64_t> bytes_{0}, blocks_{0}, nanos_{0};
 };
 
 }  // namespace partita::detail

@@ -4,8 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <concepts>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -197,9 +199,17 @@ class map_job_adapter final : public map_job_model {
   void open_output(std::uint64_t offset) override {
     if (output_) output_->open(offset);
   }
-  void record_output(const std::vector<std::uint8_t>& committed, bool complete) override {
-    if (output_) output_->record(committed, complete);
+  void record_output(const std::vector<std::uint8_t>& committed, const std::vector<std::uint32_t>& crcs,
+                     bool complete) override {
+    if (output_) output_->record(committed, crcs, complete);
   }
+  std::optional<std::uint32_t> block_crc(std::span<const std::byte> result) const override {
+    if (!output_ || result.size() < sizeof(std::uint32_t)) return std::nullopt;
+    std::uint32_t crc = 0;
+    std::memcpy(&crc, result.data() + result.size() - sizeof crc, sizeof crc);
+    return crc;
+  }
+  output_stats write_stats() const override { return output_ ? output_->stats() : output_stats{}; }
 
   void run(partition_id id, context& ctx, bytes& out) override {
     input_block block;  // the output block the kernel fills, when the job declared an output
@@ -210,12 +220,19 @@ class map_job_adapter final : public map_job_model {
     const partition p = make_ ? make_(id) : partition{id, 0, {}};
     const Result r = kernel_(p, ctx);
     // A cancelled kernel may have stopped half way (the losing twin of a speculative copy): its block is not written,
-    // its result is dropped. A finished one writes its final bytes before its result leaves the rank.
-    if (output_ && !ctx.cancelled()) output_->write(id, block);
+    // its result is dropped. A finished one writes its final bytes before its result leaves the rank, and the
+    // block's CRC-32 rides at the end of the result (block_crc), wherever the result goes: the scheduler records it.
+    std::uint32_t crc = 0;
+    if (output_ && !ctx.cancelled()) crc = output_->write(id, block);
     serialize_into(out, r);
+    if (output_) {
+      const auto* b = reinterpret_cast<const std::byte*>(&crc);
+      out.insert(out.end(), b, b + sizeof crc);
+    }
   }
 
   void fold(std::span<const std::byte> result) override {
+    if (output_) result = result.first(result.size() - std::min(result.size(), sizeof(std::uint32_t)));
     Result r = deserialize<Result>(result);
     if (!acc_) acc_ = std::move(r);
     else combine_(*acc_, std::move(r));

@@ -26,4 +26,12 @@ struct input_stats {
   std::uint64_t hits = 0;
 };
 
+/// What a rank wrote of a declared per-partition output: bytes and blocks written (a speculative twin's block
+/// counts on the rank that wrote it), seconds inside the writes (pwrite and fdatasync). Plain data.
+struct output_stats {
+  std::uint64_t bytes = 0;
+  std::uint64_t partitions = 0;
+  double seconds = 0;
+};
+
 }  // namespace partita

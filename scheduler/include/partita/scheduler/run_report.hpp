@@ -33,6 +33,7 @@ struct worker_summary {
   bool lost = false;
   std::uint64_t executed = 0;  ///< partitions its kernels ran in this run (duplicates and re-runs included)
   input_stats input;           ///< its reads of the job's declared input (map/reduce data path)
+  output_stats output;         ///< its writes of the job's declared per-partition output (map/reduce data path)
 };
 
 /// A scheduler failover inside the run (docs/design.md, "Scheduler failover"), as the new scheduler saw it.

@@ -92,6 +92,8 @@ class executor {
   void cancel() noexcept;
   /// What this rank's input reader did (zeros when the job declared no input).
   input_stats read_stats() const;
+  /// What this rank wrote of the job's declared output (zeros when it declared none).
+  output_stats write_stats() const { return job_.write_stats(); }
   /// Waits until nothing is in flight.
   void wait_idle();
   /// A count that grows whenever kernels publish results, fail or finish a chunk: what the communication thread

@@ -2,6 +2,7 @@
 /// The type-erased map/reduce job the scheduler runs; the jobs layer adapts typed kernels to it.
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -55,9 +56,16 @@ class map_job_model : public job_model {
   virtual std::uint64_t prepare_output(std::uint64_t /*params_hash*/, bool /*resume*/, bool /*overwrite*/) { return 0; }
   /// Every rank: where the output dataset's bytes start (prepare_output's answer).
   virtual void open_output(std::uint64_t /*offset*/) {}
-  /// Scheduler rank: records the committed partitions (`committed[i]` 1 for partition i) and whether the job is
-  /// complete, in the output file.
-  virtual void record_output(const std::vector<std::uint8_t>& /*committed*/, bool /*complete*/) {}
+  /// Scheduler rank: records the committed partitions (`committed[i]` 1 for partition i), the CRC-32 of each
+  /// committed block (`crcs[i]`, block_crc) and whether the job is complete, in the output file.
+  virtual void record_output(const std::vector<std::uint8_t>& /*committed*/, const std::vector<std::uint32_t>& /*crcs*/,
+                             bool /*complete*/) {}
+  /// The CRC-32 of the output block partition `result` came from, as the rank that wrote it computed it: it travels
+  /// at the end of the result's bytes (what run() appended), so it takes every path a result takes. nullopt for a
+  /// job without an output (or a result without one).
+  virtual std::optional<std::uint32_t> block_crc(std::span<const std::byte> /*result*/) const { return std::nullopt; }
+  /// What this rank wrote of the output so far (zeros without one). Thread-safe.
+  virtual output_stats write_stats() const { return {}; }
 
   /// The final result as printed (summaries, the JSON `result` field), from accumulator() bytes.
   virtual std::string describe(std::span<const std::byte> acc) const = 0;

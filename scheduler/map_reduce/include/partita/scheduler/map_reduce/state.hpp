@@ -30,6 +30,8 @@ namespace partita {
 ///   /scheduler/cost_stride    uint64  [cost_stride] (absent in older checkpoints: 1)
 ///   /scheduler/run_seconds    float64 [the job's running time over all runs so far]
 ///   /scheduler/params         uint8   the job's parameters as text (detail::params_text; absent in older files)
+///   /scheduler/block_crc32    uint64  [partitions] the CRC-32 of each committed output block, 0 elsewhere (jobs
+///                                     with a per-partition output only; docs/design.md, "Map/reduce data path")
 struct map_reduce_state {
   static constexpr const char* model = "map_reduce";  ///< checkpoint_meta::model of these checkpoints
   static constexpr const char* params_key = "scheduler/params";
@@ -42,6 +44,7 @@ struct map_reduce_state {
   std::vector<float> measured;          ///< seconds, NaN where not measured
   double run_seconds = 0;
   std::string params;  ///< the job's parameters as text: what a refused restart names (its inputs' identities)
+  std::vector<std::uint32_t> block_crc;  ///< per partition: its committed output block's CRC-32 (empty: no output)
 
   static constexpr std::uint64_t cost_sample_limit = std::uint64_t{1} << 22;
 

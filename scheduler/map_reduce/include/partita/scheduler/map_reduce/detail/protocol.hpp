@@ -12,7 +12,7 @@
 ///   worker -> scheduler  failure   {partition, message}   a kernel threw
 ///   scheduler -> worker  finish    {status, accumulator}   job done or checkpointed
 ///   scheduler -> worker  abort     {message}   job failed; exit non-zero
-///   worker -> scheduler  stats     {busy, partitions, trace, origin, tally}
+///   worker -> scheduler  stats     {busy, partitions, trace, origin, tally, input, output}
 ///                                  answer to finish; a node scheduler relays one per member, its own
 ///                                  (origin = sender) last
 ///   worker -> scheduler  aborted   {}   answer to abort
@@ -157,6 +157,7 @@ struct worker_stats {
   relayed_tally tally;
   double framework_cpu_seconds = 0;  ///< CPU the rank used outside kernels (cpu_meter)
   input_stats input;                 ///< what its input reader did (the data path)
+  output_stats output;               ///< what it wrote of the job's declared output (the data path)
 };
 
 inline bytes encode_stats(const worker_stats& s) {
@@ -171,6 +172,7 @@ inline bytes encode_stats(const worker_stats& s) {
   w.put(s.has_tally);
   w.put(s.tally);
   w.put(s.input);
+  w.put(s.output);
   return out;
 }
 
@@ -186,6 +188,7 @@ inline worker_stats decode_stats(std::span<const std::byte> in) {
   s.has_tally = r.get<std::uint8_t>();
   s.tally = r.get<relayed_tally>();
   s.input = r.get<input_stats>();
+  s.output = r.get<output_stats>();
   if (s.has_tally > 1 || s.tally.lost > 1) throw error("malformed scheduler message: stats flags");
   return s;
 }

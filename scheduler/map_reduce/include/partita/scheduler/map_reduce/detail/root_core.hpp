@@ -102,6 +102,10 @@ class root_core {
   /// Commits the result of partition `id` finished by `w` in `seconds`: once only, its cost measured, folded in
   /// id order (held until the ids below it are folded). Call end_batch() after the last result of a message.
   commit_outcome commit(rank_t w, partition_id id, double seconds, std::span<const std::byte> result);
+  /// Records the CRC-32 of partition `id`'s committed output block (kept in checkpoints with the done set).
+  void note_block_crc(std::uint64_t id, std::uint32_t crc) {
+    if (id < state_.block_crc.size()) state_.block_crc[id] = crc;
+  }
   /// Closes the run of held results a message's results made.
   void end_batch() { held_.close(); }
   /// Partitions folded into the accumulator (ids below this).
