@@ -41,6 +41,11 @@
 #include "page_cache.hpp"
 #include "peak_rss.hpp"
 #include "scratch_dir.hpp"
+#include "timing.hpp"
+
+using partita::bench::block_sum;
+using partita::bench::series;
+using partita::bench::timed;
 
 namespace fs = std::filesystem;
 
@@ -94,13 +99,6 @@ options parse(int argc, char** argv) {
   return o;
 }
 
-/// The sum of a block, left to right: the job's kernel and the raw read both use it, so their sums agree bit for bit.
-double block_sum(const double* x, std::size_t n) {
-  double s = 0;
-  for (std::size_t i = 0; i < n; ++i) s += x[i];
-  return s;
-}
-
 /// Makes the input on rank 0 unless the file already holds a dataset of this shape and chunking. Collective.
 void make_input(MPI_Comm comm, const std::string& file, std::uint64_t rows, std::uint64_t cols,
                 std::uint64_t chunk_rows, bool root) {
@@ -150,27 +148,6 @@ double raw_read(const std::string& file, std::uint64_t rows, std::uint64_t cols,
     first = false;
   }
   return total;
-}
-
-struct series {
-  std::vector<double> seconds;
-  double best() const { return *std::min_element(seconds.begin(), seconds.end()); }
-  double median() const {
-    auto v = seconds;
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  }
-};
-
-/// Wall time of `body()` between barriers, the slowest rank's. Collective.
-template <class Body>
-double timed(MPI_Comm comm, Body&& body) {
-  PARTITA_MPI(MPI_Barrier(comm));
-  const auto t0 = std::chrono::steady_clock::now();
-  body();
-  double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
-  return t;
 }
 
 }  // namespace

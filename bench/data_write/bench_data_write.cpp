@@ -41,6 +41,11 @@
 #include "bench_start.hpp"
 #include "peak_rss.hpp"
 #include "scratch_dir.hpp"
+#include "timing.hpp"
+
+using partita::bench::block_sum;
+using partita::bench::series;
+using partita::bench::timed;
 
 namespace fs = std::filesystem;
 
@@ -94,12 +99,6 @@ double fill_block(double* x, std::uint64_t first, std::uint64_t n) {
     x[i] = partita::test_dataset_value(seed, first + i);
     s += x[i];
   }
-  return s;
-}
-
-double block_sum(const double* x, std::uint64_t n) {
-  double s = 0;
-  for (std::uint64_t i = 0; i < n; ++i) s += x[i];
   return s;
 }
 
@@ -164,27 +163,6 @@ std::vector<double> output_sums(const std::string& file, const layout& l) {
     sums.push_back(block_sum(buf.data(), l.block_elements()));
   }
   return sums;
-}
-
-struct series {
-  std::vector<double> seconds;
-  double best() const { return *std::min_element(seconds.begin(), seconds.end()); }
-  double median() const {
-    auto v = seconds;
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  }
-};
-
-/// Wall time of `body()` between barriers, the slowest rank's. Collective.
-template <class Body>
-double timed(MPI_Comm comm, Body&& body) {
-  PARTITA_MPI(MPI_Barrier(comm));
-  const auto t0 = std::chrono::steady_clock::now();
-  body();
-  double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
-  return t;
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include <partita/checkpoint/detail/h5_attr.hpp>
 #include <partita/checkpoint/detail/h5_handle.hpp>
+#include <partita/checkpoint/detail/output_paths.hpp>
 #include <partita/checkpoint/h5_check.hpp>
 #include <partita/checkpoint/h5_lock.hpp>
 #include <partita/runtime/error.hpp>
@@ -26,11 +27,10 @@ using detail::get_string_attr;
 using detail::get_u64_attr;
 using detail::h5_handle;
 using detail::h5_kind;
+using detail::output_committed_path;
+using detail::output_crc_path;
 
 namespace {
-
-constexpr const char* committed_path = "/partita/committed";
-constexpr const char* crc_path = "/partita/block_crc32";
 
 hid_t file_type(data_type t) {
   switch (t) {
@@ -91,7 +91,7 @@ std::string owner_problem(hid_t f, const block_output_spec& spec) {
 /// The dataset's offset if `f` holds it with the spec's shape and type (allocated, contiguous); nullopt otherwise.
 std::optional<std::uint64_t> reusable_offset(hid_t f, const block_output_spec& spec) {
   if (H5Lexists(f, spec.dataset.c_str(), H5P_DEFAULT) <= 0 || H5Lexists(f, "/partita", H5P_DEFAULT) <= 0 ||
-      H5Lexists(f, committed_path, H5P_DEFAULT) <= 0)
+      H5Lexists(f, output_committed_path, H5P_DEFAULT) <= 0)
     return std::nullopt;
   const hid_t id = H5Dopen2(f, spec.dataset.c_str(), H5P_DEFAULT);
   if (id < 0) return std::nullopt;
@@ -130,12 +130,12 @@ std::uint64_t create(const block_output_spec& spec) {
     throw error(fmt::format("output {}: the dataset {} has no storage", spec.file.string(), spec.dataset));
   const hsize_t n[1] = {std::max<std::uint64_t>(1, spec.partitions)};
   h5_handle cspace(PARTITA_H5(H5Screate_simple(1, n, nullptr)), h5_kind::dataspace);
-  h5_handle c(PARTITA_H5(H5Dcreate2(f.get(), committed_path, H5T_STD_U8LE, cspace.get(), lcpl.get(), H5P_DEFAULT,
+  h5_handle c(PARTITA_H5(H5Dcreate2(f.get(), output_committed_path, H5T_STD_U8LE, cspace.get(), lcpl.get(), H5P_DEFAULT,
                                     H5P_DEFAULT)),
               h5_kind::dataset);
   std::vector<std::uint8_t> zeros(n[0], 0);
   PARTITA_H5(H5Dwrite(c.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros.data()));
-  h5_handle crc(PARTITA_H5(H5Dcreate2(f.get(), crc_path, H5T_STD_U32LE, cspace.get(), lcpl.get(), H5P_DEFAULT,
+  h5_handle crc(PARTITA_H5(H5Dcreate2(f.get(), output_crc_path, H5T_STD_U32LE, cspace.get(), lcpl.get(), H5P_DEFAULT,
                                       H5P_DEFAULT)),
                 h5_kind::dataset);
   std::vector<std::uint32_t> no_crcs(n[0], 0);
@@ -197,7 +197,7 @@ void record_block_output(const block_output_spec& spec, const std::vector<std::u
   try {
     h5_handle fapl = unlocked_fapl();
     h5_handle f(PARTITA_H5(H5Fopen(spec.file.c_str(), H5F_ACC_RDWR, fapl.get())), h5_kind::file);
-    h5_handle c(PARTITA_H5(H5Dopen2(f.get(), committed_path, H5P_DEFAULT)), h5_kind::dataset);
+    h5_handle c(PARTITA_H5(H5Dopen2(f.get(), output_committed_path, H5P_DEFAULT)), h5_kind::dataset);
     h5_handle space(PARTITA_H5(H5Dget_space(c.get())), h5_kind::dataspace);
     hsize_t n = 0;
     PARTITA_H5(H5Sget_simple_extent_dims(space.get(), &n, nullptr));
@@ -206,13 +206,13 @@ void record_block_output(const block_output_spec& spec, const std::vector<std::u
     std::vector<std::uint32_t> sums(n, 0);
     for (std::size_t i = 0; i < sums.size() && i < crcs.size(); ++i) sums[i] = bits[i] ? crcs[i] : 0;
     // The checksums first, then the bits that make them count.
-    if (H5Lexists(f.get(), crc_path, H5P_DEFAULT) <= 0) {
+    if (H5Lexists(f.get(), output_crc_path, H5P_DEFAULT) <= 0) {
       h5_handle cspace(PARTITA_H5(H5Screate_simple(1, &n, nullptr)), h5_kind::dataspace);
-      h5_handle made(PARTITA_H5(H5Dcreate2(f.get(), crc_path, H5T_STD_U32LE, cspace.get(), H5P_DEFAULT, H5P_DEFAULT,
-                                           H5P_DEFAULT)),
+      h5_handle made(PARTITA_H5(H5Dcreate2(f.get(), output_crc_path, H5T_STD_U32LE, cspace.get(), H5P_DEFAULT,
+                                           H5P_DEFAULT, H5P_DEFAULT)),
                      h5_kind::dataset);
     }
-    h5_handle crc(PARTITA_H5(H5Dopen2(f.get(), crc_path, H5P_DEFAULT)), h5_kind::dataset);
+    h5_handle crc(PARTITA_H5(H5Dopen2(f.get(), output_crc_path, H5P_DEFAULT)), h5_kind::dataset);
     PARTITA_H5(H5Dwrite(crc.get(), H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, sums.data()));
     crc.close();
     PARTITA_H5(H5Dwrite(c.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, bits.data()));

@@ -13,6 +13,7 @@
 #include <partita/checkpoint/detail/h5_attr.hpp>
 #include <partita/checkpoint/detail/h5_handle.hpp>
 #include <partita/checkpoint/detail/human_bytes.hpp>
+#include <partita/checkpoint/detail/output_paths.hpp>
 #include <partita/checkpoint/h5_check.hpp>
 #include <partita/checkpoint/h5_lock.hpp>
 #include <partita/runtime/error.hpp>
@@ -24,11 +25,10 @@ using detail::get_string_attr;
 using detail::get_u64_attr;
 using detail::h5_handle;
 using detail::h5_kind;
+using detail::output_committed_path;
+using detail::output_crc_path;
 
 namespace {
-
-constexpr const char* committed_path = "/partita/committed";
-constexpr const char* crc_path = "/partita/block_crc32";
 
 h5_handle open_read_only(const fs::path& file) {
   h5_handle fapl(PARTITA_H5(H5Pcreate(H5P_FILE_ACCESS)), h5_kind::plist);
@@ -113,8 +113,8 @@ output_layout read_layout(hid_t f) {
   if (l.partitions == 0 || (l.partitions - 1) >= (l.shape[0] + l.rows_per_partition - 1) / l.rows_per_partition)
     throw error(fmt::format("{} partitions of {} rows do not fit the {} rows of {}", l.partitions, l.rows_per_partition,
                             l.shape[0], l.dataset));
-  l.committed = read_record<std::uint8_t>(f, committed_path, l.partitions, H5T_NATIVE_UINT8);
-  l.crcs = read_record<std::uint32_t>(f, crc_path, l.partitions, H5T_NATIVE_UINT32);
+  l.committed = read_record<std::uint8_t>(f, output_committed_path, l.partitions, H5T_NATIVE_UINT8);
+  l.crcs = read_record<std::uint32_t>(f, output_crc_path, l.partitions, H5T_NATIVE_UINT32);
   return l;
 }
 
