@@ -52,7 +52,7 @@ TEST(Scheduler_Protocol, AssignAndStatsRoundTrip) {
   auto a = detail::decode_assign(detail::encode_assign(3, chunks));
   EXPECT_EQ(a.answers, 3u);
   EXPECT_EQ(a.chunks, chunks);
-  detail::worker_stats s{1.5, 42, 2, {{1, 0, 10, 20}}, -1, 0, {}, 0, {}};
+  detail::worker_stats s{1.5, 42, 2, {{1, 0, 10, 20}}, -1, 0, {}, 0, {}, {}};
   auto t = detail::decode_stats(detail::encode_stats(s));
   EXPECT_EQ(t.partitions, 42u);
   ASSERT_EQ(t.trace.size(), 1u);
