@@ -159,6 +159,12 @@ std::string iterative_details(const run_report& r) {
   return out;
 }
 
+/// MB/s of a reader's or writer's figures (0 when it spent no time).
+template <class Stats>
+double rate(const Stats& s) {
+  return s.seconds > 0 ? static_cast<double>(s.bytes) / s.seconds / 1e6 : 0.0;
+}
+
 /// The data path's reads, in total and per rank ("" when the job declared no input).
 std::string input_lines(const std::vector<worker_summary>& workers) {
   input_stats all;
@@ -169,9 +175,6 @@ std::string input_lines(const std::vector<worker_summary>& workers) {
     all.hits += w.input.hits;
   }
   if (all.partitions == 0) return {};
-  const auto rate = [](const input_stats& s) {
-    return s.seconds > 0 ? static_cast<double>(s.bytes) / s.seconds / 1e6 : 0.0;
-  };
   std::string out = fmt::format("input: {:.1f} MB read in {} blocks, {:.3f} s in reads ({:.0f} MB/s per reader), {} "
                                 "read-ahead hit{}\n",
                                 static_cast<double>(all.bytes) / 1e6, all.partitions, all.seconds, rate(all), all.hits,
@@ -193,9 +196,6 @@ std::string output_lines(const std::vector<worker_summary>& workers) {
     all.seconds += w.output.seconds;
   }
   if (all.partitions == 0) return {};
-  const auto rate = [](const output_stats& s) {
-    return s.seconds > 0 ? static_cast<double>(s.bytes) / s.seconds / 1e6 : 0.0;
-  };
   std::string out = fmt::format("output: {:.1f} MB written in {} blocks, {:.3f} s in writes ({:.0f} MB/s per writer)\n",
                                 static_cast<double>(all.bytes) / 1e6, all.partitions, all.seconds, rate(all));
   out += fmt::format("{:>6} {:>14} {:>8} {:>10} {:>10}\n", "rank", "output bytes", "blocks", "write s", "MB/s");
