@@ -18,20 +18,23 @@ class wire_writer {
   explicit wire_writer(bytes& out) : out_(out) {}
   template <class T>
   requires std::is_trivially_copyable_v<T>
-  void put(const T& v) {
-    const auto* b = reinterpret_cast<const std::byte*>(&v);
-    out_.insert(out_.end(), b, b + sizeof(T));
-  }
+  void put(const T& v) { append(&v, sizeof(T)); }
   template <class T>
   requires std::is_trivially_copyable_v<T>
   void put_array(std::span<const T> v) {
     put<std::uint64_t>(v.size());
-    const auto* b = reinterpret_cast<const std::byte*>(v.data());
-    out_.insert(out_.end(), b, b + v.size_bytes());
+    append(v.data(), v.size_bytes());
   }
   void put_string(const std::string& s) { put_array(std::span<const char>(s.data(), s.size())); }
 
  private:
+  // resize + memcpy rather than vector::insert of a byte range: the same code, and GCC 12 no longer warns
+  // (-Wstringop-overflow, a false positive on insert into a vector that has just grown).
+  void append(const void* p, std::size_t n) {
+    const auto at = out_.size();
+    out_.resize(at + n);
+    if (n != 0) std::memcpy(out_.data() + at, p, n);
+  }
   bytes& out_;
 };
 
