@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include <partita/checkpoint/detail/crc32.hpp>
+#include <partita/jobs/h5_input.hpp>
 #include <partita/runtime/error.hpp>
 
 namespace partita::detail {
@@ -45,6 +46,10 @@ std::uint64_t h5_output::row_bytes() const noexcept {
 std::uint64_t h5_output::rows(partition_id id) const noexcept {
   const auto first = id.value * rows_per_partition_;
   return first >= spec_.shape[0] ? 0 : std::min(rows_per_partition_, spec_.shape[0] - first);
+}
+
+std::uint64_t h5_output::bytes_of(std::uint64_t first, std::uint64_t end) const noexcept {
+  return block_rows(first, end, rows_per_partition_, spec_.shape[0]) * row_bytes();
 }
 
 std::uint64_t h5_output::prepare(std::uint64_t params_hash, bool resume, bool overwrite) {

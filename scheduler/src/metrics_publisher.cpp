@@ -108,6 +108,14 @@ void add_final_figures(metrics_snapshot& snap, const run_report& rep) {
     for (const auto& rb : rep.iterative.rollbacks) lost += rb.lost_ranks.size();
   }
   snap.lost_ranks = std::max(snap.lost_ranks, lost);
+  std::uint64_t read = 0, written = 0;
+  for (const auto& w : rep.workers) {
+    read += w.input.bytes;
+    written += w.output.bytes;
+  }
+  if (snap.input_bytes) snap.input_read_bytes = read;
+  if (snap.output_bytes) snap.output_written_bytes = written;
+  if (!rep.iterative.output_file.empty()) snap.output_written_bytes = rep.iterative.output_bytes;
 }
 
 std::string hash_label(std::uint64_t hash) { return fmt::format("{:#018x}", hash); }

@@ -97,6 +97,19 @@ std::string format_metrics(const metrics_labels& labels, const metrics_snapshot&
           num(*s.speculative_won));
   if (s.migrations)
     w.one("partita_migrations_total", "counter", "partitions moved to another rank by rebalancing", num(*s.migrations));
+  if (s.input_bytes)
+    w.one("partita_input_bytes_total", "counter", "bytes of the declared input in the partitions done",
+          num(*s.input_bytes));
+  if (s.output_bytes)
+    w.one("partita_output_bytes_total", "counter", "bytes of the declared output in the partitions done",
+          num(*s.output_bytes));
+  if (s.input_read_bytes)
+    w.one("partita_input_read_bytes_total", "counter",
+          "bytes the ranks read of the declared input, re-reads included (final write only)", num(*s.input_read_bytes));
+  if (s.output_written_bytes)
+    w.one("partita_output_written_bytes_total", "counter",
+          "bytes the ranks wrote of the job's output, rewrites included (final write only)",
+          num(*s.output_written_bytes));
   w.one("partita_metrics_timestamp_seconds", "gauge", "Unix time these figures were taken", s.timestamp_seconds);
   return w.take();
 }

@@ -3,6 +3,8 @@
 # consumer that must accept every file written, while the job runs and at its end.
 # Usage: metrics_test.sh CASE PATH/TO/partita [RANKS]
 #   map_reduce N | iterative N: the figures while running and at the end (done == total, as the summary says)
+#   data_path N: an HDF5 input and output (h5filter): the bytes of the partitions done while running and at the end,
+#     and what the ranks read and wrote (the summary's workers[].input/output) in the final write
 #   unwritable: a --metrics-file in a folder that cannot be written: one line, exit 0, the same result
 set -u
 case_name=$1
@@ -13,7 +15,7 @@ work=$(mktemp -d /tmp/partita-metrics.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL [$case_name $np]: $*"; [ -f "$work/log" ] && tail -20 "$work/log"; exit 1; }
 command -v promtool > /dev/null || fail "promtool is missing: apt-get install prometheus (tools/bootstrap.sh test does)"
-labels='partita_job="[a-z]*",model="[a-z_]*",params_hash="0x[0-9a-f]\{16\}"'
+labels='partita_job="[a-z0-9_]*",model="[a-z_]*",params_hash="0x[0-9a-f]\{16\}"'
 # The value of metric $2 with extra labels $3 in file $1.
 value() { sed -n "s/^$2{$labels${3:+,$3}} \(.*\)$/\1/p" "$1"; }
 field() { python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(eval(sys.argv[2]))" "$1" "$2"; }
@@ -87,6 +89,36 @@ iterative)
   [ "$(value "$f" partita_migrations_total)" = "$(field "$work/summary.json" "d['migrations']")" ] || fail "migrations differ"
   grep -q 'model="iterative"' "$f" || fail "no model label"
   ! grep -q '^partita_chunks_total' "$f" || fail "an iterative job has no chunks" ;;
+data_path)
+  job=h5filter
+  # 4000 rows x 64 float64 (2 KB rows) in chunks of 40 rows; blocks of 80 rows: 50 partitions, 2,048,000 bytes in
+  # and the same out (h5filter's output has the input's shape and type).
+  "$partita" make-input "$work/in.h5" --dataset /x --rows 4000 --cols 64 --chunk-rows 40 --seed 4 > "$work/log" 2>&1 \
+    || fail "make-input"
+  run_and_watch run h5filter --param file="$work/in.h5" --param dataset=/x --param output="$work/out.h5" \
+    --param partition_mib=0.04 --param slow_ms=40 --threads 2 --quiet
+  parts=$(field "$work/summary.json" "d['partitions']")
+  [ "$parts" = 50 ] || fail "expected 50 partitions, the summary says $parts"
+  final_checks partitions 50
+  f=$work/m/job.prom
+  [ "$(value "$f" partita_input_bytes_total)" = 2048000 ] || fail "input bytes done: $(grep input_bytes "$f")"
+  [ "$(value "$f" partita_output_bytes_total)" = 2048000 ] || fail "output bytes done: $(grep output_bytes "$f")"
+  [ "$(value "$f" partita_input_read_bytes_total)" = "$(field "$work/summary.json" "sum(w['input']['bytes'] for w in d['workers'])")" ] \
+    || fail "bytes read differ from the summary's: $(grep input_read "$f")"
+  [ "$(value "$f" partita_output_written_bytes_total)" = "$(field "$work/summary.json" "sum(w['output']['bytes'] for w in d['workers'])")" ] \
+    || fail "bytes written differ from the summary's: $(grep output_written "$f")"
+  # While running: the bytes of the partitions done grew with them, never past the input's size; the ranks' own
+  # figures are not known yet.
+  [ "$seen" -ge 1 ] || fail "saw no running snapshot"
+  prev=-1
+  for ((i = 1; i <= seen; i++)); do
+    b=$(value "$work/seen/$i" partita_input_bytes_total)
+    d=$(value "$work/seen/$i" partita_work_done 'unit="partitions"')
+    [ -n "$b" ] && [ "$b" -ge "$prev" ] && [ "$b" -le 2048000 ] || fail "input bytes went from $prev to '$b'"
+    [ "$b" = $((d * 40960)) ] || fail "$d partitions done but $b bytes"
+    ! grep -q '^partita_input_read_bytes_total' "$work/seen/$i" || fail "the ranks' bytes read while running"
+    prev=$b
+  done ;;
 unwritable)
   touch "$work/not-a-folder"
   $mpirun -n "$np" "$partita" run pi --param partitions=64 --quiet --summary-json "$work/ref.json" > "$work/log" 2>&1 \

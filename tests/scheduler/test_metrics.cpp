@@ -240,6 +240,40 @@ TEST(Scheduler_Metrics, FinalFiguresComeFromTheSummary) {
   EXPECT_EQ(t.rollbacks, 1u);
   EXPECT_EQ(t.lost_ranks, 2u);
   EXPECT_FALSE(t.chunks);
+  EXPECT_FALSE(t.input_read_bytes);  // no data path, no --output: no byte figures
+  EXPECT_FALSE(t.output_written_bytes);
+}
+
+TEST(Scheduler_Metrics, BytesOfTheDataPathAreWrittenWhenTheJobHasOne) {
+  metrics_snapshot s;
+  EXPECT_EQ(format_metrics(labels, s).find("partita_input_"), std::string::npos);  // a job without a data path
+  EXPECT_EQ(format_metrics(labels, s).find("partita_output_"), std::string::npos);
+  s.input_bytes = 4096;
+  s.output_bytes = 2048;
+  auto text = format_metrics(labels, s);
+  EXPECT_EQ(sample(text, "partita_input_bytes_total"), "4096");
+  EXPECT_EQ(sample(text, "partita_output_bytes_total"), "2048");
+  EXPECT_EQ(text.find("partita_input_read_bytes_total"), std::string::npos);  // the ranks' figures come at the end
+
+  // The final write adds what the ranks read and wrote (a speculative twin's second read included).
+  partita::run_report rep;
+  rep.workers.resize(2);
+  rep.workers[0].input.bytes = 3000;
+  rep.workers[1].input.bytes = 2096;
+  rep.workers[0].output.bytes = 2048;
+  add_final_figures(s, rep);
+  text = format_metrics(labels, s);
+  EXPECT_EQ(sample(text, "partita_input_read_bytes_total"), "5096");
+  EXPECT_EQ(sample(text, "partita_output_written_bytes_total"), "2048");
+
+  partita::run_report it;  // an iterative job's --output file
+  it.model = partita::model_kind::iterative;
+  it.iterative.output_file = "/tmp/out.h5";
+  it.iterative.output_bytes = 777;
+  metrics_snapshot t;
+  add_final_figures(t, it);
+  EXPECT_EQ(sample(format_metrics(labels, t), "partita_output_written_bytes_total"), "777");
+  EXPECT_FALSE(t.input_read_bytes);
 }
 
 TEST(Scheduler_Metrics, PortServesTheSameTextOverHttpFromTheFirstWrite) {

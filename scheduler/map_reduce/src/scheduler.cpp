@@ -115,6 +115,16 @@ struct map_reduce_scheduler::running {
     m.failovers = term_;
     m.speculative_copies = d.copies_made().size();
     m.speculative_won = d.copies_won();
+    if (job_.has_input() || job_.has_output()) {
+      map_job_model::block_bytes b;
+      for (const auto& r : d.done_set().ranges()) {
+        const auto rb = job_.data_bytes(r.begin, r.end);
+        b.input += rb.input;
+        b.output += rb.output;
+      }
+      if (job_.has_input()) m.input_bytes = b.input;
+      if (job_.has_output()) m.output_bytes = b.output;
+    }
     return m;
   }
 

@@ -2,6 +2,7 @@
 /// A map/reduce job's declared HDF5 input, as the job builder keeps it: the dataset checked and described, cut into
 /// row blocks, read on each rank by its own handle (docs/design.md, "Map/reduce data path").
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,6 +18,11 @@ inline constexpr std::uint64_t default_partition_bytes = std::uint64_t{64} << 20
 
 namespace detail {
 
+/// Rows of partitions [first, end) of a dataset cut into `per` rows each, `total` rows in all (the last is short).
+inline std::uint64_t block_rows(std::uint64_t first, std::uint64_t end, std::uint64_t per, std::uint64_t total) {
+  return std::min(end * per, total) - std::min(first * per, total);
+}
+
 /// A declared input: its description, the rows of each partition, and this rank's reader (opened at the first
 /// read). Shared by the copies of a job; thread-safe.
 class h5_input {
@@ -30,6 +36,10 @@ class h5_input {
   /// The first row of partition `id` and its number of rows.
   std::uint64_t first_row(partition_id id) const noexcept { return id.value * rows_per_partition_; }
   std::uint64_t rows(partition_id id) const noexcept;
+  /// Bytes of the blocks of partitions [first, end).
+  std::uint64_t bytes_of(std::uint64_t first, std::uint64_t end) const noexcept {
+    return block_rows(first, end, rows_per_partition_, info_.rows()) * info_.row_bytes();
+  }
   /// Reads partition `id`'s block.
   void read(partition_id id, input_block& into) const;
 

@@ -44,6 +44,8 @@ class h5_output {
   void record(const std::vector<std::uint8_t>& committed, const std::vector<std::uint32_t>& crcs, bool complete);
   /// What this rank wrote so far. Thread-safe.
   output_stats stats() const;
+  /// Bytes of the blocks of partitions [first, end).
+  std::uint64_t bytes_of(std::uint64_t first, std::uint64_t end) const noexcept;
 
  private:
   std::uint64_t rows(partition_id id) const noexcept;

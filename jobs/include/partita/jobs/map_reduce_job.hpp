@@ -210,6 +210,9 @@ class map_job_adapter final : public map_job_model {
     return crc;
   }
   output_stats write_stats() const override { return output_ ? output_->stats() : output_stats{}; }
+  block_bytes data_bytes(std::uint64_t first, std::uint64_t end) const override {
+    return {input_ ? input_->bytes_of(first, end) : 0, output_ ? output_->bytes_of(first, end) : 0};
+  }
 
   void run(partition_id id, context& ctx, bytes& out) override {
     input_block block;  // the output block the kernel fills, when the job declared an output

@@ -46,7 +46,12 @@ struct metrics_snapshot {
   std::optional<std::uint64_t> speculative_copies;  ///< map/reduce
   std::optional<std::uint64_t> speculative_won;     ///< map/reduce
   std::optional<std::uint64_t> migrations;          ///< iterative
-  double timestamp_seconds = 0;                     ///< Unix time of the snapshot
+  /// The data path (map/reduce with a declared input or output): bytes of the blocks of the partitions done.
+  std::optional<std::uint64_t> input_bytes, output_bytes;
+  /// What the ranks read and wrote, re-reads and rewrites after faults and speculative copies included: known from
+  /// the ranks' end-of-job figures, so only in the final write (an iterative job's --output file too).
+  std::optional<std::uint64_t> input_read_bytes, output_written_bytes;
+  double timestamp_seconds = 0;  ///< Unix time of the snapshot
 };
 
 /// The snapshot as Prometheus text: a HELP and a TYPE line per metric, the `partita_` prefix, units in the names,

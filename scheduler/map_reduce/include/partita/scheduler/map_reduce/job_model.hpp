@@ -66,6 +66,12 @@ class map_job_model : public job_model {
   virtual std::optional<std::uint32_t> block_crc(std::span<const std::byte> /*result*/) const { return std::nullopt; }
   /// What this rank wrote of the output so far (zeros without one). Thread-safe.
   virtual output_stats write_stats() const { return {}; }
+  /// Bytes of the declared input's and output's blocks of partitions [first, end): what the live metrics count
+  /// for the partitions done (zeros for a job without a data path).
+  struct block_bytes {
+    std::uint64_t input = 0, output = 0;
+  };
+  virtual block_bytes data_bytes(std::uint64_t /*first*/, std::uint64_t /*end*/) const { return {}; }
 
   /// The final result as printed (summaries, the JSON `result` field), from accumulator() bytes.
   virtual std::string describe(std::span<const std::byte> acc) const = 0;
