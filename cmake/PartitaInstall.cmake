@@ -16,3 +16,9 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/partitaConfigVersio
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/partitaConfig.cmake ${CMAKE_CURRENT_BINARY_DIR}/partitaConfigVersion.cmake
         ${CMAKE_CURRENT_LIST_DIR}/PartitaDependencies.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/partita)
+
+# What operators run: the launcher as `partita-launch` next to `partita`, and the batch templates (which find both on
+# PATH when they are not submitted from a source tree with a build/; docs: README, "Running under Slurm").
+install(PROGRAMS ${PROJECT_SOURCE_DIR}/slurm/partita-launch.sh DESTINATION ${CMAKE_INSTALL_BINDIR} RENAME partita-launch)
+install(FILES ${PROJECT_SOURCE_DIR}/slurm/partita.sbatch ${PROJECT_SOURCE_DIR}/slurm/partita-sweep.sbatch
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/partita/slurm)

@@ -16,7 +16,8 @@ endfunction()
 
 step("cmake --install into ${prefix}" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
 foreach(f include/partita/runtime/session.hpp lib/cmake/partita/partitaConfig.cmake
-          lib/cmake/partita/partitaConfigVersion.cmake lib/cmake/partita/partitaTargets.cmake)
+          lib/cmake/partita/partitaConfigVersion.cmake lib/cmake/partita/partitaTargets.cmake bin/partita
+          bin/partita-launch share/partita/slurm/partita.sbatch share/partita/slurm/partita-sweep.sbatch)
   if(NOT EXISTS ${prefix}/${f})
     message(FATAL_ERROR "packaging: the install tree has no ${f}")
   endif()
@@ -55,3 +56,29 @@ if(EXISTS ${BUILD_DIR}/bin/example_anscombe)  # a build with PARTITA_BUILD_EXAMP
   endif()
 endif()
 message("${installed}")
+
+# As an operator runs it: the installed job through the installed launcher (mpirun, 2 ranks), its scheduler rank
+# killed once (--inject records itself in the failure history, so the relaunch runs to the end) and relaunched by
+# the launcher with --restart auto; the result line is the uninterrupted run's and the output verifies.
+string(JOIN " " mpirun_args ${MPIRUN_FLAGS})
+step("make a larger input" ${BUILD_DIR}/bin/partita make-input ${WORK_DIR}/in2.h5 --dataset /x --rows 4000 --cols 8
+     --chunk-rows 20 --seed 5)
+set(job_args --quiet --param file=${WORK_DIR}/in2.h5 --param partition_mib=0.002)  # 200 partitions of one chunk
+step("the uninterrupted run" ${MPIEXEC} ${MPIRUN_FLAGS} -n 2 ${cbuild}/anscombe ${job_args}
+     --param output=${WORK_DIR}/ref.h5)
+string(REGEX MATCH "anscombe: [^\n]*" reference "${step_output}")
+step("the installed partita-launch relaunches the installed-package anscombe after a kill"
+     ${prefix}/bin/partita-launch --via mpirun -n 2 --mpirun-args "${mpirun_args}" --history ${WORK_DIR}/ck/history
+     --recheck-delay 0 -- ${cbuild}/anscombe ${job_args} --param output=${WORK_DIR}/out2.h5
+     --checkpoint-dir ${WORK_DIR}/ck --checkpoint-every 20 --failure-history ${WORK_DIR}/ck/history
+     --inject kill:scheduler:after=50)
+string(REGEX MATCH "anscombe: [^\n]*" launched "${step_output}")
+string(REPLACE "out2.h5" "ref.h5" launched "${launched}")
+if(NOT launched STREQUAL reference OR reference STREQUAL "")
+  message(FATAL_ERROR "packaging: through partita-launch the job printed\n${launched}\nwithout it\n${reference}\n${step_output}")
+endif()
+if(NOT step_output MATCHES "relaunch")
+  message(FATAL_ERROR "packaging: the launcher did not relaunch the killed job:\n${step_output}")
+endif()
+step("partita verify on the relaunched job's output" ${prefix}/bin/partita verify ${WORK_DIR}/out2.h5)
+message("${launched}")
