@@ -45,6 +45,10 @@ class family_writer {
     family(name, type, help);
     sample(name, value);
   }
+  /// A counter the model may not have (an empty figure writes nothing).
+  void counter_if(const char* name, const char* help, const std::optional<std::uint64_t>& value) {
+    if (value) one(name, "counter", help, static_cast<double>(*value));
+  }
   std::string take() { return std::move(out_); }
 
  private:
@@ -81,35 +85,26 @@ std::string format_metrics(const metrics_labels& labels, const metrics_snapshot&
   for (std::size_t r = 0; r < s.ranks.size(); ++r)
     if (s.ranks[r].threads > 0)
       w.sample("partita_rank_busy_seconds_total", s.ranks[r].busy_seconds, fmt::format("rank=\"{}\"", r));
-  if (s.chunks) w.one("partita_chunks_total", "counter", "chunks of partitions handed out", num(*s.chunks));
-  if (s.messages) w.one("partita_messages_total", "counter", "work requests the scheduler answered", num(*s.messages));
+  w.counter_if("partita_chunks_total", "chunks of partitions handed out", s.chunks);
+  w.counter_if("partita_messages_total", "work requests the scheduler answered", s.messages);
   w.one("partita_checkpoints_total", "counter", "checkpoints written", num(s.checkpoints));
   w.one("partita_checkpoint_seconds_total", "counter", "seconds spent writing checkpoints", s.checkpoint_seconds);
   w.one("partita_checkpoint_bytes_total", "counter", "bytes of checkpoints written", num(s.checkpoint_bytes));
   w.one("partita_lost_ranks_total", "counter", "ranks declared lost", num(s.lost_ranks));
   w.one("partita_failovers_total", "counter", "scheduler failovers in this run", num(s.failovers));
   w.one("partita_rollbacks_total", "counter", "in-job rollbacks to the last checkpoint", num(s.rollbacks));
-  if (s.speculative_copies)
-    w.one("partita_speculative_copies_total", "counter", "speculative copies of straggling partitions run",
-          num(*s.speculative_copies));
-  if (s.speculative_won)
-    w.one("partita_speculative_copies_won_total", "counter", "speculative copies whose result was committed",
-          num(*s.speculative_won));
-  if (s.migrations)
-    w.one("partita_migrations_total", "counter", "partitions moved to another rank by rebalancing", num(*s.migrations));
-  if (s.input_bytes)
-    w.one("partita_input_bytes_total", "counter", "bytes of the declared input in the partitions done",
-          num(*s.input_bytes));
-  if (s.output_bytes)
-    w.one("partita_output_bytes_total", "counter", "bytes of the declared output in the partitions done",
-          num(*s.output_bytes));
-  if (s.input_read_bytes)
-    w.one("partita_input_read_bytes_total", "counter",
-          "bytes the ranks read of the declared input, re-reads included (final write only)", num(*s.input_read_bytes));
-  if (s.output_written_bytes)
-    w.one("partita_output_written_bytes_total", "counter",
-          "bytes the ranks wrote of the job's output, rewrites included (final write only)",
-          num(*s.output_written_bytes));
+  w.counter_if("partita_speculative_copies_total", "speculative copies of straggling partitions run",
+               s.speculative_copies);
+  w.counter_if("partita_speculative_copies_won_total", "speculative copies whose result was committed",
+               s.speculative_won);
+  w.counter_if("partita_migrations_total", "partitions moved to another rank by rebalancing", s.migrations);
+  w.counter_if("partita_input_bytes_total", "bytes of the declared input in the partitions done", s.input_bytes);
+  w.counter_if("partita_output_bytes_total", "bytes of the declared output in the partitions done", s.output_bytes);
+  w.counter_if("partita_input_read_bytes_total",
+               "bytes the ranks read of the declared input, re-reads included (final write only)", s.input_read_bytes);
+  w.counter_if("partita_output_written_bytes_total",
+               "bytes the ranks wrote of the job's output, rewrites included (final write only)",
+               s.output_written_bytes);
   w.one("partita_metrics_timestamp_seconds", "gauge", "Unix time these figures were taken", s.timestamp_seconds);
   return w.take();
 }
