@@ -47,6 +47,8 @@
 # launcher adds under --enable-recovery). Then the ranks on the other nodes keep running and the job finishes in the
 # same run, but mpirun never exits (it waits for the lost daemon's ranks): once the job has written its word,
 # mpirun gets --finalize-grace seconds to end by itself, then the launcher ends it and takes the job's word.
+# Ranks cut off from the majority of the hosts leave without a word of their own while the side that goes on
+# renews $PARTITA_STATUS_FILE.lease (removed here with the status file after each attempt).
 #
 # Options:
 #   --history FILE          failure-history file (default: the job's --failure-history, else
@@ -374,7 +376,7 @@ while :; do
   say "attempt $attempt: ${cmd[*]}"
   if [ "$dry" -eq 1 ]; then exit 0; fi
   export PARTITA_STATUS_FILE="$status_dir/.partita-status.${SLURM_JOB_ID:-$$}.$attempt"
-  rm -f "$PARTITA_STATUS_FILE"
+  rm -f "$PARTITA_STATUS_FILE" "$PARTITA_STATUS_FILE.lease"
   "${cmd[@]}" &
   child=$! child_since=$SECONDS word_since=''
   # wait returns early when a trapped signal arrives; keep waiting for the job itself. A held signal is
@@ -411,7 +413,7 @@ while :; do
   child=0 pending=''
   # The job's own word wins over the launch's exit status (see the top of this file).
   word=$(head -c 16 "$PARTITA_STATUS_FILE" 2>/dev/null | tr -d '[:space:]')
-  rm -f "$PARTITA_STATUS_FILE"
+  rm -f "$PARTITA_STATUS_FILE" "$PARTITA_STATUS_FILE.lease" "$PARTITA_STATUS_FILE".lease.*
   if [[ "$word" =~ ^[0-9]+$ ]] && [ "$word" -eq "$EX_REQUEUE" ] && [ "$rc" -ne 0 ] && [ "$rc" -ne "$EX_REQUEUE" ] &&
      [ -z "$stop_signal" ] && ! recovery_launch; then
     # No stop signal came through here, yet the job checkpointed and stopped while the launch failed: srun or mpirun

@@ -11,6 +11,19 @@
 #               on in the same run and is exact
 #   slow_links  every link with 0.3 ms added delay and 0.5 % frame loss once the job runs: exact, no false loss at
 #               the default --timeout
+#   partition_worker     a worker node cut off past 2 x --timeout under --enable-recovery (flat) through the launcher:
+#               the majority declares its ranks lost and finishes exactly; the cut-off ranks, whose takeover gathers
+#               no majority of the hosts, leave without a checkpoint or a result (failure history); one result; then
+#               the same without --enable-recovery: the run ends and the launcher relaunches, exact
+#   partition_scheduler  the scheduler's node cut off past 2 x --timeout: the majority fails over, the old scheduler
+#               commits nothing after it lost its majority (no epoch written twice, every later one the new
+#               scheduler's), one result, exact
+#   two_level_nodes      --scheduler-levels 2, a node scheduler per node under --enable-recovery: a node scheduler's
+#               node lost, a member node lost (--ranks-per-node 3: a node scheduler serving another node's ranks), a
+#               node cut and healed within --timeout: the same run, exact
+#   two_level_root       the root's node lost at two levels under --enable-recovery: a surviving rank that gives up
+#               leaves the job's word (1), the launcher ends the mpirun that waits for the lost daemon and relaunches
+#               without the node, exact
 # Needs root and ip/tc/unshare/nsenter; skips (77) without them. Everything the test started is torn down on exit.
 # Usage: minicluster_test.sh CASE <source dir> <partita binary> <scratch dir, seen by every node (not /tmp)>
 set -uo pipefail
@@ -181,7 +194,165 @@ slow_links)
   across slow_heat "${heat[@]}" --checkpoint-dir "$work/ckh"
   wait
   grep -q "loss on" "$work/log.faults" || fail "the loss was not switched on for heat" ;;
+partition_worker | partition_scheduler)
+  # docs/design.md, "Network partitions and split brain". Node 2 (ranks 2, 3: workers) or node 1 (rank 0, the
+  # scheduler, and rank 1) cut off once the first checkpoint is in; healed only once the cut-off side has decided
+  # (its ranks' "left: minority side" lines in the failure history, on the shared file system: their output reaches
+  # mpirun only after the heal) and, for node 1, once the majority failed over; never before 2 x --timeout.
+  # The job runs ~30 s; the cut-off side decides within ~5 x --timeout (15 s) of the cut.
+  timeout_s=3
+  job=(run synthetic --param partitions=2000 --param median_us=150000 --param sigma=0.3 --threads 2 --scheduler-rank 0
+       --checkpoint-every 1s --timeout $timeout_s --heartbeat 0.3)
+  timeout 200 "${mpirun_local[@]}" -n 6 "$partita" "${job[@]}" --quiet --checkpoint-dir "$work/ck-ref" \
+    --summary-json "$work/part.ref.json" >"$work/log.ref" 2>&1 || fail "the one-host run exited $?"
+  if [ "$case_name" = partition_worker ]; then victim=2 minority="2 3" majority_sched=0; else victim=1 minority="0 1" majority_sched=2; fi
+  minority_lines() { grep -c "^pmt-node$victim .*left: minority side (1 of 3 hosts)" "$1/failure-history" 2>/dev/null; }
+  # partition RUN_DIR: cut node $victim after RUN_DIR's first checkpoint, heal as above; stops when the launch ended.
+  partition() {
+    local d=$1
+    for _ in $(seq 1200); do [ -s "$d/LATEST" ] || [ -e "$work/ended" ] && break; sleep 0.1; done
+    [ -e "$work/ended" ] && { echo "ended before the cut"; return; }
+    sleep 0.5; "$mc" cut "$victim"; local t0=$SECONDS; echo "cut"
+    for _ in $(seq 1800); do
+      [ -e "$work/ended" ] && break
+      if [ $((SECONDS - t0)) -ge $((2 * timeout_s + 1)) ] && [ "${2:-}" = relaunch -o "$(minority_lines "$d")" = 2 ] &&
+         { [ "$victim" = 2 ] || [ "${2:-}" = relaunch ] || grep -q "failover: rank 2 is the scheduler now" "$work/log.launch"; }; then
+        break
+      fi
+      sleep 0.1
+    done
+    "$mc" heal "$victim"; echo "healed after $((SECONDS - t0)) s$([ -e "$work/ended" ] && echo ', the launch had ended')"
+  }
+  launch() {  # launch RUN_DIR SUMMARY MPIRUN_EXTRA
+    rm -f "$work/ended"
+    timeout 300 "$src/slurm/partita-launch.sh" --via mpirun -n 6 --finalize-grace 5 --recheck-delay 1 \
+      --mpirun-args "--hostfile $PARTITA_MC_HOSTFILE --oversubscribe --mca mpi_yield_when_idle 1 $3" \
+      -- "$partita" "${job[@]}" --checkpoint-dir "$1" --summary-json "$2" >"$work/log.launch" 2>&1
+    local rc=$?; touch "$work/ended"; return $rc
+  }
+  partition "$work/ck" >"$work/log.faults" 2>&1 &
+  launch "$work/ck" "$work/part.json" --enable-recovery; rc=$?
+  wait
+  [ $rc -eq 0 ] || fail "the launcher exited $rc"
+  grep -q "^healed after [0-9]* s$" "$work/log.faults" || fail "not cut and healed while the job ran: $(cat "$work/log.faults")"
+  [ "$(minority_lines "$work/ck")" = 2 ] || fail "the cut-off ranks $minority did not leave as a minority (failure history: $(cat "$work/ck/failure-history"))"
+  ! grep -q "attempt 2" "$work/log.launch" || fail "relaunched: the majority should have finished in the same run"
+  [ "$(grep -c '^result: ' "$work/log.launch")" = 1 ] || fail "$(grep -c '^result: ' "$work/log.launch") result lines, expected one"
+  [ "$(result "$work/part.json")" = "$(result "$work/part.ref.json")" ] ||
+    fail "'$(result "$work/part.json")' after the partition, '$(result "$work/part.ref.json")' uninterrupted"
+  lost=$(python3 -c "import json,sys;print(' '.join(str(w['rank']) for w in json.load(open(sys.argv[1]))['workers'] if w['lost']))" "$work/part.json")
+  [ "$lost" = "$minority" ] || fail "lost ranks '$lost', expected '$minority'"
+  sched=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['scheduler_rank'])" "$work/part.json")
+  [ "$sched" = "$majority_sched" ] || fail "the result came from scheduler rank $sched, expected $majority_sched"
+  # No split brain: no epoch committed twice, no checkpoint by a cut-off rank after it lost its majority, every
+  # epoch after the failover the new scheduler's.
+  ! grep -q "epoch [0-9]* is already committed" "$work/log.launch" || fail "two schedulers wrote the same epoch"
+  dup=$(sed -n 's/.*checkpoint epoch \([0-9]*\) of job .* committed.*/\1/p' "$work/log.launch" | sort | uniq -d | tr '\n' ' ')
+  [ -z "$dup" ] || fail "epochs committed twice: $dup"
+  for r in $minority; do
+    after=$(sed -n "/rank $r@.*reaches ranks on only/,\$p" "$work/log.launch" | grep -c "rank $r@.*checkpoint epoch" || true)
+    [ "$after" -eq 0 ] || fail "rank $r committed $after checkpoint(s) after it lost its majority"
+    ! grep -q "failover: rank $r is the scheduler now" "$work/log.launch" || fail "cut-off rank $r went on as a scheduler"
+  done
+  if [ "$victim" = 1 ]; then
+    # By the log's time stamps (the emulated nodes share this machine's clock; node 1's lines reach the log only
+    # after the heal): the old scheduler's last commit came before the new scheduler went on.
+    t_failover=$(sed -n 's/^\[\([0-9-]* [0-9:.]*\)\] .*failover: rank 2 is the scheduler now.*/\1/p' "$work/log.launch" | head -1)
+    [ -n "$t_failover" ] || fail "no failover to rank 2"
+    late=$(sed -n 's/^\[\([0-9-]* [0-9:.]*\)\] \[rank [01]@.*checkpoint epoch \([0-9]*\) of job .* committed.*/\1 \2/p' "$work/log.launch" |
+           awk -v t="$t_failover" '($1 " " $2) >= t { print $3 }' | tr '\n' ' ')
+    [ -z "$late" ] || fail "the old scheduler committed epoch(s) $late after rank 2 took over at $t_failover"
+    t_last_old=$(sed -n 's/^\[\([0-9-]* [0-9:.]*\)\] \[rank 0@.*checkpoint epoch [0-9]* of job .* committed.*/\1/p' "$work/log.launch" | tail -1)
+    echo "     old scheduler's last commit at ${t_last_old#* }, rank 2 went on at ${t_failover#* }"
+  fi
+  echo "ok   $case_name: node $victim cut $(sed -n 's/^healed after \([0-9]*\) s.*/\1/p' "$work/log.faults") s (--timeout $timeout_s); ranks $minority left as a minority, one result from rank $majority_sched, exact"
+  grep -h "left: minority" "$work/ck/failure-history" | sed 's/^/     /'
+  if [ "$victim" = 2 ]; then
+    # Without --enable-recovery Open MPI ends the run when the link's TCP connections fail or a rank is
+    # unreachable; the launcher's word is a relaunch, and the result is exact.
+    partition "$work/ck2" relaunch >"$work/log.faults" 2>&1 &
+    launch "$work/ck2" "$work/part2.json" ""; rc=$?
+    wait
+    [ $rc -eq 0 ] || fail "without --enable-recovery: the launcher exited $rc"
+    [ "$(result "$work/part2.json")" = "$(result "$work/part.ref.json")" ] ||
+      fail "without --enable-recovery: '$(result "$work/part2.json")', '$(result "$work/part.ref.json")' uninterrupted"
+    echo "ok   $case_name without --enable-recovery: $(grep -c '\] attempt ' "$work/log.launch") attempt(s), exact; $(cat "$work/log.faults" | tail -1)"
+  fi ;;
+two_level_nodes)
+  # Node schedulers on real nodes (--scheduler-levels 2; docs/design.md, "Two-level scheduling", failures), under
+  # mpirun --enable-recovery through the launcher. Nodes 2 and 3 each get a node scheduler (ranks 2 and 4).
+  timeout_s=3
+  job=(run synthetic --param partitions=2000 --param median_us=60000 --param sigma=0.3 --threads 2 --scheduler-rank 0
+       --scheduler-levels 2 --checkpoint-every 1s --timeout $timeout_s --heartbeat 0.3)
+  timeout 200 "${mpirun_local[@]}" -n 6 "$partita" "${job[@]}" --checkpoint-dir "$work/ck-ref" \
+    --summary-json "$work/two.ref.json" >"$work/log.ref" 2>&1 || fail "the one-host run exited $?"
+  # two_level_run NAME FAULT EXTRA...: FAULT is "kill N" or "cut N" (healed after $cut_seconds s), once the first
+  # checkpoint is in; one attempt, the exact result.
+  two_level_run() {
+    local name=$1 fault=$2; shift 2
+    "$mc" down >/dev/null; "$mc" up 3 --slots 2 >/dev/null || fail "up again"
+    (
+      for _ in $(seq 1200); do [ -s "$work/ck-$name/LATEST" ] && break; sleep 0.1; done
+      sleep 0.5
+      set -- $fault
+      if [ "$1" = kill ]; then "$mc" kill "$2"; else "$mc" cut "$2"; sleep "$cut_seconds"; "$mc" heal "$2"; echo "healed"
+        pgrep -f "^mpirun -n 6 --hostfile $PARTITA_MC_HOSTFILE" >/dev/null && echo "still running"; fi
+    ) >"$work/log.faults" 2>&1 &
+    timeout 300 "$src/slurm/partita-launch.sh" --via mpirun -n 6 --finalize-grace 5 --recheck-delay 1 \
+      --mpirun-args "--hostfile $PARTITA_MC_HOSTFILE --oversubscribe --mca mpi_yield_when_idle 1 --enable-recovery" \
+      -- "$partita" "${job[@]}" "$@" --checkpoint-dir "$work/ck-$name" --summary-json "$work/$name.json" >"$work/log.launch" 2>&1
+    local rc=$?; wait
+    [ $rc -eq 0 ] || fail "$name: the launcher exited $rc"
+    grep -q "killed\|healed" "$work/log.faults" || fail "$name: the fault was not injected: $(cat "$work/log.faults")"
+    ! grep -q "attempt 2" "$work/log.launch" || fail "$name: relaunched; the job should have gone on in the same run"
+    [ "$(grep -c '^result: ' "$work/log.launch")" = 1 ] || fail "$name: $(grep -c '^result: ' "$work/log.launch") result lines"
+    [ "$(result "$work/$name.json")" = "$(result "$work/two.ref.json")" ] ||
+      fail "$name: '$(result "$work/$name.json")', '$(result "$work/two.ref.json")' uninterrupted"
+    lost=$(python3 -c "import json,sys;print(' '.join(str(w['rank']) for w in json.load(open(sys.argv[1]))['workers'] if w['lost']))" "$work/$name.json")
+    echo "ok   two_level $name: same run, exact; lost ranks: ${lost:-none}"
+  }
+  two_level_run ns_node "kill 3"
+  [ "$lost" = "4 5" ] || fail "ns_node: lost ranks '$lost', expected '4 5'"
+  grep -q "two-level scheduling: 2 node scheduler(s)" "$work/log.launch" || fail "ns_node: not 2 node schedulers"
+  # --ranks-per-node 3: ranks 3-5 under node scheduler rank 3 (node 2); node 3 holds two of its members.
+  two_level_run member_node "kill 3" --ranks-per-node 3
+  [ "$lost" = "4 5" ] || fail "member_node: lost ranks '$lost', expected '4 5'"
+  grep -q "node scheduler rank 3: rank [45] silent .*declared lost" "$work/log.launch" || fail "member_node: node scheduler rank 3 did not declare its members lost"
+  # A cut of 3 s at --timeout 12: after a heal TCP's backed-off retransmissions take up to a few more seconds, and
+  # the tool's own commands a second each on a loaded machine (a 1.2 s cut at --timeout 3 was declared a loss).
+  for i in "${!job[@]}"; do [ "${job[$i]}" = --timeout ] && job[$((i + 1))]=12; done
+  cut_seconds=3 two_level_run cut_heal "cut 2"
+  [ -z "$lost" ] || fail "cut_heal: ranks '$lost' declared lost during a 3 s cut at --timeout 12"
+  grep -q "still running" "$work/log.faults" || fail "cut_heal: the job had ended when node 2 was healed" ;;
+two_level_root)
+  # The root's node lost at two levels under --enable-recovery (no failover of the root: a relaunch). The surviving
+  # ranks give up on the root; one of them leaves the job's word (1) before MPI_Finalize, which waits for the lost
+  # daemon, so the launcher ends mpirun after --finalize-grace, blames the node and relaunches without it.
+  job=(run synthetic --param partitions=2000 --param median_us=60000 --param sigma=0.3 --threads 2 --scheduler-rank 0
+       --scheduler-levels 2 --checkpoint-every 1s --timeout 3 --heartbeat 0.3)
+  timeout 200 "${mpirun_local[@]}" -n 6 "$partita" "${job[@]}" --checkpoint-dir "$work/ck-ref" \
+    --summary-json "$work/root.ref.json" >"$work/log.ref" 2>&1 || fail "the one-host run exited $?"
+  (
+    for _ in $(seq 1200); do [ -s "$work/ck/LATEST" ] && break; sleep 0.1; done
+    sleep 0.5; date +%s.%N >"$work/t_kill"; "$mc" kill 1
+  ) >"$work/log.faults" 2>&1 &
+  timeout 300 "$src/slurm/partita-launch.sh" --via mpirun -n 6 --finalize-grace 5 --recheck-delay 1 \
+    --mpirun-args "--hostfile $PARTITA_MC_HOSTFILE --oversubscribe --mca mpi_yield_when_idle 1 --enable-recovery" \
+    -- "$partita" "${job[@]}" --checkpoint-dir "$work/ck" --summary-json "$work/root.json" >"$work/log.launch" 2>&1
+  rc=$?; wait
+  [ $rc -eq 0 ] || fail "the launcher exited $rc (124: hung)"
+  grep -q "killed" "$work/log.faults" || fail "node 1 was not killed: $(cat "$work/log.faults")"
+  grep -q "exit status 1 left in .* for the launcher" "$work/log.launch" || fail "no surviving rank left the job's word"
+  grep -q "the job said it ended (exit 1) .* ending mpirun" "$work/log.launch" || fail "the launcher did not end the waiting mpirun"
+  grep -q "node pmt-node1: did not run 'true' .* left out of the relaunch" "$work/log.launch" || fail "the launcher did not blame pmt-node1"
+  grep -q "attempt 2: mpirun -n 4 .* --restart auto" "$work/log.launch" || fail "no relaunch on 4 ranks without the node"
+  grep -q "restart: from .*synthetic\.[0-9]*\.h5" "$work/log.launch" || fail "the relaunch did not resume from a checkpoint"
+  [ "$(grep -c '^result: ' "$work/log.launch")" = 1 ] || fail "$(grep -c '^result: ' "$work/log.launch") result lines"
+  [ "$(result "$work/root.json")" = "$(result "$work/root.ref.json")" ] ||
+    fail "'$(result "$work/root.json")' after the root's node loss, '$(result "$work/root.ref.json")' uninterrupted"
+  t2=$(sed -n 's/^\[partita-launch \(.*\)\] attempt 2: .*/\1/p' "$work/log.launch")
+  echo "ok   two_level_root: word 1 from a survivor, mpirun ended, relaunched without pmt-node1 $(awk -v a="$(cat "$work/t_kill")" -v b="$(date -d "$t2" +%s)" 'BEGIN { printf "%.0f", b - a }') s after the kill (whole seconds), exact" ;;
 *)
-  echo "unknown case '$case_name' (jobs, heal, node_kill, in_job, slow_links)"; exit 2 ;;
+  echo "unknown case '$case_name' (jobs, heal, node_kill, in_job, slow_links, partition_worker, partition_scheduler, two_level_nodes, two_level_root)"; exit 2 ;;
 esac
 echo "PASS [$case_name]"

@@ -6,6 +6,7 @@
 #include <partita/runtime/log.hpp>
 #include <partita/scheduler/detail/bounded_gather.hpp>
 #include <partita/scheduler/detail/timing.hpp>
+#include <partita/scheduler/map_reduce/detail/host_majority.hpp>
 
 namespace partita::detail {
 
@@ -60,6 +61,9 @@ survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_
   // A takeover to a dead rank may never complete, and would hold up every later flush; freed requests still
   // complete in the background (a frozen scheduler that resumes still gets its takeover).
   tp.abandon_pending();
+  // Only a side that reaches a majority of the hosts goes on: a candidate cut off with a minority (a worker node
+  // partitioned past the timeout) must not run the job a second time beside the majority's scheduler.
+  if (!holds_host_majority(s.nodes(), out.reported)) throw minority_side{hosts_reached(s.nodes(), out.reported)};
   return out;
 }
 

@@ -15,6 +15,8 @@
 #include <partita/scheduler/detail/bounded_gather.hpp>
 #include <partita/scheduler/detail/metrics_publisher.hpp>
 #include <partita/scheduler/detail/report_builder.hpp>
+#include <partita/scheduler/map_reduce/detail/host_majority.hpp>
+#include <partita/scheduler/map_reduce/detail/job_lease.hpp>
 #include <partita/scheduler/map_reduce/detail/root_core.hpp>
 #include <partita/scheduler/map_reduce/detail/root_report.hpp>
 #include <partita/scheduler/map_reduce/detail/root_start.hpp>
@@ -361,6 +363,9 @@ struct map_reduce_scheduler::running {
   bool serve(const message<msg>& m, clock::time_point start) {
     peers_.heard(m.source, start);
     if (m.tag == msg::takeover) {  // from any rank, lost or not: a higher term means this scheduler was replaced
+      // Unless it comes from a rank this scheduler declared lost while it keeps a host majority: a rank cut off
+      // past the timeout that elected itself (it cannot gather a majority: this side's workers stay here).
+      if (!peers_[m.source.value].alive && setup_.failover && holds_majority()) return false;
       if (const auto term = decode_number(m.payload); term > term_) throw deposed{m.source.value, term};
       return false;
     }
@@ -469,6 +474,14 @@ struct map_reduce_scheduler::running {
 
   void keep_alive(clock::time_point now = clock::now()) {
     for (int r : peers_.sweep(tp_, msg::heartbeat, config_.heartbeat_seconds, config_.timeout_seconds, now)) lose(r);
+    if (setup_.failover) lease_.renew(now);  // this side goes on: ranks that left as a minority wait for its word
+  }
+
+  /// Whether the live workers and this rank run on a majority of the job's hosts (host_majority.hpp).
+  bool holds_majority() const {
+    auto reached = peers_.alive_mask();
+    reached[static_cast<std::size_t>(s_.rank().value)] = true;
+    return holds_host_majority(s_.nodes(), reached);
   }
 
   /// Declares worker rank `r` lost. While the job runs its partitions go back to the queue, and losing the last
@@ -481,6 +494,12 @@ struct map_reduce_scheduler::running {
                config_.timeout_seconds, requeued);
     event(fmt::format("rank {} lost", r));
     record_lost_rank(s_, config_, job_.name(), r);
+    // A scheduler cut off with a minority of the hosts must commit nothing more: the other side elects its own.
+    if (setup_.failover && running && !holds_majority()) {
+      auto reached = peers_.alive_mask();
+      reached[static_cast<std::size_t>(s_.rank().value)] = true;
+      throw minority_side{hosts_reached(s_.nodes(), reached)};
+    }
     if (!(local_ != nullptr || !running || peers_.any_alive()))
       throw error("every worker rank is lost and the scheduler runs no partitions itself; job '" + job_.name() +
                   "' cannot finish");
@@ -684,6 +703,7 @@ struct map_reduce_scheduler::running {
   clock::time_point last_round_ = clock::now();
   clock::time_point fence_until_{};  // after a stall: commit nothing before this
   bool first_commit_logged_ = false;
+  job_lease lease_{s_.rank().value, config_.heartbeat_seconds};
   progress_meter progress_;
   metrics_publisher metrics_;  // --metrics-file: written from the same loop and figures as the progress line
   checkpoint_driver ckpt_;
@@ -747,6 +767,13 @@ run_report map_reduce_scheduler::run() {
     if (loop_) loop_->cancel_local();
     tp_.abandon_pending();
     return left_job_report(job_.name(), "(replaced as the scheduler)");
+  } catch (const minority_side& m) {
+    // Cut off with a minority of the hosts (it lost them, or too few reported to its takeover): no checkpoint, no
+    // result from this side; the job's word comes from the side that goes on.
+    if (loop_) loop_->cancel_local();
+    if (takeover_ && takeover_->exec) takeover_->exec->cancel();
+    tp_.abandon_pending();
+    leave_as_minority(m, s_, config_, job_.name());
   } catch (...) {
     fail(std::current_exception());
   }

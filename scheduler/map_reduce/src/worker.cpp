@@ -129,6 +129,19 @@ std::optional<run_report> map_reduce_worker::run() {
       continue;
     }
     if (m->tag == msg::takeover) {
+      // A worker that still hears its scheduler does not follow another rank: that one was cut off from the
+      // scheduler (and most likely from this side's majority), not the scheduler from everyone. Its takeover can
+      // then not gather a majority of the hosts and it leaves the job (docs/design.md, "Network partitions and
+      // split brain"). A scheduler that is gone has been silent here for about the timeout when a takeover comes.
+      const double sticky = std::min(0.5 * config_.timeout_seconds,
+                                     config_.timeout_seconds - 2 * config_.heartbeat_seconds);
+      if (setup_.failover && m->source.value != boss_ && since(last_heard_) < sticky) {
+        if (!ignored_takeover_)
+          log().warn("rank {} claims to be the scheduler, but scheduler rank {} was heard {:.1f} s ago: ignored",
+                     m->source.value, boss_, since(last_heard_));
+        ignored_takeover_ = true;
+        continue;
+      }
       follow(*m);
       continue;
     }
@@ -248,10 +261,12 @@ bool map_reduce_worker::elect() {
       term_ = base + 1 + i;
       return true;
     }
-    // Wait for that rank (or any later one) to take over; meanwhile keep what the executor finishes.
+    // Wait for that rank (or any later one) to take over; meanwhile keep what the executor finishes, and the
+    // job's lease (ranks that left as a minority wait for this side while it elects).
     const auto deadline = clock::now() + to_ns(config_.timeout_seconds);
     while (clock::now() < deadline) {
       drain(clock::now());
+      lease_.renew();
       auto m = tp_.wait(std::chrono::milliseconds(20));
       if (m && m->tag == msg::takeover && follow(*m)) return false;
     }

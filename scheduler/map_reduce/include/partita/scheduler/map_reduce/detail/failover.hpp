@@ -52,7 +52,8 @@ struct deposed {
 /// The new scheduler's handshake: sends takeover{term} to every other rank (lost ones too, so that a frozen
 /// scheduler that resumes learns it was replaced) and collects the survivors' reports, waiting at most
 /// `timeout_s`. Ranks that do not report are left out (not reported). Throws deposed if a takeover of a higher
-/// term arrives meanwhile.
+/// term arrives meanwhile, and minority_side when the ranks that reported (this one included) do not run on a
+/// majority of the job's hosts (holds_host_majority).
 survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_input& me, double timeout_s);
 
 }  // namespace partita::detail

@@ -16,6 +16,7 @@
 #include <partita/scheduler/detail/job_setup.hpp>
 #include <partita/scheduler/map_reduce/detail/comm_wait.hpp>
 #include <partita/scheduler/map_reduce/detail/failover.hpp>
+#include <partita/scheduler/map_reduce/detail/job_lease.hpp>
 #include <partita/scheduler/map_reduce/detail/prefetch_depth.hpp>
 #include <partita/scheduler/map_reduce/detail/protocol.hpp>
 #include <partita/scheduler/map_reduce/executor.hpp>
@@ -84,6 +85,8 @@ class map_reduce_worker {
   std::vector<bool> running_;  // per partition: handed to this rank and not finished
   int lost_scheduler_ = -1;
   double noticed_at_ = 0;
+  bool ignored_takeover_ = false;  // a takeover came while the scheduler was still heard (logged once)
+  job_lease lease_{s_.rank().value, config_.heartbeat_seconds};  // renewed while electing
 };
 
 }  // namespace partita::detail
