@@ -135,8 +135,10 @@ in_job)
   # A whole node lost in the same run (docs/design.md, "A cluster on one machine"): under mpirun --enable-recovery the
   # launcher adds --mca plm_rsh_no_tree_spawn 1, the ranks on the other nodes go on, and the launcher ends the mpirun
   # that waits for the lost daemon once the job has said it finished. Node 3 (workers only), then node 1 (the
-  # scheduler's: failover to rank 2 on node 2): one attempt each, the exact result.
-  job=(run synthetic --param partitions=2000 --param median_us=40000 --param sigma=0.3 --threads 2 --checkpoint-every 1s
+  # scheduler's: failover to rank 2 on node 2): one attempt each, the exact result. About 13 s of work on 12 threads,
+  # so that the kill (1 s after the first checkpoint) lands well before the end also on a loaded machine (with 2000
+  # partitions a run beside a parallel build ended before it).
+  job=(run synthetic --param partitions=4000 --param median_us=40000 --param sigma=0.3 --threads 2 --checkpoint-every 1s
        --timeout 5 --heartbeat 0.5 --quiet)
   timeout 200 "${mpirun_local[@]}" -n 6 "$partita" "${job[@]}" --checkpoint-dir "$work/ck-ref" \
     --summary-json "$work/in_job.ref.json" >"$work/log.ref" 2>&1 || fail "the one-host run exited $?"
