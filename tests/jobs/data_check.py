@@ -49,8 +49,8 @@ def stats(path, ds, summary, rows, bins, lo, hi):
     hist = np.zeros(bins, dtype=np.int64)
     mn, mx = np.inf, -np.inf
     parts = (n + rows - 1) // rows
-    fold_block = 1  # detail::fold_block_size: the largest power of two whose cube is at most the partition count
-    while fold_block < 4096 and (2 * fold_block) ** 3 <= parts:
+    fold_block = 1  # detail::fold_block_size: the largest power of two whose 4th power is at most the partition count
+    while fold_block < 4096 and (2 * fold_block) ** 4 <= parts:
         fold_block *= 2
     block_total = None
     for part, first in enumerate(range(0, n, rows)):

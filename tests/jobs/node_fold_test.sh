@@ -15,7 +15,7 @@ result() { python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['resul
 field() { python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(eval(sys.argv[2]))" "$1" "$2"; }
 run_np() { local np=$1; shift; timeout 120 $mpirun -n "$np" "$partita" "$@"; }
 
-# 600 partitions: blocks of 8 (the largest power of two whose cube is at most 600).
+# 600 partitions: blocks of 4 (the largest power of two whose fourth power is at most 600).
 syn=(run synthetic --param partitions=600 --param median_us=50 --param dist=bimodal --scheduler-rank 0 --quiet)
 
 # layout: ranks, then "1" (one level) or "2:K" (two levels, K ranks per node: node schedulers at 4 ranks (K=2: one)
@@ -34,12 +34,12 @@ same_bits() {
         || fail "np=$np levels=$2 policy=$policy exited $?"
       got=$(result "$work/s.json")
       [ "$got" = "$ref" ] || fail "np=$np levels=$2 policy=$policy gave '$got', expected '$ref'"
-      # Every partition is committed once: one by one, or in a block of 8.
+      # Every partition is committed once: one by one, or in a block of 4.
       python3 - "$work/s.json" <<'PY' || fail "np=$np levels=$2 policy=$policy: scheduler counts"
 import json, sys
 s = json.load(open(sys.argv[1]))["scheduler"]
-assert s["fold_block"] == 8, s
-assert s["results_committed"] + 8 * s["blocks_committed"] >= 600, s
+assert s["fold_block"] == 4, s
+assert s["results_committed"] + 4 * s["blocks_committed"] >= 600, s
 assert s["results_committed"] <= 600, s
 PY
     done
@@ -67,13 +67,13 @@ import json, sys
 flat, two = (json.load(open(f))["scheduler"] for f in sys.argv[1:3])
 print("flat:", flat)
 print("two levels:", two)
-assert flat["fold_block"] == 8 and two["fold_block"] == 8
+assert flat["fold_block"] == 4 and two["fold_block"] == 4
 assert flat["blocks_committed"] == 0 and flat["results_committed"] == 4000, flat
 assert two["blocks_committed"] > 0, two
 items = two["results_committed"] + two["blocks_committed"]
-assert two["results_committed"] + 8 * two["blocks_committed"] >= 4000, two
+assert two["results_committed"] + 4 * two["blocks_committed"] >= 4000, two
 # The two node schedulers run 6 of the 9 threads: most of their partitions arrive as blocks.
-assert items < 0.7 * 4000, (items, two)
+assert items < 0.8 * 4000, (items, two)
 PY
   ;;
 restart_other_shape)

@@ -87,33 +87,35 @@ struct root {
 
 TEST(Scheduler_BlockFold, BlockSizeDependsOnThePartitionCountAlone) {
   EXPECT_EQ(fold_block_size(0), 1u);
-  EXPECT_EQ(fold_block_size(7), 1u);
-  EXPECT_EQ(fold_block_size(8), 2u);
-  EXPECT_EQ(fold_block_size(1000), 8u);
-  EXPECT_EQ(fold_block_size(20000000), 256u);
-  EXPECT_EQ(fold_block_size(std::uint64_t{1} << 40), 4096u);  // at most 4096
-  for (std::uint64_t n : {9u, 100u, 5000u, 1234567u}) {
+  EXPECT_EQ(fold_block_size(15), 1u);
+  EXPECT_EQ(fold_block_size(16), 2u);
+  EXPECT_EQ(fold_block_size(1000), 4u);
+  EXPECT_EQ(fold_block_size(500000), 16u);
+  EXPECT_EQ(fold_block_size(20000000), 64u);
+  EXPECT_EQ(fold_block_size(std::uint64_t{1} << 60), 4096u);  // at most 4096
+  for (std::uint64_t n : {17u, 100u, 5000u, 1234567u}) {
     const auto block = fold_block_size(n);
     EXPECT_EQ(block & (block - 1), 0u) << n;  // a power of two
-    EXPECT_LE(block * block * block, n) << n;
+    EXPECT_LE(block * block * block * block, n) << n;
+    EXPECT_GT(16 * block * block * block * block, n) << n;  // the largest such
   }
 }
 
 TEST(Scheduler_BlockFold, ResultsInIdOrderFoldEachBlockThenTheBlocks) {
   std::string acc;
-  block_fold f(70, shape_fold(acc));
+  block_fold f(302, shape_fold(acc));
   ASSERT_EQ(f.block_size(), 4u);
-  for (std::uint64_t id = 0; id < 70; ++id) f.add_result(id, b(std::to_string(id)));
-  EXPECT_EQ(f.folded(), 70u);
-  EXPECT_EQ(text(f.prefix()), expected(70));
-  EXPECT_EQ(acc, expected(70));  // the model's accumulator holds the job's value at the end
+  for (std::uint64_t id = 0; id < 302; ++id) f.add_result(id, b(std::to_string(id)));
+  EXPECT_EQ(f.folded(), 302u);
+  EXPECT_EQ(text(f.prefix()), expected(302));
+  EXPECT_EQ(acc, expected(302));  // the model's accumulator holds the job's value at the end
 }
 
 TEST(Scheduler_BlockFold, AnyOrderOfResultsAndBlockValuesGivesTheSameValue) {
-  const std::uint64_t n = 70;  // blocks of 4, the last one of 2
+  const std::uint64_t n = 302;  // blocks of 4, the last one of 2
   const auto blocks = (n + 3) / 4;
   std::mt19937_64 rng(7);
-  for (int trial = 0; trial < 40; ++trial) {
+  for (int trial = 0; trial < 20; ++trial) {
     root r(n);
     // Each block comes as its value (1 in 3), as its results, or both (a value and some of its ids on their own).
     struct item {
@@ -145,7 +147,7 @@ TEST(Scheduler_BlockFold, AnyOrderOfResultsAndBlockValuesGivesTheSameValue) {
 }
 
 TEST(Scheduler_BlockFold, ABlockValueReplacesThePartialFoldOfItsBlock) {
-  root r(70);
+  root r(302);
   auto& c = r.core;
   EXPECT_NE(c.commit(rank_t{1}, partition_id{0}, 0.001, b("0")), detail::commit_outcome::duplicate);
   EXPECT_NE(c.commit(rank_t{1}, partition_id{1}, 0.001, b("1")), detail::commit_outcome::duplicate);
@@ -159,11 +161,11 @@ TEST(Scheduler_BlockFold, ABlockValueReplacesThePartialFoldOfItsBlock) {
   EXPECT_EQ(c.blocks_committed(), 1u);
   EXPECT_EQ(c.results_committed(), 2u);
   EXPECT_EQ(c.dispatch().done_count(), 4u);
-  EXPECT_THROW(c.commit_block(rank_t{1}, 18, 0.1, b("x")), error);  // past the last block
+  EXPECT_THROW(c.commit_block(rank_t{1}, 76, 0.1, b("x")), error);  // past the last block (76 blocks)
 }
 
 TEST(Scheduler_BlockFold, ACheckpointMidBlockContinuesToTheSameValue) {
-  const std::uint64_t n = 70;
+  const std::uint64_t n = 302;
   root a(n);
   // Folded: blocks 0-1 and half of block 2; held: results 13, 20; block 6's value.
   for (std::uint64_t id : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 20})
@@ -191,7 +193,7 @@ TEST(Scheduler_BlockFold, ACheckpointMidBlockContinuesToTheSameValue) {
 }
 
 TEST(Scheduler_BlockFold, CheckpointsOfAnotherShapeAreRefused) {
-  const std::uint64_t n = 70;
+  const std::uint64_t n = 302;
   auto st = map_reduce_state::fresh(n);
   checkpoint_image img;
   img.meta.partition_count = n;
@@ -226,7 +228,7 @@ result_batch batch(std::initializer_list<std::uint64_t> ids) {
 }
 
 TEST(Scheduler_NodeBlocks, FoldsABlockHandedWholeOnceEachOfItsIdsIsInWhateverTheOrder) {
-  node_blocks nb(70, true);  // blocks of 4
+  node_blocks nb(302, true);  // blocks of 4
   nb.handed({{4, 12}});
   result_batch up, out;
   std::string acc;
@@ -248,7 +250,7 @@ TEST(Scheduler_NodeBlocks, FoldsABlockHandedWholeOnceEachOfItsIdsIsInWhateverThe
 }
 
 TEST(Scheduler_NodeBlocks, ABlockNotWhollyHandedWhenItsFirstResultComesGoesUpResultByResult) {
-  node_blocks nb(70, true);
+  node_blocks nb(302, true);
   nb.handed({{0, 2}});  // half of block 0
   result_batch up, out;
   std::string acc;
@@ -263,7 +265,7 @@ TEST(Scheduler_NodeBlocks, ABlockNotWhollyHandedWhenItsFirstResultComesGoesUpRes
 }
 
 TEST(Scheduler_NodeBlocks, TheTailReleasesWhatWaitsForItsBlockAndADisabledOneKeepsNothing) {
-  node_blocks nb(70, true);
+  node_blocks nb(302, true);
   nb.handed({{0, 8}});
   result_batch up, out;
   std::string acc;
@@ -274,7 +276,7 @@ TEST(Scheduler_NodeBlocks, TheTailReleasesWhatWaitsForItsBlockAndADisabledOneKee
   EXPECT_EQ(nb.take_whole(shape_fold(acc), out), 1u);
   nb.sort(batch({1, 3}), up);
   EXPECT_EQ(up.size(), 4u);
-  node_blocks off(70, false);  // a job with a per-partition output
+  node_blocks off(302, false);  // a job with a per-partition output
   off.handed({{0, 8}});
   result_batch up2;
   off.sort(batch({0, 1, 2, 3}), up2);

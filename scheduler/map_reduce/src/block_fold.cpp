@@ -7,15 +7,6 @@
 
 namespace partita::detail {
 
-std::uint64_t fold_block_size(std::uint64_t partitions) noexcept {
-  // The largest power of two b with b^3 <= partitions: blocks large enough to spare the root most of its
-  // per-result work, small enough that a node's chunks hold whole blocks (a node's first chunks are a few
-  // partitions per thread of the node).
-  std::uint64_t b = 1;
-  while (b < 4096 && (2 * b) * (2 * b) * (2 * b) <= partitions) b *= 2;
-  return b;
-}
-
 fold_ops fold_ops_of(map_job_model& job) {
   return fold_ops{[&job](std::span<const std::byte> r) { job.fold(r); },
                   [&job](std::span<const std::byte> v) { job.fold_value(v); }, [&job] { return job.accumulator(); },

@@ -293,7 +293,7 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
 
 std::uint64_t dispatcher::block_aligned(std::uint64_t size) const {
   const std::uint64_t b = options_.fold_block;
-  if (b <= 1 || size < 2 * b || !retry_.empty() || policy_->order() != queue_order::by_id) return size;
+  if (b <= 1 || size < b || !retry_.empty() || policy_->order() != queue_order::by_id) return size;
   const std::uint64_t end = std::min(total_, (cursor_ + size + b / 2) / b * b);  // the nearest block boundary
   return end > cursor_ ? end - cursor_ : size;
 }

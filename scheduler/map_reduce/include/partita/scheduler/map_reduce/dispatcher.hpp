@@ -39,9 +39,9 @@ struct dispatcher_options {
   /// scheduler takes, records and sends one chunk where it would otherwise handle one per thread.
   std::vector<int> splitting;
   /// The job's fold block (detail::fold_block_size), when node schedulers fold whole blocks (0: they do not): a
-  /// splitting worker's chunk of at least two blocks taken from the id-ordered queue ends at a block boundary (its
-  /// size moves by at most half a block), so the blocks it holds are whole (docs/design.md, "Folding aligned id
-  /// blocks").
+  /// splitting worker's chunk of at least one block taken from the id-ordered queue ends at the nearest block
+  /// boundary (its size moves by at most half a block), so the blocks it holds are whole (docs/design.md, "Folding
+  /// aligned id blocks").
   std::uint64_t fold_block = 0;
 };
 
@@ -149,7 +149,7 @@ class dispatcher {
 
   std::uint64_t take(int w, std::uint64_t count, std::vector<id_range>& out);
   /// A splitting worker's chunk of `size` from the queue, its end moved to the nearest block boundary
-  /// (options_.fold_block; unchanged for chunks under two blocks, requeued ids or another order).
+  /// (options_.fold_block; unchanged for chunks under one block, requeued ids or another order).
   std::uint64_t block_aligned(std::uint64_t size) const;
   /// What take_range passes over besides done ids: nothing (requeued ids), or also adopted ones (the queue).
   enum class skip { done, adopted };
