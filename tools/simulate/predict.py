@@ -26,7 +26,7 @@ def per_thread(ranks, levels):
 
 # Longer jobs than the table's at 10^5 ranks (the goal: 10^5 ranks, 1 ms partitions, efficiency >= 0.8 with
 # the root under 20 % busy): key "ranks/median_us/levels/partitions per thread".
-LONG = [(100000, 1000, 2, 50), (100000, 1000, 2, 20)]
+LONG = [(100000, 1000, 2, 20), (100000, 1000, 2, 50)]
 
 
 def simulate(a, ranks, median_us, levels, ppt=None):
