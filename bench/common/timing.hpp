@@ -1,6 +1,6 @@
 #pragma once
 /// What the data-path benchmarks share: timed collective sections, their series of times, and the block sum both a
-/// job's kernel and its raw baseline compute (so their results agree bit for bit).
+/// job's kernel and its raw baseline compute, folded as the job folds (so their results agree bit for bit).
 
 #include <mpi.h>
 
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <partita/runtime/error.hpp>
+#include <partita/scheduler/map_reduce/detail/block_fold.hpp>
 
 namespace partita::bench {
 
@@ -40,6 +41,19 @@ inline double block_sum(const double* x, std::uint64_t n) {
   double s = 0;
   for (std::uint64_t i = 0; i < n; ++i) s += x[i];
   return s;
+}
+
+/// The job's fold of per-partition sums (`sums[id]`), in its shape: left to right within aligned blocks of
+/// detail::fold_block_size(partitions) partitions, then the blocks left to right (docs/design.md, "Folding aligned id
+/// blocks"); 0 for none.
+inline double fold_sums(const std::vector<double>& sums) {
+  const std::uint64_t block = detail::fold_block_size(sums.size());
+  double total = 0, in_block = 0;
+  for (std::uint64_t i = 0; i < sums.size(); ++i) {
+    in_block = i % block == 0 ? sums[i] : in_block + sums[i];
+    if ((i + 1) % block == 0 || i + 1 == sums.size()) total = i < block ? in_block : total + in_block;
+  }
+  return total;
 }
 
 }  // namespace partita::bench

@@ -44,6 +44,7 @@
 #include "timing.hpp"
 
 using partita::bench::block_sum;
+using partita::bench::fold_sums;
 using partita::bench::series;
 using partita::bench::timed;
 
@@ -130,24 +131,21 @@ struct h5_id {
 };
 
 /// The baseline: the whole dataset read by this process with the plain HDF5 C API (default properties), in blocks of
-/// `block_rows` rows, each summed; returns the left-to-right fold of the block sums.
+/// `block_rows` rows, each summed; returns the job's fold of the block sums (bench::fold_sums).
 double raw_read(const std::string& file, std::uint64_t rows, std::uint64_t cols, std::uint64_t block_rows) {
   const h5_id f{PARTITA_H5(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)), H5Fclose};
   const h5_id d{PARTITA_H5(H5Dopen2(f.id, dataset_name, H5P_DEFAULT)), H5Dclose};
   const h5_id space{PARTITA_H5(H5Dget_space(d.id)), H5Sclose};
   std::vector<double> buf(block_rows * cols);
-  double total = 0;
-  bool first = true;
+  std::vector<double> sums;
   for (std::uint64_t r = 0; r < rows; r += block_rows) {
     const hsize_t start[2] = {r, 0}, count[2] = {std::min(block_rows, rows - r), cols};
     PARTITA_H5(H5Sselect_hyperslab(space.id, H5S_SELECT_SET, start, nullptr, count, nullptr));
     const h5_id mem{PARTITA_H5(H5Screate_simple(2, count, nullptr)), H5Sclose};
     PARTITA_H5(H5Dread(d.id, H5T_NATIVE_DOUBLE, mem.id, space.id, H5P_DEFAULT, buf.data()));
-    const double s = block_sum(buf.data(), count[0] * cols);
-    total = first ? s : total + s;  // the job's fold: the first result as it is, then combine left to right
-    first = false;
+    sums.push_back(block_sum(buf.data(), count[0] * cols));
   }
-  return total;
+  return fold_sums(sums);  // the job's fold, in its shape over aligned id blocks
 }
 
 }  // namespace

@@ -44,6 +44,7 @@
 #include "timing.hpp"
 
 using partita::bench::block_sum;
+using partita::bench::fold_sums;
 using partita::bench::series;
 using partita::bench::timed;
 
@@ -102,12 +103,8 @@ double fill_block(double* x, std::uint64_t first, std::uint64_t n) {
   return s;
 }
 
-/// The left-to-right fold of block sums (what the job's combine gives).
-double fold(const std::vector<double>& sums) {
-  double total = sums.empty() ? 0 : sums[0];
-  for (std::size_t i = 1; i < sums.size(); ++i) total += sums[i];
-  return total;
-}
+/// The job's fold of the block sums (bench::fold_sums: the job's shape over aligned id blocks).
+double fold(const std::vector<double>& sums) { return fold_sums(sums); }
 
 /// The cut: `partitions` blocks of `rows` rows of `cols` float64; rank r writes blocks [first(r), first(r + 1)) in the
 /// raw write.

@@ -279,6 +279,13 @@ std::string run_report::to_json() const {
                           {"restored_costs", map_reduce.restored_costs},
                           {"stop_reason", stop_reason}}}};
   if (model == model_kind::iterative) add_iterative_json(doc, iterative);
+  if (model ==
+      model_kind::map_reduce) {  // the fold over aligned id blocks (docs/design.md, "Folding aligned id blocks")
+    auto& sched = doc["scheduler"];
+    sched["fold_block"] = map_reduce.fold_block;
+    sched["blocks_committed"] = map_reduce.blocks_committed;
+    sched["results_committed"] = map_reduce.results_committed;
+  }
   doc["summary_version"] = summary_version;
   add_timeline_json(doc, progress, events);
   return doc.dump(2);

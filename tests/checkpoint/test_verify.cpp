@@ -68,8 +68,9 @@ TEST(Checkpoint_Inspect, SummarisesJobEpochPartitionsAndCosts) {
   temp_dir dir;
   const auto f = write_epoch(dir.path(), "summary", 2).file;
   const auto text = inspect_checkpoint(f);
+  const std::string version = "format version " + std::to_string(checkpoint_format_version);
   for (const std::string want :
-       {"job          summary (iterative)", "epoch        2, step 20", "1 rank(s)", "format version 1", "6 in the job",
+       {"job          summary (iterative)", "epoch        2, step 20", "1 rank(s)", version.c_str(), "6 in the job",
         "6 stored here", "/scheduler/cost", "min 2.5", "max 3.75", "/scheduler/done_ranges", "covering 4 partitions",
         "checksums    all 17 verify"}) {
     EXPECT_NE(text.find(want), std::string::npos) << "missing '" << want << "' in:\n" << text;

@@ -295,9 +295,9 @@ int write_crafted_checkpoints(const fs::path& base, const fs::path& dir) {
          e.set_meta_attr("step", H5T_NATIVE_UINT64, v, 2);
        }},
       {"meta-no-model", [&](editor& e) { e.delete_meta_attr("model"); }},
-      {"meta-format-2",
+      {"meta-format-next",
        [&](editor& e) {  // a newer format: refused, naming both versions
-         const std::uint64_t v = 2;
+         const std::uint64_t v = checkpoint_format_version + 1;
          e.set_meta_attr("format_version", H5T_NATIVE_UINT64, &v);
        }},
       {"meta-params-hash-double",

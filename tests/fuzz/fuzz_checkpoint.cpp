@@ -115,6 +115,10 @@ void restore_map_reduce_state(const checkpoint_image& img, const fs::path& file)
   const auto back = map_reduce_state::from_image(again, n, file.string());
   PARTITA_FUZZ_CHECK(back.accumulator == st.accumulator && back.folded == st.folded && back.done == st.done &&
                      back.held == st.held && back.run_seconds == st.run_seconds);
+  PARTITA_FUZZ_CHECK(back.fold_block == st.fold_block && back.block_accumulator == st.block_accumulator &&
+                     back.held_blocks == st.held_blocks);
+  for (const auto& [k, value] : st.held_blocks)
+    PARTITA_FUZZ_CHECK(k * st.fold_block >= st.folded && k * st.fold_block < n && !value.empty());
   PARTITA_FUZZ_CHECK(back.cost_stride == st.cost_stride && back.measured.size() == st.measured.size());
   for (std::size_t i = 0; i < st.measured.size(); ++i)
     PARTITA_FUZZ_CHECK(std::isnan(back.measured[i]) ? std::isnan(st.measured[i]) : back.measured[i] == st.measured[i]);

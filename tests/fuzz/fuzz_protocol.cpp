@@ -40,12 +40,16 @@ std::size_t decode(kind k, std::span<const std::byte> payload) {
     case kind::request: {
       const auto m = detail::decode_request(payload);
       const auto& r = m.results;
-      for (std::size_t i = 0; i < r.size(); ++i) {
-        const auto s = r.result(i);  // what the scheduler's commit() reads
-        PARTITA_FUZZ_CHECK(s.data() >= r.data.data() && s.data() + s.size() <= r.data.data() + r.data.size());
-      }
-      check_prefix(detail::encode_request(m.want, r), payload);
-      return heap_of(r.ids) + heap_of(r.nanos) + heap_of(r.ends) + heap_of(r.data);
+      for (const auto* batch : {&m.results, &m.blocks})
+        for (std::size_t i = 0; i < batch->size(); ++i) {
+          const auto s = batch->result(i);  // what the scheduler's commit() and commit_block() read
+          PARTITA_FUZZ_CHECK(s.data() >= batch->data.data() &&
+                             s.data() + s.size() <= batch->data.data() + batch->data.size());
+        }
+      check_prefix(detail::encode_request(m.want, r, m.blocks), payload);
+      const auto& b = m.blocks;
+      return heap_of(r.ids) + heap_of(r.nanos) + heap_of(r.ends) + heap_of(r.data) + heap_of(b.ids) + heap_of(b.nanos) +
+             heap_of(b.ends) + heap_of(b.data);
     }
     case kind::assign: {
       const auto m = detail::decode_assign(payload);
@@ -125,6 +129,12 @@ int write_seeds(const std::filesystem::path& dir) {
     r.ends.push_back(static_cast<std::uint32_t>(r.data.size()));
   }
   seed(kind::request, "request-results", detail::encode_request(0, r));
+  result_batch blocks;  // a node scheduler's folded blocks: block index, total time, value
+  blocks.ids = {3, 4};
+  blocks.nanos = {64000, 70000};
+  blocks.data = bytes(16, std::byte{7});
+  blocks.ends = {8, 16};
+  seed(kind::request, "request-blocks", detail::encode_request(2, r, blocks));
   seed(kind::assign, "assign-empty", detail::encode_assign(1, {}));
   seed(kind::assign, "assign-chunks", detail::encode_assign(2, {{{0, 5}}, {{7, 8}, {10, 12}}}));
   detail::worker_stats stats;

@@ -48,15 +48,25 @@ def stats(path, ds, summary, rows, bins, lo, hi):
     count = nans = below = above = 0
     hist = np.zeros(bins, dtype=np.int64)
     mn, mx = np.inf, -np.inf
-    for first in range(0, n, rows):
+    parts = (n + rows - 1) // rows
+    fold_block = 1  # detail::fold_block_size: the largest power of two whose 4th power is at most the partition count
+    while fold_block < 4096 and (2 * fold_block) ** 4 <= parts:
+        fold_block *= 2
+    block_total = None
+    for part, first in enumerate(range(0, n, rows)):
         b = x[first:first + rows].astype(np.float64).ravel()
         nan = np.isnan(b)
         nans += int(nan.sum())
         b = b[~nan]
         count += b.size
-        # Partita sums each block left to right (cumsum is sequential), then the blocks in id order.
+        # Partita sums each partition's rows left to right (cumsum is sequential), then the partitions of each
+        # aligned block of fold_block partitions in id order, then the blocks in id order (docs/design.md,
+        # "Folding aligned id blocks").
         s = float(np.cumsum(b)[-1]) if b.size else 0.0
-        total = s if total is None else total + s
+        block_total = s if block_total is None else block_total + s
+        if (part + 1) % fold_block == 0 or part + 1 == parts:
+            total = block_total if total is None else total + block_total
+            block_total = None
         if b.size:
             mn, mx = min(mn, float(b.min())), max(mx, float(b.max()))
         below += int((b < lo).sum())

@@ -26,6 +26,29 @@ TEST(Scheduler_Protocol, RequestRoundTrips) {
   EXPECT_EQ(m.results.result(0).size(), 0u);
 }
 
+TEST(Scheduler_Protocol, RequestCarriesFoldedBlocksAfterItsResults) {
+  result_batch r, blocks;
+  r.ids = {5};
+  r.nanos = {9};
+  r.data = {std::byte{1}};
+  r.ends = {1};
+  blocks.ids = {2, 7};  // block indices
+  blocks.nanos = {64, 80};
+  blocks.data = {std::byte{3}, std::byte{4}, std::byte{5}};
+  blocks.ends = {1, 3};
+  const auto wire = detail::encode_request(3, r, blocks);
+  const auto m = detail::decode_request(wire);
+  EXPECT_EQ(m.want, 3u);
+  EXPECT_EQ(m.results.ids, r.ids);
+  EXPECT_EQ(m.blocks.ids, blocks.ids);
+  EXPECT_EQ(m.blocks.nanos, blocks.nanos);
+  ASSERT_EQ(m.blocks.size(), 2u);
+  EXPECT_EQ(m.blocks.result(1).size(), 2u);
+  for (std::size_t cut = 0; cut < wire.size(); ++cut)
+    EXPECT_THROW(detail::decode_request(std::span<const std::byte>(wire.data(), cut)), partita::error) << cut;
+  EXPECT_TRUE(detail::decode_request(detail::encode_request(1, r)).blocks.empty());  // a worker's: none
+}
+
 TEST(Scheduler_Protocol, FailoverMessagesRoundTripAndRejectGarbage) {
   EXPECT_EQ(detail::decode_number(detail::encode_number(7)), 7u);
   result_batch r;

@@ -34,6 +34,26 @@ bytes b(const std::string& s) {
   return out;
 }
 
+std::string text(std::span<const std::byte> v) {
+  std::string out;
+  for (auto c : v) out += static_cast<char>(c);
+  return out;
+}
+
+/// A non-commutative fold of byte strings into `folded` ("a,b,..."): a result is one string, a value (a block's fold
+/// or the accumulator) a list of them; the live accumulator is `folded` itself.
+detail::fold_ops string_fold(std::string& folded) {
+  auto fold = [&folded](std::span<const std::byte> r) {
+    if (!folded.empty()) folded += ',';
+    for (auto c : r) folded += static_cast<char>(c);
+  };
+  return detail::fold_ops{fold, fold, [&folded] { return b(folded); },
+                          [&folded](std::span<const std::byte> a) {
+                            folded.clear();
+                            for (auto c : a) folded += static_cast<char>(c);
+                          }};
+}
+
 /// A root over `partitions` (chunks of one) on `tree`, one thread per rank; folds into `folded` ("a,b,...").
 struct root {
   std::string folded;
@@ -51,11 +71,7 @@ struct root {
     o.splitting = tree.node_schedulers();
     std::vector<int> threads(static_cast<std::size_t>(tree.ranks()), 1);
     dispatcher d(n, tree.root_view(threads), make_policy("dynamic", 1), o);
-    auto fold = [&folded](std::span<const std::byte> r) {
-      if (!folded.empty()) folded += ',';
-      for (auto c : r) folded += static_cast<char>(c);
-    };
-    return root_core(std::move(d), std::move(tree), threads, std::move(st), fold, at(0));
+    return root_core(std::move(d), std::move(tree), threads, std::move(st), string_fold(folded), at(0));
   }
 };
 
@@ -175,7 +191,7 @@ TEST(Scheduler_RootCore, CommitsOnceAndFoldsInIdOrder) {
   EXPECT_EQ(c.commit(rank_t{1}, partition_id{0}, 0.1, b("a")), commit_outcome::committed);
   EXPECT_EQ(c.commit(rank_t{1}, partition_id{0}, 0.2, b("A")), commit_outcome::duplicate);
   c.end_batch();
-  EXPECT_EQ(r.folded, "a");
+  EXPECT_EQ(text(c.value()), "a");  // blocks of one partition (4 partitions): "a" is a whole block, in the prefix
   EXPECT_FALSE(c.complete());
   EXPECT_EQ(c.commit(rank_t{1}, partition_id{1}, 0.1, b("b")), commit_outcome::committed);
   c.end_batch();
@@ -191,22 +207,22 @@ TEST(Scheduler_RootCore, AResumedStateFoldsWhatContinuesThePrefixAndCheckpointsT
   st.held = {{0, b("a")}, {1, b("b")}, {3, b("d")}};
   root r(6, scheduler_tree::flat(2, rank_t{0}), false, st);
   auto& c = r.core;
-  EXPECT_EQ(r.folded, "a,b");
+  EXPECT_EQ(text(c.value()), "a,b");
   EXPECT_EQ(c.folded(), 2u);
   EXPECT_EQ(c.dispatch().done_count(), 3u);
   checkpoint_image img;
   img.meta.partition_count = 6;
-  c.to_image(img, b("ab"), 1.5);
+  c.to_image(img, 1.5);
   const auto back = map_reduce_state::from_image(img, 6, "test");
   EXPECT_EQ(back.folded, 2u);
-  EXPECT_EQ(back.accumulator, b("ab"));
+  EXPECT_EQ(back.accumulator, b("a,b"));
   EXPECT_EQ(back.done_count(), 3u);
   EXPECT_EQ(back.held, (std::map<std::uint64_t, bytes>{{3, b("d")}}));
   EXPECT_DOUBLE_EQ(back.run_seconds, 1.5);
   ASSERT_TRUE(c.answer(rank_t{1}, 3, at(0)));
   EXPECT_EQ(c.commit(rank_t{1}, partition_id{2}, 0.1, b("c")), commit_outcome::committed);
   c.end_batch();
-  EXPECT_EQ(r.folded, "a,b,c,d");
+  EXPECT_EQ(text(c.value()), "a,b,c,d");
 }
 
 result_batch batch_of(std::initializer_list<std::uint64_t> ids) {

@@ -13,6 +13,7 @@
 
 #include <partita/runtime/error.hpp>
 #include <partita/scheduler/detail/scheduler_tree.hpp>
+#include <partita/scheduler/map_reduce/detail/node_blocks.hpp>
 #include <partita/scheduler/map_reduce/detail/node_pool.hpp>
 #include <partita/scheduler/map_reduce/detail/prefetch_depth.hpp>
 #include <partita/scheduler/map_reduce/detail/protocol.hpp>
@@ -55,6 +56,7 @@ struct sim_message {
   int from = 0;                               // request: the sender's rank
   std::uint32_t want = 0;                     // request: chunks wanted
   std::vector<finished_partition> results;    // request: results riding along
+  std::vector<finished_partition> blocks;     // request: folded blocks (id: the block index; seconds: its total)
   std::uint32_t answers = 0;                  // assign: how many wanted chunks this answers
   std::vector<std::vector<id_range>> chunks;  // assign
   std::shared_ptr<bool> delivered;            // set by the receiving inbox (see outbox)
@@ -62,7 +64,7 @@ struct sim_message {
   /// Bytes on the wire, as detail/protocol.hpp encodes them (ids, times and ends per result; a ~24-byte
   /// result each; 16 bytes per range).
   double bytes() const {
-    double b = 32 + static_cast<double>(results.size()) * 44.0;
+    double b = 64 + static_cast<double>(results.size() + blocks.size()) * 44.0;
     for (const auto& c : chunks) b += 8 + 16.0 * static_cast<double>(c.size());
     return b;
   }
@@ -278,10 +280,13 @@ void root_actor(world& w) {
   dopt.fixed_chunk = o.chunk;
   dopt.speculation.enabled = o.speculate;
   dopt.splitting = w.tree.node_schedulers();
+  if (o.node_fold && !dopt.splitting.empty()) dopt.fold_block = detail::fold_block_size(o.partitions);
   // The product's root decisions (parking, speculation cadence, commit): the simulated results carry no bytes.
-  detail::root_core core(
-      dispatcher(o.partitions, w.tree.root_view(w.threads), make_policy(o.policy, o.chunk), dopt), w.tree, w.threads,
-      map_reduce_state::fresh(o.partitions), [](std::span<const std::byte>) {}, at(0));
+  detail::root_core core(dispatcher(o.partitions, w.tree.root_view(w.threads), make_policy(o.policy, o.chunk), dopt),
+                         w.tree, w.threads, map_reduce_state::fresh(o.partitions),
+                         detail::fold_ops{[](std::span<const std::byte>) {}, [](std::span<const std::byte>) {},
+                                          [] { return bytes{}; }, [](std::span<const std::byte>) {}},
+                         at(0));
   auto& d = core.dispatch();
   own_threads local(w.threads[0], w);
   inbox in(rank_box(0), 16, &w.root_queue);
@@ -303,12 +308,17 @@ void root_actor(world& w) {
     for (const auto& r : results) core.commit(rank_t{worker}, partition_id{r.id}, r.seconds, {});
     core.end_batch();
   };
+  // A node scheduler's folded blocks (scheduler.cpp's commit_blocks): each costs the root what one result does.
+  auto commit_blocks = [&](int worker, const std::vector<finished_partition>& blocks) {
+    for (const auto& b : blocks) core.commit_block(rank_t{worker}, b.id, b.seconds, {});
+  };
 
   // One message (handle(): commit its results, answer its request), served in turn.
   auto handle = [&](std::unique_ptr<sim_message> m) {
     ++me.received;
-    const std::uint64_t n = m->results.size();
+    const std::uint64_t n = m->results.size() + m->blocks.size();
     commit(m->from, m->results);
+    commit_blocks(m->from, m->blocks);
     double chunks = 0;
     std::unique_ptr<sim_message> reply;
     if (m->want > 0) reply = answer(m->from, m->want, chunks);
@@ -372,13 +382,16 @@ void root_actor(world& w) {
     r.chunks += d.tally(rank_t{k}).chunks;
   }
   r.speculative_copies = d.copies_made().size();
+  r.root_results = core.results_committed();
+  r.root_blocks = core.blocks_committed();
   sg4::Actor::kill_all();
 }
 
 /// A node scheduler (node_scheduler::run): rank `self` serves its node's other ranks from chunks it takes from the
 /// root, with the product's own detail::node_pool deciding whom to give what, when to ask the root and how much; it
-/// runs partitions on its own threads, and forwards its ranks' results up unfolded: riding on its requests, or in
-/// batches (result_batch_limit, or node_pool::result_wait).
+/// runs partitions on its own threads, and forwards its ranks' results up (the product's detail::node_blocks folds
+/// the aligned id blocks it holds whole; the rest go one by one): riding on its requests, or in batches
+/// (result_batch_limit, or node_pool::result_wait).
 void node_actor(world& w, int self, int node) {
   std::vector<detail::node_member> members;
   for (int r : w.tree.members[static_cast<std::size_t>(self)])
@@ -389,21 +402,34 @@ void node_actor(world& w, int self, int node) {
   inbox in(rank_box(self), 16);
   outbox to_root(&w.root_queue, w.root_queue.own[static_cast<std::size_t>(self)]);
   server me;
-  std::vector<finished_partition> up;
+  std::vector<finished_partition> up, up_blocks;
   double oldest = infinity;
   const double age = detail::node_result_age_seconds(w.tree.node_scheduler_count());
+  detail::node_blocks blocks(w.options.partitions, w.options.node_fold);
+  const detail::fold_ops no_fold{[](std::span<const std::byte>) {}, [](std::span<const std::byte>) {},
+                                 [] { return bytes{}; }, [](std::span<const std::byte>) {}};
+  result_batch folded, released;
+  auto to_seconds = [](std::uint64_t ns) { return static_cast<double>(ns) * 1e-9; };
   auto hold = [&](std::vector<finished_partition>& results, double now) {
     if (results.empty()) return;
-    if (up.empty()) oldest = now;
-    up.insert(up.end(), results.begin(), results.end());
+    if (up.empty() && up_blocks.empty()) oldest = now;
+    for (const auto& r : results)
+      if (blocks.offer(r.id, static_cast<std::uint64_t>(r.seconds * 1e9), {}) == detail::node_blocks::verdict::up)
+        up.push_back(r);
     results.clear();
+    blocks.take_whole(no_fold, folded);
+    for (std::size_t i = 0; i < folded.size(); ++i) up_blocks.push_back({folded.ids[i], to_seconds(folded.nanos[i])});
+    folded.clear();
+    if (up.empty() && up_blocks.empty()) oldest = infinity;
   };
   auto send_up = [&](std::uint32_t want) {
     auto req = std::make_unique<sim_message>();
     req->from = self;
     req->want = want;
     req->results = std::move(up);
+    req->blocks = std::move(up_blocks);
     up.clear();
+    up_blocks.clear();
     oldest = infinity;
     to_root.send(rank_box(0), std::move(req));
   };
@@ -422,6 +448,13 @@ void node_actor(world& w, int self, int node) {
       busy = true;
       if (m->what == sim_message::kind::finish) return;
       if (m->what == sim_message::kind::assign) {  // from the root
+        for (const auto& c : m->chunks) blocks.handed(c);
+        if (m->chunks.empty() && m->answers == 0 && blocks.enabled() && blocks.release(released) > 0) {
+          if (up.empty() && up_blocks.empty()) oldest = now;  // the job's tail: what waits for its block goes up
+          for (std::size_t i = 0; i < released.size(); ++i)
+            up.push_back({released.ids[i], to_seconds(released.nanos[i])});
+          released.clear();
+        }
         pool.add(std::move(m->chunks), m->answers);
         continue;
       }
@@ -458,14 +491,14 @@ void node_actor(world& w, int self, int node) {
     if (service > 0) me.serve(service);
     // talk_up: ask when running low (results ride along), else results when many or old.
     if (const auto want = pool.to_ask(own_free()); want > 0) send_up(want);
-    else if (!up.empty() &&
-             (up.size() >= result_batch_size || reached(sg4::Engine::get_clock(), oldest + pool.result_wait(age))))
+    else if ((!up.empty() || !up_blocks.empty()) && (up.size() + up_blocks.size() >= result_batch_size ||
+                                                     reached(sg4::Engine::get_clock(), oldest + pool.result_wait(age))))
       send_up(0);
     w.node_busy[static_cast<std::size_t>(node)] = me.busy;
     if (busy) continue;
     // Idle: wait for a message, its own kernels, or the age of the results waiting to go up.
     double wake = local.next_look();
-    if (!up.empty()) wake = std::min(wake, oldest + pool.result_wait(age));
+    if (!up.empty() || !up_blocks.empty()) wake = std::min(wake, oldest + pool.result_wait(age));
     next = in.wait_until(std::max(wake, sg4::Engine::get_clock()));
   }
 }

@@ -24,10 +24,16 @@ def per_thread(ranks, levels):
     return 5 if levels == 2 else 2
 
 
-def simulate(a, ranks, median_us, levels):
+# Longer jobs than the table's at 10^5 ranks (the goal: 10^5 ranks, 1 ms partitions, efficiency >= 0.8 with
+# the root under 20 % busy): key "ranks/median_us/levels/partitions per thread".
+LONG = [(100000, 1000, 2, 20), (100000, 1000, 2, 50)]
+
+
+def simulate(a, ranks, median_us, levels, ppt=None):
     cmd = [os.path.join(a.build, "bin", "partita_simulate"), "--ranks", str(ranks), "--threads", "1",
            "--levels", str(levels), "--ranks-per-node", str(RANKS_PER_NODE), "--partitions-per-thread",
-           str(per_thread(ranks, levels)), "--dist", "lognormal", "--median-us", str(median_us), "--sigma", str(SIGMA)]
+           str(ppt or per_thread(ranks, levels)), "--dist", "lognormal", "--median-us", str(median_us), "--sigma",
+           str(SIGMA)]
     if a.calibration:
         cmd += ["--calibration", a.calibration]
     t0 = time.time()
@@ -63,24 +69,33 @@ def key(r):
 
 def write_table(results, out):
     lines = ["| ranks | partition | levels | partitions | makespan s | lower bound s | efficiency | root busy | "
-             "root msgs/s | root dispatches/s | busiest node scheduler |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "root msgs/s | root dispatches/s | root commits (results + blocks) | busiest node scheduler |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for n in (1000, 10000, 100000):
         for t in (1000, 10000, 100000):
             for lv in (1, 2):
                 r = results.get(f"{n}/{t}/{lv}")
                 head = f"| {n:,} | {t // 1000} ms | {'two' if lv == 2 else 'flat'} |"
                 if r is None or "timeout" in r:
-                    lines.append(head + " not simulated (over the time budget) | | | | | | | |")
+                    lines.append(head + " not simulated (over the time budget) | | | | | | | | |")
                     continue
-                mk = float(r["makespan_s"])
-                lines.append(head + f" {int(r['partitions']):,} | {mk:.3f} | {float(r['lower_bound_s']):.3f} | "
-                             f"{float(r['efficiency']):.2f} | {100 * float(r['root_busy_fraction']):.1f}% | "
-                             f"{int(r['root_messages']) / mk:,.0f} | {int(r.get('root_dispatches', r['dispatches'])) / mk:,.0f} | "
-                             f"{'' if lv == 1 else '%.1f%%' % (100 * float(r['node_busy_fraction_max']))} |")
+                lines.append(head + row(r, lv))
+    for n, t, lv, ppt in LONG:
+        r = results.get(f"{n}/{t}/{lv}/{ppt}")
+        if r is not None and "timeout" not in r:
+            lines.append(f"| {n:,} ({ppt} per thread) | {t // 1000} ms | {'two' if lv == 2 else 'flat'} |" + row(r, lv))
     text = "\n".join(lines) + "\n"
     open(os.path.join(out, "predictions.md"), "w").write(text)
     return text
+
+
+def row(r, lv):
+    mk = float(r["makespan_s"])
+    commits = (f"{int(r['root_results']):,} + {int(r['root_blocks']):,}" if "root_blocks" in r else "")
+    return (f" {int(r['partitions']):,} | {mk:.3f} | {float(r['lower_bound_s']):.3f} | "
+            f"{float(r['efficiency']):.2f} | {100 * float(r['root_busy_fraction']):.1f}% | "
+            f"{int(r['root_messages']) / mk:,.0f} | {int(r.get('root_dispatches', r['dispatches'])) / mk:,.0f} | "
+            f"{commits} | {'' if lv == 1 else '%.1f%%' % (100 * float(r['node_busy_fraction_max']))} |")
 
 
 def plot(results, out):
@@ -92,8 +107,8 @@ def plot(results, out):
     for t in (1000, 10000, 100000):
         for lv, style in ((1, "-o"), (2, "--s")):
             pts = sorted((int(r["ranks"]), float(r["root_busy_fraction"]), float(r["efficiency"]))
-                         for r in results.values() if "timeout" not in r and int(float(r["median_us"])) == t
-                         and int(r["levels"]) == lv)
+                         for k, r in results.items() if "timeout" not in r and int(float(r["median_us"])) == t
+                         and int(r["levels"]) == lv and k.count("/") == 2)
             if not pts:
                 continue
             label = f"{t // 1000} ms, {'two levels' if lv == 2 else 'flat'}"
@@ -117,15 +132,22 @@ def main():
     p.add_argument("--out", default="docs/simulate")
     p.add_argument("--timeout", type=float, default=900, help="seconds per simulation")
     p.add_argument("--plot-only", action="store_true")
+    p.add_argument("--only", default="", help="comma-separated keys (ranks/median_us/levels[/per thread]) to run")
+    p.add_argument("--rerun", action="store_true", help="run the --only keys again even if cached")
+    p.add_argument("--long", action="store_true", help="also the longer 10^5-rank jobs (LONG), last")
     a = p.parse_args()
     cache = os.path.join(a.out, "predictions.json")
     results = json.load(open(cache)) if os.path.exists(cache) else {}
     if not a.plot_only:
-        for n, t, lv in runs():
-            k = f"{n}/{t}/{lv}"
-            if k in results and "timeout" not in results[k]:
+        only = set(filter(None, a.only.split(",")))
+        todo = [(n, t, lv, None) for n, t, lv in runs()] + (LONG if a.long or only else [])
+        for n, t, lv, ppt in todo:
+            k = f"{n}/{t}/{lv}" + (f"/{ppt}" if ppt else "")
+            if only and k not in only:
                 continue
-            r = simulate(a, n, t, lv)
+            if k in results and "timeout" not in results[k] and not (a.rerun and k in only):
+                continue
+            r = simulate(a, n, t, lv, ppt)
             r.update(ranks=str(n), median_us=str(t), levels=str(lv))
             results[k] = r
             print(k, "timeout" if "timeout" in r else f"busy {r['root_busy_fraction']} eff {r['efficiency']} "

@@ -25,11 +25,14 @@ std::uint64_t power(std::uint64_t b, std::uint64_t e) {
   return r;
 }
 
-/// An order-sensitive yet associative checksum: a polynomial hash of the partition results in id order.
+/// An order-sensitive yet associative checksum: a polynomial hash of the partition results in id order; and a
+/// floating-point sum (1/(id+1) each), which is not associative: its bits show the fold's shape (docs/design.md,
+/// "Folding aligned id blocks").
 struct synthetic_sum {
   std::uint64_t hash = 0;
   std::uint64_t count = 0;
   std::uint64_t cost_ns = 0;
+  double fsum = 0;
 };
 
 struct cost_model {
@@ -125,16 +128,18 @@ void register_synthetic(job_registry& r) {
                  r.count = 1;
                  r.cost_ns = static_cast<std::uint64_t>(s * 1e9);
                  r.hash = (part.id.value + 1) * 0x9E3779B97F4A7C15ull ^ r.cost_ns;
+                 r.fsum = 1.0 / static_cast<double>(part.id.value + 1);
                  return r;
                })
                .combine([](synthetic_sum& a, synthetic_sum&& b) {
                  a.hash = a.hash * power(hash_base, b.count) + b.hash;
                  a.count += b.count;
                  a.cost_ns += b.cost_ns;
+                 a.fsum += b.fsum;
                })
                .describe([](const synthetic_sum& s) {
-                 return fmt::format("checksum {:016x} over {} partitions, total cost {:.6f} s", s.hash, s.count,
-                                    static_cast<double>(s.cost_ns) * 1e-9);
+                 return fmt::format("checksum {:016x} over {} partitions, total cost {:.6f} s, sum {:.17g}", s.hash,
+                                    s.count, static_cast<double>(s.cost_ns) * 1e-9, s.fsum);
                })
                .model();
          }}});

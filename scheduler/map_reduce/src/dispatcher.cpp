@@ -272,7 +272,8 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
   auto lowest = std::numeric_limits<std::uint64_t>::max();  // the lowest id handed out
   const auto held_before = wk.held.size();  // the first piece handed out now is due first (the least before it)
   for (int c = 0; c < chunks && unassigned_ > 0; ++c) {
-    const std::uint64_t size = size_pieces(*policy_, request, unassigned_, wk.unfinished, pieces, cap, sizes);
+    std::uint64_t size = size_pieces(*policy_, request, unassigned_, wk.unfinished, pieces, cap, sizes);
+    if (wk.splits) size = block_aligned(size);
     std::vector<id_range> chunk;
     const std::uint64_t got = take(w, size, chunk);
     if (got == 0) break;  // static: this worker's block is empty
@@ -288,6 +289,13 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
   chunks_since_note_ += handed;
   if (wk.held.size() > 256) detail::prune_done(wk.held, done_);
   return out;
+}
+
+std::uint64_t dispatcher::block_aligned(std::uint64_t size) const {
+  const std::uint64_t b = options_.fold_block;
+  if (b <= 1 || size < b || !retry_.empty() || policy_->order() != queue_order::by_id) return size;
+  const std::uint64_t end = std::min(total_, (cursor_ + size + b / 2) / b * b);  // the nearest block boundary
+  return end > cursor_ ? end - cursor_ : size;
 }
 
 double dispatcher::median_seconds() const { return watch_.median_seconds(); }
@@ -362,6 +370,31 @@ bool dispatcher::complete(rank_t worker, partition_id partition, double seconds)
   wk.tally.busy_seconds += seconds;
   note_speed(speed_before, counted_speed(wk));
   return true;
+}
+
+std::uint64_t dispatcher::complete_range(rank_t worker, id_range ids, double seconds) {
+  if (ids.end > total_ || ids.begin >= ids.end)
+    throw error("dispatcher: results for partitions [" + std::to_string(ids.begin) + ", " + std::to_string(ids.end) +
+                ") of " + std::to_string(total_));
+  const double mean = seconds / static_cast<double>(ids.size());
+  // The slow path: some ids were committed before (a copy, a requeued id's other holder), requeued ids among them,
+  // or speculative copies to settle: each id as complete() would take it.
+  if (done_.next_present(ids.begin) < ids.end || !watch_.no_copies() || !retry_.empty()) {
+    std::uint64_t n = 0;
+    for (auto id = ids.begin; id < ids.end; ++id) n += complete(worker, partition_id{id}, mean) ? 1 : 0;
+    return n;
+  }
+  const auto n = done_.insert(ids);
+  done_count_ += n;
+  auto& wk = workers_.at(static_cast<std::size_t>(worker.value));
+  wk.unfinished -= std::min(wk.unfinished, n);
+  ema_partition_ = ema(ema_partition_, std::max(mean, 1e-9));
+  watch_.note_result(mean);
+  const double speed_before = counted_speed(wk);
+  wk.tally.partitions += n;
+  wk.tally.busy_seconds += seconds;
+  note_speed(speed_before, counted_speed(wk));
+  return n;
 }
 
 std::uint64_t dispatcher::lose(rank_t worker) {

@@ -24,7 +24,9 @@ std::vector<node_member> members_of(const job_setup& setup, rank_t self) {
 node_scheduler::node_scheduler(session& s, map_job_model& job, const run_config& config, const job_setup& setup)
     : s_(s), job_(job), config_(config), setup_(setup), root_(setup.scheduler),
       members_(setup.tree.members.at(static_cast<std::size_t>(s.rank().value))), tp_(setup.comm),
-      peers_(s.size(), s.rank()), pool_(s.rank().value, setup.threads_of(s.rank()), members_of(setup, s.rank())) {
+      peers_(s.size(), s.rank()), pool_(s.rank().value, setup.threads_of(s.rank()), members_of(setup, s.rank())),
+      // Jobs with a per-partition output are not folded here: each result carries its block's CRC-32 to the root.
+      blocks_(job.partition_count(), !job.has_output()), fold_(fold_ops_of(job)) {
   // Its peers are the root and its members; nobody else ever writes to it.
   for (int r = 0; r < s.size(); ++r) peers_[r].alive = false;
   peers_[root_.value].alive = true;
@@ -74,8 +76,7 @@ bool node_scheduler::serve_local() {
   bool busy = false;
   if (local_->drain(local_results_)) {
     for (auto id : local_results_.ids) pool_.complete(s_.rank().value, id);
-    if (up_.empty()) oldest_up_ = clock::now();
-    up_.append(std::move(local_results_));
+    forward(std::move(local_results_));
     local_results_.clear();
     busy = true;
   }
@@ -100,6 +101,12 @@ void node_scheduler::handle(const message<msg>& m) {
   switch (m.tag) {
     case msg::assign: {
       auto a = decode_assign(m.payload);
+      for (const auto& c : a.chunks) blocks_.handed(c);
+      if (a.chunks.empty() && a.answers == 0 && blocks_.enabled()) {
+        // The root's queue is empty: the job's tail. What waits here for the rest of its block goes up now.
+        const bool was_empty = up_.empty() && up_blocks_.empty();
+        if (blocks_.release(up_) > 0 && was_empty) oldest_up_ = clock::now();
+      }
       pool_.add(std::move(a.chunks), a.answers);
       break;
     }
@@ -115,10 +122,7 @@ void node_scheduler::from_member(const message<msg>& m) {
     case msg::request: {
       auto req = decode_request(m.payload);
       for (auto id : req.results.ids) pool_.complete(r, id);
-      if (!req.results.empty()) {
-        if (up_.empty()) oldest_up_ = clock::now();
-        up_.append(std::move(req.results));
-      }
+      if (!req.results.empty()) forward(std::move(req.results));
       pool_.ask(r, req.want);
       break;
     }
@@ -144,19 +148,33 @@ void node_scheduler::serve_waiting() {
 
 void node_scheduler::talk_up() {
   if (const auto want = pool_.to_ask(own_free()); want > 0) {  // running low: ask for a batch (results ride along)
-    send_up(msg::request, encode_request(want, up_));
+    send_up(msg::request, encode_request(want, up_, up_blocks_));
     up_.clear();
+    up_blocks_.clear();
     oldest_up_ = clock::time_point::max();
     return;
   }
   // Results go up in batches: many, or old enough for the root's progress and checkpoints (sooner at the end of
   // the job). One message carries the results of all the node's ranks, and the age grows with the node count: that
   // is what spares the root.
-  if (!up_.empty() && (up_.size() >= result_batch_limit || since(oldest_up_) >= pool_.result_wait(result_age_))) {
-    send_up(msg::request, encode_request(0, up_));
+  const auto waiting = up_.size() + up_blocks_.size();
+  if (waiting > 0 && (waiting >= result_batch_limit || since(oldest_up_) >= pool_.result_wait(result_age_))) {
+    send_up(msg::request, encode_request(0, up_, up_blocks_));
     up_.clear();
+    up_blocks_.clear();
     oldest_up_ = clock::time_point::max();
   }
+}
+
+void node_scheduler::forward(result_batch&& results) {
+  const bool was_empty = up_.empty() && up_blocks_.empty();
+  if (!blocks_.enabled()) {
+    up_.append(std::move(results));
+  } else {
+    blocks_.sort(results, up_);
+    blocks_.take_whole(fold_, up_blocks_);
+  }
+  if (was_empty && !(up_.empty() && up_blocks_.empty())) oldest_up_ = clock::now();
 }
 
 void node_scheduler::keep_alive() {

@@ -1,22 +1,26 @@
 #include <partita/scheduler/map_reduce/detail/root_core.hpp>
 
+#include <string>
 #include <utility>
+
+#include <partita/runtime/error.hpp>
 
 namespace partita::detail {
 
-root_core::root_core(dispatcher d, scheduler_tree tree, std::vector<int> threads, map_reduce_state state, fold_fn fold,
+root_core::root_core(dispatcher d, scheduler_tree tree, std::vector<int> threads, map_reduce_state state, fold_ops fold,
                      clock::time_point start)
     : dispatch_(std::move(d)), tree_(std::move(tree)), threads_(std::move(threads)), state_(std::move(state)),
-      fold_(std::move(fold)), last_speculation_check_(start), parked_(static_cast<std::size_t>(tree_.ranks()), 0) {
-  // Held results that continue the folded prefix (the survivors of a failover may have reported them) are folded
-  // now; the rest wait in held_.
-  auto& held = state_.held;
-  for (auto it = held.begin(); it != held.end() && it->first == state_.folded; it = held.erase(it)) {
-    fold_(it->second);
-    ++state_.folded;
-  }
-  state_.done.clear();  // the dispatcher owns the done set while the job runs, held_ the held results
-  held_.add(state_.held);
+      fold_(dispatch_.total(), std::move(fold)), last_speculation_check_(start),
+      parked_(static_cast<std::size_t>(tree_.ranks()), 0) {
+  // Held results and block values that continue the folded prefix (the survivors of a failover may have reported
+  // them) are folded now; the rest wait in fold_.
+  fold_.start(std::move(state_.accumulator), std::move(state_.block_accumulator), state_.folded, state_.held,
+              std::move(state_.held_blocks));
+  state_.fold_block = fold_.block_size();
+  state_.accumulator.clear();
+  state_.block_accumulator.clear();
+  state_.held_blocks.clear();
+  state_.done.clear();  // the dispatcher owns the done set while the job runs, fold_ the held results
   state_.held.clear();
 }
 
@@ -75,25 +79,40 @@ std::vector<int> root_core::adopt_orphans(const std::function<bool(int)>& talks)
 commit_outcome root_core::commit(rank_t w, partition_id id, double seconds, std::span<const std::byte> result) {
   const auto won_before = dispatch_.copies_won();
   if (!dispatch_.complete(w, id, seconds)) return commit_outcome::duplicate;
+  ++results_committed_;
   state_.note_cost(id.value, static_cast<float>(seconds));
-  if (id.value == state_.folded) {
-    held_.close();  // the fold may reach the open run
-    fold_(result);
-    state_.folded = held_.fold_from(state_.folded + 1, fold_);
-  } else {
-    held_.append(id.value, result);
-  }
+  fold_.add_result(id.value, result);
   return dispatch_.copies_won() != won_before ? commit_outcome::copy_won : commit_outcome::committed;
 }
 
-void root_core::to_image(checkpoint_image& image, bytes accumulator, double run_seconds) {
-  state_.accumulator = std::move(accumulator);
+std::uint64_t root_core::commit_block(rank_t w, std::uint64_t k, double seconds, std::span<const std::byte> value) {
+  if (k >= fold_.block_count()) throw error("root: value of block " + std::to_string(k) + " past the last block");
+  const id_range ids{fold_.block_begin(k), fold_.block_end(k)};
+  const auto n = dispatch_.complete_range(w, ids, seconds);
+  if (n == 0) return 0;
+  ++blocks_committed_;
+  // The block's mean stands for each of its partitions in the cost sample (the node measured them one by one).
+  const auto mean = static_cast<float>(seconds / static_cast<double>(ids.size()));
+  const auto stride = state_.cost_stride;
+  for (auto id = (ids.begin + stride - 1) / stride * stride; id < ids.end; id += stride) state_.note_cost(id, mean);
+  fold_.add_block(k, value);
+  return n;
+}
+
+void root_core::to_image(checkpoint_image& image, double run_seconds) {
+  state_.accumulator = fold_.prefix();
+  state_.block_accumulator = fold_.partial();
+  state_.folded = fold_.folded();
   state_.done = dispatch_.done_set();
   state_.run_seconds = run_seconds;
-  state_.held = held_.to_map();
+  state_.held = fold_.held();
+  state_.held_blocks = fold_.held_blocks();
   state_.to_image(image);
+  state_.accumulator.clear();
+  state_.block_accumulator.clear();
   state_.done.clear();
   state_.held.clear();
+  state_.held_blocks.clear();
 }
 
 }  // namespace partita::detail

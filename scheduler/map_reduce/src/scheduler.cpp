@@ -194,10 +194,11 @@ struct map_reduce_scheduler::running {
     dispatcher d(job_.partition_count(), setup_.tree.root_view(setup_.threads),
                  make_policy(config_.policy, config_.chunk), make_options(st));
     job_.reset();
-    if (restored) job_.restore(st.accumulator);
-    return root_core(
-        std::move(d), setup_.tree, setup_.threads, std::move(st),
-        [this](std::span<const std::byte> r) { job_.fold(r); }, clock::now());
+    if (!restored) {  // a fresh start: nothing folded (a failover's state without a checkpoint is fresh too)
+      st.accumulator.clear();
+      st.block_accumulator.clear();
+    }
+    return root_core(std::move(d), setup_.tree, setup_.threads, std::move(st), fold_ops_of(job_), clock::now());
   }
 
   dispatcher_options make_options(const map_reduce_state& st) const {
@@ -207,6 +208,8 @@ struct map_reduce_scheduler::running {
     o.speculation.factor = config_.speculation_factor;
     o.done = st.done;
     o.splitting = setup_.tree.node_schedulers();  // a node scheduler splits what it gets for its node's threads
+    // Node schedulers fold the blocks they hold whole (not for a job with a per-partition output: node_blocks).
+    if (!o.splitting.empty() && !job_.has_output()) o.fold_block = fold_block_size(job_.partition_count());
     const auto ranks_with_threads = std::count_if(setup_.threads.begin(), setup_.threads.end(),
                                                   [](int t) { return t > 0; });
     // Before the cost policy's per-partition arrays: a job that cannot fit is refused in one line, not by bad_alloc.
@@ -242,7 +245,7 @@ struct map_reduce_scheduler::running {
     img.meta.params_hash = hash_;
     img.meta.model = map_reduce_state::model;
     img.meta.partition_count = job_.partition_count();
-    core_.to_image(img, job_.accumulator(), ckpt_.run_seconds());
+    core_.to_image(img, ckpt_.run_seconds());
     const auto start = clock::now();
     const auto done = dispatch().done_count();
     if (auto r = ckpt_.write(MPI_COMM_SELF, img, why, need, done,
@@ -297,6 +300,15 @@ struct map_reduce_scheduler::running {
         event(fmt::format("speculative copy of partition {} won on rank {}", id, worker));
     }
     core_.end_batch();
+  }
+
+  /// Commits the block values a node scheduler folded (root_core::commit_block), with the crash point per block.
+  void commit_blocks(int worker, const result_batch& blocks) {
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      const double secs = static_cast<double>(blocks.nanos[i]) * 1e-9;
+      if (core_.commit_block(rank_t{worker}, blocks.ids[i], secs, blocks.result(i)) == 0) continue;
+      if (term_ == 0) crash_point("scheduler.commit");  // --inject kill:scheduler targets the first scheduler
+    }
   }
 
   bool serve_local() {
@@ -378,6 +390,7 @@ struct map_reduce_scheduler::running {
         auto& req = request_;
         decode_request(m.payload, req);
         commit(m.source.value, req.results);
+        commit_blocks(m.source.value, req.blocks);
         if (req.want > 0) answer(m.source, req.want, start);
         return true;
       }
@@ -553,6 +566,9 @@ struct map_reduce_scheduler::running {
     rep.map_reduce.scheduler_levels = setup_.tree.levels;
     rep.map_reduce.scheduler_messages = messages_handled_;
     rep.map_reduce.scheduler_busy_seconds = handling_seconds_;
+    rep.map_reduce.fold_block = core_.block_size();
+    rep.map_reduce.blocks_committed = core_.blocks_committed();
+    rep.map_reduce.results_committed = core_.results_committed();
     rep.partitions = job_.partition_count();
     rep.result = job_.accumulator();
     rep.result_text = stopped ? fmt::format("(incomplete: {} of {} partitions done; restart to finish)", d.done_count(),

@@ -13,7 +13,9 @@ namespace partita {
 
 /// The on-disk format this build writes; the reader refuses files with a larger number.
 /// 1: /meta attributes, /partitions/<id>/<name>, /<key> scheduler datasets, /manifest with CRC-32s.
-inline constexpr std::uint32_t checkpoint_format_version = 1;
+/// 2: the same layout; a map/reduce accumulator is the fold of aligned id blocks (/scheduler/fold_block), so a
+///    map/reduce job refuses format 1 (docs/design.md, "Folding aligned id blocks"); iterative files read either.
+inline constexpr std::uint32_t checkpoint_format_version = 2;
 
 /// Who wrote a checkpoint and where in the job it was taken. Value type. Stored as attributes of /meta.
 struct checkpoint_meta {

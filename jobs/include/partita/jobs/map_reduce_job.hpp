@@ -240,6 +240,11 @@ class map_job_adapter final : public map_job_model {
     if (!acc_) acc_ = std::move(r);
     else combine_(*acc_, std::move(r));
   }
+  void fold_value(std::span<const std::byte> value) override {
+    Result r = deserialize<Result>(value);  // an accumulator's bytes: no output CRC trailer
+    if (!acc_) acc_ = std::move(r);
+    else combine_(*acc_, std::move(r));
+  }
   void reset() override { acc_.reset(); }
   bytes accumulator() const override { return acc_ ? serialize(*acc_) : bytes{}; }
   void restore(std::span<const std::byte> acc) override {

@@ -38,6 +38,11 @@ struct dispatcher_options {
   /// "Two-level scheduling"). Such a worker's chunk is sized as one chunk per thread handed out in a row, so the
   /// scheduler takes, records and sends one chunk where it would otherwise handle one per thread.
   std::vector<int> splitting;
+  /// The job's fold block (detail::fold_block_size), when node schedulers fold whole blocks (0: they do not): a
+  /// splitting worker's chunk of at least one block taken from the id-ordered queue ends at the nearest block
+  /// boundary (its size moves by at most half a block), so the blocks it holds are whole (docs/design.md, "Folding
+  /// aligned id blocks").
+  std::uint64_t fold_block = 0;
 };
 
 /// Per-worker accounting the summary reports.
@@ -87,6 +92,11 @@ class dispatcher {
   /// (a duplicate, e.g. the slower of a speculative copy and its original: dropped, so every result is
   /// committed exactly once). The first result settles the partition for both of its holders.
   bool complete(rank_t w, partition_id id, double seconds);
+  /// Records the partitions of `ids` finished by worker `w` in `seconds` in all (a node scheduler's folded block:
+  /// docs/design.md, "Folding aligned id blocks"); those committed before are skipped. Returns how many were
+  /// committed now. Their mean time stands for each in the measured statistics. Cost: O(log ranges) when none was
+  /// committed before and no speculative copy was ever made, else O(ids) as complete() per id.
+  std::uint64_t complete_range(rank_t w, id_range ids, double seconds);
 
   /// Worker `w` is gone: its unfinished partitions go back to the queue, except those a speculative copy is
   /// still running elsewhere (the copy becomes the original). Returns how many went back.
@@ -138,6 +148,9 @@ class dispatcher {
   class holdings_view;
 
   std::uint64_t take(int w, std::uint64_t count, std::vector<id_range>& out);
+  /// A splitting worker's chunk of `size` from the queue, its end moved to the nearest block boundary
+  /// (options_.fold_block; unchanged for chunks under one block, requeued ids or another order).
+  std::uint64_t block_aligned(std::uint64_t size) const;
   /// What take_range passes over besides done ids: nothing (requeued ids), or also adopted ones (the queue).
   enum class skip { done, adopted };
   std::uint64_t take_range(id_range from, std::uint64_t count, std::vector<id_range>& out, skip what = skip::done);

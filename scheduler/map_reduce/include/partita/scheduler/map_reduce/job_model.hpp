@@ -33,6 +33,10 @@ class map_job_model : public job_model {
   /// Folds one serialized result into the accumulator (the first one initialises it). Called by the scheduler
   /// only, in partition-id order.
   virtual void fold(std::span<const std::byte> result) = 0;
+  /// Folds a value in accumulator() bytes (the fold of an aligned id block: docs/design.md, "Folding aligned id
+  /// blocks") into the accumulator, as fold() folds a result (the first one initialises it). The default is fold(),
+  /// right for a job whose results are its accumulator's type and carry nothing else (no output CRC trailer).
+  virtual void fold_value(std::span<const std::byte> value) { fold(value); }
   /// Resets the accumulator to "nothing folded yet".
   virtual void reset() = 0;
   /// The accumulator's bytes (for checkpoints and the final broadcast); empty if nothing was folded.

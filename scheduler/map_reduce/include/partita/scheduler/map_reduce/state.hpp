@@ -21,8 +21,13 @@ namespace partita {
 /// every cost_stride-th id (at most cost_sample_limit of them: 16 MB here, 32 MB in a checkpoint).
 ///
 /// On disk (datasets of the checkpoint, each key written in one place, map_reduce_state.cpp):
-///   /scheduler/accumulator    uint8   the fold of results 0..folded-1
+///   /scheduler/accumulator    uint8   the fold, in id order, of the values of the whole aligned id blocks below
+///                                     `folded` (docs/design.md, "Folding aligned id blocks")
 ///   /scheduler/folded_prefix  uint64  [folded]
+///   /scheduler/fold_block     uint64  [B] the size of the aligned id blocks (detail::fold_block_size)
+///   /scheduler/block_accumulator uint8 the fold of the ids from the current block's start to `folded`
+///   /scheduler/held_block_ids, held_block_ends, held_block_values   block values (a node scheduler's fold of a
+///                                     whole block) committed ahead of the fold, packed like the held results
 ///   /scheduler/done_ranges    uint64  [b0, e0, b1, e1, ...] committed ids as half-open ranges
 ///   /scheduler/held_ids, held_ends, held_results   results committed but not folded yet, packed (one HDF5 group
 ///                                     per result would cost ~375 bytes of metadata each)
@@ -36,12 +41,18 @@ struct map_reduce_state {
   static constexpr const char* model = "map_reduce";  ///< checkpoint_meta::model of these checkpoints
   static constexpr const char* params_key = "scheduler/params";
 
-  bytes accumulator;  ///< results of ids below `folded`, folded left to right
+  /// The first checkpoint format whose accumulator is the fold of aligned id blocks (older ones are refused).
+  static constexpr std::uint32_t first_block_format = 2;
+
+  bytes accumulator;  ///< the values of the whole blocks below `folded`, folded left to right
   std::uint64_t folded = 0;
-  id_set done;                          ///< committed partitions (folded or held)
-  std::map<std::uint64_t, bytes> held;  ///< committed, not yet folded (ids >= folded)
-  std::uint64_t cost_stride = 1;        ///< measured[i] is the cost of partition i × cost_stride
-  std::vector<float> measured;          ///< seconds, NaN where not measured
+  std::uint64_t fold_block = 0;                ///< the block size the fold used (0 in a fresh state: not set yet)
+  bytes block_accumulator;                     ///< the fold of the current block's ids below `folded`
+  id_set done;                                 ///< committed partitions (folded or held)
+  std::map<std::uint64_t, bytes> held;         ///< committed, not yet folded (ids >= folded)
+  std::map<std::uint64_t, bytes> held_blocks;  ///< block index -> value, committed, not yet folded
+  std::uint64_t cost_stride = 1;               ///< measured[i] is the cost of partition i × cost_stride
+  std::vector<float> measured;                 ///< seconds, NaN where not measured
   double run_seconds = 0;
   std::string params;  ///< the job's parameters as text: what a refused restart names (its inputs' identities)
   std::vector<std::uint32_t> block_crc;  ///< per partition: its committed output block's CRC-32 (empty: no output)

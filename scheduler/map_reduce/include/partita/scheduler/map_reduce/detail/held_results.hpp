@@ -50,6 +50,21 @@ class held_results {
     }
     return folded;
   }
+  /// Drops every held result below `id` (a block's value replaced them: docs/design.md, "Folding aligned id
+  /// blocks"). The open run must be closed. Cost: O(results dropped + the tail of a run that straddles `id`).
+  void discard_below(std::uint64_t id) {
+    while (!runs_.empty() && runs_.begin()->first < id) {
+      auto node = runs_.extract(runs_.begin());
+      const std::uint64_t first = node.key();
+      const run& r = node.mapped();
+      count_ -= r.n;
+      if (first + r.n <= id) continue;
+      r.each([&](std::size_t i, std::span<const std::byte> b) {
+        if (first + i >= id) append(first + i, b);
+      });
+      close();
+    }
+  }
   /// Results held (closed runs).
   std::uint64_t size() const noexcept { return count_; }
 

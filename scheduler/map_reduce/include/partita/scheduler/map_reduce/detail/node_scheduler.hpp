@@ -1,6 +1,7 @@
 #pragma once
 /// A node scheduler of a two-level map/reduce job: takes chunks from the root scheduler in bulk, serves its node's
-/// ranks from that pool (and runs partitions itself), forwards their results up unfolded and in batches, and relays
+/// ranks from that pool (and runs partitions itself), forwards their results up in batches (the values of the aligned
+/// id blocks it holds whole, folded: docs/design.md, "Folding aligned id blocks"; the others one by one), and relays
 /// the end of the job both ways (docs/design.md, "Two-level scheduling"). To the root it is one worker with its
 /// node's threads; to its ranks it is the scheduler: the same messages in both directions (protocol.hpp).
 
@@ -14,7 +15,9 @@
 #include <partita/runtime/transport.hpp>
 #include <partita/scheduler/detail/job_setup.hpp>
 #include <partita/scheduler/detail/liveness.hpp>
+#include <partita/scheduler/map_reduce/detail/block_fold.hpp>
 #include <partita/scheduler/map_reduce/detail/comm_wait.hpp>
+#include <partita/scheduler/map_reduce/detail/node_blocks.hpp>
 #include <partita/scheduler/map_reduce/detail/node_pool.hpp>
 #include <partita/scheduler/map_reduce/detail/protocol.hpp>
 #include <partita/scheduler/map_reduce/executor.hpp>
@@ -52,6 +55,8 @@ class node_scheduler {
   /// node's last runner gives up.
   void lose(int r, bool running = true);
   void send_up(msg tag, bytes payload);
+  /// Results reported by a member or its own threads: whole blocks folded, the rest one by one, to go up.
+  void forward(result_batch&& results);
   [[noreturn]] void aborted(const std::string& what);
   [[noreturn]] void give_up(const std::string& what);
   run_report finish(const message<msg>& m);
@@ -69,6 +74,9 @@ class node_scheduler {
   std::unique_ptr<executor> local_;
   std::optional<comm_waiter> waiter_;  // asleep while kernels run here (after local_: it watches it)
   result_batch up_;                    // results not forwarded yet
+  node_blocks blocks_;                 // which results it keeps to fold into their block's value
+  fold_ops fold_;                      // the job's fold (its accumulator is unused elsewhere on this rank)
+  result_batch up_blocks_;             // block values not forwarded yet
   double result_age_ = 0;              // they go up on their own once the oldest is this old
   result_batch local_results_;
   clock::time_point oldest_up_ = clock::time_point::max();

@@ -3,8 +3,10 @@
 /// (encode_*/decode_*) defined here and nowhere else. Decoders treat the payload as untrusted.
 ///
 /// Point-to-point only, every wait bounded (docs/design.md, "Scheduler and workers"):
-///   worker -> scheduler  request   {want chunks, results since the last report}
-///                                  want 0: results only
+///   worker -> scheduler  request   {want chunks, results since the last report, folded blocks}
+///                                  want 0: results only; folded blocks (protocol version 2): a node
+///                                  scheduler's values of whole aligned id blocks (ids: block indices, nanos: the
+///                                  block's total time, data: its value), empty from workers
 ///   scheduler -> worker  assign    {answers want, chunks of id ranges}
 ///                                  one reply per request with want > 0; parked while nothing is left to hand out;
 ///                                  a node scheduler is told so by an assign of nothing that answers 0
@@ -42,6 +44,10 @@ namespace partita::detail {
 /// Results not riding on a request go to the scheduler in batches: this many, or once the oldest is this old (for
 /// the scheduler's progress, checkpoints and the end of the job). Workers and node schedulers alike.
 inline constexpr std::size_t result_batch_limit = 4096;
+
+/// The version of these messages (every rank of a job runs one build, so it is not sent; bump it when a payload
+/// changes). 2: a request carries folded blocks after its results (docs/design.md, "Folding aligned id blocks").
+inline constexpr int protocol_version = 2;
 inline constexpr double result_batch_age_seconds = 0.02;
 
 enum class msg : int {
@@ -63,6 +69,7 @@ enum class finish_status : std::uint8_t { completed = 0, checkpointed = 1 };
 struct request_msg {
   std::uint32_t want = 0;
   result_batch results;
+  result_batch blocks;  ///< folded blocks: ids are block indices, nanos their total time, data their values
 };
 
 /// A batch of results inside a message (request, report).
@@ -87,12 +94,13 @@ inline void get_results(wire_reader& r, result_batch& out) {
   }
 }
 
-inline bytes encode_request(std::uint32_t want, const result_batch& r) {
+inline bytes encode_request(std::uint32_t want, const result_batch& r, const result_batch& blocks = {}) {
   bytes out;
-  out.reserve(32 + r.size() * 20 + r.data.size());
+  out.reserve(64 + (r.size() + blocks.size()) * 20 + r.data.size() + blocks.data.size());
   wire_writer w(out);
   w.put(want);
   put_results(w, r);
+  put_results(w, blocks);
   return out;
 }
 
@@ -101,6 +109,7 @@ inline void decode_request(std::span<const std::byte> in, request_msg& m) {
   wire_reader r(in);
   m.want = r.get<std::uint32_t>();
   get_results(r, m.results);
+  get_results(r, m.blocks);
 }
 
 inline request_msg decode_request(std::span<const std::byte> in) {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include <partita/scheduler/detail/scheduler_tree.hpp>
-#include <partita/scheduler/map_reduce/detail/held_results.hpp>
+#include <partita/scheduler/map_reduce/detail/block_fold.hpp>
 #include <partita/scheduler/map_reduce/dispatcher.hpp>
 #include <partita/scheduler/map_reduce/executor.hpp>
 #include <partita/scheduler/map_reduce/state.hpp>
@@ -43,20 +43,19 @@ enum class commit_outcome {
 /// The root scheduler's decisions (docs/design.md, "Two-level scheduling", "Speculative execution"): the
 /// dispatcher, the requests parked while nothing is left to hand out, when a round of the loop may hand out
 /// speculative copies, which ranks of lost node schedulers it adopts, and the commit of results with their fold
-/// in partition-id order. Both the MPI loop (map_reduce_scheduler) and the simulator's root actor drive it: they
-/// move messages and charge time, it decides. Single-threaded; no MPI, no clock reads (every call takes `now`).
-/// Move-only (it owns the dispatcher).
+/// in partition-id order over aligned id blocks (block_fold). Both the MPI loop (map_reduce_scheduler) and the
+/// simulator's root actor drive it: they move messages and charge time, it decides. Single-threaded; no MPI, no clock
+/// reads (every call takes `now`). Move-only (it owns the dispatcher).
 class root_core {
  public:
   using clock = dispatcher::clock;
-  /// Folds one result into the job's accumulator.
-  using fold_fn = std::function<void(std::span<const std::byte>)>;
 
   /// The root `tree.root` over `d`, whose workers are the ranks that report to it (`threads` per rank of the job).
-  /// `state` is the folded prefix and measured costs to go on from (its done set is the dispatcher's, its held
-  /// results are taken over); results that continue the prefix are folded at once with `fold`. `start` is when the
+  /// `state` is the folded prefix (whole blocks and the current block's partial fold) and measured costs to go on
+  /// from (its done set is the dispatcher's, its held results and block values are taken over); what continues the
+  /// prefix is folded at once with `fold`, whose live accumulator is then the current block's. `start` is when the
   /// loop started (the first look for stragglers is one interval later).
-  root_core(dispatcher d, scheduler_tree tree, std::vector<int> threads, map_reduce_state state, fold_fn fold,
+  root_core(dispatcher d, scheduler_tree tree, std::vector<int> threads, map_reduce_state state, fold_ops fold,
             clock::time_point start);
 
   dispatcher& dispatch() noexcept { return dispatch_; }
@@ -102,27 +101,41 @@ class root_core {
   /// Commits the result of partition `id` finished by `w` in `seconds`: once only, its cost measured, folded in
   /// id order (held until the ids below it are folded). Call end_batch() after the last result of a message.
   commit_outcome commit(rank_t w, partition_id id, double seconds, std::span<const std::byte> result);
+  /// Commits block `k`'s value (a node scheduler `w` folded its ids, which took `seconds` in all): its ids are done
+  /// as one range (those committed before are not counted again), the value replaces their results in the fold.
+  /// Returns how many ids it committed (0: every one was committed before; the value is dropped). Cost: O(log) plus
+  /// O(block) only when some of its ids were committed before or speculative copies exist.
+  std::uint64_t commit_block(rank_t w, std::uint64_t k, double seconds, std::span<const std::byte> value);
+  /// The size of the aligned id blocks the job is folded over.
+  std::uint64_t block_size() const noexcept { return fold_.block_size(); }
+  /// Blocks committed as one value, and results committed one by one, so far (the summary's scheduler section).
+  std::uint64_t blocks_committed() const noexcept { return blocks_committed_; }
+  std::uint64_t results_committed() const noexcept { return results_committed_; }
   /// Records the CRC-32 of partition `id`'s committed output block (kept in checkpoints with the done set).
   void note_block_crc(std::uint64_t id, std::uint32_t crc) {
     if (id < state_.block_crc.size()) state_.block_crc[id] = crc;
   }
   /// Closes the run of held results a message's results made.
-  void end_batch() { held_.close(); }
+  void end_batch() { fold_.end_batch(); }
   /// Partitions folded into the accumulator (ids below this).
-  std::uint64_t folded() const noexcept { return state_.folded; }
+  std::uint64_t folded() const noexcept { return fold_.folded(); }
   /// Whether the job is over: everything committed and folded.
-  bool complete() const noexcept { return dispatch_.finished() && state_.folded == dispatch_.total(); }
-  /// Writes the state a checkpoint holds into `image`: the folded prefix (its accumulator `accumulator`), the done
-  /// set, the held results, the measured costs and `run_seconds`. Cost: O(done ranges + held results + partitions).
-  void to_image(checkpoint_image& image, bytes accumulator, double run_seconds);
+  bool complete() const noexcept { return dispatch_.finished() && fold_.folded() == dispatch_.total(); }
+  /// The job's value (its accumulator's bytes) once complete().
+  const bytes& value() const noexcept { return fold_.prefix(); }
+  /// Writes the state a checkpoint holds into `image`: the folded prefix (whole blocks and the current block's
+  /// partial fold), the done set, the held results and block values, the measured costs and `run_seconds`.
+  /// Cost: O(done ranges + held results + partitions).
+  void to_image(checkpoint_image& image, double run_seconds);
 
  private:
   dispatcher dispatch_;
   scheduler_tree tree_;
   std::vector<int> threads_;
-  map_reduce_state state_;  // folded prefix, measured costs (done set: the dispatcher's; held results: held_)
-  held_results held_;
-  fold_fn fold_;
+  map_reduce_state state_;  // measured costs, params, block CRCs (done set: the dispatcher's; the fold: fold_)
+  block_fold fold_;
+  std::uint64_t blocks_committed_ = 0;
+  std::uint64_t results_committed_ = 0;
   clock::time_point last_speculation_check_;
   bool speculation_round_ = false;
   std::vector<std::uint32_t> parked_;  // per rank: chunks asked for that could not be handed out yet

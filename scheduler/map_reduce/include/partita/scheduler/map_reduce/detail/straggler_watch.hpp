@@ -82,6 +82,8 @@ class straggler_watch {
   /// the original), false if nobody does and it goes back to the queue. O(1).
   bool runs_elsewhere(int w, std::uint64_t id);
 
+  /// Whether no speculative copy was ever made (settle() then has nothing to do). O(1).
+  bool no_copies() const noexcept { return copied_.empty(); }
   /// Speculative copies made so far, in order, and how many of them won (were committed).
   const std::vector<speculative_copy>& copies() const noexcept { return copies_; }
   std::uint64_t copies_won() const noexcept { return copies_won_; }

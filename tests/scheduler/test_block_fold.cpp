@@ -1,0 +1,286 @@
+// Scheduler_BlockFold: the fold's shape fixed by ids (aligned blocks), whatever the order results and block values
+// come in, across a checkpoint, and the refusal of checkpoints of another shape. Scheduler_NodeBlocks: a node
+// scheduler's bookkeeping of the blocks it holds whole. No MPI.
+#include <partita/scheduler/map_reduce/detail/block_fold.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <string>
+
+#include <partita/runtime/error.hpp>
+#include <partita/scheduler/map_reduce/detail/node_blocks.hpp>
+#include <partita/scheduler/map_reduce/detail/root_core.hpp>
+
+namespace {
+
+using namespace partita;
+using detail::block_fold;
+using detail::fold_block_size;
+using detail::fold_ops;
+using detail::node_blocks;
+using detail::root_core;
+using detail::scheduler_tree;
+using clk = dispatcher::clock;
+
+bytes b(const std::string& s) {
+  bytes out;
+  for (char c : s) out.push_back(static_cast<std::byte>(c));
+  return out;
+}
+std::string text(std::span<const std::byte> v) {
+  std::string out;
+  for (auto c : v) out += static_cast<char>(c);
+  return out;
+}
+
+/// A fold that shows its shape: results join with ',' and a folded value is wrapped in parentheses, so
+/// "(0,1),(2,3)" is the fold of two blocks' values and "0,1,2,3" a flat fold. Not commutative, not associative
+/// as text: any other order or grouping gives another string. The live accumulator is `acc`.
+fold_ops shape_fold(std::string& acc) {
+  return fold_ops{[&acc](std::span<const std::byte> r) { acc += (acc.empty() ? "" : ",") + text(r); },
+                  [&acc](std::span<const std::byte> v) { acc += (acc.empty() ? "(" : ",(") + text(v) + ")"; },
+                  [&acc] { return b(acc); }, [&acc](std::span<const std::byte> a) { acc = text(a); }};
+}
+
+/// The expected value of a job of `n` partitions: each block's ids joined, each block in parentheses.
+std::string expected(std::uint64_t n) {
+  const auto block = fold_block_size(n);
+  std::string out;
+  for (std::uint64_t k = 0; k * block < n; ++k) {
+    out += (k ? ",(" : "(");
+    for (auto id = k * block; id < std::min(n, (k + 1) * block); ++id)
+      out += (id > k * block ? "," : "") + std::to_string(id);
+    out += ")";
+  }
+  return out;
+}
+
+/// Block k's value as a node scheduler folds it.
+std::string block_value(std::uint64_t n, std::uint64_t k) {
+  const auto block = fold_block_size(n);
+  std::string out;
+  for (auto id = k * block; id < std::min(n, (k + 1) * block); ++id)
+    out += (id > k * block ? "," : "") + std::to_string(id);
+  return out;
+}
+
+/// A root over `n` partitions, all handed to rank 1 of a flat pair, folding with shape_fold.
+struct root {
+  std::string acc;
+  root_core core;
+  explicit root(std::uint64_t n, map_reduce_state st = {}) : core(make(n, std::move(st), acc)) {
+    while (!core.answer(rank_t{1}, 64, clk::time_point{}).value_or(detail::root_answer{}).chunks.empty()) {
+    }
+  }
+  static root_core make(std::uint64_t n, map_reduce_state st, std::string& acc) {
+    if (st.measured.empty()) st = map_reduce_state::fresh(n);
+    dispatcher_options o;
+    o.done = st.done;
+    auto tree = scheduler_tree::flat(2, rank_t{0});
+    dispatcher d(n, tree.root_view({1, 1}), make_policy("dynamic", 1), o);
+    return root_core(std::move(d), tree, {1, 1}, std::move(st), shape_fold(acc), clk::time_point{});
+  }
+};
+
+TEST(Scheduler_BlockFold, BlockSizeDependsOnThePartitionCountAlone) {
+  EXPECT_EQ(fold_block_size(0), 1u);
+  EXPECT_EQ(fold_block_size(15), 1u);
+  EXPECT_EQ(fold_block_size(16), 2u);
+  EXPECT_EQ(fold_block_size(1000), 4u);
+  EXPECT_EQ(fold_block_size(500000), 16u);
+  EXPECT_EQ(fold_block_size(20000000), 64u);
+  EXPECT_EQ(fold_block_size(std::uint64_t{1} << 60), 4096u);  // at most 4096
+  for (std::uint64_t n : {17u, 100u, 5000u, 1234567u}) {
+    const auto block = fold_block_size(n);
+    EXPECT_EQ(block & (block - 1), 0u) << n;  // a power of two
+    EXPECT_LE(block * block * block * block, n) << n;
+    EXPECT_GT(16 * block * block * block * block, n) << n;  // the largest such
+  }
+}
+
+TEST(Scheduler_BlockFold, ResultsInIdOrderFoldEachBlockThenTheBlocks) {
+  std::string acc;
+  block_fold f(302, shape_fold(acc));
+  ASSERT_EQ(f.block_size(), 4u);
+  for (std::uint64_t id = 0; id < 302; ++id) f.add_result(id, b(std::to_string(id)));
+  EXPECT_EQ(f.folded(), 302u);
+  EXPECT_EQ(text(f.prefix()), expected(302));
+  EXPECT_EQ(acc, expected(302));  // the model's accumulator holds the job's value at the end
+}
+
+TEST(Scheduler_BlockFold, AnyOrderOfResultsAndBlockValuesGivesTheSameValue) {
+  const std::uint64_t n = 302;  // blocks of 4, the last one of 2
+  const auto blocks = (n + 3) / 4;
+  std::mt19937_64 rng(7);
+  for (int trial = 0; trial < 20; ++trial) {
+    root r(n);
+    // Each block comes as its value (1 in 3), as its results, or both (a value and some of its ids on their own).
+    struct item {
+      bool is_block;
+      std::uint64_t id;
+    };
+    std::vector<item> items;
+    for (std::uint64_t k = 0; k < blocks; ++k) {
+      const auto how = rng() % 3;
+      if (how != 1)
+        for (auto id = k * 4; id < std::min(n, k * 4 + 4); ++id)
+          if (how == 0 || rng() % 2) items.push_back({false, id});
+      if (how != 0) items.push_back({true, k});
+    }
+    std::shuffle(items.begin(), items.end(), rng);
+    std::uint64_t committed = 0;
+    for (const auto& it : items) {
+      if (it.is_block) committed += r.core.commit_block(rank_t{1}, it.id, 0.004, b(block_value(n, it.id)));
+      else if (r.core.commit(rank_t{1}, partition_id{it.id}, 0.001, b(std::to_string(it.id))) !=
+               detail::commit_outcome::duplicate)
+        ++committed;
+      if (rng() % 4 == 0) r.core.end_batch();
+    }
+    r.core.end_batch();
+    EXPECT_EQ(committed, n);  // every id once, whichever way it came
+    ASSERT_TRUE(r.core.complete()) << trial;
+    EXPECT_EQ(text(r.core.value()), expected(n)) << trial;
+  }
+}
+
+TEST(Scheduler_BlockFold, ABlockValueReplacesThePartialFoldOfItsBlock) {
+  root r(302);
+  auto& c = r.core;
+  EXPECT_NE(c.commit(rank_t{1}, partition_id{0}, 0.001, b("0")), detail::commit_outcome::duplicate);
+  EXPECT_NE(c.commit(rank_t{1}, partition_id{1}, 0.001, b("1")), detail::commit_outcome::duplicate);
+  c.end_batch();
+  EXPECT_EQ(c.folded(), 2u);
+  EXPECT_EQ(c.commit_block(rank_t{1}, 0, 0.004, b("0,1,2,3")), 2u);  // ids 2 and 3 are new
+  EXPECT_EQ(c.folded(), 4u);
+  EXPECT_EQ(text(c.value()), "(0,1,2,3)");
+  EXPECT_EQ(c.commit_block(rank_t{1}, 0, 0.004, b("0,1,2,3")), 0u);  // nothing new: dropped
+  EXPECT_EQ(c.commit(rank_t{1}, partition_id{2}, 0.001, b("2")), detail::commit_outcome::duplicate);
+  EXPECT_EQ(c.blocks_committed(), 1u);
+  EXPECT_EQ(c.results_committed(), 2u);
+  EXPECT_EQ(c.dispatch().done_count(), 4u);
+  EXPECT_THROW(c.commit_block(rank_t{1}, 76, 0.1, b("x")), error);  // past the last block (76 blocks)
+}
+
+TEST(Scheduler_BlockFold, ACheckpointMidBlockContinuesToTheSameValue) {
+  const std::uint64_t n = 302;
+  root a(n);
+  // Folded: blocks 0-1 and half of block 2; held: results 13, 20; block 6's value.
+  for (std::uint64_t id : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 20})
+    a.core.commit(rank_t{1}, partition_id{id}, 0.001, b(std::to_string(id)));
+  a.core.end_batch();
+  a.core.commit_block(rank_t{1}, 6, 0.004, b(block_value(n, 6)));
+  ASSERT_EQ(a.core.folded(), 10u);
+  checkpoint_image img;
+  img.meta.partition_count = n;
+  a.core.to_image(img, 2.0);
+  const auto st = map_reduce_state::from_image(img, n, "mid.h5");
+  EXPECT_EQ(st.folded, 10u);
+  EXPECT_EQ(st.fold_block, 4u);
+  EXPECT_EQ(text(st.accumulator), "(0,1,2,3),(4,5,6,7)");
+  EXPECT_EQ(text(st.block_accumulator), "8,9");
+  EXPECT_EQ(st.held.size(), 2u);
+  EXPECT_EQ(st.held_blocks.size(), 1u);
+  root b2(n, st);
+  for (std::uint64_t id = 0; id < n; ++id)
+    if (!b2.core.dispatch().is_done(partition_id{id}))
+      b2.core.commit(rank_t{1}, partition_id{id}, 0.001, b(std::to_string(id)));
+  b2.core.end_batch();
+  ASSERT_TRUE(b2.core.complete());
+  EXPECT_EQ(text(b2.core.value()), expected(n));
+}
+
+TEST(Scheduler_BlockFold, CheckpointsOfAnotherShapeAreRefused) {
+  const std::uint64_t n = 302;
+  auto st = map_reduce_state::fresh(n);
+  checkpoint_image img;
+  img.meta.partition_count = n;
+  st.to_image(img);
+  EXPECT_NO_THROW(map_reduce_state::from_image(img, n, "ok.h5"));
+  auto old = img;
+  old.meta.format_version = 1;  // before the block fold: a flat accumulator
+  try {
+    (void)map_reduce_state::from_image(old, n, "old.h5");
+    FAIL() << "a format 1 checkpoint was accepted";
+  } catch (const checkpoint_error& e) {
+    EXPECT_NE(std::string(e.what()).find("afresh"), std::string::npos) << e.what();
+  }
+  auto other = img;
+  other.u64["scheduler/fold_block"] = {8};
+  EXPECT_THROW(map_reduce_state::from_image(other, n, "other.h5"), checkpoint_error);
+  auto partial = img;
+  partial.blobs["scheduler/block_accumulator"] = b("x");  // a partial block at folded 0: a block boundary
+  EXPECT_THROW(map_reduce_state::from_image(partial, n, "partial.h5"), checkpoint_error);
+}
+
+/// A batch of results "id" for `ids`, each 1 ms.
+result_batch batch(std::initializer_list<std::uint64_t> ids) {
+  result_batch out;
+  for (auto id : ids) {
+    out.ids.push_back(id);
+    out.nanos.push_back(1000000);
+    for (char c : std::to_string(id)) out.data.push_back(static_cast<std::byte>(c));
+    out.ends.push_back(static_cast<std::uint32_t>(out.data.size()));
+  }
+  return out;
+}
+
+TEST(Scheduler_NodeBlocks, FoldsABlockHandedWholeOnceEachOfItsIdsIsInWhateverTheOrder) {
+  node_blocks nb(302, true);  // blocks of 4
+  nb.handed({{4, 12}});
+  result_batch up, out;
+  std::string acc;
+  nb.sort(batch({5, 4, 7}), up);
+  EXPECT_TRUE(up.empty());
+  EXPECT_EQ(nb.kept(), 3u);
+  EXPECT_EQ(nb.take_whole(shape_fold(acc), out), 0u);
+  nb.sort(batch({8, 6, 5}), up);  // 5 again: a twin, dropped
+  EXPECT_TRUE(up.empty());
+  ASSERT_EQ(nb.take_whole(shape_fold(acc), out), 1u);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out.ids[0], 1u);  // block 1: ids 4-7
+  EXPECT_EQ(out.nanos[0], 4000000u);
+  EXPECT_EQ(text(out.result(0)), "4,5,6,7");  // in id order
+  EXPECT_EQ(nb.kept(), 1u);                   // 8, for block 2
+  nb.sort(batch({6}), up);                    // a late twin of a folded block: dropped
+  EXPECT_TRUE(up.empty());
+  EXPECT_EQ(nb.blocks_folded(), 1u);
+}
+
+TEST(Scheduler_NodeBlocks, ABlockNotWhollyHandedWhenItsFirstResultComesGoesUpResultByResult) {
+  node_blocks nb(302, true);
+  nb.handed({{0, 2}});  // half of block 0
+  result_batch up, out;
+  std::string acc;
+  nb.sort(batch({1}), up);
+  nb.handed({{2, 4}});  // the rest comes later: the block stays split
+  nb.sort(batch({0, 2, 3}), up);
+  EXPECT_EQ(up.ids, (std::vector<std::uint64_t>{1, 0, 2, 3}));
+  EXPECT_EQ(nb.take_whole(shape_fold(acc), out), 0u);
+  EXPECT_EQ(nb.results_alone(), 4u);
+  nb.sort(batch({40}), up);  // never handed here (a speculative copy of another node's id)
+  EXPECT_EQ(up.size(), 5u);
+}
+
+TEST(Scheduler_NodeBlocks, TheTailReleasesWhatWaitsForItsBlockAndADisabledOneKeepsNothing) {
+  node_blocks nb(302, true);
+  nb.handed({{0, 8}});
+  result_batch up, out;
+  std::string acc;
+  nb.sort(batch({2, 0, 4, 5, 6, 7}), up);
+  EXPECT_EQ(nb.release(up), 2u);  // block 0 waited for 1 and 3; block 1 is whole and still folds
+  EXPECT_EQ(up.ids, (std::vector<std::uint64_t>{0, 2}));
+  EXPECT_EQ(up.nanos[0], 1000000u);
+  EXPECT_EQ(nb.take_whole(shape_fold(acc), out), 1u);
+  nb.sort(batch({1, 3}), up);
+  EXPECT_EQ(up.size(), 4u);
+  node_blocks off(302, false);  // a job with a per-partition output
+  off.handed({{0, 8}});
+  result_batch up2;
+  off.sort(batch({0, 1, 2, 3}), up2);
+  EXPECT_EQ(up2.size(), 4u);
+}
+
+}  // namespace
