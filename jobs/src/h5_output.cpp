@@ -72,7 +72,13 @@ void h5_output::shape_block(partition_id id, input_block& into) const {
   into.data.resize(rows(id) * row_bytes());
 }
 
-std::uint32_t h5_output::write(partition_id id, const input_block& block) {
+std::uint32_t h5_output::checksum(const input_block& block) {
+  // The bytes as they are in the file (native layout = the dataset's little-endian type on this platform):
+  // `partita verify` recomputes the same CRC-32 from the dataset.
+  return crc32(std::span<const std::byte>(block.data));
+}
+
+void h5_output::write(partition_id id, const input_block& block) {
   if (!writer_) throw error("output " + spec_.file.string() + ": not opened (start_output did not run)");
   if (block.data.size() != rows(id) * row_bytes())
     throw error(fmt::format("output {}: partition {}'s block has {} bytes, not {}", spec_.file.string(), id.value,
@@ -83,9 +89,6 @@ std::uint32_t h5_output::write(partition_id id, const input_block& block) {
   nanos_ += since(start);
   bytes_ += block.data.size();
   ++blocks_;
-  // The bytes as they are in the file (native layout = the dataset's little-endian type on this platform):
-  // `partita verify` recomputes the same CRC-32 from the dataset.
-  return crc32(std::span<const std::byte>(block.data));
 }
 
 void h5_output::sync() {

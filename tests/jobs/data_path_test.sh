@@ -160,8 +160,9 @@ filter_restart)
     || fail "the restart after the wall time exited $?"
   $check filter "$in" /x "$work/out.h5" /y || fail "output after the wall-time restart" ;;
 filter_crash_points)
-  # The scheduler rank killed at phases of its second checkpoint, or right after a block was written and before its
-  # partition was committed: the file says incomplete; a restart at another rank count makes it exact and complete.
+  # The scheduler rank killed at phases of its second checkpoint, or right after a kernel returned, its block handed to
+  # the writer and its partition not committed (filter_writer_crash kills the writer itself): the file says
+  # incomplete; a restart at another rank count makes it exact and complete.
   "$partita" make-input "$in" --dataset /x --rows 1200 --cols 32 --chunk-rows 20 --seed 8 > /dev/null || fail "make-input"
   filt=(run h5filter --param file="$in" --param dataset=/x --param output="$work/out.h5" --param partition_mib=0.005
         --param slow_ms=20 --threads 1)

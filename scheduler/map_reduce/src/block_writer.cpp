@@ -117,7 +117,7 @@ result_batch block_writer::write_batch(std::deque<item>& batch) {
     if (!it.block) continue;
     if (!cancel_.load(std::memory_order_relaxed)) {
       try {
-        job_.write_output(partition_id{it.id}, *it.block, it.result);
+        job_.write_output(partition_id{it.id}, *it.block);
         written.push_back(&it);
       } catch (const std::exception& e) {
         fail_(kernel_failure{partition_id{it.id}, e.what()});

@@ -172,7 +172,12 @@ std::optional<std::chrono::steady_clock::time_point> executor::run_partition(
       out = writer_->acquire(partition_id{id});  // a reused buffer, zeroed; waits while the writer is behind
       ctx.set_output(out.get());
     }
-    job_.run(partition_id{id}, ctx, writer_ ? result : local.data);
+    if (writer_) {
+      job_.run(partition_id{id}, ctx, result);
+      if (!cancel_.load()) job_.seal_output(partition_id{id}, *out, result);  // the block's CRC-32, on this thread
+    } else {
+      job_.run(partition_id{id}, ctx, local.data);
+    }
   } catch (const std::exception& e) {
     fail(kernel_failure{partition_id{id}, e.what()});
     return std::nullopt;

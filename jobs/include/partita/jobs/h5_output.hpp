@@ -41,8 +41,10 @@ class h5_output {
   /// Makes `into` partition `id`'s block (its rows, shape and first row), its bytes zeroed. The buffer is reused as it
   /// is when it is large enough (a block of a previous partition): no allocation, no page faults, one memset.
   void shape_block(partition_id id, input_block& into) const;
-  /// Writes partition `id`'s block into its place (pwrite: not durable before sync()). Returns the CRC-32 of its bytes.
-  std::uint32_t write(partition_id id, const input_block& block);
+  /// The CRC-32 of a block's bytes, as they will be in the file (what `partita verify` recomputes).
+  static std::uint32_t checksum(const input_block& block);
+  /// Writes partition `id`'s block into its place (pwrite: not durable before sync()).
+  void write(partition_id id, const input_block& block);
   /// Makes every block this rank wrote durable (one fdatasync).
   void sync();
   void record(const std::vector<std::uint8_t>& committed, const std::vector<std::uint32_t>& crcs, bool complete);

@@ -203,11 +203,14 @@ class map_job_adapter final : public map_job_model {
     if (output_) output_->shape_block(id, into);
   }
   // The block's CRC-32 rides at the end of the result (block_crc), wherever the result goes: the scheduler records it.
-  void write_output(partition_id id, const input_block& block, bytes& result) override {
+  void seal_output(partition_id, const input_block& block, bytes& result) const override {
     if (!output_) return;
-    const std::uint32_t crc = output_->write(id, block);
+    const std::uint32_t crc = output_->checksum(block);
     const auto* b = reinterpret_cast<const std::byte*>(&crc);
     result.insert(result.end(), b, b + sizeof crc);
+  }
+  void write_output(partition_id id, const input_block& block) override {
+    if (output_) output_->write(id, block);
   }
   void sync_output() override {
     if (output_) output_->sync();

@@ -61,10 +61,13 @@ class map_job_model : public job_model {
   /// Makes `into` partition `id`'s output block, zeroed, for its kernel to fill (context::output): reuses `into`'s
   /// buffer when it is large enough. Thread-safe.
   virtual void shape_output(partition_id /*id*/, input_block& /*into*/) const {}
-  /// Writes partition `id`'s filled block into its place in the output file, not yet durable (sync_output), and appends
-  /// to the partition's result bytes `result` (what run() produced) what the scheduler records with it (block_crc).
-  /// Called by the rank's writer thread only (detail::block_writer). Throws error on failure.
-  virtual void write_output(partition_id /*id*/, const input_block& /*block*/, bytes& /*result*/) {}
+  /// Appends to partition `id`'s result bytes `result` (what run() produced) what the scheduler records with its filled
+  /// output block (block_crc: the block's CRC-32). Called on the kernel's thread once the kernel returned, before the
+  /// block goes to the writer: the checksum's pass over the block is kernel-side work, beside the fill. Thread-safe.
+  virtual void seal_output(partition_id /*id*/, const input_block& /*block*/, bytes& /*result*/) const {}
+  /// Writes partition `id`'s filled block into its place in the output file, not yet durable (sync_output). Called
+  /// by the rank's writer thread only (detail::block_writer). Throws error on failure.
+  virtual void write_output(partition_id /*id*/, const input_block& /*block*/) {}
   /// Makes every block write_output wrote so far durable (one fdatasync). Called by the rank's writer thread only.
   virtual void sync_output() {}
   /// Scheduler rank: records the committed partitions (`committed[i]` 1 for partition i), the CRC-32 of each
