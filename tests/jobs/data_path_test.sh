@@ -272,7 +272,7 @@ filter_writer_crash)
   "$partita" make-input "$in" --dataset /x --rows 1200 --cols 32 --chunk-rows 20 --seed 8 > /dev/null || fail "make-input"
   filt=(run h5filter --param file="$in" --param dataset=/x --param output="$work/out.h5" --param partition_mib=0.005
         --param slow_ms=20 --threads 1 --no-speculate --checkpoint-dir "$ck")
-  for point in output.before_write@1:4 output.after_write@0:4 output.after_sync@2:4; do
+  for point in output.before_write@1:2 output.after_write@0:3 output.after_sync@2:2; do
     rm -rf "$ck" "$work/out.h5"
     PARTITA_CRASH_AT="$point" $mpirun -n 3 "$partita" "${filt[@]}" --checkpoint-every 10 > "$work/log" 2>&1 \
       && fail "the job was not killed at $point"
