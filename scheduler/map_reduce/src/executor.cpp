@@ -108,6 +108,8 @@ void executor::run_chunk(const std::vector<id_range>& chunk, runs_on where) {
   // progress line, the checkpoints and the fold.
   auto last_publish = chunk_start;
   std::uint64_t ran = 0;  // partitions run since the last publication
+  // Read before the chunk ends: once a chunk without a writer counts as finished, the executor may be destroyed.
+  detail::block_writer* const writer = writer_.get();
   // Every publication wakes the communication thread (wait_for_event); the last one also ends the chunk, under
   // the same lock, so a woken thread never sees the results of a chunk that still counts as in flight. With an
   // output, results reach the executor through the writer once their blocks are durable (publish_durable), and so
@@ -123,11 +125,11 @@ void executor::run_chunk(const std::vector<id_range>& chunk, runs_on where) {
       local.clear();
       if (trace_) slices_.insert(slices_.end(), slices.begin(), slices.end());
       slices.clear();
-      if (last && !writer_) finished_.fetch_add(1, std::memory_order_release);
+      if (last && writer == nullptr) finished_.fetch_add(1, std::memory_order_release);
       events_.fetch_add(1, std::memory_order_release);
     }
     event_.notify_all();
-    if (last && writer_) writer_->end_chunk();
+    if (last && writer != nullptr) writer->end_chunk();  // the chunk is still in flight: the executor is alive
   };
   for (const auto& range : chunk) {
     for (auto id = range.begin; id < range.end; ++id) {
