@@ -258,7 +258,11 @@ void block_file_writer::write(std::uint64_t at, const void* data, std::size_t si
     pos += static_cast<std::uint64_t>(n);
     size -= static_cast<std::size_t>(n);
   }
-  if (::fdatasync(f) != 0) throw error(fmt::format("output {}: fdatasync: {}", file_.string(), std::strerror(errno)));
+}
+
+void block_file_writer::sync() {
+  if (::fdatasync(fd()) != 0)
+    throw error(fmt::format("output {}: fdatasync: {}", file_.string(), std::strerror(errno)));
 }
 
 }  // namespace partita

@@ -37,6 +37,13 @@ std::string h5_output::identity() const {
                      data_type_name(spec_.type), fmt::join(spec_.shape, "x"));
 }
 
+namespace {
+std::uint64_t since(std::chrono::steady_clock::time_point start) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+}
+}  // namespace
+
 std::uint64_t h5_output::row_bytes() const noexcept {
   std::uint64_t n = data_type_size(spec_.type);
   for (std::size_t i = 1; i < spec_.shape.size(); ++i) n *= spec_.shape[i];
@@ -59,15 +66,24 @@ std::uint64_t h5_output::prepare(std::uint64_t params_hash, bool resume, bool ov
 
 void h5_output::open(std::uint64_t offset) { writer_ = std::make_unique<block_file_writer>(spec_.file, offset); }
 
-void h5_output::make_block(partition_id id, input_block& into) const {
+void h5_output::shape_block(partition_id id, input_block& into) const {
   into.type = spec_.type;
   into.first_row = id.value * rows_per_partition_;
   into.shape = spec_.shape;
   into.shape[0] = rows(id);
-  into.data.assign(rows(id) * row_bytes(), std::byte{0});
+  // A reused buffer keeps its capacity (resize within it allocates nothing); its old bytes are zeroed, as a fresh
+  // block's are: a kernel that leaves elements untouched still writes the same bytes every time.
+  into.data.clear();
+  into.data.resize(rows(id) * row_bytes());
 }
 
-std::uint32_t h5_output::write(partition_id id, const input_block& block) {
+std::uint32_t h5_output::checksum(const input_block& block) {
+  // The bytes as they are in the file (native layout = the dataset's little-endian type on this platform):
+  // `partita verify` recomputes the same CRC-32 from the dataset.
+  return crc32(std::span<const std::byte>(block.data));
+}
+
+void h5_output::write(partition_id id, const input_block& block) {
   if (!writer_) throw error("output " + spec_.file.string() + ": not opened (start_output did not run)");
   if (block.data.size() != rows(id) * row_bytes())
     throw error(fmt::format("output {}: partition {}'s block has {} bytes, not {}", spec_.file.string(), id.value,
@@ -75,13 +91,16 @@ std::uint32_t h5_output::write(partition_id id, const input_block& block) {
   const auto start = std::chrono::steady_clock::now();
   if (!block.data.empty())
     writer_->write(id.value * rows_per_partition_ * row_bytes(), block.data.data(), block.data.size());
-  nanos_ += static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+  nanos_ += since(start);
   bytes_ += block.data.size();
   ++blocks_;
-  // The bytes as they are in the file (native layout = the dataset's little-endian type on this platform):
-  // `partita verify` recomputes the same CRC-32 from the dataset.
-  return crc32(std::span<const std::byte>(block.data));
+}
+
+void h5_output::sync() {
+  if (!writer_) throw error("output " + spec_.file.string() + ": not opened (start_output did not run)");
+  const auto start = std::chrono::steady_clock::now();
+  writer_->sync();
+  nanos_ += since(start);
 }
 
 void h5_output::record(const std::vector<std::uint8_t>& committed, const std::vector<std::uint32_t>& crcs,

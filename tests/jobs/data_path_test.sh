@@ -160,8 +160,9 @@ filter_restart)
     || fail "the restart after the wall time exited $?"
   $check filter "$in" /x "$work/out.h5" /y || fail "output after the wall-time restart" ;;
 filter_crash_points)
-  # The scheduler rank killed at phases of its second checkpoint, or right after a block was written and before its
-  # partition was committed: the file says incomplete; a restart at another rank count makes it exact and complete.
+  # The scheduler rank killed at phases of its second checkpoint, or right after a kernel returned, its block handed to
+  # the writer and its partition not committed (filter_writer_crash kills the writer itself): the file says
+  # incomplete; a restart at another rank count makes it exact and complete.
   "$partita" make-input "$in" --dataset /x --rows 1200 --cols 32 --chunk-rows 20 --seed 8 > /dev/null || fail "make-input"
   filt=(run h5filter --param file="$in" --param dataset=/x --param output="$work/out.h5" --param partition_mib=0.005
         --param slow_ms=20 --threads 1)
@@ -262,6 +263,30 @@ filter_verify_restart)
   $check filter "$in" /x "$work/out.h5" /y || fail "output after the restart"
   "$partita" verify "$work/out.h5" > "$work/log" 2>&1 || fail "verify after the restart: $(cat "$work/log")"
   grep -q "OK (output of job 'h5filter', /y: all 120 blocks" "$work/log" || fail "verify's OK line" ;;
+filter_writer_crash)
+  # A rank's writer thread killed while blocks wait for it (docs/design.md, "Map/reduce data path"): a batch taken but
+  # not written (a worker), written but not yet fdatasync'ed (the scheduler rank, which also runs partitions), synced
+  # but not yet released (another worker). Nothing is committed that is not in the file: every block the file records
+  # as committed has its recorded CRC-32 (a block committed before its write would be zeros); the restart at another
+  # rank count writes exactly the blocks its checkpoint had not committed; the output is exact and verifies.
+  "$partita" make-input "$in" --dataset /x --rows 1200 --cols 32 --chunk-rows 20 --seed 8 > /dev/null || fail "make-input"
+  filt=(run h5filter --param file="$in" --param dataset=/x --param output="$work/out.h5" --param partition_mib=0.005
+        --param slow_ms=20 --threads 1 --no-speculate --checkpoint-dir "$ck")
+  for point in output.before_write@1:2 output.after_write@0:3 output.after_sync@2:2; do
+    rm -rf "$ck" "$work/out.h5"
+    PARTITA_CRASH_AT="$point" $mpirun -n 3 "$partita" "${filt[@]}" --checkpoint-every 10 > "$work/log" 2>&1 \
+      && fail "the job was not killed at $point"
+    grep -q "crash point '${point%%[@:]*}' reached" "$work/log" || fail "no crash at $point"
+    read -r complete committed < <($check state "$work/out.h5") || fail "state after $point"
+    [ "$complete" = 0 ] || fail "the output says complete after a crash at $point"
+    $check crc "$work/out.h5" /y || fail "a block committed after a crash at $point is not in the file"
+    $mpirun -n 2 "$partita" "${filt[@]}" --restart auto --summary-json "$work/s.json" > "$work/log" 2>&1 \
+      || fail "the restart after $point exited $?"
+    [ "$(json "$work/s.json" "sum(w['output']['partitions'] for w in d['workers']) + d['checkpoints']['restored_done']")" \
+      = 60 ] || fail "the restart after $point did not write exactly the blocks its checkpoint had not committed"
+    $check filter "$in" /x "$work/out.h5" /y || fail "output after a crash at $point"
+    "$partita" verify "$work/out.h5" > "$work/log" 2>&1 || fail "verify after a crash at $point: $(cat "$work/log")"
+  done ;;
 *)
   fail "unknown case" ;;
 esac

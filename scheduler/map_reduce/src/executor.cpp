@@ -11,6 +11,7 @@
 #include <partita/runtime/crash_point.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/scheduler/map_reduce/detail/block_reader.hpp>
+#include <partita/scheduler/map_reduce/detail/block_writer.hpp>
 
 namespace partita {
 
@@ -51,6 +52,11 @@ executor::executor(map_job_model& job, int threads, std::uint64_t seed, bool tra
   if (job_.has_input())
     reader_ = std::make_unique<detail::block_reader>(job_, static_cast<std::size_t>(threads_) +
                                                                static_cast<std::size_t>(std::max(1, read_ahead)));
+  if (job_.has_output())
+    writer_ = std::make_unique<detail::block_writer>(
+        job_, static_cast<std::size_t>(threads_ + write_behind), cancel_,
+        [this](result_batch& durable, int ended) { publish_durable(durable, ended); },
+        [this](kernel_failure f) { fail(std::move(f)); });
 }
 
 void executor::cancel() noexcept {
@@ -101,56 +107,45 @@ void executor::run_chunk(const std::vector<id_range>& chunk, runs_on where) {
   // chunk (early factoring chunks run for many seconds) must not hide its finished partitions from the
   // progress line, the checkpoints and the fold.
   auto last_publish = chunk_start;
+  std::uint64_t ran = 0;  // partitions run since the last publication
+  // Read before the chunk ends: once a chunk without a writer counts as finished, the executor may be destroyed.
+  detail::block_writer* const writer = writer_.get();
   // Every publication wakes the communication thread (wait_for_event); the last one also ends the chunk, under
-  // the same lock, so a woken thread never sees the results of a chunk that still counts as in flight.
+  // the same lock, so a woken thread never sees the results of a chunk that still counts as in flight. With an
+  // output, results reach the executor through the writer once their blocks are durable (publish_durable), and so
+  // does the end of the chunk: a mark queued behind its blocks, the very last thing this thread does for the chunk.
   auto publish = [&](bool last) {
     busy_ns_ += busy;
-    ran_ += local.size();
+    ran_ += ran;
     busy = 0;
+    ran = 0;
     {
       std::lock_guard lock(mutex_);
       if (!cancel_.load()) done_.append(std::move(local));
       local.clear();
       if (trace_) slices_.insert(slices_.end(), slices.begin(), slices.end());
       slices.clear();
-      if (last) finished_.fetch_add(1, std::memory_order_release);
+      if (last && writer == nullptr) finished_.fetch_add(1, std::memory_order_release);
       events_.fetch_add(1, std::memory_order_release);
     }
     event_.notify_all();
+    if (last && writer != nullptr) writer->end_chunk();  // the chunk is still in flight: the executor is alive
   };
   for (const auto& range : chunk) {
     for (auto id = range.begin; id < range.end; ++id) {
       if (cancel_.load(std::memory_order_relaxed)) break;
       const auto start = last_end;  // partitions of a chunk run back to back: one clock read each
-      try {
-        context ctx(partition_id{id}, step_t{0}, seed_, job_.params(), arena_, cancel_, rank_);
-        std::shared_ptr<const input_block> block;
-        if (reader_) {
-          block = reader_->take(partition_id{id});
-          ctx.set_input(block.get());
-        }
-        job_.run(partition_id{id}, ctx, local.data);
-      } catch (const std::exception& e) {
-        fail(kernel_failure{partition_id{id}, e.what()});
-        break;
-      } catch (...) {
-        fail(kernel_failure{partition_id{id}, "an exception not derived from std::exception"});
-        break;
-      }
-      crash_point("partition.done");  // fault tests: PARTITA_CRASH_AT=partition.done@RANK:N kills a rank mid-job
-      const auto end = clock::now();
+      const auto ended = run_partition(id, local, start);
+      if (!ended) break;
+      const auto end = *ended;
       last_end = end;
-      const auto ns = static_cast<std::uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
-      busy += ns;
-      local.ids.push_back(id);
-      local.nanos.push_back(ns);
-      local.ends.push_back(static_cast<std::uint32_t>(local.data.size()));
+      busy += static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+      ++ran;
       if (trace_)
         slices.push_back(trace_slice{id, thread,
                                      std::chrono::duration_cast<std::chrono::nanoseconds>(start - t0_).count(),
                                      std::chrono::duration_cast<std::chrono::nanoseconds>(end - t0_).count()});
-      if (local.size() >= 256 || end - last_publish > std::chrono::milliseconds(10)) {
+      if (ran >= 256 || end - last_publish > std::chrono::milliseconds(10)) {
         publish(false);
         last_publish = end;
       }
@@ -162,6 +157,59 @@ void executor::run_chunk(const std::vector<id_range>& chunk, runs_on where) {
   chunk_ns_.store(old == 0 ? took : old + (took - old) / 8, std::memory_order_relaxed);
   kernel_cpu_ns_ += where == runs_on::arena ? thread_cpu_ns() - cpu_start : static_cast<std::uint64_t>(took);
   publish(true);
+}
+
+std::optional<std::chrono::steady_clock::time_point> executor::run_partition(
+    std::uint64_t id, result_batch& local, std::chrono::steady_clock::time_point start) {
+  bytes result;  // with an output: this partition's result, held with its block until the block is durable
+  detail::block_writer::block_ptr out;
+  try {
+    context ctx(partition_id{id}, step_t{0}, seed_, job_.params(), arena_, cancel_, rank_);
+    std::shared_ptr<const input_block> block;
+    if (reader_) {
+      block = reader_->take(partition_id{id});
+      ctx.set_input(block.get());
+    }
+    if (writer_) {
+      out = writer_->acquire(partition_id{id});  // a reused buffer, zeroed; waits while the writer is behind
+      ctx.set_output(out.get());
+    }
+    if (writer_) {
+      job_.run(partition_id{id}, ctx, result);
+      if (!cancel_.load()) job_.seal_output(partition_id{id}, *out, result);  // the block's CRC-32, on this thread
+    } else {
+      job_.run(partition_id{id}, ctx, local.data);
+    }
+  } catch (const std::exception& e) {
+    fail(kernel_failure{partition_id{id}, e.what()});
+    return std::nullopt;
+  } catch (...) {
+    fail(kernel_failure{partition_id{id}, "an exception not derived from std::exception"});
+    return std::nullopt;
+  }
+  crash_point("partition.done");  // fault tests: PARTITA_CRASH_AT=partition.done@RANK:N kills a rank mid-job
+  const auto end = std::chrono::steady_clock::now();
+  const auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+  if (writer_) {
+    // A kernel that returns after the job was cancelled may have stopped half way (the losing twin of a speculative
+    // copy): its block is not written, its result is dropped anyway.
+    if (!cancel_.load()) writer_->submit(partition_id{id}, ns, std::move(out), std::move(result));
+    return end;
+  }
+  local.ids.push_back(id);
+  local.nanos.push_back(ns);
+  local.ends.push_back(static_cast<std::uint32_t>(local.data.size()));
+  return end;
+}
+
+void executor::publish_durable(result_batch& durable, int chunks_ended) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!cancel_.load()) done_.append(std::move(durable));
+    if (chunks_ended > 0) finished_.fetch_add(chunks_ended, std::memory_order_release);
+    events_.fetch_add(1, std::memory_order_release);
+  }
+  event_.notify_all();
 }
 
 void executor::fail(kernel_failure f) {

@@ -51,16 +51,21 @@ std::uint64_t prepare_block_output(const block_output_spec& spec, output_start s
 void record_block_output(const block_output_spec& spec, const std::vector<std::uint8_t>& committed,
                          const std::vector<std::uint32_t>& crcs, bool complete);
 
-/// Writes blocks into the dataset at `offset` with pwrite, then fdatasync, so that a block is on disk before its
-/// partition's result leaves the rank. No HDF5 call. Opened at the first write; thread-safe (pwrite). Non-copyable.
+/// Writes blocks into the dataset at `offset` with pwrite, and makes them durable with sync (one fdatasync for every
+/// block written before it): a block counts as on disk only after a sync that follows its write. No HDF5 call.
+/// Opened at the first write; thread-safe (pwrite, fdatasync). Non-copyable.
 class block_file_writer {
  public:
   block_file_writer(std::filesystem::path file, std::uint64_t offset) : file_(std::move(file)), offset_(offset) {}
   ~block_file_writer();
   block_file_writer(const block_file_writer&) = delete;
   block_file_writer& operator=(const block_file_writer&) = delete;
-  /// Writes `size` bytes at byte `at` of the dataset. Throws error naming the file on failure.
+  /// Writes `size` bytes at byte `at` of the dataset (into the page cache: not durable before sync()). Throws error
+  /// naming the file on failure.
   void write(std::uint64_t at, const void* data, std::size_t size);
+  /// Makes every block written so far durable (fdatasync). Throws error naming the file on failure. Costs the disk's
+  /// flush of what is still dirty in the file.
+  void sync();
 
  private:
   int fd();

@@ -26,7 +26,8 @@ struct h5_output_decl {
 };
 
 /// A declared output: its shape, each partition's rows, and this rank's writer. Shared by a job's copies.
-/// make_block/write are thread-safe (kernels call them); prepare/record run on the scheduler's thread.
+/// shape_block/write/sync are thread-safe (kernel threads and the rank's writer thread call them); prepare/record run
+/// on the scheduler's thread.
 class h5_output {
  public:
   /// `rows_per_partition` rows for each of `partitions` partitions but the last, `total_rows` in all.
@@ -37,10 +38,15 @@ class h5_output {
   std::string identity() const;
   std::uint64_t prepare(std::uint64_t params_hash, bool resume, bool overwrite);
   void open(std::uint64_t offset);
-  /// A zeroed buffer for partition `id`'s block (its rows, shape and first row).
-  void make_block(partition_id id, input_block& into) const;
-  /// Writes partition `id`'s block into its place (pwrite, fdatasync). Returns the CRC-32 of its bytes.
-  std::uint32_t write(partition_id id, const input_block& block);
+  /// Makes `into` partition `id`'s block (its rows, shape and first row), its bytes zeroed. The buffer is reused as it
+  /// is when it is large enough (a block of a previous partition): no allocation, no page faults, one memset.
+  void shape_block(partition_id id, input_block& into) const;
+  /// The CRC-32 of a block's bytes, as they will be in the file (what `partita verify` recomputes).
+  static std::uint32_t checksum(const input_block& block);
+  /// Writes partition `id`'s block into its place (pwrite: not durable before sync()).
+  void write(partition_id id, const input_block& block);
+  /// Makes every block this rank wrote durable (one fdatasync).
+  void sync();
   void record(const std::vector<std::uint8_t>& committed, const std::vector<std::uint32_t>& crcs, bool complete);
   /// What this rank wrote so far. Thread-safe.
   output_stats stats() const;

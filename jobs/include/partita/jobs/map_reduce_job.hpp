@@ -199,6 +199,22 @@ class map_job_adapter final : public map_job_model {
   void open_output(std::uint64_t offset) override {
     if (output_) output_->open(offset);
   }
+  void shape_output(partition_id id, input_block& into) const override {
+    if (output_) output_->shape_block(id, into);
+  }
+  // The block's CRC-32 rides at the end of the result (block_crc), wherever the result goes: the scheduler records it.
+  void seal_output(partition_id, const input_block& block, bytes& result) const override {
+    if (!output_) return;
+    const std::uint32_t crc = output_->checksum(block);
+    const auto* b = reinterpret_cast<const std::byte*>(&crc);
+    result.insert(result.end(), b, b + sizeof crc);
+  }
+  void write_output(partition_id id, const input_block& block) override {
+    if (output_) output_->write(id, block);
+  }
+  void sync_output() override {
+    if (output_) output_->sync();
+  }
   void record_output(const std::vector<std::uint8_t>& committed, const std::vector<std::uint32_t>& crcs,
                      bool complete) override {
     if (output_) output_->record(committed, crcs, complete);
@@ -214,24 +230,11 @@ class map_job_adapter final : public map_job_model {
     return {input_ ? input_->bytes_of(first, end) : 0, output_ ? output_->bytes_of(first, end) : 0};
   }
 
+  // With an output, the executor gave the kernel its block (shape_output, ctx.output) and has it written after this
+  // returns (write_output appends the block's CRC-32 to the result), durable before the result leaves the rank.
   void run(partition_id id, context& ctx, bytes& out) override {
-    input_block block;  // the output block the kernel fills, when the job declared an output
-    if (output_) {
-      output_->make_block(id, block);
-      ctx.set_output(&block);
-    }
     const partition p = make_ ? make_(id) : partition{id, 0, {}};
-    const Result r = kernel_(p, ctx);
-    // A cancelled kernel may have stopped half way (the losing twin of a speculative copy): its block is not written,
-    // its result is dropped. A finished one writes its final bytes before its result leaves the rank, and the
-    // block's CRC-32 rides at the end of the result (block_crc), wherever the result goes: the scheduler records it.
-    std::uint32_t crc = 0;
-    if (output_ && !ctx.cancelled()) crc = output_->write(id, block);
-    serialize_into(out, r);
-    if (output_) {
-      const auto* b = reinterpret_cast<const std::byte*>(&crc);
-      out.insert(out.end(), b, b + sizeof crc);
-    }
+    serialize_into(out, kernel_(p, ctx));
   }
 
   void fold(std::span<const std::byte> result) override {

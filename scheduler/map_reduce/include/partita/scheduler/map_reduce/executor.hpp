@@ -23,7 +23,8 @@ namespace partita {
 
 namespace detail {
 class block_reader;
-}
+class block_writer;
+}  // namespace detail
 
 /// Results of finished partitions, packed: ids[i]'s result is data[ends[i-1], ends[i]). Value type.
 struct result_batch {
@@ -67,7 +68,10 @@ struct kernel_failure {
 class executor {
  public:
   /// `rank` is what kernels see as context::rank().
-  /// With a job that declared an input, a reader thread reads blocks up to `threads + read_ahead` ahead.
+  /// With a job that declared an input, a reader thread reads blocks up to `threads + read_ahead` ahead. With a job
+  /// that declared an output, a writer thread writes the blocks the kernels fill and makes them durable in batches;
+  /// a partition's result is published (drain) only once its block is durable, and a chunk stays in flight until all
+  /// its results are published. At most `threads + write_behind` output blocks exist on the rank.
   executor(map_job_model& job, int threads, std::uint64_t seed, bool trace, std::chrono::steady_clock::time_point t0,
            rank_t rank = rank_t{0}, int read_ahead = 1);
   ~executor();
@@ -76,6 +80,8 @@ class executor {
 
   /// Chunks whose measured mean time is under this run on the submitting thread when nothing else is in flight.
   static constexpr std::chrono::microseconds inline_below{20};
+  /// Output blocks a rank holds beyond one per kernel thread: one being written, one queued behind it.
+  static constexpr int write_behind = 2;
 
   void submit(std::vector<id_range> chunk);
   /// Chunks submit ran on the calling thread (the inline fast path).
@@ -118,6 +124,12 @@ class executor {
   enum class runs_on { arena, caller };
   void fail(kernel_failure f);
   void run_chunk(const std::vector<id_range>& chunk, runs_on where);
+  /// Runs partition `id`'s kernel; its result goes to `local`, or, with an output, to the writer with its block.
+  /// Returns when it ended (`start`: when it started), or nullopt if it failed (fail() was called).
+  std::optional<std::chrono::steady_clock::time_point> run_partition(std::uint64_t id, result_batch& local,
+                                                                     std::chrono::steady_clock::time_point start);
+  /// The writer's release: results whose blocks are durable, and chunks that ended behind them.
+  void publish_durable(result_batch& durable, int chunks_ended);
 
   map_job_model& job_;
   int threads_;
@@ -144,6 +156,7 @@ class executor {
   std::vector<trace_slice> slices_;
   std::optional<kernel_failure> failure_;
   std::unique_ptr<detail::block_reader> reader_;  // only for a job that declared an input
+  std::unique_ptr<detail::block_writer> writer_;  // only for a job that declared an output
 };
 
 }  // namespace partita

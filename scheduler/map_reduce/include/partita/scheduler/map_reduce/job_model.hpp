@@ -27,7 +27,9 @@ class map_job_model : public job_model {
   virtual double cost_hint(partition_id id) const = 0;
 
   /// Runs the kernel on one partition and appends its serialized result to `out`. Called concurrently
-  /// from arena threads. Exceptions propagate (the executor turns them into a job failure).
+  /// from arena threads. Exceptions propagate (the executor turns them into a job failure). With an output
+  /// (has_output), the kernel fills the block the executor set in `ctx` (shape_output); the executor has it written
+  /// (write_output, sync_output) before the result leaves the rank.
   virtual void run(partition_id id, context& ctx, bytes& out) = 0;
 
   /// Folds one serialized result into the accumulator (the first one initialises it). Called by the scheduler
@@ -60,6 +62,18 @@ class map_job_model : public job_model {
   virtual std::uint64_t prepare_output(std::uint64_t /*params_hash*/, bool /*resume*/, bool /*overwrite*/) { return 0; }
   /// Every rank: where the output dataset's bytes start (prepare_output's answer).
   virtual void open_output(std::uint64_t /*offset*/) {}
+  /// Makes `into` partition `id`'s output block, zeroed, for its kernel to fill (context::output): reuses `into`'s
+  /// buffer when it is large enough. Thread-safe.
+  virtual void shape_output(partition_id /*id*/, input_block& /*into*/) const {}
+  /// Appends to partition `id`'s result bytes `result` (what run() produced) what the scheduler records with its filled
+  /// output block (block_crc: the block's CRC-32). Called on the kernel's thread once the kernel returned, before the
+  /// block goes to the writer: the checksum's pass over the block is kernel-side work, beside the fill. Thread-safe.
+  virtual void seal_output(partition_id /*id*/, const input_block& /*block*/, bytes& /*result*/) const {}
+  /// Writes partition `id`'s filled block into its place in the output file, not yet durable (sync_output). Called
+  /// by the rank's writer thread only (detail::block_writer). Throws error on failure.
+  virtual void write_output(partition_id /*id*/, const input_block& /*block*/) {}
+  /// Makes every block write_output wrote so far durable (one fdatasync). Called by the rank's writer thread only.
+  virtual void sync_output() {}
   /// Scheduler rank: records the committed partitions (`committed[i]` 1 for partition i), the CRC-32 of each
   /// committed block (`crcs[i]`, block_crc) and whether the job is complete, in the output file.
   virtual void record_output(const std::vector<std::uint8_t>& /*committed*/, const std::vector<std::uint32_t>& /*crcs*/,
