@@ -98,8 +98,10 @@ restart_other_shape)
   done ;;
 scheduler_killed)
   # The root of a two-level run is SIGKILLed at its 500th commit (a result or a folded block: --inject), then the
-  # job restarts flat at 3 ranks from its last checkpoint: the uninterrupted result.
-  job=(run synthetic --param partitions=2000 --param median_us=200 --param dist=uniform --quiet)
+  # job restarts flat at 3 ranks from its last checkpoint: the uninterrupted result. Partitions of ~2 ms, so that
+  # the 500 commits take many rounds of the root's loop and checkpoints (every 100) come before the kill (with
+  # 0.2 ms partitions the first 500 results could arrive before any checkpoint: "not from a checkpoint").
+  job=(run synthetic --param partitions=2000 --param median_us=2000 --param dist=uniform --quiet)
   run_np 1 "${job[@]}" --summary-json "$work/ref.json" > "$work/log" 2>&1 || fail "reference exited $?"
   ck=$work/ck; mkdir -p "$ck"
   timeout 120 $mpirun -n 9 "$partita" "${job[@]}" --scheduler-rank 0 --scheduler-levels 2 --ranks-per-node 3 \
