@@ -14,6 +14,8 @@
 #include <partita/scheduler/map_reduce/detail/node_blocks.hpp>
 #include <partita/scheduler/map_reduce/detail/root_core.hpp>
 
+#include "byte_text.hpp"
+
 namespace {
 
 using namespace partita;
@@ -25,16 +27,8 @@ using detail::root_core;
 using detail::scheduler_tree;
 using clk = dispatcher::clock;
 
-bytes b(const std::string& s) {
-  bytes out;
-  for (char c : s) out.push_back(static_cast<std::byte>(c));
-  return out;
-}
-std::string text(std::span<const std::byte> v) {
-  std::string out;
-  for (auto c : v) out += static_cast<char>(c);
-  return out;
-}
+using partita::testing::b;
+using partita::testing::text;
 
 /// A fold that shows its shape: results join with ',' and a folded value is wrapped in parentheses, so
 /// "(0,1),(2,3)" is the fold of two blocks' values and "0,1,2,3" a flat fold. Not commutative, not associative

@@ -10,6 +10,7 @@
 #include <partita/runtime/error.hpp>
 #include <partita/scheduler/map_reduce/detail/root_start.hpp>
 
+#include "byte_text.hpp"
 #include "chunk_ids.hpp"
 
 namespace {
@@ -28,17 +29,9 @@ clk::time_point at(double s) {
          std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(s));
 }
 
-bytes b(const std::string& s) {
-  bytes out;
-  for (char c : s) out.push_back(static_cast<std::byte>(c));
-  return out;
-}
+using partita::testing::b;
 
-std::string text(std::span<const std::byte> v) {
-  std::string out;
-  for (auto c : v) out += static_cast<char>(c);
-  return out;
-}
+using partita::testing::text;
 
 /// A non-commutative fold of byte strings into `folded` ("a,b,..."): a result is one string, a value (a block's fold
 /// or the accumulator) a list of them; the live accumulator is `folded` itself.
