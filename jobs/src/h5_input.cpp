@@ -14,8 +14,7 @@ std::uint64_t h5_input::partition_count() const noexcept {
 }
 
 std::uint64_t h5_input::rows(partition_id id) const noexcept {
-  const auto first = first_row(id);
-  return first >= info_.rows() ? 0 : std::min(rows_per_partition_, info_.rows() - first);
+  return block_rows(id.value, id.value + 1, rows_per_partition_, info_.rows());
 }
 
 void h5_input::read(partition_id id, input_block& into) const {

@@ -51,8 +51,7 @@ std::uint64_t h5_output::row_bytes() const noexcept {
 }
 
 std::uint64_t h5_output::rows(partition_id id) const noexcept {
-  const auto first = id.value * rows_per_partition_;
-  return first >= spec_.shape[0] ? 0 : std::min(rows_per_partition_, spec_.shape[0] - first);
+  return block_rows(id.value, id.value + 1, rows_per_partition_, spec_.shape[0]);
 }
 
 std::uint64_t h5_output::bytes_of(std::uint64_t first, std::uint64_t end) const noexcept {

@@ -231,7 +231,7 @@ class map_job_adapter final : public map_job_model {
   }
 
   // With an output, the executor gave the kernel its block (shape_output, ctx.output) and has it written after this
-  // returns (write_output appends the block's CRC-32 to the result), durable before the result leaves the rank.
+  // returns (seal_output appends the block's CRC-32 to the result), durable before the result leaves the rank.
   void run(partition_id id, context& ctx, bytes& out) override {
     const partition p = make_ ? make_(id) : partition{id, 0, {}};
     serialize_into(out, kernel_(p, ctx));
@@ -239,9 +239,7 @@ class map_job_adapter final : public map_job_model {
 
   void fold(std::span<const std::byte> result) override {
     if (output_) result = result.first(result.size() - std::min(result.size(), sizeof(std::uint32_t)));
-    Result r = deserialize<Result>(result);
-    if (!acc_) acc_ = std::move(r);
-    else combine_(*acc_, std::move(r));
+    fold_value(result);  // without its output CRC trailer, a result folds as a value does
   }
   void fold_value(std::span<const std::byte> value) override {
     Result r = deserialize<Result>(value);  // an accumulator's bytes: no output CRC trailer
