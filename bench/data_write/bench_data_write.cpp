@@ -2,7 +2,7 @@
 // same rank count, measured in the same run, and each rank's peak memory against 3 x partition size + 64 MiB.
 //
 //   mpirun -n 2 bench_data_write [--bytes 2G] [--cols 1024] [--partition 64M] [--reps 3] [--dir D] [--threads T]
-//                                [--smoke]
+//                                [--page-cache-job] [--smoke]
 //
 // Both write a float64 array of rows x cols in partitions of whole rows; element k (flat index) holds partita
 // make-input's value for k (seed 7), computed while writing, by both. Rows, timings:
@@ -10,13 +10,18 @@
 //         of them), one partition-sized buffer at a time, with MPI_File_write_at at the partition's offset; then
 //         MPI_File_sync (an fsync of the file) and MPI_File_close: durable at its end, and only there
 //   job   a map_reduce_job<double> with output<double>(file, "/y", {cols}, rows per partition), as h5filter uses
-//         it: each partition's kernel fills ctx.output<double>() (a reused buffer), the rank's writer thread writes
-//         the block in place (pwrite) and makes it durable (one fdatasync per batch of blocks) before its result
-//         leaves the rank; the file is made and its committed record kept by the scheduler: durable at its end, and
-//         each block before its partition is committed
-// Durability: both files are on disk when their timings stop. The raw write syncs once, at its end: the cheapest
-// schedule that gives that end state; the job must flush more often (a block before its commit), so the ratio is
-// the job against the best a plain writer can do, not against a writer that flushes as often as the job.
+//         it: each partition's kernel fills ctx.output<double>() (a reused, page-aligned buffer), the rank's writer
+//         thread writes the block in place (pwrite with O_DIRECT: the default output_io::direct, the dataset on a
+//         page) and makes it durable (one fdatasync per batch of blocks) before its result leaves the rank; the file
+//         is made and its committed record kept by the scheduler: durable at its end, and each block before its
+//         partition is committed
+//   job, page cache   (--page-cache-job) the same job with output_io::page_cache: every block through the page cache
+//         (what the writer did before O_DIRECT), timed in the same rounds
+// Durability: both files are on disk when their timings stop. The raw write goes through the page cache (Open MPI's
+// ompio: pwrite) and syncs once, at its end (MPI_File_sync: one fsync per rank): the cheapest schedule that gives
+// that end state; the job must flush more often (a block before its commit), so the ratio is the job against the
+// best a plain writer can do, not against a writer that flushes as often as the job. The job's O_DIRECT writes skip
+// the page cache; its fdatasync still follows them (the disk's write cache, the file's allocated extents).
 // Each measurement writes a fresh file (the previous one is removed first, untimed); the order of raw and job
 // alternates; the best of the repetitions counts; MiB/s = array bytes / wall time between barriers. After the timings
 // rank 0 reads both files back (untimed): their block sums must be the expected ones bit for bit, and the job's folded
@@ -67,6 +72,7 @@ struct options {
   int reps = 3;
   std::string dir;
   int threads = 0;  // 0: the run's default (the affinity mask)
+  bool page_cache_job = false;
 };
 
 options parse(int argc, char** argv) {
@@ -80,6 +86,7 @@ options parse(int argc, char** argv) {
     else if (a == "--partition") o.partition_bytes = size();
     else if (a == "--reps") o.reps = static_cast<int>(number());
     else if (a == "--threads") o.threads = static_cast<int>(number());
+    else if (a == "--page-cache-job") o.page_cache_job = true;
     else if (a == "--dir") {
       if (i + 1 >= argc) throw partita::usage_error("--dir needs a value");
       o.dir = argv[++i];
@@ -89,8 +96,9 @@ options parse(int argc, char** argv) {
       o.partition_bytes = 1ull << 20;
       o.reps = 1;
     } else {
-      throw partita::usage_error("unknown option " + a +
-                                 " (--bytes N[K|M|G] --cols C --partition N --reps R --dir D --threads T --smoke)");
+      throw partita::usage_error(
+          "unknown option " + a +
+          " (--bytes N[K|M|G] --cols C --partition N --reps R --dir D --threads T --page-cache-job --smoke)");
     }
   }
   if (o.bytes < o.cols * 8) throw partita::usage_error("--bytes must hold at least one row of --cols doubles");
@@ -200,27 +208,41 @@ int main(int argc, char** argv) {
     partita::run_config config;
     config.quiet = true;
     config.threads = o.threads;
-    config.overwrite_output = true;                      // the file of the previous repetition is removed anyway
-    std::vector<double> writer_seconds, kernel_seconds;  // per job run, the busiest rank's (filled on rank 0)
-    auto run_job = [&] {
+    config.overwrite_output = true;  // the file of the previous repetition is removed anyway
+    // A job's runs: wall times, and per run where the time went on its busiest rank (filled on rank 0).
+    struct job_runs {
+      const char* name;
+      partita::output_io io;
+      std::string file;
+      series times;
+      std::vector<double> writer, kernels;  // seconds in the writer's pwrite + fdatasync, in the kernels
+      std::vector<std::uint64_t> direct;    // bytes written with O_DIRECT, all ranks
+    };
+    job_runs direct{"job", partita::output_io::direct, job_file, {}, {}, {}, {}};
+    job_runs cached{"job, page cache", partita::output_io::page_cache, dir + "/data_write_cached.h5", {}, {}, {}, {}};
+    auto run_job = [&](job_runs& runs) {
       auto job = partita::map_reduce_job<double>("bench_data_write")
                      .partitions(l.partitions)
-                     .output<double>(job_file, dataset_name, std::vector<std::uint64_t>{l.cols}, l.rows)
+                     .output<double>(runs.file, dataset_name, std::vector<std::uint64_t>{l.cols}, l.rows)
                      .kernel([](const partita::partition&, partita::context& ctx) {
                        auto out = ctx.output<double>();
                        return fill_block(out.data.data(), out.first_row * out.row_elements(), out.data.size());
                      })
                      .combine([](double& a, double&& b) { a += b; });
-      auto result = partita::run(s, job, config);
-      // Where the job's time went on its busiest rank (the scheduler knows every rank's figures): seconds in the
-      // writer's pwrite + fdatasync, and in the kernels.
+      auto run_config = config;
+      run_config.output_io = runs.io;
+      auto result = partita::run(s, job, run_config);
+      // The scheduler knows every rank's figures.
       double writer = 0, kernels = 0;
+      std::uint64_t direct_bytes = 0;
       for (const auto& w : result.report().workers) {
         writer = std::max(writer, w.output.seconds);
         kernels = std::max(kernels, w.busy_seconds);
+        direct_bytes += w.output.direct_bytes;
       }
-      writer_seconds.push_back(writer);
-      kernel_seconds.push_back(kernels);
+      runs.writer.push_back(writer);
+      runs.kernels.push_back(kernels);
+      runs.direct.push_back(direct_bytes);
       return result.value();
     };
 
@@ -232,7 +254,7 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(l.partitions), static_cast<double>(l.block_bytes()) / mib, o.reps,
                   dir.c_str());
 
-    series raw, job;
+    series raw;
     int wrong = 0;
     const double expected_sum = fold(expected);
     auto fresh = [&](const std::string& file) {
@@ -243,41 +265,52 @@ int main(int argc, char** argv) {
       fresh(raw_file);
       raw.seconds.push_back(timed(comm, [&] { raw_write(comm, raw_file, l, rank, size); }));
     };
-    auto measure_job = [&] {
-      fresh(job_file);
+    auto measure_job = [&](job_runs& runs) {
+      fresh(runs.file);
       double sum = 0;
-      job.seconds.push_back(timed(comm, [&] { sum = run_job(); }));
+      runs.times.seconds.push_back(timed(comm, [&] { sum = run_job(runs); }));
       if (sum != expected_sum) ++wrong;
     };
     for (int rep = 0; rep < o.reps; ++rep) {  // alternate the order so that neither always goes first
       if (rep % 2 == 0) {
         measure_raw();
-        measure_job();
+        measure_job(direct);
+        if (o.page_cache_job) measure_job(cached);
       } else {
-        measure_job();
+        if (o.page_cache_job) measure_job(cached);
+        measure_job(direct);
         measure_raw();
       }
     }
 
-    // Both files hold the expected bytes (block sums, bit for bit), read back untimed.
+    // The files hold the expected bytes (block sums, bit for bit), read back untimed.
     if (root) {
+      auto print = [&](const char* name, const series& t) {
+        std::printf("%-32s best %.3f s = %8.1f MiB/s  (median %.3f s; all:", name, t.best(),
+                    static_cast<double>(l.total_bytes()) / mib / t.best(), t.median());
+        for (double x : t.seconds) std::printf(" %.3f", x);
+        std::printf(")\n");
+      };
       const bool raw_ok = raw_file_sums(raw_file, l) == expected;
-      const bool job_ok = output_sums(job_file, l) == expected;
-      wrong += (raw_ok ? 0 : 1) + (job_ok ? 0 : 1);
-      std::printf("raw MPI-IO write_at + sync, %d rank(s): best %.3f s = %8.1f MiB/s  (median %.3f s; all:", size,
-                  raw.best(), static_cast<double>(l.total_bytes()) / mib / raw.best(), raw.median());
-      for (double t : raw.seconds) std::printf(" %.3f", t);
-      std::printf(")\npartita job output<double>, %d rank(s): best %.3f s = %8.1f MiB/s  (median %.3f s; all:", size,
-                  job.best(), static_cast<double>(l.total_bytes()) / mib / job.best(), job.median());
-      for (double t : job.seconds) std::printf(" %.3f", t);
-      std::printf(
-          ")\n  job, the busiest rank's seconds in its writer (pwrite + fdatasync) / in its kernels, each run:");
-      for (std::size_t i = 0; i < writer_seconds.size() && i < kernel_seconds.size(); ++i)
-        std::printf(" %.2f/%.2f", writer_seconds[i], kernel_seconds[i]);
-      std::printf(")\nread back: raw file %s, job's output %s (block sums against the expected bits)\n",
-                  raw_ok ? "exact" : "WRONG", job_ok ? "exact" : "WRONG");
+      wrong += raw_ok ? 0 : 1;
+      std::printf("%d rank(s)\n", size);
+      print("raw MPI-IO write_at + sync", raw);
+      std::printf("read back: raw file %s\n", raw_ok ? "exact" : "WRONG");
       fs::remove(raw_file);
-      fs::remove(job_file);
+      for (job_runs* runs : {&direct, &cached}) {
+        if (runs->times.seconds.empty()) continue;
+        const bool ok = output_sums(runs->file, l) == expected;
+        wrong += ok ? 0 : 1;
+        print(runs->io == partita::output_io::direct ? "partita job output<double>"
+                                                     : "partita job, --output-io page-cache",
+              runs->times);
+        std::printf("  the busiest rank's seconds in its writer (pwrite + fdatasync) / in its kernels, and MiB written "
+                    "with O_DIRECT, each run:");
+        for (std::size_t i = 0; i < runs->writer.size(); ++i)
+          std::printf(" %.2f/%.2f %.0f", runs->writer[i], runs->kernels[i], static_cast<double>(runs->direct[i]) / mib);
+        std::printf("\n  read back: job's output %s (block sums against the expected bits)\n", ok ? "exact" : "WRONG");
+        fs::remove(runs->file);
+      }
     }
     PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &wrong, 1, MPI_INT, MPI_SUM, comm));
     if (root) std::printf("job results: %s\n", wrong == 0 ? "exact in every run" : "WRONG");
@@ -289,7 +322,9 @@ int main(int argc, char** argv) {
       std::printf("peak RSS before the first job (expected sums made): %.1f MiB (max over ranks)\n",
                   static_cast<double>(before) / mib);
     failures += partita::bench::check_peak_rss(comm, "write job", 3 * l.block_bytes() + (64ull << 20));
-    if (root) std::printf("ratio job/raw write: %.3f (goal >= 0.8)\n", raw.best() / job.best());
+    if (root && o.page_cache_job)
+      std::printf("ratio job through the page cache/raw write: %.3f\n", raw.best() / cached.times.best());
+    if (root) std::printf("ratio job/raw write: %.3f (goal >= 0.8)\n", raw.best() / direct.times.best());
   } catch (const partita::error& e) {
     std::fprintf(stderr, "bench_data_write: rank %d: %s\n", rank, e.what());
     MPI_Abort(comm, 1);

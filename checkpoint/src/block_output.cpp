@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <partita/checkpoint/detail/output_paths.hpp>
 #include <partita/checkpoint/h5_check.hpp>
 #include <partita/checkpoint/h5_lock.hpp>
+#include <partita/runtime/block_bytes.hpp>
 #include <partita/runtime/error.hpp>
 #include <partita/runtime/log.hpp>
 
@@ -111,7 +113,11 @@ std::optional<std::uint64_t> reusable_offset(hid_t f, const block_output_spec& s
 }
 
 std::uint64_t create(const block_output_spec& spec) {
-  h5_handle f(PARTITA_H5(H5Fcreate(spec.file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)), h5_kind::file);
+  // Every object of a page or more starts on a page, the dataset among them: blocks whose bytes are whole pages can
+  // then be written with O_DIRECT (block_file_writer). Smaller objects (metadata, small records) are packed as before.
+  h5_handle fapl(PARTITA_H5(H5Pcreate(H5P_FILE_ACCESS)), h5_kind::plist);
+  PARTITA_H5(H5Pset_alignment(fapl.get(), block_alignment, block_alignment));
+  h5_handle f(PARTITA_H5(H5Fcreate(spec.file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get())), h5_kind::file);
   h5_handle lcpl(PARTITA_H5(H5Pcreate(H5P_LINK_CREATE)), h5_kind::plist);
   PARTITA_H5(H5Pset_create_intermediate_group(lcpl.get(), 1));
   // Contiguous and allocated now: every block has its bytes at a fixed offset that ranks write with pwrite.
@@ -229,13 +235,16 @@ void record_block_output(const block_output_spec& spec, const std::vector<std::u
   }
 }
 
+block_file_writer::block_file_writer(std::filesystem::path file, std::uint64_t offset, output_io io)
+    : file_(std::move(file)), offset_(offset), direct_(io == output_io::direct) {}
+
 block_file_writer::~block_file_writer() {
-  if (fd_ >= 0 && ::close(fd_) != 0) log().warn("output {}: close failed: {}", file_.string(), std::strerror(errno));
+  for (const int f : {fd_, direct_fd_})
+    if (f >= 0 && ::close(f) != 0) log().warn("output {}: close failed: {}", file_.string(), std::strerror(errno));
 }
 
 int block_file_writer::fd() {
-  static std::mutex m;  // opened once per writer, by the first kernel that writes
-  std::lock_guard lock(m);
+  std::lock_guard lock(open_);
   if (fd_ < 0) {
     fd_ = ::open(file_.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd_ < 0)
@@ -244,10 +253,54 @@ int block_file_writer::fd() {
   return fd_;
 }
 
+void block_file_writer::refused(const char* why) noexcept {
+  if (direct_.exchange(false)) log().debug("output {}: {}: its blocks go through the page cache", file_.string(), why);
+}
+
+int block_file_writer::direct_fd() {
+  std::lock_guard lock(open_);
+  if (direct_fd_ < 0 && direct()) {
+    direct_fd_ = ::open(file_.c_str(), O_WRONLY | O_CLOEXEC | O_DIRECT);
+    if (direct_fd_ < 0 && errno == EINVAL) refused("the file system refuses O_DIRECT");
+    else if (direct_fd_ < 0)
+      throw error(fmt::format("output {}: cannot open it to write ({})", file_.string(), std::strerror(errno)));
+  }
+  return direct() ? direct_fd_ : -1;
+}
+
+std::size_t block_file_writer::write_direct(const char* p, std::size_t size, std::uint64_t pos) {
+  const int f = direct_fd();
+  std::size_t done = 0;
+  // A short write leaves the rest for the page cache unless it is still whole pages at a page.
+  while (f >= 0 && size - done >= block_alignment && (pos + done) % block_alignment == 0 &&
+         reinterpret_cast<std::uintptr_t>(p + done) % block_alignment == 0) {
+    const std::size_t want = (size - done) / block_alignment * block_alignment;
+    const auto n = ::pwrite(f, p + done, want, static_cast<off_t>(pos + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINVAL) {
+      refused("the file system refused an O_DIRECT write (EINVAL)");
+      break;
+    }
+    if (n <= 0)
+      throw error(fmt::format("output {}: writing {} bytes at {} (O_DIRECT): {}", file_.string(), want, pos + done,
+                              n < 0 ? std::strerror(errno) : "nothing written"));
+    done += static_cast<std::size_t>(n);
+  }
+  direct_bytes_.fetch_add(done, std::memory_order_relaxed);
+  return done;
+}
+
 void block_file_writer::write(std::uint64_t at, const void* data, std::size_t size) {
-  const int f = fd();
   const auto* p = static_cast<const char*>(data);
   std::uint64_t pos = offset_ + at;
+  if (direct() && pos % block_alignment == 0 && reinterpret_cast<std::uintptr_t>(p) % block_alignment == 0) {
+    const std::size_t n = write_direct(p, size, pos);
+    p += n;
+    pos += n;
+    size -= n;
+  }
+  if (size == 0) return;
+  const int f = fd();
   while (size > 0) {
     const auto n = ::pwrite(f, p, size, static_cast<off_t>(pos));
     if (n < 0 && errno == EINTR) continue;
@@ -261,6 +314,8 @@ void block_file_writer::write(std::uint64_t at, const void* data, std::size_t si
 }
 
 void block_file_writer::sync() {
+  // One fdatasync of the file covers both descriptors (it is the inode's): the page cache's dirty pages, the
+  // extents the direct writes allocated, and the disk's write cache.
   if (::fdatasync(fd()) != 0)
     throw error(fmt::format("output {}: fdatasync: {}", file_.string(), std::strerror(errno)));
 }

@@ -63,7 +63,9 @@ std::uint64_t h5_output::prepare(std::uint64_t params_hash, bool resume, bool ov
   return prepare_block_output(spec_, resume ? output_start::resume : output_start::fresh, overwrite);
 }
 
-void h5_output::open(std::uint64_t offset) { writer_ = std::make_unique<block_file_writer>(spec_.file, offset); }
+void h5_output::open(std::uint64_t offset, output_io io) {
+  writer_ = std::make_unique<block_file_writer>(spec_.file, offset, io);
+}
 
 void h5_output::shape_block(partition_id id, input_block& into) const {
   into.type = spec_.type;
@@ -108,7 +110,8 @@ void h5_output::record(const std::vector<std::uint8_t>& committed, const std::ve
 }
 
 output_stats h5_output::stats() const {
-  return {bytes_.load(), blocks_.load(), static_cast<double>(nanos_.load()) * 1e-9};
+  return {bytes_.load(), blocks_.load(), static_cast<double>(nanos_.load()) * 1e-9,
+          writer_ ? writer_->direct_bytes() : 0};
 }
 
 }  // namespace partita::detail

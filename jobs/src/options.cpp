@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -33,6 +34,13 @@ void add_run_options(CLI::App& app, run_config& c) {
          "more while chunks are shorter than the measured round trip, up to 4x threads+prefetch in flight")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--output-io", c.output_io,
+                 "how a map/reduce job's declared output blocks are written: direct (O_DIRECT where the file "
+                 "system, the block's place and its buffer allow it: no copy into the page cache; the default) or "
+                 "page-cache; either way a block is durable before its partition commits")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, output_io>{{"direct", output_io::direct},
+                                                                           {"page-cache", output_io::page_cache}}))
+      ->type_name("direct|page-cache");
   app.add_option("--max-chunks-per-message", c.max_chunks_per_message,
                  "chunks one work request may carry (0: as many as the worker lacks)")
       ->check(CLI::NonNegativeNumber);

@@ -63,6 +63,9 @@ void refuse_iterative_options(const iterative_options& it) {
 void check_run_config(const run_config& config, model_kind model) {
   if (model == model_kind::iterative) {
     refuse_dispatch_options(config);
+    if (config.output_io != output_io::direct)
+      throw usage_error("--output-io applies to map/reduce jobs that declare an output dataset; an iterative job's "
+                        "--output is written collectively through HDF5");
     if (config.imbalance_threshold < 0) throw usage_error("--imbalance-threshold must be 0 (off) or more, e.g. 1.1");
   } else {
     refuse_iterative_options(config);

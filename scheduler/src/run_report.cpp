@@ -40,7 +40,8 @@ nlohmann::json workers_json(const std::vector<worker_summary>& workers, model_ki
     if (model == model_kind::map_reduce)
       out.back()["output"] = {{"bytes", w.output.bytes},
                               {"partitions", w.output.partitions},
-                              {"seconds", w.output.seconds}};
+                              {"seconds", w.output.seconds},
+                              {"direct_bytes", w.output.direct_bytes}};
   }
   return out;
 }
@@ -194,10 +195,14 @@ std::string output_lines(const std::vector<worker_summary>& workers) {
     all.bytes += w.output.bytes;
     all.partitions += w.output.partitions;
     all.seconds += w.output.seconds;
+    all.direct_bytes += w.output.direct_bytes;
   }
   if (all.partitions == 0) return {};
-  std::string out = fmt::format("output: {:.1f} MB written in {} blocks, {:.3f} s in writes ({:.0f} MB/s per writer)\n",
-                                static_cast<double>(all.bytes) / 1e6, all.partitions, all.seconds, rate(all));
+  std::string out = fmt::format(
+      "output: {:.1f} MB written in {} blocks ({:.1f} MB with O_DIRECT), {:.3f} s in writes ({:.0f} MB/s "
+      "per writer)\n",
+      static_cast<double>(all.bytes) / 1e6, all.partitions, static_cast<double>(all.direct_bytes) / 1e6, all.seconds,
+      rate(all));
   out += fmt::format("{:>6} {:>14} {:>8} {:>10} {:>10}\n", "rank", "output bytes", "blocks", "write s", "MB/s");
   for (const auto& w : workers)
     out += fmt::format("{:>6} {:>14} {:>8} {:>10.3f} {:>10.0f}\n", w.rank, w.output.bytes, w.output.partitions,

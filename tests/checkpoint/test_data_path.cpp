@@ -1,10 +1,15 @@
 // Checkpoint_DataPath: the HDF5 side of the map/reduce data path without MPI traffic: a declared input checked,
 // described, cut in whole chunks and read in blocks; a per-partition output made, refused, resumed, written with
-// pwrite and its committed blocks recorded.
+// pwrite (whole pages at a page with O_DIRECT, where the file system takes it) and its committed blocks recorded.
 #include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <hdf5.h>
 
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <span>
 #include <vector>
@@ -14,6 +19,7 @@
 #include <partita/checkpoint/h5_dataset.hpp>
 #include <partita/checkpoint/h5_lock.hpp>
 #include <partita/checkpoint/output_check.hpp>
+#include <partita/runtime/block_bytes.hpp>
 #include <partita/runtime/error.hpp>
 
 #include "support/ckpt_test_util.hpp"
@@ -112,6 +118,79 @@ TEST(Checkpoint_DataPath, OutputIsMadeRefusedResumedWrittenAndRecorded) {
   }
   EXPECT_GT(prepare_block_output(other, output_start::resume, true), 0u);
   record_block_output(other, {1, 1, 1}, {1, 2, 3}, true);
+}
+
+// Whether this file system takes O_DIRECT, asked independently of block_file_writer.
+bool takes_o_direct(const std::filesystem::path& file) {
+  const int f = ::open(file.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  if (f < 0) return false;
+  ::close(f);
+  return true;
+}
+
+std::vector<double> read_dataset(const std::filesystem::path& file, const char* dataset, std::size_t n) {
+  const auto hdf5 = h5_lock();
+  std::vector<double> all(n, -1);
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return {};
+  const hid_t d = H5Dopen2(f, dataset, H5P_DEFAULT);
+  if (d >= 0) H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, all.data());
+  if (d >= 0) H5Dclose(d);
+  H5Fclose(f);
+  return all;
+}
+
+TEST(Checkpoint_DataPath, WholePagesOfAnAlignedBlockGoDirectTheRestThroughThePageCache) {
+  partita::testing::temp_dir dir("data");
+  block_output_spec spec;
+  spec.file = dir.path() / "out.h5";
+  spec.dataset = "/y";
+  spec.shape = {64, 1024};  // 4 blocks of 16 rows: 128 KiB each
+  spec.partitions = 4;
+  spec.rows_per_partition = 16;
+  spec.job = "filter";
+  const auto offset = prepare_block_output(spec, output_start::fresh, false);
+  EXPECT_EQ(offset % block_alignment, 0u) << "the dataset does not start on a page";
+  const bool direct = takes_o_direct(spec.file);
+  const std::size_t block = 16 * 1024, block_size = block * sizeof(double);
+  std::vector<double> want(64 * 1024);
+  for (std::size_t i = 0; i < want.size(); ++i) want[i] = static_cast<double>(i) + 0.5;
+  auto aligned = [&](std::size_t first, std::size_t n) {  // want[first, first + n) in a page-aligned buffer
+    block_bytes b(n * sizeof(double));
+    std::memcpy(b.data(), want.data() + first, n * sizeof(double));
+    return b;
+  };
+  block_file_writer w(spec.file, offset);
+  // Block 0: page aligned in the file and in memory, whole pages: all direct (when the file system takes it).
+  const auto b0 = aligned(0, block);
+  w.write(0, b0.data(), block_size);
+  EXPECT_EQ(w.direct_bytes(), direct ? block_size : 0u);
+  // Block 1 from a buffer that does not start on a page: through the page cache.
+  block_bytes b1(block_size + sizeof(double));
+  std::memcpy(b1.data() + sizeof(double), want.data() + block, block_size);
+  w.write(block_size, b1.data() + sizeof(double), block_size);
+  EXPECT_EQ(w.direct_bytes(), direct ? block_size : 0u);
+  // Block 2 in two pieces: one page and 100 doubles (its whole page direct, the 800-byte tail not), then the rest,
+  // which starts off a page in the file: all through the page cache.
+  const std::size_t head = 512 + 100;
+  const auto b2 = aligned(2 * block, head);
+  w.write(2 * block_size, b2.data(), head * sizeof(double));
+  EXPECT_EQ(w.direct_bytes(), direct ? block_size + block_alignment : 0u);
+  const auto b2rest = aligned(2 * block + head, block - head);
+  w.write(2 * block_size + head * sizeof(double), b2rest.data(), (block - head) * sizeof(double));
+  EXPECT_EQ(w.direct_bytes(), direct ? block_size + block_alignment : 0u);
+  EXPECT_EQ(w.direct(), direct);
+  // Block 3 by a writer told to use the page cache only.
+  {
+    block_file_writer cached(spec.file, offset, output_io::page_cache);
+    const auto b3 = aligned(3 * block, block);
+    cached.write(3 * block_size, b3.data(), block_size);
+    cached.sync();
+    EXPECT_EQ(cached.direct_bytes(), 0u);
+    EXPECT_FALSE(cached.direct());
+  }
+  w.sync();
+  EXPECT_EQ(read_dataset(spec.file, "/y", want.size()), want);
 }
 
 // What the writing ranks compute: the CRC-32 of a block's bytes as they are in the file.

@@ -263,6 +263,66 @@ filter_verify_restart)
   $check filter "$in" /x "$work/out.h5" /y || fail "output after the restart"
   "$partita" verify "$work/out.h5" > "$work/log" 2>&1 || fail "verify after the restart: $(cat "$work/log")"
   grep -q "OK (output of job 'h5filter', /y: all 120 blocks" "$work/log" || fail "verify's OK line" ;;
+filter_direct)
+  # Output blocks that are whole pages at a page are written with O_DIRECT (no copy into the page cache), the rest
+  # through the page cache: exact either way. 64 columns: blocks of 80 rows, 40960 bytes, all direct (when the file
+  # system takes O_DIRECT, asked here independently); 63 columns: 40320-byte blocks, only those that start on a page
+  # have a direct part; --output-io page-cache: none direct.
+  total=$((2000 * 64 * 8))
+  "$partita" make-input "$in" --dataset /x --rows 2000 --cols 64 --chunk-rows 40 --seed 4 > /dev/null || fail "make-input"
+  "$partita" make-input "$work/odd.h5" --dataset /x --rows 2000 --cols 63 --chunk-rows 40 --seed 5 > /dev/null \
+    || fail "make-input"
+  takes=$($python -c "import os,sys
+try: os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_DIRECT)); print(1)
+except OSError: print(0)" "$work/probe")
+  direct_bytes() { json "$work/s.json" "sum(w['output']['direct_bytes'] for w in d['workers'])"; }
+  filt=(run h5filter --param dataset=/x --param partition_mib=0.05 --threads 2 --no-speculate --summary-json "$work/s.json")
+  for np in 1 3; do
+    $mpirun -n $np "$partita" "${filt[@]}" --param file="$in" --param output="$work/d.h5" > "$work/log" 2>&1 \
+      || fail "h5filter at $np ranks exited $?"
+    $check filter "$in" /x "$work/d.h5" /y || fail "output at $np ranks"
+    [ "$(direct_bytes)" = $((takes * total)) ] \
+      || fail "$(direct_bytes) bytes written with O_DIRECT at $np ranks, not $((takes * total)) (O_DIRECT taken: $takes)"
+    $mpirun -n $np "$partita" "${filt[@]}" --param file="$work/odd.h5" --param output="$work/odd_o.h5" \
+      > "$work/log" 2>&1 || fail "h5filter over 63 columns at $np ranks exited $?"
+    $check filter "$work/odd.h5" /x "$work/odd_o.h5" /y || fail "output over 63 columns at $np ranks"
+    odd=$(direct_bytes)
+    [ "$odd" -lt $((2000 * 63 * 8)) ] || fail "all $odd bytes of unaligned blocks written with O_DIRECT"
+    [ "$takes" = 0 ] || [ "$odd" -gt 0 ] || fail "no part of the 63-column blocks that start on a page went direct"
+    $mpirun -n $np "$partita" "${filt[@]}" --param file="$in" --param output="$work/c.h5" --output-io page-cache \
+      > "$work/log" 2>&1 || fail "h5filter --output-io page-cache at $np ranks exited $?"
+    $check filter "$in" /x "$work/c.h5" /y || fail "output through the page cache at $np ranks"
+    [ "$(direct_bytes)" = 0 ] || fail "$(direct_bytes) bytes written with O_DIRECT under --output-io page-cache"
+  done
+  "$partita" run h5filter --param file="$in" --param dataset=/x --param output="$work/x.h5" --output-io fast \
+    > "$work/log" 2>&1; rc=$?
+  one_line 2 "--output-io" $rc ;;
+filter_direct_refused)
+  # On a file system that refuses O_DIRECT (a ramfs, mounted in a mount namespace of its own: needs root), every block
+  # goes through the page cache, none direct, and the output is exact and verifies. (tmpfs takes O_DIRECT since
+  # Linux 6.6.)
+  mkdir -p "$work/ram"
+  if ! unshare -m sh -c 'mount -t ramfs none "$1"' _ "$work/ram" 2> /dev/null; then
+    echo "SKIP [$case_name]: cannot mount a ramfs here (needs root and unshare -m)"
+    exit 77
+  fi
+  "$partita" make-input "$in" --dataset /x --rows 2000 --cols 64 --chunk-rows 40 --seed 4 > /dev/null || fail "make-input"
+  unshare -m bash -c '
+    mount -t ramfs none "$1" || exit 4
+    if '"$python"' -c "import os,sys; os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_DIRECT))" "$1/probe" \
+      2> /dev/null; then exit 3; fi
+    '"$mpirun"' -n 2 "$2" run h5filter --param file="$3" --param dataset=/x --param partition_mib=0.05 --threads 2 \
+      --no-speculate --param output="$1/o.h5" --summary-json "$4/s.json" > "$4/log" 2>&1 || exit 5
+    cp "$1/o.h5" "$4/ram_o.h5"' _ "$work/ram" "$partita" "$in" "$work"
+  rc=$?
+  [ $rc = 3 ] && fail "this ramfs takes O_DIRECT: the refusal cannot be checked here"
+  [ $rc = 0 ] || fail "h5filter with its output on a ramfs failed (rc $rc)"
+  $check filter "$in" /x "$work/ram_o.h5" /y || fail "output on a ramfs"
+  [ "$(json "$work/s.json" "sum(w['output']['direct_bytes'] for w in d['workers'])")" = 0 ] \
+    || fail "bytes written with O_DIRECT on a ramfs"
+  [ "$(json "$work/s.json" "sum(w['output']['bytes'] for w in d['workers'])")" = $((2000 * 64 * 8)) ] \
+    || fail "not every block written once on a ramfs"
+  "$partita" verify "$work/ram_o.h5" > "$work/log" 2>&1 || fail "verify of the ramfs output: $(cat "$work/log")" ;;
 filter_writer_crash)
   # A rank's writer thread killed while blocks wait for it (docs/design.md, "Map/reduce data path"): a batch taken but
   # not written (a worker), written but not yet fdatasync'ed (the scheduler rank, which also runs partitions), synced

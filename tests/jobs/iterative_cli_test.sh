@@ -113,6 +113,8 @@ refused_options)
   one_line 2 "applies to map/reduce jobs only" $rc
   $mpirun -n 2 "$partita" "${job[@]}" --chunk 4 > "$work/log" 2>&1; rc=$?
   one_line 2 "--chunk applies to map/reduce jobs only" $rc
+  $mpirun -n 2 "$partita" "${job[@]}" --output-io page-cache > "$work/log" 2>&1; rc=$?
+  one_line 2 "--output-io applies to map/reduce jobs" $rc
   $mpirun -n 2 "$partita" run heat --param blocks_x=0 > "$work/log" 2>&1; rc=$?
   one_line 2 "blocks_x" $rc ;;
 output_and_h5dump)

@@ -125,7 +125,7 @@ result_batch block_writer::write_batch(std::deque<item>& batch) {
         fail_(kernel_failure{partition_id{it.id}, "writing its output block failed"});
       }
     }
-    it.block.reset();  // written (its bytes are in the page cache) or dropped: the buffer can take the next block
+    it.block.reset();  // written (on the disk or in the page cache) or dropped: the buffer can take the next block
   }
   if (written.empty()) return durable;
   crash_point("output.after_write");  // fault tests: blocks written, not durable, their results not released

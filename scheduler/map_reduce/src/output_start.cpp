@@ -35,7 +35,7 @@ void start_output(const session& s, map_job_model& job, const run_config& config
     if (s.rank() != setup.scheduler) e.mark_reported();  // said once, by the scheduler
     throw e;
   }
-  job.open_output(answer[1]);
+  job.open_output(answer[1], config.output_io);
 }
 
 }  // namespace partita::detail

@@ -1,7 +1,8 @@
 #pragma once
 /// A map/reduce job's per-partition HDF5 output (docs/design.md, "Map/reduce data path"): one contiguous dataset,
 /// allocated when the file is made, each partition's block written in its place by the rank that ran it (pwrite at
-/// the dataset's offset), and a record of the committed blocks kept by the scheduler.
+/// the dataset's offset, O_DIRECT where it can; the dataset starts on a page), and a record of the committed blocks
+/// kept by the scheduler.
 ///
 /// In the file: the dataset, and
 ///   /partita/committed   uint8 [partitions]  1 where the partition's block is committed (exactly once)
@@ -12,12 +13,15 @@
 ///                    partita_dataset (string), partita_rows_per_partition (uint64): partition i's block is rows
 ///                    [i × rows_per_partition, (i + 1) × rows_per_partition) of the dataset (fewer for the last)
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include <partita/checkpoint/data_type.hpp>
+#include <partita/checkpoint/output_io.hpp>
 
 namespace partita {
 
@@ -53,25 +57,45 @@ void record_block_output(const block_output_spec& spec, const std::vector<std::u
 
 /// Writes blocks into the dataset at `offset` with pwrite, and makes them durable with sync (one fdatasync for every
 /// block written before it): a block counts as on disk only after a sync that follows its write. No HDF5 call.
+///
+/// With output_io::direct, the page-aligned part of a block whose place in the file and whose buffer both start on a
+/// page (block_alignment) is written with O_DIRECT, straight from the buffer to the disk; its unaligned tail, and a
+/// block that does not start on a page, go through the page cache. A file system that refuses O_DIRECT (at open,
+/// or EINVAL at a write) turns direct writes off for this writer: the block is written through the page cache and so
+/// are the next ones. Either way the sync is the same fdatasync (of the file, whichever descriptor wrote it), which
+/// also flushes the disk's cache and the extents direct writes allocated.
 /// Opened at the first write; thread-safe (pwrite, fdatasync). Non-copyable.
 class block_file_writer {
  public:
-  block_file_writer(std::filesystem::path file, std::uint64_t offset) : file_(std::move(file)), offset_(offset) {}
+  block_file_writer(std::filesystem::path file, std::uint64_t offset, output_io io = output_io::direct);
   ~block_file_writer();
   block_file_writer(const block_file_writer&) = delete;
   block_file_writer& operator=(const block_file_writer&) = delete;
-  /// Writes `size` bytes at byte `at` of the dataset (into the page cache: not durable before sync()). Throws error
-  /// naming the file on failure.
+  /// Writes `size` bytes at byte `at` of the dataset (not durable before sync()). Throws error naming the file on
+  /// failure. Sleeps in the disk's write of the direct part; the rest costs a copy into the page cache.
   void write(std::uint64_t at, const void* data, std::size_t size);
   /// Makes every block written so far durable (fdatasync). Throws error naming the file on failure. Costs the disk's
-  /// flush of what is still dirty in the file.
+  /// flush of what is still dirty in the file, and of its cache.
   void sync();
+  /// Bytes written with O_DIRECT so far (the others went through the page cache). Thread-safe.
+  std::uint64_t direct_bytes() const noexcept { return direct_bytes_.load(std::memory_order_relaxed); }
+  /// Whether writes may still go direct: false with output_io::page_cache or once the file system refused O_DIRECT.
+  bool direct() const noexcept { return direct_.load(std::memory_order_relaxed); }
 
  private:
   int fd();
+  /// The O_DIRECT descriptor, or -1 if the file system refused it (direct writes are then off).
+  int direct_fd();
+  /// Writes what it can of [p, p + size) at `pos` with O_DIRECT, whole pages; returns the bytes written (fewer than
+  /// `size`, even 0, when the file system refused: direct writes are then off).
+  std::size_t write_direct(const char* p, std::size_t size, std::uint64_t pos);
+  void refused(const char* why) noexcept;
   std::filesystem::path file_;
   std::uint64_t offset_;
-  int fd_ = -1;
+  std::mutex open_;  // the first writes open the descriptors
+  int fd_ = -1, direct_fd_ = -1;
+  std::atomic<bool> direct_;
+  std::atomic<std::uint64_t> direct_bytes_{0};
 };
 
 }  // namespace partita

@@ -37,7 +37,8 @@ class h5_output {
   /// "file=...;dataset=...;type=...;shape=...": part of the job's parameters.
   std::string identity() const;
   std::uint64_t prepare(std::uint64_t params_hash, bool resume, bool overwrite);
-  void open(std::uint64_t offset);
+  /// Every rank: opens this rank's writer of the dataset at byte `offset`, writing with `io`.
+  void open(std::uint64_t offset, output_io io);
   /// Makes `into` partition `id`'s block (its rows, shape and first row), its bytes zeroed. The buffer is reused as it
   /// is when it is large enough (a block of a previous partition): no allocation, no page faults, one memset.
   void shape_block(partition_id id, input_block& into) const;

@@ -196,8 +196,8 @@ class map_job_adapter final : public map_job_model {
   std::uint64_t prepare_output(std::uint64_t params_hash, bool resume, bool overwrite) override {
     return output_ ? output_->prepare(params_hash, resume, overwrite) : 0;
   }
-  void open_output(std::uint64_t offset) override {
-    if (output_) output_->open(offset);
+  void open_output(std::uint64_t offset, output_io io) override {
+    if (output_) output_->open(offset, io);
   }
   void shape_output(partition_id id, input_block& into) const override {
     if (output_) output_->shape_block(id, into);

@@ -5,16 +5,18 @@
 #include <vector>
 
 #include <partita/checkpoint/data_type.hpp>
+#include <partita/runtime/block_bytes.hpp>
 #include <partita/runtime/serialize.hpp>
 
 namespace partita {
 
-/// Rows [first_row, first_row + shape[0]) of a dataset, row-major, in the native layout of `type`. Value type.
+/// Rows [first_row, first_row + shape[0]) of a dataset, row-major, in the native layout of `type`, in a page-aligned
+/// buffer (an output block may be written from it with O_DIRECT). Value type.
 struct input_block {
   data_type type = data_type::float64;
   std::uint64_t first_row = 0;
   std::vector<std::uint64_t> shape;  ///< the block's shape: its rows first, then the dataset's other axes
-  bytes data;
+  block_bytes data;
 };
 
 /// What a rank's reader did: bytes and blocks read, seconds inside the reads, blocks ready before their kernel
@@ -27,11 +29,13 @@ struct input_stats {
 };
 
 /// What a rank wrote of a declared per-partition output: bytes and blocks written (a speculative twin's block
-/// counts on the rank that wrote it), seconds inside the writes (pwrite and fdatasync). Plain data.
+/// counts on the rank that wrote it), seconds inside the writes (pwrite and fdatasync), and how many of the bytes went
+/// to the disk with O_DIRECT (the others through the page cache). Plain data.
 struct output_stats {
   std::uint64_t bytes = 0;
   std::uint64_t partitions = 0;
   double seconds = 0;
+  std::uint64_t direct_bytes = 0;
 };
 
 }  // namespace partita

@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 
+#include <partita/checkpoint/output_io.hpp>
+
 namespace partita {
 
 /// A failure to rehearse (--inject, docs/design.md, "Fault injection"): SIGKILL a rank after it ran `after` partitions,
@@ -106,6 +108,9 @@ struct output_options {
   /// checkpoint layout (docs/design.md, "Iterative output"). A map/reduce job refuses it.
   std::optional<std::filesystem::path> output;
   bool overwrite_output = false;  ///< --overwrite-output: replace a FILE of another job (else refused, exit 2)
+  /// --output-io direct|page-cache: how a map/reduce job's declared output blocks are written (O_DIRECT where it
+  /// can, or always through the page cache); durable before their partitions commit either way.
+  partita::output_io output_io = partita::output_io::direct;
   friend bool operator==(const output_options&, const output_options&) = default;
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <partita/checkpoint/output_io.hpp>
 #include <partita/runtime/ids.hpp>
 #include <partita/runtime/serialize.hpp>
 #include <partita/scheduler/context.hpp>
@@ -60,8 +61,8 @@ class map_job_model : public job_model {
   /// with its committed blocks). Returns the dataset's offset, which every rank then gets (open_output). Throws
   /// usage_error if the file is another job's and not `overwrite`.
   virtual std::uint64_t prepare_output(std::uint64_t /*params_hash*/, bool /*resume*/, bool /*overwrite*/) { return 0; }
-  /// Every rank: where the output dataset's bytes start (prepare_output's answer).
-  virtual void open_output(std::uint64_t /*offset*/) {}
+  /// Every rank: where the output dataset's bytes start (prepare_output's answer), and how to write them.
+  virtual void open_output(std::uint64_t /*offset*/, output_io /*io*/) {}
   /// Makes `into` partition `id`'s output block, zeroed, for its kernel to fill (context::output): reuses `into`'s
   /// buffer when it is large enough. Thread-safe.
   virtual void shape_output(partition_id /*id*/, input_block& /*into*/) const {}

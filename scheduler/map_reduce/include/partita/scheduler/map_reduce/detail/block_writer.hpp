@@ -34,7 +34,8 @@ struct block_recycle {
 ///
 /// Memory: at most `capacity` blocks exist at once (those the kernels fill, those queued, the ones being written);
 /// acquire() waits for a buffer beyond that, which is the back-pressure on kernels that outrun the disk. A block's
-/// buffer is reused once its bytes are written (in the page cache; the sync needs no buffer), without allocating.
+/// buffer is reused once its bytes are written (on the disk with O_DIRECT, or in the page cache; the sync needs no
+/// buffer), without allocating.
 ///
 /// Chunks: end_chunk() queues a mark behind the chunk's blocks; `release` gets the count of chunk ends in the same call
 /// as the results before them, so a chunk counts as finished only once all its results are released.
