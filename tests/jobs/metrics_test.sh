@@ -28,8 +28,9 @@ run_and_watch() {
     --summary-json "$work/summary.json" > "$work/log" 2>&1 &
   local pid=$! n=0 last=""
   while kill -0 $pid 2> /dev/null; do
-    if [ -f "$work/m/job.prom" ] && grep -q 'state="running"} 1$' "$work/m/job.prom"; then
-      cp "$work/m/job.prom" "$work/seen/now"
+    # Copy first, then look at the copy: the job may replace the file between a look and a copy (a final snapshot
+    # copied as if it were a running one: seen once under load, "the ranks' bytes read while running").
+    if cp "$work/m/job.prom" "$work/seen/now" 2> /dev/null && grep -q 'state="running"} 1$' "$work/seen/now"; then
       if ! cmp -s "$work/seen/now" "$last"; then n=$((n + 1)); cp "$work/seen/now" "$work/seen/$n"; last=$work/seen/$n; fi
     fi
     sleep 0.05
