@@ -314,6 +314,12 @@ void root_actor(world& w) {
     for (const auto& b : blocks) core.commit_block(rank_t{worker}, b.id, b.seconds, {});
   };
 
+  double busy_at_empty = -1;  // the root's busy time when its queue ran empty
+  auto note_queue = [&] {     // after each hand-out: a saturated root may never leave serve_messages
+    if (busy_at_empty >= 0 || d.unassigned() > 0) return;
+    busy_at_empty = me.busy;
+    w.result.queue_empty_s = sg4::Engine::get_clock();
+  };
   // One message (handle(): commit its results, answer its request), served in turn.
   auto handle = [&](std::unique_ptr<sim_message> m) {
     ++me.received;
@@ -332,16 +338,12 @@ void root_actor(world& w) {
     r.root_result_busy_s += (w.cal.complete_s + w.cal.result_s) * static_cast<double>(m->results.size());
     r.root_block_busy_s += (w.cal.complete_s + w.cal.result_s) * static_cast<double>(m->blocks.size());
     r.root_chunk_busy_s += w.cal.assign_s * chunks;
+    note_queue();
     if (reply) send(rank_box(m->from), std::move(reply));
   };
 
-  double busy_at_empty = -1;  // the root's busy time when its queue ran empty
   while (!d.finished()) {
     const double now = sg4::Engine::get_clock();
-    if (busy_at_empty < 0 && d.unassigned() == 0) {
-      busy_at_empty = me.busy;
-      w.result.queue_empty_s = now;
-    }
     core.begin_round(at(now));
     // Its own executor (serve_local).
     if (local.threads.threads() > 0) {
@@ -360,6 +362,7 @@ void root_actor(world& w) {
         me.serve((w.cal.complete_s + w.cal.result_s) * static_cast<double>(committed) + w.cal.assign_s * chunks_given);
       w.result.root_result_busy_s += (w.cal.complete_s + w.cal.result_s) * static_cast<double>(committed);
       w.result.root_chunk_busy_s += w.cal.assign_s * chunks_given;
+      note_queue();
       if (d.finished()) break;
     }
     // The messages that are there (serve_messages).
@@ -430,7 +433,8 @@ void node_actor(world& w, int self, int node) {
     if (results.empty()) return;
     if (up.empty() && up_blocks.empty()) oldest = now;
     for (const auto& r : results)
-      if (blocks.offer(r.id, static_cast<std::uint64_t>(r.seconds * 1e9), {}) == detail::node_blocks::verdict::up)
+      if (blocks.offer(r.id, static_cast<std::uint64_t>(r.seconds * 1e9), {}, at(now)) ==
+          detail::node_blocks::verdict::up)
         up.push_back(r);
     results.clear();
     blocks.take_whole(no_fold, folded);
@@ -465,12 +469,8 @@ void node_actor(world& w, int self, int node) {
       if (m->what == sim_message::kind::finish) return;
       if (m->what == sim_message::kind::assign) {  // from the root
         for (const auto& c : m->chunks) blocks.handed(c);
-        if (m->chunks.empty() && m->answers == 0 && blocks.enabled() && blocks.release(released) > 0) {
-          if (up.empty() && up_blocks.empty()) oldest = now;  // the job's tail: what waits for its block goes up
-          for (std::size_t i = 0; i < released.size(); ++i)
-            up.push_back({released.ids[i], to_seconds(released.nanos[i])});
-          released.clear();
-        }
+        // The job's tail: from now on a result waits here at most node_blocks::tail_wait for its block.
+        if (m->chunks.empty() && m->answers == 0) blocks.begin_tail(at(now));
         pool.add(std::move(m->chunks), m->answers);
         continue;
       }
@@ -480,6 +480,11 @@ void node_actor(world& w, int self, int node) {
       service += w.cal.service(m->results.size(), m->results.size(), 0);
       hold(m->results, now);
       pool.ask(m->from, m->want);
+    }
+    if (blocks.release(at(now), released) > 0) {  // kept too long for their block in the tail: they go up
+      if (up.empty() && up_blocks.empty()) oldest = now;
+      for (std::size_t i = 0; i < released.size(); ++i) up.push_back({released.ids[i], to_seconds(released.nanos[i])});
+      released.clear();
     }
     double chunks = 0;
     for (auto& g : pool.serve_waiting()) {  // serve_waiting
@@ -515,6 +520,7 @@ void node_actor(world& w, int self, int node) {
     // Idle: wait for a message, its own kernels, or the age of the results waiting to go up.
     double wake = local.next_look();
     if (!up.empty() || !up_blocks.empty()) wake = std::min(wake, oldest + pool.result_wait(age));
+    if (const auto due = blocks.next_release()) wake = std::min(wake, seconds_at(*due));
     next = in.wait_until(std::max(wake, sg4::Engine::get_clock()));
   }
 }
