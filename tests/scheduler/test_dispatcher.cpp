@@ -179,26 +179,6 @@ TEST(Scheduler_Dispatcher, ChunksStaySmallWhenOneMessageTakesManyChunks) {
   EXPECT_GE(floor_with(64), 60u);
 }
 
-TEST(Scheduler_Dispatcher, PrefetchStopsAtTheWorkersPartOfWhatIsLeft) {
-  // Chunks of 5; worker 0 has 1 thread, worker 1 has 4 (P = 5). Beyond one chunk per thread a request of a worker
-  // of several threads takes chunks only while the worker holds less than its threads' part of what is not handed
-  // out yet, so that early askers of a short job cannot take what the others have not asked for yet.
-  dispatcher d(100, {1, 4}, make_policy("dynamic", 5));
-  // Worker 1: 4 chunks (20), then 25 < 80 * 4/5, 30 < 60, 35 < 56, 40 < 52, 45 < 48, and 45 >= 44: stop.
-  EXPECT_EQ(ids_of(d.assign(rank_t{1}, 12)).size(), 45u);
-  // A request always gets one chunk per thread while anything is left.
-  EXPECT_EQ(d.assign(rank_t{1}, 6).size(), 4u);
-  // A one-thread worker's prefetch is not bounded: 3 chunks of the 35 left.
-  EXPECT_EQ(d.assign(rank_t{0}, 3).size(), 3u);
-  // A node scheduler (splitting worker 1) gets the same ids in fewer chunks: the bound counts pieces.
-  partita::dispatcher_options split;
-  split.splitting = {1};
-  dispatcher s(100, {1, 4}, make_policy("dynamic", 5), split);
-  const auto node = s.assign(rank_t{1}, 3);
-  ASSERT_EQ(node.size(), 3u);  // 4 pieces of 5, 4 more, then one: 45 >= 55 * 4/5
-  EXPECT_EQ(ids_of(node).size(), 45u);
-}
-
 TEST(Scheduler_Dispatcher, FixedChunkWins) {
   partita::dispatcher_options o;
   o.fixed_chunk = 7;

@@ -210,20 +210,11 @@ namespace {
 // The policy sizes the pieces of a chunk as if they were handed out one after another: what remains (of
 // `unassigned`) shrinks and what the worker holds (`unfinished` before) grows with each, so a guided or factoring
 // size is the same as for one chunk per thread. Returns the chunk's size, its pieces' in `sizes`.
-// Whether a worker of `threads` of the job's `total_threads` threads that holds `held` unfinished partitions holds
-// less than its threads' part of the `remaining` ones not handed out yet.
-bool below_part(std::uint64_t held, std::uint64_t remaining, int threads, int total_threads) {
-  return static_cast<long double>(held) * total_threads < static_cast<long double>(remaining) * threads;
-}
-
-// Beyond the first `unbounded` pieces (what is left of one per thread in this request), a piece is taken only while
-// the worker holds less than its threads' part of what is not handed out yet (below_part).
 std::uint64_t size_pieces(policy& p, chunk_request r, std::uint64_t unassigned, std::uint64_t unfinished, int pieces,
-                          std::uint64_t cap, int unbounded, std::vector<std::uint64_t>& sizes) {
+                          std::uint64_t cap, std::vector<std::uint64_t>& sizes) {
   sizes.clear();
   std::uint64_t size = 0;
   for (int k = 0; k < pieces && size < unassigned; ++k) {
-    if (k >= unbounded && !below_part(unfinished + size, unassigned - size, r.worker_threads, r.total_threads)) break;
     r.remaining = unassigned - size;
     r.worker_unfinished = unfinished + size;
     std::uint64_t piece = p.chunk_size(r);
@@ -281,16 +272,7 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
   auto lowest = std::numeric_limits<std::uint64_t>::max();  // the lowest id handed out
   const auto held_before = wk.held.size();  // the first piece handed out now is due first (the least before it)
   for (int c = 0; c < chunks && unassigned_ > 0; ++c) {
-    // A worker of several threads (a node scheduler above all) asks for all of them at once, and a node also for
-    // its ranks' prefetch and its pool: at the start of a short job the first to ask could take several times their
-    // part before the others asked once. So one piece per thread of the request is always handed out, and beyond
-    // that pieces only while the worker holds less than its part of what is left. A one-thread worker's prefetch is
-    // a floor chunk or two and stays as it was; static blocks are each worker's own.
-    const int unbounded = policy_->order() == queue_order::static_blocks || wk.threads <= 1
-                              ? pieces
-                              : std::max(0, wk.threads - static_cast<int>(handed));
-    std::uint64_t size = size_pieces(*policy_, request, unassigned_, wk.unfinished, pieces, cap, unbounded, sizes);
-    if (size == 0) break;
+    std::uint64_t size = size_pieces(*policy_, request, unassigned_, wk.unfinished, pieces, cap, sizes);
     if (wk.splits) size = block_aligned(size);
     std::vector<id_range> chunk;
     const std::uint64_t got = take(w, size, chunk);
