@@ -27,9 +27,9 @@ class node_blocks {
  public:
   using clock = std::chrono::steady_clock;
   /// How long a result may wait here for the rest of its block once the job's tail began: half of speculation's
-  /// floor (speculation_options::floor_seconds), so that a partition that finished never looks overdue to the root
-  /// because it waited here, and a block held up by a straggler (which the root may copy elsewhere) goes up result
-  /// by result well before the copy's result comes.
+  /// floor (speculation_options::floor_seconds), the least time the root gives any partition before it may copy it,
+  /// so that a finished partition rarely looks overdue to the root because it waited here, and a block held up by a
+  /// straggler (which the root may copy elsewhere) goes up result by result well before the copy's result comes.
   static constexpr std::chrono::milliseconds tail_wait{50};
 
   /// Blocks of fold_block_size(partitions); `enabled` false keeps nothing (every result goes up on its own: a job
