@@ -226,11 +226,11 @@ TEST(Scheduler_NodeBlocks, FoldsABlockHandedWholeOnceEachOfItsIdsIsInWhateverThe
   nb.handed({{4, 12}});
   result_batch up, out;
   std::string acc;
-  nb.sort(batch({5, 4, 7}), up);
+  nb.sort(batch({5, 4, 7}), up, {});
   EXPECT_TRUE(up.empty());
   EXPECT_EQ(nb.kept(), 3u);
   EXPECT_EQ(nb.take_whole(shape_fold(acc), out), 0u);
-  nb.sort(batch({8, 6, 5}), up);  // 5 again: a twin, dropped
+  nb.sort(batch({8, 6, 5}), up, {});  // 5 again: a twin, dropped
   EXPECT_TRUE(up.empty());
   ASSERT_EQ(nb.take_whole(shape_fold(acc), out), 1u);
   ASSERT_EQ(out.size(), 1u);
@@ -238,7 +238,7 @@ TEST(Scheduler_NodeBlocks, FoldsABlockHandedWholeOnceEachOfItsIdsIsInWhateverThe
   EXPECT_EQ(out.nanos[0], 4000000u);
   EXPECT_EQ(text(out.result(0)), "4,5,6,7");  // in id order
   EXPECT_EQ(nb.kept(), 1u);                   // 8, for block 2
-  nb.sort(batch({6}), up);                    // a late twin of a folded block: dropped
+  nb.sort(batch({6}), up, {});                // a late twin of a folded block: dropped
   EXPECT_TRUE(up.empty());
   EXPECT_EQ(nb.blocks_folded(), 1u);
 }
@@ -248,33 +248,57 @@ TEST(Scheduler_NodeBlocks, ABlockNotWhollyHandedWhenItsFirstResultComesGoesUpRes
   nb.handed({{0, 2}});  // half of block 0
   result_batch up, out;
   std::string acc;
-  nb.sort(batch({1}), up);
+  nb.sort(batch({1}), up, {});
   nb.handed({{2, 4}});  // the rest comes later: the block stays split
-  nb.sort(batch({0, 2, 3}), up);
+  nb.sort(batch({0, 2, 3}), up, {});
   EXPECT_EQ(up.ids, (std::vector<std::uint64_t>{1, 0, 2, 3}));
   EXPECT_EQ(nb.take_whole(shape_fold(acc), out), 0u);
   EXPECT_EQ(nb.results_alone(), 4u);
-  nb.sort(batch({40}), up);  // never handed here (a speculative copy of another node's id)
+  nb.sort(batch({40}), up, {});  // never handed here (a speculative copy of another node's id)
   EXPECT_EQ(up.size(), 5u);
 }
 
-TEST(Scheduler_NodeBlocks, TheTailReleasesWhatWaitsForItsBlockAndADisabledOneKeepsNothing) {
-  node_blocks nb(302, true);
-  nb.handed({{0, 8}});
+TEST(Scheduler_NodeBlocks, InTheTailAResultWaitsForTheRestOfItsBlockAtMostTheTailWait) {
+  using ms = std::chrono::milliseconds;
+  const node_blocks::clock::time_point t0{};
+  node_blocks nb(302, true);  // blocks of 4
+  nb.handed({{0, 12}});
   result_batch up, out;
   std::string acc;
-  nb.sort(batch({2, 0, 4, 5, 6, 7}), up);
-  EXPECT_EQ(nb.release(up), 2u);  // block 0 waited for 1 and 3; block 1 is whole and still folds
+  nb.sort(batch({2, 0, 4, 5, 6}), up, t0);
+  EXPECT_TRUE(up.empty());
+  EXPECT_FALSE(nb.next_release());  // before the tail a result waits for its block as long as it takes
+  EXPECT_EQ(nb.release(t0 + std::chrono::seconds(10), up), 0u);
+  nb.begin_tail(t0 + ms(10));
+  ASSERT_TRUE(nb.next_release());
+  EXPECT_EQ(*nb.next_release(), t0 + ms(10) + node_blocks::tail_wait);  // kept before the tail: counted from it
+  nb.sort(batch({8}), up, t0 + ms(30));
+  EXPECT_EQ(nb.release(t0 + ms(59), up), 0u);
+  nb.sort(batch({7}), up, t0 + ms(59));  // block 1 whole: still folded in the tail
+  EXPECT_EQ(nb.take_whole(shape_fold(acc), out), 1u);
+  EXPECT_EQ(nb.release(t0 + ms(60), up), 2u);  // block 0 waited 50 ms for 1 and 3
   EXPECT_EQ(up.ids, (std::vector<std::uint64_t>{0, 2}));
   EXPECT_EQ(up.nanos[0], 1000000u);
-  EXPECT_EQ(nb.take_whole(shape_fold(acc), out), 1u);
-  nb.sort(batch({1, 3}), up);
+  ASSERT_TRUE(nb.next_release());
+  EXPECT_EQ(*nb.next_release(), t0 + ms(80));  // block 2, kept at 30 ms
+  nb.sort(batch({1, 3}), up, t0 + ms(61));     // the rest of a released block goes up on its own
   EXPECT_EQ(up.size(), 4u);
+  EXPECT_EQ(nb.release(t0 + ms(80), up), 1u);
+  EXPECT_EQ(up.ids.back(), 8u);
+  EXPECT_FALSE(nb.next_release());
+  EXPECT_EQ(nb.kept(), 0u);
+  EXPECT_EQ(nb.blocks_folded(), 1u);
+  EXPECT_EQ(nb.results_alone(), 5u);
+}
+
+TEST(Scheduler_NodeBlocks, ADisabledOneKeepsNothing) {
   node_blocks off(302, false);  // a job with a per-partition output
   off.handed({{0, 8}});
-  result_batch up2;
-  off.sort(batch({0, 1, 2, 3}), up2);
-  EXPECT_EQ(up2.size(), 4u);
+  result_batch up;
+  off.sort(batch({0, 1, 2, 3}), up, {});
+  EXPECT_EQ(up.size(), 4u);
+  off.begin_tail({});
+  EXPECT_FALSE(off.next_release());
 }
 
 }  // namespace

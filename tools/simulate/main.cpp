@@ -173,6 +173,9 @@ int main(int argc, char** argv) {
     if (generated) std::filesystem::remove(platform);
 
     const double busy = r.makespan_s > 0 ? r.root_busy_s / r.makespan_s : 0;
+    auto share = [&](double s) { return r.makespan_s > 0 ? s / r.makespan_s : 0; };
+    const double thread_seconds = r.makespan_s * r.total_threads;
+    auto thread_share = [&](double s) { return thread_seconds > 0 ? s / thread_seconds : 0; };
     const std::vector<std::pair<std::string, std::string>> out{
         {"ranks", std::to_string(c.model.ranks)},
         {"threads", std::to_string(c.model.threads)},
@@ -202,6 +205,24 @@ int main(int argc, char** argv) {
         {"speculative_copies", std::to_string(r.speculative_copies)},
         {"root_results", std::to_string(r.root_results)},
         {"root_blocks", std::to_string(r.root_blocks)},
+        // Where the time goes: the root's busy time by what it served (fractions of the makespan), and the
+        // threads' time (fractions of threads x makespan): running, idle before their first partition, idle
+        // after their last, idle in between.
+        {"queue_empty_s", fmt::format("{:.6g}", r.queue_empty_s)},
+        {"last_partition_end_s", fmt::format("{:.6g}", r.last_partition_end_s)},
+        {"root_busy_tail_fraction", fmt::format("{:.4f}", share(r.root_busy_tail_s))},
+        {"root_busy_messages_fraction", fmt::format("{:.4f}", share(r.root_message_busy_s))},
+        {"root_busy_results_fraction", fmt::format("{:.4f}", share(r.root_result_busy_s))},
+        {"root_busy_blocks_fraction", fmt::format("{:.4f}", share(r.root_block_busy_s))},
+        {"root_busy_chunks_fraction", fmt::format("{:.4f}", share(r.root_chunk_busy_s))},
+        {"root_requests", std::to_string(r.root_requests)},
+        {"node_busy_fraction_mean", fmt::format("{:.4f}", share(r.node_busy_mean_s))},
+        {"thread_busy_fraction", fmt::format("{:.4f}", thread_share(r.thread_busy_s))},
+        {"thread_start_idle_fraction", fmt::format("{:.4f}", thread_share(r.thread_start_idle_s))},
+        {"thread_tail_idle_fraction", fmt::format("{:.4f}", thread_share(r.thread_tail_idle_s))},
+        {"thread_middle_idle_fraction",
+         fmt::format("{:.4f}",
+                     thread_share(thread_seconds - r.thread_busy_s - r.thread_start_idle_s - r.thread_tail_idle_s))},
         {"calibration", fmt::format("\"{}\"", cal.source)},
         {"simulation_seconds", fmt::format("{:.3f}", host_s)}};
     for (const auto& [k, v] : out) {

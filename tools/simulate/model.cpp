@@ -192,6 +192,7 @@ struct world {
   std::vector<int> threads;     // kernel threads per rank (0: the root, when it is dedicated)
   std::vector<double> node_busy;
   std::vector<std::unique_ptr<detail::node_pool>> pools;  // the node schedulers' (they outlive the actors)
+  thread_usage usage;                                     // every rank's kernel threads
   send_queue root_queue;                                  // the messages of the ranks that report to the root
 
   int node_of(int rank) const { return rank / options.ranks_per_node; }
@@ -208,7 +209,7 @@ sg4::Mailbox* waiting_box(int r) { return sg4::Mailbox::by_name(fmt::format("ran
 /// `boss` is the mailbox of the rank it reports to (made by run_model: Mailbox::by_name is a simcall).
 void worker_actor(world& w, int rank, sg4::Mailbox* boss) {
   const auto& o = w.options;
-  rank_threads threads(o.threads, *w.costs, w.cal.partition_s);
+  rank_threads threads(o.threads, *w.costs, w.cal.partition_s, &w.usage);
   inbox in(rank_box(rank));
   outbox out = w.tree.boss[static_cast<std::size_t>(rank)] == 0
                    ? outbox(&w.root_queue, w.root_queue.own[static_cast<std::size_t>(rank)])
@@ -262,7 +263,7 @@ struct server {
 struct own_threads {
   rank_threads threads;
   std::vector<finished_partition> results;
-  own_threads(int n, const world& w) : threads(n, *w.costs, w.cal.partition_s) {}
+  own_threads(int n, world& w) : threads(n, *w.costs, w.cal.partition_s, &w.usage) {}
   /// When to look at them next: soon after the next finish (a scheduler waits at most scheduler_local_poll_s).
   double next_look() const {
     return threads.in_flight() > 0
@@ -313,6 +314,12 @@ void root_actor(world& w) {
     for (const auto& b : blocks) core.commit_block(rank_t{worker}, b.id, b.seconds, {});
   };
 
+  double busy_at_empty = -1;  // the root's busy time when its queue ran empty
+  auto note_queue = [&] {     // after each hand-out: a saturated root may never leave serve_messages
+    if (busy_at_empty >= 0 || d.unassigned() > 0) return;
+    busy_at_empty = me.busy;
+    w.result.queue_empty_s = sg4::Engine::get_clock();
+  };
   // One message (handle(): commit its results, answer its request), served in turn.
   auto handle = [&](std::unique_ptr<sim_message> m) {
     ++me.received;
@@ -325,6 +332,13 @@ void root_actor(world& w) {
     const double service = w.cal.service(n, n, static_cast<std::uint64_t>(chunks));
     d.note_message_cost(service);
     me.serve(service);
+    auto& r = w.result;
+    r.root_requests += m->want > 0 ? 1 : 0;
+    r.root_message_busy_s += w.cal.message_s;
+    r.root_result_busy_s += (w.cal.complete_s + w.cal.result_s) * static_cast<double>(m->results.size());
+    r.root_block_busy_s += (w.cal.complete_s + w.cal.result_s) * static_cast<double>(m->blocks.size());
+    r.root_chunk_busy_s += w.cal.assign_s * chunks;
+    note_queue();
     if (reply) send(rank_box(m->from), std::move(reply));
   };
 
@@ -346,6 +360,9 @@ void root_actor(world& w) {
       }
       if (committed > 0 || chunks_given > 0)
         me.serve((w.cal.complete_s + w.cal.result_s) * static_cast<double>(committed) + w.cal.assign_s * chunks_given);
+      w.result.root_result_busy_s += (w.cal.complete_s + w.cal.result_s) * static_cast<double>(committed);
+      w.result.root_chunk_busy_s += w.cal.assign_s * chunks_given;
+      note_queue();
       if (d.finished()) break;
     }
     // The messages that are there (serve_messages).
@@ -362,6 +379,7 @@ void root_actor(world& w) {
       double chunks = 0;
       auto reply = answer(p.rank.value, p.want, chunks, detail::request_kind::parked_again);
       if (chunks > 0) me.serve(w.cal.assign_s * chunks);
+      w.result.root_chunk_busy_s += w.cal.assign_s * chunks;
       if (reply) send(rank_box(p.rank.value), std::move(reply));
     }
     if (any) continue;
@@ -373,6 +391,7 @@ void root_actor(world& w) {
   auto& r = w.result;
   r.makespan_s = sg4::Engine::get_clock();
   r.root_busy_s = me.busy;
+  r.root_busy_tail_s = busy_at_empty < 0 ? 0 : me.busy - busy_at_empty;
   r.root_messages = me.received;
   for (int k = 0; k < d.worker_count(); ++k) {
     r.root_dispatches += d.tally(rank_t{k}).messages;
@@ -414,7 +433,8 @@ void node_actor(world& w, int self, int node) {
     if (results.empty()) return;
     if (up.empty() && up_blocks.empty()) oldest = now;
     for (const auto& r : results)
-      if (blocks.offer(r.id, static_cast<std::uint64_t>(r.seconds * 1e9), {}) == detail::node_blocks::verdict::up)
+      if (blocks.offer(r.id, static_cast<std::uint64_t>(r.seconds * 1e9), {}, at(now)) ==
+          detail::node_blocks::verdict::up)
         up.push_back(r);
     results.clear();
     blocks.take_whole(no_fold, folded);
@@ -449,12 +469,8 @@ void node_actor(world& w, int self, int node) {
       if (m->what == sim_message::kind::finish) return;
       if (m->what == sim_message::kind::assign) {  // from the root
         for (const auto& c : m->chunks) blocks.handed(c);
-        if (m->chunks.empty() && m->answers == 0 && blocks.enabled() && blocks.release(released) > 0) {
-          if (up.empty() && up_blocks.empty()) oldest = now;  // the job's tail: what waits for its block goes up
-          for (std::size_t i = 0; i < released.size(); ++i)
-            up.push_back({released.ids[i], to_seconds(released.nanos[i])});
-          released.clear();
-        }
+        // The job's tail: from now on a result waits here at most node_blocks::tail_wait for its block.
+        if (m->chunks.empty() && m->answers == 0) blocks.begin_tail(at(now));
         pool.add(std::move(m->chunks), m->answers);
         continue;
       }
@@ -464,6 +480,11 @@ void node_actor(world& w, int self, int node) {
       service += w.cal.service(m->results.size(), m->results.size(), 0);
       hold(m->results, now);
       pool.ask(m->from, m->want);
+    }
+    if (blocks.release(at(now), released) > 0) {  // kept too long for their block in the tail: they go up
+      if (up.empty() && up_blocks.empty()) oldest = now;
+      for (std::size_t i = 0; i < released.size(); ++i) up.push_back({released.ids[i], to_seconds(released.nanos[i])});
+      released.clear();
     }
     double chunks = 0;
     for (auto& g : pool.serve_waiting()) {  // serve_waiting
@@ -499,6 +520,7 @@ void node_actor(world& w, int self, int node) {
     // Idle: wait for a message, its own kernels, or the age of the results waiting to go up.
     double wake = local.next_look();
     if (!up.empty() || !up_blocks.empty()) wake = std::min(wake, oldest + pool.result_wait(age));
+    if (const auto due = blocks.next_release()) wake = std::min(wake, seconds_at(*due));
     next = in.wait_until(std::max(wake, sg4::Engine::get_clock()));
   }
 }
@@ -567,6 +589,16 @@ model_result run_model(const model_options& o, const calibration& cal, const std
   }
   res.lower_bound_s = std::max(sum / res.total_threads, longest);
   for (const double b : w.node_busy) res.node_busy_max_s = std::max(res.node_busy_max_s, b);
+  if (!w.pools.empty()) {
+    for (const double b : w.node_busy) res.node_busy_mean_s += b;
+    res.node_busy_mean_s /= static_cast<double>(w.pools.size());
+  }
+  const auto& u = w.usage;
+  res.thread_busy_s = u.busy;
+  res.thread_start_idle_s = u.first_start_sum +
+                            static_cast<double>(res.total_threads - static_cast<int>(u.started)) * res.makespan_s;
+  res.thread_tail_idle_s = static_cast<double>(u.started) * res.makespan_s - u.last_end_sum;
+  res.last_partition_end_s = u.last_end_max;
   return res;
 }
 

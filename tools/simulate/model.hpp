@@ -44,6 +44,20 @@ struct model_result {
   std::uint64_t root_blocks = 0;   ///< blocks it committed as one value (a node scheduler folded them)
   int nodes = 1;
   int total_threads = 0;
+
+  // Where the time goes (predict.py's breakdown of a row).
+  double queue_empty_s = 0;         ///< when the root's queue of unassigned partitions ran empty (the tail starts)
+  double root_busy_tail_s = 0;      ///< root_busy_s spent after that
+  double root_message_busy_s = 0;   ///< root_busy_s per message (calibration message_s each)
+  double root_result_busy_s = 0;    ///< ... per result committed one by one (complete_s + result_s each)
+  double root_block_busy_s = 0;     ///< ... per folded block (complete_s each)
+  double root_chunk_busy_s = 0;     ///< ... per chunk handed out (assign_s each)
+  std::uint64_t root_requests = 0;  ///< messages the root received that asked for work (the rest carry results)
+  double node_busy_mean_s = 0;      ///< node schedulers' mean serving time (two levels)
+  double thread_busy_s = 0;         ///< kernel threads' busy time (kernels + executor overhead), summed
+  double thread_start_idle_s = 0;   ///< summed over threads: idle before their first partition
+  double thread_tail_idle_s = 0;    ///< summed over threads: idle after their last partition, to the makespan
+  double last_partition_end_s = 0;  ///< when the last partition ended (the rest of the makespan: results going up)
 };
 
 /// Runs one simulation on the SimGrid platform `platform` (its hosts must be named by node_host()); the engine

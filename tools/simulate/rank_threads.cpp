@@ -4,8 +4,8 @@
 
 namespace partita::simulate {
 
-rank_threads::rank_threads(int threads, const std::vector<float>& costs, double overhead)
-    : costs_(costs), overhead_(overhead), lanes_(static_cast<std::size_t>(std::max(threads, 0))) {}
+rank_threads::rank_threads(int threads, const std::vector<float>& costs, double overhead, thread_usage* usage)
+    : costs_(costs), overhead_(overhead), usage_(usage), lanes_(static_cast<std::size_t>(std::max(threads, 0))) {}
 
 void rank_threads::submit(std::vector<id_range> chunk, double now) {
   ++in_flight_;
@@ -16,6 +16,12 @@ void rank_threads::submit(std::vector<id_range> chunk, double now) {
 
 void rank_threads::begin_partition(lane& l, double at) {
   l.ends = at + static_cast<double>(costs_[l.next]) + overhead_;
+  if (usage_ && l.last_end < 0) {
+    ++usage_->started;
+    usage_->first_start_sum += at;
+    usage_->last_end_sum += at;
+    l.last_end = at;
+  }
 }
 
 void rank_threads::start_next(lane& l, double at) {
@@ -48,6 +54,12 @@ void rank_threads::advance(double now, std::vector<finished_partition>& out) {
     const double took = static_cast<double>(costs_[l.next]);
     out.push_back({l.next, took});
     busy_ += took;
+    if (usage_) {
+      usage_->busy += took + overhead_;
+      usage_->last_end_sum += at - l.last_end;
+      l.last_end = at;
+      usage_->last_end_max = std::max(usage_->last_end_max, at);
+    }
     ++ran_;
     if (++l.next < l.chunk[l.range].end) {
       begin_partition(l, at);

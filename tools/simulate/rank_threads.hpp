@@ -17,12 +17,23 @@ struct finished_partition {
   double seconds = 0;
 };
 
+/// Where the threads of every rank spent the job, summed over threads (for where efficiency is lost: idle before a
+/// thread's first partition, after its last, and in between).
+struct thread_usage {
+  std::uint64_t started = 0;   ///< threads that ran at least one partition
+  double first_start_sum = 0;  ///< sum over those of when their first partition started
+  double last_end_sum = 0;     ///< sum over those of when their last partition ended (so far)
+  double busy = 0;             ///< kernel time and the executor's overhead, summed
+  double last_end_max = 0;     ///< when the last partition so far ended
+};
+
 /// Value type. Not thread-safe (one simulated actor owns it).
 class rank_threads {
  public:
   /// `costs[id]` is partition id's kernel time in seconds (it must outlive this object); each partition also
-  /// takes `overhead` seconds of the thread (the executor's own work around the kernel).
-  rank_threads(int threads, const std::vector<float>& costs, double overhead = 0);
+  /// takes `overhead` seconds of the thread (the executor's own work around the kernel). `usage`, when given,
+  /// accumulates where the threads spent their time (it must outlive this object).
+  rank_threads(int threads, const std::vector<float>& costs, double overhead = 0, thread_usage* usage = nullptr);
 
   /// Queues a chunk at simulated time `now`; it starts on the first free thread.
   void submit(std::vector<id_range> chunk, double now);
@@ -48,12 +59,14 @@ class rank_threads {
     std::uint64_t next = 0;                                 // id of the running partition
     double ends = std::numeric_limits<double>::infinity();  // when it finishes
     double chunk_start = 0;
+    double last_end = -1;  // when its last partition ended (-1: none started yet)
   };
   void start_next(lane& l, double at);
   void begin_partition(lane& l, double at);
 
   const std::vector<float>& costs_;
   double overhead_;
+  thread_usage* usage_;
   std::vector<lane> lanes_;
   std::deque<std::vector<id_range>> queued_;
   int in_flight_ = 0;

@@ -24,7 +24,8 @@ void node_blocks::handed(const std::vector<id_range>& chunk) {
     if (r.begin < r.end && r.end <= total_) handed_.insert(r);
 }
 
-node_blocks::verdict node_blocks::offer(std::uint64_t id, std::uint64_t nanos, std::span<const std::byte> result) {
+node_blocks::verdict node_blocks::offer(std::uint64_t id, std::uint64_t nanos, std::span<const std::byte> result,
+                                        clock::time_point now) {
   if (!enabled_ || id >= total_) {  // the root judges a stray id
     ++alone_;
     return verdict::up;
@@ -36,6 +37,8 @@ node_blocks::verdict node_blocks::offer(std::uint64_t id, std::uint64_t nanos, s
     block b;
     const auto first = k * block_, end = end_of(k);
     if (handed_.next_absent(first) >= end) {
+      b.since = now;
+      opened_.push_back(k);
       b.results.resize(end - first);
       b.nanos.assign(end - first, 0);
       b.in.assign(end - first, false);
@@ -60,27 +63,45 @@ node_blocks::verdict node_blocks::offer(std::uint64_t id, std::uint64_t nanos, s
   return verdict::kept;
 }
 
-void node_blocks::sort(const result_batch& in, result_batch& up) {
+void node_blocks::sort(const result_batch& in, result_batch& up, clock::time_point now) {
   for (std::size_t i = 0; i < in.size(); ++i)
-    if (offer(in.ids[i], in.nanos[i], in.result(i)) == verdict::up) push(up, in.ids[i], in.nanos[i], in.result(i));
+    if (offer(in.ids[i], in.nanos[i], in.result(i), now) == verdict::up) push(up, in.ids[i], in.nanos[i], in.result(i));
 }
 
-std::uint64_t node_blocks::release(result_batch& up) {
-  enabled_ = false;
+void node_blocks::begin_tail(clock::time_point now) {
+  if (tail_) return;
+  tail_ = true;
+  tail_start_ = now;
+}
+
+std::optional<node_blocks::clock::time_point> node_blocks::next_release() {
+  if (!tail_) return std::nullopt;
+  // Blocks are kept in the order they were opened, so the first still open is the oldest.
+  while (!opened_.empty()) {
+    const auto& b = blocks_.at(opened_.front());
+    if (b.st == state::open && b.have < b.results.size()) return std::max(b.since, tail_start_) + tail_wait;
+    opened_.pop_front();
+  }
+  return std::nullopt;
+}
+
+std::uint64_t node_blocks::release(clock::time_point now, result_batch& up) {
   std::uint64_t n = 0;
-  for (auto& [k, b] : blocks_) {
-    if (b.st != state::open || b.have == b.results.size()) continue;  // whole ones are folded by take_whole
+  for (auto due = next_release(); due && *due <= now; due = next_release()) {
+    const auto k = opened_.front();
+    opened_.pop_front();
+    auto& b = blocks_.at(k);
     for (std::size_t i = 0; i < b.results.size(); ++i)
       if (b.in[i]) {
         push(up, k * block_ + i, b.nanos[i], b.results[i]);
         ++n;
       }
+    kept_ -= std::min<std::uint64_t>(kept_, b.have);
     b.st = state::alone;
     b.results = {};
     b.nanos = {};
     b.in = {};
   }
-  kept_ -= std::min(kept_, n);
   alone_ += n;
   return n;
 }

@@ -102,11 +102,9 @@ void node_scheduler::handle(const message<msg>& m) {
     case msg::assign: {
       auto a = decode_assign(m.payload);
       for (const auto& c : a.chunks) blocks_.handed(c);
-      if (a.chunks.empty() && a.answers == 0 && blocks_.enabled()) {
-        // The root's queue is empty: the job's tail. What waits here for the rest of its block goes up now.
-        const bool was_empty = up_.empty() && up_blocks_.empty();
-        if (blocks_.release(up_) > 0 && was_empty) oldest_up_ = clock::now();
-      }
+      // The root's queue is empty: the job's tail. From now on a result waits here at most node_blocks::tail_wait
+      // for the rest of its block (talk_up sends those that waited longer one by one).
+      if (a.chunks.empty() && a.answers == 0) blocks_.begin_tail(clock::now());
       pool_.add(std::move(a.chunks), a.answers);
       break;
     }
@@ -147,6 +145,8 @@ void node_scheduler::serve_waiting() {
 }
 
 void node_scheduler::talk_up() {
+  if (const bool was_empty = up_.empty() && up_blocks_.empty(); blocks_.release(clock::now(), up_) > 0 && was_empty)
+    oldest_up_ = clock::now();
   if (const auto want = pool_.to_ask(own_free()); want > 0) {  // running low: ask for a batch (results ride along)
     send_up(msg::request, encode_request(want, up_, up_blocks_));
     up_.clear();
@@ -171,7 +171,7 @@ void node_scheduler::forward(result_batch&& results) {
   if (!blocks_.enabled()) {
     up_.append(std::move(results));
   } else {
-    blocks_.sort(results, up_);
+    blocks_.sort(results, up_, clock::now());
     blocks_.take_whole(fold_, up_blocks_);
   }
   if (was_empty && !(up_.empty() && up_blocks_.empty())) oldest_up_ = clock::now();
