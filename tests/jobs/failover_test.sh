@@ -79,6 +79,27 @@ scheduler_and_worker_killed)
   [ "$(field "$work/s.json" "[w['lost'] for w in d['workers']]")" = "[True, True, False, False]" ] \
     || fail "lost ranks: $(field "$work/s.json" "[w['lost'] for w in d['workers']]")"
   ;;
+survivor_dead_at_takeover)
+  # The scheduler dies, and so does rank 3 right after it, before anyone elects: rank 1 takes over and waits the
+  # whole --timeout for rank 3's report. Rank 2, which reported at once, must go on following rank 1 meanwhile
+  # (heartbeats during the wait): before, its own timeout ran out as the wait did, it elected itself and deposed
+  # rank 1 (a second failover; on a partitioned node, the cut-off rank that had taken over then left without its
+  # "minority side" line: minicluster_partition_worker).
+  reference
+  PARTITA_CRASH_AT=scheduler.commit@0:400 recover --checkpoint-dir "$work/ck" --checkpoint-every 150 &
+  pid=$!
+  victim=$(rank_pid 3 $pid) || fail "rank 3 not found"
+  wait_for "crash point 'scheduler.commit' reached" || fail "the scheduler was not killed"
+  kill -KILL "$victim"
+  wait $pid; rc=$?
+  check_recovered $rc 1
+  grep -q "failover: 1 rank(s) did not report" "$work/log" || fail "rank 1 did not wait for rank 3's report"
+  ! grep -q "lost contact with the scheduler (rank 1)" "$work/log" || fail "a rank lost rank 1 while it took over"
+  ! grep -q "this rank was replaced" "$work/log" || fail "rank 1 was deposed"
+  [ "$(field "$work/s.json" "len(d['failovers'])")" = 1 ] || fail "$(field "$work/s.json" "len(d['failovers'])") failovers"
+  [ "$(field "$work/s.json" "[w['lost'] for w in d['workers']]")" = "[True, False, False, True]" ] \
+    || fail "lost ranks: $(field "$work/s.json" "[w['lost'] for w in d['workers']]")"
+  ;;
 killed_in_checkpoint)
   # The scheduler is killed at each crash point of its 2nd checkpoint write; the new scheduler goes on from the
   # newest checkpoint that verifies (the 1st, or the 2nd once renamed) plus what the workers still hold.

@@ -201,7 +201,8 @@ partition_worker | partition_scheduler)
   # scheduler, and rank 1) cut off once the first checkpoint is in; healed only once the cut-off side has decided
   # (its ranks' "left: minority side" lines in the failure history, on the shared file system: their output reaches
   # mpirun only after the heal) and, for node 1, once the majority failed over; never before 2 x --timeout.
-  # The job runs ~30 s; the cut-off side decides within ~5 x --timeout (15 s) of the cut.
+  # The job runs ~30 s; the cut-off side decides within ~6 x --timeout (18 s) of the cut (node 2: rank 2 leaves
+  # after its silence, one candidate's wait and its takeover's; rank 3 after rank 2 falls silent, the same again).
   timeout_s=3
   job=(run synthetic --param partitions=2000 --param median_us=150000 --param sigma=0.3 --threads 2 --scheduler-rank 0
        --checkpoint-every 1s --timeout $timeout_s --heartbeat 0.3)

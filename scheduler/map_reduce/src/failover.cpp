@@ -22,7 +22,8 @@ std::vector<int> failover_candidates(const session& s, const job_setup& setup, c
   return good;
 }
 
-survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_input& me, double timeout_s) {
+survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_input& me, const run_config& config) {
+  const double timeout_s = config.timeout_seconds;
   const int n = s.size();
   const int self = s.rank().value;
   survivors_report out;
@@ -36,7 +37,17 @@ survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_
     if (me.excluded[static_cast<std::size_t>(r)]) gather.tell(rank_t{r}, msg::takeover, encode_number(me.term));
     else gather.ask(rank_t{r}, msg::takeover, encode_number(me.term));
   }
-  const int waiting = gather.run(clock::now() + to_ns(timeout_s), std::chrono::milliseconds(20), [&](message<msg>& m) {
+  // A rank that reported follows this one and counts its silence from then on. The wait for the others can last
+  // the whole timeout (a lost or cut-off rank never reports), so without heartbeats a follower would declare this
+  // scheduler lost just as the wait ends and elect another (docs/design.md, "Network partitions and split brain").
+  auto last_beat = clock::now();
+  auto beat = [&] {
+    if (since(last_beat) < config.heartbeat_seconds) return;
+    last_beat = clock::now();
+    for (int r = 0; r < n; ++r)
+      if (r != self && out.reported[static_cast<std::size_t>(r)]) tp.send_bytes(rank_t{r}, msg::heartbeat, {});
+  };
+  auto on_message = [&](message<msg>& m) {
     const auto r = static_cast<std::size_t>(m.source.value);
     if (m.tag == msg::takeover) {
       const auto term = decode_number(m.payload);
@@ -55,7 +66,9 @@ survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_
     out.dropped += rep.dropped;
     if (!rep.results.empty()) out.results.emplace_back(m.source.value, std::move(rep.results));
     if (!rep.running.empty()) out.running.emplace_back(m.source.value, std::move(rep.running));
-  });
+  };
+  const int waiting = gather.run(clock::now() + to_ns(timeout_s), std::chrono::milliseconds(20), on_message, beat,
+                                 [] { return false; });
   if (waiting > 0)
     log().warn("failover: {} rank(s) did not report within {:.0f} s: they count as lost", waiting, timeout_s);
   // A takeover to a dead rank may never complete, and would hold up every later flush; freed requests still

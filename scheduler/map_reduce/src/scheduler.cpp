@@ -765,7 +765,7 @@ run_report map_reduce_scheduler::run() {
     } else {
       // Failover: the survivors' reports, then the newest committed checkpoint (whatever --restart said: the
       // workers dropped what the checkpoints hold).
-      survivors = collect_reports(tp_, s_, *takeover_, config_.timeout_seconds);
+      survivors = collect_reports(tp_, s_, *takeover_, config_);
       std::optional<restart_point> restart;
       if (config_.checkpoint_dir) {
         auto choice = select_restart(*config_.checkpoint_dir, expect);

@@ -12,6 +12,7 @@
 #include <partita/scheduler/detail/job_setup.hpp>
 #include <partita/scheduler/map_reduce/detail/protocol.hpp>
 #include <partita/scheduler/map_reduce/executor.hpp>
+#include <partita/scheduler/run_config.hpp>
 
 namespace partita::detail {
 
@@ -51,9 +52,11 @@ struct deposed {
 
 /// The new scheduler's handshake: sends takeover{term} to every other rank (lost ones too, so that a frozen
 /// scheduler that resumes learns it was replaced) and collects the survivors' reports, waiting at most
-/// `timeout_s`. Ranks that do not report are left out (not reported). Throws deposed if a takeover of a higher
-/// term arrives meanwhile, and minority_side when the ranks that reported (this one included) do not run on a
-/// majority of the job's hosts (holds_host_majority).
-survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_input& me, double timeout_s);
+/// `config.timeout_seconds`. Meanwhile the ranks that reported (they follow it now) get a heartbeat every
+/// `config.heartbeat_seconds`, as from any scheduler: the wait can last their whole timeout. Ranks that do not
+/// report are left out (not reported). Throws deposed if a takeover of a higher term arrives meanwhile, and
+/// minority_side when the ranks that reported (this one included) do not run on a majority of the job's hosts
+/// (holds_host_majority).
+survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_input& me, const run_config& config);
 
 }  // namespace partita::detail
