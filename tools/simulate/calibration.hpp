@@ -19,6 +19,8 @@ struct calibration {
   double partition_s = 1e-6;   ///< a worker thread's own time per partition beyond the kernel (executor)
   std::string source = "built-in defaults";
 
+  /// A scheduler's time to commit one result carried one by one, or one folded block: complete() plus decode and fold.
+  double per_result_s() const { return complete_s + result_s; }
   /// Per-message service time of a scheduler that commits `results` results (`decoded` of them carried one by
   /// one, the rest as combined blocks) and hands out `chunks` chunks.
   double service(std::uint64_t results, std::uint64_t decoded, std::uint64_t chunks) const {

@@ -320,6 +320,14 @@ void root_actor(world& w) {
     busy_at_empty = me.busy;
     w.result.queue_empty_s = sg4::Engine::get_clock();
   };
+  // Where the root's service time went (the summary's breakdown; the terms of calibration::service).
+  auto account = [&](double messages, double results, double blocks, double chunks) {
+    auto& r = w.result;
+    r.root_message_busy_s += w.cal.message_s * messages;
+    r.root_result_busy_s += w.cal.per_result_s() * results;
+    r.root_block_busy_s += w.cal.per_result_s() * blocks;
+    r.root_chunk_busy_s += w.cal.assign_s * chunks;
+  };
   // One message (handle(): commit its results, answer its request), served in turn.
   auto handle = [&](std::unique_ptr<sim_message> m) {
     ++me.received;
@@ -332,12 +340,8 @@ void root_actor(world& w) {
     const double service = w.cal.service(n, n, static_cast<std::uint64_t>(chunks));
     d.note_message_cost(service);
     me.serve(service);
-    auto& r = w.result;
-    r.root_requests += m->want > 0 ? 1 : 0;
-    r.root_message_busy_s += w.cal.message_s;
-    r.root_result_busy_s += (w.cal.complete_s + w.cal.result_s) * static_cast<double>(m->results.size());
-    r.root_block_busy_s += (w.cal.complete_s + w.cal.result_s) * static_cast<double>(m->blocks.size());
-    r.root_chunk_busy_s += w.cal.assign_s * chunks;
+    w.result.root_requests += m->want > 0 ? 1 : 0;
+    account(1, static_cast<double>(m->results.size()), static_cast<double>(m->blocks.size()), chunks);
     note_queue();
     if (reply) send(rank_box(m->from), std::move(reply));
   };
@@ -359,9 +363,8 @@ void root_actor(world& w) {
         for (auto& c : chunks) local.threads.submit(std::move(c), now);
       }
       if (committed > 0 || chunks_given > 0)
-        me.serve((w.cal.complete_s + w.cal.result_s) * static_cast<double>(committed) + w.cal.assign_s * chunks_given);
-      w.result.root_result_busy_s += (w.cal.complete_s + w.cal.result_s) * static_cast<double>(committed);
-      w.result.root_chunk_busy_s += w.cal.assign_s * chunks_given;
+        me.serve(w.cal.per_result_s() * static_cast<double>(committed) + w.cal.assign_s * chunks_given);
+      account(0, static_cast<double>(committed), 0, chunks_given);
       note_queue();
       if (d.finished()) break;
     }
@@ -379,7 +382,7 @@ void root_actor(world& w) {
       double chunks = 0;
       auto reply = answer(p.rank.value, p.want, chunks, detail::request_kind::parked_again);
       if (chunks > 0) me.serve(w.cal.assign_s * chunks);
-      w.result.root_chunk_busy_s += w.cal.assign_s * chunks;
+      account(0, 0, 0, chunks);
       if (reply) send(rank_box(p.rank.value), std::move(reply));
     }
     if (any) continue;
@@ -499,7 +502,7 @@ void node_actor(world& w, int self, int node) {
       const auto before = local.results.size();
       local.threads.advance(now, local.results);
       for (std::size_t k = before; k < local.results.size(); ++k) pool.complete(self, local.results[k].id);
-      service += (w.cal.complete_s + w.cal.result_s) * static_cast<double>(local.results.size());
+      service += w.cal.per_result_s() * static_cast<double>(local.results.size());
       busy |= !local.results.empty();
       hold(local.results, now);
       for (auto& c : pool.take_own(own_free())) {

@@ -50,7 +50,7 @@ struct model_result {
   double root_busy_tail_s = 0;      ///< root_busy_s spent after that
   double root_message_busy_s = 0;   ///< root_busy_s per message (calibration message_s each)
   double root_result_busy_s = 0;    ///< ... per result committed one by one (complete_s + result_s each)
-  double root_block_busy_s = 0;     ///< ... per folded block (complete_s each)
+  double root_block_busy_s = 0;     ///< ... per folded block (complete_s + result_s each, as a result)
   double root_chunk_busy_s = 0;     ///< ... per chunk handed out (assign_s each)
   std::uint64_t root_requests = 0;  ///< messages the root received that asked for work (the rest carry results)
   double node_busy_mean_s = 0;      ///< node schedulers' mean serving time (two levels)
