@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <partita/runtime/launch_env.hpp>
@@ -78,6 +80,45 @@ void crash_point(std::string_view name) {
   if (p->before_kill) p->before_kill();
   log().flush();
   ::kill(::getpid(), SIGKILL);
+}
+
+namespace {
+struct stall_spec {
+  std::string name;
+  int rank = -1;  // -1: any rank
+  double seconds = 0;
+};
+
+// PARTITA_STALL_AT=<name>[@rank]=<seconds>, read once; an empty name when unset or malformed.
+const stall_spec& armed_stall() {
+  static const stall_spec spec = [] {
+    stall_spec s;
+    const char* env = std::getenv("PARTITA_STALL_AT");
+    if (!env || !*env) return s;
+    std::string text = env;
+    const auto eq = text.rfind('=');
+    if (eq == std::string::npos) return s;
+    s.seconds = std::strtod(text.c_str() + eq + 1, nullptr);
+    text.resize(eq);
+    if (auto at = text.rfind('@'); at != std::string::npos) {
+      s.rank = static_cast<int>(std::strtol(text.c_str() + at + 1, nullptr, 10));
+      text.resize(at);
+    }
+    s.name = text;
+    return s;
+  }();
+  return spec;
+}
+std::atomic<bool> stalled{false};
+}  // namespace
+
+void stall_point(std::string_view name) {
+  const auto& s = armed_stall();
+  if (s.name.empty() || s.name != name || stalled.load(std::memory_order_relaxed)) return;
+  if (s.rank >= 0 && launcher_rank_hint() != s.rank) return;
+  if (stalled.exchange(true)) return;
+  log().warn("stall point '{}' reached: sleeping {:.1f} s", std::string(name), s.seconds);
+  std::this_thread::sleep_for(std::chrono::duration<double>(s.seconds));
 }
 
 }  // namespace partita

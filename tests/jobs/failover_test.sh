@@ -23,7 +23,7 @@ reference() {
 # Runs the job under --enable-recovery at 4 ranks with rank 0 as the scheduler; extra flags follow. Bounded.
 recover() {
   rm -f "$work/s.json"
-  timeout 150 $mpirun --enable-recovery -x PARTITA_CRASH_AT -n 4 "$partita" "${job[@]}" "${fast[@]}" \
+  timeout 150 $mpirun --enable-recovery -x PARTITA_CRASH_AT -x PARTITA_STALL_AT -n 4 "$partita" "${job[@]}" "${fast[@]}" \
     --scheduler-rank 0 --failure-history "$work/history" --summary-json "$work/s.json" "$@" > "$work/log" 2>&1
 }
 # The run ended in this mpirun with exit 0, one result, the reference's, after one failover to rank $1.
@@ -38,7 +38,7 @@ check_recovered() {
   [ "$(field "$work/s.json" "d['scheduler_rank']")" = "$new" ] || fail "the summary is not rank $new's"
   grep -Eq "# rank 0 of job 'synthetic' lost" "$work/history" || fail "the lost scheduler is not in the failure history"
 }
-export PARTITA_CRASH_AT=
+export PARTITA_CRASH_AT= PARTITA_STALL_AT=
 # The pid of rank $1 of the job started in the background as process $2 (a descendant whose environment says
 # OMPI_COMM_WORLD_RANK=$1), waiting up to 15 s for it.
 source "$(dirname "$0")/../support/rank_pid.sh"
@@ -99,6 +99,20 @@ survivor_dead_at_takeover)
   [ "$(field "$work/s.json" "len(d['failovers'])")" = 1 ] || fail "$(field "$work/s.json" "len(d['failovers'])") failovers"
   [ "$(field "$work/s.json" "[w['lost'] for w in d['workers']]")" = "[True, False, False, True]" ] \
     || fail "lost ranks: $(field "$work/s.json" "[w['lost'] for w in d['workers']]")"
+  ;;
+slow_read_at_takeover)
+  # The scheduler dies; the new one (rank 1) takes 3 x --timeout to find and read the newest checkpoint (a stall
+  # point inside the read). Ranks 2 and 3 reported and follow it: heartbeats must go on during the read, else their
+  # timeout runs out, one elects itself and deposes rank 1 (a second failover).
+  reference
+  PARTITA_STALL_AT=failover.read_checkpoint@1=6 recover --inject kill:scheduler:after=500 --checkpoint-dir "$work/ck" \
+    --checkpoint-every 200; rc=$?
+  grep -q "stall point 'failover.read_checkpoint' reached" "$work/log" || fail "rank 1 did not stall in the read"
+  check_recovered $rc 1
+  [ -n "$(field "$work/s.json" "d['failovers'][0]['checkpoint']")" ] || fail "the new scheduler did not read the checkpoint"
+  ! grep -q "lost contact with the scheduler (rank 1)" "$work/log" || fail "a rank lost rank 1 while it read"
+  ! grep -q "this rank was replaced" "$work/log" || fail "rank 1 was deposed"
+  [ "$(field "$work/s.json" "len(d['failovers'])")" = 1 ] || fail "$(field "$work/s.json" "len(d['failovers'])") failovers"
   ;;
 killed_in_checkpoint)
   # The scheduler is killed at each crash point of its 2nd checkpoint write; the new scheduler goes on from the

@@ -1,7 +1,10 @@
 #include <partita/scheduler/map_reduce/detail/failover.hpp>
 
+#include <future>
+
 #include <fmt/format.h>
 
+#include <partita/runtime/crash_point.hpp>
 #include <partita/runtime/failure_history.hpp>
 #include <partita/runtime/log.hpp>
 #include <partita/scheduler/detail/bounded_gather.hpp>
@@ -40,13 +43,8 @@ survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_
   // A rank that reported follows this one and counts its silence from then on. The wait for the others can last
   // the whole timeout (a lost or cut-off rank never reports), so without heartbeats a follower would declare this
   // scheduler lost just as the wait ends and elect another (docs/design.md, "Network partitions and split brain").
-  auto last_beat = clock::now();
-  auto beat = [&] {
-    if (since(last_beat) < config.heartbeat_seconds) return;
-    last_beat = clock::now();
-    for (int r = 0; r < n; ++r)
-      if (r != self && out.reported[static_cast<std::size_t>(r)]) tp.send_bytes(rank_t{r}, msg::heartbeat, {});
-  };
+  follower_beats beats(tp, self, config);
+  auto beat = [&] { beats.beat(out.reported); };
   auto on_message = [&](message<msg>& m) {
     const auto r = static_cast<std::size_t>(m.source.value);
     if (m.tag == msg::takeover) {
@@ -78,6 +76,25 @@ survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_
   // partitioned past the timeout) must not run the job a second time beside the majority's scheduler.
   if (!holds_host_majority(s.nodes(), out.reported)) throw minority_side{hosts_reached(s.nodes(), out.reported)};
   return out;
+}
+
+void follower_beats::beat(const std::vector<bool>& to) {
+  if (since(last_) < config_.heartbeat_seconds) return;
+  last_ = clock::now();
+  for (std::size_t r = 0; r < to.size(); ++r)
+    if (static_cast<int>(r) != self_ && to[r]) tp_.send_bytes(rank_t{static_cast<int>(r)}, msg::heartbeat, {});
+}
+
+restart_choice read_restart_beating(transport<msg>& tp, const session& s, const survivors_report& who,
+                                    const run_config& config, const checkpoint_expectation& expect) {
+  auto read = std::async(std::launch::async, [&] {
+    stall_point("failover.read_checkpoint");
+    return select_restart(*config.checkpoint_dir, expect);
+  });
+  follower_beats beats(tp, s.rank().value, config);
+  const auto every = std::chrono::duration<double>(std::max(0.01, config.heartbeat_seconds / 2));
+  while (read.wait_for(every) != std::future_status::ready) beats.beat(who.reported);
+  return read.get();
 }
 
 }  // namespace partita::detail

@@ -768,7 +768,7 @@ run_report map_reduce_scheduler::run() {
       survivors = collect_reports(tp_, s_, *takeover_, config_);
       std::optional<restart_point> restart;
       if (config_.checkpoint_dir) {
-        auto choice = select_restart(*config_.checkpoint_dir, expect);
+        auto choice = read_restart_beating(tp_, s_, *survivors, config_, expect);
         if (choice.file) restart = restart_point{*choice.file, std::move(*choice.image)};
       }
       loop_ = std::make_unique<running>(s_, job_, config_, setup_, tp_, hash, std::move(restart), &*takeover_,

@@ -1,5 +1,6 @@
 #pragma once
-/// Named crash points for fault tests: PARTITA_CRASH_AT=<name>[@rank][:N] SIGKILLs the process there.
+/// Named crash points for fault tests: PARTITA_CRASH_AT=<name>[@rank][:N] SIGKILLs the process there; stall points
+/// (PARTITA_STALL_AT=<name>[@rank]=<seconds>) sleep there once.
 
 #include <functional>
 #include <string_view>
@@ -16,5 +17,10 @@ void crash_point(std::string_view name);
 /// if given, runs once right before the SIGKILL (e.g. to record the failure); it must not throw. Call it
 /// before the threads that reach crash points start.
 void arm_crash_point(std::string_view spec, std::function<void()> before_kill = {});
+
+/// If a stall point is armed with this name (PARTITA_STALL_AT=<name>[@rank]=<seconds>), sleep that long the first
+/// time it is reached: fault tests make a slow phase (a checkpoint that takes long to read) without a slow disk.
+/// Thread-safe; costs one atomic load when not armed.
+void stall_point(std::string_view name);
 
 }  // namespace partita

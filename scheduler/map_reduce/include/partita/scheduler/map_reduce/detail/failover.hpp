@@ -7,9 +7,11 @@
 #include <string>
 #include <vector>
 
+#include <partita/checkpoint/restart.hpp>
 #include <partita/runtime/session.hpp>
 #include <partita/runtime/transport.hpp>
 #include <partita/scheduler/detail/job_setup.hpp>
+#include <partita/scheduler/detail/timing.hpp>
 #include <partita/scheduler/map_reduce/detail/protocol.hpp>
 #include <partita/scheduler/map_reduce/executor.hpp>
 #include <partita/scheduler/run_config.hpp>
@@ -58,5 +60,28 @@ struct deposed {
 /// minority_side when the ranks that reported (this one included) do not run on a majority of the job's hosts
 /// (holds_host_majority).
 survivors_report collect_reports(transport<msg>& tp, const session& s, takeover_input& me, const run_config& config);
+
+/// The new scheduler's heartbeats before its loop runs: `beat()` sends one to every rank marked in `to` (the ranks
+/// that reported: they follow it and count its silence) at its first call, then once `config.heartbeat_seconds` have
+/// passed since the last.
+/// Not thread-safe; call it from the thread that owns the transport.
+class follower_beats {
+ public:
+  follower_beats(transport<msg>& tp, int self, const run_config& config) : tp_(tp), self_(self), config_(config) {}
+  void beat(const std::vector<bool>& to);
+
+ private:
+  transport<msg>& tp_;
+  int self_;
+  const run_config& config_;
+  clock::time_point last_{};  // never: the first beat() sends
+};
+
+/// The newest committed checkpoint for a new scheduler (select_restart), read on a second thread while this one
+/// keeps the followers' heartbeats going: finding and verifying a large checkpoint can take longer than
+/// `--timeout`, and a follower that hears nothing that long elects again (docs/design.md, "Scheduler failover").
+/// The read is local file work (HDF5's sec2 driver, under h5_lock), no MPI; only this thread uses the transport.
+restart_choice read_restart_beating(transport<msg>& tp, const session& s, const survivors_report& who,
+                                    const run_config& config, const checkpoint_expectation& expect);
 
 }  // namespace partita::detail
