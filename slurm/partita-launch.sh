@@ -47,6 +47,9 @@
 # launcher adds under --enable-recovery). Then the ranks on the other nodes keep running and the job finishes in the
 # same run, but mpirun never exits (it waits for the lost daemon's ranks): once the job has written its word,
 # mpirun gets --finalize-grace seconds to end by itself, then the launcher ends it and takes the job's word.
+# The same holds without --enable-recovery: a rank that fails leaves its non-zero word before MPI_Finalize, which
+# can wait forever for a peer stuck in a collective (a lost link, a rank still waiting for one that failed), and
+# the launcher ends that launch after the grace and relaunches.
 # Ranks cut off from the majority of the hosts leave without a word of their own while the side that goes on
 # renews $PARTITA_STATUS_FILE.lease (removed here with the status file after each attempt).
 #
@@ -62,7 +65,7 @@
 #   -n N                    ranks for mpirun (default: $SLURM_NTASKS, else 4); srun takes its own from Slurm
 #   --srun-args "..."       extra arguments for srun (e.g. "--mpi=pmi2 --cpu-bind=cores")
 #   --mpirun-args "..."     extra arguments for mpirun (e.g. "--oversubscribe --bind-to none")
-#   --finalize-grace S      under mpirun --enable-recovery: seconds mpirun may go on after the job's word (default 10)
+#   --finalize-grace S      seconds the launch may go on after the job's word (default 10), then it is ended
 #   --dry-run               print the launch command, run nothing
 # Exit code: the job's last exit code (0 when it finished; 75 after a requeue was requested; 127 when the
 # program is not found here).
@@ -382,21 +385,20 @@ while :; do
   # wait returns early when a trapped signal arrives; keep waiting for the job itself. A held signal is
   # passed on once the job has started (polled only then: a file system may cache "not there" for a while).
   while :; do
-    if recovery_launch; then
-      # mpirun may never exit after a lost node (see the top of this file): poll for the job's word.
-      if [ -z "$word_since" ] && [ -s "$PARTITA_STATUS_FILE" ]; then word_since=$SECONDS; fi
-      if [ -n "$word_since" ] && [ $((SECONDS - word_since)) -ge "${finalize_grace%.*}" ] && kill -0 "$child" 2>/dev/null; then
-        say "the job said it ended (exit $(head -c 16 "$PARTITA_STATUS_FILE" | tr -d '[:space:]')) ${finalize_grace} s ago and mpirun is still waiting (for a lost node's daemon?): ending mpirun"
-        kill -TERM "$child" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$child" 2>/dev/null
-        wait "$child"; rc=$?
-        break
-      fi
-      if [ -z "$pending" ]; then
-        sleep 0.5
-        kill -0 "$child" 2>/dev/null && continue
-      fi
+    # The launch may never end after a lost node, nor when a rank failed while another waits for it in MPI_Finalize
+    # or a collective (see the top of this file): poll for the job's word.
+    if [ -z "$word_since" ] && [ -s "$PARTITA_STATUS_FILE" ]; then word_since=$SECONDS; fi
+    if [ -n "$word_since" ] && [ $((SECONDS - word_since)) -ge "${finalize_grace%.*}" ] && kill -0 "$child" 2>/dev/null; then
+      say "the job said it ended (exit $(head -c 16 "$PARTITA_STATUS_FILE" | tr -d '[:space:]')) ${finalize_grace} s ago and ${cmd[0]} is still waiting (for a lost node's daemon, or a rank that waits for a failed one?): ending ${cmd[0]}"
+      kill -TERM "$child" 2>/dev/null
+      for _ in $(seq 50); do kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$child" 2>/dev/null
+      wait "$child"; rc=$?
+      break
+    fi
+    if [ -z "$pending" ]; then
+      sleep 0.5
+      kill -0 "$child" 2>/dev/null && continue
     fi
     if [ -n "$pending" ]; then
       if [ -e "$started_file" ] || [ $((SECONDS - child_since)) -ge 10 ]; then

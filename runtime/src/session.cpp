@@ -134,8 +134,9 @@ session::~session() {
   // The signal flags stay installed until the process exits: a stop signal that arrives while a finished job
   // shuts down (MPI_Finalize can take a while) must not kill the rank by the default action and turn a committed
   // result into a failure (docs/design.md, "Exit status").
-  // After a node loss MPI_Finalize may never return (a lost peer): the launcher must have this rank's word first.
-  if (exit_code_ != 0 && under_open_mpi_recovery()) record_failure_if_no_word(exit_code_);
+  // MPI_Finalize may never return after a failure (a lost peer, or one still waiting in a collective for this rank):
+  // the launcher must have this rank's word first, with or without --enable-recovery.
+  if (exit_code_ != 0) record_failure_if_no_word(exit_code_);
   if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
   if (owns_mpi_) {
     int finalized = 0;

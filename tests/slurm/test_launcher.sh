@@ -43,6 +43,7 @@ case "$what" in
   say-75-exit-1) say 75; exit 1 ;;
   say-75-stop-mpirun) say 75; kill -TERM "$PPID"; exit 75 ;;
   say-0-hang) say 0; sleep 60; exit 9 ;;   # an mpirun that waits for a lost node's daemon after the job ended
+  say-1-hang) say 1; sleep 60; exit 9 ;;   # a rank failed; a peer waits for it forever (MPI_Finalize, a collective)
   *) say "$what"; exit "$what" ;;
 esac
 FAKE
@@ -169,6 +170,15 @@ t0=$SECONDS
 check "word 0, mpirun hanging: ended after the grace, exit 0, one attempt" \
   '[ $rc -eq 0 ] && [ $((SECONDS - t0)) -lt 30 ] && grep -q "said it ended (exit 0) 1 s ago and mpirun is still waiting" "$work/out3k" && [ "$(wc -l <"$FAKE_LOG")" -eq 1 ]'
 check "--enable-recovery gets --mca plm_rsh_no_tree_spawn 1" 'grep -q "attempt 1: mpirun .*--enable-recovery .*--mca plm_rsh_no_tree_spawn 1" "$work/out3k"'
+
+# 3l. Without --enable-recovery: a rank failed and said 1, but mpirun does not end (a peer waits for it in
+#     MPI_Finalize or a collective, e.g. across a lossy link): ended after the grace, relaunched, done.
+FAKE_LOG=$work/3l.log FAKE_PLAN=$work/3l.plan; printf 'say-1-hang\n0\n' >"$FAKE_PLAN"
+t0=$SECONDS
+"$launch" --via mpirun -n 1 --finalize-grace 1 --mpirun-args "--oversubscribe" --history "$work/hist3l" \
+  -- "$fake" run pi >"$work/out3l" 2>&1; rc=$?
+check "word 1, mpirun hanging, no recovery: ended after the grace, relaunched, exit 0" \
+  '[ $rc -eq 0 ] && [ $((SECONDS - t0)) -lt 30 ] && grep -q "said it ended (exit 1) 1 s ago and mpirun is still waiting" "$work/out3l" && [ "$(wc -l <"$FAKE_LOG")" -eq 2 ]'
 
 # 4. --dry-run shows the command and runs nothing.
 out=$("$launch" --via mpirun -n 3 --dry-run -- partita run pi 2>&1)
