@@ -7,6 +7,8 @@
 #   node_kill   the same template running synthetic with checkpoints; node 3 killed (every process in it, slurmd and
 #               the ranks included, then its link): Slurm marks it down, the launcher blames it from that real node
 #               state, relaunches with srun --exclude in the same allocation, and the result is exact
+#   requeue     a one-node job (sbatch --requeue, as the template) whose node is killed, batch host and launcher
+#               with it: Slurm requeues it, the next run on a node still up resumes from the checkpoint, exact
 # Needs root, slurm-wlm and munge (tools/bootstrap.sh test), ip/tc/unshare/nsenter; skips (77) without them.
 # Usage: slurm_cluster.sh <source dir> <partita binary> <scratch dir, seen by every node (not /tmp)>
 # shellcheck disable=SC2016  # check's conditions are evaluated later
@@ -142,8 +144,43 @@ check "node_kill: the exact result" \
 [ -n "$t_relaunch" ] && echo "node_kill: relaunch $(( $(date -d "$t_relaunch" +%s) - t_kill )) s after the kill (SlurmdTimeout=10, --recheck-delay 2)"
 [ $fails -eq 0 ] || { echo "--- kill job:"; cat "$work/kill/job.out"; sinfo -N; }
 
+# requeue: a one-node job loses its node, the batch host with the launcher on it: nothing of the allocation is left,
+# so Slurm requeues the batch job (the template's --requeue) and the next run, on a node still up, resumes from the
+# checkpoint on the shared file system (the template always passes --restart auto).
+synth_r=(--param partitions=600 --param median_us=40000 --param sigma=0.3 --threads 2 --scheduler-rank 0)
+timeout 200 "${mpirun_local[@]}" -n 2 "$partita" run synthetic "${synth_r[@]}" --quiet --summary-json \
+  "$work/requeue.ref.json" >"$work/log/ref.log" 2>&1 || fail "the one-host synthetic (2 ranks) exited $?"
+mkdir -p "$work/requeue"
+(
+  export JOB=synthetic CKPT_DIR=$work/requeue/ckpt LAUNCH_ARGS="--recheck-delay 2"
+  export ARGS="${synth_r[*]} --checkpoint-every 1s --summary-json $work/requeue/summary.json"
+  timeout 400 sbatch --wait --export=ALL --oversubscribe --nodes=1 --ntasks-per-node=2 --time=8 \
+    --output="$work/requeue/job.out" "$src/slurm/partita.sbatch" >"$work/requeue/sbatch.out" 2>&1
+) &
+job_pid=$!
+for _ in $(seq 900); do [ -s "$work/requeue/ckpt/LATEST" ] && break; sleep 0.1; done
+job_id=$(sed -n 's/^Submitted batch job \([0-9]*\).*/\1/p' "$work/requeue/sbatch.out")
+first_node=$(squeue -h -j "$job_id" -o %N 2>/dev/null)
+sleep 1
+t_kill=$(date +%s)
+case "$first_node" in
+  pmt-node[1-3]) "$mc" kill "${first_node#pmt-node}" >"$work/log/kill-requeue.log" 2>&1 ;;
+  *) echo "requeue: job $job_id is not running on one node (squeue: '$first_node')" ;;
+esac
+wait "$job_pid"; rc=$?
+second_node=$(sed -n 's/^partita: job synthetic, Slurm job [0-9]* (restart 1), nodes \(pmt-node[0-9]\),.*/\1/p' "$work/requeue/job.out")
+check "requeue: the job ran on one node, then that node was killed" '[ -n "$first_node" ] && [ -s "$work/log/kill-requeue.log" ]'
+check "requeue: COMPLETED after Slurm requeued it" '[ $rc -eq 0 ]'
+check "requeue: the second run (restart 1) on another node" '[ -n "$second_node" ] && [ "$second_node" != "$first_node" ]'
+check "requeue: resumed from the checkpoint" 'grep -q "restart: from .*synthetic\.[0-9]*\.h5" "$work/requeue/job.out"'
+check "requeue: the exact result" \
+  '[ -n "$(result_of "$work/requeue/summary.json")" ] && [ "$(result_of "$work/requeue/summary.json")" = "$(result_of "$work/requeue.ref.json")" ]'
+t_second=$(sed -n 's/^\[partita-launch \(.*\)\] attempt 1: .*/\1/p' "$work/requeue/job.out" | sed -n 2p)
+[ -n "$t_second" ] && echo "requeue: job $job_id on $first_node killed; run 2 on $second_node started $(( $(date -d "$t_second" +%s) - t_kill )) s after the kill, done $(( $(date +%s) - t_kill )) s after it (SlurmdTimeout=10)"
+[ $fails -eq 0 ] || { echo "--- requeue job:"; cat "$work/requeue/job.out"; sinfo -N; scontrol show job "$job_id" 2>&1 | head -20; }
+
 if [ $fails -ne 0 ]; then
   for f in "$work"/log/slurmctld.log "$work"/log/slurmd.pmt-node1.log; do echo "--- $f"; tail -20 "$f"; done
   echo "$fails checks failed"; exit 1
 fi
-echo "PASS: Slurm across 3 emulated nodes: sinfo, sbatch -N 3 exact, a killed node blamed from Slurm's state and excluded"
+echo "PASS: Slurm across 3 emulated nodes: sinfo, sbatch -N 3 exact, a killed node blamed from Slurm's state and excluded, a lost one-node job requeued by Slurm and resumed exactly"
