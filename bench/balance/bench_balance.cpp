@@ -22,7 +22,6 @@
 // "/busy bound" is the makespan over the bound recomputed from the measured kernel times.
 #include <mpi.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include <algorithm>
@@ -45,6 +44,7 @@
 #include <partita/scheduler/map_reduce/driver.hpp>
 #include <partita/scheduler/map_reduce/policy.hpp>
 #include "bench_start.hpp"
+#include "timing.hpp"
 
 namespace {
 
@@ -170,28 +170,6 @@ struct row {
   double cpu = 0;  // CPU seconds of all ranks
 };
 
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
-  return sec(u.ru_utime) + sec(u.ru_stime);
-}
-
-/// Wall time of `body` between barriers (max over ranks); `cpu` gets the CPU seconds all ranks used meanwhile
-/// (polling costs CPU that sleeping kernels on an oversubscribed node wait for, so it shows up as overshoot).
-template <class F>
-double timed(MPI_Comm comm, double& cpu, F&& body) {
-  PARTITA_MPI(MPI_Barrier(comm));
-  const auto t0 = std::chrono::steady_clock::now();
-  const double c0 = cpu_seconds();
-  body();
-  double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  cpu = cpu_seconds() - c0;
-  PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
-  PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &cpu, 1, MPI_DOUBLE, MPI_SUM, comm));
-  return t;
-}
-
 /// One slow worker (the last rank): makespan of adaptive with speculative execution and without, best of R each.
 void straggler_case(partita::session& s, const options& o) {
   const int workers = s.size() - 1;
@@ -229,7 +207,7 @@ void straggler_case(partita::session& s, const options& o) {
       c.quiet = true;
       partita::run_report report;
       double cpu = 0;
-      const double t = timed(s.comm(), cpu, [&] { report = partita::run_map_reduce(s, *job, c); });
+      const double t = partita::bench::timed(s.comm(), cpu, [&] { report = partita::run_map_reduce(s, *job, c); });
       if (t < best[on]) {
         best[on] = t;
         copies[on] = report.map_reduce.speculative_copies;
@@ -287,7 +265,7 @@ int main(int argc, char** argv) {
   };
   for (int k = 0; k < o.reps; ++k) {
     row r{"hand loop (dynamic, 1/msg)"};
-    r.makespan = timed(comm, r.cpu, [&] { r.busy = hand_loop(comm, cost); });
+    r.makespan = partita::bench::timed(comm, r.cpu, [&] { r.busy = hand_loop(comm, cost); });
     r.dispatches = o.partitions;
     keep_best(r);
   }
@@ -302,7 +280,7 @@ int main(int argc, char** argv) {
       c.quiet = true;
       row r{"partita " + policy};
       partita::run_report report;
-      r.makespan = timed(comm, r.cpu, [&] { report = partita::run_map_reduce(s, *job, c); });
+      r.makespan = partita::bench::timed(comm, r.cpu, [&] { report = partita::run_map_reduce(s, *job, c); });
       if (report.is_scheduler) {
         for (const auto& w : report.workers) r.busy += w.busy_seconds;
         r.dispatches = report.dispatches;

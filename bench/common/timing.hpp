@@ -3,6 +3,7 @@
 /// job's kernel and its raw baseline compute, folded as the job folds (so their results agree bit for bit).
 
 #include <mpi.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -33,6 +34,30 @@ double timed(MPI_Comm comm, Body&& body) {
   body();
   double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
+  return t;
+}
+
+/// CPU seconds this process has used, every thread, user and system.
+inline double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  return sec(u.ru_utime) + sec(u.ru_stime);
+}
+
+/// Wall time of `body()` between barriers, the slowest rank's; `cpu` gets the CPU seconds all ranks used meanwhile
+/// (their sum: on a loaded or oversubscribed node CPU per unit of work is steadier than wall time, and polling
+/// shows in it). Collective.
+template <class Body>
+double timed(MPI_Comm comm, double& cpu, Body&& body) {
+  PARTITA_MPI(MPI_Barrier(comm));
+  const auto t0 = std::chrono::steady_clock::now();
+  const double c0 = process_cpu_seconds();
+  body();
+  double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  cpu = process_cpu_seconds() - c0;
+  PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
+  PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &cpu, 1, MPI_DOUBLE, MPI_SUM, comm));
   return t;
 }
 

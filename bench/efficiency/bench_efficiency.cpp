@@ -17,7 +17,6 @@
 // Every row folds the results in partition order and must print mandelbrot's checksum line of the others.
 // Efficiency is T1 / (2 T); the last lines are Partita's efficiencies and CPU/kernel (targets: >= 0.95, <= 1.03).
 #include <mpi.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
@@ -41,6 +40,7 @@
 #include <partita/scheduler/map_reduce/driver.hpp>
 
 #include "bench_start.hpp"
+#include "timing.hpp"
 
 #ifndef PARTITA_BENCH_MPIEXEC
 #define PARTITA_BENCH_MPIEXEC "mpirun"
@@ -76,13 +76,6 @@ options parse(int argc, char** argv) {
     }
   }
   return o;
-}
-
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 std::unique_ptr<partita::map_job_model> make_job(std::uint64_t max_iter) {
@@ -170,7 +163,7 @@ int child(partita::session& s, const options& o) {
   const MPI_Comm comm = s.comm();
   auto job = make_job(o.max_iter);
   PARTITA_MPI(MPI_Barrier(comm));
-  const double cpu0 = cpu_seconds();
+  const double cpu0 = partita::bench::process_cpu_seconds();
   const auto t0 = std::chrono::steady_clock::now();
   figures f;
   if (o.child == "plain") f = plain_threads(*job, o.threads);
@@ -178,7 +171,7 @@ int child(partita::session& s, const options& o) {
   else if (o.child == "partita") f = with_partita(s, *job, o.threads);
   else throw partita::usage_error("--child must be plain, plain-mpi or partita, not '" + o.child + "'");
   double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  f.cpu = cpu_seconds() - cpu0;
+  f.cpu = partita::bench::process_cpu_seconds() - cpu0;
   PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
   PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &f.cpu, 1, MPI_DOUBLE, MPI_SUM, comm));
   if (s.rank().value == 0)

@@ -9,6 +9,13 @@
 
 namespace partita::detail {
 
+namespace {
+// Buffers of completed sends kept for the next ones: as many as a burst of requests or answers, none so large
+// that keeping it holds memory a rare large message needed once.
+constexpr std::size_t kept_send_buffers = 64;
+constexpr std::size_t largest_kept_send_buffer = 64 * 1024;
+}  // namespace
+
 transport_core::transport_core(MPI_Comm comm) : comm_(comm) {}
 
 transport_core::~transport_core() {
@@ -37,10 +44,14 @@ void transport_core::progress() {
   PARTITA_MPI(MPI_Testsome(static_cast<int>(requests_.size()), requests_.data(), &count, done_.data(),
                            MPI_STATUSES_IGNORE));
   if (count == MPI_UNDEFINED || count == 0) return;
-  // Completed requests are MPI_REQUEST_NULL now: keep the others, in order.
+  // Completed requests are MPI_REQUEST_NULL now: keep the others, in order; their buffers serve the next sends.
   std::size_t kept = 0;
   for (std::size_t i = 0; i < requests_.size(); ++i) {
-    if (requests_[i] == MPI_REQUEST_NULL) continue;
+    if (requests_[i] == MPI_REQUEST_NULL) {
+      if (sent_.size() < kept_send_buffers && payloads_[i].capacity() <= largest_kept_send_buffer)
+        sent_.push_back(std::move(payloads_[i]));
+      continue;
+    }
     if (kept != i) {
       requests_[kept] = requests_[i];
       payloads_[kept] = std::move(payloads_[i]);
@@ -49,6 +60,14 @@ void transport_core::progress() {
   }
   requests_.resize(kept);
   payloads_.resize(kept);
+}
+
+bytes transport_core::take_send_buffer() noexcept {
+  if (sent_.empty()) return {};
+  bytes b = std::move(sent_.back());
+  sent_.pop_back();
+  b.clear();
+  return b;
 }
 
 bool transport_core::poll(int tag_or_any, int& source, int& tag, bytes& payload) {

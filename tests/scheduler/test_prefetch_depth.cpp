@@ -28,7 +28,10 @@ TEST(Scheduler_PrefetchDepth, ThreadsPlusPrefetchUntilMeasured) {
   EXPECT_EQ(d.target(1e-6), 6) << "fewer answers than a window: a short job keeps the base depth";
   round_trips(d, 10e-6, 1, 100);
   EXPECT_EQ(d.target(10e-6), 8) << "4 threads, 10 us round trip, 10 us chunks: 4 more";
-  EXPECT_EQ(d.target(1e-6), 24) << "1 us chunks: 40 more, but at most 4 x 6 in flight";
+  EXPECT_EQ(d.target(5e-6), 12) << "5 us chunks: 8 more";
+  round_trips(d, 100e-6, 2 * prefetch_depth::window, 200);
+  EXPECT_EQ(d.target(20e-6), 24) << "100 us round trip, 20 us chunks: 20 more, but at most 4 x 6 in flight";
+  EXPECT_EQ(d.target(1e-6), 200) << "1 us chunks: 400 more, but at most 50 us of work per thread";
 }
 
 TEST(Scheduler_PrefetchDepth, LongChunksKeepTheBaseDepth) {
@@ -46,7 +49,27 @@ TEST(Scheduler_PrefetchDepth, ShortChunksQueueWhatTheThreadsRunDuringARoundTrip)
   EXPECT_EQ(d.target(2e-6), 12);
   EXPECT_EQ(d.max_target(), 12);
   EXPECT_EQ(d.target(4e-6), 7);
-  EXPECT_EQ(d.target(1e-9), d.max_target()) << "bounded: four times threads + prefetch";
+  EXPECT_EQ(d.target(1e-9), d.max_target(1e-9)) << "bounded";
+  EXPECT_EQ(d.max_target(1e-9), prefetch_depth::tiny_max_factor * 3) << "however short the chunks";
+}
+
+TEST(Scheduler_PrefetchDepth, TinyChunksMayQueueAFewMicrosecondsOfWorkBeyondFourTimesTheBase) {
+  // One partition per message: four times threads + prefetch chunks of a fraction of a microsecond are gone in a
+  // microsecond or two, far less than a process waits for the core on an oversubscribed node.
+  prefetch_depth d(1, 2);
+  EXPECT_EQ(d.max_target(0), 12) << "chunk time not measured";
+  EXPECT_EQ(d.max_target(1e-3), 12) << "long chunks: four times the base";
+  EXPECT_EQ(d.max_target(5e-6), 12) << "10 chunks make 50 us: still four times the base";
+  EXPECT_EQ(d.max_target(1e-6), 50) << "50 us of work";
+  EXPECT_EQ(d.max_target(0.25e-6), 192) << "200 chunks make 50 us, but at most 64 x 3";
+  prefetch_depth two(2, 1);
+  EXPECT_EQ(two.max_target(1e-6), 100) << "50 us of work per thread";
+  EXPECT_EQ(d.max_target(4e-6), 12) << "12.5 chunks make 50 us: four times the base";
+  round_trips(d, 100e-6, 20);
+  EXPECT_EQ(d.target(1e-6), 50) << "100 us round trip, 1 us chunks: 100 more wanted, 50 us of work allowed";
+  prefetch_depth e(1, 2);
+  round_trips(e, 10e-6, 20);
+  EXPECT_EQ(e.target(0.5e-6), 21) << "10 us round trip, 0.5 us chunks: 20 more, under the bound of 100";
 }
 
 TEST(Scheduler_PrefetchDepth, TheLeastRecentRoundTripAndItFollowsAChange) {

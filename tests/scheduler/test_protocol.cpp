@@ -49,6 +49,23 @@ TEST(Scheduler_Protocol, RequestCarriesFoldedBlocksAfterItsResults) {
   EXPECT_TRUE(detail::decode_request(detail::encode_request(1, r)).blocks.empty());  // a worker's: none
 }
 
+TEST(Scheduler_Protocol, EncodingIntoAUsedBufferGivesTheSameBytes) {
+  // The hot loops encode into the buffer of a send that completed (transport::send_buffer): what it held before
+  // must not leak into the message.
+  result_batch r;
+  r.ids = {5, 6};
+  r.nanos = {9, 10};
+  r.data = {std::byte{1}, std::byte{2}};
+  r.ends = {1, 2};
+  bytes used(300, std::byte{0xAB});
+  detail::encode_request(used, 1, r);
+  EXPECT_EQ(used, detail::encode_request(1, r));
+  const std::vector<std::vector<id_range>> chunks{{{3, 4}}};
+  detail::encode_assign(used, 1, chunks);
+  EXPECT_EQ(used, detail::encode_assign(1, chunks));
+  EXPECT_EQ(detail::decode_assign(used).chunks, chunks);
+}
+
 TEST(Scheduler_Protocol, FailoverMessagesRoundTripAndRejectGarbage) {
   EXPECT_EQ(detail::decode_number(detail::encode_number(7)), 7u);
   result_batch r;

@@ -16,7 +16,16 @@ int prefetch_depth::target(double chunk_seconds) const noexcept {
   // Chunks the threads finish while a request travels: the queue must hold that many beyond the running ones.
   const double during = std::ceil(static_cast<double>(threads_) * rtt / chunk_seconds);
   const double need = static_cast<double>(threads_) + during;
-  return static_cast<int>(std::clamp(need, static_cast<double>(base()), static_cast<double>(max_target())));
+  return static_cast<int>(
+      std::clamp(need, static_cast<double>(base()), static_cast<double>(max_target(chunk_seconds))));
+}
+
+int prefetch_depth::max_target(double chunk_seconds) const noexcept {
+  const int bound = 4 * base();
+  if (chunk_seconds <= 0) return bound;
+  // At most that much work (the epsilon: 50e-6 / 1e-6 is 50.000000000000007 in doubles).
+  const double tiny = std::floor(static_cast<double>(threads_) * tiny_queue_seconds / chunk_seconds + 1e-9);
+  return static_cast<int>(std::clamp(tiny, static_cast<double>(bound), static_cast<double>(tiny_max_factor * base())));
 }
 
 void prefetch_depth::asked(double at, std::uint32_t want) {

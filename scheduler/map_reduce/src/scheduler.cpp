@@ -461,7 +461,9 @@ struct map_reduce_scheduler::running {
   /// Sends the answers waiting in outgoing_, as one assign.
   void send_outgoing() {
     if (outgoing_.to.value < 0) return;
-    tp_.send_bytes(outgoing_.to, msg::assign, encode_assign(outgoing_.answers, outgoing_.chunks));
+    auto payload = tp_.send_buffer();  // a completed send's: no allocation per answer
+    encode_assign(payload, outgoing_.answers, outgoing_.chunks);
+    tp_.send_bytes(outgoing_.to, msg::assign, std::move(payload));
     peers_.sent(outgoing_.to, outgoing_.at);
     outgoing_.to = rank_t{-1};
     outgoing_.answers = 0;

@@ -22,7 +22,9 @@ map_reduce_worker::map_reduce_worker(session& s, map_job_model& job, const run_c
 }
 
 void map_reduce_worker::send_request(std::uint32_t want) {
-  tp_.send_bytes(rank_t{boss_}, msg::request, encode_request(want, results_));
+  auto payload = tp_.send_buffer();  // a completed send's: no allocation per request
+  encode_request(payload, want, results_);
+  tp_.send_bytes(rank_t{boss_}, msg::request, std::move(payload));
   ++requests_sent_;
   if (setup_.failover && !results_.empty()) {
     // Kept until a checkpoint holds them (covered), so that a new scheduler can have them; within a bound.

@@ -52,6 +52,8 @@ class transport_core {
   void recycle(bytes&& b) noexcept {
     if (b.capacity() > spare_.capacity()) spare_ = std::move(b);
   }
+  /// An empty buffer for the next send's payload: one whose send completed, or a new one.
+  bytes take_send_buffer() noexcept;
 
  private:
   MPI_Comm comm_;
@@ -60,6 +62,7 @@ class transport_core {
   std::vector<bytes> payloads_;
   std::vector<int> done_;  // MPI_Testsome's indices, kept to allocate nothing per call
   bytes spare_;            // a payload buffer handed back (recycle) for the next receive: no allocation per message
+  std::vector<bytes> sent_;  // buffers of completed sends (a few, none large), for take_send_buffer
 };
 }  // namespace detail
 
@@ -104,7 +107,11 @@ class transport {
   /// message after another then allocates nothing per message).
   void recycle(bytes&& payload) noexcept { core_.recycle(std::move(payload)); }
 
-  /// Lets MPI progress finished sends and frees their buffers.
+  /// An empty buffer to encode the next payload into (then send_bytes it): the buffer of a send that completed, so
+  /// that a loop sending one message after another allocates nothing per message; a new one if none is kept.
+  bytes send_buffer() noexcept { return core_.take_send_buffer(); }
+
+  /// Lets MPI progress finished sends and frees their buffers (keeps a few for send_buffer).
   void progress() { core_.progress(); }
 
   /// Waits up to `timeout` for every pending send to complete; false if some did not.

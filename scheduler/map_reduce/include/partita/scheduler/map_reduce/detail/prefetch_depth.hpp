@@ -14,8 +14,10 @@ namespace partita::detail {
 /// chunks, so the extra work queued per thread is about one round trip: it cannot unbalance the end of a job. The
 /// round trip is the least of the recent ones (the latency a deeper queue can hide; a request that waited for
 /// work to exist, at a saturated or starved scheduler, says nothing about it), and it counts only once `window`
-/// requests were answered (a short job keeps the base depth). At most four times `threads + prefetch` in flight.
-/// docs/design.md, "Prefetch depth".
+/// requests were answered (a short job keeps the base depth). At most four times `threads + prefetch` in flight,
+/// or for chunks so short that this is less than `tiny_queue_seconds` of work per thread, that much work (at most
+/// `tiny_max_factor` times `threads + prefetch`): one partition per message on an oversubscribed node then hands
+/// each process a batch per time slice instead of a few chunks. docs/design.md, "Prefetch depth".
 ///
 /// MPI-free and clock-free (times are seconds on the caller's clock): map_reduce_worker and the simulator's
 /// worker use it. Value type; not thread-safe (the communication thread's).
@@ -35,8 +37,13 @@ class prefetch_depth {
   /// The least round trip of the last `window` to `2 * window` samples, in seconds (0 until the first answer).
   double round_trip() const noexcept;
   static constexpr int window = 16;
+  /// Work per thread that may be queued whatever the base depth: far under anything that unbalances a job's end.
+  static constexpr double tiny_queue_seconds = 50e-6;
+  static constexpr int tiny_max_factor = 64;
   int base() const noexcept { return threads_ + prefetch_; }
-  int max_target() const noexcept { return 4 * base(); }
+  /// The most chunks in flight for chunks of `chunk_seconds` (0: not measured): four times the base, more for
+  /// chunks so short that this is less than tiny_queue_seconds of work per thread.
+  int max_target(double chunk_seconds = 0) const noexcept;
 
  private:
   struct request {

@@ -94,13 +94,19 @@ inline void get_results(wire_reader& r, result_batch& out) {
   }
 }
 
-inline bytes encode_request(std::uint32_t want, const result_batch& r, const result_batch& blocks = {}) {
-  bytes out;
+/// Encodes a request into `out` (emptied first; its capacity is reused: transport::send_buffer).
+inline void encode_request(bytes& out, std::uint32_t want, const result_batch& r, const result_batch& blocks = {}) {
+  out.clear();
   out.reserve(64 + (r.size() + blocks.size()) * 20 + r.data.size() + blocks.data.size());
   wire_writer w(out);
   w.put(want);
   put_results(w, r);
   put_results(w, blocks);
+}
+
+inline bytes encode_request(std::uint32_t want, const result_batch& r, const result_batch& blocks = {}) {
+  bytes out;
+  encode_request(out, want, r, blocks);
   return out;
 }
 
@@ -123,15 +129,21 @@ struct assign_msg {
   std::vector<std::vector<id_range>> chunks;
 };
 
-inline bytes encode_assign(std::uint32_t answers, const std::vector<std::vector<id_range>>& chunks) {
+/// Encodes an assign into `out` (emptied first; its capacity is reused: transport::send_buffer).
+inline void encode_assign(bytes& out, std::uint32_t answers, const std::vector<std::vector<id_range>>& chunks) {
   std::size_t size = 2 * sizeof(std::uint32_t);
   for (const auto& c : chunks) size += sizeof(std::uint64_t) + c.size() * sizeof(id_range);
-  bytes out;
-  out.reserve(size);  // one allocation, not one per field: an assign is sent per request
+  out.clear();
+  out.reserve(size);  // at most one allocation, not one per field: an assign is sent per request
   wire_writer w(out);
   w.put(answers);
   w.put<std::uint32_t>(static_cast<std::uint32_t>(chunks.size()));
   for (const auto& c : chunks) w.put_array(std::span<const id_range>(c));
+}
+
+inline bytes encode_assign(std::uint32_t answers, const std::vector<std::vector<id_range>>& chunks) {
+  bytes out;
+  encode_assign(out, answers, chunks);
   return out;
 }
 
