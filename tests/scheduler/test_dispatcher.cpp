@@ -179,6 +179,23 @@ TEST(Scheduler_Dispatcher, ChunksStaySmallWhenOneMessageTakesManyChunks) {
   EXPECT_GE(floor_with(64), 60u);
 }
 
+TEST(Scheduler_Dispatcher, ChunkFloorIsAtMostHalfAThreadsPartOfWhatIsLeft) {
+  // Measured, the floor would be 400 here (as in ChunksGrowWhenPartitionsAreTinyNextToDispatchCost), but the end of
+  // the job must stay fine-grained: the floor is at most half of one thread's part of what is left (P = 4: an eighth
+  // of it), down to one partition.
+  dispatcher d(2'000, {2, 2}, make_policy("dynamic"));
+  for (auto id : ids_of(d.assign(rank_t{0}, 1))) d.complete(rank_t{0}, partition_id{id}, 1e-7);
+  for (int i = 0; i < 50; ++i) d.note_message_cost(5e-6);
+  int chunks = 0;
+  while (d.unassigned() > 0) {
+    const auto floor = d.min_chunk();
+    ASSERT_EQ(floor, std::max<std::uint64_t>(1, d.unassigned() / 8)) << "chunk " << chunks;
+    ASSERT_EQ(ids_of(d.assign(rank_t{1}, 1)).size(), floor) << "chunk " << chunks;  // dynamic: the floor
+    ++chunks;
+  }
+  EXPECT_GT(chunks, 40);  // an eighth of what is left each time, then single partitions
+}
+
 TEST(Scheduler_Dispatcher, FixedChunkWins) {
   partita::dispatcher_options o;
   o.fixed_chunk = 7;

@@ -183,6 +183,22 @@ TEST(Scheduler_TwoLevel, ResultsWaitLessOnlyOnceTheRootIsDry) {
   EXPECT_EQ(detail::node_result_age_seconds(100000), 1.0);
 }
 
+TEST(Scheduler_TwoLevel, NodesAskForMoreAtOnceWhenThereAreThousands) {
+  // Two pieces per thread of the node beyond what its ranks wait for, four from 512 node schedulers on (the root's
+  // messages are its load there).
+  EXPECT_EQ(detail::node_batch_pieces_per_thread(1), 2u);
+  EXPECT_EQ(detail::node_batch_pieces_per_thread(511), 2u);
+  EXPECT_EQ(detail::node_batch_pieces_per_thread(512), 4u);
+  EXPECT_EQ(detail::node_batch_pieces_per_thread(3125), 4u);
+  for (const int nodes : {313, 3125}) {
+    SCOPED_TRACE(nodes);
+    node_pool p(0, 1, {{1, 1}, {2, 1}}, nodes);  // 3 threads, 3 ranks served
+    p.ask(1, 3);
+    // What rank 1 waits for and two (four) pieces per thread: 3 + 2 x 3 = 9 pieces, or 3 + 4 x 3 = 15, 3 a chunk.
+    EXPECT_EQ(p.to_ask(0), nodes < 512 ? 3u : 5u);
+  }
+}
+
 TEST(Scheduler_TwoLevel, NodeChunksAreTheOneThreadChunksInARow) {
   // Node scheduler 1 (4 threads) splits its chunks; rank 2 (2 threads) and the root (1) do not. A chunk for the node
   // holds exactly what four one-thread chunks asked for one after another would: the same sizes (guided ones shrink

@@ -11,6 +11,8 @@ double node_result_age_seconds(int node_schedulers) {
   return std::clamp(result_batch_age_seconds * node_schedulers / 16.0, result_batch_age_seconds, 1.0);
 }
 
+std::uint32_t node_batch_pieces_per_thread(int node_schedulers) { return node_schedulers >= 512 ? 4 : 2; }
+
 std::vector<std::vector<id_range>> split_chunk(const std::vector<id_range>& chunk, std::size_t pieces) {
   std::uint64_t n = 0;
   for (const auto& r : chunk) n += r.begin < r.end ? r.size() : 0;
@@ -34,7 +36,7 @@ std::vector<std::vector<id_range>> split_chunk(const std::vector<id_range>& chun
   return out;
 }
 
-node_pool::node_pool(int self, int self_threads, std::vector<node_member> members)
+node_pool::node_pool(int self, int self_threads, std::vector<node_member> members, int node_schedulers)
     : self_(self), members_(std::move(members)) {
   int node_threads = std::max(0, self_threads);
   for (const auto& m : members_) {
@@ -44,9 +46,11 @@ node_pool::node_pool(int self, int self_threads, std::vector<node_member> member
   if (self_threads > 0) ranks_[self_];
   // At least one piece per rank it serves waits in the pool, so a rank that asks is answered without a round trip
   // to the root. Below that it asks for two pieces per thread of the node: the root hears from the node about once
-  // per two pieces per thread; more would hold back work other nodes need at the end.
+  // per two pieces per thread; more would hold back work other nodes need at the end, except where the root's
+  // load is what the job waits for (thousands of node schedulers: node_batch_pieces_per_thread).
   reserve_ = static_cast<std::uint32_t>(std::max<std::size_t>(1, ranks_.size()));
-  batch_ = std::max<std::uint32_t>(reserve_, 2 * static_cast<std::uint32_t>(node_threads));
+  batch_ = std::max<std::uint32_t>(
+      reserve_, node_batch_pieces_per_thread(node_schedulers) * static_cast<std::uint32_t>(node_threads));
   pieces_ = static_cast<std::uint32_t>(std::max(1, node_threads));
 }
 

@@ -22,6 +22,13 @@ namespace partita::detail {
 /// "Two-level scheduling".)
 double node_result_age_seconds(int node_schedulers);
 
+/// How many pieces per thread of its node a node scheduler asks the root for beyond what its ranks wait for
+/// (node_pool::to_ask): two, and four from 512 node schedulers on, where the root's messages are what it spends
+/// most of its time on. (The SimGrid model at 10^5 ranks, 3125 node schedulers, 1 ms partitions, 50 a thread: the
+/// root 35 % busy instead of 49 %, efficiency 0.79 either way; with 1000 ranks four cost efficiency, 0.91 to
+/// 0.88-0.90: docs/benchmarks.md, "Longer jobs at 10^5 ranks".)
+std::uint32_t node_batch_pieces_per_thread(int node_schedulers);
+
 /// One rank a node scheduler serves.
 struct node_member {
   int rank = 0;
@@ -40,8 +47,9 @@ class node_pool {
   using chunk = std::vector<id_range>;
 
   /// `self`: the node scheduler's own rank, with `self_threads` kernel threads (0: it runs none); `members`: the
-  /// node's other ranks, which it serves.
-  node_pool(int self, int self_threads, std::vector<node_member> members);
+  /// node's other ranks, which it serves; `node_schedulers`: how many node schedulers the job has
+  /// (node_batch_pieces_per_thread).
+  node_pool(int self, int self_threads, std::vector<node_member> members, int node_schedulers = 1);
 
   /// Chunks from the root, each split into one piece per thread of the node and queued behind those already in
   /// the pool; they answer `answers` chunks it asked for (to_ask). No chunks and no answer: the root's queue is
@@ -76,9 +84,10 @@ class node_pool {
   std::vector<chunk> take_own(std::uint32_t free_threads);
   /// How many chunks to ask the root for now (0: none), counted as asked until add() answers them. The node asks
   /// when what it has (beyond the first shares it keeps) and has asked for cannot cover what its ranks wait for
-  /// (`own_free` threads of its own included) plus one piece per rank, and then asks for two pieces per thread of
-  /// the node beyond that, in chunks of one piece per thread (pieces()): the root hears from a node about once per
-  /// two pieces per thread, and hands it about two chunks each time.
+  /// (`own_free` threads of its own included) plus one piece per rank, and then asks for two (or four:
+  /// node_batch_pieces_per_thread) pieces per thread of the node beyond that, in chunks of one piece per thread
+  /// (pieces()): the root hears from a node about once per two (four) pieces per thread, and hands it about two
+  /// (four) chunks each time.
   std::uint32_t to_ask(std::uint32_t own_free);
   /// How long its ranks' results may wait here before they go up on their own (before that they ride on requests):
   /// `age` (node_result_age_seconds) while the root has work. Once the root said its queue is empty and the pool is
