@@ -423,9 +423,8 @@ void node_actor(world& w, int self, int node) {
   std::vector<detail::node_member> members;
   for (int r : w.tree.members[static_cast<std::size_t>(self)])
     members.push_back(detail::node_member{r, w.threads[static_cast<std::size_t>(r)]});
-  auto& pool = *w.pools.emplace_back(
-      std::make_unique<detail::node_pool>(self, w.threads[static_cast<std::size_t>(self)], std::move(members),
-                                          w.tree.node_scheduler_count()));
+  auto& pool = *w.pools.emplace_back(std::make_unique<detail::node_pool>(
+      self, w.threads[static_cast<std::size_t>(self)], std::move(members), w.tree.node_scheduler_count()));
   own_threads local(w.threads[static_cast<std::size_t>(self)], w);
   inbox in(rank_box(self), 16);
   outbox to_root(&w.root_queue, w.root_queue.own[static_cast<std::size_t>(self)]);

@@ -49,8 +49,8 @@ node_pool::node_pool(int self, int self_threads, std::vector<node_member> member
   // per two pieces per thread; more would hold back work other nodes need at the end, except where the root's
   // load is what the job waits for (thousands of node schedulers: node_batch_pieces_per_thread).
   reserve_ = static_cast<std::uint32_t>(std::max<std::size_t>(1, ranks_.size()));
-  batch_ = std::max<std::uint32_t>(
-      reserve_, node_batch_pieces_per_thread(node_schedulers) * static_cast<std::uint32_t>(node_threads));
+  batch_ = std::max<std::uint32_t>(reserve_, node_batch_pieces_per_thread(node_schedulers) *
+                                                 static_cast<std::uint32_t>(node_threads));
   pieces_ = static_cast<std::uint32_t>(std::max(1, node_threads));
 }
 

@@ -24,8 +24,8 @@ std::vector<node_member> members_of(const job_setup& setup, rank_t self) {
 node_scheduler::node_scheduler(session& s, map_job_model& job, const run_config& config, const job_setup& setup)
     : s_(s), job_(job), config_(config), setup_(setup), root_(setup.scheduler),
       members_(setup.tree.members.at(static_cast<std::size_t>(s.rank().value))), tp_(setup.comm),
-      peers_(s.size(), s.rank()), pool_(s.rank().value, setup.threads_of(s.rank()), members_of(setup, s.rank()),
-            setup.tree.node_scheduler_count()),
+      peers_(s.size(), s.rank()),
+      pool_(s.rank().value, setup.threads_of(s.rank()), members_of(setup, s.rank()), setup.tree.node_scheduler_count()),
       // Jobs with a per-partition output are not folded here: each result carries its block's CRC-32 to the root.
       blocks_(job.partition_count(), !job.has_output()), fold_(fold_ops_of(job)) {
   // Its peers are the root and its members; nobody else ever writes to it.

@@ -16,8 +16,8 @@ int prefetch_depth::target(double chunk_seconds) const noexcept {
   // Chunks the threads finish while a request travels: the queue must hold that many beyond the running ones.
   const double during = std::ceil(static_cast<double>(threads_) * rtt / chunk_seconds);
   const double need = static_cast<double>(threads_) + during;
-  return static_cast<int>(
-      std::clamp(need, static_cast<double>(base()), static_cast<double>(max_target(chunk_seconds))));
+  return static_cast<int>(std::clamp(need, static_cast<double>(base()),
+                                     static_cast<double>(max_target(chunk_seconds))));
 }
 
 int prefetch_depth::max_target(double chunk_seconds) const noexcept {

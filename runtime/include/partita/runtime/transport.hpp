@@ -60,8 +60,8 @@ class transport_core {
   // Sends not known to be complete: requests and their payloads side by side (one MPI_Testsome tests them all).
   std::vector<MPI_Request> requests_;
   std::vector<bytes> payloads_;
-  std::vector<int> done_;  // MPI_Testsome's indices, kept to allocate nothing per call
-  bytes spare_;            // a payload buffer handed back (recycle) for the next receive: no allocation per message
+  std::vector<int> done_;    // MPI_Testsome's indices, kept to allocate nothing per call
+  bytes spare_;              // a payload buffer handed back (recycle) for the next receive: no allocation per message
   std::vector<bytes> sent_;  // buffers of completed sends (a few, none large), for take_send_buffer
 };
 }  // namespace detail
