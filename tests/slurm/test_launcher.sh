@@ -161,24 +161,28 @@ FAKE_LOG=$work/3j.log FAKE_PLAN=$work/3j.plan; printf 'say-75-stop-mpirun\n0\n' 
 check "75 with a failed launch under --enable-recovery: a planned stop, not a lost rank" \
   '[ $rc -eq 0 ] && [ "$(wc -l <"$FAKE_LOG")" -eq 2 ] && ! grep -q "a rank was lost" "$work/out" && [ ! -s "$work/hist3j" ]'
 
+# A fake run that says its word and then hangs, as an mpirun that does not end: launched with --finalize-grace 1.
+# hanging_run <case> <plan> <mpirun args>; the launcher's output in $work/out<case>, its time in $took.
+hanging_run() {
+  FAKE_LOG=$work/$1.log FAKE_PLAN=$work/$1.plan; printf '%b' "$2" >"$FAKE_PLAN"
+  local t0=$SECONDS
+  "$launch" --via mpirun -n 1 --finalize-grace 1 --mpirun-args "$3" --history "$work/hist$1" \
+    -- "$fake" run pi >"$work/out$1" 2>&1; rc=$?
+  took=$((SECONDS - t0))
+}
+
 # 3k. Under --enable-recovery the job said 0 but mpirun does not end (it waits for a lost node's daemon): after
 #     --finalize-grace seconds the launcher ends mpirun and takes the job's word; it added plm_rsh_no_tree_spawn.
-FAKE_LOG=$work/3k.log FAKE_PLAN=$work/3k.plan; printf 'say-0-hang\n' >"$FAKE_PLAN"
-t0=$SECONDS
-"$launch" --via mpirun -n 1 --finalize-grace 1 --mpirun-args "--oversubscribe --enable-recovery" --history "$work/hist3k" \
-  -- "$fake" run pi >"$work/out3k" 2>&1; rc=$?
+hanging_run 3k 'say-0-hang\n' "--oversubscribe --enable-recovery"
 check "word 0, mpirun hanging: ended after the grace, exit 0, one attempt" \
-  '[ $rc -eq 0 ] && [ $((SECONDS - t0)) -lt 30 ] && grep -q "said it ended (exit 0) 1 s ago and mpirun is still waiting" "$work/out3k" && [ "$(wc -l <"$FAKE_LOG")" -eq 1 ]'
+  '[ $rc -eq 0 ] && [ $took -lt 30 ] && grep -q "said it ended (exit 0) 1 s ago and mpirun is still waiting" "$work/out3k" && [ "$(wc -l <"$FAKE_LOG")" -eq 1 ]'
 check "--enable-recovery gets --mca plm_rsh_no_tree_spawn 1" 'grep -q "attempt 1: mpirun .*--enable-recovery .*--mca plm_rsh_no_tree_spawn 1" "$work/out3k"'
 
 # 3l. Without --enable-recovery: a rank failed and said 1, but mpirun does not end (a peer waits for it in
 #     MPI_Finalize or a collective, e.g. across a lossy link): ended after the grace, relaunched, done.
-FAKE_LOG=$work/3l.log FAKE_PLAN=$work/3l.plan; printf 'say-1-hang\n0\n' >"$FAKE_PLAN"
-t0=$SECONDS
-"$launch" --via mpirun -n 1 --finalize-grace 1 --mpirun-args "--oversubscribe" --history "$work/hist3l" \
-  -- "$fake" run pi >"$work/out3l" 2>&1; rc=$?
+hanging_run 3l 'say-1-hang\n0\n' "--oversubscribe"
 check "word 1, mpirun hanging, no recovery: ended after the grace, relaunched, exit 0" \
-  '[ $rc -eq 0 ] && [ $((SECONDS - t0)) -lt 30 ] && grep -q "said it ended (exit 1) 1 s ago and mpirun is still waiting" "$work/out3l" && [ "$(wc -l <"$FAKE_LOG")" -eq 2 ]'
+  '[ $rc -eq 0 ] && [ $took -lt 30 ] && grep -q "said it ended (exit 1) 1 s ago and mpirun is still waiting" "$work/out3l" && [ "$(wc -l <"$FAKE_LOG")" -eq 2 ]'
 
 # 4. --dry-run shows the command and runs nothing.
 out=$("$launch" --via mpirun -n 3 --dry-run -- partita run pi 2>&1)
