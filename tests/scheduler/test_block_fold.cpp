@@ -32,18 +32,31 @@ using partita::testing::text;
 
 /// A fold that shows its shape: results join with ',' and a folded value is wrapped in parentheses, so
 /// "(0,1),(2,3)" is the fold of two blocks' values and "0,1,2,3" a flat fold. Not commutative, not associative
-/// as text: any other order or grouping gives another string. The live accumulator is `acc`.
-fold_ops shape_fold(std::string& acc) {
-  return fold_ops{[&acc](std::span<const std::byte> r) { acc += (acc.empty() ? "" : ",") + text(r); },
-                  [&acc](std::span<const std::byte> v) { acc += (acc.empty() ? "(" : ",(") + text(v) + ")"; },
-                  [&acc] { return b(acc); }, [&acc](std::span<const std::byte> a) { acc = text(a); }};
+/// as text: any other order or grouping gives another string. The live accumulator is `acc`; with `second`, the
+/// fold has a second accumulator there (the root then keeps its prefix live), and `read` counts the bytes get() made.
+fold_ops shape_fold(std::string& acc, std::string* second = nullptr, std::size_t* read = nullptr) {
+  fold_ops ops{[&acc](std::span<const std::byte> r) { acc += (acc.empty() ? "" : ",") + text(r); },
+               [&acc](std::span<const std::byte> v) { acc += (acc.empty() ? "(" : ",(") + text(v) + ")"; },
+               [&acc, read] {
+                 if (read) *read += acc.size();
+                 return b(acc);
+               },
+               [&acc](std::span<const std::byte> a) { acc = text(a); },
+               {}};
+  if (second)
+    ops.swap = [&acc, second] {
+      std::swap(acc, *second);
+      return true;
+    };
+  return ops;
 }
 
-/// The expected value of a job of `n` partitions: each block's ids joined, each block in parentheses.
-std::string expected(std::uint64_t n) {
+/// The expected value of a job of `n` partitions (or its prefix of the whole blocks below `upto`): each block's ids
+/// joined, each block in parentheses.
+std::string expected(std::uint64_t n, std::uint64_t upto = ~std::uint64_t{0}) {
   const auto block = fold_block_size(n);
   std::string out;
-  for (std::uint64_t k = 0; k * block < n; ++k) {
+  for (std::uint64_t k = 0; k * block < n && (k + 1) * block <= upto; ++k) {
     out += (k ? ",(" : "(");
     for (auto id = k * block; id < std::min(n, (k + 1) * block); ++id)
       out += (id > k * block ? "," : "") + std::to_string(id);
@@ -61,21 +74,24 @@ std::string block_value(std::uint64_t n, std::uint64_t k) {
   return out;
 }
 
-/// A root over `n` partitions, all handed to rank 1 of a flat pair, folding with shape_fold.
+/// A root over `n` partitions, all handed to rank 1 of a flat pair, folding with shape_fold (with a second
+/// accumulator if `second`).
 struct root {
   std::string acc;
+  std::string spare;
   root_core core;
-  explicit root(std::uint64_t n, map_reduce_state st = {}) : core(make(n, std::move(st), acc)) {
+  explicit root(std::uint64_t n, map_reduce_state st = {}, bool second = false)
+      : core(make(n, std::move(st), acc, second ? &spare : nullptr)) {
     while (!core.answer(rank_t{1}, 64, clk::time_point{}).value_or(detail::root_answer{}).chunks.empty()) {
     }
   }
-  static root_core make(std::uint64_t n, map_reduce_state st, std::string& acc) {
+  static root_core make(std::uint64_t n, map_reduce_state st, std::string& acc, std::string* spare) {
     if (st.measured.empty()) st = map_reduce_state::fresh(n);
     dispatcher_options o;
     o.done = st.done;
     auto tree = scheduler_tree::flat(2, rank_t{0});
     dispatcher d(n, tree.root_view({1, 1}), make_policy("dynamic", 1), o);
-    return root_core(std::move(d), tree, {1, 1}, std::move(st), shape_fold(acc), clk::time_point{});
+    return root_core(std::move(d), tree, {1, 1}, std::move(st), shape_fold(acc, spare), clk::time_point{});
   }
 };
 
@@ -96,13 +112,38 @@ TEST(Scheduler_BlockFold, BlockSizeDependsOnThePartitionCountAlone) {
 }
 
 TEST(Scheduler_BlockFold, ResultsInIdOrderFoldEachBlockThenTheBlocks) {
-  std::string acc;
-  block_fold f(302, shape_fold(acc));
-  ASSERT_EQ(f.block_size(), 4u);
-  for (std::uint64_t id = 0; id < 302; ++id) f.add_result(id, b(std::to_string(id)));
-  EXPECT_EQ(f.folded(), 302u);
-  EXPECT_EQ(text(f.prefix()), expected(302));
-  EXPECT_EQ(acc, expected(302));  // the model's accumulator holds the job's value at the end
+  for (const bool second : {false, true}) {
+    std::string acc, spare;
+    block_fold f(302, shape_fold(acc, second ? &spare : nullptr));
+    f.start({}, {}, 0, {}, {});
+    ASSERT_EQ(f.block_size(), 4u);
+    for (std::uint64_t id = 0; id < 302; ++id) {
+      f.add_result(id, b(std::to_string(id)));
+      if (id == 150) {
+        EXPECT_EQ(text(f.prefix()), expected(302, 148)) << "mid-way, second accumulator: " << second;
+      }
+    }
+    EXPECT_EQ(f.folded(), 302u);
+    EXPECT_EQ(text(f.prefix()), expected(302));
+    EXPECT_EQ(acc, expected(302)) << "the model's accumulator holds the job's value at the end; second: " << second;
+  }
+}
+
+// With a second accumulator the prefix stays live: folding a block costs the block, not the whole value so far
+// (without, each block's fold reads the prefix back: quadratic in the job's value for a growing accumulator).
+TEST(Scheduler_BlockFold, APrefixKeptLiveIsNotReadBackForEveryBlock) {
+  const std::uint64_t n = 3000;  // blocks of 4: 750 blocks
+  std::size_t read_with = 0, read_without = 0;
+  for (const bool second : {false, true}) {
+    std::string acc, spare;
+    block_fold f(n, shape_fold(acc, second ? &spare : nullptr, second ? &read_with : &read_without));
+    f.start({}, {}, 0, {}, {});
+    for (std::uint64_t id = 0; id < n; ++id) f.add_result(id, b(std::to_string(id)));
+    ASSERT_EQ(acc, expected(n));
+  }
+  const auto value = expected(n).size();
+  EXPECT_LT(read_with, 2 * value) << "the blocks' partial folds once each, and the value at the end";
+  EXPECT_GT(read_without, 100 * value) << "the bytes kept prefix is read back for every block";
 }
 
 TEST(Scheduler_BlockFold, AnyOrderOfResultsAndBlockValuesGivesTheSameValue) {
@@ -110,7 +151,7 @@ TEST(Scheduler_BlockFold, AnyOrderOfResultsAndBlockValuesGivesTheSameValue) {
   const auto blocks = (n + 3) / 4;
   std::mt19937_64 rng(7);
   for (int trial = 0; trial < 20; ++trial) {
-    root r(n);
+    root r(n, {}, trial % 2 == 1);  // odd trials: the prefix kept live in a second accumulator
     // Each block comes as its value (1 in 3), as its results, or both (a value and some of its ids on their own).
     struct item {
       bool is_block;
@@ -158,9 +199,10 @@ TEST(Scheduler_BlockFold, ABlockValueReplacesThePartialFoldOfItsBlock) {
   EXPECT_THROW(c.commit_block(rank_t{1}, 76, 0.1, b("x")), error);  // past the last block (76 blocks)
 }
 
-TEST(Scheduler_BlockFold, ACheckpointMidBlockContinuesToTheSameValue) {
+/// A checkpoint mid-block, and a new root that starts from it, reach the value of an uninterrupted fold.
+void checkpoint_mid_block(bool second) {
   const std::uint64_t n = 302;
-  root a(n);
+  root a(n, {}, second);
   // Folded: blocks 0-1 and half of block 2; held: results 13, 20; block 6's value.
   for (std::uint64_t id : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 20})
     a.core.commit(rank_t{1}, partition_id{id}, 0.001, b(std::to_string(id)));
@@ -177,13 +219,21 @@ TEST(Scheduler_BlockFold, ACheckpointMidBlockContinuesToTheSameValue) {
   EXPECT_EQ(text(st.block_accumulator), "8,9");
   EXPECT_EQ(st.held.size(), 2u);
   EXPECT_EQ(st.held_blocks.size(), 1u);
-  root b2(n, st);
+  root b2(n, st, second);
   for (std::uint64_t id = 0; id < n; ++id)
     if (!b2.core.dispatch().is_done(partition_id{id}))
       b2.core.commit(rank_t{1}, partition_id{id}, 0.001, b(std::to_string(id)));
   b2.core.end_batch();
   ASSERT_TRUE(b2.core.complete());
   EXPECT_EQ(text(b2.core.value()), expected(n));
+  EXPECT_EQ(b2.acc, expected(n));  // the job's value where the model's accumulator is read
+}
+
+TEST(Scheduler_BlockFold, ACheckpointMidBlockContinuesToTheSameValue) {
+  for (const bool second : {false, true}) {
+    SCOPED_TRACE(second ? "prefix live in a second accumulator" : "prefix kept as bytes");
+    checkpoint_mid_block(second);
+  }
 }
 
 TEST(Scheduler_BlockFold, CheckpointsOfAnotherShapeAreRefused) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include <partita/scheduler/map_reduce/executor.hpp>
@@ -67,6 +68,49 @@ TEST(Scheduler_Executor, RunsEveryChunkAndReportsEachPartitionOnce) {
   }
   EXPECT_EQ(ex.take_trace().size(), 300u);
   EXPECT_GT(ex.busy_seconds(), 0.25);
+}
+
+// A thread with no chunk of its own claims the unstarted partitions of a sibling's chunk: one chunk of 40
+// partitions on 2 threads runs on both, each partition once (docs/design.md, "Threads of a rank share their chunks").
+TEST(Scheduler_Executor, AnIdleThreadHelpsWithASiblingsChunk) {
+  sleepy_model m(60, ~0ull, 2ms);
+  executor ex(m, 2, 1, true, std::chrono::steady_clock::now());
+  ex.submit({{0, 10}, {10, 10}, {30, 60}});  // 40 partitions in three ranges (one empty)
+  EXPECT_EQ(ex.in_flight(), 1);
+  ex.wait_idle();
+  EXPECT_EQ(ex.in_flight(), 0);
+  result_batch got;
+  ex.drain(got);
+  ASSERT_EQ(got.size(), 40u);
+  std::vector<int> seen(60, 0);
+  for (auto id : got.ids) ++seen[id];
+  for (std::uint64_t id = 0; id < 60; ++id) EXPECT_EQ(seen[id], (id < 10 || id >= 30) ? 1 : 0) << "partition " << id;
+  const auto trace = ex.take_trace();
+  ASSERT_EQ(trace.size(), 40u);
+  std::set<int> lanes;
+  for (const auto& s : trace) lanes.insert(s.thread);
+  EXPECT_EQ(lanes.size(), 2u) << "the second thread must take partitions of the only chunk";
+}
+
+// Chunks arrive while the other threads help with a long one (a helper goes back to a waiting chunk): every
+// partition runs once and every chunk ends.
+TEST(Scheduler_Executor, EveryPartitionRunsOnceWhileHelpersComeAndGo) {
+  sleepy_model m(400, ~0ull, 1ms);
+  executor ex(m, 3, 1, false, std::chrono::steady_clock::now());
+  ex.submit({{0, 100}});
+  for (std::uint64_t b = 100; b < 400; b += 20) {
+    std::this_thread::sleep_for(3ms);  // the others are helping with the first chunk by now
+    ex.submit({{b, b + 20}});
+  }
+  ex.wait_idle();
+  EXPECT_EQ(ex.in_flight(), 0);
+  result_batch got;
+  ex.drain(got);
+  ASSERT_EQ(got.size(), 400u);
+  std::vector<int> seen(400, 0);
+  for (auto id : got.ids) ++seen[id];
+  for (std::uint64_t id = 0; id < 400; ++id) EXPECT_EQ(seen[id], 1) << "partition " << id;
+  EXPECT_EQ(ex.partitions_run(), 400u);
 }
 
 TEST(Scheduler_Executor, TinyChunksRunOnTheCallerOnceTheirTimeIsMeasured) {

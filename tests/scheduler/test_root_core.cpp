@@ -40,11 +40,14 @@ detail::fold_ops string_fold(std::string& folded) {
     if (!folded.empty()) folded += ',';
     for (auto c : r) folded += static_cast<char>(c);
   };
-  return detail::fold_ops{fold, fold, [&folded] { return b(folded); },
+  return detail::fold_ops{fold,
+                          fold,
+                          [&folded] { return b(folded); },
                           [&folded](std::span<const std::byte> a) {
                             folded.clear();
                             for (auto c : a) folded += static_cast<char>(c);
-                          }};
+                          },
+                          {}};
 }
 
 /// A root over `partitions` (chunks of one) on `tree`, one thread per rank; folds into `folded` ("a,b,...").

@@ -39,6 +39,15 @@ constexpr double tick_s = 1e-9;                    // a wake-up at a deadline co
 /// Whether `deadline` has come at `now` (deadlines are waited for exactly, so allow rounding).
 bool reached(double now, double deadline) { return now + tick_s >= deadline; }
 
+/// The fold of a simulated job: its results carry no bytes, so there is nothing to fold.
+detail::fold_ops no_fold() {
+  return {[](std::span<const std::byte>) {},
+          [](std::span<const std::byte>) {},
+          [] { return bytes{}; },
+          [](std::span<const std::byte>) {},
+          {}};
+}
+
 /// The dispatcher's time point of simulated second `seconds`, to the nearest tick: a wake-up at a deadline the
 /// product's code gave (seconds_at of its time point) must read as that deadline again. Truncating lost a
 /// nanosecond on 2 % of such round trips (in steps of 997 ns up to 0.2 s), and a node actor woken at a
@@ -289,10 +298,7 @@ void root_actor(world& w) {
   if (o.node_fold && !dopt.splitting.empty()) dopt.fold_block = detail::fold_block_size(o.partitions);
   // The product's root decisions (parking, speculation cadence, commit): the simulated results carry no bytes.
   detail::root_core core(dispatcher(o.partitions, w.tree.root_view(w.threads), make_policy(o.policy, o.chunk), dopt),
-                         w.tree, w.threads, map_reduce_state::fresh(o.partitions),
-                         detail::fold_ops{[](std::span<const std::byte>) {}, [](std::span<const std::byte>) {},
-                                          [] { return bytes{}; }, [](std::span<const std::byte>) {}},
-                         at(0));
+                         w.tree, w.threads, map_reduce_state::fresh(o.partitions), no_fold(), at(0));
   auto& d = core.dispatch();
   own_threads local(w.threads[0], w);
   inbox in(rank_box(0), 16, &w.root_queue);
@@ -433,8 +439,7 @@ void node_actor(world& w, int self, int node) {
   double oldest = infinity;
   const double age = detail::node_result_age_seconds(w.tree.node_scheduler_count());
   detail::node_blocks blocks(w.options.partitions, w.options.node_fold);
-  const detail::fold_ops no_fold{[](std::span<const std::byte>) {}, [](std::span<const std::byte>) {},
-                                 [] { return bytes{}; }, [](std::span<const std::byte>) {}};
+  const detail::fold_ops nothing = no_fold();
   result_batch folded, released;
   auto to_seconds = [](std::uint64_t ns) { return static_cast<double>(ns) * 1e-9; };
   auto hold = [&](std::vector<finished_partition>& results, double now) {
@@ -445,7 +450,7 @@ void node_actor(world& w, int self, int node) {
           detail::node_blocks::verdict::up)
         up.push_back(r);
     results.clear();
-    blocks.take_whole(no_fold, folded);
+    blocks.take_whole(nothing, folded);
     for (std::size_t i = 0; i < folded.size(); ++i) up_blocks.push_back({folded.ids[i], to_seconds(folded.nanos[i])});
     folded.clear();
     if (up.empty() && up_blocks.empty()) oldest = infinity;

@@ -10,20 +10,47 @@ namespace partita::detail {
 fold_ops fold_ops_of(map_job_model& job) {
   return fold_ops{[&job](std::span<const std::byte> r) { job.fold(r); },
                   [&job](std::span<const std::byte> v) { job.fold_value(v); }, [&job] { return job.accumulator(); },
-                  [&job](std::span<const std::byte> a) { job.restore(a); }};
+                  [&job](std::span<const std::byte> a) { job.restore(a); }, [&job] { return job.swap_accumulator(); }};
 }
 
 block_fold::block_fold(std::uint64_t partitions, fold_ops ops)
-    : total_(partitions), block_(fold_block_size(partitions)), ops_(std::move(ops)) {}
+    : total_(partitions), block_(fold_block_size(partitions)), ops_(std::move(ops)) {
+  // Swapped twice, a model with a second accumulator is as it was; it keeps the prefix there from start() on.
+  if (ops_.swap && ops_.swap()) {
+    ops_.swap();
+    prefix_kept_ = kept::second;
+  }
+}
+
+bytes block_fold::prefix() {
+  switch (prefix_kept_) {
+    case kept::as_bytes: return prefix_;
+    case kept::first: return ops_.get();
+    case kept::second: {
+      ops_.swap();
+      auto value = ops_.get();
+      ops_.swap();
+      return value;
+    }
+  }
+  return {};
+}
 
 std::uint64_t block_fold::block_end(std::uint64_t k) const noexcept { return std::min(total_, (k + 1) * block_); }
 
 void block_fold::start(bytes prefix, bytes partial, std::uint64_t folded, const std::map<std::uint64_t, bytes>& held,
                        std::map<std::uint64_t, bytes> held_blocks) {
-  prefix_ = std::move(prefix);
   folded_ = folded;
   // The live accumulator holds the current block's partial fold; once everything is folded, the job's value.
-  ops_.set(folded_ == total_ ? std::span<const std::byte>(prefix_) : std::span<const std::byte>(partial));
+  if (prefix_kept_ == kept::as_bytes) {
+    prefix_ = std::move(prefix);
+    ops_.set(folded_ == total_ ? std::span<const std::byte>(prefix_) : std::span<const std::byte>(partial));
+  } else {
+    ops_.set(prefix);
+    ops_.swap();
+    prefix_kept_ = kept::second;
+    ops_.set(folded_ == total_ ? std::span<const std::byte>() : std::span<const std::byte>(partial));
+  }
   held_.add(held);
   blocks_ = std::move(held_blocks);
   advance();
@@ -63,6 +90,14 @@ void block_fold::fold_one(std::span<const std::byte> r) {
 }
 
 void block_fold::fold_into_prefix(std::span<const std::byte> v) {
+  if (prefix_kept_ == kept::second) {
+    // The prefix is live in the second accumulator: swapped in for one fold, at the cost of `v` alone.
+    ops_.swap();
+    ops_.value(v);
+    ops_.swap();
+    ops_.set({});
+    return;
+  }
   // The live accumulator is the current block's: lend it to the prefix for one fold, then clear it for the next
   // block (advance() leaves the job's value in it once every block is folded).
   ops_.set(prefix_);
@@ -87,7 +122,15 @@ void block_fold::advance() {
   }
   // Block values whose ids were all folded from their results are not needed.
   while (!blocks_.empty() && block_end(blocks_.begin()->first) <= folded_) blocks_.erase(blocks_.begin());
-  if (folded_ == total_) ops_.set(prefix_);  // the job's value, where the model's accumulator is read
+  if (folded_ < total_) return;
+  // The job's value goes where the model's accumulator is read.
+  if (prefix_kept_ == kept::as_bytes) {
+    ops_.set(prefix_);
+  } else if (prefix_kept_ == kept::second) {
+    ops_.set({});  // the current block's partial fold: empty, every block is in the prefix
+    ops_.swap();
+    prefix_kept_ = kept::first;
+  }
 }
 
 }  // namespace partita::detail

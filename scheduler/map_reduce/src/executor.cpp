@@ -72,8 +72,63 @@ executor::~executor() {
 }
 
 void executor::wait_idle() {
-  while (in_flight() > 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  while (in_flight() > 0 || helping_.load(std::memory_order_acquire) > 0)
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
 }
+
+/// A chunk's partitions, claimed one at a time by its owner and by any thread of the rank that helps.
+struct executor::shared_chunk {
+  explicit shared_chunk(std::vector<id_range> r) : ranges(std::move(r)) {
+    starts.reserve(ranges.size());
+    for (const auto& x : ranges) {
+      starts.push_back(count);
+      count += x.end - x.begin;
+    }
+  }
+  std::vector<id_range> ranges;
+  std::vector<std::uint64_t> starts;  // partitions before ranges[i]
+  std::uint64_t count = 0;
+  std::atomic<std::uint64_t> next{0};  // the next partition to claim, counted across the ranges
+  std::atomic<int> active{1};          // threads working on it, the owner from the start; 0: ended
+
+  /// The next unstarted partition, or nullopt when every one is claimed.
+  std::optional<std::uint64_t> claim() noexcept {
+    const auto k = next.fetch_add(1, std::memory_order_relaxed);
+    if (k >= count) return std::nullopt;
+    if (ranges.size() == 1) return ranges.front().begin + k;
+    const auto i = static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), k) - starts.begin()) - 1;
+    return ranges[i].begin + (k - starts[i]);
+  }
+  std::uint64_t unclaimed() const noexcept {
+    const auto k = next.load(std::memory_order_relaxed);
+    return k >= count ? 0 : count - k;
+  }
+  /// Becomes one of the threads working on it, unless it has ended.
+  bool join() noexcept {
+    auto a = active.load(std::memory_order_acquire);
+    while (a > 0)
+      if (active.compare_exchange_weak(a, a + 1, std::memory_order_acq_rel)) return true;
+    return false;
+  }
+};
+
+/// What one thread gathers while it works on chunks: results not yet published, trace slices, counts.
+struct executor::lane {
+  explicit lane(int index) : thread(index) {}
+  // Each thread's batch lives from chunk to chunk (publish swaps buffers with the executor's): a one-partition
+  // chunk allocates nothing for its result.
+  result_batch& local = batch();
+  std::vector<trace_slice> slices;
+  std::uint64_t busy = 0;  // ns inside kernels since the last publication
+  std::uint64_t ran = 0;   // partitions run since the last publication
+  int thread;              // the trace's lane: the kernel thread's index, or threads() for the caller
+
+  static result_batch& batch() {
+    thread_local result_batch local;
+    local.clear();
+    return local;
+  }
+};
 
 void executor::submit(std::vector<id_range> chunk) {
   const auto mean = mean_chunk_time();
@@ -82,81 +137,167 @@ void executor::submit(std::vector<id_range> chunk) {
   if (reader_) reader_->enqueue(chunk);
   if (tiny) {
     ++inline_chunks_;
-    run_chunk(chunk, runs_on::caller);
+    shared_chunk here(std::move(chunk));
+    run_chunk(here, nullptr, runs_on::caller);
     return;
   }
-  arena_.enqueue([this, chunk = std::move(chunk)] { run_chunk(chunk, runs_on::arena); });
+  waiting_.fetch_add(1, std::memory_order_release);
+  arena_.enqueue([this, shared = std::make_shared<shared_chunk>(std::move(chunk))] {
+    run_chunk(*shared, shared, runs_on::arena);
+  });
 }
 
-void executor::run_chunk(const std::vector<id_range>& chunk, runs_on where) {
-  using clock = std::chrono::steady_clock;
-  // Each thread's batch lives from chunk to chunk (publish swaps buffers with the executor's): a one-partition
-  // chunk allocates nothing for its result.
-  thread_local result_batch local;
-  local.clear();
-  std::vector<trace_slice> slices;
+void executor::run_chunk(shared_chunk& chunk, const std::shared_ptr<shared_chunk>& shared, runs_on where) {
+  // An arena thread counts as helping from here until it returns: it touches the executor after its chunk may
+  // have ended (wait_idle, and so the destructor, wait for it).
+  if (where == runs_on::arena) {
+    helping_.fetch_add(1, std::memory_order_acq_rel);
+    working_.fetch_add(1, std::memory_order_acq_rel);
+    waiting_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+  // Only a chunk of several partitions on a rank of several threads can be shared: a one-partition chunk (the
+  // per-message path) takes no lock for it.
+  const auto sharable = where == runs_on::arena && threads_ > 1 && chunk.count > 1 ? shared : nullptr;
+  if (sharable) {
+    {
+      std::lock_guard lock(running_mutex_);
+      running_.push_back(sharable);
+      running_count_.fetch_add(1, std::memory_order_release);
+    }
+    // Threads asleep in the arena (fewer chunks than threads: the end of a job) are woken to help.
+    const auto idle = std::min<std::uint64_t>(
+        static_cast<std::uint64_t>(std::max(0, threads_ - working_.load(std::memory_order_acquire))), chunk.count - 1);
+    for (std::uint64_t i = 0; i < idle; ++i) {
+      helping_.fetch_add(1, std::memory_order_acq_rel);
+      arena_.enqueue([this] {
+        working_.fetch_add(1, std::memory_order_acq_rel);
+        lane me(tbb::this_task_arena::current_thread_index());
+        help_siblings(me);
+        working_.fetch_sub(1, std::memory_order_acq_rel);
+        helping_.fetch_sub(1, std::memory_order_acq_rel);  // the last thing this task does for the executor
+      });
+    }
+  }
   // The caller's lane in a trace comes after the kernel threads'.
-  const int thread = where == runs_on::caller ? threads_ : tbb::this_task_arena::current_thread_index();
-  const auto chunk_start = clock::now();
-  auto last_end = chunk_start;
+  lane me(where == runs_on::caller ? threads_ : tbb::this_task_arena::current_thread_index());
+  const auto start = std::chrono::steady_clock::now();
+  const auto end = work_on(chunk, me, where, false);
+  // A racy moving average is fine: a lost update only delays how fast it follows a change.
+  const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count();
+  const auto old = chunk_ns_.load(std::memory_order_relaxed);
+  chunk_ns_.store(old == 0 ? took : old + (took - old) / 8, std::memory_order_relaxed);
+  leave(chunk, sharable, me);
+  if (where == runs_on::arena) {
+    help_siblings(me);
+    working_.fetch_sub(1, std::memory_order_acq_rel);
+    helping_.fetch_sub(1, std::memory_order_acq_rel);  // the last thing this thread does for the executor
+  }
+}
+
+std::chrono::steady_clock::time_point executor::work_on(shared_chunk& chunk, lane& me, runs_on where, bool helper) {
+  using clock = std::chrono::steady_clock;
+  const auto first = clock::now();
+  auto last_end = first;
   // A tiny chunk on the caller runs without a pause, so its wall time is its CPU time; this spares the two
   // per-thread CPU clock reads (system calls, more than the chunk itself costs).
   const auto cpu_start = where == runs_on::arena ? thread_cpu_ns() : 0;
-  std::uint64_t busy = 0;
   // Results go to the communication thread as they come, not only at the end of the chunk: a large
   // chunk (early factoring chunks run for many seconds) must not hide its finished partitions from the
   // progress line, the checkpoints and the fold.
-  auto last_publish = chunk_start;
-  std::uint64_t ran = 0;  // partitions run since the last publication
-  // Read before the chunk ends: once a chunk without a writer counts as finished, the executor may be destroyed.
-  detail::block_writer* const writer = writer_.get();
-  // Every publication wakes the communication thread (wait_for_event); the last one also ends the chunk, under
-  // the same lock, so a woken thread never sees the results of a chunk that still counts as in flight. With an
-  // output, results reach the executor through the writer once their blocks are durable (publish_durable), and so
-  // does the end of the chunk: a mark queued behind its blocks, the very last thing this thread does for the chunk.
-  auto publish = [&](bool last) {
-    busy_ns_ += busy;
-    ran_ += ran;
-    busy = 0;
-    ran = 0;
-    {
-      std::lock_guard lock(mutex_);
-      if (!cancel_.load()) done_.append(std::move(local));
-      local.clear();
-      if (trace_) slices_.insert(slices_.end(), slices.begin(), slices.end());
-      slices.clear();
-      if (last && writer == nullptr) finished_.fetch_add(1, std::memory_order_release);
-      events_.fetch_add(1, std::memory_order_release);
-    }
-    event_.notify_all();
-    if (last && writer != nullptr) writer->end_chunk();  // the chunk is still in flight: the executor is alive
-  };
-  for (const auto& range : chunk) {
-    for (auto id = range.begin; id < range.end; ++id) {
-      if (cancel_.load(std::memory_order_relaxed)) break;
-      const auto start = last_end;  // partitions of a chunk run back to back: one clock read each
-      const auto ended = run_partition(id, local, start);
-      if (!ended) break;
-      const auto end = *ended;
-      last_end = end;
-      busy += static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
-      ++ran;
-      if (trace_)
-        slices.push_back(trace_slice{id, thread,
-                                     std::chrono::duration_cast<std::chrono::nanoseconds>(start - t0_).count(),
-                                     std::chrono::duration_cast<std::chrono::nanoseconds>(end - t0_).count()});
-      if (ran >= 256 || end - last_publish > std::chrono::milliseconds(10)) {
-        publish(false);
-        last_publish = end;
-      }
+  auto last_publish = first;
+  while (!cancel_.load(std::memory_order_relaxed)) {
+    if (helper && waiting_.load(std::memory_order_acquire) > 0) break;  // a chunk waits for this thread
+    const auto id = chunk.claim();
+    if (!id) break;
+    const auto start = last_end;  // partitions run back to back: one clock read each
+    const auto ended = run_partition(*id, me.local, start);
+    if (!ended) break;
+    const auto end = *ended;
+    last_end = end;
+    me.busy += static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+    ++me.ran;
+    if (trace_)
+      me.slices.push_back(trace_slice{*id, me.thread,
+                                      std::chrono::duration_cast<std::chrono::nanoseconds>(start - t0_).count(),
+                                      std::chrono::duration_cast<std::chrono::nanoseconds>(end - t0_).count()});
+    if (me.ran >= 256 || end - last_publish > std::chrono::milliseconds(10)) {
+      publish(me, false);
+      last_publish = end;
     }
   }
-  // A racy moving average is fine: a lost update only delays how fast it follows a change.
-  const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(last_end - chunk_start).count();
-  const auto old = chunk_ns_.load(std::memory_order_relaxed);
-  chunk_ns_.store(old == 0 ? took : old + (took - old) / 8, std::memory_order_relaxed);
-  kernel_cpu_ns_ += where == runs_on::arena ? thread_cpu_ns() - cpu_start : static_cast<std::uint64_t>(took);
-  publish(true);
+  kernel_cpu_ns_ += where == runs_on::arena
+                        ? thread_cpu_ns() - cpu_start
+                        : static_cast<std::uint64_t>(std::chrono::nanoseconds(last_end - first).count());
+  return last_end;
+}
+
+void executor::leave(shared_chunk& chunk, const std::shared_ptr<shared_chunk>& sharable, lane& me) {
+  auto unlist = [&] {
+    if (!sharable) return;
+    std::lock_guard lock(running_mutex_);
+    if (auto it = std::find(running_.begin(), running_.end(), sharable); it != running_.end()) {
+      running_.erase(it);
+      running_count_.fetch_sub(1, std::memory_order_release);
+    }
+  };
+  // Alone on the chunk (the usual case): its last results and its end in one publication, so a woken
+  // communication thread never sees the chunk's last results while it still counts as in flight.
+  int alone = 1;
+  if (chunk.active.compare_exchange_strong(alone, 0, std::memory_order_acq_rel)) {
+    unlist();
+    publish(me, true);
+    return;
+  }
+  // Others still run partitions of it: publish first, then leave; whoever leaves last ends the chunk.
+  publish(me, false);
+  if (chunk.active.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    unlist();
+    publish(me, true);
+  }
+}
+
+void executor::help_siblings(lane& me) {
+  if (threads_ < 2) return;
+  while (!cancel_.load(std::memory_order_relaxed) && waiting_.load(std::memory_order_acquire) == 0 &&
+         running_count_.load(std::memory_order_acquire) > 0) {
+    std::shared_ptr<shared_chunk> most;
+    {
+      std::lock_guard lock(running_mutex_);
+      std::uint64_t left = 0;
+      for (const auto& c : running_)
+        if (const auto u = c->unclaimed(); u > left) {
+          left = u;
+          most = c;
+        }
+      if (most && !most->join()) most.reset();
+    }
+    if (!most) return;
+    work_on(*most, me, runs_on::arena, true);
+    leave(*most, most, me);
+  }
+}
+
+void executor::publish(lane& me, bool ends_chunk) {
+  busy_ns_ += me.busy;
+  ran_ += me.ran;
+  me.busy = 0;
+  me.ran = 0;
+  detail::block_writer* const writer = writer_.get();
+  // Every publication wakes the communication thread (wait_for_event); the one that ends a chunk does so under
+  // the same lock. With an output, results reach the executor through the writer once their blocks are durable
+  // (publish_durable), and so does the end of the chunk: a mark queued behind the blocks of every thread that
+  // worked on it (each published before it left the chunk).
+  {
+    std::lock_guard lock(mutex_);
+    if (!cancel_.load()) done_.append(std::move(me.local));
+    me.local.clear();
+    if (trace_) slices_.insert(slices_.end(), me.slices.begin(), me.slices.end());
+    me.slices.clear();
+    if (ends_chunk && writer == nullptr) finished_.fetch_add(1, std::memory_order_release);
+    events_.fetch_add(1, std::memory_order_release);
+  }
+  event_.notify_all();
+  if (ends_chunk && writer != nullptr) writer->end_chunk();
 }
 
 std::optional<std::chrono::steady_clock::time_point> executor::run_partition(

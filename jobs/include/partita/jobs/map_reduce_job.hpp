@@ -246,7 +246,14 @@ class map_job_adapter final : public map_job_model {
     if (!acc_) acc_ = std::move(r);
     else combine_(*acc_, std::move(r));
   }
-  void reset() override { acc_.reset(); }
+  void reset() override {
+    acc_.reset();
+    spare_.reset();
+  }
+  bool swap_accumulator() override {
+    std::swap(acc_, spare_);
+    return true;
+  }
   bytes accumulator() const override { return acc_ ? serialize(*acc_) : bytes{}; }
   void restore(std::span<const std::byte> acc) override {
     if (acc.empty()) acc_.reset();
@@ -268,6 +275,7 @@ class map_job_adapter final : public map_job_model {
   std::shared_ptr<const h5_input> input_;
   std::shared_ptr<h5_output> output_;
   std::optional<Result> acc_;
+  std::optional<Result> spare_;  // the second accumulator of swap_accumulator()
 };
 
 }  // namespace detail

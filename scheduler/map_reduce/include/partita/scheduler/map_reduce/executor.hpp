@@ -56,8 +56,13 @@ struct kernel_failure {
 };
 
 /// Owns a tbb::task_arena of `threads` threads (none reserved for the caller) and runs submitted chunks on it,
-/// each chunk's partitions in order on one thread. submit/drain/in_flight are called from one thread (the comm
-/// thread); kernels run concurrently.
+/// each chunk's partitions in order, claimed one at a time. submit/drain/in_flight are called from one thread (the
+/// comm thread); kernels run concurrently.
+///
+/// A thread that finds no chunk waiting helps a sibling: it claims the next unstarted partitions of the running
+/// chunk with the most left, until that chunk is drained or a new chunk arrives. So no kernel thread of a rank sits
+/// idle while partitions handed to the rank wait unstarted behind a long one (docs/design.md, "Threads of a rank
+/// share their chunks").
 ///
 /// One exception keeps tiny partitions fast: when nothing is in flight and the measured mean chunk time is under
 /// `inline_below`, submit runs the chunk on the calling thread. Handing a chunk of a few microseconds to a kernel
@@ -122,8 +127,21 @@ class executor {
 
  private:
   enum class runs_on { arena, caller };
+  struct shared_chunk;  // a chunk being run, whose unstarted partitions any thread of the rank may claim
+  struct lane;          // one thread's unpublished results, trace slices and counts
   void fail(kernel_failure f);
-  void run_chunk(const std::vector<id_range>& chunk, runs_on where);
+  /// Runs `chunk` (`shared` owns it on the arena; null on the caller), then helps siblings.
+  void run_chunk(shared_chunk& chunk, const std::shared_ptr<shared_chunk>& shared, runs_on where);
+  /// Runs partitions claimed from `chunk` until none is left to claim (a helper also stops when a chunk waits
+  /// for its thread). Returns when the last partition run here ended.
+  std::chrono::steady_clock::time_point work_on(shared_chunk& chunk, lane& me, runs_on where, bool helper);
+  /// This thread is done with `chunk` (listed for helpers if `sharable`): publishes what it ran, and the last
+  /// thread out ends the chunk.
+  void leave(shared_chunk& chunk, const std::shared_ptr<shared_chunk>& sharable, lane& me);
+  /// Helps running chunks while no chunk waits for a thread.
+  void help_siblings(lane& me);
+  /// Hands `me`'s results and trace to the communication thread; `ends_chunk`: and one chunk's end.
+  void publish(lane& me, bool ends_chunk);
   /// Runs partition `id`'s kernel; its result goes to `local`, or, with an output, to the writer with its block.
   /// Returns when it ended (`start`: when it started), or nullopt if it failed (fail() was called).
   std::optional<std::chrono::steady_clock::time_point> run_partition(std::uint64_t id, result_batch& local,
@@ -141,6 +159,12 @@ class executor {
   tbb::task_arena arena_;
   std::atomic<bool> cancel_{false};
   int submitted_ = 0;
+  std::atomic<int> waiting_{0};        // chunks enqueued on the arena that no thread has started
+  std::atomic<int> helping_{0};        // arena tasks that may still touch the executor (wait_idle waits for them)
+  std::atomic<int> working_{0};        // arena threads running a chunk or helping
+  std::atomic<int> running_count_{0};  // running_.size(), read without the lock
+  std::mutex running_mutex_;
+  std::vector<std::shared_ptr<shared_chunk>> running_;  // chunks on the arena with partitions left to claim
   std::uint64_t inline_chunks_ = 0;
   std::atomic<int> finished_{0};
   std::atomic<std::uint64_t> busy_ns_{0};

@@ -46,6 +46,11 @@ class map_job_model : public job_model {
   virtual bytes accumulator() const = 0;
   /// Sets the accumulator from accumulator() bytes.
   virtual void restore(std::span<const std::byte> acc) = 0;
+  /// Swaps the accumulator with a second one the model keeps (empty at first) and returns true; false (the
+  /// default) if it keeps none. With it the root keeps the fold of the blocks so far live instead of as bytes, so a
+  /// large accumulator is not serialized and parsed again for every block folded into it (docs/design.md, "Folding
+  /// aligned id blocks").
+  virtual bool swap_accumulator() { return false; }
   /// True if the job declared an input dataset: each partition's block is read on its rank (read_input) before
   /// its kernel runs, and the kernel sees it through context::input().
   virtual bool has_input() const { return false; }

@@ -38,6 +38,8 @@ struct fold_ops {
   std::function<bytes()> get;
   /// Sets the live accumulator (empty: nothing folded).
   std::function<void(std::span<const std::byte>)> set;
+  /// Swaps the live accumulator with a second one and returns true; empty, or false: there is no second one.
+  std::function<bool()> swap;
 };
 
 /// The fold of `job` (map_job_model::fold, fold_value, accumulator, restore). The job must outlive the result.
@@ -73,7 +75,7 @@ class block_fold {
   /// Partitions folded (ids below this), into the prefix or the current block.
   std::uint64_t folded() const noexcept { return folded_; }
   /// The fold of the whole blocks below folded(): the job's value once folded() is the partition count.
-  const bytes& prefix() const noexcept { return prefix_; }
+  bytes prefix();
   /// The partial fold of the current block (ids from its start to folded()).
   bytes partial() const { return folded_ == total_ ? bytes{} : ops_.get(); }
   /// Results and block values held ahead of the fold (as the checkpoint keeps them).
@@ -86,10 +88,15 @@ class block_fold {
   void fold_into_prefix(std::span<const std::byte> v);  // a whole block's value
   void advance();                                       // folds what continues the prefix
 
+  /// Where the prefix is kept: as bytes (prefix_), or live in the second accumulator of ops_.swap (the
+  /// current block's partial fold in the first), or, once everything is folded, live in the first.
+  enum class kept { as_bytes, second, first };
+
   std::uint64_t total_;
   std::uint64_t block_;
   fold_ops ops_;
-  bytes prefix_;
+  kept prefix_kept_ = kept::as_bytes;
+  bytes prefix_;  // with kept::as_bytes
   std::uint64_t folded_ = 0;
   held_results held_;
   std::map<std::uint64_t, bytes> blocks_;  // block index -> value, blocks ahead of the fold

@@ -122,7 +122,7 @@ class root_core {
   /// Whether the job is over: everything committed and folded.
   bool complete() const noexcept { return dispatch_.finished() && fold_.folded() == dispatch_.total(); }
   /// The job's value (its accumulator's bytes) once complete().
-  const bytes& value() const noexcept { return fold_.prefix(); }
+  bytes value() { return fold_.prefix(); }
   /// Writes the state a checkpoint holds into `image`: the folded prefix (whole blocks and the current block's
   /// partial fold), the done set, the held results and block values, the measured costs and `run_seconds`.
   /// Cost: O(done ranges + held results + partitions).
