@@ -70,6 +70,17 @@ TEST(Scheduler_Executor, RunsEveryChunkAndReportsEachPartitionOnce) {
   EXPECT_GT(ex.busy_seconds(), 0.25);
 }
 
+/// Waits until `ex` is idle and counts the results it gave for each partition id below `n`.
+std::vector<int> times_each_ran(executor& ex, std::uint64_t n) {
+  ex.wait_idle();
+  EXPECT_EQ(ex.in_flight(), 0);
+  result_batch got;
+  ex.drain(got);
+  std::vector<int> seen(n, 0);
+  for (auto id : got.ids) ++seen.at(id);
+  return seen;
+}
+
 // A thread with no chunk of its own claims the unstarted partitions of a sibling's chunk: one chunk of 40
 // partitions on 2 threads runs on both, each partition once (docs/design.md, "Threads of a rank share their chunks").
 TEST(Scheduler_Executor, AnIdleThreadHelpsWithASiblingsChunk) {
@@ -77,13 +88,7 @@ TEST(Scheduler_Executor, AnIdleThreadHelpsWithASiblingsChunk) {
   executor ex(m, 2, 1, true, std::chrono::steady_clock::now());
   ex.submit({{0, 10}, {10, 10}, {30, 60}});  // 40 partitions in three ranges (one empty)
   EXPECT_EQ(ex.in_flight(), 1);
-  ex.wait_idle();
-  EXPECT_EQ(ex.in_flight(), 0);
-  result_batch got;
-  ex.drain(got);
-  ASSERT_EQ(got.size(), 40u);
-  std::vector<int> seen(60, 0);
-  for (auto id : got.ids) ++seen[id];
+  const auto seen = times_each_ran(ex, 60);
   for (std::uint64_t id = 0; id < 60; ++id) EXPECT_EQ(seen[id], (id < 10 || id >= 30) ? 1 : 0) << "partition " << id;
   const auto trace = ex.take_trace();
   ASSERT_EQ(trace.size(), 40u);
@@ -102,13 +107,7 @@ TEST(Scheduler_Executor, EveryPartitionRunsOnceWhileHelpersComeAndGo) {
     std::this_thread::sleep_for(3ms);  // the others are helping with the first chunk by now
     ex.submit({{b, b + 20}});
   }
-  ex.wait_idle();
-  EXPECT_EQ(ex.in_flight(), 0);
-  result_batch got;
-  ex.drain(got);
-  ASSERT_EQ(got.size(), 400u);
-  std::vector<int> seen(400, 0);
-  for (auto id : got.ids) ++seen[id];
+  const auto seen = times_each_ran(ex, 400);
   for (std::uint64_t id = 0; id < 400; ++id) EXPECT_EQ(seen[id], 1) << "partition " << id;
   EXPECT_EQ(ex.partitions_run(), 400u);
 }
