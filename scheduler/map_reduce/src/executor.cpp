@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <span>
 #include <thread>
 
 #include <partita/runtime/crash_point.hpp>
@@ -76,17 +77,22 @@ void executor::wait_idle() {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
 }
 
-/// A chunk's partitions, claimed one at a time by its owner and by any thread of the rank that helps.
+/// A chunk's partitions, claimed one at a time by its owner and by any thread of the rank that helps. It views
+/// the ranges; whoever made it keeps them alive.
 struct executor::shared_chunk {
-  explicit shared_chunk(std::vector<id_range> r) : ranges(std::move(r)) {
+  explicit shared_chunk(std::span<const id_range> r) : ranges(r) {
+    if (ranges.size() == 1) {  // the usual chunk: no allocation
+      count = ranges.front().end - ranges.front().begin;
+      return;
+    }
     starts.reserve(ranges.size());
     for (const auto& x : ranges) {
       starts.push_back(count);
       count += x.end - x.begin;
     }
   }
-  std::vector<id_range> ranges;
-  std::vector<std::uint64_t> starts;  // partitions before ranges[i]
+  std::span<const id_range> ranges;
+  std::vector<std::uint64_t> starts;  // partitions before ranges[i] (empty with one range)
   std::uint64_t count = 0;
   std::atomic<std::uint64_t> next{0};  // the next partition to claim, counted across the ranges
   std::atomic<int> active{1};          // threads working on it, the owner from the start; 0: ended
@@ -137,27 +143,44 @@ void executor::submit(std::vector<id_range> chunk) {
   if (reader_) reader_->enqueue(chunk);
   if (tiny) {
     ++inline_chunks_;
-    shared_chunk here(std::move(chunk));
+    shared_chunk here(chunk);
     run_chunk(here, nullptr, runs_on::caller);
     return;
   }
+  // A chunk nobody shares lives in its task, as it always did: nothing allocated for it.
+  auto unshared = [this](std::vector<id_range>&& ranges) {
+    arena_.enqueue([this, ranges = std::move(ranges)] {
+      shared_chunk own(ranges);
+      run_chunk(own, nullptr, runs_on::arena);
+    });
+  };
+  if (threads_ == 1) return unshared(std::move(chunk));  // nobody to share with
   waiting_.fetch_add(1, std::memory_order_release);
-  arena_.enqueue([this, shared = std::make_shared<shared_chunk>(std::move(chunk))] {
-    run_chunk(*shared, shared, runs_on::arena);
-  });
+  std::uint64_t partitions = 0;
+  for (const auto& r : chunk) partitions += r.end - r.begin;
+  if (partitions < 2) return unshared(std::move(chunk));  // the per-message path: nothing for a helper to claim
+  // Helpers hold the chunk too: its ranges and its cursor live as long as the last of them.
+  struct kept {
+    explicit kept(std::vector<id_range> r) : ranges(std::move(r)), chunk(ranges) {}
+    std::vector<id_range> ranges;
+    shared_chunk chunk;
+  };
+  auto owner = std::make_shared<kept>(std::move(chunk));
+  std::shared_ptr<shared_chunk> shared(owner, &owner->chunk);
+  arena_.enqueue([this, shared = std::move(shared)] { run_chunk(*shared, shared, runs_on::arena); });
 }
 
-void executor::run_chunk(shared_chunk& chunk, const std::shared_ptr<shared_chunk>& shared, runs_on where) {
+void executor::run_chunk(shared_chunk& chunk, const std::shared_ptr<shared_chunk>& sharable, runs_on where) {
   // An arena thread counts as helping from here until it returns: it touches the executor after its chunk may
   // have ended (wait_idle, and so the destructor, wait for it).
-  if (where == runs_on::arena) {
-    helping_.fetch_add(1, std::memory_order_acq_rel);
+  const bool siblings = where == runs_on::arena && threads_ > 1;
+  if (where == runs_on::arena) helping_.fetch_add(1, std::memory_order_acq_rel);
+  if (siblings) {
     working_.fetch_add(1, std::memory_order_acq_rel);
     waiting_.fetch_sub(1, std::memory_order_acq_rel);
   }
-  // Only a chunk of several partitions on a rank of several threads can be shared: a one-partition chunk (the
-  // per-message path) takes no lock for it.
-  const auto sharable = where == runs_on::arena && threads_ > 1 && chunk.count > 1 ? shared : nullptr;
+  // Only a chunk of several partitions on a rank of several threads is shared (submit gives it an owner to share,
+  // `sharable`): a one-partition chunk (the per-message path) takes no lock for it.
   if (sharable) {
     {
       std::lock_guard lock(running_mutex_);
@@ -187,11 +210,12 @@ void executor::run_chunk(shared_chunk& chunk, const std::shared_ptr<shared_chunk
   const auto old = chunk_ns_.load(std::memory_order_relaxed);
   chunk_ns_.store(old == 0 ? took : old + (took - old) / 8, std::memory_order_relaxed);
   leave(chunk, sharable, me);
-  if (where == runs_on::arena) {
+  if (siblings) {
     help_siblings(me);
     working_.fetch_sub(1, std::memory_order_acq_rel);
-    helping_.fetch_sub(1, std::memory_order_acq_rel);  // the last thing this thread does for the executor
   }
+  // The last thing this thread does for the executor.
+  if (where == runs_on::arena) helping_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 std::chrono::steady_clock::time_point executor::work_on(shared_chunk& chunk, lane& me, runs_on where, bool helper) {

@@ -130,8 +130,8 @@ class executor {
   struct shared_chunk;  // a chunk being run, whose unstarted partitions any thread of the rank may claim
   struct lane;          // one thread's unpublished results, trace slices and counts
   void fail(kernel_failure f);
-  /// Runs `chunk` (`shared` owns it on the arena; null on the caller), then helps siblings.
-  void run_chunk(shared_chunk& chunk, const std::shared_ptr<shared_chunk>& shared, runs_on where);
+  /// Runs `chunk` (owned by `sharable` if its partitions may be shared, else null), then helps siblings.
+  void run_chunk(shared_chunk& chunk, const std::shared_ptr<shared_chunk>& sharable, runs_on where);
   /// Runs partitions claimed from `chunk` until none is left to claim (a helper also stops when a chunk waits
   /// for its thread). Returns when the last partition run here ended.
   std::chrono::steady_clock::time_point work_on(shared_chunk& chunk, lane& me, runs_on where, bool helper);
