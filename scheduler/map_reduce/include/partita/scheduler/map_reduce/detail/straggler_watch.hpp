@@ -27,7 +27,8 @@ class holdings {
  public:
   /// The committed partitions.
   virtual const id_set& done() const = 0;
-  /// Worker `h`'s thread count (it runs its chunks on that many threads, a chunk's partitions in order on one).
+  /// Worker `h`'s thread count (it runs its chunks on that many threads, a chunk's partitions in order on one, which
+  /// is the latest they can end: idle threads of the rank help with a chunk's unstarted ones).
   virtual int threads(int h) const = 0;
   /// Worker `h`'s chunks, oldest first, with the done partitions pruned off the front (prune_done): a chunk's
   /// partitions wait only behind those of its partitions that are not done.
