@@ -48,7 +48,6 @@ void block_fold::start(bytes prefix, bytes partial, std::uint64_t folded, const 
   } else {
     ops_.set(prefix);
     ops_.swap();
-    prefix_kept_ = kept::second;
     ops_.set(folded_ == total_ ? std::span<const std::byte>() : std::span<const std::byte>(partial));
   }
   held_.add(held);

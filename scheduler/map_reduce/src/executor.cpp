@@ -82,13 +82,13 @@ void executor::wait_idle() {
 struct executor::shared_chunk {
   explicit shared_chunk(std::span<const id_range> r) : ranges(r) {
     if (ranges.size() == 1) {  // the usual chunk: no allocation
-      count = ranges.front().end - ranges.front().begin;
+      count = ranges.front().size();
       return;
     }
     starts.reserve(ranges.size());
     for (const auto& x : ranges) {
       starts.push_back(count);
-      count += x.end - x.begin;
+      count += x.size();
     }
   }
   std::span<const id_range> ranges;
@@ -157,7 +157,7 @@ void executor::submit(std::vector<id_range> chunk) {
   if (threads_ == 1) return unshared(std::move(chunk));  // nobody to share with
   waiting_.fetch_add(1, std::memory_order_release);
   std::uint64_t partitions = 0;
-  for (const auto& r : chunk) partitions += r.end - r.begin;
+  for (const auto& r : chunk) partitions += r.size();
   if (partitions < 2) return unshared(std::move(chunk));  // the per-message path: nothing for a helper to claim
   // Helpers hold the chunk too: its ranges and its cursor live as long as the last of them.
   struct kept {
@@ -281,7 +281,6 @@ void executor::leave(shared_chunk& chunk, const std::shared_ptr<shared_chunk>& s
 }
 
 void executor::help_siblings(lane& me) {
-  if (threads_ < 2) return;
   while (!cancel_.load(std::memory_order_relaxed) && waiting_.load(std::memory_order_acquire) == 0 &&
          running_count_.load(std::memory_order_acquire) > 0) {
     std::shared_ptr<shared_chunk> most;

@@ -138,7 +138,7 @@ class executor {
   /// This thread is done with `chunk` (listed for helpers if `sharable`): publishes what it ran, and the last
   /// thread out ends the chunk.
   void leave(shared_chunk& chunk, const std::shared_ptr<shared_chunk>& sharable, lane& me);
-  /// Helps running chunks while no chunk waits for a thread.
+  /// Helps running chunks while no chunk waits for a thread. Only for arena threads of a rank of several threads.
   void help_siblings(lane& me);
   /// Hands `me`'s results and trace to the communication thread; `ends_chunk`: and one chunk's end.
   void publish(lane& me, bool ends_chunk);
