@@ -1,6 +1,9 @@
 // Scheduler_Executor: chunks run on the arena; results reach the comm thread while a long chunk still runs.
 #include <gtest/gtest.h>
 
+#include <oneapi/tbb/parallel_for.h>
+
+#include <atomic>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -12,19 +15,30 @@ namespace {
 using namespace partita;
 using namespace std::chrono_literals;
 
-/// A model whose partitions sleep `nap` (1 ms) and return their id; throws on partition `bad`.
+/// A model whose partitions sleep `nap` (1 ms) and return their id; throws on partition `bad`. With `inner` > 0 a
+/// partition instead runs a tbb::parallel_for of `inner` naps inside the arena (context.hpp allows it, as
+/// examples/histogram.cpp does) and returns its id plus the sum of the loop's indices.
 class sleepy_model final : public map_job_model {
  public:
-  explicit sleepy_model(std::uint64_t n, std::uint64_t bad = ~0ull, std::chrono::microseconds nap = 1ms)
-      : n_(n), bad_(bad), nap_(nap) {}
+  explicit sleepy_model(std::uint64_t n, std::uint64_t bad = ~0ull, std::chrono::microseconds nap = 1ms,
+                        std::uint64_t inner = 0)
+      : n_(n), bad_(bad), nap_(nap), inner_(inner) {}
   const std::string& name() const override { return name_; }
   std::uint64_t partition_count() const override { return n_; }
   double cost_hint(partition_id) const override { return 0; }
   const parameters& params() const override { return params_; }
   void run(partition_id id, context&, bytes& out) override {
     if (id.value == bad_) throw std::runtime_error("bad partition");
-    if (nap_.count() > 0) std::this_thread::sleep_for(nap_);
-    serialize_into(out, id.value);
+    std::atomic<std::uint64_t> sum{0};
+    if (inner_ > 0) {
+      tbb::parallel_for(std::uint64_t{0}, inner_, [&](std::uint64_t i) {
+        std::this_thread::sleep_for(nap_);
+        sum += i;
+      });
+    } else if (nap_.count() > 0) {
+      std::this_thread::sleep_for(nap_);
+    }
+    serialize_into(out, id.value + sum.load());
   }
   void fold(std::span<const std::byte>) override {}
   void reset() override {}
@@ -36,6 +50,7 @@ class sleepy_model final : public map_job_model {
   std::string name_ = "sleepy";
   std::uint64_t n_, bad_;
   std::chrono::microseconds nap_;
+  std::uint64_t inner_;
   parameters params_;
 };
 
@@ -110,6 +125,23 @@ TEST(Scheduler_Executor, EveryPartitionRunsOnceWhileHelpersComeAndGo) {
   const auto seen = times_each_ran(ex, 400);
   for (std::uint64_t id = 0; id < 400; ++id) EXPECT_EQ(seen[id], 1) << "partition " << id;
   EXPECT_EQ(ex.partitions_run(), 400u);
+}
+
+// A thread waiting inside a kernel's own parallel_for must not start another chunk (or help one) meanwhile: that
+// chunk's partitions would share the thread's unpublished results with the interrupted one.
+TEST(Scheduler_Executor, AKernelsOwnParallelLoopDoesNotInterleaveChunks) {
+  sleepy_model m(400, ~0ull, 20us, 64);  // each partition: a parallel_for of 64 naps of 20 us
+  executor ex(m, 3, 1, false, std::chrono::steady_clock::now());
+  for (std::uint64_t b = 0; b < 400; b += 5) ex.submit({{b, b + 5}});
+  ex.wait_idle();
+  result_batch got;
+  ex.drain(got);
+  std::vector<int> seen(400, 0);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    ++seen.at(got.ids[i]);
+    EXPECT_EQ(deserialize<std::uint64_t>(got.result(i)), got.ids[i] + 2016);
+  }
+  for (std::uint64_t id = 0; id < 400; ++id) EXPECT_EQ(seen[id], 1) << "partition " << id;
 }
 
 TEST(Scheduler_Executor, TinyChunksRunOnTheCallerOnceTheirTimeIsMeasured) {
