@@ -14,6 +14,7 @@
 //   partita, 1 rank x 1          partita::run, --threads 1 (T1 below)
 //   partita, 1 rank x 2          --threads 2
 //   partita, 2 ranks x 1         --threads 1 on each rank (the scheduler rank runs partitions too)
+//   partita, 2 x 1, no take-back the same with --no-take-back (docs/design.md, "Taking back a backlog")
 // Every row folds the results in partition order and must print mandelbrot's checksum line of the others.
 // Efficiency is T1 / (2 T); the last lines are Partita's efficiencies and CPU/kernel (targets: >= 0.95, <= 1.03).
 #include <mpi.h>
@@ -147,9 +148,10 @@ figures plain_mpi(partita::map_job_model& job, MPI_Comm comm) {
   return figures{0, 0, 0, rank == 0 ? fold_all(job, results) : std::string()};
 }
 
-figures with_partita(partita::session& s, partita::map_job_model& job, int threads) {
+figures with_partita(partita::session& s, partita::map_job_model& job, int threads, bool take_back = true) {
   partita::run_config c;
   c.threads = threads;
+  c.take_back = take_back;
   c.quiet = true;
   const auto rep = partita::run_map_reduce(s, job, c);
   figures f;
@@ -169,7 +171,10 @@ int child(partita::session& s, const options& o) {
   if (o.child == "plain") f = plain_threads(*job, o.threads);
   else if (o.child == "plain-mpi") f = plain_mpi(*job, comm);
   else if (o.child == "partita") f = with_partita(s, *job, o.threads);
-  else throw partita::usage_error("--child must be plain, plain-mpi or partita, not '" + o.child + "'");
+  else if (o.child == "partita-no-take-back") f = with_partita(s, *job, o.threads, false);
+  else
+    throw partita::usage_error("--child must be plain, plain-mpi, partita or partita-no-take-back, not '" + o.child +
+                               "'");
   double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   f.cpu = partita::bench::process_cpu_seconds() - cpu0;
   PARTITA_MPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
@@ -229,6 +234,7 @@ int driver(const options& o, const char* argv0) {
   add("partita, 1 rank x 1", 1, "partita", 1);
   add("partita, 1 rank x 2", 1, "partita", 2);
   add("partita, 2 ranks x 1", 2, "partita", 1);
+  add("partita, 2 x 1, no take-back", 2, "partita-no-take-back", 1);  // the baseline of take-back (design.md)
   double load[3] = {};
   for (int round = 0; round < o.reps; ++round)
     for (auto& r : rows) {
@@ -244,7 +250,7 @@ int driver(const options& o, const char* argv0) {
               loaded ? fmt::format("{:.2f} {:.2f} {:.2f}", load[0], load[1], load[2]).c_str() : "unknown");
   std::printf("%-28s %10s %10s %10s %11s  %s\n", "run", "seconds", "CPU s", "kernel s", "efficiency", "result");
   for (const auto& r : rows) {
-    const bool is_partita = r.kind == "partita";
+    const bool is_partita = r.kind.starts_with("partita");
     const double base = is_partita ? t1.seconds : p1.seconds;
     const int cores = r.ranks * r.threads;
     std::printf("%-28s %10.3f %10.3f %10s %11s  %s\n", r.name.c_str(), r.best.seconds, r.best.cpu,
@@ -261,6 +267,7 @@ int driver(const options& o, const char* argv0) {
   std::printf("partita 1 thread / plain 1 thread: %.3f\n", p1.seconds / t1.seconds);
   std::printf("plain threads / partita, 1 rank x 2: %.3f\n", rows[1].best.seconds / rows[4].best.seconds);
   std::printf("plain MPI / partita, 2 ranks x 1: %.3f\n", rows[2].best.seconds / rows[5].best.seconds);
+  std::printf("take-back off / on, partita 2 ranks x 1: %.3f\n", rows[6].best.seconds / rows[5].best.seconds);
   std::printf("ratio CPU/kernel, partita 1 rank x 1: %.3f (%s)\n", cpu_per_kernel,
               cpu_per_kernel <= 1.03 ? "met" : "MISSED");
   std::printf("ratio efficiency 1 rank x 2: %.3f (%s)\n", e12, e12 >= 0.95 ? "met" : "MISSED");

@@ -49,6 +49,9 @@ void add_run_options(CLI::App& app, run_config& c) {
   app.add_flag("--speculate,!--no-speculate", c.speculate,
                "near the end of the job, idle workers run a copy of a straggling partition; the first result "
                "is committed, the other dropped (default: on)");
+  app.add_flag("--take-back,!--no-take-back", c.take_back,
+               "once nothing is left to hand out, an idle worker takes back the back of the partitions another "
+               "worker has queued and not started; that worker skips them (default: on; not with --policy static)");
   app.add_option("--speculation-factor", c.speculation_factor,
                  "a partition straggles once outstanding K times its expected time (the median measured "
                  "partition time, plus the mean one per partition queued before it), and at least 0.1 s")

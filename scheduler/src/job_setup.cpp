@@ -39,6 +39,7 @@ void refuse_dispatch_options(const dispatch_options& d) {
   if (d.scheduler_runs_partitions != defaults.scheduler_runs_partitions) refuse("--dedicated-scheduler");
   if (d.speculate != defaults.speculate || d.speculation_factor != defaults.speculation_factor)
     refuse("--speculate/--speculation-factor");
+  if (d.take_back != defaults.take_back) refuse("--take-back/--no-take-back");
   if (d.scheduler_levels != defaults.scheduler_levels) refuse("--scheduler-levels");
   if (d.ranks_per_node != defaults.ranks_per_node) refuse("--ranks-per-node");
   if (d != defaults) refuse("a dispatch option");  // one added to dispatch_options but not named above

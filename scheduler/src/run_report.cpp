@@ -224,6 +224,9 @@ std::string map_reduce_details(const run_report& r) {
     out += fmt::format("speculation: {} cop{} of straggling partitions, {} won (after {:g}x the expected time)\n",
                        mr.speculative_copies, mr.speculative_copies == 1 ? "y" : "ies", mr.speculative_won,
                        mr.speculation_factor);
+  if (mr.take_backs > 0)
+    out += fmt::format("take-back: {} partition{} moved from busy ranks to idle ones in {} take-back{}\n",
+                       mr.taken_back, mr.taken_back == 1 ? "" : "s", mr.take_backs, mr.take_backs == 1 ? "" : "s");
   out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11} {:>11} {:>8}\n", "rank", "host", "threads", "partitions",
                      "busy s", "idle s", "chunks");
   for (const auto& w : r.workers)
@@ -290,6 +293,7 @@ std::string run_report::to_json() const {
     sched["fold_block"] = map_reduce.fold_block;
     sched["blocks_committed"] = map_reduce.blocks_committed;
     sched["results_committed"] = map_reduce.results_committed;
+    doc["take_back"] = {{"count", map_reduce.take_backs}, {"partitions", map_reduce.taken_back}};
   }
   doc["summary_version"] = summary_version;
   add_timeline_json(doc, progress, events);

@@ -35,12 +35,12 @@ stats_any_ranks)
   "$partita" make-input "$in" --dataset /x --rows 30000 --cols 40 --chunk-rows 50 --seed 3 > "$work/log" 2>&1 \
     || fail "make-input exited $?"
   for np in 1 2 3 4; do
-    $mpirun -n $np "$partita" "${stats[@]}" --no-speculate --summary-json "$work/s.json" > "$work/log" 2>&1 \
+    $mpirun -n $np "$partita" "${stats[@]}" --no-speculate --no-take-back --summary-json "$work/s.json" > "$work/log" 2>&1 \
       || fail "h5stats at $np ranks exited $?"
     stats_ok "$in" /x 0.1
     json "$work/s.json" "d['result']" > "$work/r$np"
     cmp -s "$work/r1" "$work/r$np" || fail "$np ranks gave another result than 1 rank"
-    # Every block read once (no speculation, no failure): the bytes of the dataset, and read-ahead at work.
+    # Every block read once (no speculation, no take-back, no failure): the bytes of the dataset, and read-ahead at work.
     [ "$(json "$work/s.json" "sum(w['input']['bytes'] for w in d['workers'])")" = $((30000 * 40 * 8)) ] \
       || fail "the workers did not read the dataset's bytes exactly once at $np ranks"
     [ "$(json "$work/s.json" "sum(w['input']['partitions'] for w in d['workers']) == d['partitions']")" = True ] \
@@ -201,14 +201,14 @@ filter_refusals)
     > "$work/log" 2>&1; rc=$?
   one_line 2 "its elements are int32, the job wants float64" $rc ;;
 filter_verify)
-  # A fault-free run without speculation writes each block once and reads each once (the summary's counters), and
+  # A fault-free run without speculation or take-back writes each block once and reads each once (the summary's counters), and
   # `partita verify` says OK at 1-4 ranks; one flipped byte inside a block: exit 1 naming that block and its rows; a file
   # that is neither an output nor a checkpoint: one line, exit 1; with speculative copies (both twins may write: the
   # same bytes, the same CRC-32) the output still verifies.
   "$partita" make-input "$in" --dataset /x --rows 2000 --cols 64 --chunk-rows 40 --seed 4 > /dev/null || fail "make-input"
   filt=(run h5filter --param file="$in" --param dataset=/x --param partition_mib=0.05 --threads 2)
   for np in 1 2 3 4; do
-    $mpirun -n $np "$partita" "${filt[@]}" --no-speculate --param output="$work/o$np.h5" --summary-json "$work/s.json" \
+    $mpirun -n $np "$partita" "${filt[@]}" --no-speculate --no-take-back --param output="$work/o$np.h5" --summary-json "$work/s.json" \
       > "$work/log" 2>&1 || fail "h5filter at $np ranks exited $?"
     grep -q "^output: .* MB written in .* blocks" "$work/log" || fail "no output line in the summary at $np ranks"
     parts=$(json "$work/s.json" "d['partitions']")
@@ -244,7 +244,7 @@ filter_verify_restart)
   # right; the restart at another rank count writes exactly the others; then OK.
   "$partita" make-input "$in" --dataset /x --rows 2400 --cols 32 --chunk-rows 20 --seed 6 > /dev/null || fail "make-input"
   filt=(run h5filter --param file="$in" --param dataset=/x --param output="$work/out.h5" --param partition_mib=0.005
-        --param slow_ms=20 --threads 1 --no-speculate --checkpoint-dir "$ck")
+        --param slow_ms=20 --threads 1 --no-speculate --no-take-back --checkpoint-dir "$ck")
   PARTITA_CRASH_AT=ckpt.before_write:2 $mpirun -n 3 "$partita" "${filt[@]}" --checkpoint-every 25 > "$work/log" 2>&1 \
     && fail "the job was not killed"
   grep -q "crash point 'ckpt.before_write' reached" "$work/log" || fail "no crash at the second checkpoint"
@@ -276,7 +276,7 @@ filter_direct)
 try: os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_DIRECT)); print(1)
 except OSError: print(0)" "$work/probe")
   direct_bytes() { json "$work/s.json" "sum(w['output']['direct_bytes'] for w in d['workers'])"; }
-  filt=(run h5filter --param dataset=/x --param partition_mib=0.05 --threads 2 --no-speculate --summary-json "$work/s.json")
+  filt=(run h5filter --param dataset=/x --param partition_mib=0.05 --threads 2 --no-speculate --no-take-back --summary-json "$work/s.json")
   for np in 1 3; do
     $mpirun -n $np "$partita" "${filt[@]}" --param file="$in" --param output="$work/d.h5" > "$work/log" 2>&1 \
       || fail "h5filter at $np ranks exited $?"
@@ -312,7 +312,7 @@ filter_direct_refused)
     if '"$python"' -c "import os,sys; os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_DIRECT))" "$1/probe" \
       2> /dev/null; then exit 3; fi
     '"$mpirun"' -n 2 "$2" run h5filter --param file="$3" --param dataset=/x --param partition_mib=0.05 --threads 2 \
-      --no-speculate --param output="$1/o.h5" --summary-json "$4/s.json" > "$4/log" 2>&1 || exit 5
+      --no-speculate --no-take-back --param output="$1/o.h5" --summary-json "$4/s.json" > "$4/log" 2>&1 || exit 5
     cp "$1/o.h5" "$4/ram_o.h5"' _ "$work/ram" "$partita" "$in" "$work"
   rc=$?
   [ $rc = 3 ] && fail "this ramfs takes O_DIRECT: the refusal cannot be checked here"
@@ -331,7 +331,7 @@ filter_writer_crash)
   # rank count writes exactly the blocks its checkpoint had not committed; the output is exact and verifies.
   "$partita" make-input "$in" --dataset /x --rows 1200 --cols 32 --chunk-rows 20 --seed 8 > /dev/null || fail "make-input"
   filt=(run h5filter --param file="$in" --param dataset=/x --param output="$work/out.h5" --param partition_mib=0.005
-        --param slow_ms=20 --threads 1 --no-speculate --checkpoint-dir "$ck")
+        --param slow_ms=20 --threads 1 --no-speculate --no-take-back --checkpoint-dir "$ck")
   for point in output.before_write@1:2 output.after_write@0:3 output.after_sync@2:2; do
     rm -rf "$ck" "$work/out.h5"
     PARTITA_CRASH_AT="$point" $mpirun -n 3 "$partita" "${filt[@]}" --checkpoint-every 10 > "$work/log" 2>&1 \

@@ -127,4 +127,32 @@ TEST(Scheduler_BlockReader, TheExecutorGivesEveryKernelItsOwnBlock) {
   EXPECT_EQ(m.reads.load(), 400);
 }
 
+// A partition taken back from the rank is dropped from the reader: read ahead or not, it neither holds a slot of
+// the read-ahead nor is read later; the executor's kernels still get their own blocks.
+TEST(Scheduler_BlockReader, ADroppedPartitionFreesItsSlotAndIsNotRead) {
+  input_model m(20);
+  detail::block_reader r(m, 2);
+  r.enqueue({{0, 10}});
+  std::this_thread::sleep_for(50ms);  // 0 and 1 are read ahead; the reader waits for a slot
+  EXPECT_EQ(m.reads.load(), 2);
+  r.drop({{1, 2}, {5, 6}});  // 1 was read ahead: its slot frees; 5 is still queued: never read
+  for (std::uint64_t id : {0, 2, 3, 4, 6, 7, 8, 9}) EXPECT_EQ(r.take(partition_id{id})->first_row, id);
+  EXPECT_EQ(m.reads.load(), 9);  // 5 was not read
+}
+
+TEST(Scheduler_BlockReader, TakenBackPartitionsDoNotStallTheReader) {
+  input_model m(200, ~0ull, 100us);
+  executor ex(m, 1, 1, false, std::chrono::steady_clock::now(), rank_t{0}, 1);
+  ex.submit({{0, 100}});
+  ex.take_back({{20, 100}});
+  ex.submit({{100, 200}});  // behind the skipped ones: the reader must still come to them
+  ex.wait_idle();
+  result_batch got;
+  ex.drain(got);
+  EXPECT_EQ(got.size(), 120u);
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(deserialize<std::uint64_t>(got.result(i)), got.ids[i]);
+  EXPECT_EQ(ex.skipped(), 80u);
+  EXPECT_LE(m.reads.load(), 123);  // what was read ahead when they were taken back, at most, of the skipped ones
+}
+
 }  // namespace

@@ -127,6 +127,26 @@ TEST(Scheduler_Executor, EveryPartitionRunsOnceWhileHelpersComeAndGo) {
   EXPECT_EQ(ex.partitions_run(), 400u);
 }
 
+// The scheduler took the back of a chunk to another rank (docs/design.md, "Taking back a backlog"): the partitions
+// not started yet are skipped, with no result; one handed back here later runs again.
+TEST(Scheduler_Executor, PartitionsTakenBackAreSkippedUnlessHandedBackLater) {
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    sleepy_model m(60, ~0ull, 2ms);
+    executor ex(m, threads, 1, false, std::chrono::steady_clock::now());
+    ex.submit({{0, 40}});
+    ex.take_back({{30, 40}, {50, 60}});  // 50..59 were never here: nothing to skip
+    auto seen = times_each_ran(ex, 60);
+    for (std::uint64_t id = 0; id < 60; ++id) EXPECT_EQ(seen[id], id < 30 ? 1 : 0) << "partition " << id;
+    EXPECT_EQ(ex.skipped(), 10u);
+    ex.submit({{35, 36}, {50, 52}});  // back here after all (its taker was lost): they run
+    seen = times_each_ran(ex, 60);
+    for (std::uint64_t id = 0; id < 60; ++id)
+      EXPECT_EQ(seen[id], id == 35 || id == 50 || id == 51 ? 1 : 0) << "partition " << id;
+    EXPECT_EQ(ex.skipped(), 10u);
+  }
+}
+
 // A thread waiting inside a kernel's own parallel_for must not start another chunk (or help one) meanwhile: that
 // chunk's partitions would share the thread's unpublished results with the interrupted one.
 TEST(Scheduler_Executor, AKernelsOwnParallelLoopDoesNotInterleaveChunks) {

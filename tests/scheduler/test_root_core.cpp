@@ -50,17 +50,20 @@ detail::fold_ops string_fold(std::string& folded) {
                           {}};
 }
 
-/// A root over `partitions` (chunks of one) on `tree`, one thread per rank; folds into `folded` ("a,b,...").
+/// A root over `partitions` (chunks of one) on `tree`, one thread per rank; folds into `folded` ("a,b,..."). It takes
+/// back no backlog unless `take_back` (then a tail round comes without speculation too).
 struct root {
   std::string folded;
   root_core core;
-  root(std::uint64_t partitions, scheduler_tree tree, bool speculate = false, map_reduce_state st = map_reduce_state{})
-      : core(make(partitions, std::move(tree), speculate, std::move(st), folded)) {}
+  root(std::uint64_t partitions, scheduler_tree tree, bool speculate = false, map_reduce_state st = map_reduce_state{},
+       bool take_back = false)
+      : core(make(partitions, std::move(tree), speculate, std::move(st), folded, take_back)) {}
 
-  static root_core make(std::uint64_t n, scheduler_tree tree, bool speculate, map_reduce_state st,
-                        std::string& folded) {
+  static root_core make(std::uint64_t n, scheduler_tree tree, bool speculate, map_reduce_state st, std::string& folded,
+                        bool take_back) {
     if (st.measured.empty()) st = map_reduce_state::fresh(n);
     dispatcher_options o;
+    o.take_back = take_back;
     o.speculation.enabled = speculate;
     o.speculation.min_samples = 1;
     o.done = st.done;
@@ -157,6 +160,31 @@ TEST(Scheduler_RootCore, NoSpeculationRoundWhenSpeculationIsOff) {
   ASSERT_TRUE(r.core.answer(rank_t{1}, 2, at(0)));
   EXPECT_FALSE(r.core.begin_round(at(5)));
   EXPECT_FALSE(r.core.may_hand_out());
+}
+
+TEST(Scheduler_RootCore, ATailRoundTakesBackABacklogForAParkedRequestWithoutSpeculation) {
+  // 12 partitions; rank 1 asked ahead, then ran its chunk, while rank 0 sits on one of six (0.1 s each): the next
+  // tail round answers rank 1's parked request with the back of rank 0's queue.
+  root r(12, scheduler_tree::flat(2, rank_t{0}), false, map_reduce_state{}, true);
+  auto& c = r.core;
+  const auto mine = c.answer(rank_t{0}, 6, at(0));
+  ASSERT_TRUE(mine);
+  const auto its = c.answer(rank_t{1}, 6, at(0));
+  ASSERT_TRUE(its);
+  ASSERT_EQ(c.dispatch().unassigned(), 0u);
+  EXPECT_FALSE(c.answer(rank_t{1}, 1, at(0.01)));  // it asks ahead (prefetch) while its threads are busy: parked
+  for (const auto id : ids_of(its->chunks)) c.commit(rank_t{1}, partition_id{id}, 0.1, b("x"));
+  c.commit(rank_t{0}, partition_id{0}, 0.1, b("x"));
+  EXPECT_TRUE(c.begin_round(at(0.06)));  // no speculation, yet a tail round
+  const auto parked = c.take_parked();
+  ASSERT_EQ(parked.size(), 1u);
+  const auto a = c.answer(parked[0].rank, parked[0].want, at(0.06), request_kind::parked_again);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(ids_of(a->chunks), (std::vector<std::uint64_t>{4, 5}));  // 1 runs, 2..5 wait: the back half
+  const auto told = c.dispatch().take_backs();
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].holder, rank_t{0});
+  EXPECT_EQ(told[0].taker, rank_t{1});
 }
 
 TEST(Scheduler_RootCore, AdoptsOnlyTheRanksOfNodeSchedulers) {

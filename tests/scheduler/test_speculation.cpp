@@ -35,6 +35,7 @@ partita::dispatcher_options speculating(bool on = true) {
   o.speculation.factor = 3;
   o.speculation.floor_seconds = 0.1;
   o.speculation.min_samples = 5;
+  o.take_back = false;  // the copies' rule alone (test_take_back.cpp: backlogs taken back before any copy)
   return o;
 }
 

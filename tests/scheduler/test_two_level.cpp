@@ -205,10 +205,11 @@ TEST(Scheduler_TwoLevel, NodeChunksAreTheOneThreadChunksInARow) {
   // with what remains), the same ids, the same chunk floor, and so the same tail.
   for (const char* name : {"static", "dynamic", "guided", "factoring", "adaptive", "cost"}) {
     SCOPED_TRACE(name);
-    dispatcher_options split;
+    dispatcher_options split, flat;
     split.splitting = {1};
+    split.take_back = flat.take_back = false;  // a node's backlog is never taken back (it splits): sizes only here
     dispatcher a(1000, {1, 4, 2}, make_policy(name, 3), split);
-    dispatcher b(1000, {1, 4, 2}, make_policy(name, 3));
+    dispatcher b(1000, {1, 4, 2}, make_policy(name, 3), flat);
     for (int round = 0; round < 1000 && !(a.finished() && b.finished()); ++round) {
       const auto node_a = a.assign(rank_t{1}, 2), node_b = b.assign(rank_t{1}, 8);
       EXPECT_LE(node_a.size(), 2u);

@@ -48,7 +48,7 @@ const char* usage =
     "usage: partita_simulate [--ranks N] [--threads T] [--levels 1|2] [--ranks-per-node K]\n"
     "  [--partitions N | --partitions-per-thread N] [--dist lognormal|uniform|bimodal|constant] [--median-us U]\n"
     "  [--sigma S] [--cost-seed S] [--costs FILE] [--policy P] [--chunk C] [--prefetch P] [--dedicated-scheduler] "
-    "[--no-speculate] [--no-node-fold]\n"
+    "[--no-speculate] [--no-take-back] [--no-node-fold]\n"
     "  [--calibration FILE] [--platform FILE.xml | --cores C] [--write-platform FILE.xml] [--json FILE]\n";
 
 cli parse(int argc, char** argv) {
@@ -84,6 +84,7 @@ cli parse(int argc, char** argv) {
     else if (a == "--prefetch") c.model.prefetch = static_cast<int>(count());
     else if (a == "--dedicated-scheduler") c.model.scheduler_runs_partitions = false;
     else if (a == "--no-speculate") c.model.speculate = false;
+    else if (a == "--no-take-back") c.model.take_back = false;
     else if (a == "--no-node-fold") c.model.node_fold = false;
     else if (a == "--calibration") c.calibration_file = text();
     else if (a == "--costs") c.costs_file = text();
@@ -203,6 +204,7 @@ int main(int argc, char** argv) {
         {"node_busy_fraction_max", fmt::format("{:.4f}", r.makespan_s > 0 ? r.node_busy_max_s / r.makespan_s : 0)},
         {"node_messages", std::to_string(r.node_messages)},
         {"speculative_copies", std::to_string(r.speculative_copies)},
+        {"take_backs", std::to_string(r.take_backs)},
         {"root_results", std::to_string(r.root_results)},
         {"root_blocks", std::to_string(r.root_blocks)},
         // Where the time goes: the root's busy time by what it served (fractions of the makespan), and the

@@ -65,14 +65,14 @@ double seconds_at(dispatcher::clock::time_point t) {
 
 /// One protocol message (detail/protocol.hpp's request and assign, plus finish).
 struct sim_message {
-  enum class kind { request, assign, finish };
+  enum class kind { request, assign, take_back, finish };
   kind what = kind::request;
   int from = 0;                               // request: the sender's rank
   std::uint32_t want = 0;                     // request: chunks wanted
   std::vector<finished_partition> results;    // request: results riding along
   std::vector<finished_partition> blocks;     // request: folded blocks (id: the block index; seconds: its total)
   std::uint32_t answers = 0;                  // assign: how many wanted chunks this answers
-  std::vector<std::vector<id_range>> chunks;  // assign
+  std::vector<std::vector<id_range>> chunks;  // assign; take_back: one, the ids taken back
   std::shared_ptr<bool> delivered;            // set by the receiving inbox (see outbox)
 
   /// Bytes on the wire, as detail/protocol.hpp encodes them (ids, times and ends per result; a ~24-byte
@@ -255,6 +255,10 @@ void worker_actor(world& w, int rank, sg4::Mailbox* boss) {
     auto m = in.wait_until(wake);
     if (!m) continue;
     if (m->what == sim_message::kind::finish) return;
+    if (m->what == sim_message::kind::take_back) {
+      threads.take_back(m->chunks.front());
+      continue;
+    }
     requested -= std::min<int>(requested, static_cast<int>(m->answers));
     const double t = sg4::Engine::get_clock();
     depth.answered(t, m->answers);
@@ -294,6 +298,7 @@ void root_actor(world& w) {
   dispatcher_options dopt;
   dopt.fixed_chunk = o.chunk;
   dopt.speculation.enabled = o.speculate;
+  dopt.take_back = o.take_back;
   dopt.splitting = w.tree.node_schedulers();
   if (o.node_fold && !dopt.splitting.empty()) dopt.fold_block = detail::fold_block_size(o.partitions);
   // The product's root decisions (parking, speculation cadence, commit): the simulated results carry no bytes.
@@ -304,10 +309,26 @@ void root_actor(world& w) {
   inbox in(rank_box(0), 16, &w.root_queue);
   server me;
 
+  // The holders of what assign() took back hear it (scheduler.cpp's send_take_backs); each word costs the root what
+  // a chunk does.
+  auto tell_take_backs = [&](double& service_chunks) {
+    for (auto& t : d.take_backs()) {
+      service_chunks += 1;
+      if (t.holder.value == 0) {
+        local.threads.take_back(t.ids);
+        continue;
+      }
+      auto m = std::make_unique<sim_message>();
+      m->what = sim_message::kind::take_back;
+      m->chunks.push_back(std::move(t.ids));
+      send(rank_box(t.holder.value), std::move(m));
+    }
+  };
   // What the core answers `want` chunks for `worker`, as a message (null: parked, nothing to send).
   auto answer = [&](int worker, std::uint32_t want, double& service_chunks,
                     detail::request_kind kind = detail::request_kind::fresh) {
     auto a = core.answer(rank_t{worker}, want, at(sg4::Engine::get_clock()), kind);
+    tell_take_backs(service_chunks);
     if (!a) return std::unique_ptr<sim_message>();
     service_chunks += static_cast<double>(a->chunks.size());
     auto m = std::make_unique<sim_message>();
@@ -370,7 +391,8 @@ void root_actor(world& w) {
       local.results.clear();
       if (lacking > 0 && core.may_hand_out()) {
         auto chunks = d.assign(rank_t{0}, lacking, at(now));
-        chunks_given = static_cast<double>(chunks.size());
+        tell_take_backs(chunks_given);
+        chunks_given += static_cast<double>(chunks.size());
         for (auto& c : chunks) local.threads.submit(std::move(c), now);
       }
       if (committed > 0 || chunks_given > 0)
@@ -399,7 +421,7 @@ void root_actor(world& w) {
     if (any) continue;
     // Nothing there (idle_wait): wait for a message, for its own kernels, or for the next look for stragglers.
     double wake = local.next_look();
-    if (core.has_parked() && d.may_speculate()) wake = std::min(wake, seconds_at(core.next_speculation_check()));
+    if (core.has_parked() && d.may_share_tail()) wake = std::min(wake, seconds_at(core.next_speculation_check()));
     if (auto m = in.wait_until(std::max(wake, sg4::Engine::get_clock()))) handle(std::move(m));
   }
   auto& r = w.result;
@@ -415,6 +437,7 @@ void root_actor(world& w) {
     r.chunks += d.tally(rank_t{k}).chunks;
   }
   r.speculative_copies = d.copies_made().size();
+  r.take_backs = d.take_back_count();
   r.root_results = core.results_committed();
   r.root_blocks = core.blocks_committed();
   sg4::Actor::kill_all();

@@ -22,6 +22,7 @@ struct model_options {
   std::uint64_t chunk = 0;                ///< --chunk (0: measured)
   bool scheduler_runs_partitions = true;  ///< rank 0 (the root) also runs partitions (partita run's default)
   bool speculate = true;
+  bool take_back = true;  ///< idle ranks take back others' queued partitions once the queue is dry (--no-take-back)
   bool node_fold = true;  ///< two levels: node schedulers fold the aligned id blocks they hold whole (--no-node-fold)
   std::uint64_t partitions = 1000;
 };
@@ -40,6 +41,7 @@ struct model_result {
   double node_busy_max_s = 0;         ///< the busiest node scheduler's serving time (two levels)
   std::uint64_t node_messages = 0;    ///< messages all node schedulers received
   std::uint64_t speculative_copies = 0;
+  std::uint64_t take_backs = 0;    ///< backlogs taken back for idle ranks (dispatcher::take_back_count)
   std::uint64_t root_results = 0;  ///< results the root committed one by one
   std::uint64_t root_blocks = 0;   ///< blocks it committed as one value (a node scheduler folded them)
   int nodes = 1;

@@ -81,6 +81,40 @@ void rank_threads::advance(double now, std::vector<finished_partition>& out) {
   }
 }
 
+namespace {
+/// `ranges` without the ids of `taken`, in order; counts what it removed into `removed`.
+std::vector<id_range> without(const std::vector<id_range>& ranges, const std::vector<id_range>& taken,
+                              std::uint64_t& removed) {
+  std::vector<id_range> out;
+  for (auto r : ranges) {
+    for (const auto& t : taken) {
+      if (t.end <= r.begin || t.begin >= r.end) continue;
+      if (t.begin > r.begin) out.push_back({r.begin, t.begin});
+      removed += std::min(r.end, t.end) - std::max(r.begin, t.begin);
+      r.begin = std::min(r.end, t.end);
+    }
+    if (r.begin < r.end) out.push_back(r);
+  }
+  return out;
+}
+}  // namespace
+
+void rank_threads::take_back(const std::vector<id_range>& ids) {
+  for (auto& chunk : queued_) chunk = without(chunk, ids, skipped_);  // an emptied chunk ends when it starts
+  for (auto& l : lanes_) {
+    if (l.chunk.empty()) continue;
+    // What started stays (up to the running partition); the rest loses the taken ids.
+    std::vector<id_range> kept(l.chunk.begin(), l.chunk.begin() + static_cast<long>(l.range));
+    kept.push_back({l.chunk[l.range].begin, l.next + 1});
+    std::vector<id_range> rest{{l.next + 1, l.chunk[l.range].end}};
+    rest.insert(rest.end(), l.chunk.begin() + static_cast<long>(l.range) + 1, l.chunk.end());
+    rest = without(rest, ids, skipped_);
+    l.range = kept.size() - 1;
+    kept.insert(kept.end(), rest.begin(), rest.end());
+    l.chunk = std::move(kept);
+  }
+}
+
 double rank_threads::next_finish() const {
   double t = std::numeric_limits<double>::infinity();
   for (const auto& l : lanes_)

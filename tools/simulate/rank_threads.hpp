@@ -37,6 +37,11 @@ class rank_threads {
 
   /// Queues a chunk at simulated time `now`; it starts on the first free thread.
   void submit(std::vector<id_range> chunk, double now);
+  /// The scheduler took these partitions back (executor::take_back): those not started are dropped from the
+  /// queued chunks and from the rest of the running ones.
+  void take_back(const std::vector<id_range>& ids);
+  /// Partitions dropped by take_back.
+  std::uint64_t skipped() const noexcept { return skipped_; }
   /// Moves every partition finished by `now` into `out`, starting queued chunks on threads that became free.
   void advance(double now, std::vector<finished_partition>& out);
   /// When the next partition finishes (infinity when nothing runs).
@@ -73,6 +78,7 @@ class rank_threads {
   double mean_chunk_ = 0;
   double busy_ = 0;
   std::uint64_t ran_ = 0;
+  std::uint64_t skipped_ = 0;
 };
 
 }  // namespace partita::simulate

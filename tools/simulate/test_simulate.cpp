@@ -49,6 +49,23 @@ TEST(Simulate_RankThreads, ChargesTheExecutorOverheadPerPartition) {
   EXPECT_EQ(out.size(), 3u);
 }
 
+TEST(Simulate_RankThreads, PartitionsTakenBackAreDroppedUnlessStarted) {
+  const std::vector<float> costs(20, 1);
+  sim::rank_threads t(1, costs);
+  t.submit({{0, 6}}, 0);            // running 0
+  t.submit({{6, 8}, {10, 12}}, 0);  // queued
+  std::vector<sim::finished_partition> out;
+  t.advance(1.5, out);                      // 0 done, 1 runs
+  t.take_back({{1, 2}, {4, 7}, {10, 11}});  // 1 has started: it stays
+  EXPECT_EQ(t.skipped(), 4u);               // 4, 5, 6, 10
+  t.advance(100, out);
+  std::vector<std::uint64_t> ids;
+  for (const auto& f : out) ids.push_back(f.id);
+  EXPECT_EQ(ids, (std::vector<std::uint64_t>{0, 1, 2, 3, 7, 11}));
+  EXPECT_EQ(t.in_flight(), 0);
+  EXPECT_DOUBLE_EQ(t.busy_seconds(), 6);
+}
+
 TEST(Simulate_RankThreads, PollIntervalFollowsTheExecutorRule) {
   const std::vector<float> costs(10, 0.001f);
   sim::rank_threads t(1, costs);

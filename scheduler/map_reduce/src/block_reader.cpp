@@ -125,6 +125,20 @@ std::shared_ptr<const input_block> block_reader::take(partition_id id) {
   return read(id);
 }
 
+void block_reader::drop(const std::vector<id_range>& ids) {
+  auto dropped = [&](std::uint64_t id) {
+    return std::any_of(ids.begin(), ids.end(), [id](const id_range& r) { return id >= r.begin && id < r.end; });
+  };
+  {
+    std::unique_lock lock(m_);
+    cv_.wait(lock, [&] { return !reading_ || !dropped(*reading_); });
+    std::erase_if(queue_, dropped);
+    std::erase_if(ready_, [&](const auto& kv) { return dropped(kv.first); });
+    std::erase_if(failed_, [&](const auto& kv) { return dropped(kv.first); });
+  }
+  cv_.notify_all();  // room for the next blocks
+}
+
 input_stats block_reader::stats() const {
   std::lock_guard lock(m_);
   return stats_;

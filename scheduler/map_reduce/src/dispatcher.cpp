@@ -57,6 +57,8 @@ dispatcher::dispatcher(std::uint64_t partitions, std::vector<int> threads, std::
     options_.held.clear();
   }
   if (!(options_.speculation.factor > 0)) throw error("dispatcher: the speculation factor must be positive");
+  // Static is the baseline without balancing: each worker runs its own block.
+  if (policy_->order() == queue_order::static_blocks) options_.take_back = false;
 
   int ranks_with_threads = 0;
   for (const auto& wk : workers_) ranks_with_threads += wk.threads > 0 ? 1 : 0;
@@ -258,7 +260,11 @@ std::vector<std::vector<id_range>> dispatcher::assign(rank_t worker, int chunks,
   // speculative copy is one id, so each chunk asked for stands for `pieces` copies (speculate() still fills only
   // idle threads).
   const int pieces = wk.splits ? std::max(1, wk.threads) : 1;
-  if (unassigned_ == 0) return options_.speculation.enabled ? speculate(w, chunks * pieces, now) : out;
+  if (unassigned_ == 0) {
+    if (options_.take_back && !wk.splits)
+      if (auto back = take_back_for(w, now); !back.empty()) return back;
+    return options_.speculation.enabled ? speculate(w, chunks * pieces, now) : out;
+  }
   chunk_request request;  // what stays the same for every piece of this call
   request.total = total_;
   request.total_threads = total_threads_;
@@ -338,13 +344,116 @@ std::vector<std::vector<id_range>> dispatcher::speculate(int w, int chunks, cloc
   return out;
 }
 
+std::vector<std::vector<id_range>> dispatcher::take_back_for(int w, clock::time_point now) {
+  std::vector<std::vector<id_range>> out;
+  auto& wk = workers_[static_cast<std::size_t>(w)];
+  if (wk.unfinished >= static_cast<std::uint64_t>(wk.threads)) return out;  // no idle thread
+  if (!backlogs_known_) {  // once per tail: who held more than its threads could run when the queue ran dry
+    backlogs_.clear();
+    for (std::size_t h = 0; h < workers_.size(); ++h) {
+      const auto& hk = workers_[h];
+      if (!hk.splits && hk.threads > 0 && hk.unfinished > static_cast<std::uint64_t>(hk.threads))
+        backlogs_.push_back(static_cast<int>(h));
+    }
+    backlogs_known_ = true;
+  }
+  // The largest backlog in time: partitions queued beyond its threads, at its own measured time per partition. A
+  // worker whose backlog is gone leaves the list (in the tail backlogs only shrink, except a taker's).
+  auto per_partition = [&](const worker& hk) {
+    return hk.tally.partitions > 0 ? hk.tally.busy_seconds / static_cast<double>(hk.tally.partitions) : ema_partition_;
+  };
+  int from = -1;
+  double most = 0;
+  for (std::size_t i = 0; i < backlogs_.size();) {
+    const int h = backlogs_[i];
+    const auto& hk = workers_[static_cast<std::size_t>(h)];
+    if (hk.tally.lost || hk.unfinished <= static_cast<std::uint64_t>(hk.threads)) {
+      backlogs_[i] = backlogs_.back();
+      backlogs_.pop_back();
+      continue;
+    }
+    const double t = static_cast<double>(hk.unfinished - static_cast<std::uint64_t>(hk.threads)) * per_partition(hk) /
+                     hk.threads;
+    if (h != w && t > most) {
+      most = t;
+      from = h;
+    }
+    ++i;
+  }
+  if (from < 0) return out;
+  auto& hk = workers_[static_cast<std::size_t>(from)];
+  // Split so that both end together: the taker's share in proportion to its threads, rounded up (one queued
+  // partition goes to an idle thread).
+  const auto queued = hk.unfinished - static_cast<std::uint64_t>(hk.threads);
+  const auto tw = static_cast<std::uint64_t>(wk.threads);
+  const auto share = (queued * tw + static_cast<std::uint64_t>(hk.threads) + tw - 1) /
+                     (static_cast<std::uint64_t>(hk.threads) + tw);
+  if (static_cast<double>(share) * per_partition(hk) < options_.take_back_min_seconds) return out;
+  auto ids = cut_tail(hk.held, share);
+  if (ids.empty()) return out;
+  std::uint64_t n = 0;
+  for (const auto& r : ids) {
+    for (auto id = r.begin; id < r.end; ++id) taken_[id] = taken_id{from, w};
+    wk.held.push_back(held_chunk{r, now, wk.unfinished + n});
+    n += r.size();
+  }
+  hk.unfinished -= std::min(hk.unfinished, n);
+  watch_.watch(w, wk.held[wk.held.size() - ids.size()], wk.threads, ids.front().begin);
+  wk.unfinished += n;
+  wk.tally.taken += n;
+  ++wk.tally.chunks;
+  ++wk.tally.messages;
+  if (wk.unfinished > tw) backlogs_.push_back(w);  // the loop above removed it (it had an idle thread)
+  ++take_back_count_;
+  taken_back_ += n;
+  take_backs_.push_back(take_back{rank_t{from}, rank_t{w}, ids});
+  out.push_back(std::move(ids));
+  return out;
+}
+
+std::vector<id_range> dispatcher::cut_tail(std::deque<held_chunk>& held, std::uint64_t count) {
+  std::vector<id_range> cut;  // descending while cut
+  std::uint64_t got = 0;
+  bool blocked = false;  // met a copied id: what lies before it stays with the holder
+  while (got < count && !blocked && !held.empty()) {
+    auto& c = held.back();
+    auto end = c.range.end;
+    while (got < count && end > c.range.begin) {
+      const auto id = end - 1;
+      if (!done_.contains(id)) {
+        if (watch_.copied(id)) {
+          blocked = true;
+          break;
+        }
+        if (!cut.empty() && cut.back().begin == id + 1) cut.back().begin = id;
+        else cut.push_back(id_range{id, id + 1});
+        ++got;
+      }
+      end = id;
+    }
+    c.range.end = end;
+    if (c.range.begin < c.range.end) break;
+    held.pop_back();
+  }
+  std::reverse(cut.begin(), cut.end());
+  return cut;
+}
+
 void dispatcher::settle(int w, std::uint64_t id) {
   // Neither holder runs it for the job any more; whichever is still busy with it will be dropped.
   auto done_with = [&](int h) {
     auto& wk = workers_[static_cast<std::size_t>(h)];
     if (wk.unfinished > 0) --wk.unfinished;
   };
-  done_with(w);
+  bool counted = true;  // w's unfinished count holds it
+  if (!taken_.empty())
+    if (const auto it = taken_.find(id); it != taken_.end()) {
+      const auto t = it->second;
+      taken_.erase(it);
+      if (t.from == w) counted = false;  // its holder ran it before it heard: its count let go when it was taken
+      if (t.to != w) done_with(t.to);    // the taker's run of it is moot
+    }
+  if (counted) done_with(w);
   const auto copy = watch_.settle(w, id);
   for (int h : copy.others)
     if (h >= 0) done_with(h);
@@ -379,7 +488,7 @@ std::uint64_t dispatcher::complete_range(rank_t worker, id_range ids, double sec
   const double mean = seconds / static_cast<double>(ids.size());
   // The slow path: some ids were committed before (a copy, a requeued id's other holder), requeued ids among them,
   // or speculative copies to settle: each id as complete() would take it.
-  if (done_.next_present(ids.begin) < ids.end || !watch_.no_copies() || !retry_.empty()) {
+  if (done_.next_present(ids.begin) < ids.end || !watch_.no_copies() || !retry_.empty() || !taken_.empty()) {
     std::uint64_t n = 0;
     for (auto id = ids.begin; id < ids.end; ++id) n += complete(worker, partition_id{id}, mean) ? 1 : 0;
     return n;
@@ -402,6 +511,9 @@ std::uint64_t dispatcher::lose(rank_t worker) {
   auto& wk = workers_.at(static_cast<std::size_t>(w));
   if (wk.tally.lost) return 0;
   watch_.forget(w);
+  backlogs_known_ = false;  // its ids go back to the queue: the next tail starts afresh
+  // What it took back goes back to the queue with the rest: no longer taken (whoever runs it next counts it).
+  std::erase_if(taken_, [w](const auto& kv) { return kv.second.to == w; });
   const double speed_before = counted_speed(wk);
   wk.tally.lost = true;
   note_speed(speed_before, 0);

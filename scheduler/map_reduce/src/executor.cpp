@@ -65,6 +65,23 @@ void executor::cancel() noexcept {
   if (reader_) reader_->cancel();
 }
 
+void executor::take_back(const std::vector<id_range>& ids) {
+  {
+    std::lock_guard lock(taken_mutex_);
+    for (const auto& r : ids)
+      for (auto id = r.begin; id < r.end; ++id) taken_.insert(id);
+    any_taken_.store(!taken_.empty(), std::memory_order_release);
+  }
+  if (reader_) reader_->drop(ids);  // not read ahead for nothing
+}
+
+bool executor::taken_back(std::uint64_t id) {
+  std::lock_guard lock(taken_mutex_);
+  if (taken_.erase(id) == 0) return false;
+  any_taken_.store(!taken_.empty(), std::memory_order_release);
+  return true;
+}
+
 input_stats executor::read_stats() const { return reader_ ? reader_->stats() : input_stats{}; }
 
 executor::~executor() {
@@ -140,6 +157,12 @@ void executor::submit(std::vector<id_range> chunk) {
   const auto mean = mean_chunk_time();
   const bool tiny = in_flight() == 0 && mean.count() > 0 && mean < inline_below && !cancel_.load();
   ++submitted_;
+  if (any_taken_.load(std::memory_order_acquire)) {  // handed back here after it was taken away: it runs
+    std::lock_guard lock(taken_mutex_);
+    for (const auto& r : chunk)
+      for (auto id = r.begin; id < r.end; ++id) taken_.erase(id);
+    any_taken_.store(!taken_.empty(), std::memory_order_release);
+  }
   if (reader_) reader_->enqueue(chunk);
   if (tiny) {
     ++inline_chunks_;
@@ -233,6 +256,10 @@ std::chrono::steady_clock::time_point executor::work_on(shared_chunk& chunk, lan
     if (helper && waiting_.load(std::memory_order_acquire) > 0) break;  // a chunk waits for this thread
     const auto id = chunk.claim();
     if (!id) break;
+    if (any_taken_.load(std::memory_order_acquire) && taken_back(*id)) {  // another rank runs it now
+      skipped_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
     const auto start = last_end;  // partitions run back to back: one clock read each
     const auto ended = run_partition(*id, me.local, start);
     if (!ended) break;

@@ -26,7 +26,7 @@ root_core::root_core(dispatcher d, scheduler_tree tree, std::vector<int> threads
 
 bool root_core::begin_round(clock::time_point now) {
   speculation_round_ = false;
-  if (!dispatch_.may_speculate()) return false;
+  if (!dispatch_.may_share_tail()) return false;
   // A wake-up at the deadline counts as the deadline reached (the simulator waits for deadlines exactly).
   if (now + std::chrono::nanoseconds(1) < next_speculation_check()) return false;
   last_speculation_check_ = now;

@@ -206,6 +206,7 @@ struct map_reduce_scheduler::running {
     o.fixed_chunk = config_.chunk;
     o.speculation.enabled = config_.speculate;
     o.speculation.factor = config_.speculation_factor;
+    o.take_back = config_.take_back;
     o.done = st.done;
     o.splitting = setup_.tree.node_schedulers();  // a node scheduler splits what it gets for its node's threads
     // Node schedulers fold the blocks they hold whole (not for a job with a per-partition output: node_blocks).
@@ -325,6 +326,7 @@ struct map_reduce_scheduler::running {
     if (lacking > 0 && core_.may_hand_out()) {
       auto chunks = dispatch().assign(s_.rank(), lacking, clock::now());
       note_copies();
+      send_take_backs();
       busy = !chunks.empty();
       for (auto& chunk : chunks) local_->submit(std::move(chunk));
     }
@@ -443,6 +445,7 @@ struct map_reduce_scheduler::running {
               request_kind kind = request_kind::fresh) {
     auto a = core_.answer(to, want, now, kind);
     note_copies();
+    send_take_backs();
     if (!a) return;
     if (outgoing_.to != to) send_outgoing();
     if (a->answers == 0) {  // a node scheduler hears that the queue is empty: never merged into a real answer
@@ -480,6 +483,24 @@ struct map_reduce_scheduler::running {
                   c.id.value, c.outstanding_seconds, c.holder.value, dispatch().median_seconds(), c.worker.value);
       event(fmt::format("speculative copy of partition {} (held by rank {}) on rank {}", c.id.value, c.holder.value,
                         c.worker.value));
+    }
+  }
+
+  /// Tells the holders of the backlogs assign() took back since the last call to skip those partitions (this
+  /// rank's own executor directly).
+  void send_take_backs() {
+    for (auto& t : dispatch().take_backs()) {
+      std::uint64_t n = 0;
+      for (const auto& r : t.ids) n += r.size();
+      log().debug("take-back: partitions {}..{} ({}) from rank {} to rank {}", t.ids.front().begin,
+                  t.ids.back().end - 1, n, t.holder.value, t.taker.value);
+      event(fmt::format("take-back of {} partition{} ({}..{}) from rank {} by rank {}", n, n == 1 ? "" : "s",
+                        t.ids.front().begin, t.ids.back().end - 1, t.holder.value, t.taker.value));
+      if (t.holder == s_.rank()) {
+        if (local_) local_->take_back(t.ids);
+        continue;
+      }
+      tp_.send_bytes(t.holder, msg::take_back, encode_ranges(t.ids));
     }
   }
 
@@ -563,6 +584,8 @@ struct map_reduce_scheduler::running {
     rep.map_reduce.speculation_factor = config_.speculation_factor;
     rep.map_reduce.speculative_copies = d.copies_made().size();
     rep.map_reduce.speculative_won = d.copies_won();
+    rep.map_reduce.take_backs = d.take_back_count();
+    rep.map_reduce.taken_back = d.taken_back();
     rep.scheduler = s_.rank();
     rep.ranks = s_.size();
     rep.map_reduce.scheduler_levels = setup_.tree.levels;

@@ -167,6 +167,14 @@ std::optional<run_report> map_reduce_worker::run() {
         }
         break;
       }
+      case msg::take_back: {  // handed to another rank: skip those not started
+        const auto ids = decode_ranges(m->payload);
+        exec_->take_back(ids);
+        if (setup_.failover)
+          for (const auto& r : ids)
+            for (auto id = r.begin; id < r.end && id < running_.size(); ++id) running_[id] = false;
+        break;
+      }
       case msg::heartbeat: break;
       case msg::covered: drop_covered(decode_number(m->payload)); break;
       case msg::finish: return finish(*m);

@@ -61,8 +61,9 @@ struct dispatch_options {
   bool scheduler_runs_partitions = true;  ///< --dedicated-scheduler turns it off
   bool speculate = true;                  ///< --speculate / --no-speculate: idle workers run copies of stragglers
   double speculation_factor = 3.0;        ///< --speculation-factor K: overdue after K × the expected time (>= 0.1 s)
-  int scheduler_levels = 0;               ///< --scheduler-levels 1|2; 0: two levels from 1024 ranks on (docs/design.md)
-  int ranks_per_node = 0;  ///< --ranks-per-node k: every k ranks are a "node" for two levels; 0: real nodes
+  bool take_back = true;     ///< --take-back / --no-take-back: idle workers take back other workers' queued partitions
+  int scheduler_levels = 0;  ///< --scheduler-levels 1|2; 0: two levels from 1024 ranks on (docs/design.md)
+  int ranks_per_node = 0;    ///< --ranks-per-node k: every k ranks are a "node" for two levels; 0: real nodes
   friend bool operator==(const dispatch_options&, const dispatch_options&) = default;
 };
 

@@ -92,6 +92,8 @@ struct map_reduce_figures {
   double speculation_factor = 0;
   std::uint64_t speculative_copies = 0;     ///< copies of straggling partitions handed to idle workers
   std::uint64_t speculative_won = 0;        ///< copies whose result was committed (finished before the original)
+  std::uint64_t take_backs = 0;             ///< backlogs taken back from a busy rank for an idle one
+  std::uint64_t taken_back = 0;             ///< partitions they moved
   int scheduler_levels = 1;                 ///< 2: node schedulers between the scheduler and their nodes' ranks
   std::uint64_t scheduler_messages = 0;     ///< messages the scheduler rank received from workers while the job ran
   double scheduler_busy_seconds = 0;        ///< time the scheduler rank spent handling them

@@ -8,6 +8,7 @@
 #include <deque>
 #include <memory>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -43,6 +44,21 @@ struct dispatcher_options {
   /// boundary (its size moves by at most half a block), so the blocks it holds are whole (docs/design.md, "Folding
   /// aligned id blocks").
   std::uint64_t fold_block = 0;
+  /// When the queue is empty and a worker has idle threads, it takes back the unstarted tail of the largest
+  /// backlog another worker holds (docs/design.md, "Taking back a backlog"): the holder is told to skip those ids
+  /// (take_backs()). Only between workers that do not split (not node schedulers).
+  bool take_back = true;
+  /// A take-back moves at least this much of the holder's work (at its measured time per partition): results
+  /// reach the scheduler up to detail::result_batch_age_seconds (20 ms) late, so a smaller backlog may be run
+  /// already, and the taker would only run it twice.
+  double take_back_min_seconds = 0.05;
+};
+
+/// Ids taken back from `holder` and handed to `taker`: the holder should skip those it has not started.
+struct take_back {
+  rank_t holder{0};
+  rank_t taker{0};
+  std::vector<id_range> ids;
 };
 
 /// Per-worker accounting the summary reports.
@@ -53,6 +69,7 @@ struct worker_tally {
   double busy_seconds = 0;       ///< sum of its partitions' measured times
   std::uint64_t copies = 0;      ///< speculative copies handed to it
   std::uint64_t copies_won = 0;  ///< of those, committed (its copy finished before the original)
+  std::uint64_t taken = 0;       ///< partitions it took back from another worker's backlog
   bool lost = false;
 };
 
@@ -107,8 +124,17 @@ class dispatcher {
   /// stays lost, and a worker that has threads keeps its count. Returns whether `w` was adopted.
   bool adopt(rank_t w, int threads);
 
-  /// Whether a worker asking now could get a speculative copy (cheap pre-check for parked requests).
-  bool may_speculate() const noexcept { return options_.speculation.enabled && unassigned_ == 0 && !finished(); }
+  /// Whether a worker asking now could get a speculative copy or take back a backlog although the queue is empty
+  /// (cheap pre-check for parked requests).
+  bool may_share_tail() const noexcept {
+    return (options_.speculation.enabled || options_.take_back) && unassigned_ == 0 && !finished();
+  }
+  /// The take-backs assign() made since the last call, for the scheduler to tell their holders; they leave the
+  /// book.
+  std::vector<take_back> take_backs() { return std::exchange(take_backs_, {}); }
+  /// Take-backs made so far, and the partitions they moved.
+  std::uint64_t take_back_count() const noexcept { return take_back_count_; }
+  std::uint64_t taken_back() const noexcept { return taken_back_; }
   /// Speculative copies handed out so far, in order, and how many of them won (were committed).
   const std::vector<speculative_copy>& copies_made() const noexcept { return watch_.copies(); }
   std::uint64_t copies_won() const noexcept { return watch_.copies_won(); }
@@ -165,6 +191,11 @@ class dispatcher {
   std::vector<std::vector<id_range>> speculate(int w, int chunks, clock::time_point now);
   /// Partition `id`, committed by worker `w`, is settled for every worker that ran it (original and copy).
   void settle(int w, std::uint64_t id);
+  /// For worker `w`'s idle threads (the queue is empty): the unstarted tail of the largest backlog another worker
+  /// holds, as one chunk (nothing when no backlog is worth a message). Records the take-back for take_backs().
+  std::vector<std::vector<id_range>> take_back_for(int w, clock::time_point now);
+  /// Cuts up to `count` ids off the back of `held` that are neither done nor copied; returns them, ascending.
+  std::vector<id_range> cut_tail(std::deque<held_chunk>& held, std::uint64_t count);
 
   std::uint64_t total_;
   std::vector<worker> workers_;
@@ -187,6 +218,17 @@ class dispatcher {
   std::uint64_t speeds_counted_ = 0;     // how many workers it sums
   std::size_t speed_updates_ = 0;        // since the sum was last made afresh
   detail::straggler_watch watch_;        // measured times, overdue partitions, speculative copies
+  /// Ids taken back and not committed yet: from whom, to whom (settle() counts them off the right worker).
+  struct taken_id {
+    int from = -1;
+    int to = -1;
+  };
+  std::unordered_map<std::uint64_t, taken_id> taken_;
+  std::vector<take_back> take_backs_;  // made since take_backs() was last called
+  std::vector<int> backlogs_;          // workers that may hold a backlog to take back (rebuilt once per tail)
+  bool backlogs_known_ = false;
+  std::uint64_t take_back_count_ = 0;
+  std::uint64_t taken_back_ = 0;
 };
 
 }  // namespace partita

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <partita/scheduler/input_block.hpp>
@@ -101,6 +102,11 @@ class executor {
   std::optional<kernel_failure> failure() const;
   /// Asks running kernels to stop (ctx.cancelled()) and skips partitions not started.
   void cancel() noexcept;
+  /// The scheduler took these partitions back (handed them to another rank): those not started yet are skipped
+  /// (no result). One submitted again later runs. Called from the submitting thread.
+  void take_back(const std::vector<id_range>& ids);
+  /// Partitions skipped because they were taken back.
+  std::uint64_t skipped() const noexcept { return skipped_.load(); }
   /// What this rank's input reader did (zeros when the job declared no input).
   input_stats read_stats() const;
   /// What this rank wrote of the job's declared output (zeros when it declared none).
@@ -179,6 +185,12 @@ class executor {
   result_batch done_;
   std::vector<trace_slice> slices_;
   std::optional<kernel_failure> failure_;
+  std::mutex taken_mutex_;
+  std::unordered_set<std::uint64_t> taken_;  // taken back, not to be started here (take_back)
+  std::atomic<bool> any_taken_{false};       // taken_ is not empty: the one load a claim pays
+  std::atomic<std::uint64_t> skipped_{0};
+  /// Whether partition `id` was taken back (and forgets it: a claim happens once).
+  bool taken_back(std::uint64_t id);
   std::unique_ptr<detail::block_reader> reader_;  // only for a job that declared an input
   std::unique_ptr<detail::block_writer> writer_;  // only for a job that declared an output
 };

@@ -36,6 +36,9 @@ class block_reader {
   /// Partition `id`'s block: taken from those read ahead (a hit), waited for if it is being read, else read on the
   /// calling thread. Throws what the read threw.
   std::shared_ptr<const input_block> take(partition_id id);
+  /// Forgets the partitions of `ids` (they will not run here): not read if still queued, let go of if read ahead
+  /// (waits for a read of one under way). Cost: O(queued × ranges).
+  void drop(const std::vector<id_range>& ids);
   /// Drops the queue and the blocks read ahead (the job is being stopped).
   void cancel();
   input_stats stats() const;

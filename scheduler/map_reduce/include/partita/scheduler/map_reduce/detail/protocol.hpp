@@ -12,6 +12,8 @@
 ///                                  a node scheduler is told so by an assign of nothing that answers 0
 ///   both ways            heartbeat {}   when nothing else was sent for a while
 ///   worker -> scheduler  failure   {partition, message}   a kernel threw
+///   scheduler -> worker  take_back {id ranges}   (version 3) handed to another worker: skip those not started;
+///                                  a worker that started one runs it (the first result commits, the other drops)
 ///   scheduler -> worker  finish    {status, accumulator}   job done or checkpointed
 ///   scheduler -> worker  abort     {message}   job failed; exit non-zero
 ///   worker -> scheduler  stats     {busy, partitions, trace, origin, tally, input, output}
@@ -47,7 +49,8 @@ inline constexpr std::size_t result_batch_limit = 4096;
 
 /// The version of these messages (every rank of a job runs one build, so it is not sent; bump it when a payload
 /// changes). 2: a request carries folded blocks after its results (docs/design.md, "Folding aligned id blocks").
-inline constexpr int protocol_version = 2;
+/// 3: take_back (docs/design.md, "Taking back a backlog").
+inline constexpr int protocol_version = 3;
 inline constexpr double result_batch_age_seconds = 0.02;
 
 enum class msg : int {
@@ -61,7 +64,8 @@ enum class msg : int {
   aborted = 18,
   takeover = 19,
   report = 20,
-  covered = 21
+  covered = 21,
+  take_back = 22
 };
 
 enum class finish_status : std::uint8_t { completed = 0, checkpointed = 1 };
@@ -272,6 +276,21 @@ inline bytes encode_number(std::uint64_t v) {
 }
 
 inline std::uint64_t decode_number(std::span<const std::byte> in) { return wire_reader(in).get<std::uint64_t>(); }
+
+/// take_back: the id ranges a worker should no longer run.
+inline bytes encode_ranges(const std::vector<id_range>& ranges) {
+  bytes out;
+  wire_writer(out).put_array(std::span<const id_range>(ranges));
+  return out;
+}
+
+inline std::vector<id_range> decode_ranges(std::span<const std::byte> in) {
+  std::vector<id_range> out;
+  wire_reader(in).get_array(out);
+  for (const auto& range : out)
+    if (range.end < range.begin) throw error("malformed scheduler message: id range");
+  return out;
+}
 
 /// report: a worker's answer to a takeover.
 struct report_msg {

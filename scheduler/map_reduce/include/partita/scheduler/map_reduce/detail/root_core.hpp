@@ -67,8 +67,8 @@ class root_core {
   // -- speculation cadence ----------------------------------------------------------------------------------
   /// How often a round may look for overdue partitions (the look scans the held chunks).
   static constexpr std::chrono::milliseconds speculation_interval{10};
-  /// Starts a round of the loop at `now`: whether it may hand out speculative copies (only when the queue is
-  /// empty, and at most once per speculation_interval). Cost: O(1).
+  /// Starts a round of the loop at `now`: whether it may hand out speculative copies or take-backs (only when the queue
+  /// is empty, and at most once per speculation_interval). Cost: O(1).
   bool begin_round(clock::time_point now);
   /// Whether this round may hand out work: the queue holds some, or it is a speculation round.
   bool may_hand_out() const noexcept { return dispatch_.unassigned() > 0 || speculation_round_; }

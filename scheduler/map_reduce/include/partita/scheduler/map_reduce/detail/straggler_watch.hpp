@@ -85,6 +85,8 @@ class straggler_watch {
 
   /// Whether no speculative copy was ever made (settle() then has nothing to do). O(1).
   bool no_copies() const noexcept { return copied_.empty(); }
+  /// Whether partition `id` was ever copied (its copy state is kept until the job ends).
+  bool copied(std::uint64_t id) const { return !copied_.empty() && copied_.count(id) != 0; }
   /// Speculative copies made so far, in order, and how many of them won (were committed).
   const std::vector<speculative_copy>& copies() const noexcept { return copies_; }
   std::uint64_t copies_won() const noexcept { return copies_won_; }
