@@ -2,6 +2,8 @@
 //
 // Input: one selector byte (which message, modulo 6), then the payload as it would arrive in a message:
 //   0 request  1 assign  2 stats  3 failure  4 abort  5 finish   -> decode_<message> (detail/protocol.hpp)
+//   a selector byte of 0xF0 or more: take_back -> decode_ranges (added with protocol 3; the byte's meaning for the
+//   other messages, and so the corpus and the regressions, unchanged)
 // Checks: only partita::error escapes; a decoded message is consistent (every result's bytes inside the
 // data) and re-encodes to a prefix of the payload (the encoding is canonical); the heap held while
 // decoding stays under 4 bytes per payload byte plus 4 KiB.
@@ -21,7 +23,7 @@ namespace partita::fuzz {
 
 namespace {
 
-enum class kind : unsigned { request, assign, stats, failure, abort, finish, count };
+enum class kind : unsigned { request, assign, stats, failure, abort, finish, count, take_back };
 
 // `encoded` must equal the first bytes of `payload`.
 void check_prefix(const bytes& encoded, std::span<const std::byte> payload) {
@@ -80,6 +82,12 @@ std::size_t decode(kind k, std::span<const std::byte> payload) {
       check_prefix(detail::encode_finish(m.status, m.accumulator), payload);
       return m.accumulator.size();
     }
+    case kind::take_back: {
+      const auto ids = detail::decode_ranges(payload);
+      for (const auto& r : ids) PARTITA_FUZZ_CHECK(r.begin <= r.end);  // what executor::take_back walks
+      check_prefix(detail::encode_ranges(ids), payload);
+      return heap_of(ids);
+    }
     case kind::count: break;
   }
   return 0;
@@ -89,7 +97,8 @@ std::size_t decode(kind k, std::span<const std::byte> payload) {
 
 verdict run_one(std::span<const std::byte> input) {
   if (input.empty()) return verdict::rejected;
-  const auto k = static_cast<kind>(std::to_integer<unsigned>(input[0]) % static_cast<unsigned>(kind::count));
+  const auto selector = std::to_integer<unsigned>(input[0]);
+  const auto k = selector >= 0xF0 ? kind::take_back : static_cast<kind>(selector % static_cast<unsigned>(kind::count));
   const auto payload = input.subspan(1);
   const std::int64_t bound = 4 * static_cast<std::int64_t>(payload.size()) + 4096;
   verdict v = verdict::accepted;

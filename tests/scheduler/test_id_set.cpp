@@ -65,6 +65,12 @@ TEST(Scheduler_IdSet, AgreesWithAPlainSet) {
       const auto r = s.pop_front(rng() % 5 + 1);
       for (auto id = r.begin; id < r.end; ++id) ASSERT_EQ(ref.erase(id), 1u);
     }
+    if (i % 3 == 0) {  // erase a range: inside one, across several, at an edge, or of nothing
+      const auto eb = rng() % 2100, elen = rng() % 2 == 0 ? rng() % 60 : 1;
+      std::uint64_t removed = 0;
+      for (auto id = eb; id < eb + elen; ++id) removed += ref.erase(id);
+      ASSERT_EQ(s.erase(id_range{eb, eb + elen}), removed) << i;
+    }
     const auto q = rng() % 2100;
     ASSERT_EQ(s.contains(q), ref.count(q) == 1) << q;
     const auto np = ref.lower_bound(q);
@@ -74,6 +80,24 @@ TEST(Scheduler_IdSet, AgreesWithAPlainSet) {
   std::uint64_t in_ranges = 0;
   for (const auto& r : s.ranges()) in_ranges += r.size();
   EXPECT_EQ(in_ranges, ref.size());
+}
+
+TEST(Scheduler_IdSet, EraseSplitsAndDropsRanges) {
+  id_set s;
+  s.insert(id_range{0, 10});
+  s.insert(id_range{20, 30});
+  EXPECT_EQ(s.erase(id_range{3, 5}), 2u);  // splits [0, 10)
+  EXPECT_EQ(s.ranges(), (std::vector<id_range>{{0, 3}, {5, 10}, {20, 30}}));
+  EXPECT_EQ(s.erase(id_range{8, 25}), 7u);  // the end of one, the start of another
+  EXPECT_EQ(s.ranges(), (std::vector<id_range>{{0, 3}, {5, 8}, {25, 30}}));
+  EXPECT_EQ(s.erase(id_range{40, 50}), 0u);
+  EXPECT_EQ(s.erase(id_range{0, 100}), 11u);
+  EXPECT_TRUE(s.empty());
+  EXPECT_TRUE(s.insert(std::uint64_t{7}));  // the fast path's last range is not a dangling one
+  EXPECT_EQ(s.count(), 1u);
+  s.insert(id_range{0, std::uint64_t{1} << 62});  // what a hostile take_back could name: two ranges, not 2^62 ids
+  EXPECT_EQ(s.erase(id_range{5, 6}), 1u);
+  EXPECT_EQ(s.range_count(), 2u);
 }
 
 TEST(Scheduler_IdSet, AHugeDoneSetInOrderIsOneRange) {

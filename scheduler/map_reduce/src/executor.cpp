@@ -68,8 +68,7 @@ void executor::cancel() noexcept {
 void executor::take_back(const std::vector<id_range>& ids) {
   {
     std::lock_guard lock(taken_mutex_);
-    for (const auto& r : ids)
-      for (auto id = r.begin; id < r.end; ++id) taken_.insert(id);
+    for (const auto& r : ids) taken_.insert(r);
     any_taken_.store(!taken_.empty(), std::memory_order_release);
   }
   if (reader_) reader_->drop(ids);  // not read ahead for nothing
@@ -77,7 +76,7 @@ void executor::take_back(const std::vector<id_range>& ids) {
 
 bool executor::taken_back(std::uint64_t id) {
   std::lock_guard lock(taken_mutex_);
-  if (taken_.erase(id) == 0) return false;
+  if (taken_.erase(id_range{id, id + 1}) == 0) return false;
   any_taken_.store(!taken_.empty(), std::memory_order_release);
   return true;
 }
@@ -159,8 +158,7 @@ void executor::submit(std::vector<id_range> chunk) {
   ++submitted_;
   if (any_taken_.load(std::memory_order_acquire)) {  // handed back here after it was taken away: it runs
     std::lock_guard lock(taken_mutex_);
-    for (const auto& r : chunk)
-      for (auto id = r.begin; id < r.end; ++id) taken_.erase(id);
+    for (const auto& r : chunk) taken_.erase(r);
     any_taken_.store(!taken_.empty(), std::memory_order_release);
   }
   if (reader_) reader_->enqueue(chunk);

@@ -57,6 +57,24 @@ std::uint64_t id_set::insert(id_range r) {
   return added;
 }
 
+std::uint64_t id_set::erase(id_range r) {
+  if (r.begin >= r.end) return 0;
+  // The first range that overlaps [begin, end).
+  auto it = ranges_.upper_bound(r.begin);
+  if (it != ranges_.begin() && std::prev(it)->second > r.begin) --it;
+  std::uint64_t removed = 0;
+  while (it != ranges_.end() && it->first < r.end) {
+    const auto b = it->first, e = it->second;
+    removed += std::min(e, r.end) - std::max(b, r.begin);
+    it = ranges_.erase(it);
+    if (b < r.begin) ranges_.emplace_hint(it, b, r.begin);   // the part before stays
+    if (e > r.end) it = ranges_.emplace_hint(it, r.end, e);  // the part after stays (and ends the loop)
+  }
+  count_ -= removed;
+  last_ = ranges_.end();
+  return removed;
+}
+
 bool id_set::contains(std::uint64_t id) const {
   if (last_ != ranges_.end() && last_->first <= id && id < last_->second) return true;
   auto it = ranges_.upper_bound(id);

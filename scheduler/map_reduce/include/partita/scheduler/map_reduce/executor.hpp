@@ -12,11 +12,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include <partita/scheduler/input_block.hpp>
 #include <partita/scheduler/map_reduce/dispatcher.hpp>
+#include <partita/scheduler/map_reduce/id_set.hpp>
 #include <partita/scheduler/map_reduce/job_model.hpp>
 #include <partita/scheduler/trace_slice.hpp>
 
@@ -186,8 +186,8 @@ class executor {
   std::vector<trace_slice> slices_;
   std::optional<kernel_failure> failure_;
   std::mutex taken_mutex_;
-  std::unordered_set<std::uint64_t> taken_;  // taken back, not to be started here (take_back)
-  std::atomic<bool> any_taken_{false};       // taken_ is not empty: the one load a claim pays
+  id_set taken_;  // taken back, not to be started here (take_back): ranges, whatever a message says
+  std::atomic<bool> any_taken_{false};  // taken_ is not empty: the one load a claim pays
   std::atomic<std::uint64_t> skipped_{0};
   /// Whether partition `id` was taken back (and forgets it: a claim happens once).
   bool taken_back(std::uint64_t id);

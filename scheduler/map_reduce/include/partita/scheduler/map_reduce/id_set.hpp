@@ -29,6 +29,8 @@ class id_set {
   std::uint64_t insert(id_range r);
   /// Adds `id`; true if it was not in the set.
   bool insert(std::uint64_t id);
+  /// Removes [r.begin, r.end); returns how many ids were in the set.
+  std::uint64_t erase(id_range r);
   bool contains(std::uint64_t id) const;
   /// The first id >= `from` that is in the set (`none` if there is none).
   std::uint64_t next_present(std::uint64_t from) const;
