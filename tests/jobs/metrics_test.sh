@@ -70,6 +70,8 @@ map_reduce)
   [ "$(value "$f" partita_messages_total)" = "$(field "$work/summary.json" "d['dispatches']")" ] || fail "messages differ"
   [ "$(value "$f" partita_speculative_copies_total)" = "$(field "$work/summary.json" "d['speculation']['copies']")" ] \
     || fail "speculative copies differ"
+  [ "$(value "$f" partita_taken_back_partitions_total)" = "$(field "$work/summary.json" "d['take_back']['partitions']")" ] \
+    || fail "taken-back partitions differ"
   [ "$(value "$f" partita_checkpoints_total)" -ge 1 ] || fail "no checkpoint counted"
   grep -q 'model="map_reduce"' "$f" || fail "no model label"
   # While running: done grew, never past the total, and the rate and ETA were there.

@@ -38,6 +38,7 @@ metrics_snapshot two_ranks() {
   s.checkpoint_bytes = 4096;
   s.speculative_copies = 3;
   s.speculative_won = 1;
+  s.take_backs = 5;
   s.timestamp_seconds = 1.7e9;
   return s;
 }
@@ -82,6 +83,7 @@ TEST(Scheduler_Metrics, TextHasHelpTypeAndTheFiguresWithTheJobsLabels) {
   EXPECT_EQ(sample(text, "partita_checkpoint_bytes_total"), "4096");
   EXPECT_EQ(sample(text, "partita_speculative_copies_total"), "3");
   EXPECT_EQ(sample(text, "partita_speculative_copies_won_total"), "1");
+  EXPECT_EQ(sample(text, "partita_taken_back_partitions_total"), "5");
   EXPECT_EQ(sample(text, "partita_lost_ranks_total"), "0");
   EXPECT_EQ(sample(text, "partita_failovers_total"), "0");
   EXPECT_EQ(sample(text, "partita_rollbacks_total"), "0");
