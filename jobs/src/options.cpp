@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -15,6 +16,25 @@
 #include <partita/scheduler/map_reduce/policy.hpp>
 
 namespace partita {
+
+namespace {
+/// A positive number, with an optional unit: s, m or h (`timed` is set when there is one). Nullopt if it is not.
+std::optional<double> positive_amount(const std::string& v, bool& timed) {
+  const char unit = v.empty() ? '\0' : v.back();
+  const double scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 0;
+  timed = scale > 0;
+  const std::string num = timed ? v.substr(0, v.size() - 1) : v;
+  std::size_t used = 0;
+  double x = 0;
+  try {
+    x = std::stod(num, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != num.size() || num.empty() || !(x > 0) || !std::isfinite(x)) return std::nullopt;
+  return timed ? x * scale : x;
+}
+}  // namespace
 
 void add_run_options(CLI::App& app, run_config& c) {
   std::string policies;
@@ -103,21 +123,13 @@ void add_run_options(CLI::App& app, run_config& c) {
          "--checkpoint-every",
          [&c](const std::string& v) {
            // "N" partitions or "Ts" seconds (also "Tm", "Th").
-           const char unit = v.empty() ? '\0' : v.back();
-           double scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 0;
-           const std::string num = scale > 0 ? v.substr(0, v.size() - 1) : v;
-           std::size_t used = 0;
-           double x = 0;
-           try {
-             x = std::stod(num, &used);
-           } catch (const std::exception&) {
-             used = 0;
-           }
-           if (used != num.size() || num.empty() || !(x > 0) || (scale == 0 && x != std::floor(x)))
+           bool timed = false;
+           const auto x = positive_amount(v, timed);
+           if (!x || (!timed && *x != std::floor(*x)))
              throw CLI::ValidationError(
                  "--checkpoint-every", "'" + v + "' is neither a number of partitions (1000) nor a time (30s, 5m, 1h)");
-           if (scale > 0) c.checkpoint_every_seconds = x * scale;
-           else c.checkpoint_every_partitions = static_cast<std::uint64_t>(x);
+           if (timed) c.checkpoint_every_seconds = *x;
+           else c.checkpoint_every_partitions = static_cast<std::uint64_t>(*x);
          },
          "checkpoint after N more results (steps of an iterative job), e.g. 1000, or every T (e.g. 30s, 5m, 1h)")
       ->type_name("N|T")
@@ -137,9 +149,19 @@ void add_run_options(CLI::App& app, run_config& c) {
   app.add_option("--mtti", c.mtti_seconds, "mean time to interrupt in seconds, for --checkpoint-interval auto")
       ->check(CLI::PositiveNumber)
       ->group("Checkpoints");
-  app.add_option("--walltime", c.walltime_seconds,
-                 "seconds this run may take (overrides SLURM_JOB_END_TIME); the last checkpoint lands before it")
-      ->check(CLI::PositiveNumber)
+  app.add_option_function<std::string>(
+         "--walltime",
+         [&c](const std::string& v) {
+           bool timed = false;
+           const auto x = positive_amount(v, timed);
+           if (!x)
+             throw CLI::ValidationError("--walltime",
+                                        "'" + v + "' is not a time: seconds (3600) or with a unit (90s, 30m, 2h)");
+           c.walltime_seconds = *x;
+         },
+         "how long this run may take, in seconds or with a unit (3600, 90s, 30m, 2h; overrides SLURM_JOB_END_TIME); "
+         "the last checkpoint lands before it")
+      ->type_name("T")
       ->group("Checkpoints");
   app.add_option(
          "--restart", c.restart,

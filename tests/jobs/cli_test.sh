@@ -54,6 +54,11 @@ bad_param_once)
   run_np 2 run pi --inject kill:rank=x > "$work/out" 2>&1; rc=$?
   [ $rc -eq 2 ] || fail "bad --inject: exit code $rc"
   grep -q "kill:rank=R:after=K" "$work/out" || fail "bad --inject: no hint of the right form"
+  run_np 2 run pi --walltime soon > "$work/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] || fail "bad --walltime: exit code $rc"
+  grep -q "'soon' is not a time: seconds (3600) or with a unit (90s, 30m, 2h)" "$work/out" \
+    || fail "bad --walltime: no hint of the right form: $(cat "$work/out")"
+  run_np 2 run pi --walltime 1.5m --quiet > "$work/out" 2>&1 || fail "--walltime 1.5m refused: $(cat "$work/out")"
   run_np 2 run synthetic --param partition=5 > "$work/out" 2>&1; rc=$?
   [ $rc -eq 2 ] || fail "unknown parameter: exit code $rc"
   grep -q "its parameters are: partitions" "$work/out" || fail "unknown parameter: no list of valid ones" ;;
