@@ -187,7 +187,7 @@ double metrics_write_seconds(int ranks, const std::filesystem::path& file) {
   partita::detail::metrics_snapshot snap;
   snap.total = 1000;
   snap.ranks.assign(static_cast<std::size_t>(ranks), {1, 0, 0});
-  snap.chunks = snap.messages = snap.speculative_copies = snap.speculative_won = snap.take_backs = 0;
+  snap.chunks = snap.messages = snap.speculative_copies = snap.speculative_won = snap.taken_back = 0;
   const int n = 200;
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i) {

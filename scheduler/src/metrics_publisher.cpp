@@ -101,7 +101,7 @@ void add_final_figures(metrics_snapshot& snap, const run_report& rep) {
     snap.messages = rep.dispatches;
     snap.speculative_copies = rep.map_reduce.speculative_copies;
     snap.speculative_won = rep.map_reduce.speculative_won;
-    snap.take_backs = rep.map_reduce.taken_back;
+    snap.taken_back = rep.map_reduce.taken_back;
     snap.failovers = std::max<std::uint64_t>(snap.failovers, rep.map_reduce.failovers.size());
   } else {
     snap.migrations = rep.iterative.migrations;

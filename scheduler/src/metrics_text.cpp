@@ -98,7 +98,7 @@ std::string format_metrics(const metrics_labels& labels, const metrics_snapshot&
   w.counter_if("partita_speculative_copies_won_total", "speculative copies whose result was committed",
                s.speculative_won);
   w.counter_if("partita_taken_back_partitions_total", "queued partitions taken back from a busy rank for an idle one",
-               s.take_backs);
+               s.taken_back);
   w.counter_if("partita_migrations_total", "partitions moved to another rank by rebalancing", s.migrations);
   w.counter_if("partita_input_bytes_total", "bytes of the declared input in the partitions done", s.input_bytes);
   w.counter_if("partita_output_bytes_total", "bytes of the declared output in the partitions done", s.output_bytes);

@@ -38,7 +38,7 @@ metrics_snapshot two_ranks() {
   s.checkpoint_bytes = 4096;
   s.speculative_copies = 3;
   s.speculative_won = 1;
-  s.take_backs = 5;
+  s.taken_back = 5;
   s.timestamp_seconds = 1.7e9;
   return s;
 }

@@ -117,7 +117,7 @@ struct map_reduce_scheduler::running {
     m.failovers = term_;
     m.speculative_copies = d.copies_made().size();
     m.speculative_won = d.copies_won();
-    m.take_backs = d.taken_back();
+    m.taken_back = d.taken_back();
     if (job_.has_input() || job_.has_output()) {
       map_job_model::block_bytes b;
       for (const auto& r : d.done_set().ranges()) {

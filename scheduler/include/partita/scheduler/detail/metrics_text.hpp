@@ -45,7 +45,7 @@ struct metrics_snapshot {
   std::uint64_t rollbacks = 0;
   std::optional<std::uint64_t> speculative_copies;  ///< map/reduce
   std::optional<std::uint64_t> speculative_won;     ///< map/reduce
-  std::optional<std::uint64_t> take_backs;          ///< map/reduce: partitions taken back for idle ranks
+  std::optional<std::uint64_t> taken_back;          ///< map/reduce: partitions taken back for idle ranks
   std::optional<std::uint64_t> migrations;          ///< iterative
   /// The data path (map/reduce with a declared input or output): bytes of the blocks of the partitions done.
   std::optional<std::uint64_t> input_bytes, output_bytes;
