@@ -363,7 +363,7 @@ std::vector<std::vector<id_range>> dispatcher::take_back_for(int w, clock::time_
     return hk.tally.partitions > 0 ? hk.tally.busy_seconds / static_cast<double>(hk.tally.partitions) : ema_partition_;
   };
   int from = -1;
-  double most = 0;
+  double most = 0, from_per = 0;  // the largest backlog's time, and its holder's time per partition
   for (std::size_t i = 0; i < backlogs_.size();) {
     const int h = backlogs_[i];
     const auto& hk = workers_[static_cast<std::size_t>(h)];
@@ -372,11 +372,12 @@ std::vector<std::vector<id_range>> dispatcher::take_back_for(int w, clock::time_
       backlogs_.pop_back();
       continue;
     }
-    const double t = static_cast<double>(hk.unfinished - static_cast<std::uint64_t>(hk.threads)) * per_partition(hk) /
-                     hk.threads;
+    const double per = per_partition(hk);
+    const double t = static_cast<double>(hk.unfinished - static_cast<std::uint64_t>(hk.threads)) * per / hk.threads;
     if (h != w && t > most) {
       most = t;
       from = h;
+      from_per = per;
     }
     ++i;
   }
@@ -388,7 +389,7 @@ std::vector<std::vector<id_range>> dispatcher::take_back_for(int w, clock::time_
   const auto tw = static_cast<std::uint64_t>(wk.threads);
   const auto share = (queued * tw + static_cast<std::uint64_t>(hk.threads) + tw - 1) /
                      (static_cast<std::uint64_t>(hk.threads) + tw);
-  if (static_cast<double>(share) * per_partition(hk) < options_.take_back_min_seconds) return out;
+  if (static_cast<double>(share) * from_per < options_.take_back_min_seconds) return out;
   auto ids = cut_tail(hk.held, share);
   if (ids.empty()) return out;
   std::uint64_t n = 0;
