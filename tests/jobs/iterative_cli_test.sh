@@ -202,6 +202,9 @@ rollback_in_checkpoint)
     --checkpoint-every 20 --timeout 2 --heartbeat 0.5 > "$work/log" 2>&1 && fail "exit 0 after a rank died inside a checkpoint"
   grep -q "crash point 'ckpt.after_tmp_close' reached" "$work/log" || fail "no crash in the checkpoint"
   grep -q "a peer died inside a collective operation" "$work/log" || fail "no line from the stall watchdog"
+  # A write's own limit: two --timeout windows plus what its (small) size needs, not the loop's 3 x 2 + 10 s.
+  stalled=$(sed -n 's/.*no progress for \([0-9]*\) s while writing a checkpoint.*/\1/p' "$work/log" | sort -n | tail -1)
+  [ -n "$stalled" ] && [ "$stalled" -le 6 ] || fail "the watchdog waited ${stalled:-?} s in the write (--timeout 2)"
   restart_and_compare 2 ;;
 *) fail "unknown case" ;;
 esac

@@ -49,7 +49,8 @@ run_report run_iterative(session& s, iterative_job_model& job, const run_config&
     if (rollbacks.empty()) detail::arm_injection(s, config, setup, "step.done");
     // As for map/reduce failover, but not limited to one scheduler level: an iterative job has no node schedulers.
     const bool recover = s.size() > 1 && detail::in_job_recovery(config);
-    detail::stall_watchdog watchdog(3 * config.timeout_seconds + 10, recover);
+    // The loop's limit outlasts the survivors' agreement (two windows); a collective write's is two windows.
+    detail::stall_watchdog watchdog(3 * config.timeout_seconds + 10, 2 * config.timeout_seconds, recover);
     detail::iterative_run runner(s, job, attempt, setup, watchdog, metrics);
     const auto note_start = [&] {
       if (rollbacks.empty()) return;

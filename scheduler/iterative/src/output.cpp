@@ -66,7 +66,7 @@ void iterative_run::write_output_file() {
   image.meta.job = job_.name();
   image.meta.rank_count = ranks_;
   // A collective write with a dead peer never returns; allow the job's state at 20 MB/s, as for a checkpoint.
-  watchdog_.pet("writing the output (collective)", static_cast<double>(mine) * ranks_ / 20e6);
+  watchdog_.pet_write("writing the output (collective)", static_cast<double>(mine) * ranks_ / 20e6);
   const auto t = clock::now();
   const auto r = write_output(comm_, *config_.output, image);
   if (coordinator_) trace_.event(fmt::format("output at step {}", steps_), me_, t);

@@ -133,8 +133,9 @@ survivors agree_on_survivors(MPI_Comm comm, double window_s) {
   return out;
 }
 
-stall_watchdog::stall_watchdog(double limit_s, bool enabled)
-    : limit_s_(limit_s), last_ns_(clock::now().time_since_epoch().count()) {
+stall_watchdog::stall_watchdog(double limit_s, double write_limit_s, bool enabled)
+    : limit_s_(limit_s), write_limit_s_(write_limit_s), last_ns_(clock::now().time_since_epoch().count()),
+      current_limit_s_(limit_s) {
   if (enabled) thread_ = std::thread([this] { watch(); });
 }
 
@@ -147,9 +148,15 @@ stall_watchdog::~stall_watchdog() {
   if (thread_.joinable()) thread_.join();
 }
 
-void stall_watchdog::pet(const char* doing, double allowance_s) noexcept {
+void stall_watchdog::pet(const char* doing) noexcept { arm(doing, limit_s_); }
+
+void stall_watchdog::pet_write(const char* doing, double allowance_s) noexcept {
+  arm(doing, write_limit_s_ + allowance_s);
+}
+
+void stall_watchdog::arm(const char* doing, double limit_s) noexcept {
   doing_.store(doing, std::memory_order_relaxed);
-  allowance_s_.store(allowance_s, std::memory_order_relaxed);
+  current_limit_s_.store(limit_s, std::memory_order_relaxed);
   last_ns_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
 }
 
@@ -163,7 +170,7 @@ void stall_watchdog::watch() {
     tick = clock::now();
     const auto last = clock::time_point(clock::duration(last_ns_.load(std::memory_order_relaxed)));
     const double stalled = since(last);
-    if (stalled < limit_s_ + allowance_s_.load(std::memory_order_relaxed)) continue;
+    if (stalled < current_limit_s_.load(std::memory_order_relaxed)) continue;
     log().error("no progress for {:.0f} s while {}: a peer died inside a collective operation, which MPI cannot "
                 "leave; ending this rank so that the run ends and is relaunched from the last checkpoint",
                 stalled, doing_.load(std::memory_order_relaxed));

@@ -27,9 +27,9 @@ void step_checkpoints::write(MPI_Comm comm, checkpoint_image& image, std::uint64
   PARTITA_MPI(MPI_Comm_size(comm, &ranks));
   // A collective write with a dead peer never returns; a large one on a slow file system takes its time. The
   // watchdog allows the job's whole state (about this rank's times the ranks) at 20 MB/s, and ten times what the
-  // last write here took, on top of its limit.
+  // last write here took, on top of its limit for a write.
   const double allowance = static_cast<double>(state_bytes) * ranks / 20e6 + 10 * last_write_seconds_;
-  watchdog.pet("writing a checkpoint (collective)", allowance);
+  watchdog.pet_write("writing a checkpoint (collective)", allowance);
   const bool stop = control.action == boundary_action::checkpoint_and_stop;
   const auto need = stop ? checkpoint_need::required : checkpoint_need::optional;
   struct timed {  // however the write ends

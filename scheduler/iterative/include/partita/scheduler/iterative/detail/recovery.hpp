@@ -48,24 +48,28 @@ survivors agree_on_survivors(MPI_Comm comm, double window_s);
 /// Ends this process (exit 1, made visible to the launcher) when the rank makes no progress for `limit_s`
 /// seconds: under `mpirun --enable-recovery` a rank inside a blocking collective (a collective checkpoint write,
 /// the start-up broadcasts) whose peer died would otherwise wait forever. The loop calls pet() at every step.
-/// Non-copyable; the destructor stops the watch.
+/// A collective write (pet_write()) has a limit of its own, `write_limit_s` plus what its size needs: every rank
+/// enters it right after the same step's gather, so a peer that has not come within that is dead, and the sooner
+/// the rank ends, the sooner the launcher relaunches. Non-copyable; the destructor stops the watch.
 class stall_watchdog {
  public:
-  stall_watchdog(double limit_s, bool enabled);
+  stall_watchdog(double limit_s, double write_limit_s, bool enabled);
   ~stall_watchdog();
   stall_watchdog(const stall_watchdog&) = delete;
   stall_watchdog& operator=(const stall_watchdog&) = delete;
-  /// Progress: the limit counts from now. `doing` names what comes next, for the message if it stalls;
-  /// `allowance_s` more seconds are allowed for it (a large collective write).
-  void pet(const char* doing, double allowance_s = 0) noexcept;
+  /// Progress: the limit counts from now. `doing` names what comes next, for the message if it stalls.
+  void pet(const char* doing) noexcept;
+  /// As pet(), before a collective write: it may take `write_limit_s` + `allowance_s` (what its size needs).
+  void pet_write(const char* doing, double allowance_s) noexcept;
 
  private:
   void watch();
+  void arm(const char* doing, double limit_s) noexcept;
 
-  double limit_s_;
+  double limit_s_, write_limit_s_;
   std::atomic<std::int64_t> last_ns_;
   std::atomic<const char*> doing_{"starting"};
-  std::atomic<double> allowance_s_{0};
+  std::atomic<double> current_limit_s_;
   std::mutex mutex_;
   std::condition_variable stop_cv_;
   bool stop_ = false;
