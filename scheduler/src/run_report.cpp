@@ -29,6 +29,7 @@ nlohmann::json workers_json(const std::vector<worker_summary>& workers, model_ki
                    {"messages", w.messages},
                    {"copies", w.copies},
                    {"copies_won", w.copies_won},
+                   {"taken_back", w.taken_back},
                    {"framework_cpu_seconds", w.framework_cpu_seconds},
                    {"lost", w.lost},
                    {"executed", w.executed}});

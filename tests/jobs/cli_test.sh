@@ -256,6 +256,9 @@ on, off, trace, ref = (json.load(open(f)) for f in sys.argv[1:])
 t_on, t_off = on["take_back"], off["take_back"]
 assert t_on["count"] > 0 and t_on["partitions"] >= t_on["count"], t_on
 assert t_off == {"count": 0, "partitions": 0}, t_off
+# Per rank: the takers' counts add up to the job's, and the slow rank took nothing back.
+assert sum(w["taken_back"] for w in on["workers"]) == t_on["partitions"], on["workers"]
+assert on["workers"][2]["taken_back"] == 0 and all(w["taken_back"] == 0 for w in off["workers"]), on["workers"]
 names = [e["name"] for e in trace["traceEvents"] if e.get("cat") == "scheduler"]
 taken = [n for n in names if n.startswith("take-back of")]
 assert len(taken) == t_on["count"] and any("from rank 2 by" in n for n in taken), names

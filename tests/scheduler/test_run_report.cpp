@@ -29,7 +29,8 @@ run_report filled(model_kind model) {
   r.framework_cpu_seconds = 0.125;
   worker_summary w;
   w.rank = 0, w.host = "h0", w.threads = 2, w.busy_seconds = 1.5, w.idle_seconds = 0.5, w.partitions = 7;
-  w.chunks = 3, w.messages = 4, w.copies = 1, w.copies_won = 1, w.framework_cpu_seconds = 0.01, w.lost = true;
+  w.chunks = 3, w.messages = 4, w.copies = 1, w.copies_won = 1, w.taken_back = 2, w.framework_cpu_seconds = 0.01,
+  w.lost = true;
   w.executed = 8;
   worker_summary w2 = w;
   w2.rank = 1, w2.host = "h1", w2.partitions = 9, w2.busy_seconds = 0.75, w2.lost = false;
@@ -187,6 +188,7 @@ TEST(Scheduler_RunReport, IterativeJsonHasTheIterativeKeysAndTheCommonOnes) {
       "messages": 4,
       "partitions": 7,
       "rank": 0,
+      "taken_back": 2,
       "threads": 2
     },
     {
@@ -202,6 +204,7 @@ TEST(Scheduler_RunReport, IterativeJsonHasTheIterativeKeysAndTheCommonOnes) {
       "messages": 4,
       "partitions": 9,
       "rank": 1,
+      "taken_back": 2,
       "threads": 2
     }
   ]

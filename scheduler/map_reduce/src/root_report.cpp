@@ -17,6 +17,7 @@ std::vector<rank_trace> add_rank_rows(run_report& rep, const session& s, const j
     ws.messages = tally.messages;
     ws.copies = tally.copies;
     ws.copies_won = tally.copies_won;
+    ws.taken_back = tally.taken;
     ws.lost = tally.lost;
     ws.busy_seconds = tally.busy_seconds;
     if (const auto& st = stats[static_cast<std::size_t>(r)]; st && st->has_tally) {

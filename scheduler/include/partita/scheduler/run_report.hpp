@@ -29,6 +29,7 @@ struct worker_summary {
   std::uint64_t messages = 0;
   std::uint64_t copies = 0;          ///< speculative copies it ran
   std::uint64_t copies_won = 0;      ///< of those, committed
+  std::uint64_t taken_back = 0;      ///< partitions it took back from another rank's backlog (map/reduce)
   double framework_cpu_seconds = 0;  ///< CPU this rank used outside kernels: Partita's own threads (and MPI's)
   bool lost = false;
   std::uint64_t executed = 0;  ///< partitions its kernels ran in this run (duplicates and re-runs included)
