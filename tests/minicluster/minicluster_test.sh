@@ -143,31 +143,42 @@ in_job)
        --timeout 5 --heartbeat 0.5 --quiet)
   timeout 200 "${mpirun_local[@]}" -n 6 "$partita" "${job[@]}" --checkpoint-dir "$work/ck-ref" \
     --summary-json "$work/in_job.ref.json" >"$work/log.ref" 2>&1 || fail "the one-host run exited $?"
-  for victim in 3 1; do
-    [ "$victim" = 1 ] && { "$mc" down >/dev/null; "$mc" up 3 --slots 2 >/dev/null || fail "up again"; }
+  # lose_node_in_job NAME REF NODE DELAY ARGS...: the job ARGS through the launcher under mpirun --enable-recovery
+  # on a fresh cluster, NODE killed DELAY s after its first checkpoint (the time in $work/t_kill_NAME); checks one
+  # attempt, exit 0 and the result of the summary REF; its own summary in $work/in_job_NAME.json.
+  lose_node_in_job() {
+    local name=$1 ref=$2 node=$3 delay=$4; shift 4
+    "$mc" down >/dev/null; "$mc" up 3 --slots 2 >/dev/null || fail "up again"
     (
-      for _ in $(seq 600); do [ -s "$work/ck$victim/LATEST" ] && break; sleep 0.1; done
-      sleep 1; date +%s.%N >"$work/t_kill$victim"; "$mc" kill "$victim"
+      for _ in $(seq 900); do [ -s "$work/ck_$name/LATEST" ] && break; sleep 0.1; done
+      sleep "$delay"; date +%s.%N >"$work/t_kill_$name"; "$mc" kill "$node"
     ) >"$work/log.faults" 2>&1 &
     timeout 300 "$src/slurm/partita-launch.sh" --via mpirun -n 6 --finalize-grace 5 \
       --mpirun-args "--hostfile $PARTITA_MC_HOSTFILE --oversubscribe --mca mpi_yield_when_idle 1 --enable-recovery" \
-      -- "$partita" "${job[@]}" --checkpoint-dir "$work/ck$victim" --summary-json "$work/in_job$victim.json" \
+      -- "$partita" "$@" --checkpoint-dir "$work/ck_$name" --summary-json "$work/in_job_$name.json" \
       >"$work/log.launch" 2>&1
-    rc=$?; wait
-    [ $rc -eq 0 ] || fail "node $victim: the launcher exited $rc"
-    grep -q "killed" "$work/log.faults" || fail "node $victim was not killed: $(cat "$work/log.faults")"
-    ! grep -q "attempt 2" "$work/log.launch" || fail "node $victim: relaunched; the job should have gone on in the same run"
+    local rc=$?; wait
+    [ $rc -eq 0 ] || fail "$name: the launcher exited $rc"
+    grep -q "killed" "$work/log.faults" || fail "$name: node $node was not killed: $(cat "$work/log.faults")"
+    ! grep -q "attempt 2" "$work/log.launch" || fail "$name: relaunched; the job should have gone on in the same run"
     grep -q "attempt 1: mpirun .*--enable-recovery .*--mca plm_rsh_no_tree_spawn 1" "$work/log.launch" ||
       fail "the launcher did not add --mca plm_rsh_no_tree_spawn 1"
-    [ "$(result "$work/in_job$victim.json")" = "$(result "$work/in_job.ref.json")" ] ||
-      fail "node $victim: '$(result "$work/in_job$victim.json")' after the node loss, '$(result "$work/in_job.ref.json")' uninterrupted"
-    lost=$(python3 -c "import json,sys;print(' '.join(str(w['rank']) for w in json.load(open(sys.argv[1]))['workers'] if w['lost']))" "$work/in_job$victim.json")
+    [ "$(result "$work/in_job_$name.json")" = "$(result "$ref")" ] ||
+      fail "$name: '$(result "$work/in_job_$name.json")' after the node loss, '$(result "$ref")' uninterrupted"
+  }
+  # seconds_after_kill NAME PATTERN: seconds from the kill to the first log line matching PATTERN
+  seconds_after_kill() {
+    local t; t=$(sed -n "s/^\[\([0-9-]* [0-9:.]*\)\] .*$2.*/\1/p" "$work/log.launch" | head -1)
+    [ -n "$t" ] && awk -v a="$(cat "$work/t_kill_$1")" -v b="$(date -d "$t" +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
+  }
+  for victim in 3 1; do
+    lose_node_in_job "node$victim" "$work/in_job.ref.json" "$victim" 1 "${job[@]}"
+    lost=$(python3 -c "import json,sys;print(' '.join(str(w['rank']) for w in json.load(open(sys.argv[1]))['workers'] if w['lost']))" "$work/in_job_node$victim.json")
     if [ "$victim" = 3 ]; then
       [ "$lost" = "4 5" ] || fail "node 3: lost ranks '$lost', expected '4 5'"
     else
       grep -q "failover: rank 2 is the scheduler now" "$work/log.launch" || fail "node 1: no failover to rank 2"
-      t_first=$(sed -n 's/^\[\([0-9-]* [0-9:.]*\)\] .*failover: first result committed.*/\1/p' "$work/log.launch" | head -1)
-      [ -n "$t_first" ] && echo "     node 1: first result of the new scheduler $(awk -v a="$(cat "$work/t_kill1")" -v b="$(date -d "$t_first" +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after the kill (--timeout 5)"
+      echo "     node 1: first result of the new scheduler $(seconds_after_kill node1 "failover: first result committed") s after the kill (--timeout 5)"
     fi
     echo "ok   in_job: node $victim killed, the job went on in the same run, exact; lost ranks: ${lost:-none}"
   done
@@ -179,25 +190,10 @@ in_job)
         --checkpoint-every 5000 --timeout 5 --heartbeat 0.5 --quiet)
   timeout 200 "${mpirun_local[@]}" -n 6 "$partita" "${heat[@]}" --checkpoint-dir "$work/ckh-ref" \
     --summary-json "$work/in_job_heat.ref.json" >"$work/log.ref" 2>&1 || fail "heat: the one-host run exited $?"
-  "$mc" down >/dev/null; "$mc" up 3 --slots 2 >/dev/null || fail "up again"
-  (
-    for _ in $(seq 900); do [ -s "$work/ckh/LATEST" ] && break; sleep 0.1; done
-    sleep 0.3; date +%s.%N >"$work/t_killh"; "$mc" kill 1
-  ) >"$work/log.faults" 2>&1 &
-  timeout 300 "$src/slurm/partita-launch.sh" --via mpirun -n 6 --finalize-grace 5 \
-    --mpirun-args "--hostfile $PARTITA_MC_HOSTFILE --oversubscribe --mca mpi_yield_when_idle 1 --enable-recovery" \
-    -- "$partita" "${heat[@]}" --checkpoint-dir "$work/ckh" --summary-json "$work/in_job_heat.json" \
-    >"$work/log.launch" 2>&1
-  rc=$?; wait
-  [ $rc -eq 0 ] || fail "heat, node 1: the launcher exited $rc"
-  grep -q "killed" "$work/log.faults" || fail "heat: node 1 was not killed: $(cat "$work/log.faults")"
-  ! grep -q "attempt 2" "$work/log.launch" || fail "heat, node 1: relaunched; the survivors should have rolled back in the same run"
-  [ "$(result "$work/in_job_heat.json")" = "$(result "$work/in_job_heat.ref.json")" ] ||
-    fail "heat, node 1: '$(result "$work/in_job_heat.json")' after the node loss, '$(result "$work/in_job_heat.ref.json")' uninterrupted"
+  lose_node_in_job heat "$work/in_job_heat.ref.json" 1 0.3 "${heat[@]}"
   rolled=$(python3 -c "import json,sys;print(' '.join(f\"{r['lost_ranks']}:{r['ranks_after']}\" for r in json.load(open(sys.argv[1]))['rollbacks']))" "$work/in_job_heat.json")
   [ "$rolled" = "[0, 1]:4" ] || fail "heat, node 1: rollbacks '$rolled', expected one of ranks 0 and 1 with 4 left"
-  t_back=$(sed -n 's/^\[\([0-9-]* [0-9:.]*\)\] .*in-job rollback: rank(s) 0, 1 lost.*/\1/p' "$work/log.launch" | head -1)
-  [ -n "$t_back" ] && echo "     heat: the survivors went on $(awk -v a="$(cat "$work/t_killh")" -v b="$(date -d "$t_back" +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after the kill (--timeout 5)"
+  echo "     heat: the survivors went on $(seconds_after_kill heat "in-job rollback: rank(s) 0, 1 lost") s after the kill (--timeout 5)"
   echo "ok   in_job: heat, node 1 (rank 0's) killed, rolled back on 4 ranks in the same run, exact" ;;
 slow_links)
   # 0.3 ms added delay and 0.5 % frame loss on every link from the job's first checkpoint on, once its connections
