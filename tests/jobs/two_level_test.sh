@@ -133,6 +133,31 @@ assert s["copies"] > 0 and 0 <= s["won"] <= s["copies"], s
 assert sum(w["copies"] for w in on["workers"][:3]) == s["copies"], on["workers"]
 PY
   ;;
+take_back_slow_member)
+  # Rank 4 (behind node scheduler 3) runs 8x slower, speculation off. Once the root and the node's pool are dry,
+  # ranks 3 and 5 take back the back of what waits on rank 4 (it skips those): inside the node, since the root
+  # takes back nothing from a node scheduler. The result is bitwise unchanged, and the job ends sooner than with
+  # --no-take-back.
+  args=(run synthetic --param partitions=200 --param median_us=20000 --param dist=uniform --threads 2
+        --scheduler-rank 0 --no-speculate --quiet)
+  run_np 6 "${args[@]}" --scheduler-levels 1 --summary-json "$work/ref.json" > "$work/log" 2>&1 \
+    || fail "reference exited $?"
+  for mode in take-back no-take-back; do
+    run_np 6 "${args[@]}" --scheduler-levels 2 --ranks-per-node 3 --param slow_rank=4 --param slow_factor=8 \
+      --"$mode" --summary-json "$work/$mode.json" > "$work/log" 2>&1 || fail "--$mode run exited $?"
+  done
+  python3 - "$work/ref.json" "$work/take-back.json" "$work/no-take-back.json" <<'PY' || fail "result or take-backs"
+import json, sys
+ref, on, off = (json.load(open(f)) for f in sys.argv[1:])
+assert on["result"] == ref["result"] and off["result"] == ref["result"], (on["result"], off["result"], ref["result"])
+taken = [w["taken_back"] for w in on["workers"]]
+assert sum(taken[3:]) > 0 and taken[4] == 0, taken
+assert all(w["taken_back"] == 0 for w in off["workers"]), off["workers"]
+assert on["wall_seconds"] < 0.85 * off["wall_seconds"], (on["wall_seconds"], off["wall_seconds"])
+print("take-back inside the node: %s partitions by ranks 3-5; wall %.2f s with, %.2f s without"
+      % (taken[3:], on["wall_seconds"], off["wall_seconds"]))
+PY
+  ;;
 kernel_failure)
   # A kernel throws on the second node (static: ids 150-299 go to node scheduler 3 and its ranks): the failure
   # goes up, the abort comes down through the node scheduler, every rank stops, and the error is printed once.

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
+#include <map>
+#include <random>
 #include <set>
 
 #include <partita/runtime/error.hpp>
@@ -280,6 +283,154 @@ TEST(Scheduler_TwoLevel, DispatcherAdoptsARankOfALostNode) {
   EXPECT_EQ(done.size(), 100u);
 }
 
+// A node with two one-thread members; member 1 holds the whole pool (ids 0..19), member 2 asks and finds it empty.
+node_pool pool_held_by_one(std::uint64_t nanos_per_partition) {
+  node_pool p(0, 0, {{1, 1}, {2, 1}});
+  p.enable_take_back(0.05);
+  p.add({{{0, 20}}}, 1);
+  EXPECT_EQ(p.take(1, 2).size(), 2u);
+  p.complete(1, 0, nanos_per_partition);
+  p.ask(2, 1);
+  EXPECT_TRUE(p.serve_waiting().empty());
+  return p;
+}
+
+TEST(Scheduler_TwoLevel, IdleMemberTakesBackTheBackOfAnothersQueue) {
+  auto p = pool_held_by_one(20'000'000);  // 20 ms a partition
+  EXPECT_TRUE(p.take_backs(0).empty());   // the root still has work: it asks the root instead
+  p.add({}, 0);                           // the root's queue ran dry
+  auto g = p.take_backs(0);
+  ASSERT_EQ(g.size(), 1u);
+  // 19 unfinished, 18 queued beyond its one thread: the taker's share is half, rounded up, from the back.
+  EXPECT_EQ(g[0].holder, 1);
+  EXPECT_EQ(g[0].taker, 2);
+  EXPECT_EQ(g[0].ids, (std::vector<id_range>{{11, 20}}));
+  EXPECT_EQ(p.outstanding(1), 10u);
+  EXPECT_EQ(p.outstanding(2), 9u);
+  EXPECT_EQ(p.waiting(2), 0u);  // answered
+  EXPECT_EQ(p.tally(2).taken, 9u);
+  EXPECT_EQ(p.tally(2).chunks, 1u);
+  EXPECT_TRUE(p.take_backs(0).empty());  // nobody waits now
+  // The holder had started 19 already: its result counts for it, the taker still holds 19 until it reports.
+  p.complete(1, 19, 20'000'000);
+  EXPECT_EQ(p.outstanding(1), 10u);
+  p.complete(2, 19, 20'000'000);
+  EXPECT_EQ(p.outstanding(2), 8u);
+  // A lost taker's ids go back to the pool; the holder skipped them.
+  EXPECT_EQ(p.lose(2), 8u);
+  EXPECT_EQ(p.queued(), 1u);
+  EXPECT_EQ(ids_of(p.take(1, 1)), (std::vector<std::uint64_t>{11, 12, 13, 14, 15, 16, 17, 18}));
+}
+
+TEST(Scheduler_TwoLevel, NodeTakeBackNeedsAMeasuredBacklogWorthIt) {
+  auto quick = pool_held_by_one(1'000'000);  // 9 partitions of 1 ms: below the 50 ms floor
+  quick.add({}, 0);
+  EXPECT_TRUE(quick.take_backs(0).empty());
+  auto unmeasured = pool_held_by_one(0);  // no time reported yet
+  unmeasured.add({}, 0);
+  EXPECT_TRUE(unmeasured.take_backs(0).empty());
+  node_pool off(0, 0, {{1, 1}, {2, 1}});  // enable_take_back() not called (--no-take-back, static)
+  off.add({{{0, 20}}}, 1);
+  off.take(1, 2);
+  off.complete(1, 0, 20'000'000);
+  off.ask(2, 1);
+  off.add({}, 0);
+  EXPECT_TRUE(off.take_backs(0).empty());
+}
+
+TEST(Scheduler_TwoLevel, NodeSchedulersOwnThreadsTakeBackInProportion) {
+  node_pool p(0, 2, {{1, 1}});  // its own two threads, one member of one thread
+  p.enable_take_back(0.05);
+  p.add({{{0, 30}}}, 1);  // three pieces of 10
+  EXPECT_EQ(p.take(1, 3).size(), 3u);
+  p.complete(1, 0, 20'000'000);
+  p.add({}, 0);
+  EXPECT_TRUE(p.take_backs(0).empty());  // no idle thread of its own
+  auto g = p.take_backs(2);
+  ASSERT_EQ(g.size(), 1u);
+  // 29 unfinished, 28 queued: two threads take 2/3 of them, rounded up (19), from the back.
+  EXPECT_EQ(g[0].taker, 0);
+  EXPECT_EQ(g[0].ids, (std::vector<id_range>{{11, 30}}));
+  EXPECT_EQ(p.outstanding(0), 19u);
+  EXPECT_EQ(p.outstanding(1), 10u);
+}
+
+// Random nodes: members and own threads of random counts and speeds run what they are given (skipping what was
+// taken back before they started it, as the executor does); every id is reported, and every count settles.
+TEST(Scheduler_TwoLevel, NodeTakeBackRandomRunsReportEveryIdAndSettle) {
+  std::mt19937_64 rng(7);
+  std::uint64_t take_backs = 0, twins = 0;
+  for (int run = 0; run < 60; ++run) {
+    const int members = 1 + static_cast<int>(rng() % 4), own = static_cast<int>(rng() % 3);
+    std::vector<detail::node_member> ms;
+    for (int m = 1; m <= members; ++m) ms.push_back({m, 1 + static_cast<int>(rng() % 3)});
+    node_pool p(0, own, ms, 1);
+    p.enable_take_back(0.05);
+    const std::uint64_t n = 40 + rng() % 200;
+    p.add({{{0, n / 2}}, {{n / 2, n}}}, 2);
+    p.add({}, 0);  // the root is dry from the start: everything is in the pool
+    struct rank_run {
+      int threads;
+      std::uint64_t nanos;              // its time per partition
+      std::deque<std::uint64_t> queue;  // ids given, in order
+      std::set<std::uint64_t> skipped;  // taken back before it started them
+    };
+    std::map<int, rank_run> ranks;
+    for (const auto& m : ms) ranks[m.rank] = {m.threads, (1 + rng() % 8) * 10'000'000, {}, {}};
+    if (own > 0) ranks[0] = {own, (1 + rng() % 8) * 10'000'000, {}, {}};
+    std::map<std::uint64_t, int> reported;
+    auto give = [&](int r, const std::vector<node_pool::chunk>& chunks) {
+      for (const auto& c : chunks)
+        for (const auto& range : c)
+          for (auto id = range.begin; id < range.end; ++id) ranks[r].queue.push_back(id);
+    };
+    for (int round = 0; round < 100000 && reported.size() < n; ++round) {
+      // A member asks for what its threads lack and does not ask again until answered (as a worker does).
+      for (const auto& m : ms)
+        if (const auto have = ranks[m.rank].queue.size() + p.waiting(m.rank); have < std::size_t(m.threads))
+          p.ask(m.rank, static_cast<std::uint32_t>(std::size_t(m.threads) - have));
+      for (auto& g : p.serve_waiting()) give(g.rank, g.chunks);
+      auto own_free = [&] {
+        return own > 0 ? static_cast<std::uint32_t>(own - std::min<std::size_t>(own, ranks[0].queue.size())) : 0u;
+      };
+      if (own > 0) give(0, p.take_own(own_free()));
+      for (auto& g : p.take_backs(own_free())) {
+        ++take_backs;
+        // The holder skips those it has not started (those beyond its running threads).
+        auto& h = ranks[g.holder];
+        for (const auto& range : g.ids)
+          for (auto id = range.begin; id < range.end; ++id) {
+            const auto it = std::find(h.queue.begin(), h.queue.end(), id);
+            if (it != h.queue.end() && it - h.queue.begin() >= h.threads) h.skipped.insert(id);
+          }
+        give(g.taker, {g.ids});
+      }
+      // One rank, drawn by speed, finishes its oldest partition.
+      std::vector<int> busy;
+      for (auto& [r, rr] : ranks) {
+        while (!rr.queue.empty() && rr.skipped.count(rr.queue.front())) {
+          rr.skipped.erase(rr.queue.front());
+          rr.queue.pop_front();
+        }
+        if (!rr.queue.empty()) busy.push_back(r);
+      }
+      if (busy.empty()) continue;
+      const int r = busy[rng() % busy.size()];
+      auto& rr = ranks[r];
+      if (rng() % 80 >= 80 / (rr.nanos / 10'000'000)) continue;  // slower ranks finish less often
+      const auto id = rr.queue.front();
+      rr.queue.pop_front();
+      twins += reported[id]++ > 0;
+      p.complete(r, id, rr.nanos);
+    }
+    ASSERT_EQ(reported.size(), n) << "run " << run;
+    for (const auto& [r, rr] : ranks) EXPECT_EQ(p.outstanding(r), 0u) << "run " << run << " rank " << r;
+  }
+  EXPECT_GT(take_backs, 20u);
+  RecordProperty("take_backs", static_cast<int>(take_backs));
+  RecordProperty("twins", static_cast<int>(twins));
+}
+
 TEST(Scheduler_TwoLevel, RelayedStatsRoundTrip) {
   detail::worker_stats s{2.5, 7, 3, {{1, 0, 10, 20}}, 5, 1, {7, 3, 2, 1}, 0, {}, {4096, 2, 0.5}};
   auto t = detail::decode_stats(detail::encode_stats(s));
@@ -289,9 +440,12 @@ TEST(Scheduler_TwoLevel, RelayedStatsRoundTrip) {
   EXPECT_EQ(t.has_tally, 1);
   EXPECT_EQ(t.tally.chunks, 3u);
   EXPECT_EQ(t.tally.lost, 1u);
+  EXPECT_EQ(t.tally.taken, 0u);
+  s.tally.taken = 4;
+  EXPECT_EQ(detail::decode_stats(detail::encode_stats(s)).tally.taken, 4u);
   auto bytes = detail::encode_stats(s);
-  // The lost flag out of range (the input's reads and the output's writes follow it).
-  bytes[bytes.size() - sizeof(input_stats) - sizeof(output_stats) - 1] = std::byte{7};
+  // The lost flag out of range (the count taken back, the input's reads and the output's writes follow it).
+  bytes[bytes.size() - sizeof(input_stats) - sizeof(output_stats) - sizeof(std::uint64_t) - 1] = std::byte{7};
   EXPECT_THROW(detail::decode_stats(bytes), error);
   bytes.pop_back();
   EXPECT_THROW(detail::decode_stats(bytes), error);

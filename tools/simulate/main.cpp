@@ -205,6 +205,7 @@ int main(int argc, char** argv) {
         {"node_messages", std::to_string(r.node_messages)},
         {"speculative_copies", std::to_string(r.speculative_copies)},
         {"take_backs", std::to_string(r.take_backs)},
+        {"node_take_backs", std::to_string(r.node_take_backs)},
         {"root_results", std::to_string(r.root_results)},
         {"root_blocks", std::to_string(r.root_blocks)},
         // Where the time goes: the root's busy time by what it served (fractions of the makespan), and the

@@ -454,6 +454,7 @@ void node_actor(world& w, int self, int node) {
     members.push_back(detail::node_member{r, w.threads[static_cast<std::size_t>(r)]});
   auto& pool = *w.pools.emplace_back(std::make_unique<detail::node_pool>(
       self, w.threads[static_cast<std::size_t>(self)], std::move(members), w.tree.node_scheduler_count()));
+  if (w.options.take_back) pool.enable_take_back(dispatcher_options{}.take_back_min_seconds);
   own_threads local(w.threads[static_cast<std::size_t>(self)], w);
   inbox in(rank_box(self), 16);
   outbox to_root(&w.root_queue, w.root_queue.own[static_cast<std::size_t>(self)]);
@@ -512,7 +513,7 @@ void node_actor(world& w, int self, int node) {
       }
       ++me.received;
       ++w.result.node_messages;
-      for (const auto& r : m->results) pool.complete(m->from, r.id);
+      for (const auto& r : m->results) pool.complete(m->from, r.id, static_cast<std::uint64_t>(r.seconds * 1e9));
       service += w.cal.service(m->results.size(), m->results.size(), 0);
       hold(m->results, now);
       pool.ask(m->from, m->want);
@@ -534,7 +535,8 @@ void node_actor(world& w, int self, int node) {
     if (local.threads.threads() > 0) {  // serve_local
       const auto before = local.results.size();
       local.threads.advance(now, local.results);
-      for (std::size_t k = before; k < local.results.size(); ++k) pool.complete(self, local.results[k].id);
+      for (std::size_t k = before; k < local.results.size(); ++k)
+        pool.complete(self, local.results[k].id, static_cast<std::uint64_t>(local.results[k].seconds * 1e9));
       service += w.cal.per_result_s() * static_cast<double>(local.results.size());
       busy |= !local.results.empty();
       hold(local.results, now);
@@ -542,6 +544,28 @@ void node_actor(world& w, int self, int node) {
         local.threads.submit(std::move(c), now);
         chunks += 1;
         busy = true;
+      }
+    }
+    for (auto& g : pool.take_backs(own_free())) {  // take_back_idle: the holder skips, the taker runs them
+      ++w.result.node_take_backs;
+      chunks += 1;
+      busy = true;
+      if (g.holder == self) {
+        local.threads.take_back(g.ids);
+      } else {
+        auto t = std::make_unique<sim_message>();
+        t->what = sim_message::kind::take_back;
+        t->chunks = {g.ids};
+        send(rank_box(g.holder), std::move(t));
+      }
+      if (g.taker == self) {
+        local.threads.submit(std::move(g.ids), now);
+      } else {
+        auto a = std::make_unique<sim_message>();
+        a->what = sim_message::kind::assign;
+        a->answers = 1;
+        a->chunks = {std::move(g.ids)};
+        send(rank_box(g.taker), std::move(a));
       }
     }
     service += w.cal.assign_s * chunks;

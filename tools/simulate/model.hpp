@@ -41,9 +41,10 @@ struct model_result {
   double node_busy_max_s = 0;         ///< the busiest node scheduler's serving time (two levels)
   std::uint64_t node_messages = 0;    ///< messages all node schedulers received
   std::uint64_t speculative_copies = 0;
-  std::uint64_t take_backs = 0;    ///< backlogs taken back for idle ranks (dispatcher::take_back_count)
-  std::uint64_t root_results = 0;  ///< results the root committed one by one
-  std::uint64_t root_blocks = 0;   ///< blocks it committed as one value (a node scheduler folded them)
+  std::uint64_t take_backs = 0;       ///< backlogs taken back for idle ranks (dispatcher::take_back_count)
+  std::uint64_t node_take_backs = 0;  ///< the same inside nodes, by node schedulers (node_pool::take_backs)
+  std::uint64_t root_results = 0;     ///< results the root committed one by one
+  std::uint64_t root_blocks = 0;      ///< blocks it committed as one value (a node scheduler folded them)
   int nodes = 1;
   int total_threads = 0;
 

@@ -40,10 +40,10 @@ node_pool::node_pool(int self, int self_threads, std::vector<node_member> member
     : self_(self), members_(std::move(members)) {
   int node_threads = std::max(0, self_threads);
   for (const auto& m : members_) {
-    ranks_[m.rank];
+    ranks_[m.rank].threads = std::max(1, m.threads);
     node_threads += m.threads;
   }
-  if (self_threads > 0) ranks_[self_];
+  if (self_threads > 0) ranks_[self_].threads = self_threads;
   // At least one piece per rank it serves waits in the pool, so a rank that asks is answered without a round trip
   // to the root. Below that it asks for two pieces per thread of the node: the root hears from the node about once
   // per two pieces per thread; more would hold back work other nodes need at the end, except where the root's
@@ -103,9 +103,13 @@ std::vector<node_pool::chunk> node_pool::take(int r, std::uint32_t first, std::u
   return out;
 }
 
-void node_pool::complete(int r, std::uint64_t id) {
+void node_pool::complete(int r, std::uint64_t id, std::uint64_t nanos) {
   auto& st = at(r);
   ++st.tally.partitions;
+  if (nanos > 0) {
+    ++st.timed;
+    st.timed_nanos += nanos;
+  }
   auto it = st.held.upper_bound(id);
   if (it == st.held.begin()) return;  // not held here (a speculative copy's twin, or rerun after a requeue)
   --it;
@@ -193,6 +197,69 @@ std::vector<node_pool::chunk> node_pool::take_own(std::uint32_t free_threads) {
   const auto n = std::min<std::size_t>(free_threads, spare());
   if (n == 0) return {};
   return take(self_, static_cast<std::uint32_t>(n));
+}
+
+void node_pool::enable_take_back(double min_seconds) { take_back_min_s_ = min_seconds; }
+
+std::vector<node_pool::take_back_grant> node_pool::take_backs(std::uint32_t own_free) {
+  std::vector<take_back_grant> out;
+  if (!take_back_min_s_ || !root_dry_ || !pool_.empty()) return out;
+  // Idle here: a member waiting for a chunk with fewer partitions than threads, or this rank's own free threads.
+  std::vector<int> takers;
+  for (const auto& m : members_)
+    if (const auto& st = at(m.rank);
+        !st.tally.lost && st.waiting > 0 && st.unfinished < static_cast<std::uint64_t>(st.threads))
+      takers.push_back(m.rank);
+  if (own_free > 0 && ranks_.count(self_) != 0) takers.push_back(self_);
+  for (const int taker : takers) {
+    auto& tk = at(taker);
+    // The largest backlog in time: partitions beyond one per thread, at the holder's own time per partition.
+    int from = -1;
+    double most = 0, from_per = 0;
+    for (auto& [h, hs] : ranks_) {
+      if (h == taker || hs.tally.lost || hs.timed == 0 || hs.unfinished <= static_cast<std::uint64_t>(hs.threads))
+        continue;
+      const double per = static_cast<double>(hs.timed_nanos) / static_cast<double>(hs.timed) * 1e-9;
+      const double t = static_cast<double>(hs.unfinished - static_cast<std::uint64_t>(hs.threads)) * per / hs.threads;
+      if (t > most) {
+        most = t;
+        from = h;
+        from_per = per;
+      }
+    }
+    if (from < 0) break;  // no backlog left for any taker
+    auto& hs = at(from);
+    const auto queued = hs.unfinished - static_cast<std::uint64_t>(hs.threads);
+    const auto tw = static_cast<std::uint64_t>(taker == self_ ? std::min<std::uint32_t>(own_free, tk.threads)
+                                                              : static_cast<std::uint32_t>(tk.threads));
+    const auto hw = static_cast<std::uint64_t>(hs.threads);
+    const auto share = (queued * tw + hw + tw - 1) / (hw + tw);
+    if (static_cast<double>(share) * from_per < *take_back_min_s_) continue;
+    // The back of its ranges, highest ids first (a rank runs its chunks in the order given, each in id order).
+    std::vector<id_range> ids;  // descending while cut
+    std::uint64_t got = 0;
+    while (got < share && !hs.held.empty()) {
+      auto last = std::prev(hs.held.end());
+      const auto begin = last->first, end = last->second;
+      const auto n = std::min(share - got, end - begin);
+      if (!ids.empty() && ids.back().begin == end) ids.back().begin = end - n;  // adjacent ranges: one
+      else ids.push_back(id_range{end - n, end});
+      hs.held.erase(last);
+      if (begin < end - n) hs.held.emplace(begin, end - n);
+      got += n;
+    }
+    std::reverse(ids.begin(), ids.end());
+    hs.unfinished -= got;
+    for (const auto& r : ids) tk.held.emplace(r.begin, r.end);
+    tk.unfinished += got;
+    tk.tally.taken += got;
+    ++tk.tally.chunks;
+    ++tk.tally.messages;
+    tk.served = true;
+    if (taker != self_) --tk.waiting;
+    out.push_back(take_back_grant{from, taker, std::move(ids)});
+  }
+  return out;
 }
 
 std::uint32_t node_pool::to_ask(std::uint32_t own_free) {

@@ -9,6 +9,7 @@
 #include <partita/scheduler/detail/bounded_gather.hpp>
 #include <partita/scheduler/map_reduce/detail/finish_report.hpp>
 #include <partita/scheduler/map_reduce/detail/scheduler.hpp>
+#include <partita/scheduler/map_reduce/policy.hpp>
 
 namespace partita::detail {
 
@@ -37,6 +38,9 @@ node_scheduler::node_scheduler(session& s, map_job_model& job, const run_config&
                                         config.prefetch);
   waiter_.emplace(tp_, local_.get());
   result_age_ = node_result_age_seconds(setup.tree.node_scheduler_count());
+  // As at the root (dispatcher_options): not with static blocks, whose owners are fixed.
+  if (config.take_back && make_policy(config.policy)->order() != queue_order::static_blocks)
+    pool_.enable_take_back(dispatcher_options{}.take_back_min_seconds);
 }
 
 node_scheduler::~node_scheduler() = default;
@@ -53,6 +57,7 @@ run_report node_scheduler::run() {
     }
     serve_waiting();
     busy |= serve_local();
+    busy |= take_back_idle();
     talk_up();
     keep_alive();
     if (failure_reported_ && since(*failure_reported_) > config_.timeout_seconds)
@@ -76,7 +81,8 @@ bool node_scheduler::serve_local() {
   if (!local_) return false;
   bool busy = false;
   if (local_->drain(local_results_)) {
-    for (auto id : local_results_.ids) pool_.complete(s_.rank().value, id);
+    for (std::size_t i = 0; i < local_results_.size(); ++i)
+      pool_.complete(s_.rank().value, local_results_.ids[i], local_results_.nanos[i]);
     forward(std::move(local_results_));
     local_results_.clear();
     busy = true;
@@ -120,7 +126,7 @@ void node_scheduler::from_member(const message<msg>& m) {
   switch (m.tag) {
     case msg::request: {
       auto req = decode_request(m.payload);
-      for (auto id : req.results.ids) pool_.complete(r, id);
+      for (std::size_t i = 0; i < req.results.size(); ++i) pool_.complete(r, req.results.ids[i], req.results.nanos[i]);
       if (!req.results.empty()) forward(std::move(req.results));
       pool_.ask(r, req.want);
       break;
@@ -143,6 +149,28 @@ void node_scheduler::serve_waiting() {
     tp_.send_bytes(rank_t{g.rank}, msg::assign, encode_assign(static_cast<std::uint32_t>(g.chunks.size()), g.chunks));
     peers_.sent(rank_t{g.rank});
   }
+}
+
+bool node_scheduler::take_back_idle() {
+  auto grants = pool_.take_backs(own_free());
+  for (auto& g : grants) {
+    log().debug("node scheduler rank {}: take-back: partitions {}..{} from rank {} to rank {}", s_.rank().value,
+                g.ids.front().begin, g.ids.back().end - 1, g.holder, g.taker);
+    if (g.holder == s_.rank().value) {
+      if (local_) local_->take_back(g.ids);
+    } else {
+      tp_.send_bytes(rank_t{g.holder}, msg::take_back, encode_ranges(g.ids));
+      peers_.sent(rank_t{g.holder});
+    }
+    if (g.taker == s_.rank().value) {
+      if (local_) local_->submit(std::move(g.ids));
+    } else {
+      std::vector<std::vector<id_range>> chunks{std::move(g.ids)};
+      tp_.send_bytes(rank_t{g.taker}, msg::assign, encode_assign(1, chunks));
+      peers_.sent(rank_t{g.taker});
+    }
+  }
+  return !grants.empty();
 }
 
 void node_scheduler::talk_up() {

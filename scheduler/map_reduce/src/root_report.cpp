@@ -25,6 +25,7 @@ std::vector<rank_trace> add_rank_rows(run_report& rep, const session& s, const j
       ws.partitions = st->tally.partitions;
       ws.chunks = st->tally.chunks;
       ws.messages = st->tally.messages;
+      ws.taken_back = st->tally.taken;  // inside its node (the root takes back nothing from a node scheduler)
       ws.lost = ws.lost || st->tally.lost != 0;
     }
     rank_trace tr{r, ws.host, {}};

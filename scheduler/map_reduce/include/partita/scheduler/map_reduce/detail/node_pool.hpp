@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include <partita/scheduler/map_reduce/detail/protocol.hpp>
@@ -57,8 +58,9 @@ class node_pool {
   void add(std::vector<chunk> chunks, std::uint32_t answers);
   /// Up to `n` chunks for rank `r` (counted as one message when any); none for a lost rank.
   std::vector<chunk> take(int r, std::uint32_t n);
-  /// Rank `r` reported partition `id` (its result goes up to the root, which commits it exactly once).
-  void complete(int r, std::uint64_t id);
+  /// Rank `r` reported partition `id`, which took its kernel `nanos` (its result goes up to the root, which
+  /// commits it exactly once).
+  void complete(int r, std::uint64_t id, std::uint64_t nanos = 0);
   /// Rank `r` is gone: the ids it held unfinished go back to the front of the pool, and it waits for nothing.
   /// Returns how many ids went back.
   std::uint64_t lose(int r);
@@ -82,6 +84,24 @@ class node_pool {
   /// Chunks for the node scheduler's own `free_threads` idle threads, from what the pool holds beyond the first
   /// shares of members not served yet (no prefetch: the pool is next door).
   std::vector<chunk> take_own(std::uint32_t free_threads);
+  /// Take-back inside the node (docs/design.md, "Taking back a backlog"): off until this is called with the least
+  /// time of the holder's work worth taking back (dispatcher_options::take_back_min_seconds).
+  void enable_take_back(double min_seconds);
+  /// Ids taken back from `holder`'s queue for `taker`: the holder must be told to skip those it has not started;
+  /// the taker is given them as one chunk (for a member: answering one it waits for).
+  struct take_back_grant {
+    int holder = 0;
+    int taker = 0;
+    std::vector<id_range> ids;
+  };
+  /// Once the root's queue ran dry and the pool is empty (after serve_waiting() and take_own()): for each rank of
+  /// the node with nothing to run (a member that waits for a chunk and holds fewer partitions than its threads, or
+  /// `own_free` idle threads of this rank's own), the back (highest ids) of the largest backlog another rank of the
+  /// node holds: partitions beyond one per thread, in time at the holder's measured time per partition, split so
+  /// that both end together (the taker's share in proportion to threads, rounded up), as the root's dispatcher
+  /// does between workers. Not when the share is less than the least time enable_take_back() set. A partition the
+  /// holder had already started runs on both; the twin result is dropped (node_blocks) or by the root.
+  std::vector<take_back_grant> take_backs(std::uint32_t own_free);
   /// How many chunks to ask the root for now (0: none), counted as asked until add() answers them. The node asks
   /// when what it has (beyond the first shares it keeps) and has asked for cannot cover what its ranks wait for
   /// (`own_free` threads of its own included) plus one piece per rank, and then asks for two (or four:
@@ -118,6 +138,9 @@ class node_pool {
     std::uint64_t unfinished = 0;
     std::uint32_t waiting = 0;  // chunks asked for and not given yet
     bool served = false;        // it was given work at least once
+    int threads = 1;
+    std::uint64_t timed = 0;  // results with a measured time, and their sum
+    std::uint64_t timed_nanos = 0;
     relayed_tally tally;
   };
   rank_state& at(int r);
@@ -140,6 +163,7 @@ class node_pool {
   std::uint32_t pieces_ = 1;     // pieces per chunk from the root
   std::uint32_t requested_ = 0;  // pieces asked of the root and not answered yet
   bool root_dry_ = false;        // the root said its queue ran empty
+  std::optional<double> take_back_min_s_;
 };
 
 }  // namespace partita::detail

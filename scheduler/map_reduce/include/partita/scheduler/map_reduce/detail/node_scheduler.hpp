@@ -48,6 +48,9 @@ class node_scheduler {
   std::uint32_t own_free() const;
   /// Sends waiting members what the pool grants them (node_pool::serve_waiting).
   void serve_waiting();
+  /// In the tail: idle ranks of the node take back other ranks' queued partitions (node_pool::take_backs); the
+  /// holders are told to skip them. Whether any was.
+  bool take_back_idle();
   /// Asks the root for chunks when the pool runs low (results ride along), else sends results when many or old.
   void talk_up();
   void keep_alive();

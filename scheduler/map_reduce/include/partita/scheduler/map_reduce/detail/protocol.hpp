@@ -50,7 +50,7 @@ inline constexpr std::size_t result_batch_limit = 4096;
 /// The version of these messages (every rank of a job runs one build, so it is not sent; bump it when a payload
 /// changes). 2: a request carries folded blocks after its results (docs/design.md, "Folding aligned id blocks").
 /// 3: take_back (docs/design.md, "Taking back a backlog").
-inline constexpr int protocol_version = 3;
+inline constexpr int protocol_version = 4;
 inline constexpr double result_batch_age_seconds = 0.02;
 
 enum class msg : int {
@@ -169,7 +169,8 @@ struct relayed_tally {
   std::uint64_t partitions = 0;  ///< results the rank reported (a losing speculative copy included)
   std::uint64_t chunks = 0;
   std::uint64_t messages = 0;
-  std::uint64_t lost = 0;  ///< 1: the node scheduler declared it lost
+  std::uint64_t lost = 0;   ///< 1: the node scheduler declared it lost
+  std::uint64_t taken = 0;  ///< partitions it took back from another rank of its node (node_pool::take_backs)
 };
 
 struct worker_stats {
