@@ -228,6 +228,12 @@ std::string map_reduce_details(const run_report& r) {
   if (mr.take_backs > 0)
     out += fmt::format("take-back: {} partition{} moved from busy ranks to idle ones in {} take-back{}\n",
                        mr.taken_back, mr.taken_back == 1 ? "" : "s", mr.take_backs, mr.take_backs == 1 ? "" : "s");
+  // With two levels node schedulers take back among their ranks too; the rows count both.
+  std::uint64_t taken = 0;
+  for (const auto& w : r.workers) taken += w.taken_back;
+  if (taken > mr.taken_back)
+    out += fmt::format("take-back inside nodes: {} partition{} moved between ranks of a node by its node scheduler\n",
+                       taken - mr.taken_back, taken - mr.taken_back == 1 ? "" : "s");
   out += fmt::format("{:>6} {:>20} {:>7} {:>11} {:>11} {:>11} {:>8}\n", "rank", "host", "threads", "partitions",
                      "busy s", "idle s", "chunks");
   for (const auto& w : r.workers)

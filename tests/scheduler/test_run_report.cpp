@@ -42,6 +42,7 @@ run_report filled(model_kind model) {
   auto& mr = r.map_reduce;
   mr.restored_costs = 5, mr.speculation = true, mr.speculation_factor = 3, mr.speculative_copies = 1;
   mr.speculative_won = 1, mr.scheduler_levels = 2, mr.scheduler_messages = 99, mr.scheduler_busy_seconds = 0.5;
+  mr.take_backs = 1, mr.taken_back = 3;  // the workers' rows count 4: one more inside a node
   failover_summary f;
   f.lost_scheduler = 0, f.new_scheduler = 1, f.term = 2, f.dropped = 3, f.lost_ranks = {0};
   mr.failovers = {f};
@@ -65,6 +66,8 @@ result: forty-two
 dispatches: 17 messages, 9 chunks; imbalance (max/mean busy per thread): 1.250
 Partita's own threads: 0.125 CPU s on all ranks (5.56% of the kernels' 2.250 s)
 speculation: 1 copy of straggling partitions, 1 won (after 3x the expected time)
+take-back: 3 partitions moved from busy ranks to idle ones in 1 take-back
+take-back inside nodes: 1 partition moved between ranks of a node by its node scheduler
   rank                 host threads  partitions      busy s      idle s   chunks
      0                   h0       2           7       1.500       0.500        3  LOST
      1                   h1       2           9       0.750       0.500        3
