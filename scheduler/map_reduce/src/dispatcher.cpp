@@ -373,7 +373,7 @@ std::vector<std::vector<id_range>> dispatcher::take_back_for(int w, clock::time_
       continue;
     }
     const double per = per_partition(hk);
-    const double t = static_cast<double>(hk.unfinished - static_cast<std::uint64_t>(hk.threads)) * per / hk.threads;
+    const double t = detail::backlog_seconds(hk.unfinished, hk.threads, per);
     if (h != w && t > most) {
       most = t;
       from = h;
@@ -383,12 +383,8 @@ std::vector<std::vector<id_range>> dispatcher::take_back_for(int w, clock::time_
   }
   if (from < 0) return out;
   auto& hk = workers_[static_cast<std::size_t>(from)];
-  // Split so that both end together: the taker's share in proportion to its threads, rounded up (one queued
-  // partition goes to an idle thread).
-  const auto queued = hk.unfinished - static_cast<std::uint64_t>(hk.threads);
   const auto tw = static_cast<std::uint64_t>(wk.threads);
-  const auto share = (queued * tw + static_cast<std::uint64_t>(hk.threads) + tw - 1) /
-                     (static_cast<std::uint64_t>(hk.threads) + tw);
+  const auto share = detail::take_back_share(hk.unfinished, hk.threads, tw);
   if (static_cast<double>(share) * from_per < options_.take_back_min_seconds) return out;
   auto ids = cut_tail(hk.held, share);
   if (ids.empty()) return out;
@@ -410,6 +406,17 @@ std::vector<std::vector<id_range>> dispatcher::take_back_for(int w, clock::time_
   take_backs_.push_back(take_back{rank_t{from}, rank_t{w}, ids});
   out.push_back(std::move(ids));
   return out;
+}
+
+double detail::backlog_seconds(std::uint64_t unfinished, int threads, double per_partition_s) {
+  const auto t = static_cast<std::uint64_t>(std::max(threads, 1));
+  return unfinished > t ? static_cast<double>(unfinished - t) * per_partition_s / static_cast<double>(t) : 0;
+}
+
+std::uint64_t detail::take_back_share(std::uint64_t unfinished, int holder_threads, std::uint64_t taker_threads) {
+  const auto hw = static_cast<std::uint64_t>(std::max(holder_threads, 1));
+  if (unfinished <= hw || taker_threads == 0) return 0;
+  return ((unfinished - hw) * taker_threads + hw + taker_threads - 1) / (hw + taker_threads);
 }
 
 std::vector<id_range> dispatcher::cut_tail(std::deque<held_chunk>& held, std::uint64_t count) {

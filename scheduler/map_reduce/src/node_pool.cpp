@@ -220,7 +220,7 @@ std::vector<node_pool::take_back_grant> node_pool::take_backs(std::uint32_t own_
       if (h == taker || hs.tally.lost || hs.timed == 0 || hs.unfinished <= static_cast<std::uint64_t>(hs.threads))
         continue;
       const double per = static_cast<double>(hs.timed_nanos) / static_cast<double>(hs.timed) * 1e-9;
-      const double t = static_cast<double>(hs.unfinished - static_cast<std::uint64_t>(hs.threads)) * per / hs.threads;
+      const double t = backlog_seconds(hs.unfinished, hs.threads, per);
       if (t > most) {
         most = t;
         from = h;
@@ -229,11 +229,9 @@ std::vector<node_pool::take_back_grant> node_pool::take_backs(std::uint32_t own_
     }
     if (from < 0) break;  // no backlog left for any taker
     auto& hs = at(from);
-    const auto queued = hs.unfinished - static_cast<std::uint64_t>(hs.threads);
     const auto tw = static_cast<std::uint64_t>(taker == self_ ? std::min<std::uint32_t>(own_free, tk.threads)
                                                               : static_cast<std::uint32_t>(tk.threads));
-    const auto hw = static_cast<std::uint64_t>(hs.threads);
-    const auto share = (queued * tw + hw + tw - 1) / (hw + tw);
+    const auto share = take_back_share(hs.unfinished, hs.threads, tw);
     if (static_cast<double>(share) * from_per < *take_back_min_s_) continue;
     // The back of its ranges, highest ids first (a rank runs its chunks in the order given, each in id order).
     std::vector<id_range> ids;  // descending while cut

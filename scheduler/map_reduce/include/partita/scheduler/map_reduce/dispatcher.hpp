@@ -54,6 +54,15 @@ struct dispatcher_options {
   double take_back_min_seconds = 0.05;
 };
 
+namespace detail {
+/// Take-back's rule, the same at the root (dispatcher) and inside a node (node_pool): a holder's backlog is what
+/// it holds beyond one partition per thread, `unfinished - threads`, and takes `backlog_seconds` at its time per
+/// partition on its threads; the taker's share of it is in proportion to threads, rounded up (both should end
+/// together; with one thread each the back half, so a single waiting partition goes to an idle thread).
+double backlog_seconds(std::uint64_t unfinished, int threads, double per_partition_s);
+std::uint64_t take_back_share(std::uint64_t unfinished, int holder_threads, std::uint64_t taker_threads);
+}  // namespace detail
+
 /// Ids taken back from `holder` and handed to `taker`: the holder should skip those it has not started.
 struct take_back {
   rank_t holder{0};

@@ -49,7 +49,8 @@ inline constexpr std::size_t result_batch_limit = 4096;
 
 /// The version of these messages (every rank of a job runs one build, so it is not sent; bump it when a payload
 /// changes). 2: a request carries folded blocks after its results (docs/design.md, "Folding aligned id blocks").
-/// 3: take_back (docs/design.md, "Taking back a backlog").
+/// 3: take_back (docs/design.md, "Taking back a backlog"). 4: a relayed tally carries the partitions a rank took
+/// back inside its node.
 inline constexpr int protocol_version = 4;
 inline constexpr double result_batch_age_seconds = 0.02;
 
