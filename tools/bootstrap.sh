@@ -5,8 +5,9 @@
 # it goes straight to the run.
 #
 #   tools/bootstrap.sh demo    packages, build the CLI in build/, then: mpirun -n 4 build/bin/partita run pi
-#   tools/bootstrap.sh test    packages, build in build/, ctest; sanitizer build in build-asan/, ctest -L unit;
-#                              libFuzzer build (clang) in build-fuzz/, each fuzz target for 60 s
+#   tools/bootstrap.sh test    packages, build in build/, ctest (two tests at a time per two cores), with the
+#                              ASan+UBSan build in build-asan/ and the libFuzzer build (clang) in build-fuzz/
+#                              beside it at nice 19; then ctest -L unit there, each fuzz target for 60 s
 #
 # Environment (all optional): PARTITA_BUILD_DIR (default build), PARTITA_ASAN_DIR (default build-asan),
 # PARTITA_FUZZ_DIR (default build-fuzz), PARTITA_FUZZ_SECONDS (default 60; 0 skips fuzzing),
@@ -14,7 +15,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   echo "usage: tools/bootstrap.sh demo|test"
 }
 
@@ -142,22 +143,55 @@ count() {
   skip=$(grep -c '(Skipped)$' "$1" || true)   # ctest counts a skipped test as not failed
   passed=$((passed + total - fail - skip)); failed=$((failed + fail)); skipped=$((skipped + skip))
 }
-log=$(mktemp); trap 'rm -f "$log"' EXIT
+log=$(mktemp) side_log=$(mktemp)
+side_pid=
+trap 'rm -f "$log" "$side_log"; [ -z "$side_pid" ] || kill -- -"$side_pid" 2>/dev/null || true' EXIT
 
-step "ctest: the whole suite ($build/)"
+# The sanitizer and fuzzer builds only compile: they run beside the suite at nice 19, on the CPU the suite leaves
+# idle (its tests mostly wait on heartbeats, timeouts and sleeping partitions: 64 % of 2 cores with two tests at a
+# time, docs/benchmarks.md "Build and test suite times"); the scheduler hands a test's processes the CPU first.
+side_builds() {
+  step "configure $asan/ (ASan+UBSan, tests only), beside the suite at nice 19"
+  # Debug (-O0): compiles much faster than an optimised sanitizer build; the unit tests are small.
+  cmake -S . -B "$asan" -DPARTITA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+    -DPARTITA_BUILD_EXAMPLES=OFF -DPARTITA_BUILD_BENCH=OFF || die "cmake configure of $asan/"
+  step "build the unit tests in $asan/ with -j$jobs"
+  cmake --build "$asan" -j"$jobs" --target partita_unit_tests || die "build of $asan/"
+  if [ "$fuzz_seconds" != 0 ]; then
+    step "configure $fuzz/ (clang, libFuzzer + ASan + UBSan, fuzz targets only)"
+    cmake -S . -B "$fuzz" -DPARTITA_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARTITA_BUILD_TESTS=OFF -DPARTITA_BUILD_EXAMPLES=OFF \
+      -DPARTITA_BUILD_BENCH=OFF || die "cmake configure of $fuzz/"
+    step "build the fuzzers in $fuzz/ with -j$jobs"
+    cmake --build "$fuzz" -j"$jobs" --target partita_fuzzers || die "build of the fuzzers in $fuzz/"
+  fi
+}
+set -m  # the side builds get a process group of their own, so the EXIT trap can stop all of them
+nice -n 19 bash -c "$(declare -f step die side_builds); $(declare -p mode asan fuzz jobs fuzz_seconds)
+  SECONDS=$((SECONDS - t0)) t0=0; side_builds" \
+  >"$side_log" 2>&1 &
+side_pid=$!
+set +m
+
+# Two tests at a time per two cores: most MPI and fault tests ask ctest for 2 processors, and one of them alone
+# leaves a core idle most of the time (the suite took 18.9 min one test at a time, 11.6 min two at a time).
+step "ctest: the whole suite ($build/), $((2 * jobs)) processor slots"
 set +e
-ctest --test-dir "$build" --output-on-failure -j"$jobs" 2>&1 | tee "$log"
+ctest --test-dir "$build" --output-on-failure -j"$((2 * jobs))" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 count "$log" || die "ctest in $build/ printed no summary (exit $rc); no tests registered?"
 suite_rc=$rc
 
-step "configure $asan/ (ASan+UBSan, tests only)"
-# Debug (-O0): compiles much faster than an optimised sanitizer build; the unit tests are small.
-cmake -S . -B "$asan" -DPARTITA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
-  -DPARTITA_BUILD_EXAMPLES=OFF -DPARTITA_BUILD_BENCH=OFF || die "cmake configure of $asan/"
-step "build the unit tests in $asan/ with -j$jobs"
-cmake --build "$asan" -j"$jobs" --target partita_unit_tests || die "build of $asan/"
+step "waiting for the sanitizer and fuzzer builds"
+set +e
+wait "$side_pid"
+side_rc=$?
+side_pid=
+set -e
+cat "$side_log"
+[ "$side_rc" -eq 0 ] || die "the sanitizer or fuzzer build failed (its output is just above)"
+
 step "ctest -L unit under ASan+UBSan ($asan/)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 # Full stacks for leaks, so the suppressions of Open MPI's start-up allocations match and nothing else.
@@ -171,15 +205,9 @@ count "$log" || die "ctest -L unit in $asan/ printed no summary (exit $rc); no u
 asan_rc=$rc
 
 # 4. Coverage-guided fuzzing (tests/fuzz): a clang build of the fuzz targets only (runtime and checkpoint
-# layers instrumented), then every target for $fuzz_seconds s, side by side. Seeds come from build/.
+# layers instrumented, built above), then every target for $fuzz_seconds s, side by side. Seeds come from build/.
 fuzz_rc=0
 if [ "$fuzz_seconds" != 0 ]; then
-  step "configure $fuzz/ (clang, libFuzzer + ASan + UBSan, fuzz targets only)"
-  cmake -S . -B "$fuzz" -DPARTITA_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARTITA_BUILD_TESTS=OFF -DPARTITA_BUILD_EXAMPLES=OFF \
-    -DPARTITA_BUILD_BENCH=OFF || die "cmake configure of $fuzz/"
-  step "build the fuzzers in $fuzz/ with -j$jobs"
-  cmake --build "$fuzz" -j"$jobs" --target partita_fuzzers || die "build of the fuzzers in $fuzz/"
   step "fuzz every target for ${fuzz_seconds}s (tests/fuzz/run_fuzzers.sh)"
   PARTITA_MPIRUN="mpirun ${mpirun_flags[*]}" \
     bash tests/fuzz/run_fuzzers.sh --seconds "$fuzz_seconds" --fuzz-build "$fuzz" --build "$build" || fuzz_rc=$?
