@@ -119,14 +119,13 @@ def plot(results, out):
         r = results.get(f"{n}/{t}/{lv}/{ppt}")
         if r is None or "timeout" in r:
             continue
-        label = f"{t // 1000} ms, two levels, {ppt} a thread"
+        label = f"{t // 1000} ms, {'two levels' if lv == 2 else 'flat'}, {ppt} a thread"
         axes[0].plot([n], [100 * float(r["root_busy_fraction"])], marker, ms=11, color=colors[t], label=label)
         axes[1].plot([n], [float(r["efficiency"])], marker, ms=11, color=colors[t], label=label)
     axes[0].axhline(10, color="grey", lw=0.8, ls=":")
-    axes[0].set(xscale="log", xlabel="ranks (1 thread each, 32 a node; 50 partitions a thread to 10^4)", ylabel="root scheduler busy (%)",
-                title="Root scheduler load")
-    axes[1].set(xscale="log", xlabel="ranks (1 thread each, 32 a node; 50 partitions a thread to 10^4)", ylabel="lower bound / makespan",
-                title="Efficiency", ylim=(0, 1.05))
+    ranks = f"ranks (1 thread each, {RANKS_PER_NODE} a node; 50 partitions a thread to 10^4)"
+    axes[0].set(xscale="log", xlabel=ranks, ylabel="root scheduler busy (%)", title="Root scheduler load")
+    axes[1].set(xscale="log", xlabel=ranks, ylabel="lower bound / makespan", title="Efficiency", ylim=(0, 1.05))
     axes[0].legend(fontsize=8)
     fig.suptitle("partita_simulate: flat vs two-level scheduling (lognormal partitions, sigma 0.5)", fontsize=10)
     fig.tight_layout()
