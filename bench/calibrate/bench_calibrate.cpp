@@ -15,6 +15,7 @@
 //                  folding each 24-byte result (the job model's fold), Partita's own code in a loop on rank 0
 //   partition_s    a worker thread's own time per partition beyond the kernel (partita::executor running
 //                  chunks of empty partitions on one thread: context, result serialisation, hand-over)
+// A comment line gives what a folded block's commit costs the dispatcher, alone and in runs of consecutive blocks.
 // The ratio line compares the scheduler's time per message with the MPI round trip it cannot do without.
 #include <mpi.h>
 
@@ -125,6 +126,30 @@ std::pair<double, double> dispatcher_costs(std::uint64_t n, int reps) {
   return {assign_best, complete_best};
 }
 
+/// The real dispatcher's commit of a node scheduler's folded blocks of 32 ids (complete_range): per block when
+/// each block is its own commit, and per block when runs of 16 consecutive blocks are one commit
+/// (root_core::commit_blocks). The model charges complete_s per commit and result_s per block; this checks that a
+/// block commit costs about what complete() does, and a run about one block's commit.
+std::pair<double, double> block_commit_costs(std::uint64_t blocks, int reps) {
+  constexpr std::uint64_t block = 32, run = 16;
+  blocks -= blocks % run;
+  double alone_best = 1e300, runs_best = 1e300;
+  for (int r = 0; r < reps; ++r)
+    for (const std::uint64_t per_commit : {std::uint64_t{1}, run}) {
+      partita::dispatcher d(blocks * block, std::vector<int>(8, 1), partita::make_policy("dynamic", 1));
+      while (!d.assign(partita::rank_t{0}, 1024).empty()) {
+      }
+      const auto t0 = clock_type::now();
+      for (std::uint64_t k = 0; k < blocks; k += per_commit)
+        d.complete_range(partita::rank_t{0}, {k * block, (k + per_commit) * block}, 1e-3);
+      const double per_block = seconds_since(t0) / static_cast<double>(blocks);
+      if (!d.finished()) throw partita::error("bench_calibrate: the dispatcher did not finish the blocks");
+      auto& best = per_commit == 1 ? alone_best : runs_best;
+      best = std::min(best, per_block);
+    }
+  return {alone_best, runs_best};
+}
+
 /// A result like the synthetic job's (a 24-byte plain struct), folded in id order.
 struct sample_result {
   std::uint64_t hash = 0, count = 0, cost_ns = 0;
@@ -207,6 +232,7 @@ int main(int argc, char** argv) {
   auto [assign_s, complete_s] = dispatcher_costs(std::max<std::uint64_t>(o.one, 100'000), o.reps);
   double result_s = rank == 0 ? decode_and_fold(o.results, o.reps) : 0;
   double partition_s = rank == 0 ? executor_overhead(o.results / 4, o.reps) : 0;
+  const auto [block_alone_s, block_in_runs_s] = block_commit_costs(std::max<std::uint64_t>(o.one, 100'000) / 8, o.reps);
   for (double* v : {&assign_s, &complete_s, &result_s, &partition_s}) PARTITA_MPI(MPI_Bcast(v, 1, MPI_DOUBLE, 0, comm));
 
   auto run_job = [&](std::uint64_t n, std::uint64_t chunk, int per_message) {
@@ -245,9 +271,10 @@ int main(int argc, char** argv) {
         "# bench_calibrate: {} ranks, dedicated scheduler; read by partita_simulate --calibration\n"
         "latency_s={:.4g}\nbandwidth_Bps={:.4g}\nmessage_s={:.4g}\ncomplete_s={:.4g}\nassign_s={:.4g}\n"
         "result_s={:.4g}\npartition_s={:.4g}\n"
-        "# raw: one/msg job {} partitions {:.4f} s {} messages ({:.4g} s per message)\n",
+        "# raw: one/msg job {} partitions {:.4f} s {} messages ({:.4g} s per message)\n"
+        "# blocks of 32 ids, dispatcher::complete_range per block: {:.4g} s alone, {:.4g} s in runs of 16\n",
         s.size(), latency, bandwidth, message_s, complete_s, assign_s, result_s, partition_s, o.one, one.seconds,
-        one.messages, per_message);
+        one.messages, per_message, block_alone_s, block_in_runs_s);
     std::fputs(text.c_str(), stdout);
     std::printf("ratio scheduler time per message / MPI round trip: %.2f\n", per_message / (2 * latency));
     if (!o.out.empty()) {

@@ -299,6 +299,7 @@ std::string run_report::to_json() const {
     auto& sched = doc["scheduler"];
     sched["fold_block"] = map_reduce.fold_block;
     sched["blocks_committed"] = map_reduce.blocks_committed;
+    sched["block_commits"] = map_reduce.block_commits;
     sched["results_committed"] = map_reduce.results_committed;
     doc["take_back"] = {{"count", map_reduce.take_backs}, {"partitions", map_reduce.taken_back}};
   }

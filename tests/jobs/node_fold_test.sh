@@ -74,6 +74,9 @@ items = two["results_committed"] + two["blocks_committed"]
 assert two["results_committed"] + 4 * two["blocks_committed"] >= 4000, two
 # The two node schedulers run 6 of the 9 threads: most of their partitions arrive as blocks.
 assert items < 0.8 * 4000, (items, two)
+# Node schedulers send their blocks in index order, and the root commits a run of consecutive ones as one range
+# (never more commits than blocks; fewer once any message carried two consecutive blocks).
+assert 0 < two["block_commits"] < two["blocks_committed"], two
 PY
   ;;
 restart_other_shape)

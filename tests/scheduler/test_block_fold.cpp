@@ -199,6 +199,53 @@ TEST(Scheduler_BlockFold, ABlockValueReplacesThePartialFoldOfItsBlock) {
   EXPECT_THROW(c.commit_block(rank_t{1}, 76, 0.1, b("x")), error);  // past the last block (76 blocks)
 }
 
+/// Block values of job `n` as a node scheduler sends them (ids: block indices, 4 ms each).
+result_batch blocks_of(std::uint64_t n, std::initializer_list<std::uint64_t> ks) {
+  result_batch out;
+  for (const auto k : ks) {
+    out.ids.push_back(k);
+    out.nanos.push_back(4'000'000);
+    for (const char c : block_value(n, k)) out.data.push_back(static_cast<std::byte>(c));
+    out.ends.push_back(static_cast<std::uint32_t>(out.data.size()));
+  }
+  return out;
+}
+
+TEST(Scheduler_BlockFold, ARunOfConsecutiveFreshBlocksIsOneDispatcherCommit) {
+  const std::uint64_t n = 302;  // blocks of 4
+  root r(n);
+  auto& c = r.core;
+  EXPECT_NE(c.commit(rank_t{1}, partition_id{13}, 0.001, b("13")), detail::commit_outcome::duplicate);
+  c.end_batch();
+  // Blocks 0-2: one range; 5: alone; 3 and 4: a run, but id 13 of block 3 was committed: one commit per block.
+  auto out = c.commit_blocks(rank_t{1}, blocks_of(n, {0, 1, 2, 5, 3, 4}));
+  EXPECT_EQ(out.blocks, 6u);
+  EXPECT_EQ(out.commits, 4u);
+  EXPECT_EQ(c.block_commits(), 4u);
+  EXPECT_EQ(c.blocks_committed(), 6u);
+  EXPECT_EQ(c.dispatch().done_count(), 24u);
+  EXPECT_EQ(c.folded(), 24u);
+  EXPECT_EQ(text(c.value()), expected(n, 24));
+  EXPECT_FLOAT_EQ(c.state().cost_of(4), 0.001f);  // each block's mean stands for its ids, in a run too
+  // Blocks 6-7 again with 8: 6 and 7 were not committed yet, but the run holds 5, committed: per block, 5 dropped.
+  out = c.commit_blocks(rank_t{1}, blocks_of(n, {5, 6, 7}));
+  EXPECT_EQ(out.blocks, 2u);
+  EXPECT_EQ(out.commits, 3u);
+  EXPECT_EQ(c.folded(), 32u);
+  for (std::uint64_t k = 8; k < 76; k += 4) {
+    if (k + 4 >= 76) {
+      (void)c.commit_blocks(rank_t{1}, blocks_of(n, {72, 73, 74, 75}));
+      break;
+    }
+    (void)c.commit_blocks(rank_t{1}, blocks_of(n, {k + 2, k + 3, k, k + 1}));  // two runs each
+  }
+  ASSERT_TRUE(c.complete());
+  EXPECT_EQ(text(c.value()), expected(n));
+  EXPECT_EQ(c.blocks_committed(), 76u);
+  EXPECT_EQ(c.dispatch().done_count(), n);
+  EXPECT_THROW((void)c.commit_blocks(rank_t{1}, blocks_of(n, {75, 76})), error);  // past the last block
+}
+
 /// A checkpoint mid-block, and a new root that starts from it, reach the value of an uninterrupted fold.
 void checkpoint_mid_block(bool second) {
   const std::uint64_t n = 302;
@@ -349,6 +396,25 @@ TEST(Scheduler_NodeBlocks, ADisabledOneKeepsNothing) {
   EXPECT_EQ(up.size(), 4u);
   off.begin_tail({});
   EXPECT_FALSE(off.next_release());
+}
+
+TEST(Scheduler_NodeBlocks, OrderSortsFoldedBlocksByIndexWithTheirValuesAndTimes) {
+  result_batch blocks;
+  for (const std::uint64_t k : {7, 3, 9, 4}) {
+    blocks.ids.push_back(k);
+    blocks.nanos.push_back(k * 10);
+    for (int i = 0; i < static_cast<int>(k); ++i) blocks.data.push_back(static_cast<std::byte>('a' + k));
+    blocks.ends.push_back(static_cast<std::uint32_t>(blocks.data.size()));
+  }
+  node_blocks::order(blocks);
+  ASSERT_EQ(blocks.ids, (std::vector<std::uint64_t>{3, 4, 7, 9}));
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    EXPECT_EQ(blocks.nanos[i], blocks.ids[i] * 10);
+    EXPECT_EQ(text(blocks.result(i)), std::string(blocks.ids[i], static_cast<char>('a' + blocks.ids[i])));
+  }
+  result_batch none;
+  node_blocks::order(none);
+  EXPECT_TRUE(none.empty());
 }
 
 }  // namespace

@@ -208,6 +208,7 @@ int main(int argc, char** argv) {
         {"node_take_backs", std::to_string(r.node_take_backs)},
         {"root_results", std::to_string(r.root_results)},
         {"root_blocks", std::to_string(r.root_blocks)},
+        {"root_block_commits", std::to_string(r.root_block_commits)},
         // Where the time goes: the root's busy time by what it served (fractions of the makespan), and the
         // threads' time (fractions of threads x makespan): running, idle before their first partition, idle
         // after their last, idle in between.

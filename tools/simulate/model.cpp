@@ -70,7 +70,7 @@ struct sim_message {
   int from = 0;                               // request: the sender's rank
   std::uint32_t want = 0;                     // request: chunks wanted
   std::vector<finished_partition> results;    // request: results riding along
-  std::vector<finished_partition> blocks;     // request: folded blocks (id: the block index; seconds: its total)
+  result_batch blocks;                        // request: folded blocks (ids: block indices; nanos: their totals)
   std::uint32_t answers = 0;                  // assign: how many wanted chunks this answers
   std::vector<std::vector<id_range>> chunks;  // assign; take_back: one, the ids taken back
   std::shared_ptr<bool> delivered;            // set by the receiving inbox (see outbox)
@@ -341,10 +341,6 @@ void root_actor(world& w) {
     for (const auto& r : results) core.commit(rank_t{worker}, partition_id{r.id}, r.seconds, {});
     core.end_batch();
   };
-  // A node scheduler's folded blocks (scheduler.cpp's commit_blocks): each costs the root what one result does.
-  auto commit_blocks = [&](int worker, const std::vector<finished_partition>& blocks) {
-    for (const auto& b : blocks) core.commit_block(rank_t{worker}, b.id, b.seconds, {});
-  };
 
   double busy_at_empty = -1;  // the root's busy time when its queue ran empty
   auto note_queue = [&] {     // after each hand-out: a saturated root may never leave serve_messages
@@ -352,28 +348,31 @@ void root_actor(world& w) {
     busy_at_empty = me.busy;
     w.result.queue_empty_s = sg4::Engine::get_clock();
   };
-  // Where the root's service time went (the summary's breakdown; the terms of calibration::service).
-  auto account = [&](double messages, double results, double blocks, double chunks) {
+  // Where the root's service time went (the summary's breakdown; the terms of calibration::service). A folded
+  // block costs what decoding and folding a result does; the dispatcher's commit (complete_s) is per run of
+  // consecutive blocks (root_core::commit_blocks).
+  auto account = [&](double messages, double results, double blocks, double block_commits, double chunks) {
     auto& r = w.result;
     r.root_message_busy_s += w.cal.message_s * messages;
     r.root_result_busy_s += w.cal.per_result_s() * results;
-    r.root_block_busy_s += w.cal.per_result_s() * blocks;
+    r.root_block_busy_s += w.cal.result_s * blocks + w.cal.complete_s * block_commits;
     r.root_chunk_busy_s += w.cal.assign_s * chunks;
   };
-  // One message (handle(): commit its results, answer its request), served in turn.
+  // One message (handle(): commit its results and blocks, answer its request), served in turn.
   auto handle = [&](std::unique_ptr<sim_message> m) {
     ++me.received;
-    const std::uint64_t n = m->results.size() + m->blocks.size();
+    const std::uint64_t results = m->results.size(), blocks = m->blocks.size();
     commit(m->from, m->results);
-    commit_blocks(m->from, m->blocks);
+    const auto folded = core.commit_blocks(rank_t{m->from}, m->blocks);  // scheduler.cpp's commit_blocks
     double chunks = 0;
     std::unique_ptr<sim_message> reply;
     if (m->want > 0) reply = answer(m->from, m->want, chunks);
-    const double service = w.cal.service(n, n, static_cast<std::uint64_t>(chunks));
+    const double service = w.cal.service(results + folded.commits, results + blocks,
+                                         static_cast<std::uint64_t>(chunks));
     d.note_message_cost(service);
     me.serve(service);
     w.result.root_requests += m->want > 0 ? 1 : 0;
-    account(1, static_cast<double>(m->results.size()), static_cast<double>(m->blocks.size()), chunks);
+    account(1, static_cast<double>(results), static_cast<double>(blocks), static_cast<double>(folded.commits), chunks);
     note_queue();
     if (reply) send(rank_box(m->from), std::move(reply));
   };
@@ -397,7 +396,7 @@ void root_actor(world& w) {
       }
       if (committed > 0 || chunks_given > 0)
         me.serve(w.cal.per_result_s() * static_cast<double>(committed) + w.cal.assign_s * chunks_given);
-      account(0, static_cast<double>(committed), 0, chunks_given);
+      account(0, static_cast<double>(committed), 0, 0, chunks_given);
       note_queue();
       if (d.finished()) break;
     }
@@ -415,7 +414,7 @@ void root_actor(world& w) {
       double chunks = 0;
       auto reply = answer(p.rank.value, p.want, chunks, detail::request_kind::parked_again);
       if (chunks > 0) me.serve(w.cal.assign_s * chunks);
-      account(0, 0, 0, chunks);
+      account(0, 0, 0, 0, chunks);
       if (reply) send(rank_box(p.rank.value), std::move(reply));
     }
     if (any) continue;
@@ -440,6 +439,7 @@ void root_actor(world& w) {
   r.take_backs = d.take_back_count();
   r.root_results = core.results_committed();
   r.root_blocks = core.blocks_committed();
+  r.root_block_commits = core.block_commits();
   sg4::Actor::kill_all();
 }
 
@@ -459,12 +459,13 @@ void node_actor(world& w, int self, int node) {
   inbox in(rank_box(self), 16);
   outbox to_root(&w.root_queue, w.root_queue.own[static_cast<std::size_t>(self)]);
   server me;
-  std::vector<finished_partition> up, up_blocks;
+  std::vector<finished_partition> up;
+  result_batch up_blocks;
   double oldest = infinity;
   const double age = detail::node_result_age_seconds(w.tree.node_scheduler_count());
   detail::node_blocks blocks(w.options.partitions, w.options.node_fold);
   const detail::fold_ops nothing = no_fold();
-  result_batch folded, released;
+  result_batch released;
   auto to_seconds = [](std::uint64_t ns) { return static_cast<double>(ns) * 1e-9; };
   auto hold = [&](std::vector<finished_partition>& results, double now) {
     if (results.empty()) return;
@@ -474,9 +475,7 @@ void node_actor(world& w, int self, int node) {
           detail::node_blocks::verdict::up)
         up.push_back(r);
     results.clear();
-    blocks.take_whole(nothing, folded);
-    for (std::size_t i = 0; i < folded.size(); ++i) up_blocks.push_back({folded.ids[i], to_seconds(folded.nanos[i])});
-    folded.clear();
+    blocks.take_whole(nothing, up_blocks);
     if (up.empty() && up_blocks.empty()) oldest = infinity;
   };
   auto send_up = [&](std::uint32_t want) {
@@ -484,6 +483,7 @@ void node_actor(world& w, int self, int node) {
     req->from = self;
     req->want = want;
     req->results = std::move(up);
+    detail::node_blocks::order(up_blocks);
     req->blocks = std::move(up_blocks);
     up.clear();
     up_blocks.clear();

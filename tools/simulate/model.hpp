@@ -41,10 +41,11 @@ struct model_result {
   double node_busy_max_s = 0;         ///< the busiest node scheduler's serving time (two levels)
   std::uint64_t node_messages = 0;    ///< messages all node schedulers received
   std::uint64_t speculative_copies = 0;
-  std::uint64_t take_backs = 0;       ///< backlogs taken back for idle ranks (dispatcher::take_back_count)
-  std::uint64_t node_take_backs = 0;  ///< the same inside nodes, by node schedulers (node_pool::take_backs)
-  std::uint64_t root_results = 0;     ///< results the root committed one by one
-  std::uint64_t root_blocks = 0;      ///< blocks it committed as one value (a node scheduler folded them)
+  std::uint64_t take_backs = 0;          ///< backlogs taken back for idle ranks (dispatcher::take_back_count)
+  std::uint64_t node_take_backs = 0;     ///< the same inside nodes, by node schedulers (node_pool::take_backs)
+  std::uint64_t root_results = 0;        ///< results the root committed one by one
+  std::uint64_t root_blocks = 0;         ///< blocks it committed as one value (a node scheduler folded them)
+  std::uint64_t root_block_commits = 0;  ///< the dispatcher commits they took (a run of consecutive blocks is one)
   int nodes = 1;
   int total_threads = 0;
 
@@ -53,7 +54,7 @@ struct model_result {
   double root_busy_tail_s = 0;      ///< root_busy_s spent after that
   double root_message_busy_s = 0;   ///< root_busy_s per message (calibration message_s each)
   double root_result_busy_s = 0;    ///< ... per result committed one by one (complete_s + result_s each)
-  double root_block_busy_s = 0;     ///< ... per folded block (complete_s + result_s each, as a result)
+  double root_block_busy_s = 0;     ///< ... per folded block (result_s each, complete_s per run)
   double root_chunk_busy_s = 0;     ///< ... per chunk handed out (assign_s each)
   std::uint64_t root_requests = 0;  ///< messages the root received that asked for work (the rest carry results)
   double node_busy_mean_s = 0;      ///< node schedulers' mean serving time (two levels)

@@ -496,7 +496,7 @@ std::uint64_t dispatcher::complete_range(rank_t worker, id_range ids, double sec
   const double mean = seconds / static_cast<double>(ids.size());
   // The slow path: some ids were committed before (a copy, a requeued id's other holder), requeued ids among them,
   // or speculative copies to settle: each id as complete() would take it.
-  if (done_.next_present(ids.begin) < ids.end || !watch_.no_copies() || !retry_.empty() || !taken_.empty()) {
+  if (!fresh(ids)) {
     std::uint64_t n = 0;
     for (auto id = ids.begin; id < ids.end; ++id) n += complete(worker, partition_id{id}, mean) ? 1 : 0;
     return n;
@@ -512,6 +512,10 @@ std::uint64_t dispatcher::complete_range(rank_t worker, id_range ids, double sec
   wk.tally.busy_seconds += seconds;
   note_speed(speed_before, counted_speed(wk));
   return n;
+}
+
+bool dispatcher::fresh(id_range ids) const {
+  return done_.next_present(ids.begin) >= ids.end && watch_.no_copies() && retry_.empty() && taken_.empty();
 }
 
 std::uint64_t dispatcher::lose(rank_t worker) {

@@ -1,6 +1,7 @@
 #include <partita/scheduler/map_reduce/detail/node_blocks.hpp>
 
 #include <algorithm>
+#include <numeric>
 
 namespace partita::detail {
 
@@ -125,6 +126,20 @@ std::size_t node_blocks::take_whole(const fold_ops& fold, result_batch& out) {
   }
   whole_.clear();
   return n;
+}
+
+void node_blocks::order(result_batch& blocks) {
+  if (std::is_sorted(blocks.ids.begin(), blocks.ids.end())) return;
+  std::vector<std::size_t> by_id(blocks.size());
+  std::iota(by_id.begin(), by_id.end(), std::size_t{0});
+  std::sort(by_id.begin(), by_id.end(), [&](std::size_t a, std::size_t b) { return blocks.ids[a] < blocks.ids[b]; });
+  result_batch sorted;
+  sorted.ids.reserve(blocks.size());
+  sorted.nanos.reserve(blocks.size());
+  sorted.ends.reserve(blocks.size());
+  sorted.data.reserve(blocks.data.size());
+  for (const auto i : by_id) push(sorted, blocks.ids[i], blocks.nanos[i], blocks.result(i));
+  blocks = std::move(sorted);
 }
 
 }  // namespace partita::detail

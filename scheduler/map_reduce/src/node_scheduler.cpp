@@ -177,22 +177,23 @@ void node_scheduler::talk_up() {
   if (const bool was_empty = up_.empty() && up_blocks_.empty(); blocks_.release(clock::now(), up_) > 0 && was_empty)
     oldest_up_ = clock::now();
   if (const auto want = pool_.to_ask(own_free()); want > 0) {  // running low: ask for a batch (results ride along)
-    send_up(msg::request, encode_request(want, up_, up_blocks_));
-    up_.clear();
-    up_blocks_.clear();
-    oldest_up_ = clock::time_point::max();
+    send_request(want);
     return;
   }
   // Results go up in batches: many, or old enough for the root's progress and checkpoints (sooner at the end of
   // the job). One message carries the results of all the node's ranks, and the age grows with the node count: that
   // is what spares the root.
   const auto waiting = up_.size() + up_blocks_.size();
-  if (waiting > 0 && (waiting >= result_batch_limit || since(oldest_up_) >= pool_.result_wait(result_age_))) {
-    send_up(msg::request, encode_request(0, up_, up_blocks_));
-    up_.clear();
-    up_blocks_.clear();
-    oldest_up_ = clock::time_point::max();
-  }
+  if (waiting > 0 && (waiting >= result_batch_limit || since(oldest_up_) >= pool_.result_wait(result_age_)))
+    send_request(0);
+}
+
+void node_scheduler::send_request(std::uint32_t want) {
+  node_blocks::order(up_blocks_);
+  send_up(msg::request, encode_request(want, up_, up_blocks_));
+  up_.clear();
+  up_blocks_.clear();
+  oldest_up_ = clock::time_point::max();
 }
 
 void node_scheduler::forward(result_batch&& results) {

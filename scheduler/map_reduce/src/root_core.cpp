@@ -87,16 +87,49 @@ commit_outcome root_core::commit(rank_t w, partition_id id, double seconds, std:
 
 std::uint64_t root_core::commit_block(rank_t w, std::uint64_t k, double seconds, std::span<const std::byte> value) {
   if (k >= fold_.block_count()) throw error("root: value of block " + std::to_string(k) + " past the last block");
-  const id_range ids{fold_.block_begin(k), fold_.block_end(k)};
-  const auto n = dispatch_.complete_range(w, ids, seconds);
+  const auto n = dispatch_.complete_range(w, {fold_.block_begin(k), fold_.block_end(k)}, seconds);
+  ++block_commits_;
   if (n == 0) return 0;
   ++blocks_committed_;
+  fold_block(k, seconds, value);
+  return n;
+}
+
+root_core::blocks_outcome root_core::commit_blocks(rank_t w, const result_batch& blocks) {
+  blocks_outcome out;
+  auto seconds = [&](std::size_t i) { return static_cast<double>(blocks.nanos[i]) * 1e-9; };
+  for (std::size_t i = 0, j = 0; i < blocks.size(); i = j) {
+    // [i, j): a run of consecutive block indices.
+    for (j = i + 1; j < blocks.size() && blocks.ids[j] == blocks.ids[j - 1] + 1; ++j) {
+    }
+    const auto first = blocks.ids[i], last = blocks.ids[j - 1];
+    if (j - i > 1 && first < fold_.block_count() && last < fold_.block_count() &&
+        dispatch_.fresh({fold_.block_begin(first), fold_.block_end(last)})) {
+      double total = 0;
+      for (auto b = i; b < j; ++b) total += seconds(b);
+      dispatch_.complete_range(w, {fold_.block_begin(first), fold_.block_end(last)}, total);
+      ++block_commits_;
+      ++out.commits;
+      for (auto b = i; b < j; ++b) fold_block(blocks.ids[b], seconds(b), blocks.result(b));
+      blocks_committed_ += j - i;
+      out.blocks += j - i;
+      continue;
+    }
+    for (auto b = i; b < j; ++b) {
+      ++out.commits;
+      if (commit_block(w, blocks.ids[b], seconds(b), blocks.result(b)) > 0) ++out.blocks;
+    }
+  }
+  return out;
+}
+
+void root_core::fold_block(std::uint64_t k, double seconds, std::span<const std::byte> value) {
   // The block's mean stands for each of its partitions in the cost sample (the node measured them one by one).
+  const id_range ids{fold_.block_begin(k), fold_.block_end(k)};
   const auto mean = static_cast<float>(seconds / static_cast<double>(ids.size()));
   const auto stride = state_.cost_stride;
   for (auto id = (ids.begin + stride - 1) / stride * stride; id < ids.end; id += stride) state_.note_cost(id, mean);
   fold_.add_block(k, value);
-  return n;
 }
 
 void root_core::to_image(checkpoint_image& image, double run_seconds) {

@@ -304,13 +304,11 @@ struct map_reduce_scheduler::running {
     core_.end_batch();
   }
 
-  /// Commits the block values a node scheduler folded (root_core::commit_block), with the crash point per block.
+  /// Commits the block values a node scheduler folded (root_core::commit_blocks), with the crash point per block.
   void commit_blocks(int worker, const result_batch& blocks) {
-    for (std::size_t i = 0; i < blocks.size(); ++i) {
-      const double secs = static_cast<double>(blocks.nanos[i]) * 1e-9;
-      if (core_.commit_block(rank_t{worker}, blocks.ids[i], secs, blocks.result(i)) == 0) continue;
-      if (term_ == 0) crash_point("scheduler.commit");  // --inject kill:scheduler targets the first scheduler
-    }
+    const auto out = core_.commit_blocks(rank_t{worker}, blocks);
+    if (term_ != 0) return;
+    for (std::uint64_t b = 0; b < out.blocks; ++b) crash_point("scheduler.commit");  // --inject kill:scheduler
   }
 
   bool serve_local() {
@@ -594,6 +592,7 @@ struct map_reduce_scheduler::running {
     rep.map_reduce.scheduler_busy_seconds = handling_seconds_;
     rep.map_reduce.fold_block = core_.block_size();
     rep.map_reduce.blocks_committed = core_.blocks_committed();
+    rep.map_reduce.block_commits = core_.block_commits();
     rep.map_reduce.results_committed = core_.results_committed();
     rep.partitions = job_.partition_count();
     rep.result = job_.accumulator();

@@ -100,6 +100,7 @@ struct map_reduce_figures {
   double scheduler_busy_seconds = 0;        ///< time the scheduler rank spent handling them
   std::uint64_t fold_block = 0;             ///< the size of the aligned id blocks results are folded over
   std::uint64_t blocks_committed = 0;       ///< blocks committed as one value (folded by a node scheduler)
+  std::uint64_t block_commits = 0;          ///< the dispatcher commits they took (a run of consecutive blocks: one)
   std::uint64_t results_committed = 0;      ///< results committed one by one (this run)
   std::uint64_t restored_costs = 0;         ///< measured partition costs the restored checkpoint brought (cost policy)
   std::vector<failover_summary> failovers;  ///< scheduler failovers in this run (the last one, on its scheduler)

@@ -123,6 +123,9 @@ class dispatcher {
   /// committed now. Their mean time stands for each in the measured statistics. Cost: O(log ranges) when none was
   /// committed before and no speculative copy was ever made, else O(ids) as complete() per id.
   std::uint64_t complete_range(rank_t w, id_range ids, double seconds);
+  /// Whether complete_range(w, ids, ...) would take its O(log) path: none of `ids` committed before, none requeued,
+  /// no speculative copy ever made and nothing taken back. Then it commits every id of `ids`.
+  bool fresh(id_range ids) const;
 
   /// Worker `w` is gone: its unfinished partitions go back to the queue, except those a speculative copy is
   /// still running elsewhere (the copy becomes the original). Returns how many went back.

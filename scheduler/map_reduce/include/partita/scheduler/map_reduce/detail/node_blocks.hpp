@@ -53,6 +53,10 @@ class node_blocks {
   /// reset), and appends its value to `out` (ids: the block index; nanos: the sum of its partitions' times).
   /// Returns how many blocks.
   std::size_t take_whole(const fold_ops& fold, result_batch& out);
+  /// Orders folded blocks (take_whole's output, gathered over several calls) by block index before they go up:
+  /// blocks become whole in the order their last partitions finish, on whichever thread, and the root commits a
+  /// run of consecutive blocks as one range (root_core::commit_blocks). Cost: O(n log n) when out of order.
+  static void order(result_batch& blocks);
 
   /// The job's tail began at `now` (the root said its queue is empty: from now on it may hand out speculative
   /// copies of what looks overdue). From then on a result waits here at most tail_wait for the rest of its block

@@ -53,6 +53,8 @@ class node_scheduler {
   bool take_back_idle();
   /// Asks the root for chunks when the pool runs low (results ride along), else sends results when many or old.
   void talk_up();
+  /// Sends a request for `want` chunks (0: results only) with the results and blocks waiting to go up.
+  void send_request(std::uint32_t want);
   void keep_alive();
   /// Declares member `r` lost: its partitions go back to the pool. While the job runs (`running`), losing the
   /// node's last runner gives up.

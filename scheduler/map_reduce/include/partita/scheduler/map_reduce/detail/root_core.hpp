@@ -106,10 +106,23 @@ class root_core {
   /// Returns how many ids it committed (0: every one was committed before; the value is dropped). Cost: O(log) plus
   /// O(block) only when some of its ids were committed before or speculative copies exist.
   std::uint64_t commit_block(rank_t w, std::uint64_t k, double seconds, std::span<const std::byte> value);
+  /// What commit_blocks() did.
+  struct blocks_outcome {
+    std::uint64_t blocks = 0;   ///< blocks committed (their values folded)
+    std::uint64_t commits = 0;  ///< the dispatcher's commits they took: one per run of consecutive blocks
+  };
+  /// Commits a message's block values (`blocks`: ids are block indices, nanos each block's total time) as
+  /// commit_block() does each, with one difference in cost only: a run of consecutive blocks none of whose ids
+  /// the dispatcher has seen (dispatcher::fresh) is one dispatcher commit of its ids, not one per block. A node
+  /// scheduler sends its blocks in index order (node_blocks::order), so the blocks of one chunk its threads
+  /// finished between two messages make one run. The fold and the measured costs are per block either way.
+  blocks_outcome commit_blocks(rank_t w, const result_batch& blocks);
   /// The size of the aligned id blocks the job is folded over.
   std::uint64_t block_size() const noexcept { return fold_.block_size(); }
   /// Blocks committed as one value, and results committed one by one, so far (the summary's scheduler section).
   std::uint64_t blocks_committed() const noexcept { return blocks_committed_; }
+  /// The dispatcher commits those blocks took (runs of consecutive blocks commit as one).
+  std::uint64_t block_commits() const noexcept { return block_commits_; }
   std::uint64_t results_committed() const noexcept { return results_committed_; }
   /// Records the CRC-32 of partition `id`'s committed output block (kept in checkpoints with the done set).
   void note_block_crc(std::uint64_t id, std::uint32_t crc) {
@@ -129,12 +142,16 @@ class root_core {
   void to_image(checkpoint_image& image, double run_seconds);
 
  private:
+  /// A committed block's value folded, its mean time standing for each of its partitions in the cost sample.
+  void fold_block(std::uint64_t k, double seconds, std::span<const std::byte> value);
+
   dispatcher dispatch_;
   scheduler_tree tree_;
   std::vector<int> threads_;
   map_reduce_state state_;  // measured costs, params, block CRCs (done set: the dispatcher's; the fold: fold_)
   block_fold fold_;
   std::uint64_t blocks_committed_ = 0;
+  std::uint64_t block_commits_ = 0;
   std::uint64_t results_committed_ = 0;
   clock::time_point last_speculation_check_;
   bool speculation_round_ = false;
