@@ -458,4 +458,37 @@ TEST(Scheduler_Speculation, LookingForStragglersCostDoesNotGrowWithTheWorkerCoun
   EXPECT_LT(many, 10 * few) << few << " s over 10^3 holders, " << many << " s over 10^5";
 }
 
+// The end of a job at 10^5 ranks: thousands of node schedulers' requests parked, then answered one after another
+// (serve_parked) with nothing committed in between. They share one search for overdue partitions instead of one
+// each (each walked the holders, and looked at every chunk of each holder it met): the model of 10^5 ranks with
+// 100 ms partitions spent over 20 minutes there. The copies are the same as searches of their own would give: each
+// asker gets the next most overdue partitions, never its own.
+TEST(Scheduler_Speculation, RequestsAnsweredAtOneMomentShareOneSearch) {
+  constexpr int workers = 2001, holders = 1000, threads = 4;
+  dispatcher d(static_cast<std::uint64_t>(workers) * threads, std::vector<int>(workers, threads),
+               make_policy("dynamic", 1), speculating());
+  // Holders are handed their partitions at staggered times (the earliest the most overdue later); askers finish
+  // theirs at once.
+  for (int w = 0; w < workers; ++w)
+    EXPECT_EQ(ids_of(d.assign(rank_t{w}, threads, at(w < holders ? 0.001 * w : 1.0))).size(), 4u);
+  for (int w = holders; w < workers; ++w)
+    for (auto id = static_cast<std::uint64_t>(w) * threads; id < static_cast<std::uint64_t>(w + 1) * threads; ++id)
+      EXPECT_TRUE(d.complete(rank_t{w}, partition_id{id}, 0.05));
+  const auto before = d.speculation_searches();
+  std::vector<std::uint64_t> copied;
+  for (int w = holders; w < workers; ++w)  // all at the same moment: 2 s, when every holder is overdue
+    for (auto id : ids_of(d.assign(rank_t{w}, threads, at(2.0)))) copied.push_back(id);
+  EXPECT_EQ(d.speculation_searches() - before, 1u);
+  // The first 1000 askers took 4 each: the 4000 held partitions, earliest handed first, each once; the last found
+  // none left.
+  ASSERT_EQ(copied.size(), static_cast<std::size_t>(holders) * threads);
+  auto sorted = copied;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t i = 0; i < sorted.size(); ++i) EXPECT_EQ(sorted[i], i);
+  EXPECT_LT(copied.front(), 4u);  // the first asker got the most overdue: the first holder's
+  // A moment later the last asker, still idle, searches again (the list is only shared for a moment).
+  EXPECT_TRUE(d.assign(rank_t{workers - 1}, threads, at(2.5)).empty());
+  EXPECT_EQ(d.speculation_searches() - before, 2u);
+}
+
 }  // namespace

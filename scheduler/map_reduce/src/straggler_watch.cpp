@@ -19,6 +19,7 @@ void straggler_watch::note_result(double seconds) {
   else samples_[sample_count_ % sample_ring] = static_cast<float>(seconds);
   ++sample_count_;
   sample_sum_ += seconds;
+  shared_valid_ = false;  // the median and the mean moved: the shared list's order may be another
   // Keys made from now on assume half the mean; those made before assumed less, so they are early, not wrong, and
   // most_overdue() moves them to their place when it meets them.
   if (const double mean = sample_sum_ / static_cast<double>(sample_count_); mean > 4 * due_mean_) due_mean_ = mean / 2;
@@ -49,23 +50,56 @@ void straggler_watch::watch(int w, const held_chunk& first, int threads, std::ui
   }
   watched = place{due, lowest};
   holders_.emplace(due, lowest, w);
+  shared_valid_ = false;  // new holdings: the shared list may miss them
 }
 
 void straggler_watch::forget(int w) {
   auto& watched = watched_.at(static_cast<std::size_t>(w));
   if (watched) holders_.erase({watched->first, watched->second, w});
   watched.reset();
+  shared_valid_ = false;
 }
 
 std::vector<speculative_copy> straggler_watch::copy_for(int w, std::uint64_t want, clock::time_point now,
                                                         holdings& of) {
   std::vector<speculative_copy> out;
   if (want == 0 || median_seconds() <= 0) return out;
-  for (const auto& c : most_overdue(w, want, now, of)) {
+  for (const auto& c : shared_overdue(w, want, now, of)) {
     copied_.emplace(c.id, copy_state{c.holder, w, w});
     out.push_back(speculative_copy{partition_id{c.id}, rank_t{c.holder}, rank_t{w}, c.outstanding});
   }
   copies_.insert(copies_.end(), out.begin(), out.end());
+  return out;
+}
+
+std::vector<straggler_watch::overdue_partition> straggler_watch::shared_overdue(int w, std::uint64_t want,
+                                                                                clock::time_point now, holdings& of) {
+  if (!shared_valid_ || now < shared_at_ || now - shared_at_ >= share_window) {
+    const auto size = std::max(want, share_batch);
+    shared_ = most_overdue(-1, size, now, of);  // every holder's: a request skips its own below
+    shared_from_ = 0;
+    shared_at_ = now;
+    shared_cut_ = shared_.size() == size;
+    shared_valid_ = true;
+  }
+  // Taken in order from shared_from_ on, until `want` are found: what is done or copied since goes, what is this
+  // request's own stays (moved up to just before where the scan stopped, in order), the rest is not looked at.
+  std::vector<overdue_partition> out, own;
+  const auto& done = of.done();
+  auto i = shared_from_;
+  for (; i < shared_.size() && out.size() < want; ++i) {
+    const auto& p = shared_[i];
+    if (done.contains(p.id) || copied_.count(p.id) != 0) continue;
+    if (p.holder == w) own.push_back(p);
+    else out.push_back(p);
+  }
+  shared_from_ = i - own.size();
+  std::copy(own.begin(), own.end(), shared_.begin() + static_cast<std::ptrdiff_t>(shared_from_));
+  if (out.size() < want && shared_cut_) {
+    // The list was cut: more may be overdue beyond it. Alone, as before the shared list.
+    shared_valid_ = false;
+    return most_overdue(w, want, now, of);
+  }
   return out;
 }
 
@@ -160,6 +194,7 @@ struct straggler_watch::search {
 std::vector<straggler_watch::overdue_partition> straggler_watch::most_overdue(int w, std::uint64_t want,
                                                                               clock::time_point now, holdings& of) {
   if (want == 0) return {};
+  ++searches_;
   search s{now, want, median_seconds(), sample_sum_ / static_cast<double>(sample_count_), false, 0, {}, {}};
   // With a finite mean >= 0 a partition's allowance (offer()) grows with what is queued before it, so it is never
   // below `least`, and along a chunk the first candidate is the most overdue one. A holder's place is its earliest

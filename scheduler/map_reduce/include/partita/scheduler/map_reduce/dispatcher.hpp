@@ -150,6 +150,8 @@ class dispatcher {
   /// Speculative copies handed out so far, in order, and how many of them won (were committed).
   const std::vector<speculative_copy>& copies_made() const noexcept { return watch_.copies(); }
   std::uint64_t copies_won() const noexcept { return watch_.copies_won(); }
+  /// Searches for overdue partitions so far (requests answered at one moment share one).
+  std::uint64_t speculation_searches() const noexcept { return watch_.searches(); }
   /// The expected partition time speculation uses now: median of the measured ones (0: too few yet).
   double median_seconds() const;
 

@@ -70,7 +70,16 @@ class straggler_watch {
   /// Empty while fewer than min_samples results were measured. Cost: O(log workers) plus a look at the holders
   /// that may hold an overdue partition, earliest key first, until the copies are found; once in a while (the mean
   /// partition time fell below the mean the keys assume) every key is made afresh, O(workers + held chunks).
+  /// Requests that come within share_window of a search, with no result and no new holding in between, share it:
+  /// one search finds the most overdue partitions of all holders (up to share_batch of them), and each request
+  /// takes the first of those not its own, not done and not copied since, which is what a search of its own would
+  /// find at that moment; a request the shared list cannot fill searches on its own. So a tail in which thousands of
+  /// node schedulers' parked requests are answered at once costs one walk, not one each (docs/design.md,
+  /// "Speculative execution").
   std::vector<speculative_copy> copy_for(int w, std::uint64_t want, clock::time_point now, holdings& of);
+  /// How long a search's list serves later requests, and how many partitions it lists at least.
+  static constexpr clock::duration share_window = std::chrono::milliseconds(1);
+  static constexpr std::uint64_t share_batch = 4096;
 
   /// Who else ran partition `id` when worker `w` committed it, and whether `w` ran its copy.
   struct settled {
@@ -90,6 +99,8 @@ class straggler_watch {
   /// Speculative copies made so far, in order, and how many of them won (were committed).
   const std::vector<speculative_copy>& copies() const noexcept { return copies_; }
   std::uint64_t copies_won() const noexcept { return copies_won_; }
+  /// Searches for overdue partitions made so far (a shared one counts once).
+  std::uint64_t searches() const noexcept { return searches_; }
 
  private:
   /// Where a holder stands in holders_: a time before which none of its partitions can be overdue, and its lowest
@@ -122,6 +133,9 @@ class straggler_watch {
   std::optional<place> place_of(int h, holdings& of) const;
   /// Sets every key in holders_ afresh with a new due_mean_ (the mean fell below it).
   void rekey(double mean, holdings& of);
+  /// Up to `want` of the shared list's partitions for `w` (taken off it), searching anew when the list is older
+  /// than share_window or was invalidated; a request it cannot fill while it was cut at share_batch searches alone.
+  std::vector<overdue_partition> shared_overdue(int w, std::uint64_t want, clock::time_point now, holdings& of);
 
   speculation_options options_;
   // Partitions that had a speculative copy (few, so a map, not a vector per partition): who runs the original
@@ -141,6 +155,15 @@ class straggler_watch {
   // (the earliest due first: only they can be overdue). A place may be earlier than the truth (its chunk has
   // finished since): it is set right when most_overdue() meets it.
   std::set<std::tuple<clock::time_point, std::uint64_t, int>> holders_;
+  // The shared search (shared_overdue): its list, most overdue first, what is left of it from shared_from_ on;
+  // when it was made; whether it was cut at its size (more may be overdue); valid until a result (the median and
+  // the mean move) or new holdings.
+  std::vector<overdue_partition> shared_;
+  std::size_t shared_from_ = 0;
+  std::uint64_t searches_ = 0;
+  clock::time_point shared_at_{};
+  bool shared_cut_ = false;
+  bool shared_valid_ = false;
   // The mean partition time new keys assume: half the mean when it was set, raised once the mean is four times
   // it; no key assumes more (a key made with less is early, so most_overdue() meets it and moves it later). Keys
   // must assume at most the mean: most_overdue() makes them afresh if the mean falls below.
