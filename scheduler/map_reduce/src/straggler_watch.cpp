@@ -19,7 +19,7 @@ void straggler_watch::note_result(double seconds) {
   else samples_[sample_count_ % sample_ring] = static_cast<float>(seconds);
   ++sample_count_;
   sample_sum_ += seconds;
-  shared_valid_ = false;  // the median and the mean moved: the shared list's order may be another
+  unchanged_ = false;  // the median and the mean moved: the shared list's order may be another
   // Keys made from now on assume half the mean; those made before assumed less, so they are early, not wrong, and
   // most_overdue() moves them to their place when it meets them.
   if (const double mean = sample_sum_ / static_cast<double>(sample_count_); mean > 4 * due_mean_) due_mean_ = mean / 2;
@@ -50,14 +50,14 @@ void straggler_watch::watch(int w, const held_chunk& first, int threads, std::ui
   }
   watched = place{due, lowest};
   holders_.emplace(due, lowest, w);
-  shared_valid_ = false;  // new holdings: the shared list may miss them
+  unchanged_ = false;  // new holdings: the shared list may miss them
 }
 
 void straggler_watch::forget(int w) {
   auto& watched = watched_.at(static_cast<std::size_t>(w));
   if (watched) holders_.erase({watched->first, watched->second, w});
   watched.reset();
-  shared_valid_ = false;
+  unchanged_ = false;
 }
 
 std::vector<speculative_copy> straggler_watch::copy_for(int w, std::uint64_t want, clock::time_point now,
@@ -74,11 +74,19 @@ std::vector<speculative_copy> straggler_watch::copy_for(int w, std::uint64_t wan
 
 std::vector<straggler_watch::overdue_partition> straggler_watch::shared_overdue(int w, std::uint64_t want,
                                                                                 clock::time_point now, holdings& of) {
-  if (!shared_valid_ || now < shared_at_ || now - shared_at_ >= share_window) {
+  // Whether the last search was a moment ago with no result and no new holding since (unchanged_).
+  const bool recent = unchanged_ && now >= searched_at_ && now - searched_at_ < share_window;
+  if (!recent) shared_valid_ = false;
+  if (!shared_valid_) {
+    searched_at_ = now;
+    unchanged_ = true;
+    // The first request of a moment searches alone, as every request of a running job does (results come between
+    // them): a list for many would cost that walk more for nothing.
+    if (!recent) return most_overdue(w, want, now, of);
+    // A second one: requests are being answered in a row (serve_parked); a list for those that follow.
     const auto size = std::max(want, share_batch);
     shared_ = most_overdue(-1, size, now, of);  // every holder's: a request skips its own below
     shared_from_ = 0;
-    shared_at_ = now;
     shared_cut_ = shared_.size() == size;
     shared_valid_ = true;
   }

@@ -70,12 +70,12 @@ class straggler_watch {
   /// Empty while fewer than min_samples results were measured. Cost: O(log workers) plus a look at the holders
   /// that may hold an overdue partition, earliest key first, until the copies are found; once in a while (the mean
   /// partition time fell below the mean the keys assume) every key is made afresh, O(workers + held chunks).
-  /// Requests that come within share_window of a search, with no result and no new holding in between, share it:
-  /// one search finds the most overdue partitions of all holders (up to share_batch of them), and each request
-  /// takes the first of those not its own, not done and not copied since, which is what a search of its own would
-  /// find at that moment; a request the shared list cannot fill searches on its own. So a tail in which thousands of
-  /// node schedulers' parked requests are answered at once costs one walk, not one each (docs/design.md,
-  /// "Speculative execution").
+  /// Requests that come within share_window of a search, with no result and no new holding in between, share a
+  /// search: the second of them finds the most overdue partitions of all holders (at least share_batch of them),
+  /// and it and those that follow take the first of those not their own, not done and not copied since, which is
+  /// what a search of their own would find at that moment; a request the shared list cannot fill searches on its
+  /// own. So a tail in which thousands of node schedulers' parked requests are answered in a row costs two walks,
+  /// not one each (docs/design.md, "Speculative execution").
   std::vector<speculative_copy> copy_for(int w, std::uint64_t want, clock::time_point now, holdings& of);
   /// How long a search's list serves later requests, and how many partitions it lists at least.
   static constexpr clock::duration share_window = std::chrono::milliseconds(1);
@@ -156,12 +156,13 @@ class straggler_watch {
   // finished since): it is set right when most_overdue() meets it.
   std::set<std::tuple<clock::time_point, std::uint64_t, int>> holders_;
   // The shared search (shared_overdue): its list, most overdue first, what is left of it from shared_from_ on;
-  // when it was made; whether it was cut at its size (more may be overdue); valid until a result (the median and
-  // the mean move) or new holdings.
+  // whether it was cut at its size (more may be overdue); whether it is there. When the last search was made, and
+  // whether nothing changed since (no result: the median and the mean move; no new holdings).
   std::vector<overdue_partition> shared_;
   std::size_t shared_from_ = 0;
+  clock::time_point searched_at_{};
+  bool unchanged_ = false;
   std::uint64_t searches_ = 0;
-  clock::time_point shared_at_{};
   bool shared_cut_ = false;
   bool shared_valid_ = false;
   // The mean partition time new keys assume: half the mean when it was set, raised once the mean is four times
