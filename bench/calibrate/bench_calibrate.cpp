@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -232,7 +233,8 @@ int main(int argc, char** argv) {
   auto [assign_s, complete_s] = dispatcher_costs(std::max<std::uint64_t>(o.one, 100'000), o.reps);
   double result_s = rank == 0 ? decode_and_fold(o.results, o.reps) : 0;
   double partition_s = rank == 0 ? executor_overhead(o.results / 4, o.reps) : 0;
-  const auto [block_alone_s, block_in_runs_s] = block_commit_costs(std::max<std::uint64_t>(o.one, 100'000) / 8, o.reps);
+  const auto [block_alone_s, block_in_runs_s] =  // printed by rank 0 only
+      rank == 0 ? block_commit_costs(std::max<std::uint64_t>(o.one, 100'000) / 8, o.reps) : std::pair{0.0, 0.0};
   for (double* v : {&assign_s, &complete_s, &result_s, &partition_s}) PARTITA_MPI(MPI_Bcast(v, 1, MPI_DOUBLE, 0, comm));
 
   auto run_job = [&](std::uint64_t n, std::uint64_t chunk, int per_message) {

@@ -103,11 +103,11 @@ root_core::blocks_outcome root_core::commit_blocks(rank_t w, const result_batch&
     for (j = i + 1; j < blocks.size() && blocks.ids[j] == blocks.ids[j - 1] + 1; ++j) {
     }
     const auto first = blocks.ids[i], last = blocks.ids[j - 1];
-    if (j - i > 1 && first < fold_.block_count() && last < fold_.block_count() &&
-        dispatch_.fresh({fold_.block_begin(first), fold_.block_end(last)})) {
+    const id_range run{fold_.block_begin(first), fold_.block_end(last)};  // used only once both are blocks
+    if (j - i > 1 && first < fold_.block_count() && last < fold_.block_count() && dispatch_.fresh(run)) {
       double total = 0;
       for (auto b = i; b < j; ++b) total += seconds(b);
-      dispatch_.complete_range(w, {fold_.block_begin(first), fold_.block_end(last)}, total);
+      dispatch_.complete_range(w, run, total);
       ++block_commits_;
       ++out.commits;
       for (auto b = i; b < j; ++b) fold_block(blocks.ids[b], seconds(b), blocks.result(b));
